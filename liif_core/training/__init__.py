@@ -1,0 +1,1 @@
+"""Training LIIF models: patch sampling, generated UI material, the resumable training loop."""

@@ -1,0 +1,120 @@
+"""Training batches in the paper's recipe: random LR patches at a random scale, HR pixels as queries.
+
+Each sample draws a scale ``s ~ U(scale_min, scale_max)``, crops ``round(patch * s)`` HR pixels,
+downsamples the crop to ``patch`` x ``patch`` with antialiased bicubic, applies a random flip or
+transpose, and keeps ``queries`` random HR pixels with their coordinates and cell sizes.
+
+A batch is a pure function of ``(seed, step)``: the sampler keeps no state, so a resumed run sees
+exactly the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from liif_core.coords import make_coord
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files directly in ``folder``, sorted by name so every machine sees the same order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"training folder not found: {folder}")
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def load_rgb(path: Path) -> torch.Tensor:
+    """An image as a ``(3, H, W)`` uint8 tensor (alpha composited on white)."""
+    with Image.open(path) as im:
+        if im.mode in ("RGBA", "LA", "P"):
+            im = im.convert("RGBA")
+            bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+            im = Image.alpha_composite(bg, im)
+        arr = np.asarray(im.convert("RGB"))
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+
+
+@dataclass
+class Source:
+    """One folder of training images and how often a sample is drawn from it."""
+
+    images: list[torch.Tensor]
+    weight: float
+    name: str
+
+
+@dataclass
+class Batch:
+    """Normalised network inputs and targets (values in [-1, 1])."""
+
+    inp: torch.Tensor  # (B, 3, patch, patch)
+    coord: torch.Tensor  # (B, Q, 2)
+    cell: torch.Tensor  # (B, Q, 2)
+    gt: torch.Tensor  # (B, Q, 3)
+
+
+class PatchSampler:
+    """Draws batches from weighted image sources; stateless apart from the images it holds."""
+
+    def __init__(self, sources: list[Source], patch: int = 48, queries: int = 2304,
+                 scale_min: float = 1.0, scale_max: float = 4.0, device: str | torch.device = "cpu"):
+        self.patch, self.queries = patch, queries
+        self.scale_min, self.scale_max = scale_min, scale_max
+        self.device = torch.device(device)
+        largest = round(patch * scale_max)
+        self.sources = []
+        for src in sources:
+            imgs = [im.to(self.device) for im in src.images]
+            if not imgs:
+                raise ValueError(f"training source {src.name!r} has no images")
+            self.sources.append(Source(imgs, src.weight, src.name))
+        self.min_side = [[min(im.shape[-2:]) for im in s.images] for s in self.sources]
+        if queries > patch * patch:
+            raise ValueError("queries cannot exceed patch * patch (the smallest HR crop)")
+        self.largest = largest
+
+    def batch(self, seed: int, step: int, size: int) -> Batch:
+        """The batch of ``size`` samples for ``step`` of a run seeded with ``seed``."""
+        rng = random.Random(f"{seed}:{step}")
+        gen = torch.Generator(device="cpu").manual_seed(rng.getrandbits(62))
+        weights = [s.weight for s in self.sources]
+        inps, coords, cells, gts = [], [], [], []
+        for _ in range(size):
+            s = rng.uniform(self.scale_min, self.scale_max)
+            hr = round(self.patch * s)
+            k = rng.choices(range(len(self.sources)), weights)[0]
+            fits = [i for i, side in enumerate(self.min_side[k]) if side >= hr]
+            if not fits:  # every image of this source is smaller than the crop: shrink the scale
+                i = max(range(len(self.min_side[k])), key=lambda j: self.min_side[k][j])
+                hr = self.min_side[k][i]
+            else:
+                i = rng.choice(fits)
+            img = self.sources[k].images[i]
+            y = rng.randrange(img.shape[-2] - hr + 1)
+            x = rng.randrange(img.shape[-1] - hr + 1)
+            crop = img[:, y:y + hr, x:x + hr].float().div_(255)
+            if rng.random() < 0.5:
+                crop = crop.flip(-1)
+            if rng.random() < 0.5:
+                crop = crop.flip(-2)
+            if rng.random() < 0.5:
+                crop = crop.transpose(-1, -2)
+            lr = F.interpolate(crop[None], size=(self.patch, self.patch), mode="bicubic", antialias=True,
+                               align_corners=False).clamp_(0, 1)[0]
+            pick = torch.randperm(hr * hr, generator=gen)[: self.queries].to(self.device)
+            coord = make_coord((hr, hr), device=self.device)[pick]
+            inps.append(lr)
+            coords.append(coord)
+            cells.append(torch.full_like(coord, 2 / hr))
+            gts.append(crop.reshape(3, -1)[:, pick].t())
+        return Batch(torch.stack(inps).sub_(0.5).div_(0.5), torch.stack(coords), torch.stack(cells),
+                     torch.stack(gts).sub_(0.5).div_(0.5))

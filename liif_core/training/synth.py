@@ -1,0 +1,235 @@
+"""Generated training material for UI upscaling: text, flat icons, line art and Qt widgets.
+
+Users mostly enlarge UI images: crisp text, one-pixel lines, flat colour. Natural-image datasets
+have little of that, so we render it ourselves at high resolution. Each image is a pure function
+of ``(seed, index)``; training and UI evaluation use disjoint seeds, so they never share an image.
+Debian's icon themes and HTML documentation are never used here: they are reserved for evaluation.
+
+Run ``python -m liif_core.training.synth OUT_DIR --count N --seed S`` (``--qt-count N`` adds
+widget screenshots through PyQt5 offscreen, when PyQt5 is installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import math
+import random
+import string
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+SIZE = 384  # side of each generated HR image
+FONT_GLOBS = ("/usr/share/fonts/truetype/**/*.ttf", "/usr/share/fonts/opentype/**/*.otf",
+              "/usr/share/fonts/truetype/*.ttf")
+
+
+def fonts() -> list[str]:
+    """Font files available on this machine (sorted, so the choice is reproducible per machine)."""
+    found = sorted({p for g in FONT_GLOBS for p in glob.glob(g, recursive=True)})
+    return found
+
+
+def _colour(rng: random.Random) -> tuple[int, int, int]:
+    return tuple(rng.randrange(256) for _ in range(3))
+
+
+def _contrasting(rng: random.Random, bg: tuple[int, int, int]) -> tuple[int, int, int]:
+    lum = 0.299 * bg[0] + 0.587 * bg[1] + 0.114 * bg[2]
+    while True:
+        c = _colour(rng)
+        if abs(0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2] - lum) > 90:
+            return c
+
+
+def _word(rng: random.Random) -> str:
+    alphabet = string.ascii_letters + string.digits + "  .,:;!?()-/%&@#"
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(2, 10)))
+
+
+def _background(rng: random.Random) -> Image.Image:
+    bg = _colour(rng) if rng.random() < 0.6 else rng.choice([(255, 255, 255), (240, 240, 240), (30, 30, 30)])
+    im = Image.new("RGB", (SIZE, SIZE), bg)
+    if rng.random() < 0.3:  # a soft vertical gradient, as in title bars and buttons
+        other = _colour(rng)
+        draw = ImageDraw.Draw(im)
+        for y in range(SIZE):
+            t = y / (SIZE - 1)
+            draw.line([(0, y), (SIZE, y)], fill=tuple(round(a + (b - a) * t) for a, b in zip(bg, other)))
+    return im
+
+
+def text_image(rng: random.Random, font_files: list[str]) -> Image.Image:
+    """Lines of text in one font and size, sometimes rendered without antialiasing."""
+    im = _background(rng)
+    bg = im.getpixel((0, 0))
+    draw = ImageDraw.Draw(im)
+    if rng.random() < 0.25:
+        draw.fontmode = "1"
+    size = rng.choice([9, 11, 13, 16, 20, 26, 34, 44, 56])
+    font = ImageFont.truetype(rng.choice(font_files), size) if font_files else ImageFont.load_default()
+    fill = _contrasting(rng, bg)
+    y = rng.randrange(-size // 2, size)
+    while y < SIZE:
+        line = " ".join(_word(rng) for _ in range(rng.randint(2, 12)))
+        draw.text((rng.randrange(-20, 20), y), line, fill=fill, font=font)
+        y += int(size * rng.uniform(1.1, 1.8))
+    return im
+
+
+def icon_image(rng: random.Random) -> Image.Image:
+    """Flat shapes with crisp or antialiased edges: icons, badges, buttons."""
+    ss = rng.choice([1, 4])  # 1: aliased pixel edges; 4: supersampled, antialiased edges
+    im = _background(rng).resize((SIZE * ss, SIZE * ss), Image.NEAREST)
+    draw = ImageDraw.Draw(im)
+    for _ in range(rng.randint(3, 14)):
+        x0, y0 = rng.randrange(SIZE * ss), rng.randrange(SIZE * ss)
+        w, h = rng.randint(8, 160) * ss, rng.randint(8, 160) * ss
+        box = [x0, y0, x0 + w, y0 + h]
+        fill = _colour(rng)
+        outline = _colour(rng) if rng.random() < 0.5 else None
+        width = rng.randint(1, 6) * ss
+        kind = rng.randrange(5)
+        if kind == 0:
+            draw.rectangle(box, fill=fill, outline=outline, width=width)
+        elif kind == 1:
+            draw.rounded_rectangle(box, radius=rng.randint(2, 30) * ss, fill=fill, outline=outline, width=width)
+        elif kind == 2:
+            draw.ellipse(box, fill=fill, outline=outline, width=width)
+        elif kind == 3:
+            n = rng.randint(3, 8)
+            cx, cy, r = x0 + w / 2, y0 + h / 2, min(w, h) / 2
+            pts = [(cx + r * math.cos(2 * math.pi * i / n + 0.3), cy + r * math.sin(2 * math.pi * i / n + 0.3))
+                   for i in range(n)]
+            draw.polygon(pts, fill=fill, outline=outline)
+        else:
+            draw.line([x0, y0, x0 + w, y0 + h * rng.choice([0, 1])], fill=fill, width=width)
+    return im.resize((SIZE, SIZE), Image.BOX) if ss > 1 else im
+
+
+def line_art_image(rng: random.Random) -> Image.Image:
+    """Thin strokes, curves and hatching, dark on light or light on dark."""
+    im = Image.new("RGB", (SIZE * 4, SIZE * 4), (255, 255, 255) if rng.random() < 0.7 else (20, 20, 20))
+    bg = im.getpixel((0, 0))
+    draw = ImageDraw.Draw(im)
+    for _ in range(rng.randint(5, 25)):
+        fill = _contrasting(rng, bg) if rng.random() < 0.4 else (0, 0, 0) if bg[0] > 128 else (255, 255, 255)
+        width = rng.choice([2, 4, 4, 6, 8, 12])
+        pts = [(rng.randrange(SIZE * 4), rng.randrange(SIZE * 4))]
+        for _ in range(rng.randint(1, 5)):
+            x, y = pts[-1]
+            pts.append((x + rng.randint(-400, 400), y + rng.randint(-400, 400)))
+        if rng.random() < 0.5:  # smooth the polyline into a curve
+            curve = []
+            for (xa, ya), (xb, yb) in zip(pts[:-1], pts[1:]):
+                for t in range(8):
+                    u = t / 8
+                    curve.append((xa + (xb - xa) * u + 40 * math.sin(u * math.pi) * rng.choice([-1, 1]),
+                                  ya + (yb - ya) * u))
+            pts = curve + [pts[-1]]
+        draw.line(pts, fill=fill, width=width, joint="curve")
+    return im.resize((SIZE, SIZE), Image.BOX)
+
+
+def qt_images(rng: random.Random, count: int) -> list[Image.Image]:
+    """Screenshots of Qt widgets rendered offscreen at device pixel ratios 2 and 3."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PyQt5 import QtCore, QtGui, QtWidgets
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["synth"])
+    styles = [s for s in QtWidgets.QStyleFactory.keys()]
+    out = []
+    for _ in range(count):
+        app.setStyle(rng.choice(styles))
+        dlg = QtWidgets.QWidget()
+        pal = dlg.palette()
+        if rng.random() < 0.4:
+            pal.setColor(QtGui.QPalette.Window, QtGui.QColor(*_colour(rng)))
+            pal.setColor(QtGui.QPalette.Button, QtGui.QColor(*_colour(rng)))
+            pal.setColor(QtGui.QPalette.Highlight, QtGui.QColor(*_colour(rng)))
+        dlg.setPalette(pal)
+        font = dlg.font()
+        font.setPointSize(rng.choice([8, 9, 10, 11, 12, 14]))
+        dlg.setFont(font)
+        grid = QtWidgets.QGridLayout(dlg)
+        for row in range(rng.randint(3, 7)):
+            for col in range(rng.randint(1, 3)):
+                kind = rng.randrange(9)
+                text = " ".join(_word(rng) for _ in range(rng.randint(1, 3)))
+                if kind == 0:
+                    w = QtWidgets.QPushButton(text)
+                elif kind == 1:
+                    w = QtWidgets.QCheckBox(text)
+                    w.setChecked(rng.random() < 0.5)
+                elif kind == 2:
+                    w = QtWidgets.QRadioButton(text)
+                    w.setChecked(rng.random() < 0.5)
+                elif kind == 3:
+                    w = QtWidgets.QSlider(QtCore.Qt.Horizontal)
+                    w.setValue(rng.randrange(100))
+                elif kind == 4:
+                    w = QtWidgets.QComboBox()
+                    w.addItems([text, _word(rng)])
+                elif kind == 5:
+                    w = QtWidgets.QLineEdit(text)
+                elif kind == 6:
+                    w = QtWidgets.QSpinBox()
+                    w.setValue(rng.randrange(99))
+                elif kind == 7:
+                    w = QtWidgets.QProgressBar()
+                    w.setValue(rng.randrange(100))
+                else:
+                    w = QtWidgets.QLabel(text)
+                grid.addWidget(w, row, col)
+        dlg.resize(rng.randint(180, 320), rng.randint(120, 260))
+        dpr = rng.choice([2, 3])
+        pix = QtGui.QPixmap(dlg.size() * dpr)
+        pix.setDevicePixelRatio(dpr)
+        pix.fill(pal.color(QtGui.QPalette.Window))
+        dlg.render(pix)
+        qimg = pix.toImage().convertToFormat(QtGui.QImage.Format_RGB888)
+        ptr = qimg.constBits()
+        ptr.setsize(qimg.byteCount())
+        im = Image.frombuffer("RGB", (qimg.width(), qimg.height()), bytes(ptr), "raw", "RGB", qimg.bytesPerLine(), 1)
+        out.append(im.copy())
+        dlg.deleteLater()
+    return out
+
+
+def generate(out_dir: str | Path, count: int, seed: int, qt_count: int = 0) -> list[Path]:
+    """Write ``count`` drawn images and ``qt_count`` Qt widget screenshots to ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    font_files = fonts()
+    paths = []
+    for i in range(count):
+        rng = random.Random(f"{seed}:{i}")
+        kind = i % 3
+        im = text_image(rng, font_files) if kind == 0 else icon_image(rng) if kind == 1 else line_art_image(rng)
+        path = out_dir / f"{('text', 'icon', 'line')[kind]}_{seed}_{i:05d}.png"
+        im.save(path, optimize=False)
+        paths.append(path)
+    if qt_count:
+        for i, im in enumerate(qt_images(random.Random(f"{seed}:qt"), qt_count)):
+            path = out_dir / f"qt_{seed}_{i:05d}.png"
+            im.save(path)
+            paths.append(path)
+    return paths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir")
+    parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--qt-count", type=int, default=0, help="Qt widget screenshots to add (needs PyQt5)")
+    args = parser.parse_args()
+    paths = generate(args.out_dir, args.count, args.seed, args.qt_count)
+    print(f"wrote {len(paths)} images to {args.out_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""The training loop: one command, one JSON config, resumable to the bit.
+
+``python -m liif_core.training.train CONFIG --out RUN_DIR`` trains from scratch, or resumes from
+``RUN_DIR/last.pt`` when it exists. The run directory holds ``last.pt`` (model, step, config),
+``last.optim.pt`` (optimizer state), ``log.jsonl`` (loss per step range and validation PSNR) and
+a copy of the config. Batches depend only on ``(seed, step)`` and the learning rate only on the
+step, so stopping and resuming reproduces the uninterrupted run exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from liif_core import models
+from liif_core.coords import make_coord
+from liif_core.training.data import PatchSampler, Source, list_images, load_rgb
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_DATA_ROOT = REPO.parent / "shared" / "datasets"
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    with open(path) as f:
+        return json.load(f)
+
+
+def learning_rate(cfg: dict[str, Any], step: int, total: int) -> float:
+    """The learning rate at ``step``: linear warm-up, then cosine decay or step decay."""
+    base = cfg["lr"]
+    warmup = cfg.get("warmup", 0)
+    if step < warmup:
+        return base * (step + 1) / warmup
+    if cfg.get("schedule", "cosine") == "cosine":
+        t = min(1.0, (step - warmup) / max(1, total - warmup))
+        low = cfg.get("lr_min", 0.0)
+        return low + (base - low) * 0.5 * (1 + math.cos(math.pi * t))
+    return base * cfg.get("gamma", 0.5) ** sum(step >= m for m in cfg.get("milestones", []))
+
+
+def _source_images(root: Path, spec: dict[str, Any]) -> tuple[list[Path], list[Path]]:
+    """Training and held-out validation files of one source (the last ``holdout`` by name)."""
+    folder = root / spec["path"]
+    if not folder.exists() and "generate" in spec:
+        from liif_core.training.synth import generate
+
+        generate(folder, **spec["generate"])
+    files = list_images(folder)
+    n = spec.get("holdout", 0)
+    return (files[:-n], files[-n:]) if n else (files, [])
+
+
+def build_data(cfg: dict[str, Any], root: Path, device: torch.device) -> tuple[PatchSampler, list[torch.Tensor]]:
+    data = cfg["data"]
+    sources, val = [], []
+    for spec in data["sources"]:
+        train_files, val_files = _source_images(root, spec)
+        sources.append(Source([load_rgb(p) for p in train_files], spec.get("weight", 1.0), spec["path"]))
+        val += [load_rgb(p) for p in val_files]
+    sampler = PatchSampler(sources, data.get("patch", 48), data.get("queries", 2304), data.get("scale_min", 1.0),
+                           data.get("scale_max", 4.0), device)
+    return sampler, val
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor, shave: int) -> float:
+    """PSNR of two ``(3, H, W)`` images in [0, 1] with ``shave`` border pixels ignored."""
+    if shave:
+        a, b = a[..., shave:-shave, shave:-shave], b[..., shave:-shave, shave:-shave]
+    mse = F.mse_loss(a, b).item()
+    return 10 * math.log10(1 / max(mse, 1e-12))
+
+
+@torch.no_grad()
+def validate(model, images: list[torch.Tensor], scales: list[float], crop: int, device: torch.device) -> dict:
+    """Mean PSNR (RGB) of the model and of bicubic on held-out centre crops, per scale."""
+    was_training = model.training
+    model.eval()
+    result = {}
+    for s in scales:
+        ours, bic = [], []
+        for img in images:
+            h, w = img.shape[-2:]
+            side = min(crop, h, w) // int(s) * int(s)
+            y, x = (h - side) // 2, (w - side) // 2
+            hr = img[:, y:y + side, x:x + side].float().div(255).to(device)
+            lr_side = round(side / s)
+            lr = F.interpolate(hr[None], size=(lr_side, lr_side), mode="bicubic", antialias=True).clamp(0, 1)
+            coord = make_coord((side, side), device=device)[None]
+            cell = torch.full_like(coord, 2 / side)
+            pred = model((lr - 0.5) / 0.5, coord, cell)
+            pred = (pred * 0.5 + 0.5).clamp(0, 1).view(side, side, 3).permute(2, 0, 1)
+            up = F.interpolate(lr, size=(side, side), mode="bicubic", align_corners=False).clamp(0, 1)[0]
+            ours.append(psnr(pred, hr, int(s)))
+            bic.append(psnr(up, hr, int(s)))
+        result[f"x{s:g}"] = {"psnr": sum(ours) / len(ours), "bicubic": sum(bic) / len(bic)}
+    model.train(was_training)
+    return result
+
+
+def save_checkpoint(run: Path, model, optimizer, step: int, total: int, cfg: dict, elapsed: float) -> None:
+    """Write ``last.pt`` and ``last.optim.pt`` atomically (two files keep each under 16 MiB)."""
+    meta = {"model": model.state_dict(), "step": step, "total_steps": total, "config": cfg, "elapsed": elapsed}
+    for name, obj in (("last.optim.pt", {"optimizer": optimizer.state_dict(), "step": step}), ("last.pt", meta)):
+        tmp = run / (name + ".tmp")
+        torch.save(obj, tmp)
+        tmp.replace(run / name)
+
+
+def train(config: str | Path, out: str | Path, data_root: str | Path | None = None, device: str = "auto",
+          threads: int | None = None, max_steps: int | None = None, minutes: float | None = None,
+          fit_minutes: float | None = None) -> Path:
+    """Train (or resume) the run in ``out``; returns the run directory.
+
+    ``max_steps`` stops early (the schedule still follows the config's total); ``minutes`` stops
+    after that much wall time; ``fit_minutes`` sets the total from the measured speed so the whole
+    schedule fits that many minutes (the chosen total is stored, so a resume keeps it).
+    """
+    cfg = load_config(config)
+    run = Path(out)
+    run.mkdir(parents=True, exist_ok=True)
+    if threads:
+        torch.set_num_threads(threads)
+    dev = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    tc = cfg["train"]
+    root = Path(data_root) if data_root else DEFAULT_DATA_ROOT
+    sampler, val_images = build_data(cfg, root, dev)
+    torch.manual_seed(tc.get("seed", 0))
+    model = models.make(cfg["model"]).to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=tc["lr"], betas=tuple(tc.get("betas", (0.9, 0.999))))
+    step, total, elapsed = 0, tc["steps"], 0.0
+    if (run / "last.pt").exists():
+        meta = torch.load(run / "last.pt", map_location=dev, weights_only=True)
+        model.load_state_dict(meta["model"])
+        opt = torch.load(run / "last.optim.pt", map_location=dev, weights_only=True)
+        if opt["step"] != meta["step"]:
+            raise RuntimeError(f"{run}: model and optimizer checkpoints are from different steps")
+        optimizer.load_state_dict(opt["optimizer"])
+        step, total, elapsed = meta["step"], meta["total_steps"], meta["elapsed"]
+        print(f"resuming {run} at step {step} of {total}")
+    else:
+        (run / "config.json").write_text(json.dumps(cfg, indent=2))
+    log = open(run / "log.jsonl", "a")
+    amp = dev.type == "cuda" and tc.get("amp", True)
+    seed, batch = tc.get("seed", 0), tc["batch"]
+    every_log, every_val, every_ckpt = tc.get("log_every", 100), tc.get("val_every", 1000), tc.get("ckpt_every", 500)
+    val_scales, val_crop = cfg.get("val", {}).get("scales", [2, 4]), cfg.get("val", {}).get("crop", 192)
+    start = time.time()
+    run_start_step = step
+    losses = []
+    last_t = time.time()
+    stop = total if max_steps is None else min(total, max_steps)
+    while step < stop:
+        lr = learning_rate(tc, step, total)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        b = sampler.batch(seed, step, batch)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+            pred = model(b.inp, b.coord, b.cell)
+        loss = F.l1_loss(pred.float(), b.gt)
+        optimizer.zero_grad(set_to_none=True)
+        if torch.isfinite(loss):
+            loss.backward()
+            optimizer.step()
+        losses.append(loss.item())
+        step += 1
+        if fit_minutes and step == run_start_step + 200 and run_start_step == 0:
+            rate = 200 / (time.time() - start)
+            total = max(step + 1, int(rate * fit_minutes * 60))
+            stop = total if max_steps is None else min(total, max_steps)
+            print(f"measured {rate:.2f} steps/s: total steps set to {total}")
+            log.write(json.dumps({"step": step, "total_steps": total, "steps_per_s": rate}) + "\n")
+        if step % every_log == 0 or step == stop:
+            now = time.time()
+            rec = {"step": step, "loss": sum(losses) / len(losses), "lr": lr,
+                   "s_per_step": (now - last_t) / len(losses), "elapsed": elapsed + now - start}
+            losses, last_t = [], now
+            if val_images and (step % every_val == 0 or step == stop):
+                rec["val"] = validate(model, val_images, val_scales, val_crop, dev)
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            last_t = time.time()
+            print(json.dumps(rec), flush=True)
+        out_of_time = minutes is not None and time.time() - start > minutes * 60
+        if step % every_ckpt == 0 or step == stop or out_of_time:
+            save_checkpoint(run, model, optimizer, step, total, cfg, elapsed + time.time() - start)
+        if out_of_time:
+            print(f"time budget reached at step {step}")
+            break
+    log.close()
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Train a LIIF model from a JSON config (resumes if possible).")
+    parser.add_argument("config")
+    parser.add_argument("--out", required=True, help="run directory (checkpoints, log)")
+    parser.add_argument("--data-root", help=f"folder holding the config's sources (default {DEFAULT_DATA_ROOT})")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
+    parser.add_argument("--max-steps", type=int, help="stop after this step (schedule unchanged)")
+    parser.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this much wall time")
+    parser.add_argument("--fit-minutes", type=float, help="set the total steps so the schedule fits this time")
+    args = parser.parse_args()
+    train(args.config, args.out, args.data_root, args.device, args.threads, args.max_steps, args.minutes,
+          args.fit_minutes)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""Shared by the Krita and GIMP plug-ins: the standard-library client of ``liif_core.worker``."""
+
+from .client import (
+    LiifClientError,
+    WorkerCancelled,
+    WorkerClient,
+    WorkerCrashed,
+    WorkerError,
+    WorkerNotConfigured,
+    WorkerTimeout,
+    config_path,
+    find_python,
+)
+
+__all__ = [
+    "LiifClientError",
+    "WorkerCancelled",
+    "WorkerClient",
+    "WorkerCrashed",
+    "WorkerError",
+    "WorkerNotConfigured",
+    "WorkerTimeout",
+    "config_path",
+    "find_python",
+]

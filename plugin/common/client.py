@@ -1,0 +1,463 @@
+"""The client both editor plug-ins use to run ``liif_core.worker`` and exchange images with it.
+
+Krita and GIMP embed their own Python (3.8 to 3.13), which cannot import torch. This module is
+pure standard library: it finds the project's interpreter, starts ``python -m liif_core.worker``
+with it, and speaks the worker's framed protocol (documented in ``liif_core/worker.py``).
+
+Where the interpreter comes from, first match wins:
+
+1. ``WorkerClient(python=...)`` (and ``repo=...``);
+2. the environment variable ``LIIF_UPSCALE_PYTHON`` (with optional ``LIIF_UPSCALE_REPO``);
+3. the JSON file that ``install.py`` writes: ``$LIIF_UPSCALE_CONFIG`` if set, else
+   ``%APPDATA%/liif-upscale/config.json`` (Windows),
+   ``~/Library/Application Support/liif-upscale/config.json`` (macOS) or
+   ``${XDG_CONFIG_HOME:-~/.config}/liif-upscale/config.json``, with keys ``"python"`` and
+   optionally ``"repo"`` (a folder put on the worker's ``PYTHONPATH`` so ``liif_core`` imports).
+
+With the installer's configuration, ``PYTHONHOME`` and ``PYTHONPATH`` inherited from the editor
+(which point at the editor's own Python) are removed from the worker's environment. When the
+interpreter is given explicitly (arguments or ``LIIF_UPSCALE_PYTHON``) the caller owns the
+environment, so only ``PYTHONHOME`` is removed and ``PYTHONPATH`` is kept.
+
+Pixels are bytes in C order (rows, columns, channels), little-endian, dtype ``uint8``,
+``uint16`` or ``float32``. Example::
+
+    with WorkerClient() as client:
+        data, shape, dtype = client.upscale(pixels, (h, w, 4), "uint8", scale=2,
+                                            progress=lambda done, total: print(done, total))
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import json
+import os
+import queue
+import shutil
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: typing.Self is Python 3.11+, the editors may run 3.8
+    from typing import Self
+
+ITEMSIZE = {"uint8": 1, "uint16": 2, "float32": 4}
+POLL_S = 0.05  # how often cancel() is polled and the deadline checked while waiting
+STDERR_LINES = 200  # kept for crash reports
+START_TIMEOUT_S = 120.0  # importing torch can take a minute on a cold Windows disk
+_EOF = object()
+
+
+class LiifClientError(Exception):
+    """Base class of everything this client raises on purpose."""
+
+
+class WorkerNotConfigured(LiifClientError):
+    """No usable Python for the worker: install.py has not run, or its configuration is stale."""
+
+
+class WorkerCrashed(LiifClientError):
+    """The worker exited or could not start; the message ends with the last lines of its stderr."""
+
+    def __init__(self, message: str, returncode: int | None = None, stderr: str = ""):
+        super().__init__(message)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class WorkerTimeout(LiifClientError):
+    """The worker did not answer in time; it has been killed and restarts on the next call."""
+
+
+class WorkerError(LiifClientError):
+    """The worker refused or failed a request and stays usable; ``type`` names the kind of error."""
+
+    def __init__(self, type: str, message: str):
+        super().__init__(message)
+        self.type = type
+        self.message = message
+
+
+class WorkerCancelled(WorkerError):
+    """The job was cancelled (by ``cancel`` or :meth:`WorkerClient.cancel`) before it finished."""
+
+
+# ---------------------------------------------------------------------------------------------
+# finding the interpreter
+
+
+def config_path() -> str:
+    """Where install.py writes the configuration on this platform (``$LIIF_UPSCALE_CONFIG`` wins)."""
+    explicit = os.environ.get("LIIF_UPSCALE_CONFIG")
+    if explicit:
+        return explicit
+    if sys.platform == "win32":
+        base = os.environ.get("APPDATA") or os.path.join(os.path.expanduser("~"), "AppData", "Roaming")
+    elif sys.platform == "darwin":
+        base = os.path.join(os.path.expanduser("~"), "Library", "Application Support")
+    else:
+        base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "liif-upscale", "config.json")
+
+
+def _resolve_executable(python: str, origin: str) -> str:
+    found = python if os.path.dirname(python) else shutil.which(python)
+    if not found or not os.path.isfile(found):
+        raise WorkerNotConfigured(
+            f"The worker's Python {python!r} (from {origin}) does not exist. Run install.py again, or set "
+            "LIIF_UPSCALE_PYTHON to a Python that can import liif_core.")
+    return found
+
+
+def find_python() -> tuple[str, str | None, bool]:
+    """``(python, repo, explicit)`` for the worker; raises :class:`WorkerNotConfigured` if none is set up."""
+    env_python = os.environ.get("LIIF_UPSCALE_PYTHON")
+    if env_python:
+        repo = os.environ.get("LIIF_UPSCALE_REPO") or None
+        return _resolve_executable(env_python, "LIIF_UPSCALE_PYTHON"), repo, True
+    path = config_path()
+    if not os.path.isfile(path):
+        raise WorkerNotConfigured(
+            f"LIIF Upscale is not set up: no configuration at {path}. Run install.py from the LIIF Upscale "
+            "folder, or set LIIF_UPSCALE_PYTHON to a Python that can import liif_core.")
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            config = json.load(f)
+        python = config["python"]
+        if not isinstance(python, str) or not python:
+            raise ValueError("'python' must be a non-empty string")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise WorkerNotConfigured(
+            f"The configuration {path} is unreadable ({type(exc).__name__}: {exc}). Run install.py again.") from None
+    repo = config.get("repo") or None
+    return _resolve_executable(python, path), repo, False
+
+
+def worker_env(repo: str | None, keep_pythonpath: bool) -> dict[str, str]:
+    """The worker's environment: ours, minus the editor's Python settings, plus ``repo`` on the path."""
+    env = dict(os.environ)
+    env.pop("PYTHONHOME", None)
+    inherited = env.pop("PYTHONPATH", None) if not keep_pythonpath else env.get("PYTHONPATH")
+    parts = [p for p in (repo, inherited if keep_pythonpath else None) if p]
+    if parts:
+        env["PYTHONPATH"] = os.pathsep.join(parts)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+# ---------------------------------------------------------------------------------------------
+# framing
+
+
+def encode_frame(header: dict[str, Any], payload: bytes | None = None) -> bytes:
+    """One protocol frame (see liif_core/worker.py); ``nbytes`` is filled in from ``payload``."""
+    if payload is not None:
+        header = dict(header, nbytes=len(payload))
+    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    return struct.pack(">I", len(raw)) + raw
+
+
+def _read_exact(stream: Any, n: int) -> bytes | None:
+    data = stream.read(n) if n else b""
+    if data is None or len(data) < n:
+        return None
+    return data
+
+
+def read_frame(stream: Any) -> tuple[dict[str, Any], bytes | None] | None:
+    """Read one frame from the worker, or None at end of file."""
+    prefix = _read_exact(stream, 4)
+    if prefix is None:
+        return None
+    raw = _read_exact(stream, struct.unpack(">I", prefix)[0])
+    if raw is None:
+        return None
+    header = json.loads(raw.decode("utf-8"))
+    payload = None
+    if header.get("nbytes") is not None:
+        payload = _read_exact(stream, int(header["nbytes"]))
+        if payload is None:
+            return None
+    return header, payload
+
+
+# ---------------------------------------------------------------------------------------------
+# the client
+
+
+class _Process:
+    """One running worker process and the threads that drain its stdout and stderr."""
+
+    def __init__(self, args: Sequence[str], env: dict[str, str]):
+        flags = 0x08000000 if sys.platform == "win32" else 0  # CREATE_NO_WINDOW: no console flash
+        self.popen = subprocess.Popen(list(args), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, env=env, creationflags=flags, bufsize=0)
+        self.messages: queue.Queue = queue.Queue()
+        self.stderr_tail: collections.deque = collections.deque(maxlen=STDERR_LINES)
+        self._send_lock = threading.Lock()
+        self._outbox: queue.Queue = queue.Queue()
+        self._threads = [threading.Thread(target=self._read_stdout, name="liif-client-out", daemon=True),
+                         threading.Thread(target=self._read_stderr, name="liif-client-err", daemon=True),
+                         threading.Thread(target=self._write_stdin, name="liif-client-in", daemon=True)]
+        for thread in self._threads:
+            thread.start()
+
+    def _read_stdout(self) -> None:
+        try:
+            while True:
+                frame = read_frame(self.popen.stdout)
+                if frame is None:
+                    break
+                self.messages.put(frame)
+        except Exception as exc:  # noqa: BLE001  (any unreadable reply means the worker is broken)
+            self.stderr_tail.append(f"client: unreadable reply from the worker: {exc!r}")
+        finally:
+            self.messages.put(_EOF)
+
+    def _read_stderr(self) -> None:
+        for line in iter(self.popen.stderr.readline, b""):
+            self.stderr_tail.append(line.decode("utf-8", "replace").rstrip("\r\n"))
+
+    def _write_stdin(self) -> None:
+        # A separate thread, so that a large image sent to a stuck worker cannot block the caller
+        # past its timeout: killing the worker unblocks this write.
+        while True:
+            item = self._outbox.get()
+            if item is None:
+                break
+            try:
+                for chunk in item:
+                    self.popen.stdin.write(chunk)
+                self.popen.stdin.flush()
+            except (OSError, ValueError):
+                break  # the worker is gone; the stdout reader reports it
+
+    def send(self, header: dict[str, Any], payload: bytes | None = None) -> None:
+        frame = [encode_frame(header, payload)]
+        if payload is not None:
+            frame.append(payload)
+        self._outbox.put(frame)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stderr_text(self, wait: float = 1.0) -> str:
+        """The last lines of stderr, after giving the reader a moment to drain a dying worker."""
+        self._threads[1].join(wait)
+        return "\n".join(self.stderr_tail)
+
+    def kill(self) -> None:
+        try:
+            self.popen.kill()
+        except OSError:
+            pass
+        self._finish(5.0)
+
+    def close(self, timeout: float) -> None:
+        """Close stdin (the worker exits on end of file) and wait; kill it if it lingers."""
+        self._outbox.put(None)
+        self._threads[2].join(timeout)
+        try:
+            self.popen.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+        self._finish(timeout)
+
+    def _finish(self, timeout: float) -> None:
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        self._outbox.put(None)
+        for stream in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+class WorkerClient:
+    """Starts and talks to one ``liif_core.worker`` process; restarts it if it has died.
+
+    Calls are serialised (one request at a time); :meth:`cancel` may be called from any thread.
+    """
+
+    def __init__(self, python: str | None = None, repo: str | None = None,
+                 args: Sequence[str] | None = None):
+        """``python``/``repo`` override the configuration; ``args`` replaces ``["-m", "liif_core.worker"]``."""
+        self._python = python
+        self._repo = repo
+        self._args = list(args) if args is not None else ["-m", "liif_core.worker"]
+        self._proc: _Process | None = None
+        self._call_lock = threading.Lock()
+        self._cancel_event = threading.Event()
+        self._ids = itertools.count(1)
+
+    # lifetime ----------------------------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id, or None when none is running."""
+        return self._proc.popen.pid if self._proc is not None and self._proc.alive() else None
+
+    def start(self) -> None:
+        """Start the worker now (calls start it on demand); a running worker is left as is."""
+        if self._proc is not None and self._proc.alive():
+            return
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc = None
+        if self._python:
+            python, repo, explicit = _resolve_executable(self._python, "WorkerClient(python=...)"), self._repo, True
+        else:
+            python, repo, explicit = find_python()
+            repo = self._repo or repo
+        try:
+            self._proc = _Process([python] + self._args, worker_env(repo, keep_pythonpath=explicit))
+        except OSError as exc:
+            raise WorkerNotConfigured(
+                f"Cannot start the worker's Python {python!r}: {exc}. Run install.py again, or set "
+                "LIIF_UPSCALE_PYTHON to a Python that can import liif_core.") from None
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the worker: close its stdin so it exits, and kill it after ``timeout`` seconds."""
+        with self._call_lock:
+            if self._proc is not None:
+                self._proc.close(timeout)
+                self._proc = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def cancel(self) -> None:
+        """Ask the running job (if any) to stop; it then raises :class:`WorkerCancelled`. Thread-safe."""
+        self._cancel_event.set()
+
+    # requests ----------------------------------------------------------------------------
+    def ping(self, timeout: float | None = START_TIMEOUT_S) -> float:
+        """Round trip to the worker (starting it if needed); returns the seconds it took."""
+        t0 = time.monotonic()
+        self._request({"op": "ping"}, "pong", timeout=timeout)
+        return time.monotonic() - t0
+
+    def info(self, timeout: float | None = START_TIMEOUT_S) -> dict[str, Any]:
+        """Models available, the device ``auto`` picks, devices, and Python/torch/liif_core versions."""
+        header, _ = self._request({"op": "info"}, "info", timeout=timeout)
+        return {k: v for k, v in header.items() if k not in ("event", "id")}
+
+    def upscale(self, data: bytes, shape: Sequence[int], dtype: str, scale: Any = None,
+                size: Sequence[int] | None = None, model: str | None = None, device: str = "auto",
+                tile: int | None = None, progress: Callable[[int, int], None] | None = None,
+                cancel: Callable[[], bool] | None = None,
+                timeout: float | None = None) -> tuple[bytes, tuple[int, ...], str]:
+        """Upscale an image given as raw pixels; returns ``(pixels, shape, dtype)`` of the result.
+
+        ``scale`` is a number or ``(sx, sy)``; ``size`` is ``(width, height)``; give one of them.
+        ``progress(done, total)`` is called in order, in this thread. ``cancel()`` is polled about
+        every 50 ms while waiting (so a GUI may also pump its events there); when it returns true
+        the job is cancelled and :class:`WorkerCancelled` raised. ``timeout`` (seconds, for the
+        whole call) kills the worker and raises :class:`WorkerTimeout`.
+        """
+        if dtype not in ITEMSIZE:
+            raise ValueError("dtype must be one of {}, got {!r}".format(", ".join(ITEMSIZE), dtype))
+        shape = [int(s) for s in shape]
+        expected = ITEMSIZE[dtype]
+        for s in shape:
+            expected *= s
+        nbytes = memoryview(data).nbytes
+        if nbytes != expected:
+            raise ValueError(f"got {nbytes} bytes but shape {shape} of {dtype} needs {expected}")
+        header = {"op": "upscale", "shape": shape, "dtype": dtype,
+                  "scale": list(scale) if isinstance(scale, (tuple, list)) else scale,
+                  "size": list(size) if size is not None else None, "model": model, "device": device, "tile": tile}
+        payload = data if isinstance(data, bytes) else memoryview(data).cast("B")
+        reply, result = self._request(header, "result", payload=payload, progress=progress, cancel=cancel,
+                                      timeout=timeout)
+        return result if result is not None else b"", tuple(reply["shape"]), reply["dtype"]
+
+    # the exchange ------------------------------------------------------------------------
+    def _request(self, header: dict[str, Any], expect: str, payload: Any = None,
+                 progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None,
+                 timeout: float | None = None) -> tuple[dict[str, Any], bytes | None]:
+        """Send one request and wait for its ``expect`` reply, handling progress, cancel and timeout."""
+        with self._call_lock:
+            self._cancel_event.clear()
+            self.start()
+            proc = self._proc
+            job_id = next(self._ids)
+            proc.send(dict(header, id=job_id), payload)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            cancel_sent = False
+            try:
+                while True:
+                    if not cancel_sent and (self._cancel_event.is_set() or (cancel is not None and cancel())):
+                        proc.send({"op": "cancel", "id": job_id})
+                        cancel_sent = True
+                    wait = POLL_S
+                    if deadline is not None:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            self._kill()
+                            raise WorkerTimeout("The worker did not finish {} within {:g} s; it was stopped and "
+                                                "restarts on the next request.".format(header["op"], timeout))
+                        wait = min(wait, left)
+                    try:
+                        message = proc.messages.get(timeout=wait)
+                    except queue.Empty:
+                        continue
+                    if message is _EOF:
+                        raise self._crashed()
+                    reply, data = message
+                    if reply.get("id") != job_id:
+                        continue  # a late message of an earlier, abandoned request
+                    event = reply.get("event")
+                    if event == "progress":
+                        if progress is not None:
+                            progress(int(reply["done"]), int(reply["total"]))
+                    elif event == "error":
+                        cls = WorkerCancelled if reply.get("type") == "Cancelled" else WorkerError
+                        raise cls(reply.get("type", "InternalError"), reply.get("message", ""))
+                    elif event == expect:
+                        return reply, data
+            except LiifClientError:
+                raise
+            except BaseException:
+                # The caller's callback raised (or KeyboardInterrupt): stop the job it abandons.
+                if self._proc is proc and not cancel_sent:
+                    proc.send({"op": "cancel", "id": job_id})
+                raise
+
+    def _kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc = None
+
+    def _crashed(self) -> WorkerCrashed:
+        proc = self._proc
+        self._proc = None
+        try:
+            code = proc.popen.wait(5.0)
+        except subprocess.TimeoutExpired:
+            proc.popen.kill()
+            code = None
+        stderr = proc.stderr_text()
+        proc.kill()
+        tail = "\n".join(stderr.splitlines()[-20:])
+        message = f"The LIIF Upscale worker stopped unexpectedly (exit code {code})."
+        if tail:
+            message += " Its last output:\n" + tail
+        else:
+            message += " It printed nothing; check that its Python can import liif_core."
+        return WorkerCrashed(message, code, stderr)

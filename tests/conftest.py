@@ -1,0 +1,30 @@
+"""Shared fixtures: a tiny random LIIF model saved once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TINY_SPEC = {
+    "name": "liif",
+    "args": {
+        "encoder_spec": {"name": "edsr-baseline", "args": {"n_resblocks": 2, "n_feats": 16, "no_upsampling": True}},
+        "imnet_spec": {"name": "mlp", "args": {"out_dim": 3, "hidden_list": [32, 32]}},
+        "skip": "bicubic",
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ``.safetensors`` file of a tiny, randomly initialised LIIF (fast enough for any test)."""
+    import torch
+
+    from liif_core import models, weights
+
+    torch.manual_seed(0)
+    model = models.make(TINY_SPEC)
+    path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
+    weights.save_model(model, path, {"name": "tiny", "description": "random weights, for tests only"})
+    return path

@@ -1,0 +1,350 @@
+"""The worker and its client, end to end: a real ``python -m liif_core.worker`` started by ``WorkerClient``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import liif_core
+from plugin.common import (
+    WorkerCancelled,
+    WorkerClient,
+    WorkerCrashed,
+    WorkerError,
+    WorkerNotConfigured,
+    WorkerTimeout,
+    config_path,
+)
+from plugin.common.client import encode_frame, read_frame
+
+REPO = str(Path(__file__).resolve().parents[1])
+POSIX = pytest.mark.skipif(os.name != "posix", reason="uses POSIX shell scripts and signals")
+
+
+def worker_env(**extra: str) -> dict[str, str]:
+    """The environment of a test worker: this Python, with the repository importable."""
+    env = dict(os.environ, LIIF_UPSCALE_PYTHON=sys.executable, **extra)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
+    return env
+
+
+@pytest.fixture
+def worker_setup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the client at this Python and this repository, as a developer would."""
+    for key, value in worker_env().items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture(scope="module")
+def client() -> WorkerClient:
+    """One worker shared by the tests that only send requests (starting torch costs seconds)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in worker_env().items():
+            mp.setenv(key, value)
+        c = WorkerClient()
+        c.start()
+    yield c
+    c.close()
+
+
+def random_image(shape: tuple[int, ...], dtype: str, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if dtype == "float32":
+        return rng.random(shape, dtype=np.float32)
+    return rng.integers(0, np.iinfo(dtype).max + 1, size=shape, dtype=dtype)
+
+
+def via_worker(client: WorkerClient, image: np.ndarray, **kwargs) -> np.ndarray:
+    data, shape, dtype = client.upscale(image.tobytes(), image.shape, image.dtype.name, **kwargs)
+    assert len(data) == int(np.prod(shape)) * np.dtype(dtype).itemsize
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its new parent to reap it counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_gone(pid: int, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def fake_python(tmp_path: Path, body: str) -> str:
+    """A stand-in 'interpreter': a shell script that ignores ``-m liif_core.worker``."""
+    path = tmp_path / "fake-python"
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# exact round trips
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
+def test_round_trip_is_bit_exact(client: WorkerClient, tiny_model_path: Path, dtype: str, channels: int) -> None:
+    image = random_image((9, 7, channels), dtype, seed=channels)
+    expected = liif_core.upscale(image, scale=2, model=str(tiny_model_path), device="cpu")
+    got = via_worker(client, image, scale=2, model=str(tiny_model_path), device="cpu")
+    assert got.dtype == expected.dtype and got.shape == expected.shape == (18, 14, channels)
+    assert got.tobytes() == expected.tobytes()
+
+
+def test_round_trip_of_a_2d_image_and_size_and_anisotropic_scale(client: WorkerClient, tiny_model_path: Path) -> None:
+    model = str(tiny_model_path)
+    gray = random_image((9, 7), "uint8")
+    expected = liif_core.upscale(gray, size=(20, 11), model=model, device="cpu")
+    got = via_worker(client, gray, size=(20, 11), model=model, device="cpu")
+    assert got.shape == expected.shape and got.tobytes() == expected.tobytes()
+    rgb = random_image((9, 7, 3), "float32")
+    expected = liif_core.upscale(rgb, scale=(3, 1.5), model=model, device="cpu")
+    got = via_worker(client, rgb, scale=(3, 1.5), model=model, device="cpu")
+    assert got.shape == expected.shape and got.tobytes() == expected.tobytes()
+
+
+# ---------------------------------------------------------------------------------------------
+# progress and cancel
+
+
+def test_progress_arrives_in_order(client: WorkerClient, tiny_model_path: Path) -> None:
+    events: list[tuple[int, int]] = []
+    image = random_image((24, 24, 3), "uint8")
+    via_worker(client, image, scale=2, model=str(tiny_model_path), tile=8, progress=lambda d, t: events.append((d, t)))
+    total = events[0][1]
+    assert total > 1
+    assert events == [(i, total) for i in range(total + 1)]
+
+
+def test_cancel_callable_stops_the_job_and_the_worker_stays_usable(client: WorkerClient,
+                                                                     tiny_model_path: Path) -> None:
+    pid = client.pid
+    seen: list[int] = []
+    image = random_image((96, 96, 3), "uint8")
+    with pytest.raises(WorkerCancelled) as info:
+        via_worker(client, image, scale=2, model=str(tiny_model_path), tile=8,
+                   progress=lambda d, t: seen.append(d), cancel=lambda: len(seen) >= 2)
+    assert info.value.type == "Cancelled"
+    assert seen[-1] < 144  # stopped between tiles, long before the last of the 12 x 12
+    small = random_image((9, 7, 3), "uint8")
+    expected = liif_core.upscale(small, scale=2, model=str(tiny_model_path), device="cpu")
+    assert via_worker(client, small, scale=2, model=str(tiny_model_path), device="cpu").tobytes() == expected.tobytes()
+    assert client.pid == pid
+
+
+def test_cancel_from_another_thread(client: WorkerClient, tiny_model_path: Path) -> None:
+    started = threading.Event()
+    image = random_image((96, 96, 3), "uint8")
+    canceller = threading.Thread(target=lambda: started.wait(30) and client.cancel())
+    canceller.start()
+    try:
+        with pytest.raises(WorkerCancelled):
+            via_worker(client, image, scale=2, model=str(tiny_model_path), tile=8,
+                       progress=lambda d, t: d >= 1 and started.set())
+    finally:
+        started.set()
+        canceller.join()
+    assert client.ping() >= 0
+
+
+def test_error_reply_keeps_the_worker(client: WorkerClient, tiny_model_path: Path) -> None:
+    pid = client.pid
+    image = random_image((9, 7, 3), "uint8")
+    with pytest.raises(WorkerError) as info:
+        via_worker(client, image, model=str(tiny_model_path))  # neither scale nor size
+    assert info.value.type == "InputError" and str(info.value)
+    with pytest.raises(WorkerError) as info:
+        via_worker(client, image, scale=2, model=str(Path(REPO) / "no-such-model.safetensors"))
+    assert info.value.type == "ModelError"
+    assert client.ping() >= 0 and client.pid == pid
+
+
+def test_info(client: WorkerClient) -> None:
+    info = client.info()
+    assert info["protocol"] == 1 and info["pid"] == client.pid
+    assert isinstance(info["models"], list)
+    assert info["device"] in ("cpu", "cuda", "mps") and "cpu" in info["devices"]
+    assert info["python"] and info["torch"]
+
+
+def test_client_rejects_bad_arguments_before_sending(client: WorkerClient) -> None:
+    with pytest.raises(ValueError, match="needs 189"):
+        client.upscale(b"\0" * 10, (9, 7, 3), "uint8", scale=2)
+    with pytest.raises(ValueError, match="dtype"):
+        client.upscale(b"\0" * 63, (9, 7), "int8", scale=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# malformed requests, spoken directly to a worker
+
+
+def test_malformed_requests_get_error_replies_and_the_worker_goes_on() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "liif_core.worker"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=worker_env())
+
+    def exchange(raw: bytes) -> dict:
+        proc.stdin.write(raw)
+        proc.stdin.flush()
+        header, _ = read_frame(proc.stdout)
+        return header
+
+    try:
+        garbage = b"this is not json{"
+        reply = exchange(len(garbage).to_bytes(4, "big") + garbage)
+        assert reply["event"] == "error" and reply["type"] == "ProtocolError" and reply["id"] is None
+        reply = exchange(encode_frame({"op": "explode", "id": 1}))
+        assert reply == {"event": "error", "id": 1, "type": "ProtocolError", "message": reply["message"]}
+        assert "unknown op" in reply["message"]
+        pixels = b"\0" * 63
+        bad_dtype = encode_frame({"op": "upscale", "id": 2, "shape": [9, 7], "dtype": "int8", "scale": 2}, pixels)
+        reply = exchange(bad_dtype + pixels)
+        assert reply["id"] == 2 and reply["type"] == "ProtocolError" and "dtype" in reply["message"]
+        short = b"\0" * 10
+        reply = exchange(encode_frame({"op": "upscale", "id": 3, "shape": [9, 7], "dtype": "uint8", "scale": 2},
+                                      short) + short)
+        assert reply["id"] == 3 and reply["type"] == "ProtocolError" and "nbytes" in reply["message"]
+        assert exchange(encode_frame({"op": "ping", "id": 4}))["event"] == "pong"
+        # A header length that cannot be real means the stream is out of step: reply, then exit.
+        reply = exchange(b"\xff\xff\xff\xff")
+        assert reply["type"] == "ProtocolError"
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# lifetime: parent death, crash, hang, missing interpreter, restart
+
+PARENT = textwrap.dedent("""
+    import subprocess, sys, time
+    sys.path.insert(0, {repo!r})
+    from plugin.common import WorkerClient
+    client = WorkerClient()
+    client.ping()
+    holder = None
+    if {hold_pipe!r}:
+        # a grandchild that keeps the worker's stdin open: only the parent watch can end the worker
+        fd = client._proc.popen.stdin.fileno()
+        holder = subprocess.Popen(["sleep", "60"], pass_fds=[fd])
+    print(client.pid, holder.pid if holder else 0, flush=True)
+    time.sleep(60)
+""")
+
+
+@POSIX
+@pytest.mark.parametrize("hold_pipe", [False, True], ids=["stdin-eof", "parent-watch"])
+def test_killing_the_parent_ends_the_worker(hold_pipe: bool) -> None:
+    script = PARENT.format(repo=REPO, hold_pipe=hold_pipe)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=worker_env(), text=True)
+    holder = 0
+    try:
+        line = parent.stdout.readline()
+        assert line, "the parent process did not start its worker"
+        worker, holder = (int(x) for x in line.split())
+        assert alive(worker)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        assert wait_gone(worker), f"worker {worker} outlived its parent"
+    finally:
+        parent.kill()
+        if holder:
+            os.kill(holder, signal.SIGKILL)
+
+
+@POSIX
+def test_crash_reports_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIIF_UPSCALE_PYTHON", fake_python(tmp_path, 'echo "ModuleNotFoundError: no torch" >&2\nexit 3'))
+    client = WorkerClient()
+    with pytest.raises(WorkerCrashed, match="no torch") as info:
+        client.upscale(b"\0" * 63, (9, 7), "uint8", scale=2, timeout=30)
+    assert info.value.returncode == 3 and "exit code 3" in str(info.value)
+    with pytest.raises(WorkerCrashed, match="no torch"):  # the next call starts it again
+        client.ping(timeout=30)
+    client.close()
+
+
+@POSIX
+def test_hang_times_out_and_the_worker_is_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIIF_UPSCALE_PYTHON", fake_python(tmp_path, "exec sleep 60"))
+    client = WorkerClient()
+    client.start()
+    pid = client.pid
+    t0 = time.monotonic()
+    with pytest.raises(WorkerTimeout):
+        client.upscale(b"\0" * 63, (9, 7), "uint8", scale=2, timeout=0.5)
+    assert time.monotonic() - t0 < 5
+    assert wait_gone(pid) and client.pid is None
+    client.close()
+
+
+def test_missing_interpreter(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LIIF_UPSCALE_PYTHON", str(tmp_path / "no-such-python"))
+    with pytest.raises(WorkerNotConfigured, match="LIIF_UPSCALE_PYTHON"):
+        WorkerClient().ping()
+    monkeypatch.delenv("LIIF_UPSCALE_PYTHON")
+    monkeypatch.setenv("LIIF_UPSCALE_CONFIG", str(tmp_path / "config.json"))
+    with pytest.raises(WorkerNotConfigured, match="install.py"):
+        WorkerClient().ping()
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(WorkerNotConfigured, match="unreadable"):
+        WorkerClient().ping()
+
+
+def test_config_file_starts_the_worker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The installer's route: the editor's PYTHONPATH is dropped and ``repo`` put in its place."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"python": sys.executable, "repo": REPO}))
+    monkeypatch.delenv("LIIF_UPSCALE_PYTHON", raising=False)
+    monkeypatch.setenv("LIIF_UPSCALE_CONFIG", str(config))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "editor-site-packages"))
+    monkeypatch.setenv("PYTHONHOME", str(tmp_path / "editor-python"))  # would break any other Python
+    with WorkerClient() as client:
+        assert client.ping() >= 0
+
+
+def test_config_path_per_platform(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LIIF_UPSCALE_CONFIG", str(tmp_path / "x.json"))
+    assert config_path() == str(tmp_path / "x.json")
+    monkeypatch.delenv("LIIF_UPSCALE_CONFIG")
+    if sys.platform.startswith("linux"):
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+        assert config_path() == os.path.join(str(tmp_path), "liif-upscale", "config.json")
+    assert config_path().endswith(os.path.join("liif-upscale", "config.json"))
+
+
+@POSIX
+def test_a_dead_worker_is_restarted_on_the_next_call(worker_setup: None) -> None:
+    with WorkerClient() as client:
+        client.ping()
+        first = client.pid
+        os.kill(first, signal.SIGKILL)
+        assert wait_gone(first)
+        assert client.ping() >= 0
+        assert client.pid not in (None, first)
