@@ -206,18 +206,6 @@ def classify(exc: BaseException) -> tuple[str, str]:
 # the engine side
 
 
-def resolve_auto_device() -> str:
-    """The device ``device='auto'`` picks on this machine: the one reported by ``info``."""
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
-
-
 def available_devices() -> list[str]:
     import torch
 
@@ -259,8 +247,9 @@ class Engine:
         import torch
 
         import liif_core
+        from liif_core.devices import resolve_device
 
-        return {"models": liif_core.list_models(), "device": resolve_auto_device(),
+        return {"models": liif_core.list_models(), "device": str(resolve_device("auto")),
                 "devices": available_devices(), "python": platform.python_version(),
                 "torch": torch.__version__, "liif_core": getattr(liif_core, "__version__", "unknown")}
 

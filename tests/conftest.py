@@ -26,5 +26,5 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     model = models.make(TINY_SPEC)
     path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
-    weights.save_model(model, path, {"name": "tiny", "description": "random weights, for tests only"})
+    weights.save_model(model, TINY_SPEC, path, {"name": "tiny", "description": "random weights, for tests only"})
     return path

@@ -59,6 +59,8 @@ class EDSR(nn.Module):
         self.out_dim = n_feats
         # Each 3x3 conv widens the receptive field by one pixel on every side.
         self.receptive_radius = 2 * n_resblocks + 2
+        # feature maps alive at once at inference (input of a block, its inner conv, the head's skip)
+        self.peak_channels = 4 * n_feats
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.head(x)

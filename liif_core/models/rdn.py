@@ -50,6 +50,8 @@ class RDN(nn.Module):
         self.GFF = nn.Sequential(nn.Conv2d(self.D * G0, G0, 1), nn.Conv2d(G0, G0, k, padding=(k - 1) // 2))
         self.out_dim = G0
         self.receptive_radius = (k // 2) * (2 + self.D * C + 1)
+        # at inference: every block's output kept for the global fusion, plus one block's dense concat
+        self.peak_channels = 2 * self.D * G0 + G0 + C * G
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f_1 = self.SFENet1(x)

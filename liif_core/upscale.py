@@ -1,0 +1,142 @@
+"""The public entry point: any image array to any larger size, tile by tile, in bounded memory."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from liif_core.devices import resolve_device, use_all_cores
+from liif_core.errors import InputError, MemoryLimitError
+from liif_core.pixels import DTYPES, check_image, split, to_dtype
+from liif_core.tiling import run_tiles
+from liif_core.weights import Model, load_model
+
+MEMORY_LIMIT_ENV = "LIIF_UPSCALE_MEMORY_LIMIT"
+_CACHE: dict[tuple[str, str], Model] = {}
+
+
+def output_size(in_hw: tuple[int, int], scale: float | Sequence[float] | None = None,
+                size: Sequence[int] | None = None) -> tuple[int, int]:
+    """The output ``(height, width)`` for a scale (``s`` or ``(sx, sy)``) or a size ``(width, height)``.
+
+    ``size`` wins over ``scale``. Upscaling only: every output side must be at least the input's.
+    """
+    h, w = in_hw
+    if size is not None:
+        try:
+            ow, oh = (int(v) for v in size)
+        except (TypeError, ValueError):
+            raise InputError(f"size must be (width, height) in whole pixels, got {size!r}") from None
+        if ow < w or oh < h:
+            raise InputError(f"size {ow} x {oh} is smaller than the image ({w} x {h}); LIIF Upscale only "
+                             "enlarges: use your editor's own scaling to shrink")
+        return oh, ow
+    if scale is None:
+        raise InputError("give a scale (e.g. 2.5 or (2, 3)) or a size (width, height)")
+    try:
+        sx, sy = (float(scale), float(scale)) if np.isscalar(scale) else (float(v) for v in scale)
+    except (TypeError, ValueError):
+        raise InputError(f"scale must be a number or an (x, y) pair, got {scale!r}") from None
+    for s in (sx, sy):
+        if not math.isfinite(s) or s <= 0:
+            raise InputError(f"scale must be a positive number, got {s}")
+        if s < 1:
+            raise InputError(f"scale {s:g} is below 1; LIIF Upscale only enlarges (use 1 or more)")
+    return max(h, round(h * sy)), max(w, round(w * sx))
+
+
+def memory_limit() -> int:
+    """Bytes an upscale may use for its output (``LIIF_UPSCALE_MEMORY_LIMIT``, e.g. ``8G``; default: half of RAM)."""
+    text = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if text:
+        units = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+        mult = units.get(text[-1].lower(), 1)
+        try:
+            return int(float(text[:-1] if text[-1].lower() in units else text) * mult)
+        except ValueError:
+            raise InputError(f"{MEMORY_LIMIT_ENV}={text!r} is not a size like 4G or 500M") from None
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def auto_tile(model: Model) -> int:
+    """A tile side (input pixels) whose encoder activations fit comfortably in memory."""
+    if model.device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(model.device)
+        budget = free // 4
+    else:
+        budget = min(memory_limit() // 4, 2 * 2**30)
+    per_px = 4 * (getattr(model.net.encoder, "peak_channels", 512) + 2 * model.net.imnet.linears[0].out_features)
+    side = int(math.sqrt(budget / per_px)) - 2 * model.net.receptive_radius
+    return int(min(1024, max(64, side)))
+
+
+def get_model(model: Model | str | os.PathLike | None, device: str | torch.device) -> Model:
+    """A loaded model: the given one, or one loaded (once per process) by name or path."""
+    if isinstance(model, Model):
+        return model
+    key = (os.fspath(model) if model is not None else "default", str(device))
+    if key not in _CACHE:
+        _CACHE[key] = load_model(key[0], device)
+    return _CACHE[key]
+
+
+def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, size: Sequence[int] | None = None,
+            model: Model | str | os.PathLike | None = None, device: str = "auto", tile: int | None = None,
+            progress: Callable[[int, int], None] | None = None,
+            cancel: Callable[[], bool] | None = None) -> np.ndarray:
+    """Upscale ``image`` (H x W or H x W x C; uint8, uint16 or float32) to exactly the requested size.
+
+    Returns a new array with the input's dtype and channels; the input is never modified. Raises
+    :class:`~liif_core.errors.InputError` for unusable input and
+    :class:`~liif_core.errors.Cancelled` when ``cancel()`` returns true (no partial result).
+    """
+    h, w, c = check_image(image)
+    oh, ow = output_size((h, w), scale, size)
+    need = oh * ow * c * image.dtype.itemsize + h * w * 4 * 3 * 3
+    limit = memory_limit()
+    if need > limit:
+        raise MemoryLimitError(f"the {ow} x {oh} result needs about {need / 2**30:.1f} GiB, over the limit of "
+                               f"{limit / 2**30:.1f} GiB; choose a smaller size or raise {MEMORY_LIMIT_ENV}")
+    if tile is not None and (int(tile) != tile or tile < 8):
+        raise InputError(f"tile must be a whole number of at least 8 pixels, got {tile!r}")
+    m = get_model(model, device if not isinstance(model, Model) else model.device)
+    if m.device.type == "cpu":
+        use_all_cores()
+    tile = int(tile) if tile else auto_tile(m)
+    colour, alpha = split(image)
+    out = np.empty((oh, ow, c), dtype=image.dtype)
+    planes = [colour] + ([alpha.expand(3, h, w)] if alpha is not None else [])
+    done_before, tiles_per_plane = 0, [0]
+
+    def report(done: int, total: int) -> None:
+        tiles_per_plane[0] = total
+        if progress:
+            progress(done_before + done, total * len(planes))
+
+    for i, plane in enumerate(planes):
+        inp = ((plane.to(m.device) - 0.5) / 0.5).unsqueeze(0)
+
+        def emit(r0: int, c0: int, block: torch.Tensor, i: int = i) -> None:
+            values = block.float() * 0.5 + 0.5
+            rows, cols = slice(r0, r0 + block.shape[0]), slice(c0, c0 + block.shape[1])
+            if i == 1:  # alpha: the mean of the three identical-input channels
+                out[rows, cols, c - 1] = to_dtype(values.mean(dim=-1), image.dtype)
+            elif c >= 3:
+                out[rows, cols, :3] = to_dtype(values, image.dtype)
+            else:
+                out[rows, cols, 0] = to_dtype(values.mean(dim=-1), image.dtype)
+
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=m.fp16):
+            run_tiles(m.net, inp, (oh, ow), tile, emit, report, cancel)
+        done_before += tiles_per_plane[0]
+    if alpha is None and c in (2, 4):
+        out[..., c - 1] = DTYPES[image.dtype]
+    return out.reshape(oh, ow) if image.ndim == 2 else out
+

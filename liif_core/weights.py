@@ -1,0 +1,121 @@
+"""Loading and saving models: our ``.safetensors`` with a JSON card, and the paper's ``.pth`` files.
+
+A ``.safetensors`` file carries its architecture (the model spec) in its metadata, so it loads on
+its own; the card beside it (``NAME.json``) tells people what the model is, how it was trained
+and how it scores. Official LIIF checkpoints are pickles: they are opened with
+``weights_only=True``, which refuses anything but tensors and plain containers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from liif_core import models
+from liif_core.devices import resolve_device
+from liif_core.errors import ModelError
+
+WEIGHTS_DIR = Path(os.environ.get("LIIF_UPSCALE_WEIGHTS", Path(__file__).resolve().parents[1] / "weights"))
+DEFAULT_MODEL = "liif-edsr"
+
+
+@dataclass
+class Model:
+    """A network ready for inference, with where it came from and its card."""
+
+    net: torch.nn.Module
+    name: str
+    device: torch.device
+    card: dict[str, Any] = field(default_factory=dict)
+    fp16: bool = False
+
+
+def list_models() -> list[str]:
+    """Names of the bundled models (``weights/NAME.safetensors``), the default first."""
+    names = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
+    return sorted(names, key=lambda n: n != DEFAULT_MODEL)
+
+
+def save_model(net: torch.nn.Module, spec: dict[str, Any], path: str | Path, card: dict[str, Any] | None = None,
+               half: bool = False) -> Path:
+    """Write ``net``'s weights (fp16 if ``half``) with ``spec`` in the metadata, and the card beside it."""
+    path = Path(path)
+    state = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu()
+             for k, v in net.state_dict().items()}
+    save_file(state, str(path), metadata={"spec": json.dumps(spec), "format": "liif-upscale/1"})
+    path.chmod(0o644)
+    if card is not None:
+        path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    return path
+
+
+def _resolve(source: str | os.PathLike) -> Path:
+    text = os.fspath(source)
+    if text == "default":
+        text = DEFAULT_MODEL
+    path = Path(text).expanduser()
+    if path.suffix in (".safetensors", ".pth", ".pt") or os.sep in text or "/" in text:
+        if not path.is_file():
+            raise ModelError(f"model file not found: {path}")
+        return path
+    bundled = WEIGHTS_DIR / f"{text}.safetensors"
+    if not bundled.is_file():
+        have = ", ".join(list_models()) or "none (the weights/ folder is empty)"
+        raise ModelError(f"unknown model {text!r}; bundled models: {have}; or pass a .safetensors/.pth path")
+    return bundled
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ModelError(f"cannot read {path}: {e}") from e
+    card_path = path.with_suffix(".json")
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    spec = json.loads(meta["spec"]) if "spec" in meta else card.get("spec")
+    if spec is None:
+        raise ModelError(f"{path} does not say which architecture it holds (no 'spec' in its metadata or card)")
+    return spec, state, card
+
+
+def _read_official(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle refusing unsafe content raises UnpicklingError, bad files others
+        raise ModelError(f"cannot load {path} as a LIIF checkpoint (only plain tensors are accepted): {e}") from e
+    model = ckpt.get("model") if isinstance(ckpt, dict) else None
+    if not isinstance(model, dict) or not {"name", "args", "sd"} <= model.keys():
+        raise ModelError(f"{path} is not a LIIF checkpoint: expected {{'model': {{'name', 'args', 'sd'}}}}")
+    return {"name": model["name"], "args": model["args"]}, model["sd"]
+
+
+def load_model(source: str | os.PathLike = "default", device: str | torch.device = "auto",
+               fp16: bool = False) -> Model:
+    """Load a bundled model by name, a ``.safetensors`` file or an official ``.pth`` checkpoint.
+
+    ``fp16`` runs the network under float16 autocast on CUDA (faster, slightly less exact).
+    """
+    path = _resolve(source)
+    if path.suffix == ".safetensors":
+        spec, state, card = _read_safetensors(path)
+    else:
+        (spec, state), card = _read_official(path), {}
+    try:
+        net = models.make(spec)
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except (ValueError, TypeError, RuntimeError, KeyError) as e:
+        raise ModelError(f"{path}: weights do not fit the architecture they name: {e}") from e
+    dev = resolve_device(device)
+    net = net.to(dev).eval().requires_grad_(False)
+    return Model(net, path.stem, dev, card, fp16 and dev.type == "cuda")
