@@ -11,11 +11,15 @@ import torch
 import torch.nn.functional as F
 
 from liif_core.coords import CLAMP, EPS_SHIFT, make_coord
+from liif_core.resample import grid_positions
 
 
 def query_rgb_reference(model, inp: torch.Tensor, feat: torch.Tensor, coord: torch.Tensor,
-                        cell: torch.Tensor) -> torch.Tensor:
-    """Colours ``(B, Q, 3)`` at ``coord`` ``(B, Q, 2)`` with ``cell`` ``(B, Q, 2)``, paper style."""
+                        cell: torch.Tensor, add_skip: bool = True) -> torch.Tensor:
+    """Colours ``(B, Q, 3)`` at ``coord`` ``(B, Q, 2)`` with ``cell`` ``(B, Q, 2)``, paper style.
+
+    ``add_skip=False`` leaves out our bicubic skip (for callers that add it on a whole grid).
+    """
     if model.feat_unfold:
         feat = F.unfold(feat, 3, padding=1).view(feat.shape[0], feat.shape[1] * 9, feat.shape[2], feat.shape[3])
     if model.local_ensemble:
@@ -56,19 +60,28 @@ def query_rgb_reference(model, inp: torch.Tensor, feat: torch.Tensor, coord: tor
     ret = 0
     for pred, area in zip(preds, areas):
         ret = ret + pred * (area / tot_area).unsqueeze(-1)
-    if model.skip is not None:
+    if model.skip is not None and add_skip:
         ret = ret + model.skip_sample(inp, coord)
     return ret
 
 
 def upscale_reference(model, inp: torch.Tensor, out_hw: tuple[int, int], bsize: int = 30000) -> torch.Tensor:
-    """Whole-image upscale of a normalised ``(1, 3, h, w)`` input the way the paper's demo does it."""
+    """Whole-image upscale of a normalised ``(1, 3, h, w)`` input the way the paper's demo does it.
+
+    Our bicubic skip, where the model has one, is added on the whole grid with the same matrices
+    the tiles use, so only the paper's part is computed differently from the fast path.
+    """
     coord = make_coord(out_hw, device=inp.device).unsqueeze(0)
     cell = torch.ones_like(coord)
     cell[..., 0] *= 2 / out_hw[0]
     cell[..., 1] *= 2 / out_hw[1]
     with torch.no_grad():
         feat = model.gen_feat(inp)
-        preds = [query_rgb_reference(model, inp, feat, coord[:, i:i + bsize], cell[:, i:i + bsize])
+        preds = [query_rgb_reference(model, inp, feat, coord[:, i:i + bsize], cell[:, i:i + bsize], add_skip=False)
                  for i in range(0, coord.shape[1], bsize)]
-    return torch.cat(preds, dim=1).view(1, *out_hw, 3).permute(0, 3, 1, 2)
+        out = torch.cat(preds, dim=1).view(1, *out_hw, 3).permute(0, 3, 1, 2)
+        if model.skip is not None:
+            h, w = inp.shape[-2:]
+            out = out + model.skip_grid(inp, grid_positions(h, out_hw[0], device=inp.device),
+                                        grid_positions(w, out_hw[1], device=inp.device), (h, w), (0, 0))
+    return out

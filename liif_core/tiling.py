@@ -9,13 +9,13 @@ exactly the input pixels the whole-image encoder would use: seams cannot occur b
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
-from liif_core.errors import Cancelled
 from liif_core.coords import AxisNeighbours, axis_coord, axis_neighbours
+from liif_core.errors import Cancelled
 from liif_core.query import decode_grid, first_layer_map
 from liif_core.resample import grid_positions
 

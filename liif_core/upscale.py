@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
-from liif_core.devices import resolve_device, use_all_cores
+from liif_core.devices import use_all_cores
 from liif_core.errors import InputError, MemoryLimitError
 from liif_core.pixels import DTYPES, check_image, split, to_dtype
 from liif_core.tiling import run_tiles
@@ -117,7 +117,7 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
 
     def report(done: int, total: int) -> None:
         tiles_per_plane[0] = total
-        if progress:
+        if progress and not (done == 0 and done_before):  # (0, total) only once, at the start
             progress(done_before + done, total * len(planes))
 
     for i, plane in enumerate(planes):

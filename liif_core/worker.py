@@ -91,9 +91,15 @@ class FramingError(ProtocolError):
 def read_exact(stream: IO[bytes], n: int) -> bytes | None:
     """Read exactly ``n`` bytes, or return None at end of file (also mid-message)."""
     data = stream.read(n) if n else b""
-    if data is None or len(data) < n:
-        return None
-    return data
+    if not data or len(data) == n:
+        return data if len(data) == n else None
+    buf = bytearray(data)  # a raw stream returns what the pipe has; keep reading
+    while len(buf) < n:
+        chunk = stream.read(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
 
 
 def read_frame(stream: IO[bytes]) -> tuple[dict[str, Any], bytes | None] | None:
@@ -204,6 +210,14 @@ def classify(exc: BaseException) -> tuple[str, str]:
 
 # ---------------------------------------------------------------------------------------------
 # the engine side
+
+
+def release_gpu_memory() -> None:
+    """After running out of GPU memory, hand the cached blocks back so the next job can start clean."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def available_devices() -> list[str]:
@@ -349,6 +363,8 @@ class Worker:
             kind, message = classify(exc)
             if kind not in ("Cancelled", "InputError", "MemoryLimitError"):
                 traceback.print_exc()
+            if kind == "OutOfMemory":
+                release_gpu_memory()
             self.out.error(job_id, kind, message)
         finally:
             with self._lock:

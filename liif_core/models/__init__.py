@@ -7,7 +7,8 @@ github.com/yinboc/liif describes its own architecture and can be rebuilt here un
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from torch import nn
 

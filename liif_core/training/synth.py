@@ -140,7 +140,7 @@ def qt_images(rng: random.Random, count: int) -> list[Image.Image]:
     from PyQt5 import QtCore, QtGui, QtWidgets
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["synth"])
-    styles = [s for s in QtWidgets.QStyleFactory.keys()]
+    styles = [s for s in QtWidgets.QStyleFactory.keys()]  # noqa: SIM118 (a QStringList)
     out = []
     for _ in range(count):
         app.setStyle(rng.choice(styles))

@@ -164,10 +164,25 @@ def encode_frame(header: dict[str, Any], payload: bytes | None = None) -> bytes:
 
 
 def _read_exact(stream: Any, n: int) -> bytes | None:
+    """Exactly ``n`` bytes, or None at end of file; loops because a raw pipe returns what it has."""
     data = stream.read(n) if n else b""
-    if data is None or len(data) < n:
-        return None
-    return data
+    if not data or len(data) == n:
+        return data if len(data) == n else None
+    buf = bytearray(data)
+    while len(buf) < n:
+        chunk = stream.read(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def _write_all(stream: Any, data: Any) -> None:
+    """Write all of ``data``; a raw (unbuffered) stream may take only part of it per call."""
+    view = memoryview(data).cast("B")
+    while view:
+        written = stream.write(view)
+        view = view[written if written is not None else len(view):]
 
 
 def read_frame(stream: Any) -> tuple[dict[str, Any], bytes | None] | None:
@@ -192,15 +207,19 @@ def read_frame(stream: Any) -> tuple[dict[str, Any], bytes | None] | None:
 
 
 class _Process:
-    """One running worker process and the threads that drain its stdout and stderr."""
+    """One running worker process and the threads that feed its stdin and drain its stdout and stderr.
+
+    Each pipe is closed only by the thread that uses it: closing a pipe another thread is blocked
+    on would wait for that thread (for ever, if a grandchild of the worker holds the pipe open).
+    """
 
     def __init__(self, args: Sequence[str], env: dict[str, str]):
         flags = 0x08000000 if sys.platform == "win32" else 0  # CREATE_NO_WINDOW: no console flash
+        # Buffered pipes: BufferedReader.read(n) fills one n-byte object straight from the pipe.
         self.popen = subprocess.Popen(list(args), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, env=env, creationflags=flags, bufsize=0)
+                                      stderr=subprocess.PIPE, env=env, creationflags=flags)
         self.messages: queue.Queue = queue.Queue()
         self.stderr_tail: collections.deque = collections.deque(maxlen=STDERR_LINES)
-        self._send_lock = threading.Lock()
         self._outbox: queue.Queue = queue.Queue()
         self._threads = [threading.Thread(target=self._read_stdout, name="liif-client-out", daemon=True),
                          threading.Thread(target=self._read_stderr, name="liif-client-err", daemon=True),
@@ -219,24 +238,30 @@ class _Process:
             self.stderr_tail.append(f"client: unreadable reply from the worker: {exc!r}")
         finally:
             self.messages.put(_EOF)
+            _close_quietly(self.popen.stdout)
 
     def _read_stderr(self) -> None:
-        for line in iter(self.popen.stderr.readline, b""):
-            self.stderr_tail.append(line.decode("utf-8", "replace").rstrip("\r\n"))
+        try:
+            for line in iter(self.popen.stderr.readline, b""):
+                self.stderr_tail.append(line.decode("utf-8", "replace").rstrip("\r\n"))
+        finally:
+            _close_quietly(self.popen.stderr)
 
     def _write_stdin(self) -> None:
         # A separate thread, so that a large image sent to a stuck worker cannot block the caller
         # past its timeout: killing the worker unblocks this write.
-        while True:
-            item = self._outbox.get()
-            if item is None:
-                break
-            try:
+        try:
+            while True:
+                item = self._outbox.get()
+                if item is None:
+                    break
                 for chunk in item:
-                    self.popen.stdin.write(chunk)
+                    _write_all(self.popen.stdin, chunk)
                 self.popen.stdin.flush()
-            except (OSError, ValueError):
-                break  # the worker is gone; the stdout reader reports it
+        except (OSError, ValueError):
+            pass  # the worker is gone; the stdout reader reports it
+        finally:
+            _close_quietly(self.popen.stdin)  # end of file: a live worker exits
 
     def send(self, header: dict[str, Any], payload: bytes | None = None) -> None:
         frame = [encode_frame(header, payload)]
@@ -253,37 +278,31 @@ class _Process:
         return "\n".join(self.stderr_tail)
 
     def kill(self) -> None:
+        """Kill the worker and reap it; the pipe threads then end on their own."""
+        self._outbox.put(None)
         try:
             self.popen.kill()
         except OSError:
             pass
-        self._finish(5.0)
+        try:
+            self.popen.wait(5.0)
+        except subprocess.TimeoutExpired:
+            pass
 
     def close(self, timeout: float) -> None:
-        """Close stdin (the worker exits on end of file) and wait; kill it if it lingers."""
+        """Close stdin after what is queued (the worker exits on end of file); kill it if it lingers."""
         self._outbox.put(None)
-        self._threads[2].join(timeout)
-        try:
-            self.popen.stdin.close()
-        except OSError:
-            pass
         try:
             self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.popen.kill()
-        self._finish(timeout)
+            self.kill()
 
-    def _finish(self, timeout: float) -> None:
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
-        self._outbox.put(None)
-        for stream in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
-            try:
-                stream.close()
-            except OSError:
-                pass
+
+def _close_quietly(stream: Any) -> None:
+    try:
+        stream.close()
+    except (OSError, ValueError):
+        pass
 
 
 class WorkerClient:
@@ -311,6 +330,10 @@ class WorkerClient:
 
     def start(self) -> None:
         """Start the worker now (calls start it on demand); a running worker is left as is."""
+        with self._call_lock:
+            self._start()
+
+    def _start(self) -> None:
         if self._proc is not None and self._proc.alive():
             return
         if self._proc is not None:
@@ -329,7 +352,11 @@ class WorkerClient:
                 "LIIF_UPSCALE_PYTHON to a Python that can import liif_core.") from None
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the worker: close its stdin so it exits, and kill it after ``timeout`` seconds."""
+        """Stop the worker: close its stdin so it exits, and kill it after ``timeout`` seconds.
+
+        A job running in another thread is cancelled first (it raises :class:`WorkerCancelled`).
+        """
+        self._cancel_event.set()
         with self._call_lock:
             if self._proc is not None:
                 self._proc.close(timeout)
@@ -340,6 +367,11 @@ class WorkerClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def log(self) -> str:
+        """The last lines the worker wrote to stderr (tracebacks of internal errors land there)."""
+        proc = self._proc
+        return "\n".join(proc.stderr_tail) if proc is not None else ""
 
     def cancel(self) -> None:
         """Ask the running job (if any) to stop; it then raises :class:`WorkerCancelled`. Thread-safe."""
@@ -394,7 +426,7 @@ class WorkerClient:
         """Send one request and wait for its ``expect`` reply, handling progress, cancel and timeout."""
         with self._call_lock:
             self._cancel_event.clear()
-            self.start()
+            self._start()
             proc = self._proc
             job_id = next(self._ids)
             proc.send(dict(header, id=job_id), payload)

@@ -1,0 +1,145 @@
+"""``liif-upscale``: upscale image files (one, many, folders or globs) from the command line.
+
+Every input is handled on its own: a bad file prints one line and the batch goes on; the exit
+code is 0 when all succeeded, 1 when some failed, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from liif_core.errors import LiifError
+from liif_core.imageio import READ_SUFFIXES, read_image, write_image
+from liif_core.upscale import output_size, upscale
+from liif_core.weights import list_models, load_model
+
+
+def expand_inputs(items: list[str]) -> list[Path]:
+    """Files, folders (their images, sorted) and glob patterns, in the order given; no duplicates."""
+    found: list[Path] = []
+    for item in items:
+        if any(ch in item for ch in "*?["):
+            paths = [Path(p) for p in sorted(glob.glob(item))] or [Path(item)]
+        elif Path(item).is_dir():
+            paths = sorted(p for p in Path(item).iterdir() if p.suffix.lower() in READ_SUFFIXES)
+        else:
+            paths = [Path(item)]
+        found += [p for p in paths if p not in found]
+    return found
+
+
+def parse_pair(text: str, kind: type, what: str) -> tuple:
+    """``"2.5"`` or ``"2x3"`` / ``"2,3"`` as a pair of numbers."""
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        values = tuple(kind(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must look like 3, 2.5 or 1920x1080, got {text!r}") from None
+    if len(values) == 1:
+        return values * 2
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"{what} must be one number or two joined by x, got {text!r}")
+    return values
+
+
+def target(args: argparse.Namespace, hw: tuple[int, int]) -> dict:
+    """The ``scale``/``size`` arguments of :func:`upscale` for one image, from the command line."""
+    h, w = hw
+    if args.size:
+        return {"size": args.size}
+    if args.width or args.height:
+        if args.width and args.height:
+            return {"size": (args.width, args.height)}
+        if args.width:
+            return {"size": (args.width, max(1, round(h * args.width / w)))}
+        return {"size": (max(1, round(w * args.height / h)), args.height)}
+    return {"scale": args.scale}
+
+
+def output_path(args: argparse.Namespace, src: Path) -> Path:
+    suffix = f".{args.format.lstrip('.')}" if args.format else src.suffix
+    if args.output:
+        return Path(args.output)
+    return Path(args.out_dir) / (src.stem + suffix)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="liif-upscale", description="Upscale images to any size with LIIF.")
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or glob patterns")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("-o", "--output", help="output file (one input only)")
+    out.add_argument("--out-dir", help="folder for the outputs (same file names)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--scale", type=lambda t: parse_pair(t, float, "--scale"), help="factor, e.g. 3 or 2x1.5")
+    size.add_argument("--size", type=lambda t: parse_pair(t, int, "--size"), help="exact WIDTHxHEIGHT")
+    p.add_argument("--width", type=int, help="output width (height keeps the aspect ratio unless given)")
+    p.add_argument("--height", type=int, help="output height (width keeps the aspect ratio unless given)")
+    p.add_argument("--model", default="default", help=f"bundled model or a .safetensors/.pth file "
+                                                       f"(bundled: {', '.join(list_models()) or 'none'})")
+    p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda, cuda:N or mps")
+    p.add_argument("--tile", type=int, help="tile side in input pixels (default: from available memory)")
+    p.add_argument("--format", help="output format when writing to --out-dir: png, jpg, webp or tif")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--list-models", action="store_true", help="print the bundled models and exit")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list_models:
+        print("\n".join(list_models()))
+        return 0
+    if not args.inputs:
+        parser.error("give at least one INPUT")
+    if args.size and (args.width or args.height):
+        parser.error("--size cannot be combined with --width/--height")
+    if not (args.scale or args.size or args.width or args.height):
+        parser.error("give --scale, --size, --width or --height")
+    if not (args.output or args.out_dir):
+        parser.error("give -o OUTPUT (one input) or --out-dir DIR")
+    inputs = expand_inputs(args.inputs)
+    if args.output and len(inputs) != 1:
+        parser.error(f"-o takes exactly one input, got {len(inputs)}; use --out-dir for batches")
+    try:
+        model = load_model(args.model, args.device)
+    except LiifError as e:
+        print(f"liif-upscale: {e}", file=sys.stderr)
+        return 2
+    failures = 0
+    for src in tqdm(inputs, desc="images", unit="img", disable=args.quiet or len(inputs) < 2):
+        try:
+            dst = output_path(args, src)
+            if dst.resolve() == src.resolve():
+                raise LiifError(f"{dst}: refusing to overwrite the input; choose another output")
+            if dst.exists() and not args.overwrite:
+                raise LiifError(f"{dst} exists; pass --overwrite to replace it")
+            image = read_image(src)
+            kwargs = target(args, image.shape[:2])
+            oh, ow = output_size(image.shape[:2], **kwargs)
+            with tqdm(total=1, desc=f"{src.name} -> {ow}x{oh}", unit="tile", leave=False,
+                      disable=args.quiet) as bar:
+                def progress(done: int, total: int) -> None:
+                    bar.total = total
+                    bar.n = done
+                    bar.refresh()
+
+                result = upscale(image, model=model, tile=args.tile, progress=progress, **kwargs)
+            write_image(dst, result)
+            if not args.quiet:
+                tqdm.write(f"{src} -> {dst} ({ow}x{oh})")
+        except (LiifError, OSError) as e:
+            failures += 1
+            message = str(e) if str(src) in str(e) else f"{src}: {e}"
+            print(f"liif-upscale: error: {message}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,679 @@
+"""Benchmark evaluation with the LIIF paper's protocol: ``python -m liif_core.eval`` (``liif-eval``).
+
+What it measures, and why each choice (so that our numbers sit beside the paper's):
+
+- Sets: Set5, Set14, B100, Urban100 (``../shared/datasets``), scales 2, 3, 4, 6, 8, plus ``ui``:
+  UI images made by :func:`liif_core.training.synth.generate` with seed 1001, disjoint from the
+  training seed, at scales 2, 3, 4.
+- HR: the image as RGB (grey ones replicated), cropped top-left to a multiple of the scale, as
+  LIIF's ``sr-implicit-paired`` / ``sr-implicit-downsampled`` wrappers do.
+- LR (``--lr paper``, the default): for x2-x4 our bit-exact port of MATLAB's antialiased bicubic
+  ``imresize`` (:mod:`liif_core.imresize`) of the uint8 HR, quantised to uint8, which is how the
+  EDSR ``benchmark`` LR_bicubic images LIIF tests on were made; for x6 and x8 PIL's bicubic
+  resize of the uint8 HR, which is what LIIF's test configs (``sr-implicit-downsampled``) do.
+  ``--lr matlab`` uses the MATLAB port at every scale.
+- SR: each method upscales the uint8 LR (as float in [0, 1]) to exactly the HR size; the result
+  is clamped to [0, 1] and scored unquantised, as LIIF's ``test.py`` does.
+- PSNR: LIIF's ``calc_psnr(dataset='benchmark')``: the RGB difference is mapped to Y with weights
+  [65.738, 129.057, 25.064] / 256, ``scale`` pixels are shaved at each border, rgb_range 1; the
+  mean of per-image PSNR is reported. Identical images score ``PSNR_CAP``.
+- SSIM: on Y = 16 + 65.481 R + 128.553 G + 24.966 B (BT.601, [0, 255] scale) with the same shave,
+  11 x 11 Gaussian window of sigma 1.5, valid region only, K = (0.01, 0.03), L = 255, as in
+  Wang et al.'s ``ssim_index.m`` and the usual SR evaluation scripts.
+- Baselines on the same LR: ``bicubic`` = our MATLAB ``imresize`` port upscaling (float, clamped;
+  the classic SR-paper bicubic), ``lanczos`` = PIL's LANCZOS on each channel in float ("F" mode).
+
+Output in ``--out`` (``docs/eval/``): ``report.md`` (table, protocol, timing, what is missing),
+``crops.png`` (bicubic / ours / ground truth crops), ``records.jsonl`` (one line per image, so a
+long run can be continued with ``--resume``). ``--card`` writes the table into the model's JSON
+card under ``"evaluation"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from liif_core.errors import InputError, LiifError
+from liif_core.imresize import imresize
+
+DATA_ENV = "LIIF_UPSCALE_DATASETS"
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DEFAULT_OUT = Path("docs") / "eval"
+BENCHMARKS = ("Set5", "Set14", "B100", "Urban100")
+UI_SET = "ui"
+ALL_SETS = BENCHMARKS + (UI_SET,)
+SCALES = (2, 3, 4, 6, 8)
+UI_SCALES = (2, 3, 4)
+UI_SEED, UI_COUNT, UI_QT_COUNT = 1001, 30, 15  # training used seed 1: these images are unseen
+SET_SIZES = {"Set5": 5, "Set14": 14, "B100": 100, "Urban100": 100, UI_SET: UI_COUNT + UI_QT_COUNT}
+METHODS = ("bicubic", "lanczos", "ours")
+PSNR_CAP = 100.0  # dB reported for identical images (the true value is infinite)
+LIIF_Y = np.array([65.738, 129.057, 25.064]) / 256.0  # LIIF utils.calc_psnr
+BT601_Y = np.array([65.481, 128.553, 24.966])  # Y = 16 + BT601_Y . rgb, rgb in [0, 1]
+
+# LIIF paper (Chen, Liu, Wang, CVPR 2021), Table 2: RDN-LIIF PSNR (dB) on the benchmarks, trained on
+# DIV2K with scales U(1, 4). The paper gives EDSR-baseline-LIIF on DIV2K validation only (Table 1),
+# so its benchmark column stays empty.
+PAPER_RDN_LIIF: dict[str, dict[int, float]] = {
+    "Set5": {2: 38.17, 3: 34.68, 4: 32.50, 6: 29.15, 8: 27.14},
+    "Set14": {2: 33.97, 3: 30.53, 4: 28.80, 6: 26.64, 8: 25.15},
+    "B100": {2: 32.32, 3: 29.26, 4: 27.74, 6: 25.98, 8: 24.91},
+    "Urban100": {2: 32.87, 3: 28.82, 4: 26.68, 6: 24.20, 8: 22.79},
+}
+PAPER_EDSR_LIIF: dict[str, dict[int, float]] = {}
+PAPER_EDSR_LIIF_DIV2K = {2: 34.67, 3: 30.96, 4: 29.00, 6: 26.75}  # Table 1, for the report's note
+
+# Crops shown in the README: (set, image stem, scale).
+CROPS = (("Urban100", "img_004", 4), ("Set14", "comic", 3), (UI_SET, f"qt_{UI_SEED}_00000", 3))
+CROP_SIDE = 120  # HR pixels (a multiple of 2, 3, 4, 6 and 8)
+CROP_ZOOM = 2
+
+
+# ----------------------------------------------------------------------------------------------
+# Metrics
+
+
+def y_channel(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma on the [16, 235] scale from an ``H x W x 3`` RGB array in [0, 1] (float64)."""
+    return 16.0 + np.asarray(rgb, dtype=np.float64) @ BT601_Y
+
+
+def _shave(a: np.ndarray, shave: int) -> np.ndarray:
+    if shave <= 0:
+        return a
+    if 2 * shave >= min(a.shape[:2]):
+        raise InputError(f"image {a.shape[1]} x {a.shape[0]} is too small to shave {shave} pixels at each border")
+    return a[shave:-shave, shave:-shave]
+
+
+def psnr_y(sr: np.ndarray, hr: np.ndarray, shave: int) -> float:
+    """LIIF's benchmark PSNR (dB): Y-channel of ``sr - hr`` (RGB in [0, 1]), ``shave`` pixels cut per border.
+
+    Identical images give :data:`PSNR_CAP` instead of infinity so that means stay finite.
+    """
+    if sr.shape != hr.shape or sr.ndim != 3 or sr.shape[2] != 3:
+        raise InputError(f"psnr_y needs two H x W x 3 arrays of one shape, got {sr.shape} and {hr.shape}")
+    diff = (np.asarray(sr, dtype=np.float64) - np.asarray(hr, dtype=np.float64)) @ LIIF_Y
+    mse = float(np.mean(_shave(diff, shave) ** 2))
+    return PSNR_CAP if mse == 0 else min(PSNR_CAP, -10.0 * math.log10(mse))
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
+    x = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    g = np.exp(-(x ** 2) / (2 * sigma ** 2))
+    return g / g.sum()
+
+
+def _filter_valid(a: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Separable 'valid' correlation of a 2-D float64 array with the 1-D window ``g`` on both axes."""
+    n = g.size
+    rows = sum(g[k] * a[k:a.shape[0] - n + 1 + k] for k in range(n))
+    return sum(g[k] * rows[:, k:rows.shape[1] - n + 1 + k] for k in range(n))
+
+
+def ssim_y(sr: np.ndarray, hr: np.ndarray, shave: int) -> float:
+    """SSIM of the BT.601 Y channels ([0, 255] scale) after shaving ``shave`` pixels per border.
+
+    Gaussian 11 x 11 window, sigma 1.5, valid region only, K1 = 0.01, K2 = 0.03, L = 255.
+    """
+    if sr.shape != hr.shape or sr.ndim != 3 or sr.shape[2] != 3:
+        raise InputError(f"ssim_y needs two H x W x 3 arrays of one shape, got {sr.shape} and {hr.shape}")
+    a, b = _shave(y_channel(sr), shave), _shave(y_channel(hr), shave)
+    if min(a.shape) < 11:
+        raise InputError(f"image is too small for an 11 x 11 SSIM window after shaving ({a.shape[1]} x {a.shape[0]})")
+    g = _gaussian_window()
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mu_a, mu_b = _filter_valid(a, g), _filter_valid(b, g)
+    var_a = _filter_valid(a * a, g) - mu_a ** 2
+    var_b = _filter_valid(b * b, g) - mu_b ** 2
+    cov = _filter_valid(a * b, g) - mu_a * mu_b
+    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    return float(ssim_map.mean())
+
+
+# ----------------------------------------------------------------------------------------------
+# Degradation and the three upscalers
+
+
+def modcrop(hr: np.ndarray, scale: int) -> np.ndarray:
+    """The top-left part of ``hr`` whose sides are multiples of ``scale`` (LIIF's HR crop)."""
+    h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
+    if h == 0 or w == 0:
+        raise InputError(f"image {hr.shape[1]} x {hr.shape[0]} is smaller than the scale {scale}")
+    return hr[:h, :w]
+
+
+def make_lr(hr: np.ndarray, scale: int, mode: str = "paper") -> np.ndarray:
+    """The uint8 LR of a modcropped uint8 HR: MATLAB bicubic (x2-x4, or all with ``mode='matlab'``), else PIL."""
+    h, w = hr.shape[0] // scale, hr.shape[1] // scale
+    if mode == "matlab" or (mode == "paper" and scale <= 4):
+        return imresize(hr, scale=1.0 / scale, output_shape=(h, w))
+    if mode == "paper":
+        return np.asarray(Image.fromarray(hr).resize((w, h), Image.Resampling.BICUBIC))
+    raise InputError(f"unknown LR mode {mode!r}; use 'paper' or 'matlab'")
+
+
+def upscale_bicubic(lr: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
+    """MATLAB-port bicubic upscaling of a uint8 LR, float in [0, 1], unquantised."""
+    out = imresize(lr.astype(np.float64) / 255.0, output_shape=out_hw)
+    return np.clip(out, 0.0, 1.0)
+
+
+def upscale_lanczos(lr: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
+    """PIL LANCZOS upscaling of a uint8 LR, channel by channel in float ("F" mode), clamped to [0, 1]."""
+    planes = [np.asarray(Image.fromarray(lr[..., c].astype(np.float32) / 255.0).resize(
+        (out_hw[1], out_hw[0]), Image.Resampling.LANCZOS)) for c in range(lr.shape[2])]
+    return np.clip(np.stack(planes, axis=-1).astype(np.float64), 0.0, 1.0)
+
+
+def upscale_ours(lr: np.ndarray, out_hw: tuple[int, int], model: Any) -> np.ndarray:
+    """Our model on a uint8 LR given as float32 in [0, 1]; float result clamped to [0, 1]."""
+    from liif_core.upscale import upscale
+
+    out = upscale(lr.astype(np.float32) / 255.0, size=(out_hw[1], out_hw[0]), model=model)
+    return np.clip(out.astype(np.float64), 0.0, 1.0)
+
+
+def run_method(method: str, lr: np.ndarray, out_hw: tuple[int, int], model: Any) -> np.ndarray:
+    """Upscale ``lr`` to ``out_hw`` with ``bicubic``, ``lanczos`` or ``ours``."""
+    if method == "bicubic":
+        return upscale_bicubic(lr, out_hw)
+    if method == "lanczos":
+        return upscale_lanczos(lr, out_hw)
+    if method == "ours":
+        return upscale_ours(lr, out_hw, model)
+    raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Data
+
+
+def data_root(path: str | os.PathLike | None = None) -> Path:
+    """The benchmark folder: ``path``, else ``$LIIF_UPSCALE_DATASETS``, else ``../shared/datasets``."""
+    root = Path(path or os.environ.get(DATA_ENV) or DEFAULT_DATA)
+    if not root.is_dir():
+        raise InputError(f"benchmark data folder {root} not found; pass --data DIR or set {DATA_ENV} "
+                         "(it must hold Set5/, Set14/, B100/ and Urban100/ with HR PNGs)")
+    return root
+
+
+def make_ui_set(folder: str | os.PathLike) -> Path:
+    """Generate the UI evaluation images (seed :data:`UI_SEED`) into ``folder``; widget shots need PyQt5."""
+    from liif_core.training.synth import generate
+
+    folder = Path(folder)
+    try:
+        generate(folder, UI_COUNT, UI_SEED, UI_QT_COUNT)
+    except ImportError as e:  # no PyQt5: drawn images only, and say so
+        print(f"warning: no Qt widget screenshots in the UI set ({e}); install PyQt5 for them", file=sys.stderr)
+        generate(folder, UI_COUNT, UI_SEED, 0)
+    return folder
+
+
+def list_images(set_name: str, root: Path, ui_dir: Path | None, limit: int | None = None) -> list[Path]:
+    """The HR PNGs of one set in sorted order (the first ``limit`` if given)."""
+    folder = ui_dir if set_name == UI_SET else root / set_name
+    if folder is None or not folder.is_dir():
+        raise InputError(f"set {set_name!r}: folder {folder} not found")
+    paths = sorted(folder.glob("*.png"))
+    if not paths:
+        raise InputError(f"set {set_name!r}: no PNG images in {folder}")
+    return paths[:limit] if limit else paths
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    """A uint8 ``H x W x 3`` array (grey and palette images converted, as LIIF's loader does)."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+# ----------------------------------------------------------------------------------------------
+# Evaluation loop and records
+
+
+@dataclass
+class Task:
+    """One (set, scale, image) to score."""
+
+    set: str
+    scale: int
+    path: Path
+
+
+def model_id(model: Any, source: str | os.PathLike) -> dict[str, Any]:
+    """Name, weights file and a short sha256 of it, to keep records of different models apart."""
+    from liif_core.weights import _resolve
+
+    path = _resolve(source)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return {"name": model.name, "file": path.name, "sha256": digest}
+
+
+def score_image(task: Task, model: Any, lr_mode: str) -> dict[str, Any]:
+    """Scores of all methods on one image, as a JSON-ready record."""
+    hr = modcrop(load_rgb(task.path), task.scale)
+    lr = make_lr(hr, task.scale, lr_mode)
+    hr_f = hr.astype(np.float64) / 255.0
+    rec: dict[str, Any] = {"set": task.set, "scale": task.scale, "image": task.path.stem,
+                           "hr": [hr.shape[1], hr.shape[0]], "psnr": {}, "ssim": {}, "seconds": {}}
+    for method in METHODS:
+        t0 = time.perf_counter()
+        sr = run_method(method, lr, hr.shape[:2], model)
+        rec["seconds"][method] = round(time.perf_counter() - t0, 3)
+        rec["psnr"][method] = psnr_y(sr, hr_f, task.scale)
+        rec["ssim"][method] = ssim_y(sr, hr_f, task.scale)
+    return rec
+
+
+def read_records(path: Path, ident: dict[str, Any], lr_mode: str) -> list[dict[str, Any]]:
+    """Records in ``path`` made by the same model weights and LR mode (others are dropped, with a note)."""
+    if not path.is_file():
+        return []
+    kept, dropped = [], 0
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        if rec.get("model", {}).get("sha256") == ident["sha256"] and rec.get("lr_mode") == lr_mode:
+            kept.append(rec)
+        else:
+            dropped += 1
+    if dropped:
+        print(f"note: ignoring {dropped} records in {path} from other weights or LR mode", file=sys.stderr)
+    return kept
+
+
+def summarise(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean PSNR / SSIM per (set, scale) and method, in table order, with the paper's numbers."""
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for rec in records:
+        groups.setdefault((rec["set"], int(rec["scale"])), []).append(rec)
+    order = {name: i for i, name in enumerate(ALL_SETS)}
+    rows = []
+    for (set_name, scale), recs in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1])):
+        row: dict[str, Any] = {"set": set_name, "scale": scale, "images": len(recs),
+                               "full_set": len(recs) >= SET_SIZES.get(set_name, 0)}
+        for method in METHODS:
+            row[method] = {"psnr": round(float(np.mean([r["psnr"][method] for r in recs])), 3),
+                           "ssim": round(float(np.mean([r["ssim"][method] for r in recs])), 4)}
+        row["seconds_ours"] = round(float(sum(r["seconds"]["ours"] for r in recs)), 1)
+        row["paper_rdn_liif"] = PAPER_RDN_LIIF.get(set_name, {}).get(scale)
+        row["paper_edsr_baseline_liif"] = PAPER_EDSR_LIIF.get(set_name, {}).get(scale)
+        rows.append(row)
+    return rows
+
+
+def _fmt(v: float | None, digits: int = 2, sign: bool = False) -> str:
+    if v is None:
+        return "–"
+    return f"{v:+.{digits}f}" if sign else f"{v:.{digits}f}"
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The results table in Markdown: PSNR / SSIM per method, gains, and the paper's PSNR."""
+    head = ("| Set | Scale | Images | Bicubic PSNR / SSIM | Lanczos PSNR / SSIM | Ours PSNR / SSIM | Ours − bicubic "
+            "(dB) | RDN-LIIF (paper) | EDSR-baseline-LIIF (paper) | Ours − RDN-LIIF (dB) |")
+    lines = [head, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        cells = [f"{m['psnr']:.2f} / {m['ssim']:.4f}" for m in (r["bicubic"], r["lanczos"], r["ours"])]
+        gain = r["ours"]["psnr"] - r["bicubic"]["psnr"]
+        paper = r["paper_rdn_liif"] if r["full_set"] else None
+        gap = r["ours"]["psnr"] - paper if paper is not None else None
+        images = str(r["images"]) + ("" if r["full_set"] else " (subset)")
+        lines.append(f"| {r['set']} | x{r['scale']} | {images} | {' | '.join(cells)} | {_fmt(gain, sign=True)} | "
+                     f"{_fmt(paper)} | {_fmt(r['paper_edsr_baseline_liif'])} | {_fmt(gap, sign=True)} |")
+    return "\n".join(lines) + "\n"
+
+
+def missing_cells(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The protocol's (set, scale) cells with no or partial results, e.g. ``Urban100 x6``."""
+    have = {(r["set"], r["scale"]): r for r in rows}
+    out = []
+    for set_name in ALL_SETS:
+        for scale in (UI_SCALES if set_name == UI_SET else SCALES):
+            r = have.get((set_name, scale))
+            if r is None:
+                out.append(f"{set_name} x{scale}")
+            elif not r["full_set"]:
+                out.append(f"{set_name} x{scale} (only {r['images']} of {SET_SIZES[set_name]} images)")
+    return out
+
+
+def machine() -> str:
+    """A one-line description of where this ran (CPU model and cores, torch threads, device)."""
+    import torch
+
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", CPU only"
+    return f"{cpu}, {cores} cores{gpu}, torch {torch.__version__} with {torch.get_num_threads()} threads"
+
+
+def write_report(out_dir: Path, rows: Sequence[dict[str, Any]], meta: dict[str, Any]) -> Path:
+    """``report.md``: what was measured and how, the table, what is missing, timing."""
+    missing = missing_cells(rows)
+    lr_text = ("x2-x4: MATLAB `imresize` bicubic port (bit-exact with MATLAB on the Set5 reference images) of "
+               "the uint8 HR, quantised to uint8; x6, x8: PIL bicubic of the uint8 HR, as LIIF's test configs do"
+               if meta["lr_mode"] == "paper" else
+               "MATLAB `imresize` bicubic port (bit-exact with MATLAB on the Set5 reference images) of the uint8 HR, "
+               "quantised to uint8, at every scale")
+    div2k = ", ".join(f"x{s} {v:.2f}" for s, v in PAPER_EDSR_LIIF_DIV2K.items())
+    text = [
+        "# LIIF Upscale: benchmark evaluation",
+        "",
+        f"Model `{meta['model']['name']}` ({meta['model']['file']}, sha256 {meta['model']['sha256']}…"
+        f"{', ' + str(meta['steps']) + ' training steps' if meta.get('steps') else ''}). "
+        f"Generated {meta['date']} by `python -m liif_core.eval` (liif_core/eval.py).",
+        "",
+        "## Protocol",
+        "",
+        "LIIF's benchmark protocol (Chen et al., CVPR 2021, `test.py` with `eval_type=benchmark-s`):",
+        "",
+        "- HR: dataset image as RGB, cropped top-left to a multiple of the scale.",
+        f"- LR: {lr_text}.",
+        "- Every method upscales the same uint8 LR to exactly the HR size; outputs are clamped to [0, 1] and "
+        "scored in float (no quantisation).",
+        "- PSNR: Y channel of the difference (weights [65.738, 129.057, 25.064] / 256, RGB in [0, 1]), `scale` "
+        "pixels shaved at each border, mean of per-image PSNR (LIIF `calc_psnr`).",
+        "- SSIM: BT.601 Y on the [0, 255] scale, same shave, Gaussian 11 x 11 window, sigma 1.5, K = (0.01, 0.03).",
+        "- Bicubic: MATLAB `imresize` port upscaling (float). Lanczos: PIL LANCZOS per channel (float).",
+        f"- `ui`: {SET_SIZES[UI_SET]} images from `liif_core.training.synth.generate(count={UI_COUNT}, seed={UI_SEED}, "
+        f"qt_count={UI_QT_COUNT})` (text, icons, line art, Qt widgets); training used seed 1, so none was "
+        "trained on.",
+        "- RDN-LIIF: the paper's Table 2 (a 22M-parameter RDN encoder, DIV2K, 1000 epochs on GPUs). The paper "
+        "reports EDSR-baseline-LIIF (our architecture) on DIV2K only "
+        f"({div2k}; RDN-LIIF is 0.2-0.3 dB above it there), so that column is empty on these sets.",
+        "",
+        "## Results (PSNR in dB on Y; SSIM on Y)",
+        "",
+        markdown_table(rows),
+    ]
+    if missing:
+        text += ["Not measured in this report: " + "; ".join(missing) + ".", ""]
+    text += [
+        "![Crops: bicubic / ours / ground truth](crops.png)",
+        "",
+        "## Timing",
+        "",
+        f"- Machine: {meta['machine']}.",
+        f"- Wall time of the runs behind this report: {meta['wall_seconds'] / 60:.1f} min in total; our model's "
+        f"share {sum(r['seconds_ours'] for r in rows) / 60:.1f} min.",
+        "",
+    ]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(text))
+    return path
+
+
+def card_path(source: str | os.PathLike) -> Path:
+    """The JSON card beside a ``.safetensors`` model (official ``.pth`` files have none)."""
+    from liif_core.weights import _resolve
+
+    path = _resolve(source)
+    if path.suffix != ".safetensors":
+        raise InputError(f"--card needs a .safetensors model with a JSON card beside it; {path} has none")
+    return path.with_suffix(".json")
+
+
+def update_card(path: Path, rows: Sequence[dict[str, Any]], meta: dict[str, Any]) -> None:
+    """Write the table into the card's ``"evaluation"`` key, replacing rows of the same set and scale."""
+    card = json.loads(path.read_text()) if path.is_file() else {}
+    old = card.get("evaluation") or {}
+    merged = {(r["set"], r["scale"]): r for r in old.get("results", [])}
+    merged.update({(r["set"], r["scale"]): dict(r) for r in rows if r["full_set"]})
+    order = {name: i for i, name in enumerate(ALL_SETS)}
+    results = sorted(merged.values(), key=lambda r: (order.get(r["set"], 99), r["scale"]))
+    card["evaluation"] = {
+        "protocol": "LIIF benchmark protocol; PSNR on Y with scale px shaved (LIIF calc_psnr), SSIM on Y (11x11 "
+                    "Gaussian, sigma 1.5); outputs unquantised; see docs/eval/report.md",
+        "lr": meta["lr_mode"],
+        "date": meta["date"],
+        "hardware": meta["machine"],
+        "results": results,
+    }
+    path.write_text(json.dumps(card, indent=2) + "\n")
+
+
+# ----------------------------------------------------------------------------------------------
+# Crops
+
+
+def _busiest_window(hr: np.ndarray, side: int, step: int) -> tuple[int, int]:
+    """Top-left of the ``side`` x ``side`` window (on a ``step`` grid) with the most gradient energy."""
+    y = y_channel(hr.astype(np.float64) / 255.0)
+    energy = np.zeros_like(y)
+    energy[:, 1:] += np.abs(np.diff(y, axis=1))
+    energy[1:, :] += np.abs(np.diff(y, axis=0))
+    integral = np.pad(energy, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+    best, best_yx = -1.0, (0, 0)
+    margin = side // 4
+    for r in range(margin - margin % step, hr.shape[0] - side - margin + 1, step):
+        for c in range(margin - margin % step, hr.shape[1] - side - margin + 1, step):
+            e = integral[r + side, c + side] - integral[r, c + side] - integral[r + side, c] + integral[r, c]
+            if e > best:
+                best, best_yx = e, (r, c)
+    return best_yx
+
+
+def crop_tiles(hr_full: np.ndarray, scale: int, model: Any, lr_mode: str) -> list[np.ndarray]:
+    """Bicubic, ours and ground-truth uint8 crops of the busiest window, from an LR patch with context."""
+    hr = modcrop(hr_full, scale)
+    lr = make_lr(hr, scale, lr_mode)
+    side = min(CROP_SIDE, (min(hr.shape[:2]) // scale) * scale)
+    r, c = _busiest_window(hr, side, scale * 4)
+    halo = int(getattr(model.net, "receptive_radius", 40)) + 4  # LR pixels of context: exact result inside
+    lr0r, lr0c = max(0, r // scale - halo), max(0, c // scale - halo)
+    lr1r = min(lr.shape[0], (r + side) // scale + halo)
+    lr1c = min(lr.shape[1], (c + side) // scale + halo)
+    patch = lr[lr0r:lr1r, lr0c:lr1c]
+    out_hw = (patch.shape[0] * scale, patch.shape[1] * scale)
+    rr, cc = r - lr0r * scale, c - lr0c * scale
+    tiles = []
+    for method in ("bicubic", "ours"):
+        sr = run_method(method, patch, out_hw, model)
+        tiles.append(np.round(sr[rr:rr + side, cc:cc + side] * 255).astype(np.uint8))
+    tiles.append(hr[r:r + side, c:c + side])
+    return tiles
+
+
+def write_crops(path: Path, panels: Sequence[tuple[str, list[np.ndarray]]]) -> Path:
+    """A PNG grid: one row per example (caption above), columns bicubic / ours / ground truth."""
+    font = ImageFont.load_default(size=18)
+    tile = max(t.shape[0] for _, tiles in panels for t in tiles) * CROP_ZOOM
+    gap, caption, header = 8, 26, 30
+    width = 3 * tile + 4 * gap
+    height = header + len(panels) * (caption + tile + gap) + gap
+    sheet = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    for i, name in enumerate(("bicubic", "ours (LIIF)", "ground truth")):
+        draw.text((gap + i * (tile + gap) + tile // 2, header // 2), name, fill=(0, 0, 0), font=font, anchor="mm")
+    y = header
+    for label, tiles in panels:
+        draw.text((gap, y + caption // 2), label, fill=(60, 60, 60), font=font, anchor="lm")
+        y += caption
+        for i, t in enumerate(tiles):
+            im = Image.fromarray(t).resize((t.shape[1] * CROP_ZOOM, t.shape[0] * CROP_ZOOM), Image.Resampling.NEAREST)
+            sheet.paste(im, (gap + i * (tile + gap), y))
+        y += tile + gap
+    sheet.save(path, optimize=True)
+    return path
+
+
+def make_crops(out_dir: Path, root: Path, ui_dir: Path | None, model: Any, lr_mode: str,
+               tasks: Sequence[Task]) -> Path | None:
+    """``crops.png`` for :data:`CROPS` whose set was evaluated, else for the first evaluated image."""
+    evaluated_sets = {t.set for t in tasks}
+    chosen = []
+    for set_name, stem, scale in CROPS:
+        if set_name not in evaluated_sets:
+            continue
+        folder = ui_dir if set_name == UI_SET else root / set_name
+        if folder is not None and (folder / f"{stem}.png").is_file():
+            chosen.append((set_name, folder / f"{stem}.png", scale))
+    if not chosen and tasks:
+        chosen = [(tasks[0].set, tasks[0].path, tasks[0].scale)]
+    if not chosen:
+        return None
+    panels = [(f"{s} {p.stem} x{k}", crop_tiles(load_rgb(p), k, model, lr_mode)) for s, p, k in chosen]
+    return write_crops(out_dir / "crops.png", panels)
+
+
+# ----------------------------------------------------------------------------------------------
+# Driver
+
+
+def _parse_list(text: str, allowed: Sequence[Any], kind: type, what: str) -> list[Any]:
+    try:
+        values = [kind(v.strip()) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"--{what}: {text!r} is not a comma-separated list like "
+                         f"{','.join(str(a) for a in allowed)}") from None
+    lookup = {str(a).lower(): a for a in allowed}
+    out = []
+    for v in values:
+        if str(v).lower() not in lookup:
+            raise InputError(f"--{what}: unknown {v!r}; choose from {', '.join(str(a) for a in allowed)}")
+        out.append(lookup[str(v).lower()])
+    if not out:
+        raise InputError(f"--{what} is empty")
+    return out
+
+
+def _parse_scales(text: str) -> list[int]:
+    try:
+        scales = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"--scales: {text!r} is not a comma-separated list of whole numbers like 2,3,4") from None
+    if not scales or min(scales) < 2:
+        raise InputError(f"--scales: give whole-number scales of 2 or more, got {text!r}")
+    return list(dict.fromkeys(scales))
+
+
+def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, model: str | os.PathLike = "default",
+             out_dir: str | os.PathLike = DEFAULT_OUT, limit: int | None = None, data: str | os.PathLike | None = None,
+             lr_mode: str = "paper", resume: bool = False, card: bool = False, device: str = "auto",
+             crops: bool = True, progress: bool = True) -> list[dict[str, Any]]:
+    """Run the protocol, write ``report.md`` (and ``crops.png``) in ``out_dir``; return the table rows.
+
+    Scales are run in the order given; ``ui`` only at scales 2-4. Each image's scores are appended to
+    ``records.jsonl`` as soon as they exist; ``resume`` keeps that file's records (same weights and
+    LR mode) and skips those images, and the report covers every record in the file.
+    """
+    from tqdm import tqdm
+
+    from liif_core.weights import load_model
+
+    if lr_mode not in ("paper", "matlab"):
+        raise InputError(f"unknown LR mode {lr_mode!r}; use 'paper' or 'matlab'")
+    if card and limit:
+        raise InputError("--card records whole-set results only; drop --limit (or drop --card)")
+    t_start = time.perf_counter()
+    root = data_root(data) if any(s != UI_SET for s in sets) else Path(data or DEFAULT_DATA)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    net = load_model(model, device)
+    ident = model_id(net, model)
+    rec_path = out_dir / "records.jsonl"
+    records = read_records(rec_path, ident, lr_mode) if resume else []
+    previous_wall = sum(r.get("wall", 0.0) for r in records)
+    if not resume:
+        rec_path.write_text("")
+    done = {(r["set"], int(r["scale"]), r["image"]) for r in records}
+    tmp = Path(tempfile.mkdtemp(prefix="liif-eval-ui-")) if UI_SET in sets else None
+    try:
+        ui_dir = make_ui_set(tmp) if tmp else None
+        tasks = [Task(s, k, p) for k in scales for s in sets if s != UI_SET or k in UI_SCALES
+                 for p in list_images(s, root, ui_dir, limit)]
+        todo = [t for t in tasks if (t.set, t.scale, t.path.stem) not in done]
+        with rec_path.open("a") as sink:
+            for task in tqdm(todo, desc="liif-eval", unit="img", disable=not progress, dynamic_ncols=True):
+                t0 = time.perf_counter()
+                rec = score_image(task, net, lr_mode)
+                rec.update(model=ident, lr_mode=lr_mode, wall=round(time.perf_counter() - t0, 3))
+                sink.write(json.dumps(rec) + "\n")
+                sink.flush()
+                records.append(rec)
+        crops_path = make_crops(out_dir, root, ui_dir, net, lr_mode, tasks) if crops else None
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    rows = summarise(records)
+    meta = {"model": ident, "steps": net.card.get("training", {}).get("steps"), "lr_mode": lr_mode,
+            "date": _dt.date.today().isoformat(), "machine": machine(),
+            "wall_seconds": previous_wall + (time.perf_counter() - t_start)}
+    report = write_report(out_dir, rows, meta)
+    if card:
+        update_card(card_path(model), rows, meta)
+    if progress:
+        print(markdown_table(rows))
+        print(f"wrote {report}" + (f" and {crops_path}" if crops_path else ""))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``liif-eval``: the benchmark table of a model against bicubic, Lanczos and the LIIF paper."""
+    parser = argparse.ArgumentParser(prog="liif-eval", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--sets", default=",".join(ALL_SETS), help="comma-separated: " + ", ".join(ALL_SETS))
+    parser.add_argument("--scales", default=",".join(map(str, SCALES)),
+                        help="comma-separated integer scales, run in this order (ui: 2-4 only)")
+    parser.add_argument("--model", default="default", help="bundled model name, .safetensors or official .pth")
+    parser.add_argument("--limit", type=int, default=None, help="first N images per set (quick runs)")
+    parser.add_argument("--out", default=str(DEFAULT_OUT), help="folder for report.md, crops.png, records.jsonl")
+    parser.add_argument("--data", default=None, help=f"benchmark folder (default ${DATA_ENV} or {DEFAULT_DATA})")
+    parser.add_argument("--lr", dest="lr_mode", choices=("paper", "matlab"), default="paper",
+                        help="LR images: 'paper' = MATLAB bicubic for x2-x4 and PIL bicubic above, as LIIF; "
+                             "'matlab' = MATLAB bicubic at every scale")
+    parser.add_argument("--card", action="store_true", help="write the table into the model card (JSON) too")
+    parser.add_argument("--resume", action="store_true", help="keep records.jsonl of an earlier run, skip done images")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: all cores)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--no-crops", dest="crops", action="store_false", help="skip crops.png")
+    args = parser.parse_args(argv)
+    try:
+        if args.limit is not None and args.limit < 1:
+            raise InputError("--limit must be at least 1")
+        if args.threads is not None:
+            if args.threads < 1:
+                raise InputError("--threads must be at least 1")
+            import torch
+
+            os.environ["LIIF_UPSCALE_THREADS"] = str(args.threads)
+            torch.set_num_threads(args.threads)
+        sets = _parse_list(args.sets, ALL_SETS, str, "sets")
+        scales = _parse_scales(args.scales)
+        evaluate(sets, scales, args.model, args.out, args.limit, args.data, args.lr_mode, args.resume, args.card,
+                 args.device, args.crops)
+    except LiifError as e:
+        print(f"liif-eval: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

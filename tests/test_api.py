@@ -1,0 +1,209 @@
+"""The public API: sizes, pixel formats, alpha, errors, cancellation and official checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import liif_core
+from liif_core import models
+from liif_core.errors import Cancelled, InputError, MemoryLimitError, ModelError
+from liif_core.pixels import fill_transparent
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_path):
+    return liif_core.load_model(tiny_model_path, device="cpu")
+
+
+def rand_image(h, w, c, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    shape = (h, w) if c == 0 else (h, w, c)
+    if dtype == np.float32:
+        return rng.random(shape, dtype=np.float32)
+    return rng.integers(0, np.iinfo(dtype).max + 1, shape, dtype=dtype)
+
+
+@pytest.mark.parametrize("kwargs, expected_hw", [
+    ({"scale": 2}, (14, 18)),
+    ({"scale": 2.5}, (18, 22)),
+    ({"scale": (3, 1.5)}, (10, 27)),
+    ({"size": (31, 20)}, (20, 31)),
+    ({"scale": 2, "size": (10, 8)}, (8, 10)),  # size wins
+    ({"scale": 1}, (7, 9)),
+])
+def test_output_size_is_exact(tiny, kwargs, expected_hw):
+    out = liif_core.upscale(rand_image(7, 9, 3, np.uint8), model=tiny, **kwargs)
+    assert out.shape == (*expected_hw, 3)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("channels", [0, 1, 2, 3, 4])
+def test_dtypes_and_channels_round_trip(tiny, dtype, channels):
+    image = rand_image(6, 5, channels, dtype)
+    before = image.copy()
+    out = liif_core.upscale(image, scale=2.2, model=tiny)
+    assert out.dtype == image.dtype
+    assert out.shape == (13, 11) + image.shape[2:]
+    assert np.array_equal(image, before), "the input must not be modified"
+    if dtype == np.float32:
+        assert out.min() >= 0 and out.max() <= 1
+
+
+def test_grey_equals_mean_of_rgb(tiny):
+    grey = rand_image(8, 8, 1, np.float32)
+    out = liif_core.upscale(grey, scale=2, model=tiny)
+    rgb = liif_core.upscale(np.repeat(grey, 3, axis=2), scale=2, model=tiny)
+    inside = ((rgb > 0) & (rgb < 1)).all(axis=2)  # grey averages before clipping, RGB clips per channel
+    assert inside.mean() > 0.5
+    assert np.abs(out[..., 0] - rgb.mean(axis=2))[inside].max() < 1e-6
+
+
+def test_opaque_alpha_stays_opaque_and_colour_matches_rgb(tiny):
+    rgb = rand_image(8, 9, 3, np.uint8)
+    rgba = np.concatenate([rgb, np.full((8, 9, 1), 255, np.uint8)], axis=2)
+    out = liif_core.upscale(rgba, scale=3, model=tiny)
+    assert (out[..., 3] == 255).all()
+    assert np.array_equal(out[..., :3], liif_core.upscale(rgb, scale=3, model=tiny))
+
+
+def icon(hidden_colour):
+    """A 24x24 orange disc with an antialiased edge on a transparent background of ``hidden_colour``."""
+    yy, xx = np.mgrid[:24, :24]
+    r = np.hypot(yy - 11.5, xx - 11.5)
+    alpha = np.clip(8.5 - r, 0, 1)
+    img = np.zeros((24, 24, 4), np.uint8)
+    img[..., :3] = hidden_colour
+    img[alpha > 0, :3] = (240, 140, 20)
+    img[..., 3] = np.round(alpha * 255)
+    return img
+
+
+@pytest.mark.parametrize("hidden", [(0, 0, 0), (255, 0, 255)])
+def test_no_colour_fringe_from_transparent_pixels(hidden):
+    """Edge pixels of an upscaled icon keep the icon's colour whatever hides under alpha 0."""
+    image = icon(hidden)
+    out = liif_core.upscale(image, scale=4, model="default", device="cpu")
+    visible = out[..., 3] >= 16
+    edge = visible & (out[..., 3] < 240)
+    assert edge.sum() > 50
+    err = np.abs(out[edge, :3].astype(int) - (240, 140, 20)).max()
+    assert err <= 24, f"colour fringe up to {err} levels at the edge"
+    # alpha is upscaled too: the disc covers 16 times the area
+    area, expected = out[..., 3].astype(float).sum(), image[..., 3].astype(float).sum() * 16
+    assert abs(area - expected) / expected < 0.02
+
+
+def test_fringe_test_can_fail_without_fill(monkeypatch):
+    """Without the colour fill, black under transparency darkens the edge: the test above would fail."""
+    monkeypatch.setattr("liif_core.pixels.fill_transparent", lambda colour, alpha: colour)
+    out = liif_core.upscale(icon((0, 0, 0)), scale=4, model="default", device="cpu")
+    edge = (out[..., 3] >= 16) & (out[..., 3] < 240)
+    assert np.abs(out[edge, :3].astype(int) - (240, 140, 20)).max() > 24
+
+
+def test_fill_keeps_visible_colour_and_fills_far_pixels():
+    colour = torch.zeros(3, 16, 16)
+    colour[:, :4, :4] = torch.tensor([0.2, 0.4, 0.6]).view(3, 1, 1)
+    alpha = torch.zeros(16, 16)
+    alpha[:4, :4] = 1
+    alpha[3, 3] = 0.5
+    filled = fill_transparent(colour, alpha)
+    assert torch.equal(filled[:, :4, :4], colour[:, :4, :4])
+    assert torch.allclose(filled[:, 15, 15], torch.tensor([0.2, 0.4, 0.6]), atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"scale": 0.5}, "below 1"),
+    ({"scale": -2}, "positive"),
+    ({"scale": float("nan")}, "positive"),
+    ({"scale": (2, 0.9)}, "below 1"),
+    ({"scale": "big"}, "scale must be"),
+    ({}, "give a scale"),
+    ({"size": (5, 100)}, "smaller than the image"),
+    ({"scale": 2, "tile": 3}, "tile"),
+])
+def test_bad_arguments_give_clear_errors(tiny, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        liif_core.upscale(rand_image(7, 9, 3, np.uint8), model=tiny, **kwargs)
+
+
+@pytest.mark.parametrize("image, message", [
+    (np.zeros((0, 5, 3), np.uint8), "empty"),
+    (np.zeros((4, 5, 5), np.uint8), "channels"),
+    (np.zeros((4, 5, 3), np.int32), "dtype"),
+    (np.full((4, 5, 3), np.nan, np.float32), "NaN"),
+    (np.zeros((2, 4, 5, 3), np.uint8), "shape"),
+])
+def test_bad_images_give_clear_errors(tiny, image, message):
+    with pytest.raises(InputError, match=message):
+        liif_core.upscale(image, scale=2, model=tiny)
+
+
+def test_memory_limit(tiny, monkeypatch):
+    monkeypatch.setenv("LIIF_UPSCALE_MEMORY_LIMIT", "1M")
+    image = rand_image(10, 10, 3, np.uint8)
+    liif_core.upscale(image, scale=10, model=tiny)  # 100x100x3: well under 1 MiB
+    with pytest.raises(MemoryLimitError, match="LIIF_UPSCALE_MEMORY_LIMIT"):
+        liif_core.upscale(image, size=(2000, 1000), model=tiny)
+
+
+def test_progress_and_cancel(tiny):
+    image = rand_image(40, 40, 4, np.uint8)
+    image[..., 3] = 128
+    calls = []
+    liif_core.upscale(image, scale=2, model=tiny, tile=16, progress=lambda d, t: calls.append((d, t)))
+    total = calls[-1][1]
+    assert calls[0] == (0, total) and calls[-1] == (total, total) and total == 2 * 9
+    assert [d for d, _ in calls] == list(range(total + 1))
+    seen = []
+
+    def cancel():
+        seen.append(1)
+        return len(seen) > 3
+
+    with pytest.raises(Cancelled):
+        liif_core.upscale(image, scale=2, model=tiny, tile=16, cancel=cancel)
+
+
+def test_official_checkpoint_loads_and_runs(tmp_path):
+    """A file laid out like the paper's checkpoints loads by path and gives the network's output."""
+    args = {"encoder_spec": {"name": "edsr-baseline", "args": {"no_upsampling": True}},
+            "imnet_spec": {"name": "mlp", "args": {"out_dim": 3, "hidden_list": [256, 256, 256, 256]}}}
+    torch.manual_seed(0)
+    net = models.make({"name": "liif", "args": args})
+    assert "encoder.sub_mean.weight" in net.state_dict() and "imnet.layers.0.weight" in net.state_dict()
+    path = tmp_path / "edsr-baseline-liif.pth"
+    torch.save({"model": {"name": "liif", "args": args, "sd": net.state_dict()}, "epoch": 1000}, path)
+    model = liif_core.load_model(path, device="cpu")
+    image = rand_image(12, 10, 3, np.float32)
+    out = liif_core.upscale(image, scale=2.5, model=model)
+    from liif_core.reference import upscale_reference
+
+    inp = (torch.from_numpy(image).permute(2, 0, 1)[None] - 0.5) / 0.5
+    ref = (upscale_reference(net.eval(), inp, (30, 25))[0].permute(1, 2, 0) * 0.5 + 0.5).clamp(0, 1)
+    assert np.abs(out - ref.numpy()).max() < 1e-5
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_checkpoint_with_code_is_refused(tmp_path):
+    path = tmp_path / "evil.pth"
+    torch.save({"model": {"name": "liif", "args": {}, "sd": {}}, "x": Evil()}, path)
+    with pytest.raises(ModelError, match="only plain tensors"):
+        liif_core.load_model(path)
+
+
+def test_unknown_model_names_the_bundled_ones():
+    with pytest.raises(ModelError, match="liif-edsr"):
+        liif_core.load_model("no-such-model")
+
+
+def test_bundled_default_model_has_a_card():
+    model = liif_core.load_model("default", device="cpu")
+    assert model.name == "liif-edsr" and model.card["training"]["steps"] > 0
+    assert model.net.skip == "bicubic"
