@@ -335,8 +335,8 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     for r in rows:
         cells = [f"{m['psnr']:.2f} / {m['ssim']:.4f}" for m in (r["bicubic"], r["lanczos"], r["ours"])]
         gain = r["ours"]["psnr"] - r["bicubic"]["psnr"]
-        paper = r["paper_rdn_liif"] if r["full_set"] else None
-        gap = r["ours"]["psnr"] - paper if paper is not None else None
+        paper = r["paper_rdn_liif"]
+        gap = r["ours"]["psnr"] - paper if paper is not None and r["full_set"] else None  # subsets: no gap
         images = str(r["images"]) + ("" if r["full_set"] else " (subset)")
         lines.append(f"| {r['set']} | x{r['scale']} | {images} | {' | '.join(cells)} | {_fmt(gain, sign=True)} | "
                      f"{_fmt(paper)} | {_fmt(r['paper_edsr_baseline_liif'])} | {_fmt(gap, sign=True)} |")
@@ -628,7 +628,11 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
             "wall_seconds": previous_wall + (time.perf_counter() - t_start)}
     report = write_report(out_dir, rows, meta)
     if card:
-        update_card(card_path(model), rows, meta)
+        if model_id(net, model)["sha256"] == ident["sha256"]:
+            update_card(card_path(model), rows, meta)
+        else:  # the weights were replaced while we ran: these numbers belong to the old ones
+            print(f"warning: {ident['file']} changed during the evaluation; the card was not updated",
+                  file=sys.stderr)
     if progress:
         print(markdown_table(rows))
         print(f"wrote {report}" + (f" and {crops_path}" if crops_path else ""))

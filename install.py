@@ -1,0 +1,373 @@
+#!/usr/bin/env python3
+"""Set up LIIF Upscale: a virtual environment with the engine, the editor plug-ins, a first upscale.
+
+    python3 install.py                 # everything: .venv, plug-ins for the editors found, example
+    python3 install.py --dry-run       # print what would be done, change nothing
+    python3 install.py --uninstall     # remove exactly what the last install put outside the repo
+
+Steps: create ``.venv`` (the repo's folder) with PyTorch (the build that fits this machine: CUDA
+when an NVIDIA driver is present, else CPU or Apple's MPS) and ``liif_core``; write the
+configuration that tells the plug-ins which Python runs the worker; copy the Krita and GIMP
+plug-ins into the editors' profile folders (and enable the Krita one in ``kritarc``); upscale the
+bundled example. Every file placed outside the repo is listed in a manifest, so ``--uninstall``
+removes exactly those. Running it twice changes nothing the second time.
+
+Standard library only: it runs with the system's Python 3.10 or newer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent
+TORCH_VERSION = "2.13.0"
+KRITA_PLUGIN = "liif_upscale"
+GIMP_PLUGIN = "liif-upscale"
+COMMON = "liif_common"  # the name plugin/common gets inside each installed plug-in
+EXAMPLE = REPO / "examples" / "dialog.png"
+
+
+class InstallError(Exception):
+    """A step failed; the message says what to do next."""
+
+
+# ----------------------------------------------------------------------------- where things go
+
+
+def home() -> Path:
+    return Path(os.environ.get("HOME") or Path.home())
+
+
+def config_dir() -> Path:
+    """The folder of the plug-ins' configuration (the client in plugin/common reads the same)."""
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA", home() / "AppData" / "Roaming")) / "liif-upscale"
+    if sys.platform == "darwin":
+        return home() / "Library" / "Application Support" / "liif-upscale"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or home() / ".config") / "liif-upscale"
+
+
+def default_krita_dir() -> Path:
+    """Krita's resource folder (where ``pykrita/`` and ``actions/`` live)."""
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA", home() / "AppData" / "Roaming")) / "krita"
+    if sys.platform == "darwin":
+        return home() / "Library" / "Application Support" / "krita"
+    return Path(os.environ.get("XDG_DATA_HOME") or home() / ".local" / "share") / "krita"
+
+
+def default_kritarc() -> Path:
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA", home() / "AppData" / "Local")) / "kritarc"
+    if sys.platform == "darwin":
+        return home() / "Library" / "Preferences" / "kritarc"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or home() / ".config") / "kritarc"
+
+
+def default_gimp_dir() -> Path:
+    """GIMP 3's profile folder (its ``plug-ins/`` is where Python plug-ins are found)."""
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA", home() / "AppData" / "Roaming")) / "GIMP" / "3.0"
+    if sys.platform == "darwin":
+        return home() / "Library" / "Application Support" / "GIMP" / "3.0"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or home() / ".config") / "GIMP" / "3.0"
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+
+
+# ----------------------------------------------------------------------------- actions
+
+
+class Installer:
+    """Carries out (or, in a dry run, prints) each step and records what it placed."""
+
+    def __init__(self, dry_run: bool, quiet: bool = False):
+        self.dry_run, self.quiet = dry_run, quiet
+        self.placed: list[str] = []  # files created outside the repo
+        self.made_dirs: list[str] = []  # folders that did not exist before
+        self.kritarc_keys: list[str] = []
+        self.changed = False
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(("[dry run] " if self.dry_run else "") + text, flush=True)
+
+    def run(self, cmd: list[str], what: str) -> None:
+        self.say(f"{what}: {' '.join(cmd)}")
+        if self.dry_run:
+            return
+        proc = subprocess.run(cmd)
+        if proc.returncode != 0:
+            raise InstallError(f"{what} failed (exit code {proc.returncode}); see the output above. "
+                               "Check your network or proxy for pip, then run install.py again.")
+        self.changed = True
+
+    def write_file(self, dst: Path, data: bytes, mode: int | None = None) -> None:
+        """Write ``dst`` unless it already holds ``data``; remember it for uninstall."""
+        self.placed.append(str(dst))
+        if dst.is_file() and dst.read_bytes() == data and (mode is None or (dst.stat().st_mode & 0o777) == mode):
+            return
+        self.say(f"write {dst}")
+        self.changed = True
+        if self.dry_run:
+            return
+        missing = dst.parent
+        while not missing.exists():
+            self.made_dirs.append(str(missing))
+            missing = missing.parent
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(data)
+        if mode is not None:
+            dst.chmod(mode)
+
+    def copy_tree(self, src: Path, dst: Path) -> None:
+        for path in sorted(src.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                self.write_file(dst / path.relative_to(src), path.read_bytes())
+
+
+# ----------------------------------------------------------------------------- steps
+
+
+def has_nvidia_gpu() -> bool:
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return False
+    try:
+        return subprocess.run([smi, "-L"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def torch_command(py: Path, choice: str, index_url: str | None) -> list[str]:
+    """The pip command that installs the PyTorch build for this machine."""
+    cmd = [str(py), "-m", "pip", "install", f"torch=={TORCH_VERSION}"]
+    if index_url:
+        return cmd + ["--index-url", index_url]
+    if choice == "cuda" or (choice == "auto" and sys.platform != "darwin" and has_nvidia_gpu()):
+        return cmd + ["--index-url", "https://download.pytorch.org/whl/cu128"]
+    return cmd  # PyPI: CPU build on Windows, MPS-enabled on macOS; on Linux whatever the index offers
+
+
+def setup_venv(inst: Installer, venv: Path, torch_choice: str, index_url: str | None, dev: bool) -> Path:
+    py = venv_python(venv)
+    if not py.exists():
+        inst.run([sys.executable, "-m", "venv", str(venv)], "create the virtual environment")
+    have_torch = py.exists() and subprocess.run(
+        [str(py), "-c", f"import torch, sys; sys.exit(torch.__version__.split('+')[0] != '{TORCH_VERSION}')"],
+        capture_output=True).returncode == 0
+    if not have_torch and torch_choice != "skip":
+        inst.run(torch_command(py, torch_choice, index_url), "install PyTorch")
+    probe = "import liif_core; print(liif_core.__file__)" + ("; import pytest, ruff" if dev else "")
+    found = subprocess.run([str(py), "-c", probe], capture_output=True, text=True,
+                           cwd=tempfile.gettempdir()) if py.exists() else None
+    if not (found and found.returncode == 0 and Path(found.stdout.strip()).parent.parent == REPO):
+        inst.run([str(py), "-m", "pip", "install", "-e", f"{REPO}[dev]" if dev else str(REPO)],
+                 "install liif_core")
+    return py
+
+
+def write_config(inst: Installer, py: Path) -> None:
+    config = {"python": str(py), "repo": str(REPO)}
+    inst.write_file(config_dir() / "config.json", (json.dumps(config, indent=2) + "\n").encode())
+
+
+def install_krita(inst: Installer, krita_dir: Path, kritarc: Path) -> None:
+    src = REPO / "plugin" / "krita"
+    pykrita = krita_dir / "pykrita"
+    inst.copy_tree(src / KRITA_PLUGIN, pykrita / KRITA_PLUGIN)
+    inst.copy_tree(REPO / "plugin" / "common", pykrita / KRITA_PLUGIN / COMMON)
+    inst.write_file(pykrita / f"{KRITA_PLUGIN}.desktop", (src / f"{KRITA_PLUGIN}.desktop").read_bytes())
+    inst.write_file(krita_dir / "actions" / f"{KRITA_PLUGIN}.action", (src / f"{KRITA_PLUGIN}.action").read_bytes())
+    enable_in_kritarc(inst, kritarc)
+
+
+def enable_in_kritarc(inst: Installer, kritarc: Path) -> None:
+    """Add ``enable_liif_upscale=true`` to ``[python]``, keeping every other line as it was."""
+    key = f"enable_{KRITA_PLUGIN}"
+    lines = kritarc.read_text().splitlines() if kritarc.is_file() else []
+    section, start = None, None
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped
+            if section == "[python]":
+                start = i
+        elif section == "[python]" and stripped.split("=", 1)[0].strip() == key:
+            if stripped.split("=", 1)[1].strip().lower() == "true":
+                return
+            lines[i] = f"{key}=true"
+            break
+    else:
+        if start is None:
+            lines += ([""] if lines and lines[-1].strip() else []) + ["[python]", f"{key}=true"]
+        else:
+            lines.insert(start + 1, f"{key}=true")
+    inst.kritarc_keys.append(key)
+    inst.say(f"enable the plug-in in {kritarc}")
+    inst.changed = True
+    if not inst.dry_run:
+        kritarc.parent.mkdir(parents=True, exist_ok=True)
+        kritarc.write_text("\n".join(lines) + "\n")
+
+
+def install_gimp(inst: Installer, gimp_dir: Path) -> None:
+    src = REPO / "plugin" / "gimp" / GIMP_PLUGIN
+    dst = gimp_dir / "plug-ins" / GIMP_PLUGIN
+    for path in sorted(src.iterdir()):
+        if path.is_file():
+            inst.write_file(dst / path.name, path.read_bytes(), 0o755 if path.suffix == ".py" else None)
+    inst.copy_tree(REPO / "plugin" / "common", dst / COMMON)
+
+
+def run_example(inst: Installer, py: Path) -> None:
+    out = REPO / "out" / "dialog_x3.png"
+    inst.say(f"upscale the bundled example: {EXAMPLE.relative_to(REPO)} x3 -> {out.relative_to(REPO)}")
+    if inst.dry_run:
+        return
+    start = time.time()
+    proc = subprocess.run([str(py), "-m", "liif_core", str(EXAMPLE), "-o", str(out), "--scale", "3",
+                           "--overwrite"])
+    if proc.returncode != 0:
+        raise InstallError("the example upscale failed; see the message above")
+    inst.say(f"done in {time.time() - start:.1f} s: open {out} to see the result")
+
+
+# ----------------------------------------------------------------------------- manifest
+
+
+def manifest_path() -> Path:
+    return config_dir() / "manifest.json"
+
+
+def load_manifest() -> dict:
+    path = manifest_path()
+    return json.loads(path.read_text()) if path.is_file() else {"files": [], "dirs": [], "kritarc": {}}
+
+
+def save_manifest(inst: Installer, kritarc: Path | None) -> None:
+    old = load_manifest()
+    files = sorted(set(old["files"]) | set(inst.placed) | {str(manifest_path())})
+    made = inst.made_dirs + ([str(manifest_path().parent)] if not manifest_path().parent.exists() else [])
+    dirs = sorted(set(old.get("dirs", [])) | set(made))
+    rc = dict(old.get("kritarc", {}))
+    if kritarc is not None and inst.kritarc_keys:
+        rc[str(kritarc)] = sorted(set(rc.get(str(kritarc), [])) | set(inst.kritarc_keys))
+    data = {"files": files, "dirs": dirs, "kritarc": rc}
+    text = json.dumps(data, indent=2) + "\n"
+    if not inst.dry_run and (not manifest_path().is_file() or manifest_path().read_text() != text):
+        manifest_path().parent.mkdir(parents=True, exist_ok=True)
+        manifest_path().write_text(text)
+
+
+def uninstall(inst: Installer) -> None:
+    """Remove the files the manifest lists (and folders left empty), and our kritarc lines."""
+    manifest = load_manifest()
+    if not manifest["files"]:
+        inst.say("nothing to uninstall (no manifest in " + str(config_dir()) + ")")
+        return
+    for name in sorted(manifest["files"], key=len, reverse=True):
+        path = Path(name)
+        if path.is_file():
+            inst.say(f"remove {path}")
+            if not inst.dry_run:
+                path.unlink()
+    for kritarc, keys in manifest.get("kritarc", {}).items():
+        path = Path(kritarc)
+        if not path.is_file():
+            continue
+        lines = path.read_text().splitlines()
+        kept = [line for line in lines if line.split("=", 1)[0].strip() not in keys]
+        if kept and kept[-1].strip() == "[python]":  # the section was ours alone
+            kept.pop()
+            while kept and not kept[-1].strip():
+                kept.pop()
+        inst.say(f"remove {', '.join(keys)} from {path}")
+        if not inst.dry_run:
+            if kept:
+                path.write_text("\n".join(kept) + "\n")
+            else:
+                path.unlink()
+    for name in sorted(manifest.get("dirs", []), key=len, reverse=True):  # folders we made, if now empty
+        path = Path(name)
+        if path.is_dir() and not any(path.iterdir()) and not inst.dry_run:
+            path.rmdir()
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Set up LIIF Upscale (engine, plug-ins, example).")
+    p.add_argument("--venv", type=Path, default=REPO / ".venv", help="virtual environment to create or reuse")
+    p.add_argument("--torch", choices=["auto", "cpu", "cuda", "skip"], default="auto",
+                   help="which PyTorch build (auto: CUDA if an NVIDIA driver is found)")
+    p.add_argument("--torch-index-url", help="pip index for PyTorch, e.g. https://download.pytorch.org/whl/cpu")
+    p.add_argument("--no-dev", action="store_true", help="skip the test tools (pytest, ruff)")
+    p.add_argument("--krita-dir", type=Path, help=f"Krita resource folder (default {default_krita_dir()})")
+    p.add_argument("--kritarc", type=Path, help=f"Krita's settings file (default {default_kritarc()})")
+    p.add_argument("--gimp-dir", type=Path, help=f"GIMP 3 profile folder (default {default_gimp_dir()})")
+    p.add_argument("--no-krita", action="store_true", help="do not install the Krita plug-in")
+    p.add_argument("--no-gimp", action="store_true", help="do not install the GIMP plug-in")
+    p.add_argument("--no-example", action="store_true", help="skip the example upscale")
+    p.add_argument("--no-venv", action="store_true", help="use --python instead of creating .venv")
+    p.add_argument("--python", type=Path, default=None, help="with --no-venv: the Python that runs the worker")
+    p.add_argument("--dry-run", action="store_true", help="print what would be done and change nothing")
+    p.add_argument("--uninstall", action="store_true", help="remove what install.py placed outside the repo")
+    p.add_argument("-q", "--quiet", action="store_true")
+    args = p.parse_args(argv)
+    inst = Installer(args.dry_run, args.quiet)
+    try:
+        if sys.version_info < (3, 10):  # noqa: UP036 (the message is the point on old Pythons)
+            raise InstallError(f"Python 3.10 or newer is needed, this is {platform.python_version()}; "
+                               "run install.py with a newer python3")
+        if args.uninstall:
+            uninstall(inst)
+            return 0
+        if args.no_venv:
+            py = Path(args.python or sys.executable)
+        else:
+            py = setup_venv(inst, args.venv, args.torch, args.torch_index_url, not args.no_dev)
+        write_config(inst, py)
+        kritarc = None
+        if not args.no_krita:
+            krita_dir = args.krita_dir or default_krita_dir()
+            if args.krita_dir or krita_dir.exists() or shutil.which("krita"):
+                if (REPO / "plugin" / "krita" / KRITA_PLUGIN).is_dir():
+                    kritarc = args.kritarc or default_kritarc()
+                    install_krita(inst, krita_dir, kritarc)
+            else:
+                inst.say(f"Krita not found (no {krita_dir}, no krita on PATH): pass --krita-dir to install its "
+                         "plug-in")
+        if not args.no_gimp:
+            gimp_dir = args.gimp_dir or default_gimp_dir()
+            if args.gimp_dir or gimp_dir.exists() or shutil.which("gimp-3.0") or shutil.which("gimp"):
+                if (REPO / "plugin" / "gimp" / GIMP_PLUGIN).is_dir():
+                    install_gimp(inst, gimp_dir)
+            else:
+                inst.say(f"GIMP 3 not found (no {gimp_dir}, no gimp on PATH): pass --gimp-dir to install its "
+                         "plug-in")
+        save_manifest(inst, kritarc)
+        if not args.no_example:
+            run_example(inst, py)
+        if not inst.changed:
+            inst.say("everything was already installed; nothing changed")
+        return 0
+    except InstallError as e:
+        print(f"install.py: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

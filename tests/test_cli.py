@@ -1,0 +1,98 @@
+"""``liif-upscale`` on real files: sizes, formats, batches and bad inputs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from liif_core.cli import main
+from liif_core.imageio import read_image, write_image
+
+
+@pytest.fixture
+def images(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(rng.integers(0, 256, (10, 16, 3), np.uint8)).save(folder / "rgb.png")
+    Image.fromarray(rng.integers(0, 256, (9, 7, 4), np.uint8)).save(folder / "rgba.png")
+    Image.fromarray(rng.integers(0, 256, (8, 8, 3), np.uint8)).save(folder / "photo.jpg")
+    write_image(folder / "deep.png", rng.integers(0, 65536, (6, 5, 4), np.uint16))
+    return folder
+
+
+def run(tiny_model_path, *args):
+    return main([*args, "--model", str(tiny_model_path), "-q"])
+
+
+@pytest.mark.parametrize("args, size", [
+    (["--scale", "2"], (32, 20)),
+    (["--scale", "2.5x1.5"], (40, 15)),
+    (["--size", "50x31"], (50, 31)),
+    (["--width", "40"], (40, 25)),
+    (["--height", "15"], (24, 15)),
+    (["--width", "33", "--height", "12"], (33, 12)),
+])
+def test_sizes(tiny_model_path, images, tmp_path, args, size):
+    out = tmp_path / "out.png"
+    assert run(tiny_model_path, str(images / "rgb.png"), "-o", str(out), *args) == 0
+    assert Image.open(out).size == size
+
+
+def test_batch_keeps_alpha_and_16_bits(tiny_model_path, images, tmp_path):
+    out = tmp_path / "out"
+    assert run(tiny_model_path, str(images), "--out-dir", str(out), "--scale", "2") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["deep.png", "photo.jpg", "rgb.png", "rgba.png"]
+    assert Image.open(out / "rgba.png").mode == "RGBA"
+    deep = read_image(out / "deep.png")
+    assert deep.dtype == np.uint16 and deep.shape == (12, 10, 4)
+
+
+def test_formats(tiny_model_path, images, tmp_path):
+    for fmt, mode in (("webp", "RGBA"), ("tif", "RGBA"), ("png", "RGBA")):
+        out = tmp_path / fmt
+        assert run(tiny_model_path, str(images / "rgba.png"), "--out-dir", str(out), "--scale", "2",
+                   "--format", fmt) == 0
+        assert Image.open(out / f"rgba.{fmt}").mode == mode
+
+
+def test_bad_inputs_do_not_stop_the_batch(tiny_model_path, images, tmp_path, capsys):
+    (images / "broken.png").write_bytes(b"not an image")
+    Image.new("RGB", (4, 4)).save(images / "z_small.png")
+    out = tmp_path / "out"
+    code = run(tiny_model_path, str(images / "broken.png"), str(images / "missing.png"), str(images / "rgb.png"),
+               str(images / "rgba.png"), "--out-dir", str(out), "--scale", "2", "--format", "jpg")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert (out / "rgb.jpg").exists()
+    assert len(err) == 3
+    assert "broken.png: cannot read" in err[0] and "missing.png: no such file" in err[1]
+    assert "JPEG has no transparency" in err[2]
+
+
+def test_usage_errors(tiny_model_path, images, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        run(tiny_model_path, str(images / "rgb.png"), "-o", str(tmp_path / "x.png"))
+    assert e.value.code == 2
+    assert run(tiny_model_path, str(images / "rgb.png"), "-o", str(tmp_path / "x.png"), "--scale", "0.5") == 1
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_module_entry_point(tiny_model_path, images, tmp_path):
+    out = tmp_path / "m.png"
+    proc = subprocess.run([sys.executable, "-m", "liif_core", str(images / "rgb.png"), "-o", str(out),
+                           "--scale", "3", "--model", str(tiny_model_path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(out).size == (48, 30)
+
+
+def test_16bit_png_round_trip(tmp_path):
+    rng = np.random.default_rng(1)
+    for c in (1, 2, 3, 4):
+        arr = rng.integers(0, 65536, (5, 4, c), np.uint16)
+        write_image(tmp_path / f"{c}.png", arr)
+        assert np.array_equal(read_image(tmp_path / f"{c}.png"), arr)

@@ -1,0 +1,108 @@
+"""The benchmark evaluation: metric definitions, the degradation, and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from liif_core import eval as ev
+from liif_core.errors import InputError
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def _image(seed: int = 0, hw: tuple[int, int] = (40, 36)) -> np.ndarray:
+    return np.random.default_rng(seed).random((*hw, 3))
+
+
+def test_psnr_of_identical_images_is_capped() -> None:
+    img = _image()
+    assert ev.psnr_y(img, img, shave=4) == ev.PSNR_CAP
+
+
+def test_psnr_known_mse() -> None:
+    hr = _image() * 0.5
+    d = 0.01
+    sr = hr + d  # the same offset in R, G and B: Y difference is d * sum(weights) everywhere
+    expected = -10 * math.log10((d * ev.LIIF_Y.sum()) ** 2)
+    assert ev.psnr_y(sr, hr, shave=2) == pytest.approx(expected, abs=1e-9)
+    sr2 = hr.copy()
+    sr2[:3] += 0.5  # only inside the shaved border: no effect
+    assert ev.psnr_y(sr2, hr, shave=3) == ev.PSNR_CAP
+
+
+def test_ssim_identical_is_one_and_noise_lowers_it() -> None:
+    img = _image(1)
+    assert ev.ssim_y(img, img, shave=2) == pytest.approx(1.0, abs=1e-12)
+    noisy = np.clip(img + np.random.default_rng(2).normal(0, 0.05, img.shape), 0, 1)
+    s = ev.ssim_y(noisy, img, shave=2)
+    assert 0 < s < 1
+    assert ev.ssim_y(img, noisy, shave=2) == pytest.approx(s)
+
+
+def test_y_channel_is_bt601() -> None:
+    assert ev.y_channel(np.zeros((1, 1, 3)))[0, 0] == pytest.approx(16.0)
+    assert ev.y_channel(np.ones((1, 1, 3)))[0, 0] == pytest.approx(235.0)
+
+
+def test_modcrop_and_lr_sizes() -> None:
+    hr = (np.random.default_rng(3).random((50, 37, 3)) * 255).astype(np.uint8)
+    crop = ev.modcrop(hr, 4)
+    assert crop.shape == (48, 36, 3)
+    for scale, mode in ((4, "paper"), (6, "paper"), (6, "matlab")):
+        lr = ev.make_lr(ev.modcrop(hr, scale), scale, mode)
+        assert lr.dtype == np.uint8 and lr.shape == (50 // scale, 37 // scale, 3)
+    with pytest.raises(InputError, match="LR mode"):
+        ev.make_lr(crop, 4, "opencv")
+
+
+def test_baselines_return_the_hr_size_in_range() -> None:
+    lr = (np.random.default_rng(4).random((10, 12, 3)) * 255).astype(np.uint8)
+    for method in ("bicubic", "lanczos"):
+        out = ev.run_method(method, lr, (30, 36), None)
+        assert out.shape == (30, 36, 3) and out.min() >= 0 and out.max() <= 1
+
+
+def test_table_and_missing_cells() -> None:
+    rec = {"set": "Set5", "scale": 4, "image": "x", "psnr": {m: 30.0 for m in ev.METHODS},
+           "ssim": {m: 0.9 for m in ev.METHODS}, "seconds": {m: 0.1 for m in ev.METHODS}}
+    rows = ev.summarise([rec])
+    table = ev.markdown_table(rows)
+    assert "| Set5 | x4 | 1 (subset) |" in table and "32.50" in table
+    assert "Set5 x4 (only 1 of 5 images)" in ev.missing_cells(rows)
+
+
+def test_update_card_keeps_other_keys(tmp_path: Path) -> None:
+    card = tmp_path / "m.json"
+    card.write_text(json.dumps({"name": "m", "evaluation": {"results": [{"set": "Set14", "scale": 2, "old": 1}]}}))
+    row = {"set": "Set5", "scale": 4, "images": 5, "full_set": True}
+    ev.update_card(card, [row], {"lr_mode": "paper", "date": "today", "machine": "here"})
+    data = json.loads(card.read_text())
+    assert data["name"] == "m"
+    assert [(r["set"], r["scale"]) for r in data["evaluation"]["results"]] == [("Set5", 4), ("Set14", 2)]
+
+
+def test_cli_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ev.main(["--scales", "two"]) == 2
+    assert ev.main(["--sets", "Set6"]) == 2
+    assert "Set6" in capsys.readouterr().err
+
+
+def test_tiny_end_to_end_run(tmp_path: Path, tiny_model_path: Path) -> None:
+    if not (DATA / "Set5").is_dir():
+        pytest.skip(f"benchmark images not found in {DATA}")
+    rows = ev.evaluate(["Set5"], [4], tiny_model_path, tmp_path, limit=1, data=DATA, progress=False)
+    assert len(rows) == 1 and rows[0]["set"] == "Set5" and rows[0]["scale"] == 4 and rows[0]["images"] == 1
+    assert rows[0]["bicubic"]["psnr"] == pytest.approx(31.79, abs=0.05)  # baby x4, MATLAB bicubic, float
+    report = (tmp_path / "report.md").read_text()
+    assert "| Set5 | x4 | 1 (subset) |" in report
+    assert (tmp_path / "crops.png").stat().st_size > 0
+    assert len((tmp_path / "records.jsonl").read_text().splitlines()) == 1
+    # resuming skips the finished image and keeps its record
+    ev.evaluate(["Set5"], [4], tiny_model_path, tmp_path, limit=1, data=DATA, resume=True, crops=False,
+                progress=False)
+    assert len((tmp_path / "records.jsonl").read_text().splitlines()) == 1
