@@ -32,17 +32,37 @@ def load_config(path: str | Path) -> dict[str, Any]:
         return json.load(f)
 
 
-def learning_rate(cfg: dict[str, Any], step: int, total: int) -> float:
-    """The learning rate at ``step``: linear warm-up, then cosine decay or step decay."""
-    base = cfg["lr"]
-    warmup = cfg.get("warmup", 0)
+def _cosine(base: float, low: float, step: int, steps: int, warmup: int) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, steps - warmup))
+    return low + (base - low) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def total_steps(cfg: dict[str, Any]) -> int:
+    """Steps of the whole schedule: the sum of its cosine cycles, or ``steps``."""
+    cycles = cfg.get("cycles")
+    return sum(c["steps"] for c in cycles) if cycles else cfg["steps"]
+
+
+def learning_rate(cfg: dict[str, Any], step: int, total: int) -> float:
+    """The learning rate at ``step``: warm-up, then cosine decay (in one or more cycles) or step decay.
+
+    ``cycles`` (a list of ``{"steps", "lr"}``) restarts the cosine at each cycle's ``lr``, so a
+    finished run can be continued with a further cycle and still be reproduced from scratch.
+    """
+    low = cfg.get("lr_min", 0.0)
+    cycles = cfg.get("cycles")
+    if cycles:
+        start = 0
+        for i, cycle in enumerate(cycles):
+            if step < start + cycle["steps"] or i == len(cycles) - 1:
+                warmup = cfg.get("warmup", 0) if i == 0 else cycle.get("warmup", 0)
+                return _cosine(cycle["lr"], low, step - start, cycle["steps"], warmup)
+            start += cycle["steps"]
     if cfg.get("schedule", "cosine") == "cosine":
-        t = min(1.0, (step - warmup) / max(1, total - warmup))
-        low = cfg.get("lr_min", 0.0)
-        return low + (base - low) * 0.5 * (1 + math.cos(math.pi * t))
-    return base * cfg.get("gamma", 0.5) ** sum(step >= m for m in cfg.get("milestones", []))
+        return _cosine(cfg["lr"], low, step, total, cfg.get("warmup", 0))
+    return cfg["lr"] * cfg.get("gamma", 0.5) ** sum(step >= m for m in cfg.get("milestones", []))
 
 
 def _source_images(root: Path, spec: dict[str, Any]) -> tuple[list[Path], list[Path]]:
@@ -137,8 +157,8 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     sampler, val_images = build_data(cfg, root, dev)
     torch.manual_seed(tc.get("seed", 0))
     model = models.make(cfg["model"]).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=tc["lr"], betas=tuple(tc.get("betas", (0.9, 0.999))))
-    step, total, elapsed = 0, tc["steps"], 0.0
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate(tc, 0, 1), betas=tuple(tc.get("betas", (0.9, 0.999))))
+    step, total, elapsed = 0, total_steps(tc), 0.0
     if (run / "last.pt").exists():
         meta = torch.load(run / "last.pt", map_location=dev, weights_only=True)
         model.load_state_dict(meta["model"])
@@ -146,7 +166,9 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
         if opt["step"] != meta["step"]:
             raise RuntimeError(f"{run}: model and optimizer checkpoints are from different steps")
         optimizer.load_state_dict(opt["optimizer"])
-        step, total, elapsed = meta["step"], meta["total_steps"], meta["elapsed"]
+        step, elapsed = meta["step"], meta["elapsed"]
+        # a schedule of cycles may have grown since (a further cycle); a plain one keeps its fitted total
+        total = total_steps(tc) if "cycles" in tc else meta["total_steps"]
         print(f"resuming {run} at step {step} of {total}")
     else:
         (run / "config.json").write_text(json.dumps(cfg, indent=2))
