@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import torch
 
@@ -38,15 +39,72 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     raise InputError(f"unknown device {device!r}; use auto, gpu, cpu, cuda, cuda:N or mps")
 
 
-def use_all_cores() -> None:
-    """Let PyTorch use every core this process may run on (``LIIF_UPSCALE_THREADS`` overrides)."""
-    wanted = os.environ.get("LIIF_UPSCALE_THREADS")
-    if wanted:
-        torch.set_num_threads(max(1, int(wanted)))
-        return
+def usable_cores() -> int:
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    if torch.get_num_threads() != cores:
-        torch.set_num_threads(cores)
+        return os.cpu_count() or 1
+
+
+def _busy_and_total_ticks() -> tuple[int, int] | None:
+    """System-wide (busy, total) CPU ticks from /proc/stat, or ``None`` where there is none."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields[:8]) - idle, sum(fields[:8])
+
+
+class ThreadGovernor:
+    """Uses the cores other processes leave free, re-checked between chunks of work.
+
+    With an editor busy beside the worker, running as many OpenMP threads as cores makes every
+    parallel region wait for the thread that shares a core: measured here, 2 threads on 2 cores
+    with one core busy elsewhere ran 3x slower than 1 thread. So the thread count follows the
+    cores that are idle apart from our own use (Linux; elsewhere, and with
+    ``LIIF_UPSCALE_THREADS`` set, the count is fixed).
+    """
+
+    def __init__(self) -> None:
+        wanted = os.environ.get("LIIF_UPSCALE_THREADS")
+        self.cores = usable_cores()
+        self.fixed = max(1, int(wanted)) if wanted else None
+        self.threads = self.fixed or self._first_guess()
+        torch.set_num_threads(self.threads)
+        self._last = self._sample()
+
+    def _first_guess(self) -> int:
+        """Before any work of ours: the cores the last minute's load average leaves free."""
+        try:
+            others = os.getloadavg()[0]
+        except (OSError, AttributeError):
+            return self.cores
+        return int(min(self.cores, max(1, round(self.cores - others))))
+
+    @staticmethod
+    def _sample() -> tuple[tuple[int, int] | None, float, float]:
+        t = os.times()
+        return _busy_and_total_ticks(), t.user + t.system, time.monotonic()
+
+    def update(self) -> int:
+        """Re-measure the others' load since the last call and set the thread count; returns it."""
+        if self.fixed:
+            return self.fixed
+        now = self._sample()
+        (ticks0, own0, wall0), (ticks1, own1, wall1) = self._last, now
+        if ticks0 is None or ticks1 is None or wall1 - wall0 < 0.05:
+            return self.threads
+        self._last = now
+        busy, total = ticks1[0] - ticks0[0], ticks1[1] - ticks0[1]
+        if total <= 0:
+            return self.threads
+        n_cpu = os.cpu_count() or self.cores
+        busy_cores = busy / total * n_cpu
+        others = max(0.0, busy_cores - (own1 - own0) / (wall1 - wall0))
+        threads = int(min(self.cores, max(1, round(self.cores - others))))
+        if threads != self.threads:
+            torch.set_num_threads(threads)
+            self.threads = threads
+        return threads

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from liif_core.devices import use_all_cores
+from liif_core.devices import ThreadGovernor
 from liif_core.errors import InputError, MemoryLimitError
 from liif_core.pixels import DTYPES, check_image, split, to_dtype
 from liif_core.tiling import run_tiles
@@ -107,8 +107,13 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
     if tile is not None and (int(tile) != tile or tile < 8):
         raise InputError(f"tile must be a whole number of at least 8 pixels, got {tile!r}")
     m = get_model(model, device if not isinstance(model, Model) else model.device)
-    if m.device.type == "cpu":
-        use_all_cores()
+    governor = ThreadGovernor() if m.device.type == "cpu" else None
+
+    def between_chunks() -> bool:
+        """Called by the tiler before every chunk: adapt CPU threads, then ask the caller's cancel."""
+        if governor:
+            governor.update()
+        return bool(cancel and cancel())
     tile = int(tile) if tile else auto_tile(m)
     colour, alpha = split(image)
     out = np.empty((oh, ow, c), dtype=image.dtype)
@@ -134,7 +139,7 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
                 out[rows, cols, 0] = to_dtype(values.mean(dim=-1), image.dtype)
 
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=m.fp16):
-            run_tiles(m.net, inp, (oh, ow), tile, emit, report, cancel)
+            run_tiles(m.net, inp, (oh, ow), tile, emit, report, between_chunks)
         done_before += tiles_per_plane[0]
     if alpha is None and c in (2, 4):
         out[..., c - 1] = DTYPES[image.dtype]

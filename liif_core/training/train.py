@@ -157,7 +157,8 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     sampler, val_images = build_data(cfg, root, dev)
     torch.manual_seed(tc.get("seed", 0))
     model = models.make(cfg["model"]).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate(tc, 0, 1), betas=tuple(tc.get("betas", (0.9, 0.999))))
+    betas = tuple(tc.get("betas", (0.9, 0.999)))
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate(tc, 0, 1), betas=betas)
     step, total, elapsed = 0, total_steps(tc), 0.0
     if (run / "last.pt").exists():
         meta = torch.load(run / "last.pt", map_location=dev, weights_only=True)
