@@ -12,7 +12,7 @@ plug-ins into the editors' profile folders (and enable the Krita one in ``kritar
 bundled example. Every file placed outside the repo is listed in a manifest, so ``--uninstall``
 removes exactly those. Running it twice changes nothing the second time.
 
-Standard library only: it runs with the system's Python 3.10 or newer.
+Standard library only: it runs with Python 3.8 or newer (the environment it makes needs 3.10+).
 """
 
 from __future__ import annotations
@@ -82,6 +82,34 @@ def default_gimp_dir() -> Path:
     return Path(os.environ.get("XDG_CONFIG_HOME") or home() / ".config") / "GIMP" / "3.0"
 
 
+def krita_targets() -> list[tuple[Path, Path]]:
+    """(resource folder, kritarc) of each Krita found: the native one, Flatpak, Snap."""
+    found = []
+    if default_krita_dir().exists() or shutil.which("krita"):
+        found.append((default_krita_dir(), default_kritarc()))
+    flatpak = home() / ".var" / "app" / "org.kde.krita"
+    if flatpak.is_dir():
+        found.append((flatpak / "data" / "krita", flatpak / "config" / "kritarc"))
+    snap = home() / "snap" / "krita" / "current"
+    if snap.is_dir():
+        found.append((snap / ".local" / "share" / "krita", snap / ".config" / "kritarc"))
+    return found
+
+
+def gimp_targets() -> list[Path]:
+    """Profile folders of each GIMP 3 found: the native one, Flatpak, Snap."""
+    found = []
+    if default_gimp_dir().exists() or shutil.which("gimp-3.0") or shutil.which("gimp"):
+        found.append(default_gimp_dir())
+    flatpak = home() / ".var" / "app" / "org.gimp.GIMP"
+    if flatpak.is_dir():
+        found.append(flatpak / "config" / "GIMP" / "3.0")
+    snap = home() / "snap" / "gimp"
+    if snap.is_dir():
+        found.append(snap / "current" / ".config" / "GIMP" / "3.0")
+    return found
+
+
 def venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
@@ -96,7 +124,7 @@ class Installer:
         self.dry_run, self.quiet = dry_run, quiet
         self.placed: list[str] = []  # files created outside the repo
         self.made_dirs: list[str] = []  # folders that did not exist before
-        self.kritarc_keys: list[str] = []
+        self.kritarc_edits: dict[str, dict] = {}  # kritarc path -> what was added to it
         self.changed = False
 
     def say(self, text: str) -> None:
@@ -150,20 +178,42 @@ def has_nvidia_gpu() -> bool:
         return False
 
 
+def local_torch_wheel() -> bool:
+    """Whether pip's configured find-links already hold this torch (as on the project's machines)."""
+    links = os.environ.get("PIP_FIND_LINKS", "")
+    return any(Path(d).is_dir() and any(Path(d).glob(f"torch-{TORCH_VERSION}*.whl")) for d in links.split())
+
+
 def torch_command(py: Path, choice: str, index_url: str | None) -> list[str]:
     """The pip command that installs the PyTorch build for this machine."""
     cmd = [str(py), "-m", "pip", "install", f"torch=={TORCH_VERSION}"]
     if index_url:
         return cmd + ["--index-url", index_url]
+    if choice == "rocm":
+        return cmd + ["--index-url", "https://download.pytorch.org/whl/rocm6.4"]
     if choice == "cuda" or (choice == "auto" and sys.platform != "darwin" and has_nvidia_gpu()):
         return cmd + ["--index-url", "https://download.pytorch.org/whl/cu128"]
+    if choice == "cpu" and sys.platform.startswith("linux") and not local_torch_wheel():
+        return cmd + ["--index-url", "https://download.pytorch.org/whl/cpu"]
     return cmd  # PyPI: CPU build on Windows, MPS-enabled on macOS; on Linux whatever the index offers
+
+
+def venv_base_python() -> str:
+    """A Python of 3.10 or newer (PyTorch's minimum) to build the environment with."""
+    if sys.version_info >= (3, 10):  # noqa: UP036
+        return sys.executable
+    for minor in range(14, 9, -1):
+        exe = shutil.which(f"python3.{minor}")
+        if exe:
+            return exe
+    raise InstallError(f"PyTorch needs Python 3.10 or newer and this is {platform.python_version()}; install "
+                       "python3.10+ (e.g. from python.org or your package manager) and run install.py with it")
 
 
 def setup_venv(inst: Installer, venv: Path, torch_choice: str, index_url: str | None, dev: bool) -> Path:
     py = venv_python(venv)
     if not py.exists():
-        inst.run([sys.executable, "-m", "venv", str(venv)], "create the virtual environment")
+        inst.run([venv_base_python(), "-m", "venv", str(venv)], "create the virtual environment")
     have_torch = py.exists() and subprocess.run(
         [str(py), "-c", f"import torch, sys; sys.exit(torch.__version__.split('+')[0] != '{TORCH_VERSION}')"],
         capture_output=True).returncode == 0
@@ -194,10 +244,15 @@ def install_krita(inst: Installer, krita_dir: Path, kritarc: Path) -> None:
 
 
 def enable_in_kritarc(inst: Installer, kritarc: Path) -> None:
-    """Add ``enable_liif_upscale=true`` to ``[python]``, keeping every other line as it was."""
+    """Add ``enable_liif_upscale=true`` to ``[python]``, keeping every other line as it was.
+
+    What was added (the line, a new section header, a new file) is recorded, so uninstall can take
+    back exactly that.
+    """
     key = f"enable_{KRITA_PLUGIN}"
-    lines = kritarc.read_text().splitlines() if kritarc.is_file() else []
-    section, start = None, None
+    existed = kritarc.is_file()
+    lines = kritarc.read_text().splitlines() if existed else []
+    section, start, added = None, None, {"key": key, "section": False, "file": not existed}
     for i, line in enumerate(lines):
         stripped = line.strip()
         if stripped.startswith("[") and stripped.endswith("]"):
@@ -211,15 +266,43 @@ def enable_in_kritarc(inst: Installer, kritarc: Path) -> None:
             break
     else:
         if start is None:
-            lines += ([""] if lines and lines[-1].strip() else []) + ["[python]", f"{key}=true"]
+            lines += ["[python]", f"{key}=true"]
+            added["section"] = True
         else:
             lines.insert(start + 1, f"{key}=true")
-    inst.kritarc_keys.append(key)
+    inst.kritarc_edits[str(kritarc)] = added
     inst.say(f"enable the plug-in in {kritarc}")
     inst.changed = True
     if not inst.dry_run:
         kritarc.parent.mkdir(parents=True, exist_ok=True)
         kritarc.write_text("\n".join(lines) + "\n")
+
+
+def disable_in_kritarc(inst: Installer, kritarc: Path, added: dict) -> None:
+    """Take back what :func:`enable_in_kritarc` added, leaving lines Krita wrote since."""
+    if not kritarc.is_file():
+        return
+    lines = kritarc.read_text().splitlines()
+    kept, section = [], None
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped
+        if section == "[python]" and stripped.split("=", 1)[0].strip() == added["key"]:
+            continue
+        kept.append(line)
+    if added.get("section"):
+        idx = [i for i, line in enumerate(kept) if line.strip() == "[python]"]
+        end = idx[-1] + 1 if idx else None
+        if idx and (end == len(kept) or kept[end].strip().startswith("[")):  # our section, left empty
+            del kept[idx[-1]]
+    inst.say(f"remove {added['key']} from {kritarc}")
+    if inst.dry_run:
+        return
+    if not kept and added.get("file"):
+        kritarc.unlink()
+    else:
+        kritarc.write_text("\n".join(kept) + "\n")
 
 
 def install_gimp(inst: Installer, gimp_dir: Path) -> None:
@@ -256,15 +339,13 @@ def load_manifest() -> dict:
     return json.loads(path.read_text()) if path.is_file() else {"files": [], "dirs": [], "kritarc": {}}
 
 
-def save_manifest(inst: Installer, kritarc: Path | None) -> None:
+def save_manifest(inst: Installer) -> None:
+    """Add this run's files, folders and kritarc edits to the manifest (unchanged if nothing new)."""
     old = load_manifest()
     files = sorted(set(old["files"]) | set(inst.placed) | {str(manifest_path())})
     made = inst.made_dirs + ([str(manifest_path().parent)] if not manifest_path().parent.exists() else [])
     dirs = sorted(set(old.get("dirs", [])) | set(made))
-    rc = dict(old.get("kritarc", {}))
-    if kritarc is not None and inst.kritarc_keys:
-        rc[str(kritarc)] = sorted(set(rc.get(str(kritarc), [])) | set(inst.kritarc_keys))
-    data = {"files": files, "dirs": dirs, "kritarc": rc}
+    data = {"files": files, "dirs": dirs, "kritarc": {**old.get("kritarc", {}), **inst.kritarc_edits}}
     text = json.dumps(data, indent=2) + "\n"
     if not inst.dry_run and (not manifest_path().is_file() or manifest_path().read_text() != text):
         manifest_path().parent.mkdir(parents=True, exist_ok=True)
@@ -272,35 +353,24 @@ def save_manifest(inst: Installer, kritarc: Path | None) -> None:
 
 
 def uninstall(inst: Installer) -> None:
-    """Remove the files the manifest lists (and folders left empty), and our kritarc lines."""
+    """Remove the files the manifest lists, the folders install.py made (if empty), our kritarc lines."""
     manifest = load_manifest()
     if not manifest["files"]:
-        inst.say("nothing to uninstall (no manifest in " + str(config_dir()) + ")")
+        inst.say(f"nothing to uninstall (no manifest in {config_dir()})")
         return
-    for name in sorted(manifest["files"], key=len, reverse=True):
+    for name in manifest["files"]:
         path = Path(name)
         if path.is_file():
             inst.say(f"remove {path}")
             if not inst.dry_run:
                 path.unlink()
-    for kritarc, keys in manifest.get("kritarc", {}).items():
-        path = Path(kritarc)
-        if not path.is_file():
-            continue
-        lines = path.read_text().splitlines()
-        kept = [line for line in lines if line.split("=", 1)[0].strip() not in keys]
-        if kept and kept[-1].strip() == "[python]":  # the section was ours alone
-            kept.pop()
-            while kept and not kept[-1].strip():
-                kept.pop()
-        inst.say(f"remove {', '.join(keys)} from {path}")
-        if not inst.dry_run:
-            if kept:
-                path.write_text("\n".join(kept) + "\n")
-            else:
-                path.unlink()
-    for name in sorted(manifest.get("dirs", []), key=len, reverse=True):  # folders we made, if now empty
+    for kritarc, added in manifest.get("kritarc", {}).items():
+        disable_in_kritarc(inst, Path(kritarc), added)
+    for name in sorted(manifest.get("dirs", []), key=len, reverse=True):
         path = Path(name)
+        for cache in (path / "__pycache__",):  # Python writes these beside our modules
+            if cache.is_dir() and not inst.dry_run:
+                shutil.rmtree(cache)
         if path.is_dir() and not any(path.iterdir()) and not inst.dry_run:
             path.rmdir()
 
@@ -311,7 +381,7 @@ def uninstall(inst: Installer) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Set up LIIF Upscale (engine, plug-ins, example).")
     p.add_argument("--venv", type=Path, default=REPO / ".venv", help="virtual environment to create or reuse")
-    p.add_argument("--torch", choices=["auto", "cpu", "cuda", "skip"], default="auto",
+    p.add_argument("--torch", choices=["auto", "cpu", "cuda", "rocm", "skip"], default="auto",
                    help="which PyTorch build (auto: CUDA if an NVIDIA driver is found)")
     p.add_argument("--torch-index-url", help="pip index for PyTorch, e.g. https://download.pytorch.org/whl/cpu")
     p.add_argument("--no-dev", action="store_true", help="skip the test tools (pytest, ruff)")
@@ -329,9 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     inst = Installer(args.dry_run, args.quiet)
     try:
-        if sys.version_info < (3, 10):  # noqa: UP036 (the message is the point on old Pythons)
-            raise InstallError(f"Python 3.10 or newer is needed, this is {platform.python_version()}; "
-                               "run install.py with a newer python3")
+        if sys.version_info < (3, 8):  # noqa: UP036 (the message is the point on old Pythons)
+            raise InstallError(f"Python 3.8 or newer is needed, this is {platform.python_version()}")
         if args.uninstall:
             uninstall(inst)
             return 0
@@ -340,25 +409,21 @@ def main(argv: list[str] | None = None) -> int:
         else:
             py = setup_venv(inst, args.venv, args.torch, args.torch_index_url, not args.no_dev)
         write_config(inst, py)
-        kritarc = None
         if not args.no_krita:
-            krita_dir = args.krita_dir or default_krita_dir()
-            if args.krita_dir or krita_dir.exists() or shutil.which("krita"):
-                if (REPO / "plugin" / "krita" / KRITA_PLUGIN).is_dir():
-                    kritarc = args.kritarc or default_kritarc()
-                    install_krita(inst, krita_dir, kritarc)
-            else:
-                inst.say(f"Krita not found (no {krita_dir}, no krita on PATH): pass --krita-dir to install its "
-                         "plug-in")
+            targets = ([(args.krita_dir, args.kritarc or default_kritarc())] if args.krita_dir else krita_targets())
+            if not targets:
+                inst.say("Krita not found (no profile folder, no krita on PATH): pass --krita-dir to install its "
+                         "plug-in, or --no-krita")
+            for krita_dir, kritarc in targets:
+                install_krita(inst, krita_dir, kritarc)
         if not args.no_gimp:
-            gimp_dir = args.gimp_dir or default_gimp_dir()
-            if args.gimp_dir or gimp_dir.exists() or shutil.which("gimp-3.0") or shutil.which("gimp"):
-                if (REPO / "plugin" / "gimp" / GIMP_PLUGIN).is_dir():
-                    install_gimp(inst, gimp_dir)
-            else:
-                inst.say(f"GIMP 3 not found (no {gimp_dir}, no gimp on PATH): pass --gimp-dir to install its "
-                         "plug-in")
-        save_manifest(inst, kritarc)
+            targets = [args.gimp_dir] if args.gimp_dir else gimp_targets()
+            if not targets:
+                inst.say("GIMP 3 not found (no profile folder, no gimp on PATH): pass --gimp-dir to install its "
+                         "plug-in, or --no-gimp")
+            for gimp_dir in targets:
+                install_gimp(inst, gimp_dir)
+        save_manifest(inst)
         if not args.no_example:
             run_example(inst, py)
         if not inst.changed:

@@ -1,0 +1,122 @@
+"""install.py against a temporary HOME with fake Krita and GIMP profiles (Linux layout)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+KRITARC = "[General]\nfoo=1\n\n[python]\nenable_other=true\n\n[Window]\nbar=2\n"
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file and folder under ``root`` with a hash of its content (folders: 'dir')."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        out[rel] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture
+def fake_home(tmp_path):
+    home = tmp_path / "home"
+    (home / ".local" / "share" / "krita").mkdir(parents=True)
+    (home / ".config" / "GIMP" / "3.0").mkdir(parents=True)
+    (home / ".config" / "kritarc").write_text(KRITARC)
+    (home / "Documents").mkdir()
+    (home / "Documents" / "keep.txt").write_text("user data")
+    return home
+
+
+def install(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env["HOME"] = str(home)
+    env["PATH"] = str(home.parent / "no-bin")  # no krita/gimp found through PATH: detection by profile folders
+    cmd = [sys.executable, str(REPO / "install.py"), "--no-venv", "--python", sys.executable, "--no-example", *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True)
+
+
+def test_install_places_files_where_the_editors_look(fake_home):
+    proc = install(fake_home)
+    assert proc.returncode == 0, proc.stderr
+    pykrita = fake_home / ".local/share/krita/pykrita"
+    assert (pykrita / "liif_upscale.desktop").is_file()
+    assert (pykrita / "liif_upscale" / "__init__.py").is_file()
+    assert (pykrita / "liif_upscale" / "liif_common" / "client.py").is_file()
+    assert (fake_home / ".local/share/krita/actions/liif_upscale.action").is_file()
+    script = fake_home / ".config/GIMP/3.0/plug-ins/liif-upscale/liif-upscale.py"
+    assert script.is_file() and script.stat().st_mode & stat.S_IXUSR
+    assert (script.parent / "liif_common" / "client.py").is_file()
+    rc = (fake_home / ".config/kritarc").read_text()
+    assert rc == KRITARC.replace("[python]\n", "[python]\nenable_liif_upscale=true\n")
+    config = json.loads((fake_home / ".config/liif-upscale/config.json").read_text())
+    assert config == {"python": sys.executable, "repo": str(REPO)}
+
+
+def test_second_run_changes_nothing(fake_home):
+    assert install(fake_home).returncode == 0
+    before = snapshot(fake_home)
+    proc = install(fake_home)
+    assert proc.returncode == 0
+    assert snapshot(fake_home) == before
+    assert "nothing changed" in proc.stdout
+
+
+def test_uninstall_restores_home_exactly(fake_home):
+    before = snapshot(fake_home)
+    assert install(fake_home).returncode == 0
+    # Python caches compiled modules beside the plug-in when the editor imports it
+    cache = fake_home / ".local/share/krita/pykrita/liif_upscale/__pycache__"
+    cache.mkdir()
+    (cache / "x.cpython-311.pyc").write_bytes(b"\0")
+    assert snapshot(fake_home) != before
+    proc = install(fake_home, "--uninstall")
+    assert proc.returncode == 0, proc.stderr
+    assert snapshot(fake_home) == before
+
+
+def test_uninstall_without_kritarc_section_before(tmp_path):
+    home = tmp_path / "home"
+    (home / ".local/share/krita").mkdir(parents=True)
+    (home / ".config").mkdir()
+    (home / ".config/kritarc").write_text("[General]\nfoo=1\n")
+    before = snapshot(home)
+    assert install(home, "--no-gimp").returncode == 0
+    assert "[python]\nenable_liif_upscale=true" in (home / ".config/kritarc").read_text()
+    assert install(home, "--uninstall").returncode == 0
+    assert snapshot(home) == before
+
+
+def test_dry_run_changes_nothing(fake_home):
+    before = snapshot(fake_home)
+    proc = install(fake_home, "--dry-run")
+    assert proc.returncode == 0
+    assert "[dry run] write" in proc.stdout and "kritarc" in proc.stdout
+    assert snapshot(fake_home) == before
+
+
+def test_missing_editors_are_reported_with_what_to_do(tmp_path):
+    home = tmp_path / "empty-home"
+    home.mkdir()
+    proc = install(home)
+    assert proc.returncode == 0
+    assert "Krita not found" in proc.stdout and "--krita-dir" in proc.stdout
+    assert "GIMP 3 not found" in proc.stdout and "--gimp-dir" in proc.stdout
+
+
+def test_flatpak_locations_are_found(tmp_path):
+    home = tmp_path / "home"
+    (home / ".var/app/org.kde.krita").mkdir(parents=True)
+    (home / ".var/app/org.gimp.GIMP").mkdir(parents=True)
+    assert install(home).returncode == 0
+    assert (home / ".var/app/org.kde.krita/data/krita/pykrita/liif_upscale.desktop").is_file()
+    assert "enable_liif_upscale=true" in (home / ".var/app/org.kde.krita/config/kritarc").read_text()
+    assert (home / ".var/app/org.gimp.GIMP/config/GIMP/3.0/plug-ins/liif-upscale/liif-upscale.py").is_file()
