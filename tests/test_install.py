@@ -120,3 +120,23 @@ def test_flatpak_locations_are_found(tmp_path):
     assert (home / ".var/app/org.kde.krita/data/krita/pykrita/liif_upscale.desktop").is_file()
     assert "enable_liif_upscale=true" in (home / ".var/app/org.kde.krita/config/kritarc").read_text()
     assert (home / ".var/app/org.gimp.GIMP/config/GIMP/3.0/plug-ins/liif-upscale/liif-upscale.py").is_file()
+
+
+def test_release_archives(tmp_path):
+    import zipfile
+
+    proc = subprocess.run([sys.executable, str(REPO / "plugin" / "build_release.py"), "--out", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    krita, gimp = (Path(line) for line in proc.stdout.split())
+    names = zipfile.ZipFile(krita).namelist()
+    assert "liif_upscale.desktop" in names and "liif_upscale/__init__.py" in names
+    assert "liif_upscale/liif_common/client.py" in names
+    with zipfile.ZipFile(gimp) as zf:
+        info = zf.getinfo("liif-upscale/liif-upscale.py")
+        assert (info.external_attr >> 16) & 0o111
+        assert "liif-upscale/liif_common/client.py" in zf.namelist()
+    again = tmp_path / "again"
+    subprocess.run([sys.executable, str(REPO / "plugin" / "build_release.py"), "--out", str(again)], check=True,
+                   capture_output=True)
+    assert (again / krita.name).read_bytes() == krita.read_bytes()  # reproducible
