@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+"""LIIF Upscale for GIMP 3: Filters > Enhance > LIIF Upscale..., procedure ``python-fu-liif-upscale``.
+
+GIMP's Python cannot import torch, so the pixels go to the project's worker process
+(``python -m liif_core.worker``, started by ``liif_common.client.WorkerClient`` with the Python
+that ``install.py`` recorded). This file is only the GIMP side: arguments and dialog, pixels in
+and out through Gegl buffers in the drawable's own precision, progress, and putting the result
+into the image in one undo group. The arithmetic (formats, sizes, GIMP's rounding) lives in
+``liif_plan.py`` beside it, which has no GIMP dependency and is unit-tested on its own.
+
+Order of work, so that nothing is half done: read the pixels, run the worker, and only when its
+result is here touch an image. An error before that point leaves the image as it was; GIMP's
+cancel kills this process, and the worker then exits by itself (it watches its parent and stdin).
+
+Installed layout (``install.py``): ``<profile>/plug-ins/liif-upscale/liif-upscale.py`` with
+``liif_plan.py`` and the shared client in ``liif_common/`` in the same folder.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+
+import gi  # noqa: E402
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+import liif_plan  # noqa: E402
+from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
+from liif_common.client import LiifClientError, WorkerCancelled, WorkerClient  # noqa: E402
+from liif_plan import PixelFormat, PlanError  # noqa: E402
+
+PROC_NAME = "python-fu-liif-upscale"
+MENU_PATH = "<Image>/Filters/Enhance"
+PULSE_S = 0.25  # progress-bar pulse while the worker starts (importing torch takes seconds)
+
+
+class UserError(Exception):
+    """A failure the user can fix; its message is the procedure's error message."""
+
+
+# ----------------------------------------------------------------------------- registration
+
+
+def _choice(*entries: tuple[str, str, str]) -> Gimp.Choice:
+    choice = Gimp.Choice.new()
+    for i, (nick, label, blurb) in enumerate(entries):
+        choice.add(nick, i, label, blurb)
+    return choice
+
+
+def define_arguments(procedure: Gimp.Procedure) -> None:
+    """The PDB arguments (also the dialog's fields, in this order) and the return value."""
+    rw = GObject.ParamFlags.READWRITE
+    procedure.add_double_argument(
+        "scale", "Sc_ale", "Enlargement factor (at least 1); used when width and height are both 0",
+        0.0, 64.0, 2.0, rw)
+    procedure.add_int_argument(
+        "width", "_Width", "Result width in pixels; 0 = from the scale (or from the height, keeping the aspect)",
+        0, liif_plan.MAX_SIDE, 0, rw)
+    procedure.add_int_argument(
+        "height", "_Height", "Result height in pixels; 0 = from the scale (or from the width, keeping the aspect)",
+        0, liif_plan.MAX_SIDE, 0, rw)
+    procedure.add_choice_argument(
+        "output", "O_utput", "Where the result goes",
+        _choice(("layer", "New layer (enlarges the image)",
+                 "Scale the image with GIMP's interpolation and add the result above the source layer"),
+                ("image", "New image", "Open the result as a new image; the source image is not changed")),
+        "layer", rw)
+    procedure.add_string_argument(
+        "model", "_Model", "A bundled model's name ('default') or the path of a .safetensors or .pth file",
+        "default", rw)
+    procedure.add_choice_argument(
+        "device", "_Device", "Where the model runs",
+        _choice(("auto", "Automatic", "A GPU when there is one, else the CPU"),
+                ("cpu", "CPU", "The processor"),
+                ("cuda", "NVIDIA GPU (CUDA)", "The first CUDA device"),
+                ("mps", "Apple GPU (MPS)", "Metal on Apple silicon")),
+        "auto", rw)
+    procedure.add_int_argument(
+        "tile", "_Tile size", "Tile side in input pixels; 0 = automatic from the free memory (lower it if "
+        "the GPU runs out of memory)", 0, 8192, 0, rw)
+    procedure.add_layer_return_value(
+        "layer", "Layer", "The new layer (in the enlarged image, or in the new image)", False, rw)
+
+
+class LiifUpscale(Gimp.PlugIn):
+    """Registers ``python-fu-liif-upscale``."""
+
+    def do_set_i18n(self, name: str) -> bool:
+        return False
+
+    def do_query_procedures(self) -> list[str]:
+        return [PROC_NAME]
+
+    def do_create_procedure(self, name: str) -> Gimp.Procedure:
+        procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
+        procedure.set_image_types("RGB*, GRAY*")
+        procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+        procedure.set_menu_label("LIIF _Upscale...")
+        procedure.add_menu_path(MENU_PATH)
+        procedure.set_documentation(
+            "Enlarge a layer to any size with LIIF (AI upscaling)",
+            "Upscales the selected layer (or the selection's bounding box, whose mask becomes the result's "
+            "alpha) to any size with a Local Implicit Image Function model, keeping the layer's precision and "
+            "transparency. Output 'layer' scales the image with GIMP's interpolation and puts the result above "
+            "the source layer; output 'image' opens a new image. Needs the LIIF Upscale worker set up by "
+            "install.py.",
+            name)
+        procedure.set_attribution("LIIF Upscale contributors", "LIIF Upscale contributors", "2026")
+        define_arguments(procedure)
+        return procedure
+
+
+# ----------------------------------------------------------------------------- pixels
+
+
+def drawable_format(image: Gimp.Image, drawable: Gimp.Drawable, alpha: bool) -> PixelFormat:
+    return liif_plan.pixel_format(drawable.is_gray(), alpha, image.get_precision().value_nick)
+
+
+def read_region(image: Gimp.Image, drawable: Gimp.Drawable, fmt: PixelFormat, rect: tuple[int, int, int, int],
+                masked: bool) -> bytes:
+    """The pixels of ``rect`` (drawable coordinates) in ``fmt``; with ``masked``, alpha times the selection.
+
+    The multiplication runs in GEGL (``gegl:opacity`` with the selection as aux), so a large layer
+    costs no Python loop. The selection lives in image coordinates, hence the translate.
+    """
+    x, y, w, h = rect
+    region = Gegl.Rectangle.new(x, y, w, h)
+    if not masked:
+        return bytes(drawable.get_buffer().get(region, 1.0, fmt.babl, Gegl.AbyssPolicy.NONE))
+    _, ox, oy = drawable.get_offsets()
+    Gegl.init(None)  # libgimp makes buffers without it, but GEGL's operations need it (idempotent)
+    graph = Gegl.Node.new()
+    source = graph.create_child("gegl:buffer-source")
+    source.set_property("buffer", drawable.get_buffer())
+    mask = graph.create_child("gegl:buffer-source")
+    mask.set_property("buffer", image.get_selection().get_buffer())
+    shift = graph.create_child("gegl:translate")
+    shift.set_property("x", float(-ox))
+    shift.set_property("y", float(-oy))
+    opacity = graph.create_child("gegl:opacity")
+    out = Gegl.Buffer.new(fmt.babl, x, y, w, h)
+    sink = graph.create_child("gegl:write-buffer")
+    sink.set_property("buffer", out)
+    source.link(opacity)
+    mask.link(shift)
+    shift.connect_to("output", opacity, "aux")
+    opacity.link(sink)
+    sink.process()
+    return bytes(out.get(region, 1.0, fmt.babl, Gegl.AbyssPolicy.NONE))
+
+
+def layer_type(gray: bool, alpha: bool) -> Gimp.ImageType:
+    if gray:
+        return Gimp.ImageType.GRAYA_IMAGE if alpha else Gimp.ImageType.GRAY_IMAGE
+    return Gimp.ImageType.RGBA_IMAGE if alpha else Gimp.ImageType.RGB_IMAGE
+
+
+def new_layer(image: Gimp.Image, name: str, fmt: PixelFormat, gray: bool, alpha: bool, size: tuple[int, int],
+              data: bytes) -> Gimp.Layer:
+    """A layer of ``image`` (not yet inserted) holding ``data``."""
+    w, h = size
+    layer = Gimp.Layer.new(image, name, w, h, layer_type(gray, alpha), 100.0, Gimp.LayerMode.NORMAL)
+    buffer = layer.get_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, w, h), fmt.babl, liif_plan.from_little_endian(data, fmt.itemsize))
+    buffer.flush()
+    return layer
+
+
+# ----------------------------------------------------------------------------- the job
+
+
+class Job:
+    """One run: the source region, the plan, the worker call, and placing the result."""
+
+    def __init__(self, image: Gimp.Image, drawables: list[Gimp.Drawable], config: Gimp.ProcedureConfig):
+        if len(drawables) != 1 or not drawables[0].is_layer():
+            raise UserError("Select exactly one layer to upscale (not a mask or a channel).")
+        self.image = image
+        self.drawable = drawable = drawables[0]
+        self.config = config
+        self.masked = not Gimp.Selection.is_empty(image)
+        overlap, x, y, w, h = drawable.mask_intersect()
+        if not overlap or w < 1 or h < 1:
+            raise UserError("The selection does not overlap the layer; select part of the layer, or nothing.")
+        self.rect = (x, y, w, h)
+        _, ox, oy = drawable.get_offsets()
+        self.image_xy = (ox + x, oy + y)
+        self.gray = drawable.is_gray()
+        self.alpha = drawable.has_alpha() or self.masked
+        self.fmt = drawable_format(image, drawable, self.alpha)
+
+    def size(self) -> tuple[int, int]:
+        """The requested result size of the region (raises :class:`PlanError`)."""
+        c = self.config
+        _, _, w, h = self.rect
+        return liif_plan.target_size(w, h, c.get_property("scale"), c.get_property("width"), c.get_property("height"))
+
+    def run(self) -> Gimp.Layer:
+        c = self.config
+        x, y, w, h = self.rect
+        output = c.get_property("output")
+        ow, oh = self.size()
+        plan = None
+        if output == "layer":
+            plan = liif_plan.layer_plan(self.image.get_width(), self.image.get_height(), *self.image_xy, w, h, ow, oh)
+            ow, oh = plan.width, plan.height
+        Gimp.progress_init(f"LIIF Upscale: {liif_plan.size_summary(w, h, ow, oh)}")
+        data = read_region(self.image, self.drawable, self.fmt, self.rect, self.masked)
+        result = self.upscale(liif_plan.to_little_endian(data, self.fmt.itemsize), (ow, oh))
+        name = liif_plan.layer_name(self.drawable.get_name(), c.get_property("scale"), c.get_property("width"),
+                                    c.get_property("height"), ow, oh)
+        layer = self.into_image(name, result, (ow, oh), plan) if plan else self.new_image(name, result, (ow, oh))
+        Gimp.progress_update(1.0)
+        Gimp.progress_end()
+        return layer
+
+    def upscale(self, data: bytes, size: tuple[int, int]) -> bytes:
+        """Send the region to the worker; progress into GIMP's bar (pulsing until the first tile)."""
+        c = self.config
+        _, _, w, h = self.rect
+        state = {"started": False, "pulse": 0.0}
+
+        def progress(done: int, total: int) -> None:
+            state["started"] = True
+            Gimp.progress_update(done / total if total else 1.0)
+
+        def poll() -> bool:  # polled every 50 ms by the client while it waits
+            now = time.monotonic()
+            if not state["started"] and now - state["pulse"] >= PULSE_S:
+                state["pulse"] = now
+                Gimp.progress_pulse()
+            return False  # GIMP cancels by killing this process; nothing to poll
+
+        model = (c.get_property("model") or "").strip() or None
+        tile = c.get_property("tile") or None
+        with WorkerClient() as client:
+            result, shape, dtype = client.upscale(
+                data, (h, w, self.fmt.channels), self.fmt.dtype, size=size, model=model,
+                device=c.get_property("device"), tile=tile, progress=progress, cancel=poll)
+        expected = (size[1], size[0], self.fmt.channels)
+        if tuple(shape) not in (expected, expected[:2]) or dtype != self.fmt.dtype:
+            raise UserError(f"The worker returned {shape} {dtype}, expected {expected} {self.fmt.dtype}; "
+                            "the plug-in and the worker are from different versions: run install.py again.")
+        return result
+
+    def into_image(self, name: str, data: bytes, size: tuple[int, int], plan: liif_plan.LayerPlan) -> Gimp.Layer:
+        """Output "layer": scale the image with GIMP, add the result above the source; one undo group."""
+        image, source = self.image, self.drawable
+        image.undo_group_start()
+        try:
+            layer = new_layer(image, name, self.fmt, self.gray, self.alpha, size, data)
+            if not image.scale(plan.image_width, plan.image_height):
+                raise UserError(f"GIMP could not scale the image to {plan.image_width} x {plan.image_height}.")
+            image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
+            layer.set_offsets(plan.x, plan.y)
+            image.set_selected_layers([layer])
+        finally:
+            image.undo_group_end()
+        return layer
+
+    def new_image(self, name: str, data: bytes, size: tuple[int, int]) -> Gimp.Layer:
+        """Output "image": a new image holding only the result; the source image is not touched."""
+        base = Gimp.ImageBaseType.GRAY if self.gray else Gimp.ImageBaseType.RGB
+        image = Gimp.Image.new_with_precision(size[0], size[1], base, self.image.get_precision())
+        image.undo_disable()  # its creation is not something to undo
+        profile = self.image.get_color_profile()
+        if profile is not None:
+            image.set_color_profile(profile)
+        layer = new_layer(image, name, self.fmt, self.gray, self.alpha, size, data)
+        image.insert_layer(layer, None, 0)
+        image.undo_enable()
+        return layer
+
+
+# ----------------------------------------------------------------------------- dialog
+
+
+def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job) -> bool:
+    """The procedure dialog (fields from the arguments, plus the resulting size); True on OK."""
+    gi.require_version("GimpUi", "3.0")
+    from gi.repository import GimpUi
+
+    GimpUi.init(PROC_NAME)
+    dialog = GimpUi.ProcedureDialog.new(procedure, config, "LIIF Upscale")
+    label = dialog.get_label("result-size", "", False, False)
+
+    def show_size(*_args: Any) -> None:
+        _, _, w, h = job.rect
+        try:
+            ow, oh = job.size()
+            label.set_text(f"Result: {liif_plan.size_summary(w, h, ow, oh)}")
+        except PlanError as exc:
+            label.set_text(str(exc))
+
+    config.connect("notify", show_size)
+    show_size()
+    dialog.fill(["scale", "width", "height", "result-size", "output", "model", "device", "tile"])
+    ok = dialog.run()
+    dialog.destroy()
+    return ok
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def failure(procedure: Gimp.Procedure, status: Gimp.PDBStatusType, message: str) -> Gimp.ValueArray:
+    return procedure.new_return_values(status, GLib.Error(message))
+
+
+def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image, drawables: list[Gimp.Drawable],
+        config: Gimp.ProcedureConfig, data: Any) -> Gimp.ValueArray:
+    """The procedure: validate, ask (interactive only), upscale, place; errors become a PDB error status."""
+    try:
+        job = Job(image, list(drawables), config)
+        if run_mode == Gimp.RunMode.INTERACTIVE and not run_dialog(procedure, config, job):
+            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+        try:
+            job.size()
+        except PlanError as exc:
+            return failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, f"LIIF Upscale: {exc}")
+        layer = job.run()
+        if run_mode == Gimp.RunMode.INTERACTIVE and layer.get_image().get_id() != image.get_id():
+            Gimp.Display.new(layer.get_image())
+        Gimp.displays_flush()
+    except WorkerCancelled:
+        return failure(procedure, Gimp.PDBStatusType.CANCEL, "LIIF Upscale was cancelled.")
+    except (UserError, PlanError, LiifClientError) as exc:
+        return failure(procedure, Gimp.PDBStatusType.EXECUTION_ERROR, f"LIIF Upscale: {exc}")
+    except Exception:  # noqa: BLE001  (a bug: report it rather than crash the plug-in)
+        return failure(procedure, Gimp.PDBStatusType.EXECUTION_ERROR,
+                       "LIIF Upscale failed unexpectedly; please report this:\n" + traceback.format_exc())
+    values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+    values.remove(1)
+    values.insert(1, GObject.Value(Gimp.Layer, layer))
+    return values
+
+
+if __name__ == "__main__":
+    Gimp.main(LiifUpscale.__gtype__, sys.argv)

@@ -1,0 +1,204 @@
+"""Runs inside a real GIMP 3 (``gimp-console-3.0 --batch-interpreter=python-fu-eval``) for tests/test_gimp.py.
+
+It is executed with ``exec(open(PATH).read())`` by GIMP's ``python-fu-eval``; it reads the job
+file named by ``$LIIF_GIMP_JOB`` (JSON written by the test), and for each case builds an image
+from raw pixel files, optionally selects, calls ``python-fu-liif-upscale`` through the PDB
+exactly as a user's script would, and records what came back (status, message, image and layer
+geometry, the result's pixels as a raw file, checksums of the source before and after) in
+``<out>/results.json``. The test on the host compares the pixels with ``liif_core.upscale``.
+
+No assertions here: a case that fails is recorded and the next one runs, so one GIMP start
+serves every case. Only a broken harness raises (GIMP then exits with status 64).
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp, Gio  # noqa: E402
+
+PROC = "python-fu-liif-upscale"
+JOB = json.load(open(os.environ["LIIF_GIMP_JOB"]))
+sys.path.insert(0, os.path.join(JOB["plugin_dir"]))
+import liif_plan  # noqa: E402  (the plug-in's own format table: the dump uses the plug-in's formats)
+
+
+def fmt_of(drawable):
+    precision = drawable.get_image().get_precision().value_nick
+    return liif_plan.pixel_format(drawable.is_gray(), drawable.has_alpha(), precision)
+
+
+def read_all(drawable, fmt=None):
+    fmt = fmt or fmt_of(drawable).babl
+    rect = Gegl.Rectangle.new(0, 0, drawable.get_width(), drawable.get_height())
+    return bytes(drawable.get_buffer().get(rect, 1.0, fmt, Gegl.AbyssPolicy.NONE))
+
+
+def geometry(image):
+    layers = []
+    for layer in image.get_layers():
+        _, x, y = layer.get_offsets()
+        layers.append({"name": layer.get_name(), "x": x, "y": y, "width": layer.get_width(),
+                       "height": layer.get_height(), "alpha": layer.has_alpha()})
+    return {"width": image.get_width(), "height": image.get_height(), "layers": layers,
+            "precision": image.get_precision().value_nick}
+
+
+def build(case):
+    spec = case["image"]
+    base = Gimp.ImageBaseType.GRAY if spec["base"] == "gray" else Gimp.ImageBaseType.RGB
+    precision = getattr(Gimp.Precision, spec["precision"])
+    image = Gimp.Image.new_with_precision(spec["width"], spec["height"], base, precision)
+    for layer_spec in reversed(case["layers"]):  # listed top first
+        gray, alpha = spec["base"] == "gray", layer_spec["alpha"]
+        kind = {(False, False): Gimp.ImageType.RGB_IMAGE, (False, True): Gimp.ImageType.RGBA_IMAGE,
+                (True, False): Gimp.ImageType.GRAY_IMAGE, (True, True): Gimp.ImageType.GRAYA_IMAGE}[(gray, alpha)]
+        w, h = layer_spec["width"], layer_spec["height"]
+        layer = Gimp.Layer.new(image, layer_spec["name"], w, h, kind, 100.0, Gimp.LayerMode.NORMAL)
+        image.insert_layer(layer, None, 0)
+        layer.set_offsets(layer_spec["x"], layer_spec["y"])
+        buffer = layer.get_buffer()
+        with open(layer_spec["file"], "rb") as f:
+            buffer.set(Gegl.Rectangle.new(0, 0, w, h), fmt_of(layer).babl, f.read())
+        buffer.flush()
+    select = case.get("select")
+    if select:
+        Gimp.context_set_antialias(True)
+        op = Gimp.ChannelOps.REPLACE
+        if select["shape"] == "ellipse":
+            image.select_ellipse(op, select["x"], select["y"], select["w"], select["h"])
+        else:
+            image.select_rectangle(op, select["x"], select["y"], select["w"], select["h"])
+    image.clean_all()
+    return image
+
+
+def digest(image, source):
+    return {"geometry": geometry(image), "pixels": hashlib.sha256(read_all(source)).hexdigest(),
+            "selection": hashlib.sha256(read_all(image.get_selection(), "Y u8")).hexdigest(),
+            "dirty": image.is_dirty()}
+
+
+@contextlib.contextmanager
+def worker_config(replacement):
+    """With ``replacement``, the worker configuration written by install.py is swapped for it during the call."""
+    if not replacement:
+        yield
+        return
+    path = os.path.join(os.environ["XDG_CONFIG_HOME"], "liif-upscale", "config.json")
+    with open(path) as f:
+        saved = f.read()
+    with open(path, "w") as f:
+        json.dump(replacement, f)
+    try:
+        yield
+    finally:
+        with open(path, "w") as f:
+            f.write(saved)
+
+
+def answer_dialog(interactive, stem):
+    """In the GUI (Xvfb): wait for the plug-in's dialog, take a screenshot, press a key (Return: OK)."""
+    key = {"ok": "Return", "cancel": "Escape"}[interactive["respond"]]
+    script = f"""
+        W=$(timeout 120 xdotool search --sync --onlyvisible --name '^LIIF Upscale$' | head -1)
+        [ -n "$W" ] || exit 3
+        sleep 2
+        xwd -root -silent -out '{stem}.xwd'
+        xdotool windowfocus --sync "$W" || true
+        xdotool key --clearmodifiers {key}
+    """
+    return subprocess.Popen(["/bin/sh", "-c", script])
+
+
+def to_png(xwd):
+    """The screenshot as PNG (GIMP reads XWD), or None."""
+    if not os.path.exists(xwd):
+        return None
+    shot = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(xwd))
+    png = xwd[:-4] + ".png"
+    Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, shot, Gio.File.new_for_path(png), None)
+    shot.delete()
+    return png
+
+
+def run_case(case, proc, out_dir):
+    res = {"name": case["name"]}
+    image = build(case)
+    source = image.get_layers()[case.get("source", 0)]
+    _, x, y, w, h = source.mask_intersect()
+    res["region"] = [x, y, w, h]
+    if case.get("select"):
+        res["selection_file"] = os.path.join(out_dir, case["name"] + ".mask")
+        with open(res["selection_file"], "wb") as f:
+            f.write(read_all(image.get_selection(), "Y u8"))
+    res["before"] = digest(image, source)
+    images_before = {i.get_id() for i in Gimp.get_images()}
+    cfg = proc.create_config()
+    interactive = case.get("interactive")
+    cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE if interactive else Gimp.RunMode.NONINTERACTIVE)
+    cfg.set_property("image", image)
+    cfg.set_core_object_array("drawables", [source])
+    for key, value in case["args"].items():
+        cfg.set_property(key, value)
+    if case.get("marker"):  # tells the test on the host that this case's call starts now
+        open(os.path.join(out_dir, case["name"] + ".started"), "w").close()
+    responder = answer_dialog(interactive, os.path.join(out_dir, case["name"])) if interactive else None
+    t0 = time.time()
+    with worker_config(case.get("config")):
+        rv = proc.run(cfg)
+    res["seconds"] = round(time.time() - t0, 2)
+    if responder is not None:
+        res["responder"] = responder.wait(30)
+        res["screenshot"] = to_png(os.path.join(out_dir, case["name"] + ".xwd"))
+    status = rv.index(0)
+    res["status"] = status.value_nick
+    res["message"] = ""
+    if status != Gimp.PDBStatusType.SUCCESS:
+        error = rv.index(1) if rv.length() > 1 else None
+        res["message"] = getattr(error, "message", None) or str(error)
+    else:
+        layer = rv.index(1)
+        target = layer.get_image()
+        _, lx, ly = layer.get_offsets()
+        res["result"] = {"name": layer.get_name(), "x": lx, "y": ly, "width": layer.get_width(),
+                         "height": layer.get_height(), "alpha": layer.has_alpha(), "gray": layer.is_gray(),
+                         "new_image": target.get_id() != image.get_id(), "geometry": geometry(target),
+                         "selected": [i.get_name() for i in target.get_selected_layers()],
+                         "file": os.path.join(out_dir, case["name"] + ".out")}
+        with open(res["result"]["file"], "wb") as f:
+            f.write(read_all(layer))
+        if target.get_id() != image.get_id():
+            target.delete()
+    res["after"] = digest(image, source)
+    res["new_images"] = len({i.get_id() for i in Gimp.get_images()} - images_before - {image.get_id()})
+    image.delete()
+    return res
+
+
+def main():
+    out_dir = JOB["out"]
+    os.makedirs(out_dir, exist_ok=True)
+    proc = Gimp.get_pdb().lookup_procedure(PROC)
+    results = {"registered": proc is not None, "cases": []}
+    if proc is not None:
+        results["menu_paths"] = list(proc.get_menu_paths())
+        results["menu_label"] = proc.get_menu_label()
+        results["image_types"] = proc.get_image_types()
+        results["arguments"] = [spec.name for spec in proc.get_arguments()]
+        results["return_values"] = [spec.name for spec in proc.get_return_values()]
+        for case in JOB["cases"]:
+            results["cases"].append(run_case(case, proc, out_dir))
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+
+
+main()

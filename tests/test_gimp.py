@@ -1,0 +1,661 @@
+"""The GIMP 3 plug-in, in a real GIMP 3.0 running headless, against a real worker.
+
+How GIMP is reached
+-------------------
+The project's machines run Debian 12, which has no GIMP 3; Debian trixie has GIMP 3.0.4.
+``tests/hosts/setup_gimp.sh`` builds a trixie chroot with it (debootstrap + apt, about 2 to 4
+minutes, idempotent) at ``$LIIF_GIMP_CHROOT`` (default ``/tmp/liif-hosts/trixie``). The GIMP tests
+are skipped, saying why, when that chroot is missing or the tests do not run as root (chroot and
+bind mounts need root).
+
+Each GIMP run is ``unshare --mount`` + ``chroot`` + ``gimp-console-3.0 -i -d -f
+--batch-interpreter=python-fu-eval -b "exec(open('tests/hosts/gimp_batch.py').read())" --quit``.
+The private mount namespace holds these bind mounts, all at the same path as on the host, and
+they vanish with the process (nothing can be left mounted into the chroot):
+
+- read-only: this repository, the virtual environment and the base Python it was made from
+  (e.g. ``~/.pyenv/versions/3.11.7``): the worker runs the host's own interpreter and torch,
+  which run fine on trixie's newer glibc, so nothing is installed in the chroot;
+- read-write: the test's temporary folder (GIMP profile, worker configuration, images, results).
+
+The plug-in is installed into a fresh GIMP profile by ``install.py --no-venv --python
+<this venv's python> --gimp-dir ...`` (so its configuration names this venv), exactly as a user
+installs it; GIMP then runs the plug-in with the chroot's own Python 3.13 (``#!/usr/bin/env
+python3``, GIMP's environment cleared with ``env -i``), and the plug-in starts the worker with
+the host's Python. ``gimp_batch.py`` builds images from raw pixel files, calls
+``python-fu-liif-upscale`` through the PDB with the tiny test model, and dumps what came back;
+these tests compare it with ``liif_core.upscale`` on the same input.
+
+One GIMP process runs all the batch cases (the first start with a fresh profile costs ~10-15 s,
+each call ~3-5 s: a new plug-in process and a new worker importing torch). Cancel is GIMP killing
+the plug-in process: the test does the same (SIGKILL once the worker is busy) and checks that the
+worker exits. The dialog runs in the full ``gimp-3.0`` on Xvfb inside the chroot (``xvfb-run``);
+the batch code starts ``xdotool`` to wait for the "LIIF Upscale" window, screenshot it (``xwd``,
+saved as PNG beside the results) and press Return (OK) or Escape (Cancel). The README's batch
+command is run exactly as written. Whole module: about 1.5 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import liif_core
+
+REPO = Path(__file__).resolve().parents[1]
+PLUGIN_DIR = REPO / "plugin" / "gimp" / "liif-upscale"
+BATCH = REPO / "tests" / "hosts" / "gimp_batch.py"
+CHROOT = Path(os.environ.get("LIIF_GIMP_CHROOT", "/tmp/liif-hosts/trixie"))
+GIMP = "/usr/bin/gimp-console-3.0"
+GIMP_GUI = "/usr/bin/gimp-3.0"
+XVFB = ["xvfb-run", "-a", "-s", shlex.quote("-screen 0 1280x1024x24")]
+GIMP_TIMEOUT_S = 420
+# The engine picks its CPU thread count from the machine's load, and float sums may round
+# differently with another count: the worker in GIMP and the expected result use one thread each.
+THREADS = "1"
+
+_spec = importlib.util.spec_from_file_location("liif_plan", PLUGIN_DIR / "liif_plan.py")
+liif_plan = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(liif_plan)
+
+
+# =============================================================================================
+# the plug-in's arithmetic, without GIMP
+
+
+def test_pixel_formats_keep_precision() -> None:
+    pf = liif_plan.pixel_format
+    assert pf(False, True, "u8-non-linear") == ("R'G'B'A u8", "uint8", 4, 1)
+    assert pf(False, False, "u16-linear") == ("R'G'B' u16", "uint16", 3, 2)
+    assert pf(True, True, "float-perceptual") == ("Y'A float", "float32", 2, 4)
+    assert pf(True, False, "u8-perceptual") == ("Y' u8", "uint8", 1, 1)
+    for wider in ("u32-non-linear", "half-linear", "double-non-linear"):
+        assert pf(False, True, wider) == ("R'G'B'A float", "float32", 4, 4)
+
+
+@pytest.mark.parametrize("w,h,scale", [(7, 5, 2.5), (640, 480, 1.0), (33, 17, 3.3333), (5, 4, 1.5), (1, 1, 16)])
+def test_sizes_from_a_scale_match_the_engine(w: int, h: int, scale: float) -> None:
+    oh, ow = liif_core.output_size((h, w), scale)
+    assert liif_plan.target_size(w, h, scale) == (ow, oh)
+
+
+def test_sizes_from_width_or_height() -> None:
+    ts = liif_plan.target_size
+    assert ts(8, 6, 0.0, 20, 9) == (20, 9)  # per axis; the scale is ignored
+    assert ts(6, 4, 0.0, 15, 0) == (15, 10)  # width alone keeps the aspect
+    assert ts(6, 4, 0.0, 0, 7) == (10, 7)  # 10.5 rounds to even, as the engine's rounding does
+    assert ts(6, 4, 2.0, 6, 4) == (6, 4)
+
+
+@pytest.mark.parametrize("kwargs,words", [
+    ({"scale": 0.0}, "at least 1"),
+    ({"scale": 0.5}, "only enlarges"),
+    ({"scale": float("nan")}, "at least 1"),
+    ({"scale": 2.0, "width": 5}, "only enlarges"),
+    ({"scale": 2.0, "width": 10, "height": 3}, "smaller"),
+    ({"scale": 100000.0}, "largest"),
+    ({"scale": 2.0, "width": -1}, "width and height"),
+])
+def test_bad_sizes_say_what_to_change(kwargs: dict[str, Any], words: str) -> None:
+    with pytest.raises(liif_plan.PlanError, match=words):
+        liif_plan.target_size(6, 4, **kwargs)
+
+
+def test_layer_plan_mirrors_gimps_rounding() -> None:
+    # the whole image: exactly the requested size at the origin
+    assert liif_plan.layer_plan(7, 5, 0, 0, 7, 5, 18, 12) == (18, 12, 0, 0, 18, 12)
+    # a region: edges at SIGNED_ROUND(edge * new_size / old_size), like gimp_item_scale_by_factors
+    plan = liif_plan.layer_plan(10, 8, 3, 2, 5, 3, 11, 7)
+    fx, fy = plan.image_width / 10, plan.image_height / 8
+    assert plan.image_width == 22 and plan.image_height == round(8 * 7 / 3)
+    assert plan.x == int(3 * fx + 0.5) and plan.x + plan.width == int(8 * fx + 0.5)
+    assert plan.y == int(2 * fy + 0.5) and plan.y + plan.height == int(5 * fy + 0.5)
+    # layers partly off the canvas have negative offsets: rounded away from zero
+    assert liif_plan.signed_round(-2.5) == -3 and liif_plan.signed_round(2.5) == 3
+    assert liif_plan.layer_plan(10, 10, -3, 0, 5, 10, 10, 20).x == -6
+    with pytest.raises(liif_plan.PlanError, match="new image"):
+        liif_plan.layer_plan(300000, 10, 0, 0, 10, 10, 20, 20)
+
+
+def test_names_and_summary() -> None:
+    assert liif_plan.layer_name("Background", 2.5, 0, 0, 18, 12) == "Background x2.5 (LIIF)"
+    assert liif_plan.layer_name("Layer", 2.0, 20, 0, 20, 9) == "Layer 20x9 (LIIF)"
+    assert liif_plan.size_summary(8, 6, 20, 9) == "8 x 6 \u2192 20 x 9 px (\u00d72.5 x 1.5)"
+    assert liif_plan.size_summary(4, 4, 10, 10) == "4 x 4 \u2192 10 x 10 px (\u00d72.5)"
+
+
+def test_little_endian_is_identity_here() -> None:
+    data = bytes(range(8))
+    expected = data if sys.byteorder == "little" else bytes([1, 0, 3, 2, 5, 4, 7, 6])
+    assert liif_plan.to_little_endian(data, 2) == expected
+    assert liif_plan.from_little_endian(liif_plan.to_little_endian(data, 4), 4) == data
+
+
+@pytest.mark.parametrize("name", ["liif-upscale.py", "liif_plan.py"])
+def test_plugin_imports_only_what_gimp_has(name: str) -> None:
+    """GIMP's Python has neither torch nor numpy; the plug-in must never import them."""
+    tree = ast.parse((PLUGIN_DIR / name).read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not imported & {"torch", "numpy", "liif_core", "PIL"}, imported
+    if name == "liif-upscale.py":
+        assert (PLUGIN_DIR / name).read_text().startswith("#!/usr/bin/env python3\n")
+        assert {"gi", "liif_common", "liif_plan"} <= imported
+
+
+# =============================================================================================
+# a real GIMP
+
+
+def _why_no_gimp() -> str | None:
+    if sys.platform != "linux":
+        return "GIMP 3 runs in a Debian trixie chroot, Linux only"
+    if not (CHROOT / GIMP.lstrip("/")).exists():
+        return (f"no GIMP 3 chroot at {CHROOT}: run tests/hosts/setup_gimp.sh (as root, ~2-4 min) "
+                "or set LIIF_GIMP_CHROOT")
+    if os.geteuid() != 0:
+        return "the GIMP tests need root (chroot and bind mounts)"
+    if not (shutil.which("unshare") and shutil.which("chroot")):
+        return "the GIMP tests need unshare and chroot (util-linux, coreutils)"
+    if Path(sys.base_prefix).resolve() in (Path("/"), Path("/usr")):
+        return ("this Python is the system's (/usr); it cannot be bind-mounted into the chroot without hiding the "
+                "chroot's own: run the tests from a venv made with a pyenv or standalone Python")
+    return None
+
+
+requires_gimp = pytest.mark.skipif(_why_no_gimp() is not None, reason=str(_why_no_gimp()))
+
+
+def _mount_points(work: Path) -> tuple[list[Path], list[Path]]:
+    """Host folders the chroot needs (read-only: code and Pythons; read-write: ``work``), outermost only."""
+    wanted = {REPO, Path(sys.prefix), Path(sys.base_prefix)}
+    wanted |= {p.resolve() for p in wanted}
+    ro = sorted(p for p in wanted if not any(q != p and q in p.parents for q in wanted))
+    return ro, [work]
+
+
+class Gimp:
+    """A fresh GIMP profile with the plug-in installed by install.py, and a way to run batch jobs in GIMP."""
+
+    def __init__(self, work: Path, model: Path):
+        self.work = work
+        self.model = model
+        self.profile = work / "gimpdir"
+        self.config_home = work / "config"
+        self.plugin = self.profile / "plug-ins" / "liif-upscale"
+
+    def install(self) -> None:
+        env = dict(os.environ, HOME=str(self.work / "home"), XDG_CONFIG_HOME=str(self.config_home))
+        subprocess.run([sys.executable, str(REPO / "install.py"), "--no-venv", "--python", sys.executable,
+                        "--gimp-dir", str(self.profile), "--no-krita", "--no-example", "-q"],
+                       env=env, check=True, timeout=120)
+
+    def run(self, name: str, cases: list[dict[str, Any]], during: Any = None,
+            gui: bool = False) -> tuple[int, str, dict[str, Any]]:
+        """Run ``gimp_batch.py`` on ``cases`` in a fresh GIMP process; ``(exit code, log, results)``.
+
+        ``gui``: the full GIMP (``gimp-3.0``) on a virtual X display (``xvfb-run``), for dialogs.
+        ``during(out)`` runs in a thread meanwhile (``out`` is the folder the batch writes to).
+        """
+        out = self.work / name
+        job = self.work / f"{name}.json"
+        job.write_text(json.dumps({"cases": cases, "out": str(out), "plugin_dir": str(self.plugin)}))
+        batch = f"exec(open({str(BATCH)!r}).read())"
+        command = " ".join(["exec"] + (XVFB + [GIMP_GUI] if gui else [GIMP, "-i"])
+                           + ["-d", "-f", "--batch-interpreter=python-fu-eval", "-b", shlex.quote(batch), "--quit"])
+        code, log = self.shell(name, command, {"LIIF_GIMP_JOB": str(job)}, lambda: during(out) if during else None)
+        results_path = out / "results.json"
+        results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+        return code, log, results
+
+    def shell(self, name: str, command: str, env: dict[str, str] | None = None,
+              during: Any = None) -> tuple[int, str]:
+        """Run the shell ``command`` in the chroot, with the profile's environment; ``(exit code, output)``."""
+        env = {"HOME": str(self.work / "home"), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
+               "GIMP3_DIRECTORY": str(self.profile), "XDG_CONFIG_HOME": str(self.config_home),
+               "XDG_CACHE_HOME": str(self.work / "cache"), "XDG_DATA_HOME": str(self.work / "data"),
+               "LIIF_UPSCALE_THREADS": THREADS, **(env or {})}
+        ro, rw = _mount_points(self.work)
+        root = shlex.quote(str(CHROOT))
+        lines = ["set -e", f"mount -t proc proc {root}/proc"]
+        for path in ro + rw:
+            q, inside = shlex.quote(str(path)), shlex.quote(f"{CHROOT}{path}")
+            lines += [f"mkdir -p {inside}", f"mount --bind {q} {inside}"]
+            if path in ro:
+                lines.append(f"mount -o remount,bind,ro {inside}")
+        # env -i: nothing of the host's environment (its PATH leads to pyenv's python3, which has no gi)
+        words = [shlex.quote(f"{k}={v}") for k, v in env.items()] + ["/bin/sh", "-c", shlex.quote(command)]
+        lines.append(" ".join([f"exec chroot {root} /usr/bin/env -i", *words]))
+        log_path = self.work / f"{name}.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                                     "\n".join(lines)], stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+            watcher = threading.Thread(target=during, daemon=True) if during else None
+            if watcher:
+                watcher.start()
+            try:
+                code = proc.wait(GIMP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                code = proc.wait()
+            if watcher:
+                watcher.join(60)
+        return code, log_path.read_text(errors="replace")
+
+
+# --------------------------------------------------------------------------------------------- cases
+
+DTYPES = {"U8_NON_LINEAR": np.uint8, "U16_NON_LINEAR": np.uint16, "FLOAT_NON_LINEAR": np.float32}
+
+
+def _pixels(shape: tuple[int, ...], dtype: Any, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if dtype == np.float32:
+        return rng.random(shape, dtype=np.float32)
+    return rng.integers(0, np.iinfo(dtype).max + 1, size=shape, dtype=dtype)
+
+
+def _layer(work: Path, name: str, array: np.ndarray, x: int = 0, y: int = 0) -> dict[str, Any]:
+    path = work / "inputs" / f"{name}.raw"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(np.ascontiguousarray(array).astype(array.dtype.newbyteorder("=")).tobytes())
+    channels = array.shape[2]
+    return {"name": name, "file": str(path), "width": array.shape[1], "height": array.shape[0], "x": x, "y": y,
+            "alpha": channels in (2, 4)}
+
+
+def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """The cases of the main GIMP run and each case's source-layer pixels (for the expected result)."""
+    cases, sources = [], {}
+
+    def add(name: str, base: str, precision: str, size: tuple[int, int], layers: list[tuple[str, np.ndarray, int, int]],
+            args: dict[str, Any], select: dict[str, Any] | None = None, **extra: Any) -> None:
+        args = {"model": str(model), "device": "cpu", "output": "layer", "tile": 0, "scale": 2.0, "width": 0,
+                "height": 0, **args}
+        specs = [_layer(work, f"{name}-{lname}", arr, x, y) for lname, arr, x, y in layers]
+        for spec, (lname, *_) in zip(specs, layers):
+            spec["name"] = lname
+        cases.append({"name": name, "image": {"base": base, "precision": precision, "width": size[0],
+                                              "height": size[1]},
+                      "layers": specs, "source": 0, "select": select, "args": args, **extra})
+        sources[name] = layers[0][1]
+
+    rgba8 = _pixels((5, 7, 4), np.uint8, 1)
+    add("rgba8_scale", "rgb", "U8_NON_LINEAR", (7, 5), [("src", rgba8, 0, 0)], {"scale": 2.5})
+    add("rgba16_axes", "rgb", "U16_NON_LINEAR", (8, 6), [("src16", _pixels((6, 8, 4), np.uint16, 2), 0, 0)],
+        {"width": 20, "height": 9})
+    add("gray8_width_new_image", "gray", "U8_NON_LINEAR", (6, 4), [("grey", _pixels((4, 6, 1), np.uint8, 3), 0, 0)],
+        {"width": 15, "output": "image"})
+    add("float_new_image", "rgb", "FLOAT_NON_LINEAR", (5, 4), [("flt", _pixels((4, 5, 3), np.float32, 4), 0, 0)],
+        {"scale": 3.0, "output": "image", "tile": 16})
+    edged = _pixels((5, 6, 4), np.uint8, 5)
+    edged[0, :, 3] = edged[-1, :, 3] = edged[:, 0, 3] = edged[:, -1, 3] = 0  # transparent edges
+    edged[2, 2, 3] = 128
+    add("transparent_offset_layer", "rgb", "U8_NON_LINEAR", (10, 8),
+        [("edged", edged, 3, 2), ("bg", _pixels((8, 10, 3), np.uint8, 6), 0, 0)], {"scale": 2.0})
+    add("selection_ellipse", "rgb", "U8_NON_LINEAR", (9, 7), [("rgb", _pixels((7, 9, 3), np.uint8, 7), 0, 0)],
+        {"scale": 2.0}, select={"shape": "ellipse", "x": 2, "y": 1, "w": 6, "h": 5})
+    add("selection_gray16_new_image", "gray", "U16_NON_LINEAR", (8, 6),
+        [("ga16", _pixels((5, 6, 2), np.uint16, 8), 2, 1)], {"scale": 1.5, "output": "image"},
+        select={"shape": "rect", "x": 0, "y": 0, "w": 5, "h": 4})
+    add("linear16_new_image", "rgb", "U16_LINEAR", (5, 4), [("lin", _pixels((4, 5, 4), np.uint16, 10), 0, 0)],
+        {"scale": 2.0, "output": "image"})
+    # errors: nothing may change
+    add("error_scale_zero", "rgb", "U8_NON_LINEAR", (7, 5), [("src", rgba8, 0, 0)], {"scale": 0.0},
+        expect_error="at least 1")
+    add("error_bad_model", "rgb", "U8_NON_LINEAR", (7, 5), [("src", rgba8, 0, 0)],
+        {"model": str(work / "no-such-model.safetensors")}, expect_error="model file not found")
+    add("error_no_worker", "rgb", "U8_NON_LINEAR", (7, 5), [("src", rgba8, 0, 0)], {},
+        expect_error="does not exist", config={"python": "/nonexistent/bin/python3"})
+    return cases, sources
+
+
+def _masked(region: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """What the plug-in sends for a selection: alpha (added if missing) times the mask (0..255)."""
+    dtype = region.dtype
+    top = 1.0 if dtype == np.float32 else float(np.iinfo(dtype).max)
+    if region.shape[2] in (1, 3):
+        alpha = mask.astype(np.float64) / 255 * top
+        region = np.concatenate([region, np.zeros_like(region[..., :1])], axis=2)
+    else:
+        alpha = region[..., -1].astype(np.float64) * mask / 255
+    region = region.copy()
+    region[..., -1] = alpha if dtype == np.float32 else np.round(alpha).astype(dtype)
+    return region
+
+
+def expected_result(case: dict[str, Any], res: dict[str, Any], source: np.ndarray, model: Path) -> np.ndarray:
+    x, y, w, h = res["region"]
+    region = source[y:y + h, x:x + w]
+    if case["select"]:
+        spec, layer = case["image"], case["layers"][0]
+        mask = np.fromfile(res["selection_file"], np.uint8).reshape(spec["height"], spec["width"])
+        region = _masked(region, mask[layer["y"] + y:layer["y"] + y + h, layer["x"] + x:layer["x"] + x + w])
+    out = res["result"]
+    return liif_core.upscale(region, size=(out["width"], out["height"]), model=str(model), device="cpu",
+                             tile=case["args"]["tile"] or None)
+
+
+def read_result(res: dict[str, Any], dtype: Any) -> np.ndarray:
+    out = res["result"]
+    data = np.fromfile(out["file"], dtype=dtype)
+    return data.reshape(out["height"], out["width"], -1)
+
+
+# --------------------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def gimp(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path) -> Gimp:
+    reason = _why_no_gimp()
+    if reason:
+        pytest.skip(reason)
+    if subprocess.run(["unshare", "--mount", "--propagation", "private", "true"]).returncode != 0:
+        pytest.skip("unshare --mount is not permitted here (needs CAP_SYS_ADMIN)")
+    work = tmp_path_factory.mktemp("gimp")
+    model = work / "tiny.safetensors"
+    shutil.copy(tiny_model_path, model)
+    host = Gimp(work, model)
+    host.install()
+    return host
+
+
+@pytest.fixture(scope="module")
+def main_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, np.ndarray], dict[str, Any]]:
+    cases, sources = make_cases(gimp.work, gimp.model)
+    cases.append(cancel_case(gimp))
+    killed: dict[str, Any] = {}
+    code, log, results = gimp.run("main", cases, during=lambda out: kill_plugin_mid_job(out, killed))
+    (gimp.work / "cancel.json").write_text(json.dumps(killed))  # for a look after a failure
+    assert code == 0 and results.get("cases"), f"gimp-console exited with {code}; its log:\n{log[-6000:]}"
+    by_name = {c["name"]: c for c in results["cases"]}
+    return results, by_name, sources, {"cases": {c["name"]: c for c in cases}, "killed": killed, "log": log}
+
+
+# --------------------------------------------------------------------------------------------- cancel
+
+
+def cancel_case(gimp: Gimp) -> dict[str, Any]:
+    """A job long enough to be killed mid-way, as GIMP's cancel does (it kills the plug-in process)."""
+    big = _pixels((96, 96, 4), np.uint8, 9)
+    spec = _layer(gimp.work, "cancel-src", big)
+    spec["name"] = "src"
+    return {"name": "cancel_kills_worker", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 96,
+                                                     "height": 96},
+            "layers": [spec], "source": 0, "select": None, "marker": True,
+            "args": {"model": str(gimp.model), "device": "cpu", "output": "layer", "tile": 8, "scale": 30.0,
+                     "width": 0, "height": 0}}
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        found[int(entry)] = (int(stat.rsplit(")", 1)[1].split()[1]), cmd)
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def kill_plugin_mid_job(out: Path, record: dict[str, Any]) -> None:
+    """Wait for the cancel case's worker to be busy, SIGKILL its plug-in, and time the worker's exit."""
+    marker = out / "cancel_kills_worker.started"
+    deadline = time.monotonic() + GIMP_TIMEOUT_S
+    while not marker.exists():
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.1)
+    worker = plugin = None
+    while time.monotonic() < deadline and worker is None:
+        procs = _processes()
+        for pid, (ppid, cmd) in procs.items():
+            if "liif_core.worker" in cmd and "liif-upscale.py" in procs.get(ppid, (0, ""))[1]:
+                worker, plugin = pid, ppid
+        time.sleep(0.1)
+    if worker is None:
+        return
+    # kill once the job runs: the worker has used more CPU than importing torch takes (~2 s)
+    while time.monotonic() < deadline and not _gone(worker) and _cpu_seconds(worker) < 4.0:
+        time.sleep(0.1)
+    record["worker_cpu_s_at_kill"] = _cpu_seconds(worker)
+    record["worker_alive_at_kill"] = not _gone(worker)
+    try:
+        os.kill(plugin, signal.SIGKILL)
+    except ProcessLookupError:
+        record["plugin_already_gone"] = True
+        return
+    t0 = time.monotonic()
+    while not _gone(worker) and time.monotonic() - t0 < 10:
+        time.sleep(0.05)
+    record["worker_exit_s"] = time.monotonic() - t0
+    record["worker_gone"] = _gone(worker)
+
+
+# --------------------------------------------------------------------------------------------- tests
+
+SUCCESS_CASES = ["rgba8_scale", "rgba16_axes", "gray8_width_new_image", "float_new_image",
+                 "transparent_offset_layer", "selection_ellipse", "selection_gray16_new_image"]
+
+
+@requires_gimp
+def test_procedure_is_registered_in_filters_enhance(main_run) -> None:
+    results = main_run[0]
+    assert results["registered"], "python-fu-liif-upscale is not registered (plug-in not found or not executable)"
+    assert results["menu_paths"] == ["<Image>/Filters/Enhance"]
+    assert results["menu_label"].replace("_", "") == "LIIF Upscale..."
+    assert {"RGB*", "GRAY*"} <= {t.strip() for t in results["image_types"].split(",")}
+    assert results["arguments"][-7:] == ["scale", "width", "height", "output", "model", "device", "tile"]
+    assert results["return_values"] == ["layer"]
+
+
+@requires_gimp
+@pytest.mark.parametrize("name", SUCCESS_CASES)
+def test_pixels_match_the_engine(main_run, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)
+    results, by_name, sources, extra = main_run
+    case, res = extra["cases"][name], by_name[name]
+    assert res["status"] == "success", res["message"]
+    dtype = DTYPES[case["image"]["precision"]]
+    got = read_result(res, dtype)
+    expected = expected_result(case, res, sources[name], Path(case["args"]["model"]))
+    expected = expected.reshape(got.shape[0], got.shape[1], -1)
+    assert got.shape == expected.shape
+    if dtype == np.float32:
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+    else:
+        diff = np.abs(got.astype(np.int64) - expected.astype(np.int64))
+        assert diff.max() == 0, f"{(diff > 0).sum()} of {diff.size} samples differ, by up to {diff.max()}"
+
+
+@requires_gimp
+def test_new_layer_output_scales_the_image_and_keeps_the_source(main_run) -> None:
+    by_name = main_run[1]
+    res = by_name["rgba8_scale"]
+    out = res["result"]
+    assert not out["new_image"] and res["new_images"] == 0
+    geo = out["geometry"]
+    assert (geo["width"], geo["height"]) == (18, 12)  # 7 x 5 at 2.5: 17.5 -> 18, 12.5 -> 12 (engine's rounding)
+    assert [layer["name"] for layer in geo["layers"]] == ["src x2.5 (LIIF)", "src"]
+    assert (out["x"], out["y"], out["width"], out["height"]) == (0, 0, 18, 12)
+    assert geo["layers"][1] | {"name": ""} == geo["layers"][0] | {"name": ""}  # the source, scaled by GIMP, under it
+    assert out["selected"] == ["src x2.5 (LIIF)"]
+    axes = by_name["rgba16_axes"]["result"]
+    assert (axes["width"], axes["height"]) == (20, 9) and axes["name"] == "src16 20x9 (LIIF)"
+    assert axes["geometry"]["precision"] == "u16-non-linear"
+
+
+@requires_gimp
+def test_layer_with_offset_lines_up_with_gimps_scaling(main_run) -> None:
+    res = main_run[1]["transparent_offset_layer"]
+    geo = res["result"]["geometry"]
+    assert (geo["width"], geo["height"]) == (20, 16)
+    names = [layer["name"] for layer in geo["layers"]]
+    assert names == ["edged x2 (LIIF)", "edged", "bg"]
+    new, source, background = geo["layers"]
+    assert (new["x"], new["y"], new["width"], new["height"]) == (6, 4, 12, 10)
+    assert (source["x"], source["y"], source["width"], source["height"]) == (6, 4, 12, 10)
+    assert (background["width"], background["height"]) == (20, 16)
+    assert new["alpha"]
+
+
+@requires_gimp
+def test_selection_region_aligned_in_the_enlarged_image(main_run) -> None:
+    res = main_run[1]["selection_ellipse"]
+    x, y, w, h = res["region"]
+    assert (x, y, w, h) == (2, 1, 6, 5)
+    out = res["result"]
+    plan = liif_plan.layer_plan(9, 7, x, y, w, h, 12, 10)
+    assert (out["x"], out["y"], out["width"], out["height"]) == (plan.x, plan.y, plan.width, plan.height)
+    assert (out["geometry"]["width"], out["geometry"]["height"]) == (18, 14)
+    assert out["alpha"], "the selection mask becomes the layer's alpha, so the layer needs one"
+
+
+@requires_gimp
+@pytest.mark.parametrize("name", ["gray8_width_new_image", "float_new_image", "selection_gray16_new_image"])
+def test_new_image_output_leaves_the_source_alone(main_run, name: str) -> None:
+    res = main_run[1][name]
+    assert res["status"] == "success", res["message"]
+    assert res["before"] == res["after"], "the source image changed"
+    out = res["result"]
+    assert out["new_image"] and len(out["geometry"]["layers"]) == 1
+    assert out["geometry"]["precision"] == res["before"]["geometry"]["precision"]
+    assert (out["geometry"]["width"], out["geometry"]["height"]) == (out["width"], out["height"])
+    if name == "gray8_width_new_image":
+        assert (out["width"], out["height"]) == (15, 10) and out["gray"] and not out["alpha"]
+    if name == "selection_gray16_new_image":
+        assert res["region"] == [0, 0, 3, 3] and out["gray"] and out["alpha"]
+
+
+@requires_gimp
+def test_linear_light_image_keeps_its_precision(main_run) -> None:
+    """Linear images travel in the perceptual form the model knows; Babl converts both ways (pixels not compared)."""
+    res = main_run[1]["linear16_new_image"]
+    assert res["status"] == "success", res["message"]
+    out = res["result"]
+    assert out["geometry"]["precision"] == "u16-linear" and (out["width"], out["height"]) == (10, 8)
+    assert res["before"] == res["after"]
+
+
+@requires_gimp
+@pytest.mark.parametrize("name", ["error_scale_zero", "error_bad_model", "error_no_worker"])
+def test_errors_return_an_error_status_and_change_nothing(main_run, name: str) -> None:
+    case, res = main_run[3]["cases"][name], main_run[1][name]
+    assert res["status"] in ("calling-error", "execution-error"), res
+    assert case["expect_error"] in res["message"], res["message"]
+    assert res["before"] == res["after"], "the image changed although the procedure failed"
+    assert res["new_images"] == 0
+
+
+@requires_gimp
+def test_cancel_kills_the_worker_and_leaves_the_image(main_run) -> None:
+    killed, res = main_run[3]["killed"], main_run[1]["cancel_kills_worker"]
+    assert killed.get("worker_alive_at_kill"), f"the cancel case's worker was not found busy: {killed}"
+    assert killed["worker_cpu_s_at_kill"] >= 4.0, f"killed before the job ran: {killed}"
+    assert killed["worker_gone"], "the worker outlived its killed plug-in"
+    assert killed["worker_exit_s"] < 3.0, killed
+    assert res["status"] != "success"
+    assert res["before"] == res["after"] and res["new_images"] == 0
+
+
+# --------------------------------------------------------------------------------------------- the dialog
+
+GUI_TOOLS = ("usr/bin/xvfb-run", "usr/bin/xdotool", "usr/bin/xwd", GIMP_GUI.lstrip("/"))
+
+
+@pytest.fixture(scope="module")
+def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    missing = [tool for tool in GUI_TOOLS if not (CHROOT / tool).exists()]
+    if missing:
+        pytest.skip(f"the chroot lacks {', '.join(missing)}: run tests/hosts/setup_gimp.sh again to add them")
+    image = _pixels((4, 6, 3), np.uint8, 11)
+    cases = []
+    for respond in ("ok", "cancel"):
+        spec = _layer(gimp.work, f"dialog-{respond}", image)
+        spec["name"] = "photo"
+        cases.append({"name": f"dialog_{respond}", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 6,
+                                                               "height": 4},
+                      "layers": [spec], "source": 0, "select": None, "interactive": {"respond": respond}, "args": {}})
+    code, log, results = gimp.run("gui", cases, gui=True)
+    assert code == 0 and results.get("cases"), f"gimp-3.0 exited with {code}; its log:\n{log[-6000:]}"
+    return {c["name"]: c for c in results["cases"]}, {"image": image, "log": log}
+
+
+@requires_gimp
+def test_dialog_ok_runs_with_the_dialogs_values(gui_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)
+    res = gui_run[0]["dialog_ok"]
+    assert res["responder"] == 0, "the dialog did not appear"
+    assert res["status"] == "success", res["message"]
+    out = res["result"]
+    assert (out["width"], out["height"]) == (12, 8) and not out["new_image"]  # defaults: x2, new layer
+    got = read_result(res, np.uint8)
+    expected = liif_core.upscale(gui_run[1]["image"], scale=2, model="default", device="cpu")
+    assert np.array_equal(got, expected)
+
+
+@requires_gimp
+def test_dialog_cancel_changes_nothing(gui_run) -> None:
+    res = gui_run[0]["dialog_cancel"]
+    assert res["responder"] == 0, "the dialog did not appear"
+    assert res["status"] == "cancel"
+    assert res["before"] == res["after"] and res["new_images"] == 0
+
+
+# --------------------------------------------------------------------------------------------- the README
+
+
+@requires_gimp
+def test_readme_batch_command_works_as_written(gimp: Gimp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch command in plugin/gimp/README.md, copied as it is, upscales photo.png with the default model."""
+    from PIL import Image
+
+    readme = (REPO / "plugin" / "gimp" / "README.md").read_text()
+    block = readme.split("<!-- batch-example", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    folder = gimp.work / "readme"
+    folder.mkdir()
+    photo = _pixels((6, 8, 3), np.uint8, 12)
+    Image.fromarray(photo).save(folder / "photo.png")
+    code, log = gimp.shell("readme", f"cd {shlex.quote(str(folder))}\n{block}")
+    assert code == 0, log[-4000:]
+    with Image.open(folder / "photo_x2.5.png") as result:
+        assert result.size == (20, 15)  # 8 x 6 at 2.5
+        got = np.asarray(result.convert("RGB"))
+    monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)
+    expected = liif_core.upscale(photo, scale=2.5, model="default", device="cpu")
+    assert np.array_equal(got, expected)
