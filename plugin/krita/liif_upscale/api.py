@@ -1,0 +1,316 @@
+"""The scripting API, and the three steps both it and the dialog use: prepare, compute, apply.
+
+For Krita's Scripter and batch scripts (also under ``kritarunner``, without any window)::
+
+    import liif_upscale
+    doc = Krita.instance().activeDocument()
+    layer = liif_upscale.upscale_node(doc, doc.activeNode(), scale=2.5)
+
+The work is split so that the dialog can run the slow middle step in a thread while Krita stays
+responsive; Krita's own API (``Document``, ``Node``) is only touched on the calling (GUI) thread:
+
+1. :func:`prepare` (GUI thread): checks the request, plans sizes and positions, reads the pixels
+   (and the selection's mask). Changes nothing.
+2. :func:`compute` (any thread): converts the pixels and runs the worker. Changes nothing.
+3. :func:`apply` (GUI thread): builds the new layer (or document). Only this step changes
+   anything, and it fills the new layer before adding it, so a cancel or an error in steps 1-2
+   leaves the document exactly as it was.
+
+Undo: with ``output="layer"`` the upscale is two steps in Krita's history, "Scale Image" (every
+layer resampled by Krita, the canvas enlarged) and "Add Layer" (the LIIF layer, already filled);
+undo twice to get the original back. It is a single "Add Layer" step when the canvas keeps its
+size. A source layer whose colour space differs from the image's adds a third, invisible step
+before these (the new layer's conversion to that colour space, done before it is added). With
+``output="document"`` the source document is not touched at all.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from krita import Krita
+
+from .geometry import GeometryError, Plan, Rect, Scale, Size, factor_label, plan
+from .liif_common.client import (
+    LiifClientError,
+    WorkerCancelled,
+    WorkerClient,
+    WorkerCrashed,
+    WorkerError,
+    WorkerNotConfigured,
+    WorkerTimeout,
+)
+from .pixels import (
+    PixelFormat,
+    UnsupportedColorSpace,
+    apply_mask,
+    from_worker,
+    is_opaque_mask,
+    pixel_format,
+    to_worker,
+    worker_samples,
+)
+
+SCOPES = ("auto", "layer", "selection")
+RESAMPLER = "Bicubic"  # what Krita scales the other layers with ("layer" output)
+
+Progress = Callable[[float], None]  # fraction done, 0..1
+Cancel = Callable[[], bool]
+
+
+class UpscaleError(ValueError):
+    """The request cannot be carried out as asked (nothing was changed); the message says why and what to do."""
+
+
+@dataclass
+class UpscaleJob:
+    """A checked request with the source pixels already read: the input of :func:`compute` and :func:`apply`."""
+
+    document: Any  # krita.Document
+    node: Any  # krita.Node
+    plan: Plan
+    fmt: PixelFormat
+    pixels: bytes  # Krita's bytes of plan.source
+    mask: bytes | None  # the selection's mask over plan.source, one byte per pixel; None: fully selected
+    output: str
+    model: str | None
+    device: str
+    tile: int | None
+    layer_name: str
+    resampler: str = RESAMPLER
+
+    @property
+    def steps(self) -> int:
+        """Worker calls this job needs (the mask is upscaled separately)."""
+        return 2 if self.mask is not None else 1
+
+
+# ------------------------------------------------------------------------------------------------ the worker
+
+_client: WorkerClient | None = None
+_client_lock = threading.Lock()
+
+
+def shared_client() -> WorkerClient:
+    """The worker client of this Krita session: started on first use, kept running (models stay loaded)."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = WorkerClient()
+        return _client
+
+
+def close_shared_client() -> None:
+    """Stop the session's worker (Krita calls this on quit; the worker would also exit on its own)."""
+    global _client
+    with _client_lock:
+        client, _client = _client, None
+    if client is not None:
+        client.close()
+
+
+# ------------------------------------------------------------------------------------------------ the steps
+
+
+def _rect(qrect: Any) -> Rect:
+    return Rect(qrect.x(), qrect.y(), qrect.width(), qrect.height())
+
+
+def check_node(node: Any) -> PixelFormat:
+    """The pixel format of ``node`` if it can be upscaled; else :class:`UpscaleError` saying why and what to do."""
+    kind = node.type()
+    if kind.endswith("mask") or node.parentNode() is None:
+        raise UpscaleError(f"Select a layer to upscale; the active node is a {kind or 'root node'}, not a layer.")
+    try:
+        return pixel_format(node.colorModel(), node.colorDepth())
+    except UnsupportedColorSpace as exc:
+        raise UpscaleError(str(exc)) from None
+
+
+def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | None = None, output: str = "layer",
+            model: str | None = None, device: str = "auto", tile: int | None = None, scope: str = "auto",
+            resampler: str = RESAMPLER) -> UpscaleJob:
+    """Check a request and read what it needs from ``document``; raises :class:`UpscaleError`. Changes nothing."""
+    if document is None or node is None:
+        raise UpscaleError("Open an image and select the layer to upscale.")
+    if scope not in SCOPES:
+        raise UpscaleError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 8):
+        raise UpscaleError(f"tile must be a whole number of at least 8 pixels (or None for automatic), got {tile!r}")
+    fmt = check_node(node)
+    kind = node.type()
+    document.waitForDone()  # pending strokes and projections first: read what the user sees
+    canvas = Rect(0, 0, document.width(), document.height())
+    selection = document.selection() if scope != "layer" else None
+    if scope == "selection" and selection is None:
+        raise UpscaleError("There is no selection: select an area first, or upscale the whole layer.")
+    reference = canvas.intersected(_rect(selection)) if selection is not None else canvas
+    if reference.is_empty():
+        raise UpscaleError("The selection is empty (or outside the canvas); select an area first.")
+    try:
+        where = plan((canvas.width, canvas.height), reference, _rect(node.bounds()), scale, size, output)
+    except GeometryError as exc:
+        raise UpscaleError(f"{node.name()}: {exc}") from None
+    src = where.source
+    read = node.pixelData if kind == "paintlayer" else node.projectionPixelData
+    pixels = bytes(read(src.x, src.y, src.width, src.height))
+    if len(pixels) != src.width * src.height * fmt.pixel_bytes:
+        raise UpscaleError(f"Krita returned no pixels for the {kind} {node.name()!r}; convert it to a paint layer "
+                           "(Layer > Convert > to Paint Layer) and try again.")
+    mask = None
+    if selection is not None:
+        mask = bytes(selection.pixelData(src.x, src.y, src.width, src.height))
+        if not mask.strip(b"\x00"):
+            raise UpscaleError("The selected area of this layer is empty: nothing is selected where it has pixels.")
+        if is_opaque_mask(mask):
+            mask = None
+    name = f"{node.name()} {factor_label(where.factors)} (LIIF)"
+    return UpscaleJob(document, node, where, fmt, pixels, mask, output, model, device, tile, name, resampler)
+
+
+def compute(job: UpscaleJob, client: WorkerClient, progress: Progress | None = None,
+            cancel: Cancel | None = None) -> bytes:
+    """Upscale the job's pixels with the worker; returns Krita's bytes for ``job.plan.target``. Any thread.
+
+    Raises the client's exceptions (:class:`WorkerCancelled` when ``cancel()`` turned true).
+    """
+    src, (width, height) = job.plan.source, job.plan.target_size
+    options = {"size": (width, height), "model": job.model, "device": job.device, "tile": job.tile, "cancel": cancel}
+
+    def step(index: int) -> Callable[[int, int], None] | None:
+        if progress is None:
+            return None
+        return lambda done, total: progress((index + (done / total if total else 1.0)) / job.steps)
+
+    data, shape, dtype = to_worker(job.pixels, src.width, src.height, job.fmt)
+    out, out_shape, out_dtype = client.upscale(data, shape, dtype, progress=step(0), **options)
+    expected = (height, width, job.fmt.channels)
+    if tuple(out_shape) != expected or out_dtype != dtype:
+        raise WorkerError("InternalError", f"the worker returned {out_shape} {out_dtype}, expected {expected} {dtype}")
+    samples = worker_samples(out, out_dtype)
+    del data, out
+    if job.mask is not None:
+        mask, _, _ = client.upscale(job.mask, (src.height, src.width), "uint8", progress=step(1), **options)
+        apply_mask(samples, job.fmt.channels, mask)
+    if cancel is not None and cancel():
+        raise WorkerCancelled("Cancelled", "upscale cancelled")
+    if progress is not None:
+        progress(1.0)
+    return from_worker(samples, job.fmt)
+
+
+def _same_space(a: Any, b: Any) -> bool:
+    return (a.colorModel(), a.colorDepth(), a.colorProfile()) == (b.colorModel(), b.colorDepth(), b.colorProfile())
+
+
+def apply(job: UpscaleJob, pixels: bytes) -> Any:
+    """Put the computed pixels into a new layer above the source (or a new document); GUI thread.
+
+    Returns the new ``Node`` ("layer" output) or the new ``Document`` ("document" output).
+    """
+    target = job.plan.target
+    if job.output == "document":
+        return _apply_document(job, pixels)
+    doc, node = job.document, job.node
+    if not any(d == doc for d in Krita.instance().documents()):
+        raise UpscaleError("The image was closed while it was being upscaled; nothing was changed.")
+    parent = node.parentNode()
+    if parent is None:
+        raise UpscaleError(f"The layer {node.name()!r} was removed while it was being upscaled; nothing was changed.")
+    layer = doc.createNode(job.layer_name, "paintlayer")
+    # a source in its own colour space (unlike the image's): the new layer gets that space before it is filled
+    if not _same_space(layer, node) and not layer.setColorSpace(node.colorModel(), node.colorDepth(),
+                                                                node.colorProfile()):
+        raise UpscaleError(f"Krita could not create a layer in the colour space of {node.name()!r} "
+                           f"({node.colorModel()}/{node.colorDepth()}, {node.colorProfile()}); convert the "
+                           "layer to the image's colour space and try again. Nothing was changed.")
+    layer.setPixelData(pixels, target.x, target.y, target.width, target.height)  # filled before it is added
+    new_w, new_h = job.plan.canvas_size
+    if (new_w, new_h) != (doc.width(), doc.height()):
+        doc.scaleImage(new_w, new_h, round(doc.xRes()), round(doc.yRes()), job.resampler)
+        doc.waitForDone()
+    if not parent.addChildNode(layer, node):
+        raise UpscaleError(f"Krita refused to add the new layer next to {node.name()!r} (is its group locked?).")
+    doc.setActiveNode(layer)
+    doc.waitForDone()
+    return layer
+
+
+def _apply_document(job: UpscaleJob, pixels: bytes) -> Any:
+    krita, source, node, target = Krita.instance(), job.document, job.node, job.plan.target
+    width, height = job.plan.canvas_size
+    title = f"{source.name() or 'Untitled'} {factor_label(job.plan.factors)} (LIIF)"
+    doc = krita.createDocument(width, height, title, node.colorModel(), node.colorDepth(), node.colorProfile(),
+                               source.xRes())
+    if doc is None:
+        raise UpscaleError(f"Krita could not create a {width} x {height} document (not enough memory?).")
+    doc.setBatchmode(source.batchmode() or not krita.windows())  # without windows (kritarunner) it must be
+    layer = doc.createNode(job.layer_name, "paintlayer")
+    layer.setPixelData(pixels, target.x, target.y, target.width, target.height)
+    root = doc.rootNode()
+    for child in root.childNodes():  # the white "Background" createDocument adds: transparency stays visible
+        child.remove()
+    root.addChildNode(layer, None)
+    doc.setActiveNode(layer)
+    doc.waitForDone()
+    window = krita.activeWindow()
+    if window is not None and not doc.batchmode():
+        window.addView(doc)
+    return doc
+
+
+def upscale_node(document: Any, node: Any, scale: Scale | None = None, size: Size | None = None,
+                 output: str = "layer", model: str | None = None, device: str = "auto", tile: int | None = None,
+                 *, scope: str = "auto", resampler: str = RESAMPLER, progress: Progress | None = None,
+                 cancel: Cancel | None = None, client: WorkerClient | None = None) -> Any:
+    """Upscale ``node`` of ``document`` with LIIF and return the new layer (or, with ``output="document"``, the new
+    document). Blocks until done; works without a window (``kritarunner``).
+
+    - ``scale``: a factor (``2.5``) or per-axis factors (``(3, 2)``), 1 or more; or ``size``: ``(width, height)``
+      in pixels (one side may be None to keep the aspect ratio). They refer to the whole canvas, or to the
+      selection's bounding box when a selection is upscaled.
+    - ``output="layer"``: Krita scales the image (every layer, with ``resampler``) and the LIIF result is a new
+      paint layer "<name> x2.50 (LIIF)" right above ``node``; ``"document"``: a new document holding just that
+      layer, the source document untouched (the new one is shown when Krita has a window).
+    - ``scope``: ``"auto"`` upscales the selection if there is one, else the layer; ``"layer"`` or
+      ``"selection"`` force one. With a selection, its bounding box is upscaled and its (upscaled) mask becomes
+      the new layer's transparency.
+    - ``model``: a bundled model's name or a ``.safetensors``/``.pth`` path (None: the default model);
+      ``device``: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``; ``tile``: tile size in pixels
+      (None: chosen from free memory).
+    - ``progress(fraction)`` is called as the work goes on; ``cancel()`` is polled, and when it returns true
+      the job stops with :class:`WorkerCancelled` and nothing is changed.
+
+    Raises :class:`UpscaleError` for a request that cannot work (nothing is changed), and the worker client's
+    :class:`WorkerNotConfigured`, :class:`WorkerCrashed`, :class:`WorkerError`, :class:`WorkerCancelled`.
+    """
+    job = prepare(document, node, scale, size, output, model, device, tile, scope, resampler)
+    result = compute(job, client or shared_client(), progress, cancel)
+    return apply(job, result)
+
+
+# ------------------------------------------------------------------------------------------------ messages
+
+
+def explain(exc: BaseException) -> str:
+    """A message for the user: what went wrong and what to do about it."""
+    if isinstance(exc, WorkerNotConfigured):
+        return (f"{exc}\n\nNothing was changed. install.py is in the LIIF Upscale folder (python3 install.py); "
+                "once it has run, try again (Krita need not be restarted).")
+    if isinstance(exc, WorkerCrashed):
+        return (f"{exc}\n\nNothing was changed. Try again (the worker restarts). If it keeps happening, choose "
+                "Device: CPU or a smaller tile size, and run install.py again to repair the installation.")
+    if isinstance(exc, WorkerTimeout):
+        return f"{exc}\n\nNothing was changed. Try a smaller scale or tile size."
+    if isinstance(exc, WorkerError):
+        hints = {"OutOfMemory": "Choose a smaller tile size (e.g. 256), Device: CPU, or a smaller scale.",
+                 "MemoryLimitError": "Upscale a smaller area (select part of the layer) or choose a smaller scale.",
+                 "ModelError": "Choose another model, or check the model file."}
+        hint = hints.get(exc.type, "")
+        return f"{exc.message}\n\nNothing was changed.{' ' + hint if hint else ''}"
+    if isinstance(exc, (UpscaleError, LiifClientError)):
+        return str(exc)
+    return f"Unexpected error: {type(exc).__name__}: {exc}\n\nNothing was changed."

@@ -1,0 +1,372 @@
+"""The "LIIF Upscale" dialog: scale or size (with aspect lock), model, device, tile, scope, output.
+
+The sizes refer to what is upscaled: the whole canvas for a layer, the selection's bounding box
+for a selection. The result line under them is computed by the same :func:`geometry.plan` the
+upscale uses, so what it shows is what happens. The model list and the GPU's availability come
+from the worker (``client.info()``), fetched in a thread so the dialog opens at once even while
+the worker is still starting. Last used values are kept in Krita's settings (kritarc, group
+``liif_upscale``).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from typing import Any
+
+from krita import Krita
+from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QRadioButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .geometry import MAX_SIDE, GeometryError, Rect, plan
+from .liif_common.client import WorkerClient
+
+SETTINGS_GROUP = "liif_upscale"
+DEFAULTS = {"scale": "2.00", "keep_aspect": "true", "model": "", "device": "auto", "tile": "0",
+            "scope": "selection", "output": "layer"}
+MAX_SCALE = 32.0
+DEFAULT_TILE = 512
+
+
+def load_settings() -> dict[str, str]:
+    """The last used values (strings, as Krita stores them), defaults where none were saved."""
+    krita = Krita.instance()
+    return {key: krita.readSetting(SETTINGS_GROUP, key, default) or default for key, default in DEFAULTS.items()}
+
+
+def save_settings(values: dict[str, str]) -> None:
+    krita = Krita.instance()
+    for key, value in values.items():
+        krita.writeSetting(SETTINGS_GROUP, key, value)
+
+
+def _round(value: float) -> int:
+    return int(value + 0.5)
+
+
+class UpscaleDialog(QDialog):
+    """Asks how to upscale ``node`` of ``document``; once ``exec()`` is Accepted, :meth:`request` has the answer."""
+
+    def __init__(self, document: Any, node: Any, client: WorkerClient | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("LIIF Upscale")
+        self.document, self.node = document, node
+        self.canvas = Rect(0, 0, document.width(), document.height())
+        b = node.bounds()
+        self.content = Rect(b.x(), b.y(), b.width(), b.height())
+        sel = document.selection()
+        self.selection = self.canvas.intersected(Rect(sel.x(), sel.y(), sel.width(), sel.height())) if sel else None
+        self.settings = load_settings()
+        self.info: dict[str, Any] | None = None  # the worker's info() once it arrived
+        self.info_error: str | None = None  # or why it could not be had
+        self._fx = self._fy = 2.0
+        self._updating = False
+        self._build()
+        self._restore()
+        self._info_queue: queue.Queue = queue.Queue()
+        self._info_timer = QTimer(self)
+        self._info_timer.timeout.connect(self._poll_info)
+        if client is None:
+            self.status_label.setText("")
+        else:
+            threading.Thread(target=self._fetch_info, args=(client,), name="liif-upscale-info", daemon=True).start()
+            self._info_timer.start(100)
+
+    # building -----------------------------------------------------------------------------
+    def _build(self) -> None:
+        form = QFormLayout()
+        self.scale_spin = QDoubleSpinBox()
+        self.scale_spin.setDecimals(2)
+        self.scale_spin.setRange(1.0, MAX_SCALE)
+        self.scale_spin.setSingleStep(0.25)
+        self.scale_spin.setPrefix("× ")
+        self.scale_spin.valueChanged.connect(self._scale_changed)
+        form.addRow("Scale:", self.scale_spin)
+
+        self.width_spin, self.height_spin = QSpinBox(), QSpinBox()
+        for spin in (self.width_spin, self.height_spin):
+            spin.setRange(1, MAX_SIDE)
+            spin.setSuffix(" px")
+        self.width_spin.valueChanged.connect(self._width_changed)
+        self.height_spin.valueChanged.connect(self._height_changed)
+        self.keep_aspect = QCheckBox("Keep aspect ratio")
+        self.keep_aspect.toggled.connect(self._aspect_toggled)
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.width_spin, 1)
+        size_row.addWidget(QLabel("×"))
+        size_row.addWidget(self.height_spin, 1)
+        form.addRow("Size:", size_row)
+        form.addRow("", self.keep_aspect)
+        self.result_label = QLabel()
+        self.result_label.setWordWrap(True)
+        form.addRow("Result:", self.result_label)
+
+        self.model_combo = QComboBox()
+        self.model_combo.setMinimumContentsLength(18)
+        browse = QToolButton()
+        browse.setText("...")
+        browse.setToolTip("Use a model file (.safetensors or .pth)")
+        browse.clicked.connect(self._browse_model)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_combo, 1)
+        model_row.addWidget(browse)
+        form.addRow("Model:", model_row)
+
+        self.device_combo = QComboBox()
+        for label, value in (("Automatic", "auto"), ("GPU", "gpu"), ("CPU", "cpu")):
+            self.device_combo.addItem(label, value)
+        form.addRow("Device:", self.device_combo)
+
+        self.tile_auto = QCheckBox("Automatic")
+        self.tile_spin = QSpinBox()
+        self.tile_spin.setRange(32, 8192)
+        self.tile_spin.setSingleStep(64)
+        self.tile_spin.setSuffix(" px")
+        self.tile_auto.toggled.connect(lambda on: self.tile_spin.setEnabled(not on))
+        tile_row = QHBoxLayout()
+        tile_row.addWidget(self.tile_auto)
+        tile_row.addWidget(self.tile_spin, 1)
+        form.addRow("Tile size:", tile_row)
+
+        self.scope_layer = QRadioButton("Whole layer")
+        self.scope_selection = QRadioButton("Selection")
+        self.scope_selection.setEnabled(self.selection is not None)
+        if self.selection is None:
+            self.scope_selection.setToolTip("There is no selection in this image")
+        self._group(form, "Upscale:", self.scope_layer, self.scope_selection)
+        self.scope_layer.toggled.connect(self._scope_changed)
+
+        self.output_layer = QRadioButton("New layer (the image is enlarged with Krita's scaling)")
+        self.output_document = QRadioButton("New document")
+        self._group(form, "Output:", self.output_layer, self.output_document)
+        self.output_layer.toggled.connect(self._refresh)
+
+        self.status_label = QLabel("Starting the worker...")
+        self.status_label.setWordWrap(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        self.buttons.button(QDialogButtonBox.Ok).setText("Upscale")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self.setMinimumWidth(460)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"Layer: <b>{_escape(self.node.name())}</b>"))
+        layout.addLayout(form)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.buttons)
+
+    def _group(self, form: QFormLayout, label: str, *buttons: QRadioButton) -> None:
+        group = QButtonGroup(self)
+        row = QVBoxLayout()
+        for button in buttons:
+            group.addButton(button)
+            row.addWidget(button)
+        form.addRow(label, row)
+
+    def _restore(self) -> None:
+        s = self.settings
+        self._updating = True
+        self.keep_aspect.setChecked(s["keep_aspect"] == "true")
+        self.scope_selection.setChecked(self.selection is not None and s["scope"] == "selection")
+        self.scope_layer.setChecked(not self.scope_selection.isChecked())
+        self.output_document.setChecked(s["output"] == "document")
+        self.output_layer.setChecked(s["output"] != "document")
+        index = self.device_combo.findData(s["device"])
+        self.device_combo.setCurrentIndex(max(index, 0))
+        tile = int(s["tile"]) if s["tile"].isdigit() else 0
+        self.tile_auto.setChecked(tile == 0)
+        self.tile_spin.setValue(tile or DEFAULT_TILE)
+        self.tile_spin.setEnabled(tile != 0)
+        self.add_model(None, select=False)  # always item 0
+        self.add_model(s["model"] or None)
+        self._updating = False
+        try:
+            scale = min(max(float(s["scale"]), 1.0), MAX_SCALE)
+        except ValueError:
+            scale = 2.0
+        self.scale_spin.setValue(scale)
+        self._scale_changed(scale)
+
+    # models and worker info ---------------------------------------------------------------
+    def add_model(self, value: str | None, select: bool = True) -> None:
+        """Add a model (bundled name, file path, or None for the default) to the list, and select it."""
+        found = [i for i in range(self.model_combo.count()) if self.model_combo.itemData(i) == value]
+        index = found[0] if found else -1
+        if index < 0:
+            if value is None:
+                label = "Default"
+            else:
+                label = os.path.basename(value) if os.sep in value or "/" in value else value
+            self.model_combo.addItem(label, value)
+            index = self.model_combo.count() - 1
+            self.model_combo.setItemData(index, value or "the default model", Qt.ToolTipRole)
+        if select:
+            self.model_combo.setCurrentIndex(index)
+
+    def _browse_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "LIIF model", "", "LIIF models (*.safetensors *.pth)")
+        if path:
+            self.add_model(path)
+
+    def _fetch_info(self, client: WorkerClient) -> None:
+        try:
+            self._info_queue.put(("info", client.info()))
+        except Exception as exc:  # noqa: BLE001  (shown in the dialog; the upscale reports it properly)
+            self._info_queue.put(("error", exc))
+
+    def _poll_info(self) -> None:
+        try:
+            kind, value = self._info_queue.get_nowait()
+        except queue.Empty:
+            return
+        self._info_timer.stop()
+        if kind == "error":
+            first_line = str(value).splitlines()[0] if str(value) else type(value).__name__
+            self.info_error = first_line
+            self.status_label.setText(f"<span style='color:#c33'>The worker is not available: "
+                                      f"{_escape(first_line)}</span>")
+            return
+        self.set_info(value)
+
+    def set_info(self, info: dict[str, Any]) -> None:
+        """Fill the model list and the GPU choice from the worker's ``info()``."""
+        self.info = info
+        current = self.model_combo.currentData()
+        models = list(info.get("models", []))
+        if models:  # the first is the default: say which it is instead of listing it twice
+            self.model_combo.setItemText(0, f"Default ({models[0]})")
+        for name in models[1:] + ([current] if current else []):
+            self.add_model(name, select=False)
+        self.add_model(current)
+        gpus = [d for d in info.get("devices", []) if d != "cpu"]
+        gpu_item = self.device_combo.model().item(self.device_combo.findData("gpu"))
+        gpu_item.setEnabled(bool(gpus))
+        if not gpus and self.device_combo.currentData() == "gpu":
+            self.device_combo.setCurrentIndex(self.device_combo.findData("auto"))
+        self.status_label.setText(f"Worker ready: torch {info.get('torch', '?')}, automatic device: "
+                                  f"{info.get('device', '?')}" + ("" if gpus else " (no GPU found)"))
+
+    # scale and size -----------------------------------------------------------------------
+    @property
+    def reference(self) -> Rect:
+        """What the scale refers to: the selection's bounding box or the canvas."""
+        return self.selection if self.scope_selection.isChecked() and self.selection else self.canvas
+
+    def _set_sizes(self, width: int | None = None, height: int | None = None) -> None:
+        ref = self.reference
+        self._updating = True
+        if width is None:
+            self.width_spin.setValue(_round(ref.width * self._fx))
+        if height is None:
+            self.height_spin.setValue(_round(ref.height * self._fy))
+        self.scale_spin.setValue(self._fx)
+        self._updating = False
+        self._refresh()
+
+    def _scale_changed(self, value: float) -> None:
+        if self._updating:
+            return
+        self._fx = self._fy = value
+        self._set_sizes()
+
+    def _width_changed(self, width: int) -> None:
+        if self._updating:
+            return
+        self._fx = width / self.reference.width
+        if self.keep_aspect.isChecked():
+            self._fy = self._fx
+        self._set_sizes(width=width, height=None if self.keep_aspect.isChecked() else self.height_spin.value())
+
+    def _height_changed(self, height: int) -> None:
+        if self._updating:
+            return
+        self._fy = height / self.reference.height
+        if self.keep_aspect.isChecked():
+            self._fx = self._fy
+        self._set_sizes(width=None if self.keep_aspect.isChecked() else self.width_spin.value(), height=height)
+
+    def _aspect_toggled(self, on: bool) -> None:
+        if self._updating or not on:
+            return
+        self._fy = self._fx
+        self._set_sizes()
+
+    def _scope_changed(self) -> None:
+        if not self._updating:
+            self._set_sizes()
+
+    def _refresh(self) -> None:
+        if self._updating:
+            return
+        ok = self.buttons.button(QDialogButtonBox.Ok)
+        output = "document" if self.output_document.isChecked() else "layer"
+        try:
+            where = plan((self.canvas.width, self.canvas.height), self.reference, self.content, size=self.size(),
+                         output=output)
+        except GeometryError as exc:
+            self.result_label.setText(f"<span style='color:#c33'>{_escape(str(exc))}</span>")
+            ok.setEnabled(False)
+            return
+        ok.setEnabled(True)
+        t, (cw, ch) = where.target, where.canvas_size
+        fx, fy = where.factors
+        factor = f"×{fx:.2f}" if f"{fx:.2f}" == f"{fy:.2f}" else f"×{fx:.2f} × {fy:.2f}"
+        if output == "document":
+            text = f"a new {_px(cw, ch)} document ({factor})"
+        elif (cw, ch) == (self.canvas.width, self.canvas.height):
+            text = f"a {_px(t.width, t.height)} layer ({factor})"
+        else:
+            text = (f"a {_px(t.width, t.height)} layer ({factor}); the image grows from "
+                    f"{_px(self.canvas.width, self.canvas.height)} to {_px(cw, ch)}")
+        self.result_label.setText(text)
+
+    # the answer ---------------------------------------------------------------------------
+    def size(self) -> tuple[int, int]:
+        return self.width_spin.value(), self.height_spin.value()
+
+    def request(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`api.prepare` (device "gpu" resolved to the worker's first GPU)."""
+        device = self.device_combo.currentData()
+        if device == "gpu":
+            gpus = [d for d in (self.info or {}).get("devices", []) if d != "cpu"]
+            device = gpus[0] if gpus else "cuda"
+        return {"size": self.size(), "output": "document" if self.output_document.isChecked() else "layer",
+                "model": self.model_combo.currentData(), "device": device,
+                "tile": None if self.tile_auto.isChecked() else self.tile_spin.value(),
+                "scope": "selection" if self.scope_selection.isChecked() else "layer"}
+
+    def remember(self) -> None:
+        """Store the current values as the next dialog's defaults."""
+        if self.selection is None:  # the choice was not offered: keep the earlier preference
+            scope = self.settings["scope"]
+        else:
+            scope = "selection" if self.scope_selection.isChecked() else "layer"
+        save_settings({"scale": f"{self._fx:.2f}", "keep_aspect": "true" if self.keep_aspect.isChecked() else "false",
+                       "model": self.model_combo.currentData() or "", "device": self.device_combo.currentData(),
+                       "tile": "0" if self.tile_auto.isChecked() else str(self.tile_spin.value()),
+                       "scope": scope, "output": "document" if self.output_document.isChecked() else "layer"})
+
+
+def _px(width: int, height: int) -> str:
+    """``640 × 480 px`` with no-break spaces, so a wrapped line never splits a size."""
+    return f"{width}\u00a0×\u00a0{height}\u00a0px"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

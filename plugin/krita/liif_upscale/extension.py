@@ -1,0 +1,82 @@
+"""The Krita extension: the "LIIF Upscale..." action in Filter > Enhance, and what it does when triggered.
+
+The action only gathers the active document and layer, asks with :class:`UpscaleDialog`, and hands
+the request to :class:`UpscaleRunner`; the work itself is :mod:`api`'s, which scripts use directly.
+Its text, tooltip and "needs a paintable layer" condition come from ``liif_upscale.action``
+(installed into Krita's ``actions/`` folder).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from krita import Extension, Krita
+from PyQt5.QtGui import QIcon
+from PyQt5.QtWidgets import QApplication, QMessageBox, QWidget
+
+from . import api
+from .dialog import UpscaleDialog
+from .job import TITLE, UpscaleRunner, show_error
+
+ACTION_ID = "liif_upscale"
+ACTION_TEXT = "LIIF Upscale..."
+MENU_LOCATION = "filter/enhance_filters"  # Filter > Enhance (the objectName of Krita 5's submenu)
+
+
+class LiifUpscaleExtension(Extension):
+    """Registers the action in every main window and runs the dialog on the active layer."""
+
+    def __init__(self, parent: Any):
+        super().__init__(parent)
+        self.runner: UpscaleRunner | None = None  # the running (or last) job; tests look at it
+
+    def setup(self) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(api.close_shared_client)
+
+    def createActions(self, window: Any) -> None:  # noqa: N802  (Krita's name)
+        action = window.createAction(ACTION_ID, ACTION_TEXT, MENU_LOCATION)
+        action.setToolTip("Enlarge the active layer or the selection by any factor with LIIF")
+        action.triggered.connect(self.upscale_active)
+
+    def _parent(self) -> QWidget | None:
+        window = Krita.instance().activeWindow()  # never keep the Window createActions got: it is temporary
+        return window.qwindow() if window is not None else None
+
+    def upscale_active(self) -> None:
+        """Ask how to upscale the active layer, then run it with a progress dialog."""
+        parent = self._parent()
+        if self.runner is not None and self.runner.state == "running":
+            return
+        document = Krita.instance().activeDocument()
+        node = document.activeNode() if document is not None else None
+        if document is None or node is None:
+            QMessageBox.information(parent, TITLE, "Open an image and select the layer to upscale.")
+            return
+        try:
+            api.check_node(node)  # a mask or a CMYK layer: say so before asking anything
+        except api.UpscaleError as exc:
+            show_error(parent, exc)
+            return
+        dialog = UpscaleDialog(document, node, api.shared_client(), parent)
+        if dialog.exec() != UpscaleDialog.Accepted:
+            return
+        dialog.remember()
+        try:
+            job = api.prepare(document, node, **dialog.request())
+        except api.UpscaleError as exc:
+            show_error(parent, exc)
+            return
+        self.runner = UpscaleRunner(job, api.shared_client(), parent, self._finished)
+        self.runner.start()
+
+    def _finished(self, runner: UpscaleRunner) -> None:
+        if runner.state != "done":
+            return
+        window = Krita.instance().activeWindow()
+        view = window.activeView() if window is not None else None
+        if view is not None:
+            what = "document" if runner.job.output == "document" else "layer"
+            view.showFloatingMessage(f"LIIF Upscale: new {what} {runner.job.layer_name!r} in {runner.seconds:.1f} s",
+                                     QIcon(), 4000, 1)

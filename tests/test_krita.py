@@ -1,0 +1,880 @@
+"""The Krita plug-in (``plugin/krita``), tested in a real Krita (Debian: ``apt-get install krita python3-pyqt5 xvfb``).
+
+How Krita is driven:
+
+* ``install.py`` installs the plug-in into a throw-away profile (``HOME`` and ``XDG_*`` in a temp folder), exactly
+  as a user gets it, including the worker configuration it writes.
+* Scripting API: one ``kritarunner`` process (no window, ``QT_QPA_PLATFORM=offscreen``) imports this very module
+  and runs :func:`krita_api_main`. It builds documents from the pixels pytest wrote, calls
+  ``liif_upscale.upscale_node`` (the real worker, the tiny test model) and writes back what came out. pytest then
+  compares every new layer's size, position and pixels with ``liif_core.upscale`` run here on the same input.
+* GUI: once, the full ``krita`` under ``xvfb-run`` with a test-only harness plug-in that calls
+  :func:`run_in_krita` when the main window exists and ends Krita with its status. It checks that the plug-in is
+  loaded, the action sits in Filter > Enhance, and that triggering it with the dialog's values set here produces
+  the layer; then the remembered values, the two undo steps, a cancelled run (document unchanged) and the error
+  message box (no worker). It saves a screenshot of the dialog.
+
+Krita's own Python imports this module as well; it has neither pytest nor numpy, so everything that runs inside
+Krita uses the standard library only and everything pytest-specific is guarded.
+
+Unit tests of the plug-in's pure modules (``pixels.py``, ``geometry.py``) run without Krita.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+try:  # pytest's side only: Krita's Python, which also imports this module, has neither
+    import numpy as np
+    import pytest
+except ImportError:
+    np = pytest = None
+
+REPO = Path(__file__).resolve().parents[1]
+PLUGIN = REPO / "plugin" / "krita" / "liif_upscale"
+KRITA_DEPTHS = {"U8": "<u1", "U16": "<u2", "F16": "<f2", "F32": "<f4"}
+WORKER_DTYPES = {"U8": "uint8", "U16": "uint16", "F16": "float32", "F32": "float32"}
+RUNNER_TIMEOUT_S = 240
+GUI_TIMEOUT_S = 180
+SCREENSHOT_ENV = "LIIF_KRITA_SCREENSHOT"  # also copy the dialog screenshot there (for the README)
+
+
+# =============================================================================================================
+# inside Krita (standard library only)
+
+
+def _flush_exit(code: int) -> None:
+    """kritarunner always exits 0 and swallows exceptions: the status has to be set with os._exit."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _snapshot(doc: Any) -> dict[str, Any]:
+    """Everything a failed or cancelled upscale must leave as it was: size, layers, pixels, selection."""
+    from krita import Krita
+
+    def walk(node: Any) -> list[Any]:
+        out = []
+        for child in node.childNodes():
+            b = child.bounds()
+            data = bytes(child.pixelData(b.x(), b.y(), b.width(), b.height())) if not b.isEmpty() else b""
+            out.append([child.name(), child.type(), [b.x(), b.y(), b.width(), b.height()],
+                        hashlib.sha1(data).hexdigest(), walk(child)])
+        return out
+
+    sel = doc.selection()
+    selection = None
+    if sel is not None:
+        mask = bytes(sel.pixelData(sel.x(), sel.y(), sel.width(), sel.height()))
+        selection = [sel.x(), sel.y(), sel.width(), sel.height(), hashlib.sha1(mask).hexdigest()]
+    return {"size": [doc.width(), doc.height()], "resolution": [doc.xRes(), doc.yRes()],
+            "nodes": walk(doc.rootNode()), "selection": selection, "documents": len(Krita.instance().documents())}
+
+
+def _make_document(case: dict[str, Any], folder: Path) -> tuple[Any, Any]:
+    """A batch-mode document with a white Background and the case's layer (and selection) on top."""
+    from krita import Krita, Selection
+
+    d = case["doc"]
+    doc = Krita.instance().createDocument(d["w"], d["h"], case["name"], d["model"], d["depth"], "", 72.0)
+    doc.setBatchmode(True)  # without it refreshProjection/export hang under kritarunner
+    layer, parent = case["layer"], doc.rootNode()
+    if case.get("group"):  # the layer inside a group; the group is what gets upscaled
+        group = doc.createGroupLayer("Group")
+        parent.addChildNode(group, None)
+        parent = group
+    node = doc.createNode(layer["name"], "paintlayer")
+    parent.addChildNode(node, None)
+    if case.get("layer_depth"):  # a layer whose colour space differs from the image's
+        assert node.setColorSpace(d["model"], case["layer_depth"], "sRGB-elle-V2-g10.icc")
+    if layer.get("file"):
+        node.setPixelData((folder / layer["file"]).read_bytes(), layer["x"], layer["y"], layer["w"], layer["h"])
+    doc.waitForDone()
+    if case.get("group"):
+        doc.refreshProjection()
+        node = parent
+    if case.get("mask_node"):  # a transparency mask on the layer is what gets "upscaled"
+        mask = doc.createNode("Mask", "transparencymask")
+        node.addChildNode(mask, None)
+        node = mask
+    sel = case.get("selection")
+    if sel:
+        selection = Selection()
+        selection.setPixelData((folder / sel["file"]).read_bytes(), sel["x"], sel["y"], sel["w"], sel["h"])
+        doc.setSelection(selection)
+    doc.waitForDone()
+    return doc, node
+
+
+def _client_for(kind: str | None, liif_upscale: Any) -> tuple[Any, Any]:
+    """The worker client a case asks for, and a clean-up callable."""
+    from liif_upscale.liif_common.client import WorkerClient
+
+    if kind == "missing_python":
+        return WorkerClient(python="/nonexistent/liif/python3"), lambda: None
+    if kind == "memory_limit":
+        old = os.environ.get("LIIF_UPSCALE_MEMORY_LIMIT")
+        os.environ["LIIF_UPSCALE_MEMORY_LIMIT"] = "1K"  # inherited by this client's own worker only
+        client = WorkerClient()
+        client.start()
+        if old is None:
+            del os.environ["LIIF_UPSCALE_MEMORY_LIMIT"]
+        else:
+            os.environ["LIIF_UPSCALE_MEMORY_LIMIT"] = old
+        return client, client.close
+    return liif_upscale.shared_client(), lambda: None
+
+
+def _run_case(case: dict[str, Any], spec: dict[str, Any], folder: Path) -> dict[str, Any]:
+    import liif_upscale
+    from krita import InfoObject, Krita
+
+    doc, node = _make_document(case, folder)
+    before = _snapshot(doc)
+    client, cleanup = _client_for(case.get("client"), liif_upscale)
+    progress: list[float] = []
+
+    def on_progress(fraction: float) -> None:
+        progress.append(fraction)
+        if case.get("client") == "crash_midway" and len(progress) == 1:
+            os.kill(client.pid, signal.SIGKILL)  # the worker dies in the middle of the job
+
+    kwargs = dict(case.get("call", {}))
+    if isinstance(kwargs.get("scale"), list):
+        kwargs["scale"] = tuple(kwargs["scale"])
+    out: dict[str, Any] = {}
+    t0 = time.monotonic()
+    try:
+        result = liif_upscale.upscale_node(doc, node, model=spec["model"], client=client, progress=on_progress,
+                                           cancel=(lambda: True) if case.get("cancel") else None, **kwargs)
+    except Exception as exc:  # noqa: BLE001  (the error is what some cases check)
+        out.update(error=type(exc).__name__, type=getattr(exc, "type", None), message=str(exc))
+        result = None
+    finally:
+        cleanup()
+    out["seconds"] = round(time.monotonic() - t0, 3)
+    out["progress"] = progress[-1] if progress else None
+    if result is not None and kwargs.get("output") == "document":
+        out["source_unchanged"] = dict(_snapshot(doc), documents=None) == dict(before, documents=None)
+        layers = result.rootNode().childNodes()
+        out.update(kind="document", name=result.name(), size=[result.width(), result.height()],
+                   layers=[n.name() for n in layers])
+        w, h = result.width(), result.height()
+        (folder / f"{case['name']}.out").write_bytes(bytes(layers[-1].pixelData(0, 0, w, h)))
+        if case.get("export"):
+            result.refreshProjection()
+            result.waitForDone()
+            out["exported"] = result.exportImage(str(folder / f"{case['name']}.png"), InfoObject())
+        result.close()
+    elif result is not None:
+        w, h = doc.width(), doc.height()
+        b = result.bounds()
+        out.update(kind="layer", name=result.name(), size=[w, h], bounds=[b.x(), b.y(), b.width(), b.height()],
+                   layers=[n.name() for n in doc.rootNode().childNodes() if n.type() != "selectionmask"],
+                   type=result.type(), depth=result.colorDepth(),
+                   active=doc.activeNode().name() if doc.activeNode() else None)
+        (folder / f"{case['name']}.out").write_bytes(bytes(result.pixelData(0, 0, w, h)))
+    else:
+        out["unchanged"] = _snapshot(doc) == before
+        out["documents"] = len(Krita.instance().documents())
+    doc.close()
+    return out
+
+
+def krita_api_main(args: list[str]) -> None:
+    """kritarunner entry (``-f krita_api_main SPEC``): run the cases of SPEC, write ``result.json`` beside it."""
+    code = 1
+    try:
+        spec_path = Path(args[0])
+        folder = spec_path.parent
+        spec = json.loads(spec_path.read_text())
+        results = {}
+        for case in spec["cases"]:
+            try:
+                results[case["name"]] = _run_case(case, spec, folder)
+            except Exception:  # noqa: BLE001  (one broken case must not hide the others)
+                results[case["name"]] = {"crash": traceback.format_exc()}
+        (folder / "result.json").write_text(json.dumps(results, indent=1))
+        code = 0
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+    _flush_exit(code)
+
+
+HARNESS = '''"""Test-only plug-in written by tests/test_krita.py (never shipped).
+
+Once Krita's main window exists it calls test_krita.run_in_krita(window) and ends Krita with its status;
+LIIF_KRITA_TEST_TIMEOUT (seconds) guards hangs with status 124.
+"""
+import os
+import sys
+import traceback
+
+from krita import Extension, Krita
+from PyQt5.QtCore import QTimer
+
+
+def _finish(code):
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+class LiifTestHarness(Extension):
+    started = False
+
+    def setup(self):
+        Krita.instance().notifier().windowCreated.connect(self._on_window)
+        limit = float(os.environ.get("LIIF_KRITA_TEST_TIMEOUT", "150"))
+        QTimer.singleShot(int(limit * 1000), lambda: (print("HARNESS: timeout", flush=True), _finish(124)))
+
+    def createActions(self, window):
+        pass
+
+    def _on_window(self):
+        if not self.started:
+            self.started = True
+            QTimer.singleShot(1000, self._run)  # let Krita finish its menus first
+
+    def _run(self):
+        code = 1
+        try:
+            import test_krita
+            window = Krita.instance().activeWindow() or Krita.instance().windows()[0]
+            code = int(test_krita.run_in_krita(window) or 0)
+        except Exception:
+            traceback.print_exc()
+        print("HARNESS: exit", code, flush=True)
+        _finish(code)
+
+
+Krita.instance().addExtension(LiifTestHarness(Krita.instance()))
+'''
+
+
+def _pump(seconds: float, until: Any = None) -> bool:
+    """Process Qt events for up to ``seconds`` (or until ``until()`` is true); returns ``until()``'s last value."""
+    from PyQt5.QtWidgets import QApplication
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        if until is not None and until():
+            return True
+        time.sleep(0.02)
+    return bool(until()) if until is not None else True
+
+
+def _menu_entries(menu: Any, path: list[str], labels: list[str], out: list[dict[str, str]]) -> None:
+    for act in menu.actions():
+        name, label = act.objectName() or act.text(), act.text().replace("&", "")
+        out.append({"path": "/".join(path + [name]), "labels": " > ".join(labels + [label])})
+        if act.menu() is not None:
+            _menu_entries(act.menu(), path + [name], labels + [label], out)
+
+
+def _dialog_driver(state: dict[str, Any], setup: Any, deadline: float) -> None:
+    """Wait for the modal LIIF dialog (and its worker info), let ``setup(dialog)`` fill it in, then press OK."""
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication, QDialogButtonBox
+
+    dialog = QApplication.activeModalWidget()
+    ready = (dialog is not None and type(dialog).__name__ == "UpscaleDialog"
+             and (dialog.info is not None or dialog.info_error is not None))
+    if not ready and time.monotonic() < deadline:
+        QTimer.singleShot(100, lambda: _dialog_driver(state, setup, deadline))
+        return
+    if dialog is None or type(dialog).__name__ != "UpscaleDialog":
+        state["error"] = f"no LIIF dialog, the modal widget is {dialog!r}"
+        return
+    try:
+        setup(dialog)
+        state["result_label"] = dialog.result_label.text()
+        state["status_label"] = dialog.status_label.text()
+        state["ok_enabled"] = dialog.buttons.button(QDialogButtonBox.Ok).isEnabled()
+    except Exception:  # noqa: BLE001
+        state["error"] = traceback.format_exc()
+        dialog.reject()
+        return
+    dialog.buttons.button(QDialogButtonBox.Ok).click()
+
+
+def _message_box_closer(state: dict[str, Any], deadline: float) -> None:
+    """Wait for a modal message box, note its text, and close it (what a user reading it would do)."""
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication, QMessageBox
+
+    box = QApplication.activeModalWidget()
+    if isinstance(box, QMessageBox):
+        state["text"] = box.text()
+        box.accept()
+    elif time.monotonic() < deadline:
+        QTimer.singleShot(100, lambda: _message_box_closer(state, deadline))
+
+
+def run_in_krita(window: Any) -> int:
+    """Called by the harness plug-in in the full Krita: the plug-in's action, menu, dialog and job."""
+    from krita import Krita
+    from PyQt5.QtCore import QTimer
+
+    out = Path(os.environ["LIIF_KRITA_TEST_OUT"])
+    model = os.environ["LIIF_KRITA_TEST_MODEL"]
+    krita = Krita.instance()
+    res: dict[str, Any] = {"loaded": "liif_upscale" in sys.modules}
+    extensions = [e for e in krita.extensions() if type(e).__name__ == "LiifUpscaleExtension"]
+    res["extension"] = len(extensions)
+    action = krita.action("liif_upscale")
+    res["action_text"] = action.text() if action is not None else None
+    entries: list[dict[str, str]] = []
+    bar = window.qwindow().menuBar()
+    for top in bar.actions():
+        if top.menu() is not None:
+            _menu_entries(top.menu(), [top.objectName()], [top.text().replace("&", "")], entries)
+    res["menu"] = [e for e in entries if e["path"].endswith("/liif_upscale")]
+    res["enabled_without_image"] = action.isEnabled() if action is not None else None
+
+    # a document in a view, the layer active
+    pixels = (out / "gui.in").read_bytes()
+    doc = krita.createDocument(16, 12, "GuiTest", "RGBA", "U8", "", 72.0)
+    node = doc.createNode("Icon", "paintlayer")
+    node.setPixelData(pixels, 0, 0, 16, 12)
+    doc.rootNode().addChildNode(node, None)
+    window.addView(doc)
+    krita.setActiveDocument(doc)
+    doc.setActiveNode(node)
+    _pump(1.0)
+    res["enabled_with_layer"] = action.isEnabled() if action is not None else None
+    krita.writeSetting("liif_upscale", "output", "document")  # the dialog must show (and we then change) these
+    krita.writeSetting("liif_upscale", "scale", "3.00")
+
+    def setup(dialog: Any) -> None:
+        res["restored"] = {"scale": dialog.scale_spin.value(), "document": dialog.output_document.isChecked()}
+        dialog.scale_spin.setValue(2.0)
+        dialog.output_layer.setChecked(True)
+        dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
+        dialog.tile_auto.setChecked(True)
+        dialog.adjustSize()
+        _pump(0.3)
+        shot = dialog.grab()
+        res["screenshot"] = shot.save(str(out / "dialog.png"))
+        dialog.add_model(model)  # after the screenshot: the picture shows the bundled model
+
+    dialog_state: dict[str, Any] = {}
+    QTimer.singleShot(200, lambda: _dialog_driver(dialog_state, setup, time.monotonic() + 90))
+    before = _snapshot(doc)
+    if action is not None:
+        action.trigger()  # returns once the dialog is closed and the job has started
+    res["dialog"] = dialog_state
+    ext = extensions[0] if extensions else None
+    runner = ext.runner if ext is not None else None
+    if runner is not None:
+        _pump(120, lambda: runner.state != "running")
+        res["runner"] = {"state": runner.state, "error": str(runner.error) if runner.error else None,
+                         "seconds": runner.seconds}
+    res["size"] = [doc.width(), doc.height()]
+    res["layers"] = [n.name() for n in doc.rootNode().childNodes()]
+    new = [n for n in doc.rootNode().childNodes() if n.name().endswith("(LIIF)")]
+    if new:
+        b = new[0].bounds()
+        res["bounds"] = [b.x(), b.y(), b.width(), b.height()]
+        (out / "gui.out").write_bytes(bytes(new[0].pixelData(0, 0, doc.width(), doc.height())))
+    res["remembered"] = {k: krita.readSetting("liif_upscale", k, "") for k in ("scale", "output", "model", "device")}
+
+    # undo: the first step removes the LIIF layer, the second restores the image's size and pixels
+    undo = krita.action("edit_undo")
+    steps = []
+    for _ in range(2):
+        undo.trigger()
+        doc.waitForDone()
+        _pump(0.5)
+        icon = [n for n in doc.rootNode().childNodes() if n.name() == "Icon"]
+        data = bytes(icon[0].pixelData(0, 0, 16, 12)) if icon else b""
+        steps.append({"size": [doc.width(), doc.height()], "layers": [n.name() for n in doc.rootNode().childNodes()],
+                      "icon_restored": data == pixels})
+    res["undo"] = steps
+
+    # a second run, cancelled with the progress dialog's Cancel button: the document must not change
+    before = _snapshot(doc)
+    cancel_state: dict[str, Any] = {}
+    QTimer.singleShot(200, lambda: _dialog_driver(cancel_state, lambda d: d.scale_spin.setValue(4.0),
+                                                  time.monotonic() + 60))
+    action.trigger()
+    runner = ext.runner
+    if runner.state == "running":
+        from PyQt5.QtWidgets import QPushButton
+
+        runner.progress.findChild(QPushButton).click()  # the progress dialog's Cancel button
+    _pump(2.0, lambda: runner.state != "running")
+    _pump(1.0)
+    res["cancel"] = {"state": runner.state, "unchanged": _snapshot(doc) == before, "dialog": cancel_state}
+
+    # an error (here: no worker) ends in a message box saying what to do, and the document stays as it was
+    from liif_upscale import api
+    from liif_upscale.liif_common.client import WorkerClient
+
+    saved, api._client = api._client, WorkerClient(python="/nonexistent/liif/python3")
+    before = _snapshot(doc)
+    error_state: dict[str, Any] = {}
+    box: dict[str, Any] = {}
+    QTimer.singleShot(200, lambda: _dialog_driver(error_state, lambda d: None, time.monotonic() + 30))
+    QTimer.singleShot(300, lambda: _message_box_closer(box, time.monotonic() + 60))
+    action.trigger()
+    runner = ext.runner
+    _pump(60, lambda: runner.state != "running" and "text" in box)
+    api._client = saved
+    res["error"] = {"state": runner.state, "message": box.get("text"), "unchanged": _snapshot(doc) == before,
+                    "dialog_status": error_state.get("status_label")}
+    doc.setModified(False)
+    (out / "gui_result.json").write_text(json.dumps(res, indent=1))
+    print("GUI-RESULT", json.dumps(res), flush=True)
+    return 0
+
+
+# =============================================================================================================
+# pytest's side
+
+if pytest is not None:
+
+    def _load(name: str) -> Any:
+        """One of the plug-in's pure modules, loaded from the source tree without its package (which needs Krita)."""
+        spec = importlib.util.spec_from_file_location(f"liif_krita_{name}", PLUGIN / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    def krita_bytes(image: np.ndarray, depth: str) -> bytes:
+        """An R,G,B,A (or grey, alpha) image as Krita's raw bytes: integer RGBA is stored B,G,R,A."""
+        if image.shape[-1] == 4 and depth in ("U8", "U16"):
+            image = image[..., [2, 1, 0, 3]]
+        return np.ascontiguousarray(image.astype(KRITA_DEPTHS[depth])).tobytes()
+
+    def from_krita_bytes(data: bytes, shape: tuple[int, int, int], depth: str) -> np.ndarray:
+        image = np.frombuffer(data, dtype=KRITA_DEPTHS[depth]).reshape(shape)
+        if shape[-1] == 4 and depth in ("U8", "U16"):
+            image = image[..., [2, 1, 0, 3]]
+        return image.astype(WORKER_DTYPES[depth])
+
+    def random_layer(rng: np.random.Generator, h: int, w: int, channels: int, depth: str) -> np.ndarray:
+        """Random colour, alpha from 1 (never fully transparent, so Krita's exact bounds are the whole rect)."""
+        if depth in ("F16", "F32"):
+            image = rng.random((h, w, channels), dtype=np.float32)
+            image[..., -1] = np.maximum(image[..., -1], 0.01)
+            return image.astype(np.float16).astype(np.float32) if depth == "F16" else image
+        top = 255 if depth == "U8" else 65535
+        image = rng.integers(0, top + 1, size=(h, w, channels)).astype(WORKER_DTYPES[depth])
+        image[..., -1] = np.maximum(image[..., -1], 1)
+        return image
+
+    def ellipse_mask(w: int, h: int) -> np.ndarray:
+        """A soft-edged ellipse touching all four sides of its ``w`` x ``h`` box (so the box is the selection's)."""
+        y, x = np.mgrid[0:h, 0:w]
+        r = ((x - (w - 1) / 2) / (w / 2)) ** 2 + ((y - (h - 1) / 2) / (h / 2)) ** 2
+        mask = np.where(r <= 0.5, 255, np.where(r <= 1.0, 128, 0)).astype(np.uint8)
+        assert mask[0].any() and mask[-1].any() and mask[:, 0].any() and mask[:, -1].any()
+        return mask
+
+    # --- the cases run in kritarunner: (case for Krita, what pytest needs to compute the expected result)
+    def api_cases(folder: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        rng = np.random.default_rng(5)
+        cases: list[dict[str, Any]] = []
+        expect: dict[str, dict[str, Any]] = {}
+
+        def add(name: str, model: str, depth: str, canvas: tuple[int, int], rect: tuple[int, int, int, int] | None,
+                call: dict[str, Any], result: dict[str, Any] | None = None, mask_rect: tuple[int, ...] | None = None,
+                doc_depth: str | None = None, **extra: Any) -> None:
+            channels = 4 if model == "RGBA" else 2
+            layer: dict[str, Any] = {"name": "Icon"}
+            image = mask = None
+            if rect is not None:
+                x, y, w, h = rect
+                image = random_layer(rng, h, w, channels, depth)
+                (folder / f"{name}.in").write_bytes(krita_bytes(image, depth))
+                layer.update(x=x, y=y, w=w, h=h, file=f"{name}.in")
+            case = {"name": name, "doc": {"w": canvas[0], "h": canvas[1], "model": model, "depth": doc_depth or depth},
+                    "layer": layer, "call": call, **extra}
+            if doc_depth:
+                case["layer_depth"] = depth
+            if mask_rect is not None:
+                mx, my, mw, mh = mask_rect
+                mask = ellipse_mask(mw, mh)
+                (folder / f"{name}.mask").write_bytes(mask.tobytes())
+                case["selection"] = {"x": mx, "y": my, "w": mw, "h": mh, "file": f"{name}.mask"}
+            cases.append(case)
+            expect[name] = {"image": image, "rect": rect, "mask": mask, "mask_rect": mask_rect, "depth": depth,
+                            "channels": channels, "source": "Group" if extra.get("group") else "Icon",
+                            **(result or {})}
+
+        # first a worker that dies mid-job: every later case then runs on the restarted worker
+        add("worker_crash", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2}, client="crash_midway")
+        # name, colour model, depth, canvas, layer rect, call, expected canvas + target (worked out by hand)
+        add("rgba_u8", "RGBA", "U8", (10, 7), (0, 0, 10, 7), {"scale": 2},
+            {"canvas": (20, 14), "target": (0, 0, 20, 14), "label": "x2.00"})
+        add("rgba_u16", "RGBA", "U16", (9, 6), (0, 0, 9, 6), {"scale": 2.5},
+            {"canvas": (23, 15), "target": (0, 0, 23, 15), "label": "x2.50"})
+        add("rgba_f16", "RGBA", "F16", (7, 5), (0, 0, 7, 5), {"scale": 2},
+            {"canvas": (14, 10), "target": (0, 0, 14, 10), "label": "x2.00"})
+        add("rgba_f32", "RGBA", "F32", (7, 5), (0, 0, 7, 5), {"scale": 1.5},
+            {"canvas": (11, 8), "target": (0, 0, 11, 8), "label": "x1.50"})
+        add("graya_u8_per_axis_size", "GRAYA", "U8", (8, 8), (0, 0, 8, 8), {"size": [20, 13]},
+            {"canvas": (20, 13), "target": (0, 0, 20, 13), "label": "x2.50×1.62"})
+        add("graya_u16", "GRAYA", "U16", (6, 5), (0, 0, 6, 5), {"scale": 2},
+            {"canvas": (12, 10), "target": (0, 0, 12, 10), "label": "x2.00"})
+        # content (3, 2) 5 x 4 on 12 x 9, x2.5: canvas 30 x 23 (k = 2.5, 2.556), edges 7.5->8, 20; 5.1->5, 15.3->15
+        add("transparent_edges", "RGBA", "U8", (12, 9), (3, 2, 5, 4), {"scale": 2.5},
+            {"canvas": (30, 23), "target": (8, 5, 12, 10), "label": "x2.50"})
+        add("group_layer", "RGBA", "U8", (8, 6), (0, 0, 8, 6), {"scale": 2},
+            {"canvas": (16, 12), "target": (0, 0, 16, 12), "label": "x2.00"}, group=True)
+        add("layer_in_its_own_colour_space", "RGBA", "U16", (8, 6), (0, 0, 8, 6), {"scale": 2},
+            {"canvas": (16, 12), "target": (0, 0, 16, 12), "label": "x2.00"}, doc_depth="U8")
+        add("selection", "RGBA", "U8", (12, 10), (0, 0, 12, 10), {"scale": 2},
+            {"canvas": (24, 20), "target": (4, 6, 14, 10), "label": "x2.00"}, mask_rect=(2, 3, 7, 5))
+        add("selection_document", "RGBA", "U8", (12, 10), (0, 0, 12, 10), {"size": [21, None], "output": "document"},
+            {"canvas": (21, 15), "target": (0, 0, 21, 15), "label": "x3.00"}, mask_rect=(2, 3, 7, 5))
+        add("document_per_axis", "RGBA", "U8", (9, 7), (0, 0, 9, 7), {"scale": [3, 2], "output": "document"},
+            {"canvas": (27, 14), "target": (0, 0, 27, 14), "label": "x3.00×2.00"}, export=True)
+        # failures: each must leave the document exactly as it was
+        add("cancel", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2}, cancel=True)
+        add("no_worker", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2}, client="missing_python")
+        add("out_of_memory_limit", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2}, client="memory_limit")
+        add("cmyk", "CMYKA", "U8", (6, 5), None, {"scale": 2})
+        add("shrink", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 0.5})
+        add("no_selection", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2, "scope": "selection"})
+        add("mask_node", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2}, mask_node=True)
+        add("selection_document_untouched", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2, "output": "document"},
+            mask_rect=(1, 1, 3, 3), cancel=True)
+        return cases, expect
+
+    def krita_env(home: Path, **extra: str) -> dict[str, str]:
+        """A Krita environment whose profile, settings and worker configuration all live under ``home``."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("LIIF_UPSCALE_", "XDG_", "QT_", "PYTHON")) and k != "DISPLAY"}
+        runtime = home.parent / "runtime"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
+                   XDG_CACHE_HOME=str(home / ".cache"), XDG_RUNTIME_DIR=str(runtime), **extra)
+        return env
+
+    _PROFILE: dict[str, Path] = {}
+    _API: dict[str, Any] = {}
+
+    def krita_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+        """A throw-away home with the plug-in installed by install.py (once per test session)."""
+        if "home" not in _PROFILE:
+            home = tmp_path_factory.mktemp("krita") / "home"
+            home.mkdir()
+            env = krita_env(home)
+            cmd = [sys.executable, str(REPO / "install.py"), "--no-venv", "--python", sys.executable,
+                   "--krita-dir", str(home / ".local/share/krita"), "--kritarc", str(home / ".config/kritarc"),
+                   "--no-gimp", "--no-example", "-q"]
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            _PROFILE["home"] = home
+        return _PROFILE["home"]
+
+    def need(*programs: str) -> None:
+        missing = [p for p in programs if shutil.which(p) is None]
+        if missing:
+            pytest.skip(f"{', '.join(missing)} not installed: the Krita tests need Debian's krita, python3-pyqt5, "
+                        "xvfb and xauth (apt-get install krita python3-pyqt5 xvfb xauth)")
+
+    def run_api(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+        """Run every API case in one kritarunner process (cached for the session)."""
+        need("kritarunner")
+        if "failure" in _API:  # one failed run is reported by every test that needs it, without rerunning it
+            pytest.fail(_API["failure"], pytrace=False)
+        if "results" not in _API:
+            home = krita_profile(tmp_path_factory)
+            folder = tmp_path_factory.mktemp("krita_api")
+            cases, expect = api_cases(folder)
+            (folder / "spec.json").write_text(json.dumps({"model": str(tiny_model_path), "cases": cases}))
+            pythonpath = os.pathsep.join([str(Path(__file__).parent), str(home / ".local/share/krita/pykrita")])
+            env = krita_env(home, QT_QPA_PLATFORM="offscreen", PYTHONPATH=pythonpath)
+            t0 = time.monotonic()
+            cmd = ["kritarunner", "-s", "test_krita", "-f", "krita_api_main", str(folder / "spec.json")]
+            try:
+                proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=RUNNER_TIMEOUT_S,
+                                      cwd=folder)
+                status, log = proc.returncode, (proc.stdout + proc.stderr)[-6000:]
+            except subprocess.TimeoutExpired as exc:
+                status, log = f"nothing: killed after {RUNNER_TIMEOUT_S} s", str(exc.stdout)[-6000:]
+            if status != 0 or not (folder / "result.json").is_file():
+                _API["failure"] = f"kritarunner exited {status}:\n{log}"
+                pytest.fail(_API["failure"], pytrace=False)
+            _API.update(results=json.loads((folder / "result.json").read_text()), expect=expect, folder=folder,
+                        seconds=time.monotonic() - t0, log=log)
+        return _API
+
+    def liif(image: np.ndarray, size: tuple[int, int], model_path: Path) -> np.ndarray:
+        """What ``liif-upscale`` makes of ``image`` at ``size`` with the test model (the reference)."""
+        import liif_core
+
+        if "model" not in _API:
+            _API["model"] = liif_core.load_model(model_path, device="cpu")
+        return liif_core.upscale(image, size=size, model=_API["model"], device="cpu")
+
+    def expected_canvas(exp: dict[str, Any], model_path: Path) -> np.ndarray:
+        """The whole new layer as it must be: transparent, with the LIIF result of the source at the target."""
+        x, y, w, h = exp["rect"]
+        image = exp["image"]
+        if exp["mask_rect"] is not None:  # the selection's box is what gets upscaled
+            mx, my, mw, mh = exp["mask_rect"]
+            image = image[my - y:my - y + mh, mx - x:mx - x + mw]
+        tx, ty, tw, th = exp["target"]
+        result = liif(image, (tw, th), model_path)
+        if exp["mask"] is not None:
+            mask = liif(exp["mask"], (tw, th), model_path).astype(np.int64)
+            alpha = result[..., -1]
+            if result.dtype == np.float32:
+                result[..., -1] = (alpha.astype(np.float64) * (mask / 255.0)).astype(np.float32)
+            else:
+                result[..., -1] = ((alpha.astype(np.int64) * mask + 127) // 255).astype(result.dtype)
+        cw, ch = exp["canvas"]
+        canvas = np.zeros((ch, cw, exp["channels"]), dtype=result.dtype)
+        canvas[ty:ty + th, tx:tx + tw] = result
+        return canvas
+
+    def assert_pixels_match(got: np.ndarray, want: np.ndarray, depth: str) -> None:
+        """Same pixels as ``liif_core.upscale``, up to one step of the depth (and half-float rounding)."""
+        assert got.shape == want.shape
+        tolerance = {"U8": 1, "U16": 1, "F16": 1e-3, "F32": 1e-5}[depth]
+        if depth == "F16":
+            want = want.astype(np.float16).astype(np.float32)
+        diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+        assert diff.max() <= tolerance, f"max difference {diff.max()} at {np.unravel_index(diff.argmax(), diff.shape)}"
+
+    def check_result(name: str, tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+        api = run_api(tiny_model_path, tmp_path_factory)
+        got, exp = api["results"][name], api["expect"][name]
+        assert "crash" not in got and "error" not in got, got
+        cw, ch = exp["canvas"]
+        assert got["size"] == [cw, ch]
+        label = f"{exp['source']} {exp['label']} (LIIF)"
+        assert got["name"] == label or got["kind"] == "document"
+        assert got["progress"] == 1.0
+        data = (api["folder"] / f"{name}.out").read_bytes()
+        pixels = from_krita_bytes(data, (ch, cw, exp["channels"]), exp["depth"])
+        assert_pixels_match(pixels, expected_canvas(exp, tiny_model_path), exp["depth"])
+        if got["kind"] == "layer":
+            tx, ty, tw, th = exp["target"]
+            bx, by, bw, bh = got["bounds"]  # exact bounds: never outside the target
+            assert tx <= bx and ty <= by and bx + bw <= tx + tw and by + bh <= ty + th, (got["bounds"], exp["target"])
+            assert got["layers"] == ["Background", exp["source"], label]  # right above its source
+            assert got["type"] == "paintlayer" and got["active"] in (None, got["name"])  # no views: no active node
+            assert got["depth"] == exp["depth"]
+        return got
+
+
+# --------------------------------------------------------------------------------------- without Krita
+
+
+def test_pixels_swap_red_blue_for_integer_rgba_and_round_trip() -> None:
+    pixels = _load("pixels")
+    rng = np.random.default_rng(1)
+    for depth in ("U8", "U16", "F16", "F32"):
+        fmt = pixels.pixel_format("RGBA", depth)
+        image = random_layer(rng, 3, 5, 4, depth)
+        data, shape, dtype = pixels.to_worker(krita_bytes(image, depth), 5, 3, fmt)
+        assert shape == (3, 5, 4) and dtype == WORKER_DTYPES[depth]
+        np.testing.assert_array_equal(np.frombuffer(data, dtype=dtype).reshape(shape), image)
+        back = pixels.from_worker(pixels.worker_samples(data, dtype), fmt)
+        assert back == krita_bytes(image, depth)
+    fmt = pixels.pixel_format("GRAYA", "U16")
+    assert fmt.channels == 2 and not fmt.swap_red_blue and fmt.pixel_bytes == 4
+
+
+def test_pixels_half_floats_clamp_to_the_half_range() -> None:
+    pixels = _load("pixels")
+    samples = pixels.array("f", [0.5, 1e6, -1e6, 1.0])
+    halves = np.frombuffer(pixels.from_worker(samples, pixels.pixel_format("GRAYA", "F16")), dtype="<f2")
+    np.testing.assert_array_equal(halves, np.array([0.5, 65504, -65504, 1.0], dtype=np.float16))
+
+
+def test_pixels_mask_multiplies_alpha() -> None:
+    pixels = _load("pixels")
+    rng = np.random.default_rng(2)
+    mask = rng.integers(0, 256, size=40, dtype=np.uint8)
+    for dtype in ("uint8", "uint16", "float32"):
+        image = random_layer(rng, 5, 8, 4, {"uint8": "U8", "uint16": "U16", "float32": "F32"}[dtype])
+        samples = pixels.worker_samples(image.tobytes(), dtype)
+        pixels.apply_mask(samples, 4, mask.tobytes())
+        got = np.frombuffer(samples.tobytes(), dtype=dtype).reshape(image.shape)
+        np.testing.assert_array_equal(got[..., :3], image[..., :3])
+        alpha = image[..., 3].reshape(-1)
+        if dtype == "float32":
+            want = (alpha.astype(np.float64) * (mask / 255.0)).astype(np.float32)
+        else:
+            want = (alpha.astype(np.int64) * mask + 127) // 255
+        np.testing.assert_array_equal(got[..., 3].reshape(-1), want)
+    assert pixels.is_opaque_mask(b"\xff" * 9) and not pixels.is_opaque_mask(b"\xff\xfe\xff")
+
+
+def test_pixels_refuse_other_colour_models_with_advice() -> None:
+    pixels = _load("pixels")
+    with pytest.raises(pixels.UnsupportedColorSpace, match="CMYK.*Convert"):
+        pixels.pixel_format("CMYKA", "U8")
+    with pytest.raises(pixels.UnsupportedColorSpace, match="depth"):
+        pixels.pixel_format("RGBA", "U32")
+
+
+def test_geometry_maps_edges_like_kritas_scaling() -> None:
+    geometry = _load("geometry")
+    rect = geometry.Rect
+    canvas = rect(0, 0, 12, 9)
+    p = geometry.plan((12, 9), canvas, rect(3, 2, 5, 4), scale=2.5)
+    assert p.canvas_size == (30, 23) and p.target == rect(8, 5, 12, 10)
+    p = geometry.plan((8, 8), rect(0, 0, 8, 8), rect(0, 0, 8, 8), size=(20, 13))
+    assert p.canvas_size == (20, 13) and p.target == rect(0, 0, 20, 13) and geometry.factor_label(p.factors) == \
+        "x2.50×1.62"
+    p = geometry.plan((12, 10), rect(2, 3, 7, 5), rect(0, 0, 12, 10), size=(21, None), output="document")
+    assert p.canvas_size == (21, 15) and p.source == rect(2, 3, 7, 5) and p.target == rect(0, 0, 21, 15)
+    with pytest.raises(geometry.GeometryError, match="1 or more"):
+        geometry.plan((4, 4), rect(0, 0, 4, 4), rect(0, 0, 4, 4), scale=0.5)
+    with pytest.raises(geometry.GeometryError, match="no pixels"):
+        geometry.plan((4, 4), rect(0, 0, 4, 4), rect(0, 0, 0, 0), scale=2)
+
+
+# --------------------------------------------------------------------------------------- kritarunner
+
+
+def test_api_rgba_u8(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    check_result("rgba_u8", tiny_model_path, tmp_path_factory)
+
+
+def test_api_rgba_u16_non_integer_scale(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    check_result("rgba_u16", tiny_model_path, tmp_path_factory)
+
+
+def test_api_rgba_float_depths(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    check_result("rgba_f16", tiny_model_path, tmp_path_factory)
+    check_result("rgba_f32", tiny_model_path, tmp_path_factory)
+
+
+def test_api_graya_and_per_axis_size(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    check_result("graya_u8_per_axis_size", tiny_model_path, tmp_path_factory)
+    check_result("graya_u16", tiny_model_path, tmp_path_factory)
+
+
+def test_api_group_and_layer_with_own_colour_space(tiny_model_path: Path,
+                                                   tmp_path_factory: pytest.TempPathFactory) -> None:
+    check_result("group_layer", tiny_model_path, tmp_path_factory)
+    check_result("layer_in_its_own_colour_space", tiny_model_path, tmp_path_factory)
+
+
+def test_api_layer_with_transparent_edges(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    got = check_result("transparent_edges", tiny_model_path, tmp_path_factory)
+    assert got["bounds"][:2] >= [8, 5]
+
+
+def test_api_selection_mask_becomes_transparency(tiny_model_path: Path,
+                                                 tmp_path_factory: pytest.TempPathFactory) -> None:
+    check_result("selection", tiny_model_path, tmp_path_factory)
+    got = check_result("selection_document", tiny_model_path, tmp_path_factory)
+    assert got["source_unchanged"] and got["layers"] == ["Icon x3.00 (LIIF)"]
+
+
+def test_api_document_output_leaves_source_alone(tiny_model_path: Path,
+                                                 tmp_path_factory: pytest.TempPathFactory) -> None:
+    from PIL import Image
+
+    got = check_result("document_per_axis", tiny_model_path, tmp_path_factory)
+    assert got["source_unchanged"] and got["layers"] == ["Icon x3.00×2.00 (LIIF)"]
+    assert got["name"] == "document_per_axis x3.00×2.00 (LIIF)"
+    # Krita's own PNG export of the new document: the colour order is right end to end
+    assert got["exported"]
+    api = _API
+    exported = np.asarray(Image.open(api["folder"] / "document_per_axis.png").convert("RGBA"))
+    assert_pixels_match(exported, expected_canvas(api["expect"]["document_per_axis"], tiny_model_path), "U8")
+
+
+def test_api_cancel_and_errors_leave_the_document_as_it_was(tiny_model_path: Path,
+                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    results = run_api(tiny_model_path, tmp_path_factory)["results"]
+    expected = {"cancel": "WorkerCancelled", "no_worker": "WorkerNotConfigured", "worker_crash": "WorkerCrashed",
+                "out_of_memory_limit": "WorkerError", "cmyk": "UpscaleError", "shrink": "UpscaleError",
+                "no_selection": "UpscaleError", "mask_node": "UpscaleError",
+                "selection_document_untouched": "WorkerCancelled"}
+    for name, error in expected.items():
+        got = results[name]
+        assert got.get("error") == error, (name, got)
+        assert got["unchanged"], f"{name} changed the document"
+        assert got["documents"] == 1, f"{name} left a document behind"
+    assert results["out_of_memory_limit"]["type"] == "MemoryLimitError"
+    assert "install.py" in results["no_worker"]["message"]
+    assert "CMYK" in results["cmyk"]["message"] and "Convert" in results["cmyk"]["message"]
+    assert "not a layer" in results["mask_node"]["message"]
+
+
+def test_api_worker_restarts_after_a_crash(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    results = run_api(tiny_model_path, tmp_path_factory)["results"]
+    names = list(results)
+    assert names[0] == "worker_crash" and results["worker_crash"]["error"] == "WorkerCrashed"
+    assert "rgba_u8" in names[1:] and "error" not in results["rgba_u8"]  # the same client, its worker restarted
+
+
+# --------------------------------------------------------------------------------------- the full Krita
+
+
+def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
+                                                      tmp_path_factory: pytest.TempPathFactory) -> None:
+    need("krita", "xvfb-run", "xauth")
+    home = krita_profile(tmp_path_factory)
+    out = tmp_path_factory.mktemp("krita_gui")
+    pykrita = home / ".local/share/krita/pykrita"
+    (pykrita / "liif_test_harness").mkdir(exist_ok=True)
+    (pykrita / "liif_test_harness" / "__init__.py").write_text(HARNESS)
+    (pykrita / "liif_test_harness.desktop").write_text(
+        "[Desktop Entry]\nType=Service\nServiceTypes=Krita/PythonPlugin\nX-KDE-Library=liif_test_harness\n"
+        "X-Python-2-Compatible=false\nName=LIIF test harness\nComment=Test-only\n")
+    kritarc = home / ".config/kritarc"
+    text = kritarc.read_text()
+    if "enable_liif_test_harness=true" not in text:
+        kritarc.write_text(text.replace("[python]\n", "[python]\nenable_liif_test_harness=true\n", 1))
+    image = random_layer(np.random.default_rng(9), 12, 16, 4, "U8")
+    (out / "gui.in").write_bytes(krita_bytes(image, "U8"))
+    env = krita_env(home, PYTHONPATH=str(Path(__file__).parent), LIIF_KRITA_TEST_OUT=str(out),
+                    LIIF_KRITA_TEST_MODEL=str(tiny_model_path), LIIF_KRITA_TEST_TIMEOUT=str(GUI_TIMEOUT_S - 20))
+    cmd = ["timeout", "-k", "10", str(GUI_TIMEOUT_S), "xvfb-run", "-a", "-s", "-screen 0 1280x1024x24",
+           "krita", "--nosplash"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=GUI_TIMEOUT_S + 30, cwd=out)
+    log = (proc.stdout + proc.stderr)[-6000:]
+    assert proc.returncode == 0 and (out / "gui_result.json").is_file(), f"krita exited {proc.returncode}:\n{log}"
+    res = json.loads((out / "gui_result.json").read_text())
+
+    assert res["loaded"] and res["extension"] == 1
+    assert res["action_text"] == "LIIF Upscale..."
+    assert [m["path"].lower() for m in res["menu"]] == ["filter/enhance_filters/liif_upscale"], res["menu"]
+    assert res["menu"][0]["labels"] == "Filter > Enhance > LIIF Upscale..."
+    assert res["enabled_without_image"] is False and res["enabled_with_layer"] is True
+    assert "error" not in res["dialog"], res["dialog"]
+    assert res["restored"] == {"scale": 3.0, "document": True}  # last used values come back
+    label = res["dialog"]["result_label"].replace("\u00a0", " ")
+    assert label == "a 32 × 24 px layer (×2.00); the image grows from 16 × 12 px to 32 × 24 px"
+    assert res["dialog"]["status_label"].startswith("Worker ready")
+    assert res["runner"]["state"] == "done", res["runner"]
+    assert res["size"] == [32, 24] and res["layers"] == ["Background", "Icon", "Icon x2.00 (LIIF)"]
+    got = from_krita_bytes((out / "gui.out").read_bytes(), (24, 32, 4), "U8")
+    assert_pixels_match(got, liif(image, (32, 24), tiny_model_path), "U8")
+    assert res["remembered"] == {"scale": "2.00", "output": "layer", "model": str(tiny_model_path), "device": "cpu"}
+    assert res["undo"] == [  # as plugin/krita/README.md says: two steps, the source comes back exactly
+        {"size": [32, 24], "layers": ["Background", "Icon"], "icon_restored": False},
+        {"size": [16, 12], "layers": ["Background", "Icon"], "icon_restored": True}]
+    assert res["cancel"]["state"] == "cancelled" and res["cancel"]["unchanged"], res["cancel"]
+    assert res["error"]["state"] == "failed" and res["error"]["unchanged"], res["error"]
+    assert "install.py" in res["error"]["message"] and "not available" in res["error"]["dialog_status"]
+    assert res["screenshot"]
+    shot = os.environ.get(SCREENSHOT_ENV)
+    if shot:
+        shutil.copyfile(out / "dialog.png", shot)
