@@ -487,9 +487,14 @@ class WorkerClient:
         stderr = proc.stderr_text()
         proc.kill()
         tail = "\n".join(stderr.splitlines()[-20:])
-        message = f"The LIIF Upscale worker stopped unexpectedly (exit code {code})."
+        if code is not None and code < 0:
+            name = {9: "SIGKILL", 15: "SIGTERM", 11: "SIGSEGV", 6: "SIGABRT"}.get(-code, "signal %d" % -code)
+            message = ("The LIIF Upscale worker was killed by %s. If the image is large, the system may have run "
+                       "out of memory: try a smaller size or a smaller tile." % name)
+        else:
+            message = f"The LIIF Upscale worker stopped unexpectedly (exit code {code})."
         if tail:
             message += " Its last output:\n" + tail
-        else:
+        elif code is None or code >= 0:
             message += " It printed nothing; check that its Python can import liif_core."
         return WorkerCrashed(message, code, stderr)
