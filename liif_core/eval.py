@@ -463,17 +463,22 @@ def update_card(path: Path, rows: Sequence[dict[str, Any]], meta: dict[str, Any]
 # Crops
 
 
-def _busiest_window(hr: np.ndarray, side: int, step: int) -> tuple[int, int]:
-    """Top-left of the ``side`` x ``side`` window (on a ``step`` grid) with the most gradient energy."""
-    y = y_channel(hr.astype(np.float64) / 255.0)
+def _busiest_window(img: np.ndarray, side: int, step: int) -> tuple[int, int]:
+    """Top-left of the ``side`` x ``side`` window (on a ``step`` grid) with the most gradient energy.
+
+    ``img`` is RGB in [0, 1]; the caller passes the bicubic upscaling of the LR, so the window holds
+    structure the LR still shows (edges, text) rather than detail aliased away by the downscaling,
+    and the choice does not depend on our model's output.
+    """
+    y = y_channel(img)
     energy = np.zeros_like(y)
     energy[:, 1:] += np.abs(np.diff(y, axis=1))
     energy[1:, :] += np.abs(np.diff(y, axis=0))
     integral = np.pad(energy, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
     best, best_yx = -1.0, (0, 0)
     margin = side // 4
-    for r in range(margin - margin % step, hr.shape[0] - side - margin + 1, step):
-        for c in range(margin - margin % step, hr.shape[1] - side - margin + 1, step):
+    for r in range(margin - margin % step, img.shape[0] - side - margin + 1, step):
+        for c in range(margin - margin % step, img.shape[1] - side - margin + 1, step):
             e = integral[r + side, c + side] - integral[r, c + side] - integral[r + side, c] + integral[r, c]
             if e > best:
                 best, best_yx = e, (r, c)
@@ -485,7 +490,7 @@ def crop_tiles(hr_full: np.ndarray, scale: int, model: Any, lr_mode: str) -> lis
     hr = modcrop(hr_full, scale)
     lr = make_lr(hr, scale, lr_mode)
     side = min(CROP_SIDE, (min(hr.shape[:2]) // scale) * scale)
-    r, c = _busiest_window(hr, side, scale * 4)
+    r, c = _busiest_window(upscale_bicubic(lr, hr.shape[:2]), side, scale * 4)
     halo = int(getattr(model.net, "receptive_radius", 40)) + 4  # LR pixels of context: exact result inside
     lr0r, lr0c = max(0, r // scale - halo), max(0, c // scale - halo)
     lr1r = min(lr.shape[0], (r + side) // scale + halo)
@@ -526,12 +531,14 @@ def write_crops(path: Path, panels: Sequence[tuple[str, list[np.ndarray]]]) -> P
 
 def make_crops(out_dir: Path, root: Path, ui_dir: Path | None, model: Any, lr_mode: str,
                tasks: Sequence[Task]) -> Path | None:
-    """``crops.png`` for :data:`CROPS` whose set was evaluated, else for the first evaluated image."""
-    evaluated_sets = {t.set for t in tasks}
+    """``crops.png`` for the :data:`CROPS` images that exist here (UI ones when ``ui`` is evaluated).
+
+    Crops do not depend on which sets were scored: they are cut from small LR patches, so even a
+    run without Urban100 shows the Urban100 crop. With none of them available, the first evaluated
+    image is shown instead.
+    """
     chosen = []
     for set_name, stem, scale in CROPS:
-        if set_name not in evaluated_sets:
-            continue
         folder = ui_dir if set_name == UI_SET else root / set_name
         if folder is not None and (folder / f"{stem}.png").is_file():
             chosen.append((set_name, folder / f"{stem}.png", scale))
