@@ -76,12 +76,16 @@ class ThreadGovernor:
         self._last = self._sample()
 
     def _first_guess(self) -> int:
-        """Before any work of ours: the cores the last minute's load average leaves free."""
-        try:
-            others = os.getloadavg()[0]
-        except (OSError, AttributeError):
+        """Before any work of ours: the cores other processes leave idle over a short look.
+
+        (The load average would lag and, in a long-lived worker, count our own previous job.)
+        """
+        self.threads = self.cores
+        if self.cores == 1 or _busy_and_total_ticks() is None:
             return self.cores
-        return int(min(self.cores, max(1, round(self.cores - others))))
+        self._last = self._sample()
+        time.sleep(0.06)  # /proc/stat counts in 10 ms ticks: enough of them to tell a busy core
+        return self.update()
 
     @staticmethod
     def _sample() -> tuple[tuple[int, int] | None, float, float]:

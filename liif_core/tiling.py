@@ -76,13 +76,15 @@ def run_tiles(model, inp: torch.Tensor, out_hw: tuple[int, int], tile: int,
             if cancel and cancel():
                 raise Cancelled("upscale cancelled")
             crop = inp[:, :, ys.in0:ys.in1, xs.in0:xs.in1]
+            if inp.device.type == "cpu":
+                crop = crop.contiguous(memory_format=torch.channels_last)
             layer1 = first_layer_map(model, model.gen_feat(crop))[0]
             layer1 = layer1[:, ys.need0 - ys.in0:ys.need1 - ys.in0, xs.need0 - xs.in0:xs.need1 - xs.in0]
             width = xs.need1 - xs.need0
             layer1 = layer1.permute(1, 2, 0).reshape(-1, layer1.shape[0]).contiguous()  # rows gathered below
             cols = AxisNeighbours(cols_nb.index[:, xs.out0:xs.out1] - xs.need0, cols_nb.rel[:, xs.out0:xs.out1])
             chunk = QUERY_CHUNK_PER_THREAD * (torch.get_num_threads() if inp.device.type == "cpu" else 16)
-            step = max(1, chunk // (xs.out1 - xs.out0))
+            step = max(1, -(-chunk // (xs.out1 - xs.out0)))  # whole rows, at least chunk queries
             for r0 in range(ys.out0, ys.out1, step):
                 if cancel and cancel():
                     raise Cancelled("upscale cancelled")

@@ -118,4 +118,6 @@ def load_model(source: str | os.PathLike = "default", device: str | torch.device
         raise ModelError(f"{path}: weights do not fit the architecture they name: {e}") from e
     dev = resolve_device(device)
     net = net.to(dev).eval().requires_grad_(False)
+    if dev.type == "cpu":  # oneDNN's convolutions run about 20% faster on NHWC here
+        net = net.to(memory_format=torch.channels_last)
     return Model(net, path.stem, dev, card, fp16 and dev.type == "cuda")
