@@ -114,19 +114,18 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
         if governor:
             governor.update()
         return bool(cancel and cancel())
+
     tile = int(tile) if tile else auto_tile(m)
     colour, alpha = split(image)
     out = np.empty((oh, ow, c), dtype=image.dtype)
     planes = [colour] + ([alpha.expand(3, h, w)] if alpha is not None else [])
-    done_before, tiles_per_plane = 0, [0]
-
-    def report(done: int, total: int) -> None:
-        tiles_per_plane[0] = total
-        if progress and not (done == 0 and done_before):  # (0, total) only once, at the start
-            progress(done_before + done, total * len(planes))
-
     for i, plane in enumerate(planes):
         inp = ((plane.to(m.device) - 0.5) / 0.5).unsqueeze(0)
+
+        def report(done: int, total: int, i: int = i) -> None:
+            """Every plane has the same tiles: plane i's tile d is overall step i * total + d."""
+            if progress and not (done == 0 and i):  # (0, total) only once, at the start
+                progress(i * total + done, total * len(planes))
 
         def emit(r0: int, c0: int, block: torch.Tensor, i: int = i) -> None:
             values = block.float() * 0.5 + 0.5
@@ -140,7 +139,6 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
 
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=m.fp16):
             run_tiles(m.net, inp, (oh, ow), tile, emit, report, between_chunks)
-        done_before += tiles_per_plane[0]
     if alpha is None and c in (2, 4):
         out[..., c - 1] = DTYPES[image.dtype]
     return out.reshape(oh, ow) if image.ndim == 2 else out
