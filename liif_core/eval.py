@@ -2,9 +2,10 @@
 
 What it measures, and why each choice (so that our numbers sit beside the paper's):
 
-- Sets: Set5, Set14, B100, Urban100 (``../shared/datasets``), scales 2, 3, 4, 6, 8, plus ``ui``:
-  UI images made by :func:`liif_core.training.synth.generate` with seed 1001, disjoint from the
-  training seed, at scales 2, 3, 4.
+- Sets: Set5, Set14, B100, Urban100 (``../shared/datasets``), scales 2, 3, 4, 6, 8, plus three UI
+  sets rendered here at scales 2, 3, 4 (:mod:`liif_core.eval_sets`): ``ui`` (our generator with a
+  seed training never used), ``icons`` (Breeze and Papirus icon sheets) and ``docs`` (Debian
+  Reference pages), the last two from Debian material reserved for evaluation.
 - HR: the image as RGB (grey ones replicated), cropped top-left to a multiple of the scale, as
   LIIF's ``sr-implicit-paired`` / ``sr-implicit-downsampled`` wrappers do.
 - LR (``--lr paper``, the default): for x2-x4 our bit-exact port of MATLAB's antialiased bicubic
@@ -51,18 +52,16 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from liif_core.errors import InputError, LiifError
+from liif_core.eval_sets import BENCHMARKS, RENDERED_SETS, package_versions
 from liif_core.imresize import imresize
 
 DATA_ENV = "LIIF_UPSCALE_DATASETS"
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 DEFAULT_OUT = Path("docs") / "eval"
-BENCHMARKS = ("Set5", "Set14", "B100", "Urban100")
-UI_SET = "ui"
-ALL_SETS = BENCHMARKS + (UI_SET,)
+ALL_SETS = BENCHMARKS + tuple(RENDERED_SETS)
 SCALES = (2, 3, 4, 6, 8)
-UI_SCALES = (2, 3, 4)
-UI_SEED, UI_COUNT, UI_QT_COUNT = 1001, 30, 15  # training used seed 1: these images are unseen
-SET_SIZES = {"Set5": 5, "Set14": 14, "B100": 100, "Urban100": 100, UI_SET: UI_COUNT + UI_QT_COUNT}
+RENDERED_SCALES = (2, 3, 4)  # UI is enlarged 2-4x; beyond that the LR of a UI image is mostly illegible
+SET_SIZES = {"Set5": 5, "Set14": 14, "B100": 100, "Urban100": 100} | {s.name: s.size for s in RENDERED_SETS.values()}
 METHODS = ("bicubic", "lanczos", "ours")
 PSNR_CAP = 100.0  # dB reported for identical images (the true value is infinite)
 LIIF_Y = np.array([65.738, 129.057, 25.064]) / 256.0  # LIIF utils.calc_psnr
@@ -81,7 +80,8 @@ PAPER_EDSR_LIIF: dict[str, dict[int, float]] = {}
 PAPER_EDSR_LIIF_DIV2K = {2: 34.67, 3: 30.96, 4: 29.00, 6: 26.75}  # Table 1, for the report's note
 
 # Crops shown in the README: (set, image stem, scale).
-CROPS = (("Urban100", "img_004", 4), ("Set14", "comic", 3), (UI_SET, f"qt_{UI_SEED}_00000", 3))
+CROPS = (("Urban100", "img_004", 4), ("Set14", "comic", 3), ("ui", "qt_1001_00000", 3), ("icons", "icons_02", 3),
+         ("docs", "docs_ch01", 3))
 CROP_SIDE = 120  # HR pixels (a multiple of 2, 3, 4, 6 and 8)
 CROP_ZOOM = 2
 
@@ -215,22 +215,14 @@ def data_root(path: str | os.PathLike | None = None) -> Path:
     return root
 
 
-def make_ui_set(folder: str | os.PathLike) -> Path:
-    """Generate the UI evaluation images (seed :data:`UI_SEED`) into ``folder``; widget shots need PyQt5."""
-    from liif_core.training.synth import generate
-
-    folder = Path(folder)
-    try:
-        generate(folder, UI_COUNT, UI_SEED, UI_QT_COUNT)
-    except ImportError as e:  # no PyQt5: drawn images only, and say so
-        print(f"warning: no Qt widget screenshots in the UI set ({e}); install PyQt5 for them", file=sys.stderr)
-        generate(folder, UI_COUNT, UI_SEED, 0)
-    return folder
+def set_folder(set_name: str, root: Path, rendered: dict[str, Path]) -> Path | None:
+    """Where a set's HR PNGs are: a benchmark under ``root``, a rendered set in ``rendered`` (if made)."""
+    return rendered.get(set_name) if set_name in RENDERED_SETS else root / set_name
 
 
-def list_images(set_name: str, root: Path, ui_dir: Path | None, limit: int | None = None) -> list[Path]:
+def list_images(set_name: str, root: Path, rendered: dict[str, Path], limit: int | None = None) -> list[Path]:
     """The HR PNGs of one set in sorted order (the first ``limit`` if given)."""
-    folder = ui_dir if set_name == UI_SET else root / set_name
+    folder = set_folder(set_name, root, rendered)
     if folder is None or not folder.is_dir():
         raise InputError(f"set {set_name!r}: folder {folder} not found")
     paths = sorted(folder.glob("*.png"))
@@ -348,7 +340,7 @@ def missing_cells(rows: Sequence[dict[str, Any]]) -> list[str]:
     have = {(r["set"], r["scale"]): r for r in rows}
     out = []
     for set_name in ALL_SETS:
-        for scale in (UI_SCALES if set_name == UI_SET else SCALES):
+        for scale in (RENDERED_SCALES if set_name in RENDERED_SETS else SCALES):
             r = have.get((set_name, scale))
             if r is None:
                 out.append(f"{set_name} x{scale}")
@@ -402,9 +394,8 @@ def write_report(out_dir: Path, rows: Sequence[dict[str, Any]], meta: dict[str, 
         "pixels shaved at each border, mean of per-image PSNR (LIIF `calc_psnr`).",
         "- SSIM: BT.601 Y on the [0, 255] scale, same shave, Gaussian 11 x 11 window, sigma 1.5, K = (0.01, 0.03).",
         "- Bicubic: MATLAB `imresize` port upscaling (float). Lanczos: PIL LANCZOS per channel (float).",
-        f"- `ui`: {SET_SIZES[UI_SET]} images from `liif_core.training.synth.generate(count={UI_COUNT}, seed={UI_SEED}, "
-        f"qt_count={UI_QT_COUNT})` (text, icons, line art, Qt widgets); training used seed 1, so none was "
-        "trained on.",
+        *[f"- `{s.name}`: {s.description}." for s in RENDERED_SETS.values()],
+        *([f"- Debian packages of the `icons` and `docs` sets: {meta['packages']}."] if meta.get("packages") else []),
         "- RDN-LIIF: the paper's Table 2 (a 22M-parameter RDN encoder, DIV2K, 1000 epochs on GPUs). The paper "
         "reports EDSR-baseline-LIIF (our architecture) on DIV2K only "
         f"({div2k}; RDN-LIIF is 0.2-0.3 dB above it there), so that column is empty on these sets.",
@@ -529,9 +520,9 @@ def write_crops(path: Path, panels: Sequence[tuple[str, list[np.ndarray]]]) -> P
     return path
 
 
-def make_crops(out_dir: Path, root: Path, ui_dir: Path | None, model: Any, lr_mode: str,
+def make_crops(out_dir: Path, root: Path, rendered: dict[str, Path], model: Any, lr_mode: str,
                tasks: Sequence[Task]) -> Path | None:
-    """``crops.png`` for the :data:`CROPS` images that exist here (UI ones when ``ui`` is evaluated).
+    """``crops.png`` for the :data:`CROPS` images that exist here (rendered ones when their set is evaluated).
 
     Crops do not depend on which sets were scored: they are cut from small LR patches, so even a
     run without Urban100 shows the Urban100 crop. With none of them available, the first evaluated
@@ -539,7 +530,7 @@ def make_crops(out_dir: Path, root: Path, ui_dir: Path | None, model: Any, lr_mo
     """
     chosen = []
     for set_name, stem, scale in CROPS:
-        folder = ui_dir if set_name == UI_SET else root / set_name
+        folder = set_folder(set_name, root, rendered)
         if folder is not None and (folder / f"{stem}.png").is_file():
             chosen.append((set_name, folder / f"{stem}.png", scale))
     if not chosen and tasks:
@@ -600,7 +591,7 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
     if card and limit:
         raise InputError("--card records whole-set results only; drop --limit (or drop --card)")
     t_start = time.perf_counter()
-    root = data_root(data) if any(s != UI_SET for s in sets) else Path(data or DEFAULT_DATA)
+    root = data_root(data) if any(s not in RENDERED_SETS for s in sets) else Path(data or DEFAULT_DATA)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     net = load_model(model, device)
@@ -611,11 +602,14 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
     if not resume:
         rec_path.write_text("")
     done = {(r["set"], int(r["scale"]), r["image"]) for r in records}
-    tmp = Path(tempfile.mkdtemp(prefix="liif-eval-ui-")) if UI_SET in sets else None
+    tmp = Path(tempfile.mkdtemp(prefix="liif-eval-rendered-"))
     try:
-        ui_dir = make_ui_set(tmp) if tmp else None
-        tasks = [Task(s, k, p) for k in scales for s in sets if s != UI_SET or k in UI_SCALES
-                 for p in list_images(s, root, ui_dir, limit)]
+        rendered = {}
+        for name in (s for s in sets if s in RENDERED_SETS):
+            rendered[name] = tmp / name
+            RENDERED_SETS[name].make(rendered[name])
+        tasks = [Task(s, k, p) for k in scales for s in sets if s not in RENDERED_SETS or k in RENDERED_SCALES
+                 for p in list_images(s, root, rendered, limit)]
         todo = [t for t in tasks if (t.set, t.scale, t.path.stem) not in done]
         with rec_path.open("a") as sink:
             for task in tqdm(todo, desc="liif-eval", unit="img", disable=not progress, dynamic_ncols=True):
@@ -625,14 +619,15 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
                 sink.write(json.dumps(rec) + "\n")
                 sink.flush()
                 records.append(rec)
-        crops_path = make_crops(out_dir, root, ui_dir, net, lr_mode, tasks) if crops else None
+        crops_path = make_crops(out_dir, root, rendered, net, lr_mode, tasks) if crops else None
     finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     rows = summarise(records)
     meta = {"model": ident, "steps": net.card.get("training", {}).get("steps"), "lr_mode": lr_mode,
             "date": _dt.date.today().isoformat(), "machine": machine(),
             "wall_seconds": previous_wall + (time.perf_counter() - t_start)}
+    if any(r["set"] in ("icons", "docs") for r in rows):
+        meta["packages"] = ", ".join(f"{k} {v}" for k, v in package_versions().items())
     report = write_report(out_dir, rows, meta)
     if card:
         if model_id(net, model)["sha256"] == ident["sha256"]:
@@ -652,7 +647,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--sets", default=",".join(ALL_SETS), help="comma-separated: " + ", ".join(ALL_SETS))
     parser.add_argument("--scales", default=",".join(map(str, SCALES)),
-                        help="comma-separated integer scales, run in this order (ui: 2-4 only)")
+                        help="comma-separated integer scales, run in this order (ui, icons, docs: 2-4 only)")
     parser.add_argument("--model", default="default", help="bundled model name, .safetensors or official .pth")
     parser.add_argument("--limit", type=int, default=None, help="first N images per set (quick runs)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="folder for report.md, crops.png, records.jsonl")

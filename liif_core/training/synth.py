@@ -132,14 +132,39 @@ def line_art_image(rng: random.Random) -> Image.Image:
     return im.resize((SIZE, SIZE), Image.BOX)
 
 
-def qt_images(rng: random.Random, count: int) -> list[Image.Image]:
-    """Screenshots of Qt widgets rendered offscreen at device pixel ratios 2 and 3."""
+_APP = []  # holds the QApplication we create: Qt crashes if Python frees it while it is in use
+
+
+def qt_app():
+    """The process's ``QApplication``, created offscreen when there is none (needs PyQt5)."""
     import os
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PyQt5 import QtWidgets
+
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        app = QtWidgets.QApplication(["liif-render"])
+        _APP.append(app)
+    return app
+
+
+def qimage_to_pil(qimg) -> Image.Image:
+    """An RGB PIL copy of a ``QImage`` (any format)."""
+    from PyQt5 import QtGui
+
+    qimg = qimg.convertToFormat(QtGui.QImage.Format_RGB888)
+    ptr = qimg.constBits()
+    ptr.setsize(qimg.byteCount())
+    im = Image.frombuffer("RGB", (qimg.width(), qimg.height()), bytes(ptr), "raw", "RGB", qimg.bytesPerLine(), 1)
+    return im.copy()
+
+
+def qt_images(rng: random.Random, count: int) -> list[Image.Image]:
+    """Screenshots of Qt widgets rendered offscreen at device pixel ratios 2 and 3."""
     from PyQt5 import QtCore, QtGui, QtWidgets
 
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["synth"])
+    app = qt_app()
     styles = [s for s in QtWidgets.QStyleFactory.keys()]  # noqa: SIM118 (a QStringList)
     out = []
     for _ in range(count):
@@ -190,11 +215,7 @@ def qt_images(rng: random.Random, count: int) -> list[Image.Image]:
         pix.setDevicePixelRatio(dpr)
         pix.fill(pal.color(QtGui.QPalette.Window))
         dlg.render(pix)
-        qimg = pix.toImage().convertToFormat(QtGui.QImage.Format_RGB888)
-        ptr = qimg.constBits()
-        ptr.setsize(qimg.byteCount())
-        im = Image.frombuffer("RGB", (qimg.width(), qimg.height()), bytes(ptr), "raw", "RGB", qimg.bytesPerLine(), 1)
-        out.append(im.copy())
+        out.append(qimage_to_pil(pix.toImage()))
         dlg.deleteLater()
     return out
 

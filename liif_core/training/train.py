@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ import torch.nn.functional as F
 
 from liif_core import models
 from liif_core.coords import make_coord
+from liif_core.errors import LiifError
+from liif_core.eval_sets import check_not_reserved
 from liif_core.training.data import PatchSampler, Source, list_images, load_rgb
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,6 +71,7 @@ def learning_rate(cfg: dict[str, Any], step: int, total: int) -> float:
 def _source_images(root: Path, spec: dict[str, Any]) -> tuple[list[Path], list[Path]]:
     """Training and held-out validation files of one source (the last ``holdout`` by name)."""
     folder = root / spec["path"]
+    check_not_reserved(folder)
     if not folder.exists() and "generate" in spec:
         from liif_core.training.synth import generate
 
@@ -235,8 +239,11 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this much wall time")
     parser.add_argument("--fit-minutes", type=float, help="set the total steps so the schedule fits this time")
     args = parser.parse_args()
-    train(args.config, args.out, args.data_root, args.device, args.threads, args.max_steps, args.minutes,
-          args.fit_minutes)
+    try:
+        train(args.config, args.out, args.data_root, args.device, args.threads, args.max_steps, args.minutes,
+              args.fit_minutes)
+    except (LiifError, FileNotFoundError) as e:
+        sys.exit(f"liif-train: error: {e}")
 
 
 if __name__ == "__main__":
