@@ -219,7 +219,7 @@ def setup_venv(inst: Installer, venv: Path, torch_choice: str, index_url: str | 
         capture_output=True).returncode == 0
     if not have_torch and torch_choice != "skip":
         inst.run(torch_command(py, torch_choice, index_url), "install PyTorch")
-    probe = "import liif_core; print(liif_core.__file__)" + ("; import pytest, ruff" if dev else "")
+    probe = "import liif_core; print(liif_core.__file__)" + ("; import pytest, ruff, PyQt5, PyQt6" if dev else "")
     found = subprocess.run([str(py), "-c", probe], capture_output=True, text=True,
                            cwd=tempfile.gettempdir()) if py.exists() else None
     if not (found and found.returncode == 0 and Path(found.stdout.strip()).parent.parent == REPO):
@@ -384,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--torch", choices=["auto", "cpu", "cuda", "rocm", "skip"], default="auto",
                    help="which PyTorch build (auto: CUDA if an NVIDIA driver is found)")
     p.add_argument("--torch-index-url", help="pip index for PyTorch, e.g. https://download.pytorch.org/whl/cpu")
-    p.add_argument("--no-dev", action="store_true", help="skip the test tools (pytest, ruff)")
+    p.add_argument("--no-dev", action="store_true", help="skip the test tools (pytest, ruff, PyQt5/6)")
     p.add_argument("--krita-dir", type=Path, help=f"Krita resource folder (default {default_krita_dir()})")
     p.add_argument("--kritarc", type=Path, help=f"Krita's settings file (default {default_kritarc()})")
     p.add_argument("--gimp-dir", type=Path, help=f"GIMP 3 profile folder (default {default_gimp_dir()})")

@@ -16,8 +16,10 @@ import threading
 from typing import Any
 
 from krita import Krita
-from PyQt5.QtCore import Qt, QTimer
-from PyQt5.QtWidgets import (
+
+from .geometry import MAX_SIDE, GeometryError, Rect, plan
+from .liif_common.client import WorkerClient
+from .qt import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
@@ -30,13 +32,12 @@ from PyQt5.QtWidgets import (
     QLabel,
     QRadioButton,
     QSpinBox,
+    Qt,
+    QTimer,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
-
-from .geometry import MAX_SIDE, GeometryError, Rect, plan
-from .liif_common.client import WorkerClient
 
 SETTINGS_GROUP = "liif_upscale"
 DEFAULTS = {"scale": "2.00", "keep_aspect": "true", "model": "", "device": "auto", "tile": "0",
@@ -160,8 +161,8 @@ class UpscaleDialog(QDialog):
 
         self.status_label = QLabel("Starting the worker...")
         self.status_label.setWordWrap(True)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        self.buttons.button(QDialogButtonBox.Ok).setText("Upscale")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Upscale")
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         self.setMinimumWidth(460)
@@ -215,7 +216,7 @@ class UpscaleDialog(QDialog):
                 label = os.path.basename(value) if os.sep in value or "/" in value else value
             self.model_combo.addItem(label, value)
             index = self.model_combo.count() - 1
-            self.model_combo.setItemData(index, value or "the default model", Qt.ToolTipRole)
+            self.model_combo.setItemData(index, value or "the default model", Qt.ItemDataRole.ToolTipRole)
         if select:
             self.model_combo.setCurrentIndex(index)
 
@@ -314,7 +315,7 @@ class UpscaleDialog(QDialog):
     def _refresh(self) -> None:
         if self._updating:
             return
-        ok = self.buttons.button(QDialogButtonBox.Ok)
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         output = "document" if self.output_document.isChecked() else "layer"
         try:
             where = plan((self.canvas.width, self.canvas.height), self.reference, self.content, size=self.size(),

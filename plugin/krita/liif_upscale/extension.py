@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from krita import Extension, Krita
-from PyQt5.QtGui import QIcon
-from PyQt5.QtWidgets import QApplication, QMessageBox, QWidget
 
 from . import api
 from .dialog import UpscaleDialog
 from .job import TITLE, UpscaleRunner, show_error
+from .qt import QApplication, QDialog, QIcon, QMessageBox, QWidget
 
 ACTION_ID = "liif_upscale"
 ACTION_TEXT = "LIIF Upscale..."
@@ -60,7 +59,7 @@ class LiifUpscaleExtension(Extension):
             show_error(parent, exc)
             return
         dialog = UpscaleDialog(document, node, api.shared_client(), parent)
-        if dialog.exec() != UpscaleDialog.Accepted:
+        if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         dialog.remember()
         try:

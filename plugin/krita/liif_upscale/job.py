@@ -20,11 +20,9 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PyQt5.QtCore import QObject, Qt, QTimer
-from PyQt5.QtWidgets import QMessageBox, QProgressDialog, QWidget
-
 from . import api
 from .liif_common.client import WorkerCancelled, WorkerClient
+from .qt import QMessageBox, QObject, QProgressDialog, Qt, QTimer, QWidget
 
 POLL_MS = 40
 TITLE = "LIIF Upscale"
@@ -32,7 +30,7 @@ TITLE = "LIIF Upscale"
 
 def show_error(parent: QWidget | None, exc: BaseException) -> None:
     """The message box every failure ends in: what happened and what to do."""
-    box = QMessageBox(QMessageBox.Warning, TITLE, api.explain(exc), QMessageBox.Ok, parent)
+    box = QMessageBox(QMessageBox.Icon.Warning, TITLE, api.explain(exc), QMessageBox.StandardButton.Ok, parent)
     details = getattr(exc, "stderr", "")
     if details:
         box.setDetailedText(details)
@@ -59,7 +57,7 @@ class UpscaleRunner(QObject):
         self.progress = QProgressDialog(f"Upscaling {job.node.name()!r} to {job.plan.target.width} x "
                                         f"{job.plan.target.height} px...", "Cancel", 0, 1000, parent)
         self.progress.setWindowTitle(TITLE)
-        self.progress.setWindowModality(Qt.WindowModal)
+        self.progress.setWindowModality(Qt.WindowModality.WindowModal)
         self.progress.setMinimumDuration(0)
         self.progress.setAutoClose(False)
         self.progress.setAutoReset(False)
