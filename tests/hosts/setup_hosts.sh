@@ -1,7 +1,8 @@
 #!/bin/bash
 # Install the real editors the host tests drive: Debian's Krita 5.1 (with PyQt5, Xvfb, xdotool)
-# and GIMP 3 in a Debian trixie chroot (tests/hosts/setup_gimp.sh). Idempotent; needs root and
-# the Debian mirror. Without root it says so and the editor tests skip with their reason.
+# and GIMP 3 in a Debian trixie chroot (tests/hosts/setup_gimp.sh), plus the Debian material the
+# `icons` and `docs` evaluation sets are drawn from. Idempotent; needs root and the Debian mirror.
+# Without root it says so and the editor tests skip with their reason.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
@@ -11,9 +12,13 @@ fi
 need=""
 for cmd in kritarunner Xvfb xdotool xauth; do command -v "$cmd" >/dev/null || need=1; done
 python3 -c "import PyQt5" 2>/dev/null || [ -f /usr/lib/python3/dist-packages/PyQt5/__init__.py ] || need=1
+for dir in /usr/share/icons/breeze /usr/share/icons/Papirus /usr/share/debian-reference; do
+    [ -d "$dir" ] || need=1
+done
 if [ -n "$need" ]; then
+    packages="krita python3-pyqt5 xvfb xauth xdotool x11-apps breeze-icon-theme papirus-icon-theme debian-reference-en"
     apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=900 "$@"; }
-    apt_get install krita python3-pyqt5 xvfb xauth xdotool x11-apps || { apt_get update && \
-        apt_get install krita python3-pyqt5 xvfb xauth xdotool x11-apps; }
+    # shellcheck disable=SC2086
+    apt_get install $packages || { apt_get update && apt_get install $packages; }
 fi
 "$here/setup_gimp.sh"
