@@ -59,3 +59,25 @@ def test_resume_differs_from_restart_when_state_is_lost(tmp_path):
     a = torch.load(straight / "last.pt", weights_only=True)["model"]
     b = torch.load(half / "last.pt", weights_only=True)["model"]
     assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_batch_workers_give_the_same_batches_and_weights(tmp_path):
+    """Batches built ahead by worker processes equal those built in place, so training is unchanged."""
+    from liif_core.training.data import batches
+
+    cfg, data = _setup(tmp_path)
+    sampler, _ = train_mod.build_data(json.loads(cfg.read_text()), data, torch.device("cpu"))
+    here = list(batches(sampler, 3, 2, 4, 9))
+    ahead = list(batches(sampler, 3, 2, 4, 9, workers=2))
+    assert len(here) == len(ahead) == 5
+    for a, b in zip(here, ahead):
+        for name in ("inp", "coord", "cell", "gt"):
+            assert torch.equal(getattr(a, name), getattr(b, name)), name
+    assert not torch.equal(here[0].inp, here[1].inp)  # each step is its own batch
+    torch.set_num_threads(1)
+    plain = train_mod.train(cfg, tmp_path / "plain", data, workers=0)
+    half = train_mod.train(cfg, tmp_path / "workers", data, max_steps=3, workers=2)
+    train_mod.train(cfg, half, data, workers=2)
+    a = torch.load(plain / "last.pt", weights_only=True)["model"]
+    b = torch.load(half / "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)

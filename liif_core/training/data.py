@@ -11,7 +11,8 @@ exactly the batches an uninterrupted one would.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,10 @@ class Batch:
     coord: torch.Tensor  # (B, Q, 2)
     cell: torch.Tensor  # (B, Q, 2)
     gt: torch.Tensor  # (B, Q, 3)
+
+    def to(self, device: torch.device) -> Batch:
+        """The batch on ``device`` (asynchronous from pinned memory)."""
+        return Batch(*(t.to(device, non_blocking=True) for t in (self.inp, self.coord, self.cell, self.gt)))
 
 
 class PatchSampler:
@@ -118,3 +123,34 @@ class PatchSampler:
             gts.append(crop.reshape(3, -1)[:, pick].t())
         return Batch(torch.stack(inps).sub_(0.5).div_(0.5), torch.stack(coords), torch.stack(cells),
                      torch.stack(gts).sub_(0.5).div_(0.5))
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """Item ``step`` is the batch of that step, so that worker processes can build batches ahead."""
+
+    def __init__(self, sampler: PatchSampler, seed: int, size: int) -> None:
+        self.sampler, self.seed, self.size = sampler, seed, size
+
+    def __getitem__(self, step: int) -> tuple[torch.Tensor, ...]:
+        return astuple(self.sampler.batch(self.seed, step, self.size))
+
+
+def batches(sampler: PatchSampler, seed: int, size: int, start: int, stop: int, workers: int = 0,
+            device: str | torch.device = "cpu") -> Iterator[Batch]:
+    """The batches of steps ``start`` to ``stop - 1`` in order, on ``device``.
+
+    With ``workers`` > 0 they are built ahead by that many processes (sampling, cropping and
+    resizing on CPU cores while a GPU trains on the current batch); each batch is still the pure
+    function of ``(seed, step)`` that :meth:`PatchSampler.batch` returns, so results do not depend
+    on the worker count.
+    """
+    device = torch.device(device)
+    if workers <= 0:
+        for step in range(start, stop):
+            yield sampler.batch(seed, step, size).to(device)
+        return
+    loader = torch.utils.data.DataLoader(_StepBatches(sampler, seed, size), batch_size=None,
+                                         sampler=range(start, stop), num_workers=workers,
+                                         pin_memory=device.type == "cuda", prefetch_factor=4)
+    for parts in loader:
+        yield Batch(*parts).to(device)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ from liif_core import models
 from liif_core.coords import make_coord
 from liif_core.errors import LiifError
 from liif_core.eval_sets import check_not_reserved
-from liif_core.training.data import PatchSampler, Source, list_images, load_rgb
+from liif_core.training.data import PatchSampler, Source, batches, list_images, load_rgb
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_ROOT = REPO.parent / "shared" / "datasets"
@@ -139,12 +140,14 @@ def save_checkpoint(run: Path, model, optimizer, step: int, total: int, cfg: dic
 
 def train(config: str | Path, out: str | Path, data_root: str | Path | None = None, device: str = "auto",
           threads: int | None = None, max_steps: int | None = None, minutes: float | None = None,
-          fit_minutes: float | None = None) -> Path:
+          fit_minutes: float | None = None, workers: int | None = None) -> Path:
     """Train (or resume) the run in ``out``; returns the run directory.
 
     ``max_steps`` stops early (the schedule still follows the config's total); ``minutes`` stops
     after that much wall time; ``fit_minutes`` sets the total from the measured speed so the whole
-    schedule fits that many minutes (the chosen total is stored, so a resume keeps it).
+    schedule fits that many minutes (the chosen total is stored, so a resume keeps it). ``workers``
+    processes build batches ahead (default: the config's ``train.workers``, else up to 8 on a GPU
+    and none on a CPU, where the training itself needs every core).
     """
     cfg = load_config(config)
     run = Path(out)
@@ -158,7 +161,9 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
         torch.backends.cudnn.allow_tf32 = True
     tc = cfg["train"]
     root = Path(data_root) if data_root else DEFAULT_DATA_ROOT
-    sampler, val_images = build_data(cfg, root, dev)
+    if workers is None:  # GPU: build batches on the CPU cores meanwhile; CPU: they need every core
+        workers = tc.get("workers", min(8, max(1, (os.cpu_count() or 2) - 1)) if dev.type == "cuda" else 0)
+    sampler, val_images = build_data(cfg, root, dev if workers == 0 else torch.device("cpu"))
     torch.manual_seed(tc.get("seed", 0))
     model = models.make(cfg["model"]).to(dev)
     betas = tuple(tc.get("betas", (0.9, 0.999)))
@@ -187,11 +192,12 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     losses = []
     last_t = time.time()
     stop = total if max_steps is None else min(total, max_steps)
+    stream = batches(sampler, seed, batch, step, stop, workers, dev)
     while step < stop:
         lr = learning_rate(tc, step, total)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        b = sampler.batch(seed, step, batch)
+        b = next(stream)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
             pred = model(b.inp, b.coord, b.cell)
         loss = F.l1_loss(pred.float(), b.gt)
@@ -205,6 +211,8 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
             rate = 200 / (time.time() - start)
             total = max(step + 1, int(rate * fit_minutes * 60))
             stop = total if max_steps is None else min(total, max_steps)
+            stream.close()
+            stream = batches(sampler, seed, batch, step, stop, workers, dev)
             print(f"measured {rate:.2f} steps/s: total steps set to {total}")
             log.write(json.dumps({"step": step, "total_steps": total, "steps_per_s": rate}) + "\n")
         if step % every_log == 0 or step == stop:
@@ -224,6 +232,7 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
         if out_of_time:
             print(f"time budget reached at step {step}")
             break
+    stream.close()  # stops the batch workers when the time budget ended the run early
     log.close()
     return run
 
@@ -238,10 +247,11 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, help="stop after this step (schedule unchanged)")
     parser.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this much wall time")
     parser.add_argument("--fit-minutes", type=float, help="set the total steps so the schedule fits this time")
+    parser.add_argument("--workers", type=int, help="processes building batches ahead (default: 8 on GPU, 0 on CPU)")
     args = parser.parse_args()
     try:
         train(args.config, args.out, args.data_root, args.device, args.threads, args.max_steps, args.minutes,
-              args.fit_minutes)
+              args.fit_minutes, args.workers)
     except (LiifError, FileNotFoundError) as e:
         sys.exit(f"liif-train: error: {e}")
 
