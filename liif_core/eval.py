@@ -497,25 +497,27 @@ def crop_tiles(hr_full: np.ndarray, scale: int, model: Any, lr_mode: str) -> lis
     return tiles
 
 
-def write_crops(path: Path, panels: Sequence[tuple[str, list[np.ndarray]]]) -> Path:
-    """A PNG grid: one row per example (caption above), columns bicubic / ours / ground truth."""
+def write_crops(path: Path, panels: Sequence[tuple[str, list[np.ndarray]]],
+                columns: Sequence[str] = ("bicubic", "ours (LIIF)", "ground truth"), zoom: int = CROP_ZOOM) -> Path:
+    """A PNG grid: one row per example (caption above), one column per method, enlarged ``zoom`` times."""
     font = ImageFont.load_default(size=18)
-    tile = max(t.shape[0] for _, tiles in panels for t in tiles) * CROP_ZOOM
+    tile_h = max(t.shape[0] for _, tiles in panels for t in tiles) * zoom
+    tile_w = max(t.shape[1] for _, tiles in panels for t in tiles) * zoom
     gap, caption, header = 8, 26, 30
-    width = 3 * tile + 4 * gap
-    height = header + len(panels) * (caption + tile + gap) + gap
+    width = len(columns) * tile_w + (len(columns) + 1) * gap
+    height = header + len(panels) * (caption + tile_h + gap) + gap
     sheet = Image.new("RGB", (width, height), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
-    for i, name in enumerate(("bicubic", "ours (LIIF)", "ground truth")):
-        draw.text((gap + i * (tile + gap) + tile // 2, header // 2), name, fill=(0, 0, 0), font=font, anchor="mm")
+    for i, name in enumerate(columns):
+        draw.text((gap + i * (tile_w + gap) + tile_w // 2, header // 2), name, fill=(0, 0, 0), font=font, anchor="mm")
     y = header
     for label, tiles in panels:
         draw.text((gap, y + caption // 2), label, fill=(60, 60, 60), font=font, anchor="lm")
         y += caption
         for i, t in enumerate(tiles):
-            im = Image.fromarray(t).resize((t.shape[1] * CROP_ZOOM, t.shape[0] * CROP_ZOOM), Image.Resampling.NEAREST)
-            sheet.paste(im, (gap + i * (tile + gap), y))
-        y += tile + gap
+            im = Image.fromarray(t).resize((t.shape[1] * zoom, t.shape[0] * zoom), Image.Resampling.NEAREST)
+            sheet.paste(im, (gap + i * (tile_w + gap), y))
+        y += tile_h + gap
     sheet.save(path, optimize=True)
     return path
 

@@ -92,12 +92,29 @@ def _label(path: Path) -> str:
     return path.stem.replace("-", " ").replace("_", " ")
 
 
-def _sheet(rng: random.Random, index: int, big: list[tuple[Path, int]], small: list[tuple[Path, int]]):
-    """One icon sheet as a ``QImage``: an icon view, a menu or a toolbar, light or dark."""
+def _icon_files() -> tuple[list[tuple[Path, int]], list[tuple[Path, int]]]:
+    """The large and the small SVG icons the sheets draw from, with the size each is drawn for."""
+    big = [(p, size) for theme, sub, size in BIG_ICONS for p in _svgs(theme, sub)]
+    small = [(p, size) for theme, sub, size in SMALL_ICONS for p in _svgs(theme, sub)]
+    _need(len(big) >= 9 and bool(small), f"Breeze/Papirus icons under {ICON_ROOT}")
+    return big, small
+
+
+def icon_sheet(index: int, seed: int = 2026, dpr: int = DPR):
+    """Icon sheet ``index`` as a PIL image of ``SHEET * dpr`` pixels square.
+
+    An icon view, a menu or a toolbar, light or dark. The layout depends only on ``seed`` and
+    ``index``, so the same sheet drawn at ``dpr`` 1 is what a 1x screen shows of the HR one.
+    """
     from PyQt5 import QtCore, QtGui, QtSvg
 
-    img = QtGui.QImage(SHEET * DPR, SHEET * DPR, QtGui.QImage.Format_RGB32)
-    img.setDevicePixelRatio(DPR)
+    from liif_core.training.synth import qimage_to_pil, qt_app
+
+    big, small = _icon_files()
+    qt_app()
+    rng = random.Random(f"icons:{seed}:{index}")
+    img = QtGui.QImage(SHEET * dpr, SHEET * dpr, QtGui.QImage.Format_RGB32)
+    img.setDevicePixelRatio(dpr)
     dark = index % 4 == 3
     bg = rng.choice([(35, 38, 41), (49, 54, 59)]) if dark else rng.choice([(255, 255, 255), (239, 240, 241)])
     img.fill(QtGui.QColor(*bg))
@@ -137,7 +154,7 @@ def _sheet(rng: random.Random, index: int, big: list[tuple[Path, int]], small: l
                 path = _dark_variant(path) if dark else path
                 icon(path, c * pitch + (pitch - size) / 2, r * pitch + (pitch - size) / 2, size)
     p.end()
-    return img
+    return qimage_to_pil(img)
 
 
 def _dark_variant(path: Path) -> Path:
@@ -149,47 +166,52 @@ def _dark_variant(path: Path) -> Path:
 
 def make_icon_set(folder: Path, seed: int = 2026) -> None:
     """:data:`ICON_SHEETS` sheets of Breeze and Papirus icons into ``folder`` (needs PyQt5 with QtSvg)."""
-    from liif_core.training.synth import qimage_to_pil, qt_app
-
-    big = [(p, size) for theme, sub, size in BIG_ICONS for p in _svgs(theme, sub)]
-    small = [(p, size) for theme, sub, size in SMALL_ICONS for p in _svgs(theme, sub)]
-    _need(len(big) >= 9 and small, f"Breeze/Papirus icons under {ICON_ROOT}")
-    qt_app()
+    _icon_files()  # fail before making the folder
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(ICON_SHEETS):
-        rng = random.Random(f"icons:{seed}:{i}")
-        qimage_to_pil(_sheet(rng, i, big, small)).save(folder / f"icons_{i:02d}.png")
+        icon_sheet(i, seed).save(folder / f"icons_{i:02d}.png")
 
 
-def make_docs_set(folder: Path, seed: int = 2026) -> None:
-    """One view of each Debian Reference page into ``folder``, at a seeded scroll position."""
+def docs_pages() -> list[Path]:
+    """The Debian Reference pages the ``docs`` set shows, sorted."""
+    pages = sorted(DOCS_ROOT.glob("*.en.html"))
+    _need(bool(pages), f"the Debian Reference HTML pages in {DOCS_ROOT}")
+    return pages
+
+
+def docs_view(page: Path, seed: int = 2026, dpr: int = DPR):
+    """A :data:`DOCS_VIEW` view of ``page`` at a seeded scroll position, as a PIL image at ``dpr``."""
     from PyQt5 import QtCore, QtGui
 
     from liif_core.training.synth import qimage_to_pil, qt_app
 
-    pages = sorted(DOCS_ROOT.glob("*.en.html"))
-    _need(bool(pages), f"the Debian Reference HTML pages in {DOCS_ROOT}")
     qt_app()
-    folder.mkdir(parents=True, exist_ok=True)
     w, h = DOCS_VIEW
+    rng = random.Random(f"docs:{seed}:{page.name}")
+    doc = QtGui.QTextDocument()
+    font = QtGui.QFont("DejaVu Sans")
+    font.setPixelSize(12)
+    doc.setDefaultFont(font)
+    doc.setHtml(page.read_text(errors="replace"))
+    doc.setTextWidth(w)
+    top = rng.uniform(0, max(0.0, doc.size().height() - h))
+    img = QtGui.QImage(w * dpr, h * dpr, QtGui.QImage.Format_RGB32)
+    img.setDevicePixelRatio(dpr)
+    img.fill(QtGui.QColor(255, 255, 255))
+    p = QtGui.QPainter(img)
+    p.setRenderHints(QtGui.QPainter.Antialiasing | QtGui.QPainter.TextAntialiasing)
+    p.translate(0, -top)
+    doc.drawContents(p, QtCore.QRectF(0, top, w, h))
+    p.end()
+    return qimage_to_pil(img)
+
+
+def make_docs_set(folder: Path, seed: int = 2026) -> None:
+    """One view of each Debian Reference page into ``folder``, at a seeded scroll position."""
+    pages = docs_pages()
+    folder.mkdir(parents=True, exist_ok=True)
     for page in pages:
-        rng = random.Random(f"docs:{seed}:{page.name}")
-        doc = QtGui.QTextDocument()
-        font = QtGui.QFont("DejaVu Sans")
-        font.setPixelSize(12)
-        doc.setDefaultFont(font)
-        doc.setHtml(page.read_text(errors="replace"))
-        doc.setTextWidth(w)
-        top = rng.uniform(0, max(0.0, doc.size().height() - h))
-        img = QtGui.QImage(w * DPR, h * DPR, QtGui.QImage.Format_RGB32)
-        img.setDevicePixelRatio(DPR)
-        img.fill(QtGui.QColor(255, 255, 255))
-        p = QtGui.QPainter(img)
-        p.setRenderHints(QtGui.QPainter.Antialiasing | QtGui.QPainter.TextAntialiasing)
-        p.translate(0, -top)
-        doc.drawContents(p, QtCore.QRectF(0, top, w, h))
-        p.end()
-        qimage_to_pil(img).save(folder / f"docs_{page.name.split('.')[0]}.png")
+        docs_view(page, seed).save(folder / f"docs_{page.name.split('.')[0]}.png")
 
 
 def make_ui_set(folder: Path) -> None:

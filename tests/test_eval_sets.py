@@ -49,6 +49,12 @@ def test_icon_sheets_are_reproducible(tmp_path: Path, monkeypatch: pytest.Monkey
             arr = np.asarray(im)
         assert arr.shape == (side, side, 3)
         assert len(np.unique(arr.reshape(-1, 3), axis=0)) > 20  # icons and antialiased text, not a blank sheet
+    # the same sheet at 1x, as a user's screenshot would be: a third of the side, the same layout
+    small = np.asarray(eval_sets.icon_sheet(0, dpr=1), dtype=float)
+    assert small.shape == (eval_sets.SHEET, eval_sets.SHEET, 3)
+    with Image.open(tmp_path / "a" / "icons_00.png") as im:
+        big = np.asarray(im.resize(small.shape[:2][::-1], Image.Resampling.BOX), dtype=float)
+    assert np.abs(big - small).mean() < 12  # differences at edges only: hinting and pixel snapping
     # another seed lays out other sheets
     eval_sets.make_icon_set(tmp_path / "c", seed=7)
     assert _digests(tmp_path / "c") != first
