@@ -52,7 +52,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from liif_core.errors import InputError, LiifError
-from liif_core.eval_sets import BENCHMARKS, RENDERED_SETS, package_versions
+from liif_core.eval_sets import BENCHMARKS, RENDERED_SETS, UI_SEED, package_versions
 from liif_core.imresize import imresize
 
 DATA_ENV = "LIIF_UPSCALE_DATASETS"
@@ -80,7 +80,7 @@ PAPER_EDSR_LIIF: dict[str, dict[int, float]] = {}
 PAPER_EDSR_LIIF_DIV2K = {2: 34.67, 3: 30.96, 4: 29.00, 6: 26.75}  # Table 1, for the report's note
 
 # Crops shown in the README: (set, image stem, scale).
-CROPS = (("Urban100", "img_004", 4), ("Set14", "comic", 3), ("ui", "qt_1001_00000", 3), ("icons", "icons_02", 3),
+CROPS = (("Urban100", "img_004", 4), ("Set14", "comic", 3), ("ui", f"qt_{UI_SEED}_00000", 3), ("icons", "icons_02", 3),
          ("docs", "docs_ch01", 3))
 CROP_SIDE = 120  # HR pixels (a multiple of 2, 3, 4, 6 and 8)
 CROP_ZOOM = 2
