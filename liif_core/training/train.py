@@ -191,13 +191,16 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     run_start_step = step
     losses = []
     last_t = time.time()
+    data_wait = 0.0  # seconds spent waiting for batches since the last log line
     stop = total if max_steps is None else min(total, max_steps)
     stream = batches(sampler, seed, batch, step, stop, workers, dev)
     while step < stop:
         lr = learning_rate(tc, step, total)
         for group in optimizer.param_groups:
             group["lr"] = lr
+        t_data = time.perf_counter()
         b = next(stream)
+        data_wait += time.perf_counter() - t_data
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
             pred = model(b.inp, b.coord, b.cell)
         loss = F.l1_loss(pred.float(), b.gt)
@@ -218,8 +221,9 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
         if step % every_log == 0 or step == stop:
             now = time.time()
             rec = {"step": step, "loss": sum(losses) / len(losses), "lr": lr,
-                   "s_per_step": (now - last_t) / len(losses), "elapsed": elapsed + now - start}
-            losses, last_t = [], now
+                   "s_per_step": (now - last_t) / len(losses), "s_data_per_step": data_wait / len(losses),
+                   "elapsed": elapsed + now - start}
+            losses, last_t, data_wait = [], now, 0.0
             if val_images and (step % every_val == 0 or step == stop):
                 rec["val"] = validate(model, val_images, val_scales, val_crop, dev)
             log.write(json.dumps(rec) + "\n")
