@@ -21,14 +21,15 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 SIZE = 384  # side of each generated HR image
-FONT_GLOBS = ("/usr/share/fonts/truetype/**/*.ttf", "/usr/share/fonts/opentype/**/*.otf",
-              "/usr/share/fonts/truetype/*.ttf")
+# The DejaVu family (Debian's fonts-dejavu-core and -extra: Sans, Serif, Mono, bold, oblique,
+# condensed, light; 22 faces). A fixed family, because every font another package brings along
+# (Krita pulls in Droid, Noto and URW fonts) would otherwise change which font each image gets.
+FONT_GLOBS = ("/usr/share/fonts/truetype/dejavu/*.ttf",)
 
 
 def fonts() -> list[str]:
-    """Font files available on this machine (sorted, so the choice is reproducible per machine)."""
-    found = sorted({p for g in FONT_GLOBS for p in glob.glob(g, recursive=True)})
-    return found
+    """The font files text images are drawn with, sorted so that the choice is reproducible."""
+    return sorted({p for g in FONT_GLOBS for p in glob.glob(g)})
 
 
 def _colour(rng: random.Random) -> tuple[int, int, int]:
