@@ -81,3 +81,34 @@ def test_batch_workers_give_the_same_batches_and_weights(tmp_path):
     a = torch.load(plain / "last.pt", weights_only=True)["model"]
     b = torch.load(half / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_packed_data_gives_the_same_batches(tmp_path):
+    """The folder ``training.pack`` writes (lossless WebP, generated sources rendered) trains identically."""
+    from PIL import Image
+
+    from liif_core.training.data import batches
+    from liif_core.training.pack import pack
+
+    cfg_data = json.loads(json.dumps(TINY))
+    cfg_data["data"]["sources"] = [
+        {"path": "photos", "weight": 1.0, "holdout": 1},
+        {"path": "gen/ui", "weight": 1.0, "holdout": 1, "generate": {"count": 3, "seed": 5}},
+    ]
+    root = tmp_path / "data"
+    generate(root / "photos", count=3, seed=9)
+    grey = Image.open(root / "photos" / "text_9_00000.png").convert("L")
+    grey.save(root / "photos" / "zz_grey.png")  # a grey image, as some datasets have
+    Image.open(root / "photos" / "icon_9_00001.png").convert("P").save(root / "photos" / "pal.png")
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(cfg_data))
+    size = pack(cfg, tmp_path / "packed", root)
+    assert size > 0
+    assert sorted(p.name for p in (tmp_path / "packed" / "photos").iterdir())[-1] == "zz_grey.webp"
+    assert len(list((tmp_path / "packed" / "gen" / "ui").glob("*.webp"))) == 3
+    assert not (root / "gen").exists()  # generated sources are rendered into the pack only
+    generate(root / "gen" / "ui", count=3, seed=5)  # the originals, for comparison
+    original, _ = train_mod.build_data(cfg_data, root, torch.device("cpu"))
+    packed, _ = train_mod.build_data(cfg_data, tmp_path / "packed", torch.device("cpu"))
+    for a, b in zip(batches(original, 1, 4, 0, 6), batches(packed, 1, 4, 0, 6)):
+        assert torch.equal(a.inp, b.inp) and torch.equal(a.gt, b.gt)
