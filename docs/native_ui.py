@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "eval"
 SCALE = es.DPR
 METHODS = ("bicubic", "lanczos", "ours")
-CROPS = (("docs", "ch01", (150, 0)), ("icons", 1, (0, 0)), ("icons", 0, (0, 96)))
+CROPS = {("docs", "docs_ch01"): (150, 0), ("icons", "icons_01"): (0, 0), ("icons", "icons_00"): (0, 96)}  # top-left
 CROP = (240, 384)  # HR rows, columns
 
 
@@ -47,7 +47,6 @@ def main() -> int:
     t0 = time.perf_counter()
     scores: dict[tuple[str, str], list[tuple[float, float]]] = {}
     crops: dict[str, list[np.ndarray]] = {}
-    wanted = {("docs", f"docs_{c[1]}") if c[0] == "docs" else ("icons", f"icons_{c[1]:02d}"): c[2] for c in CROPS}
     for set_name, name, lr, hr in pairs():
         hr_f = hr / 255.0
         outs = {}
@@ -55,8 +54,8 @@ def main() -> int:
             sr = ev.run_method(m, lr, hr.shape[:2], net)
             outs[m] = sr
             scores.setdefault((set_name, m), []).append((ev.psnr_y(sr, hr_f, SCALE), ev.ssim_y(sr, hr_f, SCALE)))
-        if (set_name, name) in wanted:
-            r, c = wanted[(set_name, name)]
+        if (set_name, name) in CROPS:
+            r, c = CROPS[(set_name, name)]
             window = (slice(r, r + CROP[0]), slice(c, c + CROP[1]))
             tiles = [np.round(outs[m][window] * 255).astype(np.uint8) for m in ("lanczos", "ours")]
             crops[name] = tiles + [hr[window]]

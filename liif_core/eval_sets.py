@@ -16,6 +16,7 @@ installed package versions, which the report records. These folders are reserved
 
 from __future__ import annotations
 
+import functools
 import random
 import subprocess
 import sys
@@ -77,8 +78,8 @@ def package_versions() -> dict[str, str]:
     return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
 
 
-def _svgs(theme: str, sub: str) -> list[Path]:
-    folder = ICON_ROOT / theme / sub
+def _svgs(root: Path, theme: str, sub: str) -> list[Path]:
+    folder = root / theme / sub
     return sorted(p for p in folder.glob("*.svg") if not p.is_symlink()) if folder.is_dir() else []
 
 
@@ -92,11 +93,15 @@ def _label(path: Path) -> str:
     return path.stem.replace("-", " ").replace("_", " ")
 
 
-def _icon_files() -> tuple[list[tuple[Path, int]], list[tuple[Path, int]]]:
-    """The large and the small SVG icons the sheets draw from, with the size each is drawn for."""
-    big = [(p, size) for theme, sub, size in BIG_ICONS for p in _svgs(theme, sub)]
-    small = [(p, size) for theme, sub, size in SMALL_ICONS for p in _svgs(theme, sub)]
-    _need(len(big) >= 9 and bool(small), f"Breeze/Papirus icons under {ICON_ROOT}")
+@functools.lru_cache(maxsize=4)
+def _icon_files(root: Path) -> tuple[list[tuple[Path, int]], list[tuple[Path, int]]]:
+    """The large and the small SVG icons under ``root`` the sheets draw from, with the size each is drawn for.
+
+    Listed once per process and root (some 11,000 files, 0.2 s), not once per sheet.
+    """
+    big = [(p, size) for theme, sub, size in BIG_ICONS for p in _svgs(root, theme, sub)]
+    small = [(p, size) for theme, sub, size in SMALL_ICONS for p in _svgs(root, theme, sub)]
+    _need(len(big) >= 9 and bool(small), f"Breeze/Papirus icons under {root}")
     return big, small
 
 
@@ -110,7 +115,7 @@ def icon_sheet(index: int, seed: int = 2026, dpr: int = DPR):
 
     from liif_core.training.synth import qimage_to_pil, qt_app
 
-    big, small = _icon_files()
+    big, small = _icon_files(ICON_ROOT)
     qt_app()
     rng = random.Random(f"icons:{seed}:{index}")
     img = QtGui.QImage(SHEET * dpr, SHEET * dpr, QtGui.QImage.Format_RGB32)
@@ -166,7 +171,7 @@ def _dark_variant(path: Path) -> Path:
 
 def make_icon_set(folder: Path, seed: int = 2026) -> None:
     """:data:`ICON_SHEETS` sheets of Breeze and Papirus icons into ``folder`` (needs PyQt5 with QtSvg)."""
-    _icon_files()  # fail before making the folder
+    _icon_files(ICON_ROOT)  # fail before making the folder
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(ICON_SHEETS):
         icon_sheet(i, seed).save(folder / f"icons_{i:02d}.png")
