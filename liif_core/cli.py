@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                        f"(bundled: {', '.join(list_models()) or 'none'})")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda, cuda:N or mps")
     p.add_argument("--tile", type=int, help="tile side in input pixels (default: from available memory)")
+    p.add_argument("--self-ensemble", action="store_true",
+                   help="average 8 flipped and rotated passes: a little better, 8 times slower")
     p.add_argument("--format", help="output format when writing to --out-dir: png, jpg, webp or tif")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--list-models", action="store_true", help="print the bundled models and exit")
@@ -130,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                     bar.n = done
                     bar.refresh()
 
-                result = upscale(image, model=model, tile=args.tile, progress=progress, **kwargs)
+                result = upscale(image, model=model, tile=args.tile, progress=progress,
+                                 self_ensemble=args.self_ensemble, **kwargs)
             write_image(dst, result)
             if not args.quiet:
                 tqdm.write(f"{src} -> {dst} ({ow}x{oh})")

@@ -183,22 +183,24 @@ def upscale_lanczos(lr: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
     return np.clip(np.stack(planes, axis=-1).astype(np.float64), 0.0, 1.0)
 
 
-def upscale_ours(lr: np.ndarray, out_hw: tuple[int, int], model: Any) -> np.ndarray:
+def upscale_ours(lr: np.ndarray, out_hw: tuple[int, int], model: Any, self_ensemble: bool = False) -> np.ndarray:
     """Our model on a uint8 LR given as float32 in [0, 1]; float result clamped to [0, 1]."""
     from liif_core.upscale import upscale
 
-    out = upscale(lr.astype(np.float32) / 255.0, size=(out_hw[1], out_hw[0]), model=model)
+    out = upscale(lr.astype(np.float32) / 255.0, size=(out_hw[1], out_hw[0]), model=model,
+                  self_ensemble=self_ensemble)
     return np.clip(out.astype(np.float64), 0.0, 1.0)
 
 
-def run_method(method: str, lr: np.ndarray, out_hw: tuple[int, int], model: Any) -> np.ndarray:
-    """Upscale ``lr`` to ``out_hw`` with ``bicubic``, ``lanczos`` or ``ours``."""
+def run_method(method: str, lr: np.ndarray, out_hw: tuple[int, int], model: Any,
+               self_ensemble: bool = False) -> np.ndarray:
+    """Upscale ``lr`` to ``out_hw`` with ``bicubic``, ``lanczos`` or ``ours`` (optionally self-ensembled)."""
     if method == "bicubic":
         return upscale_bicubic(lr, out_hw)
     if method == "lanczos":
         return upscale_lanczos(lr, out_hw)
     if method == "ours":
-        return upscale_ours(lr, out_hw, model)
+        return upscale_ours(lr, out_hw, model, self_ensemble)
     raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
 
 
@@ -259,7 +261,7 @@ def model_id(model: Any, source: str | os.PathLike) -> dict[str, Any]:
     return {"name": model.name, "file": path.name, "sha256": digest}
 
 
-def score_image(task: Task, model: Any, lr_mode: str) -> dict[str, Any]:
+def score_image(task: Task, model: Any, lr_mode: str, self_ensemble: bool = False) -> dict[str, Any]:
     """Scores of all methods on one image, as a JSON-ready record."""
     hr = modcrop(load_rgb(task.path), task.scale)
     lr = make_lr(hr, task.scale, lr_mode)
@@ -268,7 +270,7 @@ def score_image(task: Task, model: Any, lr_mode: str) -> dict[str, Any]:
                            "hr": [hr.shape[1], hr.shape[0]], "psnr": {}, "ssim": {}, "seconds": {}}
     for method in METHODS:
         t0 = time.perf_counter()
-        sr = run_method(method, lr, hr.shape[:2], model)
+        sr = run_method(method, lr, hr.shape[:2], model, self_ensemble)
         rec["seconds"][method] = round(time.perf_counter() - t0, 3)
         rec["psnr"][method] = psnr_y(sr, hr_f, task.scale)
         rec["ssim"][method] = ssim_y(sr, hr_f, task.scale)
@@ -276,7 +278,7 @@ def score_image(task: Task, model: Any, lr_mode: str) -> dict[str, Any]:
 
 
 def read_records(path: Path, ident: dict[str, Any], lr_mode: str) -> list[dict[str, Any]]:
-    """Records in ``path`` made by the same model weights and LR mode (others are dropped, with a note)."""
+    """Records in ``path`` made by the same model weights, LR mode and self-ensemble setting (others are dropped)."""
     if not path.is_file():
         return []
     kept, dropped = [], 0
@@ -284,12 +286,14 @@ def read_records(path: Path, ident: dict[str, Any], lr_mode: str) -> list[dict[s
         if not line.strip():
             continue
         rec = json.loads(line)
-        if rec.get("model", {}).get("sha256") == ident["sha256"] and rec.get("lr_mode") == lr_mode:
+        same_model = all(rec.get("model", {}).get(k) == ident.get(k) for k in ("sha256", "self_ensemble"))
+        if same_model and rec.get("lr_mode") == lr_mode:
             kept.append(rec)
         else:
             dropped += 1
     if dropped:
-        print(f"note: ignoring {dropped} records in {path} from other weights or LR mode", file=sys.stderr)
+        print(f"note: ignoring {dropped} records in {path} from other weights, LR mode or self-ensemble setting",
+              file=sys.stderr)
     return kept
 
 
@@ -382,6 +386,9 @@ def write_report(out_dir: Path, rows: Sequence[dict[str, Any]], meta: dict[str, 
         f"{', ' + str(meta['steps']) + ' training steps' if meta.get('steps') else ''}). "
         f"Generated {meta['date']} by `python -m liif_core.eval` (liif_core/eval.py).",
         "",
+        *(["**Self-ensemble** (`--self-ensemble`): the Ours columns are the mean of 8 passes over the flipped "
+           "and transposed LR image. The paper's numbers, and the model's card, are single passes.", ""]
+          if meta["model"].get("self_ensemble") else []),
         "## Protocol",
         "",
         "LIIF's benchmark protocol (Chen et al., CVPR 2021, `test.py` with `eval_type=benchmark-s`):",
@@ -476,7 +483,8 @@ def _busiest_window(img: np.ndarray, side: int, step: int) -> tuple[int, int]:
     return best_yx
 
 
-def crop_tiles(hr_full: np.ndarray, scale: int, model: Any, lr_mode: str) -> list[np.ndarray]:
+def crop_tiles(hr_full: np.ndarray, scale: int, model: Any, lr_mode: str,
+               self_ensemble: bool = False) -> list[np.ndarray]:
     """Bicubic, ours and ground-truth uint8 crops of the busiest window, from an LR patch with context."""
     hr = modcrop(hr_full, scale)
     lr = make_lr(hr, scale, lr_mode)
@@ -491,7 +499,7 @@ def crop_tiles(hr_full: np.ndarray, scale: int, model: Any, lr_mode: str) -> lis
     rr, cc = r - lr0r * scale, c - lr0c * scale
     tiles = []
     for method in ("bicubic", "ours"):
-        sr = run_method(method, patch, out_hw, model)
+        sr = run_method(method, patch, out_hw, model, self_ensemble)
         tiles.append(np.round(sr[rr:rr + side, cc:cc + side] * 255).astype(np.uint8))
     tiles.append(hr[r:r + side, c:c + side])
     return tiles
@@ -523,7 +531,7 @@ def write_crops(path: Path, panels: Sequence[tuple[str, list[np.ndarray]]],
 
 
 def make_crops(out_dir: Path, root: Path, rendered: dict[str, Path], model: Any, lr_mode: str,
-               tasks: Sequence[Task]) -> Path | None:
+               tasks: Sequence[Task], self_ensemble: bool = False) -> Path | None:
     """``crops.png`` for the :data:`CROPS` images that exist here (rendered ones when their set is evaluated).
 
     Crops do not depend on which sets were scored: they are cut from small LR patches, so even a
@@ -539,7 +547,8 @@ def make_crops(out_dir: Path, root: Path, rendered: dict[str, Path], model: Any,
         chosen = [(tasks[0].set, tasks[0].path, tasks[0].scale)]
     if not chosen:
         return None
-    panels = [(f"{s} {p.stem} x{k}", crop_tiles(load_rgb(p), k, model, lr_mode)) for s, p, k in chosen]
+    panels = [(f"{s} {p.stem} x{k}", crop_tiles(load_rgb(p), k, model, lr_mode, self_ensemble))
+              for s, p, k in chosen]
     return write_crops(out_dir / "crops.png", panels)
 
 
@@ -577,8 +586,11 @@ def _parse_scales(text: str) -> list[int]:
 def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, model: str | os.PathLike = "default",
              out_dir: str | os.PathLike = DEFAULT_OUT, limit: int | None = None, data: str | os.PathLike | None = None,
              lr_mode: str = "paper", resume: bool = False, card: bool = False, device: str = "auto",
-             crops: bool = True, progress: bool = True) -> list[dict[str, Any]]:
+             crops: bool = True, progress: bool = True, self_ensemble: bool = False) -> list[dict[str, Any]]:
     """Run the protocol, write ``report.md`` (and ``crops.png``) in ``out_dir``; return the table rows.
+
+    ``self_ensemble`` scores our model with 8 flipped/transposed passes averaged (the paper's numbers
+    are single passes); such records are kept apart from single-pass ones and never go into a card.
 
     Scales are run in the order given; ``ui`` only at scales 2-4. Each image's scores are appended to
     ``records.jsonl`` as soon as they exist; ``resume`` keeps that file's records (same weights and
@@ -592,12 +604,16 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
         raise InputError(f"unknown LR mode {lr_mode!r}; use 'paper' or 'matlab'")
     if card and limit:
         raise InputError("--card records whole-set results only; drop --limit (or drop --card)")
+    if card and self_ensemble:
+        raise InputError("--card records the model's single-pass results; drop --self-ensemble (or drop --card)")
     t_start = time.perf_counter()
     root = data_root(data) if any(s not in RENDERED_SETS for s in sets) else Path(data or DEFAULT_DATA)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     net = load_model(model, device)
     ident = model_id(net, model)
+    if self_ensemble:
+        ident["self_ensemble"] = True
     rec_path = out_dir / "records.jsonl"
     records = read_records(rec_path, ident, lr_mode) if resume else []
     previous_wall = sum(r.get("wall", 0.0) for r in records)
@@ -616,12 +632,12 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
         with rec_path.open("a") as sink:
             for task in tqdm(todo, desc="liif-eval", unit="img", disable=not progress, dynamic_ncols=True):
                 t0 = time.perf_counter()
-                rec = score_image(task, net, lr_mode)
+                rec = score_image(task, net, lr_mode, self_ensemble)
                 rec.update(model=ident, lr_mode=lr_mode, wall=round(time.perf_counter() - t0, 3))
                 sink.write(json.dumps(rec) + "\n")
                 sink.flush()
                 records.append(rec)
-        crops_path = make_crops(out_dir, root, rendered, net, lr_mode, tasks) if crops else None
+        crops_path = make_crops(out_dir, root, rendered, net, lr_mode, tasks, self_ensemble) if crops else None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     rows = summarise(records)
@@ -662,6 +678,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: all cores)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--no-crops", dest="crops", action="store_false", help="skip crops.png")
+    parser.add_argument("--self-ensemble", action="store_true",
+                        help="score our model as the mean of 8 flipped/transposed passes (8x the time)")
     args = parser.parse_args(argv)
     try:
         if args.limit is not None and args.limit < 1:
@@ -676,7 +694,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sets = _parse_list(args.sets, ALL_SETS, str, "sets")
         scales = _parse_scales(args.scales)
         evaluate(sets, scales, args.model, args.out, args.limit, args.data, args.lr_mode, args.resume, args.card,
-                 args.device, args.crops)
+                 args.device, args.crops, self_ensemble=args.self_ensemble)
     except LiifError as e:
         print(f"liif-eval: error: {e}", file=sys.stderr)
         return 2

@@ -21,7 +21,8 @@ Requests (client -> worker)::
 
     {"op": "upscale", "id": ID, "shape": [h, w, c], "dtype": "uint8", "nbytes": M,
      "scale": 2.0 | [sx, sy] | null, "size": [w, h] | null, "model": NAME-OR-PATH | null,
-     "device": "auto" | "cpu" | "cuda" | "cuda:1" | "mps", "tile": INT | null}   + M pixel bytes
+     "device": "auto" | "cpu" | "cuda" | "cuda:1" | "mps", "tile": INT | null,
+     "self_ensemble": false | true}     + M pixel bytes (self_ensemble: 8 averaged passes; optional)
     {"op": "cancel", "id": ID}          stop that job between tiles (queued or running)
     {"op": "ping", "id": ID}            -> {"event": "pong", "id": ID, "protocol": 1, "pid": PID}
     {"op": "info", "id": ID}            -> {"event": "info", "id": ID, "models": [...], "device": ...,
@@ -180,8 +181,11 @@ def parse_upscale(header: dict[str, Any], payload: bytes | None) -> dict[str, An
     size = header.get("size")
     if isinstance(size, list):
         size = tuple(size)
+    self_ensemble = header.get("self_ensemble", False)
+    if not isinstance(self_ensemble, bool):
+        raise ProtocolError(f"self_ensemble must be true or false, got {self_ensemble!r}")
     return {"image": image, "scale": scale, "size": size, "model": header.get("model"),
-            "device": header.get("device") or "auto", "tile": header.get("tile")}
+            "device": header.get("device") or "auto", "tile": header.get("tile"), "self_ensemble": self_ensemble}
 
 
 def encode_pixels(image: np.ndarray) -> tuple[dict[str, Any], memoryview]:
@@ -255,7 +259,8 @@ class Engine:
 
         model = self.model(job["model"], job["device"])
         return liif_core.upscale(job["image"], scale=job["scale"], size=job["size"], model=model,
-                                 device=job["device"], tile=job["tile"], progress=progress, cancel=cancel)
+                                 device=job["device"], tile=job["tile"], progress=progress, cancel=cancel,
+                                 self_ensemble=job["self_ensemble"])
 
     def info(self) -> dict[str, Any]:
         import torch

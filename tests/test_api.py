@@ -123,6 +123,7 @@ def test_fill_keeps_visible_colour_and_fills_far_pixels():
     ({}, "give a scale"),
     ({"size": (5, 100)}, "smaller than the image"),
     ({"scale": 2, "tile": 3}, "tile"),
+    ({"scale": 2, "self_ensemble": "yes"}, "self_ensemble"),
 ])
 def test_bad_arguments_give_clear_errors(tiny, kwargs, message):
     with pytest.raises(InputError, match=message):
@@ -165,6 +166,35 @@ def test_progress_and_cancel(tiny):
 
     with pytest.raises(Cancelled):
         liif_core.upscale(image, scale=2, model=tiny, tile=16, cancel=cancel)
+
+
+def test_self_ensemble_is_the_mean_of_the_eight_views(tiny):
+    """Each flipped/transposed pass lands back in place, across tiles and a non-square, non-integer size."""
+    image = rand_image(9, 13, 3, np.float32, seed=3)
+    size = (31, 20)  # (width, height): 2.38 x 2.22
+    views = []
+    for transpose in (False, True):
+        for k in range(4):  # rotations by 90 degrees: with the transpose, all 8 symmetries
+            x = np.rot90(image.transpose(1, 0, 2) if transpose else image, k)
+            w, h = size[::-1] if transpose != (k % 2 == 1) else size
+            y = np.rot90(liif_core.upscale(np.ascontiguousarray(x), size=(w, h), model=tiny, tile=8), -k)
+            views.append(y.transpose(1, 0, 2) if transpose else y)
+    views = np.stack(views)
+    got = liif_core.upscale(image, size=size, model=tiny, tile=8, self_ensemble=True)
+    assert got.shape == (20, 31, 3)
+    inside = ((views > 0) & (views < 1)).all(axis=(0, 3))  # each pass clips alone; the ensemble clips the mean
+    assert inside.mean() > 0.5
+    assert np.abs(got - views.mean(axis=0))[inside].max() < 1e-5
+    assert np.abs(views[0] - views.mean(axis=0))[inside].max() > 1e-3, "the views must differ for this to test anything"
+
+
+def test_self_ensemble_progress_counts_every_pass(tiny):
+    image = rand_image(20, 20, 4, np.uint8)
+    calls = []
+    liif_core.upscale(image, scale=2, model=tiny, tile=10, self_ensemble=True,
+                      progress=lambda d, t: calls.append((d, t)))
+    total = 2 * 8 * 4  # colour and alpha planes, 8 views, 2 x 2 tiles
+    assert [d for d, _ in calls] == list(range(total + 1)) and {t for _, t in calls} == {total}
 
 
 def test_official_checkpoint_loads_and_runs(tmp_path):

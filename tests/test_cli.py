@@ -52,6 +52,16 @@ def test_batch_keeps_alpha_and_16_bits(tiny_model_path, images, tmp_path):
     assert deep.dtype == np.uint16 and deep.shape == (12, 10, 4)
 
 
+def test_self_ensemble_option(tiny_model_path, images, tmp_path):
+    import liif_core
+
+    src = read_image(images / "rgba.png")
+    assert run(tiny_model_path, str(images / "rgba.png"), "-o", str(tmp_path / "se.png"), "--size", "20x17",
+               "--self-ensemble") == 0
+    expected = liif_core.upscale(src, size=(20, 17), model=str(tiny_model_path), self_ensemble=True)
+    assert np.array_equal(read_image(tmp_path / "se.png"), expected)
+
+
 def test_formats(tiny_model_path, images, tmp_path):
     for fmt, mode in (("webp", "RGBA"), ("tif", "RGBA"), ("png", "RGBA")):
         out = tmp_path / fmt

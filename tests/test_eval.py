@@ -106,3 +106,15 @@ def test_tiny_end_to_end_run(tmp_path: Path, tiny_model_path: Path) -> None:
     ev.evaluate(["Set5"], [4], tiny_model_path, tmp_path, limit=1, data=DATA, resume=True, crops=False,
                 progress=False)
     assert len((tmp_path / "records.jsonl").read_text().splitlines()) == 1
+    # a self-ensemble run does not reuse single-pass records, and says what it measured
+    rows = ev.evaluate(["Set5"], [4], tiny_model_path, tmp_path, limit=1, data=DATA, resume=True, crops=False,
+                       progress=False, self_ensemble=True)
+    lines = [json.loads(line) for line in (tmp_path / "records.jsonl").read_text().splitlines()]
+    assert [r["model"].get("self_ensemble") for r in lines] == [None, True]
+    assert rows[0]["images"] == 1 and rows[0]["ours"]["psnr"] != pytest.approx(lines[0]["psnr"]["ours"], abs=1e-6)
+    assert "Self-ensemble" in (tmp_path / "report.md").read_text()
+
+
+def test_card_takes_single_pass_results_only(tiny_model_path: Path) -> None:
+    with pytest.raises(InputError, match="self-ensemble"):
+        ev.evaluate(["ui"], [3], tiny_model_path, card=True, self_ensemble=True, progress=False)

@@ -287,7 +287,7 @@ def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str,
     def add(name: str, base: str, precision: str, size: tuple[int, int], layers: list[tuple[str, np.ndarray, int, int]],
             args: dict[str, Any], select: dict[str, Any] | None = None, **extra: Any) -> None:
         args = {"model": str(model), "device": "cpu", "output": "layer", "tile": 0, "scale": 2.0, "width": 0,
-                "height": 0, **args}
+                "height": 0, "self-ensemble": False, **args}
         specs = [_layer(work, f"{name}-{lname}", arr, x, y) for lname, arr, x, y in layers]
         for spec, (lname, *_) in zip(specs, layers):
             spec["name"] = lname
@@ -314,6 +314,8 @@ def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str,
     add("selection_gray16_new_image", "gray", "U16_NON_LINEAR", (8, 6),
         [("ga16", _pixels((5, 6, 2), np.uint16, 8), 2, 1)], {"scale": 1.5, "output": "image"},
         select={"shape": "rect", "x": 0, "y": 0, "w": 5, "h": 4})
+    add("selection_self_ensemble", "rgb", "U8_NON_LINEAR", (9, 7), [("rgb", _pixels((7, 9, 3), np.uint8, 7), 0, 0)],
+        {"scale": 2.0, "self-ensemble": True}, select={"shape": "ellipse", "x": 2, "y": 1, "w": 6, "h": 5})
     add("linear16_new_image", "rgb", "U16_LINEAR", (5, 4), [("lin", _pixels((4, 5, 4), np.uint16, 10), 0, 0)],
         {"scale": 2.0, "output": "image"})
     # errors: nothing may change
@@ -349,7 +351,7 @@ def expected_result(case: dict[str, Any], res: dict[str, Any], source: np.ndarra
         region = _masked(region, mask[layer["y"] + y:layer["y"] + y + h, layer["x"] + x:layer["x"] + x + w])
     out = res["result"]
     return liif_core.upscale(region, size=(out["width"], out["height"]), model=str(model), device="cpu",
-                             tile=case["args"]["tile"] or None)
+                             tile=case["args"]["tile"] or None, self_ensemble=case["args"]["self-ensemble"])
 
 
 def read_result(res: dict[str, Any], dtype: Any) -> np.ndarray:
@@ -470,7 +472,8 @@ def kill_plugin_mid_job(out: Path, record: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------------------------- tests
 
 SUCCESS_CASES = ["rgba8_scale", "rgba16_axes", "gray8_width_new_image", "float_new_image",
-                 "transparent_offset_layer", "selection_ellipse", "selection_gray16_new_image"]
+                 "transparent_offset_layer", "selection_ellipse", "selection_gray16_new_image",
+                 "selection_self_ensemble"]
 
 
 @requires_gimp
@@ -480,7 +483,8 @@ def test_procedure_is_registered_in_filters_enhance(main_run) -> None:
     assert results["menu_paths"] == ["<Image>/Filters/Enhance"]
     assert results["menu_label"].replace("_", "") == "LIIF Upscale..."
     assert {"RGB*", "GRAY*"} <= {t.strip() for t in results["image_types"].split(",")}
-    assert results["arguments"][-7:] == ["scale", "width", "height", "output", "model", "device", "tile"]
+    assert results["arguments"][-8:] == ["scale", "width", "height", "output", "model", "device", "tile",
+                                         "self-ensemble"]
     assert results["return_values"] == ["layer"]
 
 

@@ -370,6 +370,7 @@ def run_in_krita(window: Any) -> int:
         shot = dialog.grab()
         res["screenshot"] = shot.save(str(out / "dialog.png"))
         dialog.add_model(model)  # after the screenshot: the picture shows the bundled model
+        dialog.self_ensemble.setChecked(True)  # ... and the default quality
 
     dialog_state: dict[str, Any] = {}
     QTimer.singleShot(200, lambda: _dialog_driver(dialog_state, setup, time.monotonic() + 90))
@@ -390,7 +391,8 @@ def run_in_krita(window: Any) -> int:
         b = new[0].bounds()
         res["bounds"] = [b.x(), b.y(), b.width(), b.height()]
         (out / "gui.out").write_bytes(bytes(new[0].pixelData(0, 0, doc.width(), doc.height())))
-    res["remembered"] = {k: krita.readSetting("liif_upscale", k, "") for k in ("scale", "output", "model", "device")}
+    res["remembered"] = {k: krita.readSetting("liif_upscale", k, "")
+                         for k in ("scale", "output", "model", "device", "self_ensemble")}
 
     # undo: the first step removes the LIIF layer, the second restores the image's size and pixels
     undo = krita.action("edit_undo")
@@ -514,7 +516,8 @@ if pytest is not None:
                 case["selection"] = {"x": mx, "y": my, "w": mw, "h": mh, "file": f"{name}.mask"}
             cases.append(case)
             expect[name] = {"image": image, "rect": rect, "mask": mask, "mask_rect": mask_rect, "depth": depth,
-                            "channels": channels, "source": "Group" if extra.get("group") else "Icon",
+                            "channels": channels, "self_ensemble": call.get("self_ensemble", False),
+                            "source": "Group" if extra.get("group") else "Icon",
                             **(result or {})}
 
         # first a worker that dies mid-job: every later case then runs on the restarted worker
@@ -540,6 +543,9 @@ if pytest is not None:
         add("layer_in_its_own_colour_space", "RGBA", "U16", (8, 6), (0, 0, 8, 6), {"scale": 2},
             {"canvas": (16, 12), "target": (0, 0, 16, 12), "label": "x2.00"}, doc_depth="U8")
         add("selection", "RGBA", "U8", (12, 10), (0, 0, 12, 10), {"scale": 2},
+            {"canvas": (24, 20), "target": (4, 6, 14, 10), "label": "x2.00"}, mask_rect=(2, 3, 7, 5))
+        # self-ensemble: the colour is 8 averaged passes, the selection's mask one pass
+        add("selection_self_ensemble", "RGBA", "U8", (12, 10), (0, 0, 12, 10), {"scale": 2, "self_ensemble": True},
             {"canvas": (24, 20), "target": (4, 6, 14, 10), "label": "x2.00"}, mask_rect=(2, 3, 7, 5))
         add("selection_document", "RGBA", "U8", (12, 10), (0, 0, 12, 10), {"size": [21, None], "output": "document"},
             {"canvas": (21, 15), "target": (0, 0, 21, 15), "label": "x3.00"}, mask_rect=(2, 3, 7, 5))
@@ -617,13 +623,13 @@ if pytest is not None:
                         seconds=time.monotonic() - t0, log=log)
         return _API
 
-    def liif(image: np.ndarray, size: tuple[int, int], model_path: Path) -> np.ndarray:
+    def liif(image: np.ndarray, size: tuple[int, int], model_path: Path, self_ensemble: bool = False) -> np.ndarray:
         """What ``liif-upscale`` makes of ``image`` at ``size`` with the test model (the reference)."""
         import liif_core
 
         if "model" not in _API:
             _API["model"] = liif_core.load_model(model_path, device="cpu")
-        return liif_core.upscale(image, size=size, model=_API["model"], device="cpu")
+        return liif_core.upscale(image, size=size, model=_API["model"], device="cpu", self_ensemble=self_ensemble)
 
     def expected_canvas(exp: dict[str, Any], model_path: Path) -> np.ndarray:
         """The whole new layer as it must be: transparent, with the LIIF result of the source at the target."""
@@ -633,7 +639,7 @@ if pytest is not None:
             mx, my, mw, mh = exp["mask_rect"]
             image = image[my - y:my - y + mh, mx - x:mx - x + mw]
         tx, ty, tw, th = exp["target"]
-        result = liif(image, (tw, th), model_path)
+        result = liif(image, (tw, th), model_path, exp["self_ensemble"])
         if exp["mask"] is not None:
             mask = liif(exp["mask"], (tw, th), model_path).astype(np.int64)
             alpha = result[..., -1]
@@ -785,6 +791,13 @@ def test_api_selection_mask_becomes_transparency(tiny_model_path: Path,
     assert got["source_unchanged"] and got["layers"] == ["Icon x3.00 (LIIF)"]
 
 
+def test_api_self_ensemble(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    check_result("selection_self_ensemble", tiny_model_path, tmp_path_factory)
+    exp = dict(run_api(tiny_model_path, tmp_path_factory)["expect"]["selection_self_ensemble"], self_ensemble=False)
+    single = expected_canvas(exp, tiny_model_path).astype(int)  # one pass must not have passed the check above
+    assert np.abs(single - expected_canvas(dict(exp, self_ensemble=True), tiny_model_path).astype(int)).max() > 1
+
+
 def test_api_document_output_leaves_source_alone(tiny_model_path: Path,
                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
     from PIL import Image
@@ -866,8 +879,9 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert res["runner"]["state"] == "done", res["runner"]
     assert res["size"] == [32, 24] and res["layers"] == ["Background", "Icon", "Icon x2.00 (LIIF)"]
     got = from_krita_bytes((out / "gui.out").read_bytes(), (24, 32, 4), "U8")
-    assert_pixels_match(got, liif(image, (32, 24), tiny_model_path), "U8")
-    assert res["remembered"] == {"scale": "2.00", "output": "layer", "model": str(tiny_model_path), "device": "cpu"}
+    assert_pixels_match(got, liif(image, (32, 24), tiny_model_path, self_ensemble=True), "U8")
+    assert res["remembered"] == {"scale": "2.00", "output": "layer", "model": str(tiny_model_path), "device": "cpu",
+                                 "self_ensemble": "true"}
     assert res["undo"] == [  # as plugin/krita/README.md says: two steps, the source comes back exactly
         {"size": [32, 24], "layers": ["Background", "Icon"], "icon_restored": False},
         {"size": [16, 12], "layers": ["Background", "Icon"], "icon_restored": True}]

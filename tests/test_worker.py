@@ -129,6 +129,15 @@ def test_round_trip_of_a_2d_image_and_size_and_anisotropic_scale(client: WorkerC
     assert got.shape == expected.shape and got.tobytes() == expected.tobytes()
 
 
+def test_self_ensemble_round_trip(client: WorkerClient, tiny_model_path: Path) -> None:
+    image = random_image((9, 7, 4), "uint16", seed=5)
+    model = str(tiny_model_path)
+    expected = liif_core.upscale(image, size=(20, 13), model=model, device="cpu", self_ensemble=True)
+    single = liif_core.upscale(image, size=(20, 13), model=model, device="cpu")
+    got = via_worker(client, image, size=(20, 13), model=model, device="cpu", self_ensemble=True)
+    assert got.tobytes() == expected.tobytes() != single.tobytes()
+
+
 def test_payloads_larger_than_a_pipe_buffer(client: WorkerClient, tiny_model_path: Path) -> None:
     """48 KiB in and 192 KiB out: more than a pipe holds, so both sides must read and write in pieces."""
     image = random_image((64, 48, 4), "float32", seed=7)
@@ -235,6 +244,10 @@ def test_malformed_requests_get_error_replies_and_the_worker_goes_on() -> None:
         bad_dtype = encode_frame({"op": "upscale", "id": 2, "shape": [9, 7], "dtype": "int8", "scale": 2}, pixels)
         reply = exchange(bad_dtype + pixels)
         assert reply["id"] == 2 and reply["type"] == "ProtocolError" and "dtype" in reply["message"]
+        ensemble = encode_frame({"op": "upscale", "id": 9, "shape": [9, 7], "dtype": "uint8", "scale": 2,
+                                 "self_ensemble": "yes"}, pixels)
+        reply = exchange(ensemble + pixels)
+        assert reply["id"] == 9 and reply["type"] == "ProtocolError" and "self_ensemble" in reply["message"]
         short = b"\0" * 10
         reply = exchange(encode_frame({"op": "upscale", "id": 3, "shape": [9, 7], "dtype": "uint8", "scale": 2},
                                       short) + short)

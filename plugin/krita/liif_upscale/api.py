@@ -81,11 +81,17 @@ class UpscaleJob:
     tile: int | None
     layer_name: str
     resampler: str = RESAMPLER
+    self_ensemble: bool = False
 
     @property
     def steps(self) -> int:
         """Worker calls this job needs (the mask is upscaled separately)."""
         return 2 if self.mask is not None else 1
+
+    @property
+    def step_weights(self) -> tuple[int, ...]:
+        """Relative work of each worker call: the colour call, then the mask's (one pass, never ensembled)."""
+        return (8 if self.self_ensemble else 1, 1)[:self.steps]
 
 
 # ------------------------------------------------------------------------------------------------ the worker
@@ -132,7 +138,7 @@ def check_node(node: Any) -> PixelFormat:
 
 def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | None = None, output: str = "layer",
             model: str | None = None, device: str = "auto", tile: int | None = None, scope: str = "auto",
-            resampler: str = RESAMPLER) -> UpscaleJob:
+            resampler: str = RESAMPLER, self_ensemble: bool = False) -> UpscaleJob:
     """Check a request and read what it needs from ``document``; raises :class:`UpscaleError`. Changes nothing."""
     if document is None or node is None:
         raise UpscaleError("Open an image and select the layer to upscale.")
@@ -140,6 +146,8 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
         raise UpscaleError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
     if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 8):
         raise UpscaleError(f"tile must be a whole number of at least 8 pixels (or None for automatic), got {tile!r}")
+    if not isinstance(self_ensemble, bool):
+        raise UpscaleError(f"self_ensemble must be True or False, got {self_ensemble!r}")
     fmt = check_node(node)
     kind = node.type()
     document.waitForDone()  # pending strokes and projections first: read what the user sees
@@ -168,7 +176,8 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
         if is_opaque_mask(mask):
             mask = None
     name = f"{node.name()} {factor_label(where.factors)} (LIIF)"
-    return UpscaleJob(document, node, where, fmt, pixels, mask, output, model, device, tile, name, resampler)
+    return UpscaleJob(document, node, where, fmt, pixels, mask, output, model, device, tile, name, resampler,
+                      self_ensemble)
 
 
 def compute(job: UpscaleJob, client: WorkerClient, progress: Progress | None = None,
@@ -180,13 +189,17 @@ def compute(job: UpscaleJob, client: WorkerClient, progress: Progress | None = N
     src, (width, height) = job.plan.source, job.plan.target_size
     options = {"size": (width, height), "model": job.model, "device": job.device, "tile": job.tile, "cancel": cancel}
 
+    weights = job.step_weights
+
     def step(index: int) -> Callable[[int, int], None] | None:
         if progress is None:
             return None
-        return lambda done, total: progress((index + (done / total if total else 1.0)) / job.steps)
+        before, share = sum(weights[:index]) / sum(weights), weights[index] / sum(weights)
+        return lambda done, total: progress(before + share * (done / total if total else 1.0))
 
     data, shape, dtype = to_worker(job.pixels, src.width, src.height, job.fmt)
-    out, out_shape, out_dtype = client.upscale(data, shape, dtype, progress=step(0), **options)
+    out, out_shape, out_dtype = client.upscale(data, shape, dtype, progress=step(0),
+                                               self_ensemble=job.self_ensemble, **options)
     expected = (height, width, job.fmt.channels)
     if tuple(out_shape) != expected or out_dtype != dtype:
         raise WorkerError("InternalError", f"the worker returned {out_shape} {out_dtype}, expected {expected} {dtype}")
@@ -264,8 +277,9 @@ def _apply_document(job: UpscaleJob, pixels: bytes) -> Any:
 
 def upscale_node(document: Any, node: Any, scale: Scale | None = None, size: Size | None = None,
                  output: str = "layer", model: str | None = None, device: str = "auto", tile: int | None = None,
-                 *, scope: str = "auto", resampler: str = RESAMPLER, progress: Progress | None = None,
-                 cancel: Cancel | None = None, client: WorkerClient | None = None) -> Any:
+                 *, scope: str = "auto", resampler: str = RESAMPLER, self_ensemble: bool = False,
+                 progress: Progress | None = None, cancel: Cancel | None = None,
+                 client: WorkerClient | None = None) -> Any:
     """Upscale ``node`` of ``document`` with LIIF and return the new layer (or, with ``output="document"``, the new
     document). Blocks until done; works without a window (``kritarunner``).
 
@@ -281,13 +295,15 @@ def upscale_node(document: Any, node: Any, scale: Scale | None = None, size: Siz
     - ``model``: a bundled model's name or a ``.safetensors``/``.pth`` path (None: the default model);
       ``device``: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``; ``tile``: tile size in pixels
       (None: chosen from free memory).
+    - ``self_ensemble``: average 8 flipped and transposed passes of the model: a little better (about
+      +0.1-0.2 dB), 8 times slower. The selection's mask is always one pass.
     - ``progress(fraction)`` is called as the work goes on; ``cancel()`` is polled, and when it returns true
       the job stops with :class:`WorkerCancelled` and nothing is changed.
 
     Raises :class:`UpscaleError` for a request that cannot work (nothing is changed), and the worker client's
     :class:`WorkerNotConfigured`, :class:`WorkerCrashed`, :class:`WorkerError`, :class:`WorkerCancelled`.
     """
-    job = prepare(document, node, scale, size, output, model, device, tile, scope, resampler)
+    job = prepare(document, node, scale, size, output, model, device, tile, scope, resampler, self_ensemble)
     result = compute(job, client or shared_client(), progress, cancel)
     return apply(job, result)
 

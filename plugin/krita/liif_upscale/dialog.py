@@ -1,4 +1,4 @@
-"""The "LIIF Upscale" dialog: scale or size (with aspect lock), model, device, tile, scope, output.
+"""The "LIIF Upscale" dialog: scale or size (with aspect lock), model, device, quality, tile, scope, output.
 
 The sizes refer to what is upscaled: the whole canvas for a layer, the selection's bounding box
 for a selection. The result line under them is computed by the same :func:`geometry.plan` the
@@ -41,7 +41,7 @@ from .qt import (
 
 SETTINGS_GROUP = "liif_upscale"
 DEFAULTS = {"scale": "2.00", "keep_aspect": "true", "model": "", "device": "auto", "tile": "0",
-            "scope": "selection", "output": "layer"}
+            "self_ensemble": "false", "scope": "selection", "output": "layer"}
 MAX_SCALE = 32.0
 DEFAULT_TILE = 512
 
@@ -135,6 +135,11 @@ class UpscaleDialog(QDialog):
             self.device_combo.addItem(label, value)
         form.addRow("Device:", self.device_combo)
 
+        self.self_ensemble = QCheckBox("Best quality: average 8 flipped and rotated passes (8× slower)")
+        self.self_ensemble.setToolTip("Self-ensemble: slightly cleaner edges and text (about +0.1-0.2 dB), "
+                                      "at 8 times the time")
+        form.addRow("Quality:", self.self_ensemble)
+
         self.tile_auto = QCheckBox("Automatic")
         self.tile_spin = QSpinBox()
         self.tile_spin.setRange(32, 8192)
@@ -194,6 +199,7 @@ class UpscaleDialog(QDialog):
         self.tile_auto.setChecked(tile == 0)
         self.tile_spin.setValue(tile or DEFAULT_TILE)
         self.tile_spin.setEnabled(tile != 0)
+        self.self_ensemble.setChecked(s["self_ensemble"] == "true")
         self.add_model(None, select=False)  # always item 0
         self.add_model(s["model"] or None)
         self._updating = False
@@ -350,6 +356,7 @@ class UpscaleDialog(QDialog):
         return {"size": self.size(), "output": "document" if self.output_document.isChecked() else "layer",
                 "model": self.model_combo.currentData(), "device": device,
                 "tile": None if self.tile_auto.isChecked() else self.tile_spin.value(),
+                "self_ensemble": self.self_ensemble.isChecked(),
                 "scope": "selection" if self.scope_selection.isChecked() else "layer"}
 
     def remember(self) -> None:
@@ -361,7 +368,8 @@ class UpscaleDialog(QDialog):
         save_settings({"scale": f"{self._fx:.2f}", "keep_aspect": "true" if self.keep_aspect.isChecked() else "false",
                        "model": self.model_combo.currentData() or "", "device": self.device_combo.currentData(),
                        "tile": "0" if self.tile_auto.isChecked() else str(self.tile_spin.value()),
-                       "scope": scope, "output": "document" if self.output_document.isChecked() else "layer"})
+                       "self_ensemble": "true" if self.self_ensemble.isChecked() else "false", "scope": scope,
+                       "output": "document" if self.output_document.isChecked() else "layer"})
 
 
 def _px(width: int, height: int) -> str:
