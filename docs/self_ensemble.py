@@ -5,9 +5,9 @@
         --out docs/eval/self_ensemble --no-crops
     .venv/bin/python docs/self_ensemble.py                                    # docs/eval/self_ensemble/gain.md
 
-Only images scored both ways, by the same weights and LR mode, are compared. The time ratio is
-the sum of our model's seconds over those images; the two runs may have shared the machine
-differently, so it is a rough figure (the pass count, 8, is the exact one).
+Only images scored both ways, by the same weights and LR mode, are compared. No timing: the two
+runs shared the machine with different work, so their seconds do not compare (the self-ensemble
+is 8 passes; the README's Speed section times both back to back).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def load(path: Path) -> dict[tuple[str, int, str], dict[str, Any]]:
 
 
 def compare(single: dict, ensemble: dict) -> list[dict[str, Any]]:
-    """One row per (set, scale): image count, mean PSNR/SSIM both ways, images improved, time ratio."""
+    """One row per (set, scale): image count, mean PSNR/SSIM both ways, images improved."""
     groups: dict[tuple[str, int], list[tuple[dict, dict]]] = {}
     for key, se in ensemble.items():
         one = single.get(key)
@@ -46,9 +46,7 @@ def compare(single: dict, ensemble: dict) -> list[dict[str, Any]]:
                 for i, w in enumerate(("single", "ensemble")) for m in ("psnr", "ssim")}
         rows.append({"set": set_name, "scale": scale, "images": n, "of": scored[(set_name, scale)],
                      **{f"{w}_{m}": v for (w, m), v in mean.items()},
-                     "improved": sum(se["psnr"]["ours"] > one["psnr"]["ours"] for one, se in pairs),
-                     "time_ratio": sum(se["seconds"]["ours"] for _, se in pairs)
-                     / max(1e-9, sum(one["seconds"]["ours"] for one, _ in pairs))})
+                     "improved": sum(se["psnr"]["ours"] > one["psnr"]["ours"] for one, se in pairs)})
     order = ["Set5", "Set14", "B100", "Urban100", "ui", "icons", "docs"]
     return sorted(rows, key=lambda r: (order.index(r["set"]) if r["set"] in order else 99, r["scale"]))
 
@@ -62,16 +60,14 @@ def markdown(rows: list[dict[str, Any]], model: dict[str, Any]) -> str:
         "(`--self-ensemble`). Written by `docs/self_ensemble.py` from `docs/eval/records.jsonl` and "
         "`docs/eval/self_ensemble/records.jsonl`; the benchmark protocol is in `docs/eval/report.md`.",
         "",
-        "| Set | Scale | Images | One pass PSNR / SSIM | Self-ensemble PSNR / SSIM | Gain (dB) | Images improved "
-        "| Time ratio |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| Set | Scale | Images | One pass PSNR / SSIM | Self-ensemble PSNR / SSIM | Gain (dB) | Images improved |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         count = f"{r['images']}" if r["images"] == r["of"] else f"{r['images']} of {r['of']} (subset)"
         lines.append(f"| {r['set']} | x{r['scale']} | {count} | {r['single_psnr']:.2f} / {r['single_ssim']:.4f} "
                      f"| {r['ensemble_psnr']:.2f} / {r['ensemble_ssim']:.4f} "
-                     f"| {r['ensemble_psnr'] - r['single_psnr']:+.3f} | {r['improved']} of {r['images']} "
-                     f"| {r['time_ratio']:.1f}x |")
+                     f"| {r['ensemble_psnr'] - r['single_psnr']:+.3f} | {r['improved']} of {r['images']} |")
     return "\n".join(lines) + "\n"
 
 
