@@ -36,9 +36,11 @@ def compare(single: dict, ensemble: dict) -> list[dict[str, Any]]:
         one = single.get(key)
         if one and one["model"]["sha256"] == se["model"]["sha256"] and one["lr_mode"] == se["lr_mode"]:
             groups.setdefault(key[:2], []).append((one, se))
-    scored = {}  # images scored in one pass per (set, scale): a row with fewer is a subset
-    for set_name, scale, _ in single:
-        scored[(set_name, scale)] = scored.get((set_name, scale), 0) + 1
+    ident = next(iter(ensemble.values()))
+    scored = {}  # images scored in one pass by the same weights per (set, scale): a row with fewer is a subset
+    for (set_name, scale, _), one in single.items():
+        if one["model"]["sha256"] == ident["model"]["sha256"] and one["lr_mode"] == ident["lr_mode"]:
+            scored[(set_name, scale)] = scored.get((set_name, scale), 0) + 1
     rows = []
     for (set_name, scale), pairs in groups.items():
         n = len(pairs)

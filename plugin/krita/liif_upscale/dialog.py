@@ -136,8 +136,8 @@ class UpscaleDialog(QDialog):
         form.addRow("Device:", self.device_combo)
 
         self.self_ensemble = QCheckBox("Best quality: average 8 flipped and rotated passes (8× slower)")
-        self.self_ensemble.setToolTip("Self-ensemble: slightly cleaner edges and text (about +0.1-0.2 dB), "
-                                      "at 8 times the time")
+        self.self_ensemble.setToolTip("Self-ensemble: cleaner edges and text (measured +0.1-0.2 dB on photographs, "
+                                      "+0.45-0.6 dB on UI images), at 8 times the time")
         form.addRow("Quality:", self.self_ensemble)
 
         self.tile_auto = QCheckBox("Automatic")
