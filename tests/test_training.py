@@ -112,3 +112,59 @@ def test_packed_data_gives_the_same_batches(tmp_path):
     packed, _ = train_mod.build_data(cfg_data, tmp_path / "packed", torch.device("cpu"))
     for a, b in zip(batches(original, 1, 4, 0, 6), batches(packed, 1, 4, 0, 6)):
         assert torch.equal(a.inp, b.inp) and torch.equal(a.gt, b.gt)
+
+
+def test_a_later_source_leaves_the_earlier_batches_unchanged(tmp_path):
+    """A source added with ``from_step`` changes no batch before that step, and is drawn after it."""
+    from liif_core.training.data import batches
+
+    root = tmp_path / "data"
+    generate(root / "photos", count=3, seed=9)
+    generate(root / "late", count=3, seed=5)
+    base = json.loads(json.dumps(TINY))
+    base["data"]["sources"] = [{"path": "photos", "weight": 1.0}]
+    grown = json.loads(json.dumps(base))
+    grown["data"]["sources"].append({"path": "late", "weight": 5.0, "from_step": 4})
+    before, _ = train_mod.build_data(base, root, torch.device("cpu"))
+    after, _ = train_mod.build_data(grown, root, torch.device("cpu"))
+    a, b = list(batches(before, 1, 4, 0, 10)), list(batches(after, 1, 4, 0, 10))
+    for step in range(4):
+        assert torch.equal(a[step].inp, b[step].inp) and torch.equal(a[step].gt, b[step].gt), step
+    assert any(not torch.equal(a[step].inp, b[step].inp) for step in range(4, 10))
+
+
+def test_validation_reports_each_source(tmp_path):
+    """The held-out PSNR is given per source too, and the overall mean is over every image."""
+    from liif_core import models
+
+    root = tmp_path / "data"
+    generate(root / "photos", count=4, seed=9)
+    generate(root / "ui", count=3, seed=5)
+    cfg = json.loads(json.dumps(TINY))
+    cfg["data"]["sources"] = [{"path": "photos", "holdout": 2}, {"path": "ui", "holdout": 1}]
+    _, val = train_mod.build_data(cfg, root, torch.device("cpu"))
+    assert {k: len(v) for k, v in val.items()} == {"photos": 2, "ui": 1}
+    torch.manual_seed(0)
+    result = train_mod.validate(models.make(cfg["model"]), val, [2], 48, torch.device("cpu"))["x2"]
+    per = result["sources"]
+    assert set(per) == {"photos", "ui"} and per["photos"] != per["ui"]
+    assert abs(result["psnr"] - (2 * per["photos"] + per["ui"]) / 3) < 1e-9
+
+
+def test_hidpi_text_images_are_reproducible(tmp_path):
+    """HiDPI text is a pure function of the seed, and written beside the other generated kinds."""
+    import random
+
+    import numpy as np
+    import pytest
+
+    pytest.importorskip("PyQt5")
+    from liif_core.training.synth import SIZE, hidpi_text_image
+
+    a = np.asarray(hidpi_text_image(random.Random("s:1")))
+    b = np.asarray(hidpi_text_image(random.Random("s:1")))
+    c = np.asarray(hidpi_text_image(random.Random("s:2")))
+    assert a.shape[2] == 3 and max(a.shape[:2]) <= SIZE and np.array_equal(a, b) and not np.array_equal(a, c)
+    assert len(np.unique(a.reshape(-1, 3), axis=0)) > 10  # antialiased text, not a flat image
+    paths = generate(tmp_path, count=0, seed=4, hidpi_text_count=2)
+    assert [p.name for p in paths] == ["hitext_4_00000.png", "hitext_4_00001.png"]

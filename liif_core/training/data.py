@@ -46,11 +46,16 @@ def load_rgb(path: Path) -> torch.Tensor:
 
 @dataclass
 class Source:
-    """One folder of training images and how often a sample is drawn from it."""
+    """One folder of training images, how often a sample is drawn from it, and from which step on.
+
+    ``from_step`` lets a later cycle add a source without changing the batches of the steps before
+    it, so that a run continued with new data can still be reproduced from scratch.
+    """
 
     images: list[torch.Tensor]
     weight: float
     name: str
+    from_step: int = 0
 
 
 @dataclass
@@ -81,7 +86,7 @@ class PatchSampler:
             imgs = [im.to(self.device) for im in src.images]
             if not imgs:
                 raise ValueError(f"training source {src.name!r} has no images")
-            self.sources.append(Source(imgs, src.weight, src.name))
+            self.sources.append(Source(imgs, src.weight, src.name, src.from_step))
         self.min_side = [[min(im.shape[-2:]) for im in s.images] for s in self.sources]
         if queries > patch * patch:
             raise ValueError("queries cannot exceed patch * patch (the smallest HR crop)")
@@ -91,7 +96,8 @@ class PatchSampler:
         """The batch of ``size`` samples for ``step`` of a run seeded with ``seed``."""
         rng = random.Random(f"{seed}:{step}")
         gen = torch.Generator(device="cpu").manual_seed(rng.getrandbits(62))
-        weights = [s.weight for s in self.sources]
+        # a source not yet active weighs 0: the draw below then picks what it would have without it
+        weights = [s.weight if step >= s.from_step else 0.0 for s in self.sources]
         inps, coords, cells, gts = [], [], [], []
         for _ in range(size):
             s = rng.uniform(self.scale_min, self.scale_max)

@@ -82,13 +82,17 @@ def _source_images(root: Path, spec: dict[str, Any]) -> tuple[list[Path], list[P
     return (files[:-n], files[-n:]) if n else (files, [])
 
 
-def build_data(cfg: dict[str, Any], root: Path, device: torch.device) -> tuple[PatchSampler, list[torch.Tensor]]:
+def build_data(cfg: dict[str, Any], root: Path,
+               device: torch.device) -> tuple[PatchSampler, dict[str, list[torch.Tensor]]]:
+    """The sampler over the config's sources, and each source's held-out validation images by name."""
     data = cfg["data"]
-    sources, val = [], []
+    sources, val = [], {}
     for spec in data["sources"]:
         train_files, val_files = _source_images(root, spec)
-        sources.append(Source([load_rgb(p) for p in train_files], spec.get("weight", 1.0), spec["path"]))
-        val += [load_rgb(p) for p in val_files]
+        sources.append(Source([load_rgb(p) for p in train_files], spec.get("weight", 1.0), spec["path"],
+                              spec.get("from_step", 0)))
+        if val_files:
+            val[spec["path"]] = [load_rgb(p) for p in val_files]
     sampler = PatchSampler(sources, data.get("patch", 48), data.get("queries", 2304), data.get("scale_min", 1.0),
                            data.get("scale_max", 4.0), device)
     return sampler, val
@@ -103,28 +107,37 @@ def psnr(a: torch.Tensor, b: torch.Tensor, shave: int) -> float:
 
 
 @torch.no_grad()
-def validate(model, images: list[torch.Tensor], scales: list[float], crop: int, device: torch.device) -> dict:
-    """Mean PSNR (RGB) of the model and of bicubic on held-out centre crops, per scale."""
+def validate(model, images: dict[str, list[torch.Tensor]], scales: list[float], crop: int,
+             device: torch.device) -> dict:
+    """Mean PSNR (RGB) of the model and of bicubic on held-out centre crops, per scale.
+
+    Besides the mean over all images, ``sources`` gives the model's mean per source, so that a
+    gain on one kind of material cannot hide a loss on another.
+    """
     was_training = model.training
     model.eval()
     result = {}
     for s in scales:
-        ours, bic = [], []
-        for img in images:
-            h, w = img.shape[-2:]
-            side = min(crop, h, w) // int(s) * int(s)
-            y, x = (h - side) // 2, (w - side) // 2
-            hr = img[:, y:y + side, x:x + side].float().div(255).to(device)
-            lr_side = round(side / s)
-            lr = F.interpolate(hr[None], size=(lr_side, lr_side), mode="bicubic", antialias=True).clamp(0, 1)
-            coord = make_coord((side, side), device=device)[None]
-            cell = torch.full_like(coord, 2 / side)
-            pred = model((lr - 0.5) / 0.5, coord, cell)
-            pred = (pred * 0.5 + 0.5).clamp(0, 1).view(side, side, 3).permute(2, 0, 1)
-            up = F.interpolate(lr, size=(side, side), mode="bicubic", align_corners=False).clamp(0, 1)[0]
-            ours.append(psnr(pred, hr, int(s)))
-            bic.append(psnr(up, hr, int(s)))
-        result[f"x{s:g}"] = {"psnr": sum(ours) / len(ours), "bicubic": sum(bic) / len(bic)}
+        ours, bic, per_source = [], [], {}
+        for name, imgs in images.items():
+            mine = []
+            for img in imgs:
+                h, w = img.shape[-2:]
+                side = min(crop, h, w) // int(s) * int(s)
+                y, x = (h - side) // 2, (w - side) // 2
+                hr = img[:, y:y + side, x:x + side].float().div(255).to(device)
+                lr_side = round(side / s)
+                lr = F.interpolate(hr[None], size=(lr_side, lr_side), mode="bicubic", antialias=True).clamp(0, 1)
+                coord = make_coord((side, side), device=device)[None]
+                cell = torch.full_like(coord, 2 / side)
+                pred = model((lr - 0.5) / 0.5, coord, cell)
+                pred = (pred * 0.5 + 0.5).clamp(0, 1).view(side, side, 3).permute(2, 0, 1)
+                up = F.interpolate(lr, size=(side, side), mode="bicubic", align_corners=False).clamp(0, 1)[0]
+                mine.append(psnr(pred, hr, int(s)))
+                bic.append(psnr(up, hr, int(s)))
+            ours += mine
+            per_source[name] = sum(mine) / len(mine)
+        result[f"x{s:g}"] = {"psnr": sum(ours) / len(ours), "bicubic": sum(bic) / len(bic), "sources": per_source}
     model.train(was_training)
     return result
 
