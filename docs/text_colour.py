@@ -1,6 +1,6 @@
 """How well models keep the colour of UI text: docs/eval/text_colour.md.
 
-    .venv/bin/python docs/text_colour.py [MODEL ...]    (default: the shipped model)
+    .venv/bin/python docs/text_colour.py [MODEL ...] [--out FILE]    (default: the shipped model)
 
 A MODEL is ``default``, a bundled name or a ``.safetensors`` path; the committed table compares
 the shipped model with the latest checkpoint, exported by ``python -m liif_core.training.export
@@ -20,6 +20,7 @@ drawn for this test and never trained on.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -72,7 +73,11 @@ def render(fg: tuple[int, int, int], bg: tuple[int, int, int]) -> np.ndarray:
 
 
 def main(argv: list[str]) -> int:
-    sources = argv or ["default"]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", default=["default"], help="default, a bundled name or a .safetensors")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"Markdown table to write (default {OUT})")
+    args = parser.parse_args(argv)
+    sources = args.models
     models = [(s if s != "default" else "shipped", load_model(s, device="cpu")) for s in sources]
     header = "| Text | Scale | Lanczos | " + " | ".join(n for n, _ in models) + " |"
     rows = [header, "| --- | ---: | ---: |" + " ---: |" * len(models)]
@@ -87,9 +92,9 @@ def main(argv: list[str]) -> int:
             rows.append(f"| {name} | x{s} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
             print(rows[-1], flush=True)
     labels = "\n".join(f"- `{n}`: {m.card.get('training', {}).get('steps', '?')} training steps" for n, m in models)
-    OUT.write_text("# Text colour\n\nY-PSNR (dB) of UI text drawn at 3x, downscaled with MATLAB bicubic and "
+    args.out.write_text("# Text colour\n\nY-PSNR (dB) of UI text drawn at 3x, downscaled with MATLAB bicubic and "
                    f"enlarged back; written by `docs/text_colour.py`.\n\n{labels}\n\n" + "\n".join(rows) + "\n")
-    print(f"wrote {OUT}")
+    print(f"wrote {args.out}")
     return 0
 
 
