@@ -106,6 +106,22 @@ def psnr(a: torch.Tensor, b: torch.Tensor, shave: int) -> float:
     return 10 * math.log10(1 / max(mse, 1e-12))
 
 
+def _val_psnr(model, img: torch.Tensor, s: float, crop: int, device: torch.device) -> tuple[float, float]:
+    """PSNR of the model and of bicubic on one held-out image's centre crop at scale ``s``."""
+    h, w = img.shape[-2:]
+    side = min(crop, h, w) // int(s) * int(s)
+    y, x = (h - side) // 2, (w - side) // 2
+    hr = img[:, y:y + side, x:x + side].float().div(255).to(device)
+    lr_side = round(side / s)
+    lr = F.interpolate(hr[None], size=(lr_side, lr_side), mode="bicubic", antialias=True).clamp(0, 1)
+    coord = make_coord((side, side), device=device)[None]
+    cell = torch.full_like(coord, 2 / side)
+    pred = model((lr - 0.5) / 0.5, coord, cell)
+    pred = (pred * 0.5 + 0.5).clamp(0, 1).view(side, side, 3).permute(2, 0, 1)
+    up = F.interpolate(lr, size=(side, side), mode="bicubic", align_corners=False).clamp(0, 1)[0]
+    return psnr(pred, hr, int(s)), psnr(up, hr, int(s))
+
+
 @torch.no_grad()
 def validate(model, images: dict[str, list[torch.Tensor]], scales: list[float], crop: int,
              device: torch.device) -> dict:
@@ -118,26 +134,11 @@ def validate(model, images: dict[str, list[torch.Tensor]], scales: list[float], 
     model.eval()
     result = {}
     for s in scales:
-        ours, bic, per_source = [], [], {}
-        for name, imgs in images.items():
-            mine = []
-            for img in imgs:
-                h, w = img.shape[-2:]
-                side = min(crop, h, w) // int(s) * int(s)
-                y, x = (h - side) // 2, (w - side) // 2
-                hr = img[:, y:y + side, x:x + side].float().div(255).to(device)
-                lr_side = round(side / s)
-                lr = F.interpolate(hr[None], size=(lr_side, lr_side), mode="bicubic", antialias=True).clamp(0, 1)
-                coord = make_coord((side, side), device=device)[None]
-                cell = torch.full_like(coord, 2 / side)
-                pred = model((lr - 0.5) / 0.5, coord, cell)
-                pred = (pred * 0.5 + 0.5).clamp(0, 1).view(side, side, 3).permute(2, 0, 1)
-                up = F.interpolate(lr, size=(side, side), mode="bicubic", align_corners=False).clamp(0, 1)[0]
-                mine.append(psnr(pred, hr, int(s)))
-                bic.append(psnr(up, hr, int(s)))
-            ours += mine
-            per_source[name] = sum(mine) / len(mine)
-        result[f"x{s:g}"] = {"psnr": sum(ours) / len(ours), "bicubic": sum(bic) / len(bic), "sources": per_source}
+        scores = {name: [_val_psnr(model, img, s, crop, device) for img in imgs] for name, imgs in images.items()}
+        every = [pair for pairs in scores.values() for pair in pairs]
+        result[f"x{s:g}"] = {"psnr": sum(o for o, _ in every) / len(every),
+                             "bicubic": sum(b for _, b in every) / len(every),
+                             "sources": {name: sum(o for o, _ in pairs) / len(pairs) for name, pairs in scores.items()}}
     model.train(was_training)
     return result
 
