@@ -113,19 +113,14 @@ def icon_sheet(index: int, seed: int = 2026, dpr: int = DPR):
     """
     from PyQt5 import QtCore, QtGui, QtSvg
 
-    from liif_core.training.synth import qimage_to_pil, qt_app
+    from liif_core.training.synth import qimage_to_pil, qt_canvas
 
     big, small = _icon_files(ICON_ROOT)
-    qt_app()
     rng = random.Random(f"icons:{seed}:{index}")
-    img = QtGui.QImage(SHEET * dpr, SHEET * dpr, QtGui.QImage.Format_RGB32)
-    img.setDevicePixelRatio(dpr)
     dark = index % 4 == 3
     bg = rng.choice([(35, 38, 41), (49, 54, 59)]) if dark else rng.choice([(255, 255, 255), (239, 240, 241)])
-    img.fill(QtGui.QColor(*bg))
+    img, p = qt_canvas(SHEET, SHEET, dpr, bg)
     text = QtGui.QColor(*((239, 240, 241) if dark else (35, 38, 41)))
-    p = QtGui.QPainter(img)
-    p.setRenderHints(QtGui.QPainter.Antialiasing | QtGui.QPainter.TextAntialiasing)
     font = QtGui.QFont("DejaVu Sans")
     font.setPixelSize(rng.choice([11, 12, 13]))
     p.setFont(font)
@@ -188,7 +183,7 @@ def docs_view(page: Path, seed: int = 2026, dpr: int = DPR):
     """A :data:`DOCS_VIEW` view of ``page`` at a seeded scroll position, as a PIL image at ``dpr``."""
     from PyQt5 import QtCore, QtGui
 
-    from liif_core.training.synth import qimage_to_pil, qt_app
+    from liif_core.training.synth import qimage_to_pil, qt_app, qt_canvas
 
     qt_app()
     w, h = DOCS_VIEW
@@ -200,11 +195,7 @@ def docs_view(page: Path, seed: int = 2026, dpr: int = DPR):
     doc.setHtml(page.read_text(errors="replace"))
     doc.setTextWidth(w)
     top = rng.uniform(0, max(0.0, doc.size().height() - h))
-    img = QtGui.QImage(w * dpr, h * dpr, QtGui.QImage.Format_RGB32)
-    img.setDevicePixelRatio(dpr)
-    img.fill(QtGui.QColor(255, 255, 255))
-    p = QtGui.QPainter(img)
-    p.setRenderHints(QtGui.QPainter.Antialiasing | QtGui.QPainter.TextAntialiasing)
+    img, p = qt_canvas(w, h, dpr, (255, 255, 255))
     p.translate(0, -top)
     doc.drawContents(p, QtCore.QRectF(0, top, w, h))
     p.end()

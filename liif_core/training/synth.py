@@ -162,6 +162,23 @@ def qimage_to_pil(qimg) -> Image.Image:
     return im.copy()
 
 
+def qt_canvas(w: int, h: int, dpr: int, bg: tuple[int, int, int]):
+    """A ``QImage`` of ``w`` x ``h`` logical pixels at device pixel ratio ``dpr``, filled with ``bg``,
+    and a ``QPainter`` on it with antialiased shapes and text, as a HiDPI screen draws them.
+
+    Returns ``(image, painter)``; the caller ends the painter before reading the image.
+    """
+    from PyQt5 import QtGui
+
+    qt_app()
+    img = QtGui.QImage(w * dpr, h * dpr, QtGui.QImage.Format_RGB32)
+    img.setDevicePixelRatio(dpr)
+    img.fill(QtGui.QColor(*bg))
+    painter = QtGui.QPainter(img)
+    painter.setRenderHints(QtGui.QPainter.Antialiasing | QtGui.QPainter.TextAntialiasing)
+    return img, painter
+
+
 def qt_images(rng: random.Random, count: int) -> list[Image.Image]:
     """Screenshots of Qt widgets rendered offscreen at device pixel ratios 2 and 3."""
     from PyQt5 import QtCore, QtGui, QtWidgets
@@ -246,7 +263,6 @@ def hidpi_text_image(rng: random.Random) -> Image.Image:
     """
     from PyQt5 import QtCore, QtGui
 
-    qt_app()
     dpr = rng.choice([2, 3])
     dark = rng.random() < 0.3
     if rng.random() < 0.75:
@@ -256,11 +272,7 @@ def hidpi_text_image(rng: random.Random) -> Image.Image:
         bg = _colour(rng)
         fg = _contrasting(rng, bg)
     side = SIZE // dpr
-    img = QtGui.QImage(side * dpr, side * dpr, QtGui.QImage.Format_RGB32)
-    img.setDevicePixelRatio(dpr)
-    img.fill(QtGui.QColor(*bg))
-    p = QtGui.QPainter(img)
-    p.setRenderHints(QtGui.QPainter.Antialiasing | QtGui.QPainter.TextAntialiasing)
+    img, p = qt_canvas(side, side, dpr, bg)
     font = QtGui.QFont(rng.choice(QT_FAMILIES))
     font.setPixelSize(rng.choice([9, 10, 11, 12, 13, 14, 16, 18, 22]))
     font.setBold(rng.random() < 0.2)
