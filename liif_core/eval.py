@@ -370,6 +370,22 @@ def machine() -> str:
     return f"{cpu}, {cores} cores{gpu}, torch {torch.__version__} with {torch.get_num_threads()} threads"
 
 
+def machines_text(records: Iterable[dict[str, Any]], here: str) -> str:
+    """Where the records were measured: one machine, or each machine with the sets it ran.
+
+    A report may merge records from several runs (``--resume``), e.g. the photo sets on a GPU and the
+    rest on a CPU; records from before machines were recorded count as ``here``.
+    """
+    sets_by_machine: dict[str, list[str]] = {}
+    for rec in records:
+        sets = sets_by_machine.setdefault(rec.get("machine", here), [])
+        if rec["set"] not in sets:
+            sets.append(rec["set"])
+    if len(sets_by_machine) <= 1:
+        return next(iter(sets_by_machine), here)
+    return "; ".join(f"{m} ({', '.join(sets)})" for m, sets in sets_by_machine.items())
+
+
 def write_report(out_dir: Path, rows: Sequence[dict[str, Any]], meta: dict[str, Any]) -> Path:
     """``report.md``: what was measured and how, the table, what is missing, timing."""
     missing = missing_cells(rows)
@@ -418,7 +434,7 @@ def write_report(out_dir: Path, rows: Sequence[dict[str, Any]], meta: dict[str, 
         "",
         "## Timing",
         "",
-        f"- Machine: {meta['machine']}.",
+        f"- Measured on: {meta['machine']}.",
         f"- Wall time of the runs behind this report: {meta['wall_seconds'] / 60:.1f} min in total; our model's "
         f"share {sum(r['seconds_ours'] for r in rows) / 60:.1f} min.",
         "",
@@ -611,6 +627,12 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     net = load_model(model, device)
+    if net.device.type == "cuda":  # score in full float32 as on a CPU (cuDNN would convolve in TF32)
+        import torch
+
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    here = machine()
     ident = model_id(net, model)
     if self_ensemble:
         ident["self_ensemble"] = True
@@ -633,7 +655,7 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
             for task in tqdm(todo, desc="liif-eval", unit="img", disable=not progress, dynamic_ncols=True):
                 t0 = time.perf_counter()
                 rec = score_image(task, net, lr_mode, self_ensemble)
-                rec.update(model=ident, lr_mode=lr_mode, wall=round(time.perf_counter() - t0, 3))
+                rec.update(model=ident, lr_mode=lr_mode, wall=round(time.perf_counter() - t0, 3), machine=here)
                 sink.write(json.dumps(rec) + "\n")
                 sink.flush()
                 records.append(rec)
@@ -642,7 +664,7 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
         shutil.rmtree(tmp, ignore_errors=True)
     rows = summarise(records)
     meta = {"model": ident, "steps": net.card.get("training", {}).get("steps"), "lr_mode": lr_mode,
-            "date": _dt.date.today().isoformat(), "machine": machine(),
+            "date": _dt.date.today().isoformat(), "machine": machines_text(records, here),
             "wall_seconds": previous_wall + (time.perf_counter() - t_start)}
     if any(r["set"] in ("icons", "docs") for r in rows):
         meta["packages"] = ", ".join(f"{k} {v}" for k, v in package_versions().items())

@@ -86,6 +86,14 @@ def test_update_card_keeps_other_keys(tmp_path: Path) -> None:
     assert [(r["set"], r["scale"]) for r in data["evaluation"]["results"]] == [("Set5", 4), ("Set14", 2)]
 
 
+def test_machines_name_the_sets_each_one_ran() -> None:
+    recs = [{"set": "Set5", "machine": "gpu box"}, {"set": "Set14", "machine": "gpu box"},
+            {"set": "Urban100", "machine": "laptop"}, {"set": "ui"}]
+    assert ev.machines_text(recs, "laptop") == "gpu box (Set5, Set14); laptop (Urban100, ui)"
+    assert ev.machines_text(recs[2:], "laptop") == "laptop"
+    assert ev.machines_text([], "laptop") == "laptop"
+
+
 def test_cli_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert ev.main(["--scales", "two"]) == 2
     assert ev.main(["--sets", "Set6"]) == 2
