@@ -33,6 +33,7 @@ card under ``"evaluation"``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -43,7 +44,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -353,6 +354,26 @@ def missing_cells(rows: Sequence[dict[str, Any]]) -> list[str]:
     return out
 
 
+@contextlib.contextmanager
+def full_float32(device: Any) -> Iterator[None]:
+    """Score in full float32 on CUDA, as on a CPU (cuDNN and cuBLAS would otherwise round to TF32).
+
+    The flags are global to the process, so they are restored on the way out: a training loop
+    that validates through :func:`evaluate` keeps its TF32 speed.
+    """
+    if getattr(device, "type", None) != "cuda":
+        yield
+        return
+    import torch
+
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 def machine() -> str:
     """A one-line description of where this ran (CPU model and cores, torch threads, device)."""
     import torch
@@ -627,11 +648,6 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     net = load_model(model, device)
-    if net.device.type == "cuda":  # score in full float32 as on a CPU (cuDNN would convolve in TF32)
-        import torch
-
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
     here = machine()
     ident = model_id(net, model)
     if self_ensemble:
@@ -643,7 +659,9 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
         rec_path.write_text("")
     done = {(r["set"], int(r["scale"]), r["image"]) for r in records}
     tmp = Path(tempfile.mkdtemp(prefix="liif-eval-rendered-"))
-    try:
+    with contextlib.ExitStack() as scoring:
+        scoring.enter_context(full_float32(net.device))
+        scoring.callback(shutil.rmtree, tmp, ignore_errors=True)
         rendered = {}
         for name in (s for s in sets if s in RENDERED_SETS):
             rendered[name] = tmp / name
@@ -660,8 +678,6 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
                 sink.flush()
                 records.append(rec)
         crops_path = make_crops(out_dir, root, rendered, net, lr_mode, tasks, self_ensemble) if crops else None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     rows = summarise(records)
     meta = {"model": ident, "steps": net.card.get("training", {}).get("steps"), "lr_mode": lr_mode,
             "date": _dt.date.today().isoformat(), "machine": machines_text(records, here),

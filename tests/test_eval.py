@@ -94,6 +94,24 @@ def test_machines_name_the_sets_each_one_ran() -> None:
     assert ev.machines_text([], "laptop") == "laptop"
 
 
+def test_cuda_scoring_is_full_float32_and_restores_the_flags() -> None:
+    import torch
+
+    flags = torch.backends.cudnn, torch.backends.cuda.matmul
+    saved = [f.allow_tf32 for f in flags]
+    try:
+        for f in flags:
+            f.allow_tf32 = True
+        with ev.full_float32(torch.device("cuda")):  # only the flags: no GPU is needed
+            assert [f.allow_tf32 for f in flags] == [False, False]
+        assert [f.allow_tf32 for f in flags] == [True, True]
+        with ev.full_float32(torch.device("cpu")):
+            assert [f.allow_tf32 for f in flags] == [True, True]
+    finally:
+        for f, v in zip(flags, saved):
+            f.allow_tf32 = v
+
+
 def test_cli_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert ev.main(["--scales", "two"]) == 2
     assert ev.main(["--sets", "Set6"]) == 2
