@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
+from PIL import Image
 
 from liif_core.training import train as train_mod
 from liif_core.training.synth import generate
@@ -85,8 +87,6 @@ def test_batch_workers_give_the_same_batches_and_weights(tmp_path):
 
 def test_packed_data_gives_the_same_batches(tmp_path):
     """The folder ``training.pack`` writes (lossless WebP, generated sources rendered) trains identically."""
-    from PIL import Image
-
     from liif_core.training.data import batches
     from liif_core.training.pack import pack
 
@@ -112,6 +112,44 @@ def test_packed_data_gives_the_same_batches(tmp_path):
     packed, _ = train_mod.build_data(cfg_data, tmp_path / "packed", torch.device("cpu"))
     for a, b in zip(batches(original, 1, 4, 0, 6), batches(packed, 1, 4, 0, 6)):
         assert torch.equal(a.inp, b.inp) and torch.equal(a.gt, b.gt)
+
+
+def test_a_skipped_source_is_rendered_where_it_trains(tmp_path):
+    """``pack --skip`` leaves a generated source out; training renders it into the data root."""
+    from liif_core.errors import LiifError
+    from liif_core.training.pack import pack
+
+    cfg_data = json.loads(json.dumps(TINY))
+    cfg_data["data"]["sources"] = [{"path": "photos", "weight": 1.0},
+                                   {"path": "gen/ui", "weight": 1.0, "generate": {"count": 2, "seed": 5}}]
+    root, packed = tmp_path / "data", tmp_path / "packed"
+    generate(root / "photos", count=2, seed=9)
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(cfg_data))
+    with pytest.raises(LiifError, match="gen/iu"):
+        pack(cfg, packed, root, skip=["gen/iu"])
+    pack(cfg, packed, root, skip=["gen/ui"])
+    assert (packed / "photos").is_dir() and not (packed / "gen").exists()
+    sampler, _ = train_mod.build_data(cfg_data, packed, torch.device("cpu"))
+    assert sorted(p.name for p in (packed / "gen" / "ui").iterdir()) == ["icon_5_00001.png", "text_5_00000.png"]
+    assert [len(s.images) for s in sampler.sources] == [2, 2]
+
+
+def test_structure_views_are_reproducible_in_parallel(tmp_path):
+    """A building view is a pure function of its key; rendering on several processes changes nothing."""
+    import random
+
+    import numpy as np
+
+    from liif_core.training.structures import SIZE, structure_image
+
+    paths = generate(tmp_path, count=0, seed=4, structure_count=2)
+    assert [p.name for p in paths] == ["struct_4_00000.png", "struct_4_00001.png"]
+    a = np.asarray(Image.open(paths[1]))
+    b = np.asarray(structure_image(random.Random("4:struct:1")))
+    c = np.asarray(Image.open(paths[0]))
+    assert a.shape == (SIZE, SIZE, 3) and np.array_equal(a, b) and not np.array_equal(a, c)
+    assert a.std() > 10  # a view with structure in it, not a flat frame
 
 
 def test_a_later_source_leaves_the_earlier_batches_unchanged(tmp_path):
@@ -156,7 +194,6 @@ def test_hidpi_text_images_are_reproducible(tmp_path):
     import random
 
     import numpy as np
-    import pytest
 
     pytest.importorskip("PyQt5")
     from liif_core.training.synth import SIZE, hidpi_text_image

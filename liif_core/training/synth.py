@@ -7,7 +7,8 @@ Debian's icon themes and HTML documentation are never used here: they are reserv
 
 Run ``python -m liif_core.training.synth OUT_DIR --count N --seed S`` (``--qt-count N`` adds
 widget screenshots and ``--hidpi-text-count N`` text drawn at 2x/3x, through PyQt5 offscreen,
-when PyQt5 is installed).
+when PyQt5 is installed; ``--structure-count N`` adds photograph-like views of buildings, see
+:mod:`liif_core.training.structures`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from __future__ import annotations
 import argparse
 import glob
 import math
+import multiprocessing
+import os
 import random
 import string
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -293,9 +297,11 @@ def hidpi_text_image(rng: random.Random) -> Image.Image:
     return qimage_to_pil(img)
 
 
-def generate(out_dir: str | Path, count: int, seed: int, qt_count: int = 0, hidpi_text_count: int = 0) -> list[Path]:
-    """Write ``count`` drawn images, ``qt_count`` Qt widget screenshots and ``hidpi_text_count``
-    HiDPI text images (:func:`hidpi_text_image`) to ``out_dir``."""
+def generate(out_dir: str | Path, count: int, seed: int, qt_count: int = 0, hidpi_text_count: int = 0,
+             structure_count: int = 0) -> list[Path]:
+    """Write ``count`` drawn images, ``qt_count`` Qt widget screenshots, ``hidpi_text_count``
+    HiDPI text images (:func:`hidpi_text_image`) and ``structure_count`` views of building faces
+    (:func:`liif_core.training.structures.structure_image`) to ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     font_files = fonts()
@@ -316,7 +322,20 @@ def generate(out_dir: str | Path, count: int, seed: int, qt_count: int = 0, hidp
         path = out_dir / f"hitext_{seed}_{i:05d}.png"
         hidpi_text_image(random.Random(f"{seed}:hitext:{i}")).save(path)
         paths.append(path)
+    if structure_count:  # about 1 s each: rendered on every core (each a pure function of its index)
+        jobs = [(out_dir / f"struct_{seed}_{i:05d}.png", f"{seed}:struct:{i}") for i in range(structure_count)]
+        workers = min(os.cpu_count() or 1, structure_count)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            paths += pool.map(_write_structure, jobs, chunksize=max(1, structure_count // (4 * workers)))
     return paths
+
+
+def _write_structure(job: tuple[Path, str]) -> Path:
+    from liif_core.training.structures import structure_image
+
+    path, key = job
+    structure_image(random.Random(key)).save(path)
+    return path
 
 
 def main() -> None:
@@ -326,8 +345,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--qt-count", type=int, default=0, help="Qt widget screenshots to add (needs PyQt5)")
     parser.add_argument("--hidpi-text-count", type=int, default=0, help="HiDPI Qt text images to add (needs PyQt5)")
+    parser.add_argument("--structure-count", type=int, default=0, help="views of building faces to add")
     args = parser.parse_args()
-    paths = generate(args.out_dir, args.count, args.seed, args.qt_count, args.hidpi_text_count)
+    paths = generate(args.out_dir, args.count, args.seed, args.qt_count, args.hidpi_text_count, args.structure_count)
     print(f"wrote {len(paths)} images to {args.out_dir}")
 
 
