@@ -28,7 +28,7 @@ from liif_core.weights import load_model
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "eval" / "structures.md"
 SEED = 1004  # training renders seed 4: these views are unseen
-COUNT = 24
+COUNT = 48
 SCALES = (2, 3, 4)
 
 

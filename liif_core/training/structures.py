@@ -6,7 +6,8 @@ images supply what they lack: straight edges at every angle, repeated elements d
 pitch, and the perspective that turns a regular grid into a gradient of frequencies.
 
 A plane of facade texture (drawn axis-aligned, in "texel" units) is seen through a pinhole camera
-with a random yaw, pitch and roll, against a sky or a second facade, and rendered supersampled
+with a random yaw, pitch and roll, against a sky or a second facade, sometimes under the straight
+edge of a cast shadow, and rendered supersampled
 and area-averaged so that the high-resolution image itself is free of aliasing. Each image is a
 pure function of ``(seed, index)`` and needs only numpy and Pillow, so a machine without Qt (a
 lent GPU) renders the set itself. Urban100 and the other benchmarks are never looked at here.
@@ -182,9 +183,10 @@ def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
 def view(rng: random.Random, side: int) -> np.ndarray | None:
     """A homography from canvas pixels to texels for a random camera, or None if the plane's
     horizon would cross the canvas (the camera would see behind itself)."""
-    frontal = rng.random() < 0.3
+    frontal, steep = rng.random() < 0.3, rng.random() < 0.15  # steep: a pavement, or a tower from its foot
     yaw = 0.0 if frontal else math.radians(rng.uniform(-60, 60))
-    pitch = math.radians(rng.uniform(-5, 5) if frontal else rng.uniform(-30, 30))
+    tilt = rng.uniform(40, 70) * rng.choice([-1, 1]) if steep else rng.uniform(-30, 30)
+    pitch = math.radians(rng.uniform(-5, 5) if frontal else tilt)
     roll = math.radians(rng.uniform(-4, 4))
     f = side * rng.uniform(0.7, 1.8)
     mag = rng.uniform(0.5, 1.6)  # canvas pixels per texel where the optical axis meets the plane
@@ -241,6 +243,13 @@ def structure_image(rng: random.Random) -> Image.Image:
             else:
                 alpha[:, cut:] = 0
         canvas = canvas * (1 - alpha) + np.asarray(img, np.float32) / 255 * alpha
+    if rng.random() < 0.3:  # the shadow of something out of view: a straight, slightly soft edge
+        y, x = np.mgrid[0:side, 0:side].astype(np.float32)
+        angle = rng.uniform(0, 2 * math.pi)
+        dist = (x - rng.uniform(0, side)) * math.cos(angle) + (y - rng.uniform(0, side)) * math.sin(angle)
+        soft = rng.uniform(1, 8)
+        shade = 1 - rng.uniform(0.25, 0.5) / (1 + np.exp(-np.clip(dist / soft, -30, 30)))
+        canvas = canvas * shade[..., None]
     out = _to_image(canvas).resize((SIZE, SIZE), Image.BOX)
     if rng.random() < 0.5:  # a lens that is not perfectly sharp
         out = out.filter(ImageFilter.GaussianBlur(rng.uniform(0.2, 0.6)))
