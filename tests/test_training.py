@@ -132,6 +132,7 @@ def test_a_skipped_source_is_rendered_where_it_trains(tmp_path):
     assert (packed / "photos").is_dir() and not (packed / "gen").exists()
     sampler, _ = train_mod.build_data(cfg_data, packed, torch.device("cpu"))
     assert sorted(p.name for p in (packed / "gen" / "ui").iterdir()) == ["icon_5_00001.png", "text_5_00000.png"]
+    assert sorted(p.name for p in (packed / "gen").iterdir()) == ["ui"]  # the partial folder was renamed
     assert [len(s.images) for s in sampler.sources] == [2, 2]
 
 

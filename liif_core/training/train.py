@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -73,10 +74,13 @@ def _source_images(root: Path, spec: dict[str, Any]) -> tuple[list[Path], list[P
     """Training and held-out validation files of one source (the last ``holdout`` by name)."""
     folder = root / spec["path"]
     check_not_reserved(folder)
-    if not folder.exists() and "generate" in spec:
+    if not folder.exists() and "generate" in spec:  # rendered beside it, then renamed: never half a source
         from liif_core.training.synth import generate
 
-        generate(folder, **spec["generate"])
+        partial = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        generate(partial, **spec["generate"])
+        partial.rename(folder)
     files = list_images(folder)
     n = spec.get("holdout", 0)
     return (files[:-n], files[-n:]) if n else (files, [])
