@@ -23,7 +23,6 @@ import numpy as np
 
 from liif_core import eval as ev
 from liif_core.training.structures import structure_image
-from liif_core.weights import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "eval" / "structures.md"
@@ -37,7 +36,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("models", nargs="*", default=["default"], help="default, a bundled name or a .safetensors")
     parser.add_argument("--out", type=Path, default=OUT, help=f"Markdown table to write (default {OUT})")
     args = parser.parse_args(argv)
-    models = [(s if s != "default" else "shipped", load_model(s, device="cpu")) for s in args.models]
+    models = ev.compared_models(args.models)
     views = [np.asarray(structure_image(random.Random(f"{SEED}:struct:{i}"))) for i in range(COUNT)]
     names = ["bicubic", "Lanczos"] + [n for n, _ in models]
     rows = ["| Scale | " + " | ".join(names) + " | " + " | ".join(f"{n} - bicubic" for n, _ in models) + " |",
@@ -55,7 +54,7 @@ def main(argv: list[str]) -> int:
         gains = [f"{mean[2 + j] - mean[0]:+.2f}" for j in range(len(models))]
         rows.append(f"| x{s} | " + " | ".join(f"{v:.2f}" for v in mean) + " | " + " | ".join(gains) + " |")
         print(rows[-1], flush=True)
-    labels = "\n".join(f"- `{n}`: {m.card.get('training', {}).get('steps', '?')} training steps" for n, m in models)
+    labels = ev.models_legend(models)
     args.out.write_text(
         "# Regular structure\n\n"
         f"Mean Y-PSNR (dB) over {COUNT} rendered building views ({structure_image.__module__}, seed {SEED}, "

@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 
 from liif_core import eval as ev
-from liif_core.weights import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "eval" / "text_colour.md"
@@ -75,7 +74,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=OUT, help=f"Markdown table to write (default {OUT})")
     args = parser.parse_args(argv)
     sources = args.models
-    models = [(s if s != "default" else "shipped", load_model(s, device="cpu")) for s in sources]
+    models = ev.compared_models(sources)
     header = "| Text | Scale | Lanczos | " + " | ".join(n for n, _ in models) + " |"
     rows = [header, "| --- | ---: | ---: |" + " ---: |" * len(models)]
     for name, fg, bg in COLOURS:
@@ -88,7 +87,7 @@ def main(argv: list[str]) -> int:
             cells += [ev.psnr_y(ev.upscale_ours(lr, hr.shape[:2], m), ref, s) for _, m in models]
             rows.append(f"| {name} | x{s} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
             print(rows[-1], flush=True)
-    labels = "\n".join(f"- `{n}`: {m.card.get('training', {}).get('steps', '?')} training steps" for n, m in models)
+    labels = ev.models_legend(models)
     args.out.write_text("# Text colour\n\nY-PSNR (dB) of UI text drawn at 3x, downscaled with MATLAB bicubic and "
                    f"enlarged back; written by `docs/text_colour.py`. Since step 34206 the training data has text "
                    "drawn the same way (not these images), so for later models this is close to in-distribution: "

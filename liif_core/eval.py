@@ -193,6 +193,19 @@ def upscale_ours(lr: np.ndarray, out_hw: tuple[int, int], model: Any, self_ensem
     return np.clip(out.astype(np.float64), 0.0, 1.0)
 
 
+def compared_models(sources: Sequence[str]) -> list[tuple[str, Any]]:
+    """The models a comparison script was given, loaded on the CPU and named as given (``default``
+    as ``shipped``)."""
+    from liif_core.weights import load_model
+
+    return [(s if s != "default" else "shipped", load_model(s, device="cpu")) for s in sources]
+
+
+def models_legend(models: Sequence[tuple[str, Any]]) -> str:
+    """A Markdown list of each compared model's training steps, for the table it heads."""
+    return "\n".join(f"- `{n}`: {m.card.get('training', {}).get('steps', '?')} training steps" for n, m in models)
+
+
 def run_method(method: str, lr: np.ndarray, out_hw: tuple[int, int], model: Any,
                self_ensemble: bool = False) -> np.ndarray:
     """Upscale ``lr`` to ``out_hw`` with ``bicubic``, ``lanczos`` or ``ours`` (optionally self-ensembled)."""

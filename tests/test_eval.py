@@ -112,6 +112,12 @@ def test_cuda_scoring_is_full_float32_and_restores_the_flags() -> None:
             f.allow_tf32 = v
 
 
+def test_compared_models_are_named_as_given(tiny_model_path: Path) -> None:
+    models = ev.compared_models([str(tiny_model_path)])
+    assert [n for n, _ in models] == [str(tiny_model_path)] and models[0][1].device.type == "cpu"
+    assert ev.models_legend(models) == f"- `{tiny_model_path}`: ? training steps"  # its card has no training
+
+
 def test_cli_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert ev.main(["--scales", "two"]) == 2
     assert ev.main(["--sets", "Set6"]) == 2

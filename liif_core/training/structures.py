@@ -195,8 +195,8 @@ def view(rng: random.Random, side: int) -> np.ndarray | None:
     k = np.array([[f, 0, side / 2 + rng.uniform(-0.2, 0.2) * side], [0, f, side / 2 + rng.uniform(-0.2, 0.2) * side],
                   [0, 0, 1]])
     # texel (u, v, 1) -> plane point (u - TEX/2, v - TEX/2, 0) -> camera r @ p + (0, 0, dist)
-    to_plane = np.array([[1, 0, -TEX / 2], [0, 1, -TEX / 2], [0, 0, 0]])
-    h = k @ (r[:, :2] @ to_plane[:2] + np.array([[0, 0, 0], [0, 0, 0], [0, 0, dist]]))
+    to_plane = np.array([[1, 0, -TEX / 2], [0, 1, -TEX / 2]])
+    h = k @ (r[:, :2] @ to_plane + np.array([[0, 0, 0], [0, 0, 0], [0, 0, dist]]))
     inv = np.linalg.inv(h)
     corners = np.array([[0, 0, 1], [side, 0, 1], [0, side, 1], [side, side, 1]], dtype=float).T
     depth = (inv @ corners)[2]
@@ -237,7 +237,6 @@ def structure_image(rng: random.Random) -> Image.Image:
         alpha = np.asarray(mask, np.float32)[..., None] / 255
         if plane:  # the second face meets the first at a vertical corner, left or right of it
             cut = rng.randrange(side // 5, 4 * side // 5)
-            alpha = alpha.copy()
             if rng.random() < 0.5:
                 alpha[:, :cut] = 0
             else:
