@@ -451,6 +451,9 @@ def write_report(out_dir: Path, rows: Sequence[dict[str, Any]], meta: dict[str, 
         "pixels shaved at each border, mean of per-image PSNR (LIIF `calc_psnr`).",
         "- SSIM: BT.601 Y on the [0, 255] scale, same shave, Gaussian 11 x 11 window, sigma 1.5, K = (0.01, 0.03).",
         "- Bicubic: MATLAB `imresize` port upscaling (float). Lanczos: PIL LANCZOS per channel (float).",
+        *([f"- Ours beyond x{meta['scale_max']:g}, the largest scale the model was trained on: the decoder is given "
+           f"the cell of x{meta['scale_max']:g} (cell clipping, as LTE's test code does); the paper's code gives the "
+           "true cell, so its x6/x8 numbers are without it."] if meta.get("scale_max") else []),
         *[f"- `{s.name}`: {s.description}." for s in RENDERED_SETS.values()],
         *([f"- Debian packages of the `icons` and `docs` sets: {meta['packages']}."] if meta.get("packages") else []),
         "- RDN-LIIF: the paper's Table 2 (a 22M-parameter RDN encoder, DIV2K, 1000 epochs on GPUs). The paper "
@@ -694,7 +697,7 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
     rows = summarise(records)
     meta = {"model": ident, "steps": net.card.get("training", {}).get("steps"), "lr_mode": lr_mode,
             "date": _dt.date.today().isoformat(), "machine": machines_text(records, here),
-            "wall_seconds": previous_wall + (time.perf_counter() - t_start)}
+            "wall_seconds": previous_wall + (time.perf_counter() - t_start), "scale_max": net.net.scale_max}
     if any(r["set"] in ("icons", "docs") for r in rows):
         meta["packages"] = ", ".join(f"{k} {v}" for k, v in package_versions().items())
     report = write_report(out_dir, rows, meta)

@@ -67,6 +67,7 @@ def decode(model, layer1: torch.Tensor, index: torch.Tensor, rel: torch.Tensor, 
         index = index + torch.arange(b, device=index.device).view(1, b, 1) * hw
     extra = rel
     if model.cell_decode:
+        rel_cell = clip_cell(model, rel_cell)
         extra = torch.cat([rel, rel_cell.unsqueeze(0).expand(k, b, q, 2)], dim=-1)
     extra = extra.reshape(k * b * q, -1)
     flat = layer1.reshape(b * hw, hidden)
@@ -85,6 +86,12 @@ def decode(model, layer1: torch.Tensor, index: torch.Tensor, rel: torch.Tensor, 
     last = linears[-1]
     x = torch.addmm(last.bias, x, last.weight.t()).view(k, b, q, -1)
     return (x * weight.unsqueeze(-1)).sum(dim=0)
+
+
+def clip_cell(model, rel_cell: torch.Tensor) -> torch.Tensor:
+    """The cell (in feature pixels) the decoder is given: never smaller than at the model's
+    largest training scale, where a smaller one would be outside anything it learned."""
+    return rel_cell.clamp(min=2 / model.scale_max)
 
 
 def feature_cell(cell: torch.Tensor, feat_hw: tuple[int, int]) -> torch.Tensor:

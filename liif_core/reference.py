@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from liif_core.coords import CLAMP, EPS_SHIFT, make_coord
+from liif_core.query import clip_cell
 from liif_core.resample import grid_positions
 
 
@@ -49,7 +50,7 @@ def query_rgb_reference(model, inp: torch.Tensor, feat: torch.Tensor, coord: tor
                 rel_cell = cell.clone()
                 rel_cell[:, :, 0] *= feat.shape[-2]
                 rel_cell[:, :, 1] *= feat.shape[-1]
-                x = torch.cat([x, rel_cell], dim=-1)
+                x = torch.cat([x, clip_cell(model, rel_cell)], dim=-1)  # the one step not in the paper's code
             bs, q = coord.shape[:2]
             preds.append(model.imnet(x.view(bs * q, -1)).view(bs, q, -1))
             areas.append(torch.abs(rel_coord[:, :, 0] * rel_coord[:, :, 1]) + 1e-9)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -91,6 +93,29 @@ def test_tile_halo_is_needed():
     model.encoder.receptive_radius = 1
     parts = tiled(model, inp, (70, 70), 8)
     assert (parts - whole).abs().max() > 1e-4
+
+
+def test_cell_clipped_beyond_training_scales():
+    """Past ``scale_max`` each axis decodes with that scale's cell; within it, with its own."""
+    model = make_liif("edsr-baseline", "bicubic")
+    unclipped = copy.deepcopy(model)
+    unclipped.scale_max = float("inf")
+    torch.manual_seed(3)
+    inp = torch.rand(1, 3, 12, 12) * 2 - 1
+    coord = torch.rand(1, 300, 2) * 2 - 1
+    with torch.no_grad():
+        feat = model.gen_feat(inp)
+
+        def query(net, out_hw):
+            return query_rgb(net, inp, feat, coord, make_cell(coord, out_hw))
+
+        assert (query(model, (96, 24)) - query(unclipped, (48, 24))).abs().max() < 1e-6  # x8 rows, x2 columns
+        assert (query(model, (96, 24)) - query(unclipped, (96, 24))).abs().max() > 1e-4
+        assert torch.equal(query(model, (36, 30)), query(unclipped, (36, 30)))
+    out_hw = (96, 80)
+    clipped_tiles = tiled(model, inp, out_hw, 5)
+    assert (clipped_tiles - upscale_reference(model, inp, out_hw)).abs().max() < 1e-5
+    assert (clipped_tiles - tiled(unclipped, inp, out_hw, 5)).abs().max() > 1e-4
 
 
 def test_training_forward_matches_reference():

@@ -15,7 +15,7 @@ TINY = {
     "model": {"name": "liif", "args": {
         "encoder_spec": {"name": "edsr-baseline", "args": {"n_resblocks": 1, "n_feats": 8, "no_upsampling": True}},
         "imnet_spec": {"name": "mlp", "args": {"out_dim": 3, "hidden_list": [16, 16]}},
-        "skip": "bicubic"}},
+        "skip": "bicubic", "scale_max": 3.0}},
     "data": {"patch": 12, "queries": 50, "scale_min": 1.0, "scale_max": 3.0,
              "sources": [{"path": "ui", "weight": 1.0, "holdout": 1}]},
     "train": {"batch": 2, "steps": 6, "lr": 1e-3, "warmup": 2, "seed": 3, "log_every": 2, "val_every": 6,
@@ -206,3 +206,17 @@ def test_hidpi_text_images_are_reproducible(tmp_path):
     assert len(np.unique(a.reshape(-1, 3), axis=0)) > 10  # antialiased text, not a flat image
     paths = generate(tmp_path, count=0, seed=4, hidpi_text_count=2)
     assert [p.name for p in paths] == ["hitext_4_00000.png", "hitext_4_00001.png"]
+
+
+def test_model_and_data_agree_on_the_largest_scale(tmp_path):
+    """Inference clips the cell at the model's ``scale_max``: training on larger scales would contradict it."""
+    from liif_core.errors import LiifError
+
+    cfg_data = json.loads(json.dumps(TINY))
+    del cfg_data["model"]["args"]["scale_max"]  # the default, 4, against data.scale_max 3
+    generate(tmp_path / "data" / "ui", count=2, seed=7)
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(cfg_data))
+    with pytest.raises(LiifError, match=r"model.args.scale_max \(4\) must equal data.scale_max \(3\)"):
+        train_mod.train(cfg, tmp_path / "run", tmp_path / "data")
+    assert not (tmp_path / "run" / "last.pt").exists()
