@@ -153,6 +153,26 @@ def test_structure_views_are_reproducible_in_parallel(tmp_path):
     assert a.std() > 10  # a view with structure in it, not a flat frame
 
 
+def test_signs_are_legible_and_trees_stand_in_front():
+    """Lettering contrasts with what it is painted on; a tree covers part of the view, not all of it."""
+    import random
+
+    import numpy as np
+
+    from liif_core.training import structures
+
+    for seed in range(8):
+        tex = np.full((600, 1200, 3), 0.5, np.float32)
+        structures._signs(random.Random(seed), tex)
+        changed = np.abs(tex - 0.5).sum(axis=-1) > 0.02
+        assert changed.any(), seed
+        values = tex[changed]
+        assert np.abs(values.max(axis=0) - values.min(axis=0)).sum() >= 0.5, seed  # ink on its panel or wall
+    canvas = np.full((300, 300, 3), 0.5, np.float32)
+    covered = np.abs(structures._tree(random.Random(1), canvas) - canvas).sum(axis=-1) > 0.02
+    assert 0.005 < covered.mean() < 0.8
+
+
 def test_a_later_source_leaves_the_earlier_batches_unchanged(tmp_path):
     """A source added with ``from_step`` changes no batch before that step, and is drawn after it."""
     from liif_core.training.data import batches

@@ -1,4 +1,5 @@
-"""Rendered photographs of regular man-made structure: facades, window grids, brick, glass, railings.
+"""Rendered photographs of regular man-made structure: facades, window grids, brick, glass, railings,
+signs, with now and then a street tree in front.
 
 Our photo scores trail the paper most on urban scenes. The paper trained on DIV2K, which is full
 of buildings; our natural images (T91, BSD200) are mostly animals, people and landscapes. These
@@ -7,8 +8,8 @@ pitch, and the perspective that turns a regular grid into a gradient of frequenc
 
 A plane of facade texture (drawn axis-aligned, in "texel" units) is seen through a pinhole camera
 with a random yaw, pitch and roll, against a sky or a second facade, sometimes under the straight
-edge of a cast shadow, and rendered supersampled
-and area-averaged so that the high-resolution image itself is free of aliasing. Each image is a
+edge of a cast shadow or behind a tree, and rendered supersampled and area-averaged so that the
+high-resolution image itself is free of aliasing. Each image is a
 pure function of ``(seed, index)`` and needs only numpy and Pillow, so a machine without Qt (a
 lent GPU) renders the set itself. Urban100 and the other benchmarks are never looked at here.
 """
@@ -19,7 +20,7 @@ import math
 import random
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 SIZE = 512  # side of each rendered image
 SS = 3  # supersampling factor of the canvas
@@ -31,6 +32,12 @@ WALLS: list[Colour] = [(0.62, 0.62, 0.6), (0.78, 0.76, 0.72), (0.82, 0.72, 0.55)
 GLASS: list[Colour] = [(0.1, 0.13, 0.17), (0.2, 0.28, 0.27), (0.05, 0.05, 0.06), (0.45, 0.55, 0.66),
                        (0.3, 0.33, 0.38)]
 FRAMES: list[Colour] = [(0.92, 0.92, 0.9), (0.18, 0.18, 0.19), (0.35, 0.22, 0.12), (0.62, 0.64, 0.66)]
+SIGNS: list[Colour] = [(0.75, 0.1, 0.1), (0.1, 0.25, 0.55), (0.95, 0.95, 0.92), (0.1, 0.1, 0.1), (0.1, 0.45, 0.2),
+                       (0.95, 0.75, 0.1)]
+LEAVES: list[Colour] = [(0.2, 0.35, 0.12), (0.3, 0.45, 0.15), (0.15, 0.25, 0.1), (0.45, 0.5, 0.2), (0.55, 0.35, 0.1)]
+WORDS = ["HOTEL", "CAFE", "BANK", "PHARMACY", "Bakery", "OPEN", "EXIT", "PARKING", "MARKET", "Books", "STATION",
+         "RESTAURANT", "Office", "Apotheke", "Galerie", "Tabac", "POST", "Bar", "SHOES", "Fashion", "Pizza", "Metro",
+         "Bus Stop", "Cinema", "GARAGE", "Library", "Museum", "Kiosk", "FLOWERS", "Dental", "Sale", "TAXI"]
 SKIES: list[tuple[Colour, Colour]] = [((0.35, 0.55, 0.85), (0.75, 0.85, 0.95)), ((0.7, 0.72, 0.75), (0.9, 0.9, 0.9)),
                                       ((0.55, 0.65, 0.8), (0.95, 0.85, 0.7)), ((0.25, 0.3, 0.4), (0.5, 0.5, 0.55))]
 
@@ -151,6 +158,88 @@ def _railing(rng: random.Random, tex: np.ndarray) -> None:
     tex[max(bottom - rail, 0):bottom] = colour
 
 
+def _sign_text(rng: random.Random) -> str:
+    """A shop name, a word, a house number or a line of random capitals."""
+    kind = rng.random()
+    if kind < 0.5:
+        return " ".join(rng.sample(WORDS, rng.randint(1, 2)))
+    if kind < 0.7:
+        return str(rng.randint(1, 999)) if rng.random() < 0.6 else f"No. {rng.randint(1, 99)}"
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    return "".join(rng.choice(letters) for _ in range(rng.randint(3, 10)))
+
+
+def _signs(rng: random.Random, tex: np.ndarray) -> None:
+    """Lettering: shop signs on a panel, house numbers and names painted straight on the wall,
+    now and then running down a vertical sign."""
+    h, w = tex.shape[:2]
+    for _ in range(rng.randint(1, 3)):
+        size = rng.randint(20, 180)
+        font = ImageFont.load_default(size)
+        text = _sign_text(rng)
+        left, top, right, bottom = font.getbbox(text)
+        pad = rng.randint(size // 8, size // 2)
+        mask = Image.new("L", (right - left + 2 * pad, bottom - top + 2 * pad))
+        ImageDraw.Draw(mask).text((pad - left, pad - top), text, font=font, fill=255)
+        if rng.random() < 0.15:
+            mask = mask.transpose(Image.Transpose.ROTATE_270)
+        mw, mh = mask.size
+        if mw >= w or mh >= h:
+            continue
+        x, y = rng.randrange(w - mw), rng.randrange(h - mh)
+        region = tex[y:y + mh, x:x + mw]
+        panel = rng.random() < 0.7
+        if panel:
+            region[:] = _jitter(rng, rng.choice(SIGNS), 0.04)
+            if rng.random() < 0.5:  # a frame round the panel
+                b = rng.randint(2, max(2, pad // 2))
+                edge = _jitter(rng, rng.choice(FRAMES), 0.03)
+                region[:b], region[-b:], region[:, :b], region[:, -b:] = edge, edge, edge, edge
+        ink = _jitter(rng, rng.choice(SIGNS + FRAMES), 0.04)
+        if np.abs(ink - region.mean(axis=(0, 1))).sum() < 0.5:  # legible: ink far from what it is on
+            ink = 1 - ink
+        alpha = np.asarray(mask, np.float32)[..., None] / 255
+        region[:] = region * (1 - alpha) + ink * alpha
+
+
+def _tree(rng: random.Random, canvas: np.ndarray) -> np.ndarray:
+    """A street tree in front of the building: branching limbs and, unless it is winter, leaves."""
+    side = canvas.shape[0]
+    layer = Image.new("RGBA", (side, side))
+    draw = ImageDraw.Draw(layer)
+    bark = tuple(int(v * 255) for v in _jitter(rng, (0.3, 0.25, 0.2), 0.05)) + (255,)
+    leafy = rng.random() < 0.7
+    depth = rng.randint(5, 7) if leafy else rng.randint(7, 9)
+    spread = rng.uniform(0.3, 0.6)
+    tips: list[tuple[float, float]] = []
+
+    def grow(x: float, y: float, angle: float, length: float, width: float, level: int) -> None:
+        x1, y1 = x + length * math.cos(angle), y - length * math.sin(angle)
+        draw.line([(x, y), (x1, y1)], fill=bark, width=max(1, round(width)))
+        if level == depth:
+            tips.append((x1, y1))
+            return
+        for turn in (-1, 1):
+            if level < 2 or rng.random() < 0.85:
+                grow(x1, y1, angle + turn * spread * rng.uniform(0.5, 1.3), length * rng.uniform(0.62, 0.8),
+                     width * 0.68, level + 1)
+
+    grow(rng.uniform(0, side), side, math.pi / 2 + rng.uniform(-0.15, 0.15), side * rng.uniform(0.15, 0.35),
+         side * rng.uniform(0.01, 0.035), 0)
+    if leafy:
+        shades = [_jitter(rng, rng.choice(LEAVES), 0.05) for _ in range(4)]
+        for x, y in tips:
+            for _ in range(rng.randint(60, 150)):
+                r = rng.uniform(3, 14)
+                cx, cy = x + rng.gauss(0, side * 0.03), y + rng.gauss(0, side * 0.03)
+                colour = rng.choice(shades) * rng.uniform(0.7, 1.2)
+                fill = tuple(int(min(v, 1) * 255) for v in colour) + (255,)
+                draw.ellipse([cx - r, cy - r * 0.6, cx + r, cy + r * 0.6], fill=fill)
+    rgba = np.asarray(layer, np.float32) / 255
+    alpha = rgba[..., 3:]
+    return canvas * (1 - alpha) + rgba[..., :3] * alpha
+
+
 def facade(rng: random.Random, gen: np.random.Generator) -> np.ndarray:
     """A ``TEX`` x ``TEX`` x 3 float texture of one building face (0..1, not yet clipped)."""
     kind = rng.choices(["windows", "brick", "curtain", "stripes"], [0.45, 0.2, 0.2, 0.15])[0]
@@ -169,6 +258,8 @@ def facade(rng: random.Random, gen: np.random.Generator) -> np.ndarray:
         tex[cut:] = _stripes(rng, gen, TEX - cut, TEX) if rng.random() < 0.5 else _brick(rng, gen, TEX - cut, TEX)
     if rng.random() < 0.25:
         _railing(rng, tex)
+    if rng.random() < 0.3:
+        _signs(rng, tex)
     return tex
 
 
@@ -249,6 +340,8 @@ def structure_image(rng: random.Random) -> Image.Image:
         soft = rng.uniform(1, 8)
         shade = 1 - rng.uniform(0.25, 0.5) / (1 + np.exp(-np.clip(dist / soft, -30, 30)))
         canvas = canvas * shade[..., None]
+    if rng.random() < 0.2:
+        canvas = _tree(rng, canvas)
     out = _to_image(canvas).resize((SIZE, SIZE), Image.BOX)
     if rng.random() < 0.5:  # a lens that is not perfectly sharp
         out = out.filter(ImageFilter.GaussianBlur(rng.uniform(0.2, 0.6)))
