@@ -9,9 +9,9 @@ pitch, and the perspective that turns a regular grid into a gradient of frequenc
 A plane of facade texture (drawn axis-aligned, in "texel" units) is seen through a pinhole camera
 with a random yaw, pitch and roll, against a sky or a second facade, sometimes under the straight
 edge of a cast shadow or behind a tree, and rendered supersampled and area-averaged so that the
-high-resolution image itself is free of aliasing. Each image is a
-pure function of ``(seed, index)`` and needs only numpy and Pillow, so a machine without Qt (a
-lent GPU) renders the set itself. Urban100 and the other benchmarks are never looked at here.
+high-resolution image itself is free of aliasing. Each image is a pure function of
+``(seed, index)`` and needs only numpy and Pillow, so a machine without Qt (a lent GPU) renders the
+set itself. Urban100 and the other benchmarks are never looked at here.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def _railing(rng: random.Random, tex: np.ndarray) -> None:
 
 
 def _sign_text(rng: random.Random) -> str:
-    """A shop name, a word, a house number or a line of random capitals."""
+    """A shop name, a word, a house number or a run of random capitals and digits."""
     kind = rng.random()
     if kind < 0.5:
         return " ".join(rng.sample(WORDS, rng.randint(1, 2)))
