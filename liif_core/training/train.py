@@ -184,9 +184,9 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     sampler, val_images = build_data(cfg, root, dev if workers == 0 else torch.device("cpu"))
     torch.manual_seed(tc.get("seed", 0))
     model = models.make(cfg["model"]).to(dev)
-    if model.scale_max != cfg["data"].get("scale_max", 4.0):
+    if model.scale_max != sampler.scale_max:
         raise LiifError(f"model.args.scale_max ({model.scale_max:g}) must equal data.scale_max "
-                        f"({cfg['data'].get('scale_max', 4.0):g}): it is the largest scale the model learns, "
+                        f"({sampler.scale_max:g}): it is the largest scale the model learns, "
                         "and inference gives the decoder no smaller cell than that scale's")
     betas = tuple(tc.get("betas", (0.9, 0.999)))
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate(tc, 0, 1), betas=betas)
