@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import glob
 import sys
+import warnings
 from pathlib import Path
 
 from tqdm import tqdm
 
 from liif_core.errors import LiifError
-from liif_core.imageio import READ_SUFFIXES, read_image, write_image
+from liif_core.imageio import READ_SUFFIXES, WRITE_FORMATS, read_image, stored_dtype, write_image
 from liif_core.upscale import output_size, upscale
 from liif_core.weights import list_models, load_model
 
@@ -62,9 +63,14 @@ def target(args: argparse.Namespace, hw: tuple[int, int]) -> dict:
 
 
 def output_path(args: argparse.Namespace, src: Path) -> Path:
-    suffix = f".{args.format.lstrip('.')}" if args.format else src.suffix
+    """``-o``, or the input's name in ``--out-dir`` with ``--format``'s suffix, else its own when it
+    can be written (a .gif or .bmp becomes a .png)."""
     if args.output:
         return Path(args.output)
+    if args.format:
+        suffix = f".{args.format.lstrip('.')}"
+    else:
+        suffix = src.suffix if src.suffix.lower() in WRITE_FORMATS else ".png"
     return Path(args.out_dir) / (src.stem + suffix)
 
 
@@ -122,7 +128,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise LiifError(f"{dst}: refusing to overwrite the input; choose another output")
             if dst.exists() and not args.overwrite:
                 raise LiifError(f"{dst} exists; pass --overwrite to replace it")
-            image = read_image(src)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                image = read_image(src)
+            for warning in (w for w in caught if issubclass(w.category, UserWarning)):
+                print(f"liif-upscale: warning: {warning.message}", file=sys.stderr)
+            stored_dtype(dst, image.shape[2], image.dtype)
             kwargs = target(args, image.shape[:2])
             oh, ow = output_size(image.shape[:2], **kwargs)
             with tqdm(total=1, desc=f"{src.name} -> {ow}x{oh}", unit="tile", leave=False,

@@ -106,3 +106,37 @@ def test_16bit_png_round_trip(tmp_path):
         arr = rng.integers(0, 65536, (5, 4, c), np.uint16)
         write_image(tmp_path / f"{c}.png", arr)
         assert np.array_equal(read_image(tmp_path / f"{c}.png"), arr)
+
+
+def test_unwritable_outputs_fail_before_the_work(tiny_model_path, images, tmp_path, capsys, monkeypatch):
+    import liif_core.cli
+
+    calls = []
+    monkeypatch.setattr(liif_core.cli, "upscale", lambda *a, **k: calls.append(1))
+    assert run(tiny_model_path, str(images / "rgb.png"), "-o", str(tmp_path / "x.gif"), "--scale", "2") == 1
+    assert run(tiny_model_path, str(images / "rgba.png"), "-o", str(tmp_path / "x.jpg"), "--scale", "2") == 1
+    assert run(tiny_model_path, str(images / "deep.png"), "-o", str(tmp_path / "x.webp"), "--scale", "2") == 1
+    err = capsys.readouterr().err
+    assert "unknown output format" in err and "JPEG has no transparency" in err and "cannot hold" in err
+    assert calls == [] and not list(tmp_path.glob("x.*"))
+
+
+def test_gif_and_bmp_inputs_become_png_and_animations_warn(tiny_model_path, tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    frames = [Image.new("RGB", (8, 6), c) for c in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(folder / "anim.gif", save_all=True, append_images=frames[1:])
+    Image.new("RGB", (5, 4), (0, 128, 0)).save(folder / "flat.bmp")
+    out = tmp_path / "out"
+    assert run(tiny_model_path, str(folder), "--out-dir", str(out), "--scale", "2") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["anim.png", "flat.png"]
+    assert Image.open(out / "anim.png").size == (16, 12)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "anim.gif: has 2 frames; only the first is upscaled" in err[0]
+
+
+def test_float_tiff_stays_float(tmp_path):
+    arr = np.random.default_rng(2).random((6, 7, 1), dtype=np.float32)
+    write_image(tmp_path / "f.tif", arr)
+    back = read_image(tmp_path / "f.tif")
+    assert back.dtype == np.float32 and np.array_equal(back, arr)
