@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --scale, --size, --width or --height")
     if not (args.output or args.out_dir):
         parser.error("give -o OUTPUT (one input) or --out-dir DIR")
+    if args.format and f".{args.format.lstrip('.').lower()}" not in WRITE_FORMATS:
+        parser.error(f"--format must be one of {', '.join(f.lstrip('.') for f in WRITE_FORMATS)}, got {args.format!r}")
     inputs = expand_inputs(args.inputs)
     if args.output and len(inputs) != 1:
         parser.error(f"-o takes exactly one input, got {len(inputs)}; use --out-dir for batches")

@@ -88,6 +88,9 @@ def test_usage_errors(tiny_model_path, images, tmp_path):
     with pytest.raises(SystemExit) as e:
         run(tiny_model_path, str(images / "rgb.png"), "-o", str(tmp_path / "x.png"))
     assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        run(tiny_model_path, str(images), "--out-dir", str(tmp_path / "o"), "--scale", "2", "--format", "gif")
+    assert e.value.code == 2 and not (tmp_path / "o").exists()
     assert run(tiny_model_path, str(images / "rgb.png"), "-o", str(tmp_path / "x.png"), "--scale", "0.5") == 1
     assert not (tmp_path / "x.png").exists()
 
