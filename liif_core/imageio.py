@@ -95,6 +95,10 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
     """
     path = Path(path)
     arr = image if image.ndim == 3 else image[..., None]
+    if arr.dtype.kind == "f" and arr.dtype != np.float32:
+        arr = arr.astype(np.float32)
+    if arr.dtype not in (np.uint8, np.uint16, np.float32):
+        raise InputError(f"{path}: cannot write {arr.dtype} pixels; give uint8, uint16 or float values in 0..1")
     h, w, c = arr.shape
     stored = stored_dtype(path, c, arr.dtype)
     fmt = WRITE_FORMATS[path.suffix.lower()]

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from liif_core.cli import main
+from liif_core.errors import LiifError
 from liif_core.imageio import read_image, write_image
 
 
@@ -143,3 +144,12 @@ def test_float_tiff_stays_float(tmp_path):
     write_image(tmp_path / "f.tif", arr)
     back = read_image(tmp_path / "f.tif")
     assert back.dtype == np.float32 and np.array_equal(back, arr)
+
+
+def test_float64_is_written_like_float32(tmp_path):
+    arr = np.random.default_rng(3).random((4, 5, 3))
+    write_image(tmp_path / "d.png", arr)
+    write_image(tmp_path / "s.png", arr.astype(np.float32))
+    assert np.array_equal(read_image(tmp_path / "d.png"), read_image(tmp_path / "s.png"))
+    with pytest.raises(LiifError, match="int64"):
+        write_image(tmp_path / "i.png", np.zeros((2, 2, 3), np.int64))
