@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             stored_dtype(dst, image.shape[2], image.dtype)
             kwargs = target(args, image.shape[:2])
             oh, ow = output_size(image.shape[:2], **kwargs)
-            with tqdm(total=1, desc=f"{src.name} -> {ow}x{oh}", unit="tile", leave=False,
+            with tqdm(total=1, desc=f"{src.name} -> {ow}x{oh}", unit="px", unit_scale=True, leave=False,
                       disable=args.quiet) as bar:
                 def progress(done: int, total: int) -> None:
                     bar.total = total

@@ -55,7 +55,9 @@ def run_tiles(model, inp: torch.Tensor, out_hw: tuple[int, int], tile: int,
     """Upscale the normalised ``(1, 3, h, w)`` input to ``out_hw``, tile by tile.
 
     ``emit(row0, col0, block)`` receives each finished ``(rows, cols, 3)`` block (normalised,
-    float32, on the model's device); ``progress(done, total)`` follows each tile.
+    float32, on the model's device). ``progress(done, total)`` counts output pixels and follows
+    each chunk of rows, so that even a one-tile image on a CPU moves the bar every fraction of a
+    second.
     """
     _, _, h, w = inp.shape
     oh, ow = out_hw
@@ -66,7 +68,7 @@ def run_tiles(model, inp: torch.Tensor, out_hw: tuple[int, int], tile: int,
     row_spans = plan_axis(h, oh, tile, halo, rows_nb)
     col_spans = plan_axis(w, ow, tile, halo, cols_nb)
     rel_cell = torch.tensor([2 / oh * h, 2 / ow * w], device=inp.device)
-    total = len(row_spans) * len(col_spans)
+    total = oh * ow
     done = 0
     workspace = Workspace() if inp.device.type == "cpu" else None
     if progress:
@@ -97,6 +99,6 @@ def run_tiles(model, inp: torch.Tensor, out_hw: tuple[int, int], tile: int,
                                            (h, w), (ys.in0, xs.in0))
                     block = block + skip[0].permute(1, 2, 0)
                 emit(r0, xs.out0, block)
-            done += 1
-            if progress:
-                progress(done, total)
+                done += (r1 - r0) * (xs.out1 - xs.out0)
+                if progress:
+                    progress(done, total)

@@ -144,7 +144,7 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
             step = i * len(views) + v
 
             def report(done: int, total: int, step: int = step) -> None:
-                """Every pass has the same number of tiles: pass k's tile d is overall k * total + d."""
+                """Every pass has the same number of output pixels: pass k's pixel d is overall k * total + d."""
                 if progress and not (done == 0 and step):  # (0, total) only once, at the start
                     progress(step * total + done, total * steps)
 

@@ -23,7 +23,7 @@ Requests (client -> worker)::
      "scale": 2.0 | [sx, sy] | null, "size": [w, h] | null, "model": NAME-OR-PATH | null,
      "device": "auto" | "cpu" | "cuda" | "cuda:1" | "mps", "tile": INT | null,
      "self_ensemble": false | true}     + M pixel bytes (self_ensemble: 8 averaged passes; optional)
-    {"op": "cancel", "id": ID}          stop that job between tiles (queued or running)
+    {"op": "cancel", "id": ID}          stop that job between chunks (queued or running)
     {"op": "ping", "id": ID}            -> {"event": "pong", "id": ID, "protocol": 1, "pid": PID}
     {"op": "info", "id": ID}            -> {"event": "info", "id": ID, "models": [...], "device": ...,
                                             "devices": [...], "python": ..., "torch": ...,
@@ -31,7 +31,8 @@ Requests (client -> worker)::
 
 Replies (worker -> client)::
 
-    {"event": "progress", "id": ID, "done": i, "total": n, "fraction": i / n}   one per tile, in order
+    {"event": "progress", "id": ID, "done": i, "total": n, "fraction": i / n}   in order, output pixels;
+                                        the first (0), the last (n), and between them at most every 0.1 s
     {"event": "result", "id": ID, "shape": [...], "dtype": ..., "nbytes": M}   + M pixel bytes
     {"event": "error", "id": ID | null, "type": TYPE, "message": TEXT}
 
@@ -75,6 +76,7 @@ MAX_HEADER = 1 << 20
 DTYPES = {"uint8": np.dtype("<u1"), "uint16": np.dtype("<u2"), "float32": np.dtype("<f4")}
 MODEL_CACHE_SIZE = 2
 PARENT_POLL_S = 0.5
+PROGRESS_INTERVAL_S = 0.1  # least time between two progress events of a job
 
 
 class ProtocolError(Exception):
@@ -353,7 +355,13 @@ class Worker:
     def run_job(self, job: dict[str, Any]) -> None:
         job_id = job["id"]
 
+        last_sent = [float("-inf")]
+
         def progress(done: int, total: int) -> None:
+            now = time.monotonic()
+            if 0 < done < total and now - last_sent[0] < PROGRESS_INTERVAL_S:
+                return  # the engine reports every chunk; the editor needs a few updates a second
+            last_sent[0] = now
             fraction = done / total if total else 1.0
             self.out.send({"event": "progress", "id": job_id, "done": done, "total": total, "fraction": fraction})
 

@@ -155,9 +155,10 @@ def test_progress_and_cancel(tiny):
     image[..., 3] = 128
     calls = []
     liif_core.upscale(image, scale=2, model=tiny, tile=16, progress=lambda d, t: calls.append((d, t)))
-    total = calls[-1][1]
-    assert calls[0] == (0, total) and calls[-1] == (total, total) and total == 2 * 9
-    assert [d for d, _ in calls] == list(range(total + 1))
+    total = 2 * 80 * 80  # output pixels of the colour pass and of the alpha pass
+    assert calls[0] == (0, total) and calls[-1] == (total, total) and {t for _, t in calls} == {total}
+    done = [d for d, _ in calls]
+    assert all(a < b for a, b in zip(done, done[1:])) and len(done) >= 2 * 9 + 1  # at least once per tile
     seen = []
 
     def cancel():
@@ -193,8 +194,20 @@ def test_self_ensemble_progress_counts_every_pass(tiny):
     calls = []
     liif_core.upscale(image, scale=2, model=tiny, tile=10, self_ensemble=True,
                       progress=lambda d, t: calls.append((d, t)))
-    total = 2 * 8 * 4  # colour and alpha planes, 8 views, 2 x 2 tiles
-    assert [d for d, _ in calls] == list(range(total + 1)) and {t for _, t in calls} == {total}
+    total = 2 * 8 * 40 * 40  # colour and alpha planes, 8 views, 40 x 40 output pixels each
+    done = [d for d, _ in calls]
+    assert done[0] == 0 and done[-1] == total and {t for _, t in calls} == {total}
+    assert all(a < b for a, b in zip(done, done[1:]))
+    assert all(k * 40 * 40 in done for k in range(16)), "each pass ends on its share of the total"
+
+
+def test_progress_moves_within_one_tile(tiny):
+    """A one-tile upscale (the usual case on a CPU) still reports as its rows are decoded."""
+    calls = []
+    liif_core.upscale(rand_image(64, 64, 3, np.uint8), scale=4, model=tiny, tile=1024,
+                      progress=lambda d, t: calls.append((d, t)))
+    assert calls[0] == (0, 256 * 256) and calls[-1] == (256 * 256, 256 * 256)
+    assert len(calls) >= 4, calls
 
 
 def test_official_checkpoint_loads_and_runs(tmp_path):

@@ -156,9 +156,8 @@ def test_progress_arrives_in_order(client: WorkerClient, tiny_model_path: Path) 
     via_worker(client, image, scale=2, model=str(tiny_model_path), tile=8, progress=lambda d, t: events.append((d, t)))
     total = events[0][1]
     done = [d for d, _ in events]
-    assert total > 2 and all(t == total for _, t in events)
-    assert done[0] == 0 and done[-1] == total and done == sorted(done)
-    assert set(done) == set(range(total + 1))
+    assert total == 2 * 48 * 48 and all(t == total for _, t in events)  # colour and alpha, in output pixels
+    assert done[0] == 0 and done[-1] == total and all(a < b for a, b in zip(done, done[1:]))
 
 
 def test_cancel_callable_stops_the_job_and_the_worker_stays_usable(client: WorkerClient,
@@ -168,9 +167,9 @@ def test_cancel_callable_stops_the_job_and_the_worker_stays_usable(client: Worke
     image = random_image((96, 96, 3), "uint8")
     with pytest.raises(WorkerCancelled) as info:
         via_worker(client, image, scale=2, model=str(tiny_model_path), tile=8,
-                   progress=lambda d, t: seen.append(d), cancel=lambda: len(seen) >= 2)
+                   progress=lambda d, t: seen.append(d), cancel=lambda: len(seen) >= 1)
     assert info.value.type == "Cancelled"
-    assert seen[-1] < 144  # stopped between tiles, long before the last of the 12 x 12
+    assert seen[-1] < 192 * 192  # stopped between chunks, before the last of the 12 x 12 tiles
     small = random_image((9, 7, 3), "uint8")
     expected = liif_core.upscale(small, scale=2, model=str(tiny_model_path), device="cpu")
     assert via_worker(client, small, scale=2, model=str(tiny_model_path), device="cpu").tobytes() == expected.tobytes()

@@ -226,7 +226,7 @@ class Job:
         return layer
 
     def upscale(self, data: bytes, size: tuple[int, int]) -> bytes:
-        """Send the region to the worker; progress into GIMP's bar (pulsing until the first tile)."""
+        """Send the region to the worker; progress into GIMP's bar (pulsing until the worker starts the job)."""
         c = self.config
         _, _, w, h = self.rect
         state = {"started": False, "pulse": 0.0}
