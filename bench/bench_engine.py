@@ -25,19 +25,12 @@ from pathlib import Path
 import numpy as np
 
 
-def mlp_flops_per_query(net) -> int:
-    """FLOPs of the decoder per output pixel on the fast path (4 ensemble branches)."""
-    linears = net.imnet.linears
-    extra = linears[0].in_features - net.encoder.out_dim * (9 if net.feat_unfold else 1)
-    macs = extra * linears[0].out_features + sum(lin.in_features * lin.out_features for lin in linears[1:])
-    return 2 * macs * (4 if net.local_ensemble else 1)
-
-
 def run_one(path: str, size: int, scale: float, model_name: str, out: str, tile: int | None) -> dict:
     import torch
 
     import liif_core
     from liif_core import tiling
+    from liif_core.query import work_per_pixel
     from liif_core.reference import upscale_reference
 
     model = liif_core.load_model(model_name, device="cpu")
@@ -65,7 +58,7 @@ def run_one(path: str, size: int, scale: float, model_name: str, out: str, tile:
         start = time.perf_counter()
         result = liif_core.upscale(image, size=out_hw[::-1], model=model, tile=tile)
         stats["seconds"] = time.perf_counter() - start
-        flops = mlp_flops_per_query(model.net) * out_hw[0] * out_hw[1]
+        flops = 2 * work_per_pixel(model.net)[1] * out_hw[0] * out_hw[1]
         stats["mlp_gflops"] = flops / stats["mlp_s"] / 1e9
     np.save(out, result)
     stats["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -28,6 +28,19 @@ def first_layer_map(model, feat: torch.Tensor) -> torch.Tensor:
     return F.conv2d(feat, weight, first.bias)
 
 
+def work_per_pixel(model) -> tuple[int, int]:
+    """Multiply-adds of the fast path: per input pixel (encoder and :func:`first_layer_map`) and
+    per output pixel (the rest of the decoder, all ensemble branches). Progress and the benchmark's
+    GFLOP/s are counted with these."""
+    first = model.imnet.linears[0]
+    feature = model.encoder.out_dim * (9 if model.feat_unfold else 1)
+    per_input = sum(m.weight.numel() for m in model.encoder.modules() if isinstance(m, torch.nn.Conv2d))
+    per_input += feature * first.out_features
+    per_query = (first.in_features - feature) * first.out_features
+    per_query += sum(lin.in_features * lin.out_features for lin in model.imnet.linears[1:])
+    return per_input, per_query * (4 if model.local_ensemble else 1)
+
+
 class Workspace:
     """Reusable output buffers for inference chunks.
 

@@ -16,7 +16,7 @@ import torch
 
 from liif_core.coords import AxisNeighbours, axis_coord, axis_neighbours
 from liif_core.errors import Cancelled
-from liif_core.query import Workspace, decode_grid, first_layer_map
+from liif_core.query import Workspace, decode_grid, first_layer_map, work_per_pixel
 from liif_core.resample import grid_positions
 
 # Queries decoded per GEMM batch and CPU thread (times 4 ensemble branches). Measured here with
@@ -55,9 +55,10 @@ def run_tiles(model, inp: torch.Tensor, out_hw: tuple[int, int], tile: int,
     """Upscale the normalised ``(1, 3, h, w)`` input to ``out_hw``, tile by tile.
 
     ``emit(row0, col0, block)`` receives each finished ``(rows, cols, 3)`` block (normalised,
-    float32, on the model's device). ``progress(done, total)`` counts output pixels and follows
-    each chunk of rows, so that even a one-tile image on a CPU moves the bar every fraction of a
-    second.
+    float32, on the model's device). ``progress(done, total)`` counts work in output pixels (a
+    tile's encoder pass adds the equivalent of its input pixels, see ``work_per_pixel``) after each
+    tile's encoder and each chunk of rows: even a one-tile image on a CPU moves the bar every
+    fraction of a second, at an even pace.
     """
     _, _, h, w = inp.shape
     oh, ow = out_hw
@@ -68,7 +69,11 @@ def run_tiles(model, inp: torch.Tensor, out_hw: tuple[int, int], tile: int,
     row_spans = plan_axis(h, oh, tile, halo, rows_nb)
     col_spans = plan_axis(w, ow, tile, halo, cols_nb)
     rel_cell = torch.tensor([2 / oh * h, 2 / ow * w], device=inp.device)
-    total = oh * ow
+    per_input, per_query = work_per_pixel(model)
+    share = per_input / per_query  # the encoder's work per input pixel, counted in output pixels
+    encoder_work = {(ys, xs): round(share * (ys.in1 - ys.in0) * (xs.in1 - xs.in0))
+                    for ys in row_spans for xs in col_spans}
+    total = oh * ow + sum(encoder_work.values())
     done = 0
     workspace = Workspace() if inp.device.type == "cpu" else None
     if progress:
@@ -81,6 +86,9 @@ def run_tiles(model, inp: torch.Tensor, out_hw: tuple[int, int], tile: int,
             if inp.device.type == "cpu":
                 crop = crop.contiguous(memory_format=torch.channels_last)
             layer1 = first_layer_map(model, model.gen_feat(crop))[0]
+            done += encoder_work[ys, xs]
+            if progress:
+                progress(done, total)
             layer1 = layer1[:, ys.need0 - ys.in0:ys.need1 - ys.in0, xs.need0 - xs.in0:xs.need1 - xs.in0]
             width = xs.need1 - xs.need0
             layer1 = layer1.permute(1, 2, 0).reshape(-1, layer1.shape[0]).contiguous()  # rows gathered below

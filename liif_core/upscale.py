@@ -144,9 +144,10 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
             step = i * len(views) + v
 
             def report(done: int, total: int, step: int = step) -> None:
-                """Every pass has the same number of output pixels: pass k's pixel d is overall k * total + d."""
+                """Pass k's share is [k * oh * ow, (k + 1) * oh * ow]: the passes' own totals (work,
+                tiles of flipped views) may differ by a little, the overall count must not step back."""
                 if progress and not (done == 0 and step):  # (0, total) only once, at the start
-                    progress(step * total + done, total * steps)
+                    progress(step * oh * ow + done * oh * ow // total, oh * ow * steps)
 
             def emit(r0: int, c0: int, block: torch.Tensor, view: View = view,
                      total_sum: torch.Tensor | None = total_sum) -> None:

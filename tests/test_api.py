@@ -155,10 +155,11 @@ def test_progress_and_cancel(tiny):
     image[..., 3] = 128
     calls = []
     liif_core.upscale(image, scale=2, model=tiny, tile=16, progress=lambda d, t: calls.append((d, t)))
-    total = 2 * 80 * 80  # output pixels of the colour pass and of the alpha pass
+    total = 2 * 80 * 80  # the colour pass and the alpha pass, each counted as its output pixels
     assert calls[0] == (0, total) and calls[-1] == (total, total) and {t for _, t in calls} == {total}
     done = [d for d, _ in calls]
-    assert all(a < b for a, b in zip(done, done[1:])) and len(done) >= 2 * 9 + 1  # at least once per tile
+    assert all(a < b for a, b in zip(done, done[1:])) and 80 * 80 in done
+    assert len(done) >= 2 * 2 * 9 + 1  # each tile's encoder and its rows, in both passes
     seen = []
 
     def cancel():
@@ -207,7 +208,9 @@ def test_progress_moves_within_one_tile(tiny):
     liif_core.upscale(rand_image(64, 64, 3, np.uint8), scale=4, model=tiny, tile=1024,
                       progress=lambda d, t: calls.append((d, t)))
     assert calls[0] == (0, 256 * 256) and calls[-1] == (256 * 256, 256 * 256)
-    assert len(calls) >= 4, calls
+    done = [d / t for d, t in calls]
+    assert len(calls) >= 4 and all(a < b for a, b in zip(done, done[1:])), calls
+    assert 0.05 < done[1] < 0.5, "the encoder is counted as part of the work, not as nothing or everything"
 
 
 def test_official_checkpoint_loads_and_runs(tmp_path):
