@@ -126,6 +126,29 @@ SCRIPT = textwrap.dedent('''
     QtCore.QTimer.singleShot(50, close_box)
     job.show_error(None, liif_upscale.UpscaleError("the layer is empty"))
     assert shown and shown[0][0] == qt.QMessageBox.Icon.Warning and "the layer is empty" in shown[0][1], shown
+
+    # the progress dialog's label gains the time left once the job has run a while (GUI side only:
+    # the fractions are fed as the job thread would, the clock is a counter)
+    from liif_upscale.liif_common.time_left import TimeLeft
+
+    class Target:
+        width, height = 600, 300
+
+    class Job:
+        node, plan = Node(), types.SimpleNamespace(target=Target())
+
+    runner = job.UpscaleRunner(Job(), Client())
+    clock = [0.0]
+    runner._time_left = TimeLeft(lambda: clock[0])
+    runner.state = "running"
+    runner._set_fraction(0.0)
+    runner._poll()
+    assert runner.progress.labelText() == "Upscaling 'Paint Layer 1' to 600 x 300 px...", runner.progress.labelText()
+    clock[0] = 10.0
+    runner._set_fraction(0.25)
+    runner._poll()
+    assert runner.progress.labelText().endswith("px...\\nabout 30 s left"), runner.progress.labelText()
+    assert runner.progress.value() == 250
     print("ok")
 ''')
 

@@ -33,6 +33,7 @@ gi.require_version("Gegl", "0.4")
 import liif_plan  # noqa: E402
 from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
 from liif_common.client import LiifClientError, WorkerCancelled, WorkerClient  # noqa: E402
+from liif_common.time_left import TimeLeft  # noqa: E402
 from liif_plan import PixelFormat, PlanError  # noqa: E402
 
 PROC_NAME = "python-fu-liif-upscale"
@@ -215,9 +216,10 @@ class Job:
         if output == "layer":
             plan = liif_plan.layer_plan(self.image.get_width(), self.image.get_height(), *self.image_xy, w, h, ow, oh)
             ow, oh = plan.width, plan.height
-        Gimp.progress_init(f"LIIF Upscale: {liif_plan.size_summary(w, h, ow, oh)}")
+        label = f"LIIF Upscale: {liif_plan.size_summary(w, h, ow, oh)}"
+        Gimp.progress_init(label)
         data = read_region(self.image, self.drawable, self.fmt, self.rect, self.masked)
-        result = self.upscale(liif_plan.to_little_endian(data, self.fmt.itemsize), (ow, oh))
+        result = self.upscale(liif_plan.to_little_endian(data, self.fmt.itemsize), (ow, oh), label)
         name = liif_plan.layer_name(self.drawable.get_name(), c.get_property("scale"), c.get_property("width"),
                                     c.get_property("height"), ow, oh)
         layer = self.into_image(name, result, (ow, oh), plan) if plan else self.new_image(name, result, (ow, oh))
@@ -225,15 +227,22 @@ class Job:
         Gimp.progress_end()
         return layer
 
-    def upscale(self, data: bytes, size: tuple[int, int]) -> bytes:
-        """Send the region to the worker; progress into GIMP's bar (pulsing until the worker starts the job)."""
+    def upscale(self, data: bytes, size: tuple[int, int], label: str) -> bytes:
+        """Send the region to the worker; progress into GIMP's bar (pulsing until the worker starts
+        the job), the time left beside ``label``."""
         c = self.config
         _, _, w, h = self.rect
-        state = {"started": False, "pulse": 0.0}
+        state = {"started": False, "pulse": 0.0, "text": ""}
+        time_left = TimeLeft()
 
         def progress(done: int, total: int) -> None:
             state["started"] = True
-            Gimp.progress_update(done / total if total else 1.0)
+            fraction = done / total if total else 1.0
+            Gimp.progress_update(fraction)
+            text = time_left.update(fraction)
+            if text != state["text"]:
+                state["text"] = text
+                Gimp.progress_set_text(f"{label}, {text}" if text else label)
 
         def poll() -> bool:  # polled every 50 ms by the client while it waits
             now = time.monotonic()

@@ -22,6 +22,7 @@ from typing import Any
 
 from . import api
 from .liif_common.client import WorkerCancelled, WorkerClient
+from .liif_common.time_left import TimeLeft
 from .qt import QMessageBox, QObject, QProgressDialog, Qt, QTimer, QWidget
 
 POLL_MS = 40
@@ -51,11 +52,14 @@ class UpscaleRunner(QObject):
         self._messages: queue.Queue = queue.Queue()
         self._cancel = threading.Event()
         self._fraction = 0.0
+        self._reported = False  # the worker has begun the job (it reports 0 first)
+        self._time_left = TimeLeft()
+        self._time_text = ""
         self._started = 0.0
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._poll)
-        self.progress = QProgressDialog(f"Upscaling {job.node.name()!r} to {job.plan.target.width} x "
-                                        f"{job.plan.target.height} px...", "Cancel", 0, 1000, parent)
+        self._label = f"Upscaling {job.node.name()!r} to {job.plan.target.width} x {job.plan.target.height} px..."
+        self.progress = QProgressDialog(self._label, "Cancel", 0, 1000, parent)
         self.progress.setWindowTitle(TITLE)
         self.progress.setWindowModality(Qt.WindowModality.WindowModal)
         self.progress.setMinimumDuration(0)
@@ -83,6 +87,7 @@ class UpscaleRunner(QObject):
     # the thread ---------------------------------------------------------------------------
     def _set_fraction(self, fraction: float) -> None:
         self._fraction = fraction  # a float store is atomic; the GUI thread reads it on its next poll
+        self._reported = True
 
     def _run(self) -> None:
         try:
@@ -98,6 +103,11 @@ class UpscaleRunner(QObject):
         if self.state != "running":
             return
         self.progress.setValue(int(self._fraction * 1000))
+        if self._reported:
+            text = self._time_left.update(self._fraction)
+            if text != self._time_text:
+                self._time_text = text
+                self.progress.setLabelText(f"{self._label}\n{text}" if text else self._label)
         try:
             kind, value = self._messages.get_nowait()
         except queue.Empty:
