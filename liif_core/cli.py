@@ -67,10 +67,7 @@ def output_path(args: argparse.Namespace, src: Path) -> Path:
     can be written (a .gif or .bmp becomes a .png)."""
     if args.output:
         return Path(args.output)
-    if args.format:
-        suffix = f".{args.format.lstrip('.')}"
-    else:
-        suffix = src.suffix if src.suffix.lower() in WRITE_FORMATS else ".png"
+    suffix = args.format or (src.suffix if src.suffix.lower() in WRITE_FORMATS else ".png")
     return Path(args.out_dir) / (src.stem + suffix)
 
 
@@ -112,8 +109,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --scale, --size, --width or --height")
     if not (args.output or args.out_dir):
         parser.error("give -o OUTPUT (one input) or --out-dir DIR")
-    if args.format and f".{args.format.lstrip('.').lower()}" not in WRITE_FORMATS:
-        parser.error(f"--format must be one of {', '.join(f.lstrip('.') for f in WRITE_FORMATS)}, got {args.format!r}")
+    if args.format:
+        suffix = f".{args.format.lstrip('.')}"
+        if suffix.lower() not in WRITE_FORMATS:
+            parser.error(f"--format must be one of {', '.join(f.lstrip('.') for f in WRITE_FORMATS)}, "
+                         f"got {args.format!r}")
+        args.format = suffix  # the output suffix, worked out once
     inputs = expand_inputs(args.inputs)
     if args.output and len(inputs) != 1:
         parser.error(f"-o takes exactly one input, got {len(inputs)}; use --out-dir for batches")
