@@ -228,6 +228,25 @@ def test_hidpi_text_images_are_reproducible(tmp_path):
     assert [p.name for p in paths] == ["hitext_4_00000.png", "hitext_4_00001.png"]
 
 
+def test_document_images_are_reproducible(tmp_path):
+    """Documentation views are a pure function of the seed, show drawn content, and are written by name."""
+    import random
+
+    import numpy as np
+
+    pytest.importorskip("PyQt5")
+    from liif_core.training.synth import SIZE, document_image
+
+    views = [np.asarray(document_image(random.Random(f"d:{i}"))) for i in range(6)]
+    again = np.asarray(document_image(random.Random("d:0")))
+    assert all(v.shape[2] == 3 and max(v.shape[:2]) <= SIZE for v in views)
+    assert np.array_equal(views[0], again) and not np.array_equal(views[0], views[1])
+    assert all(v.std() > 5 for v in views)  # text and rules on the page, not an empty page
+    assert max(len(np.unique(v.reshape(-1, 3), axis=0)) for v in views) > 50  # antialiased
+    paths = generate(tmp_path, count=0, seed=4, document_count=2)
+    assert [p.name for p in paths] == ["doc_4_00000.png", "doc_4_00001.png"]
+
+
 def test_model_and_data_agree_on_the_largest_scale(tmp_path):
     """Inference clips the cell at the model's ``scale_max``: training on larger scales would contradict it."""
     from liif_core.errors import LiifError

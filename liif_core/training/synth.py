@@ -1,4 +1,4 @@
-"""Generated training material for UI upscaling: text, flat icons, line art and Qt widgets.
+"""Generated training material for UI upscaling: text, flat icons, line art, Qt widgets, documents.
 
 Users mostly enlarge UI images: crisp text, one-pixel lines, flat colour. Natural-image datasets
 have little of that, so we render it ourselves at high resolution. Each image is a pure function
@@ -6,8 +6,9 @@ of ``(seed, index)``; training and UI evaluation use disjoint seeds, so they nev
 Debian's icon themes and HTML documentation are never used here: they are reserved for evaluation.
 
 Run ``python -m liif_core.training.synth OUT_DIR --count N --seed S`` (``--qt-count N`` adds
-widget screenshots and ``--hidpi-text-count N`` text drawn at 2x/3x, through PyQt5 offscreen,
-when PyQt5 is installed; ``--structure-count N`` adds photograph-like views of buildings, see
+widget screenshots, ``--hidpi-text-count N`` text drawn at 2x/3x and ``--document-count N``
+made-up documentation pages at 2x/3x, through PyQt5 offscreen, when PyQt5 is installed;
+``--structure-count N`` adds photograph-like views of buildings, see
 :mod:`liif_core.training.structures`).
 """
 
@@ -297,11 +298,115 @@ def hidpi_text_image(rng: random.Random) -> Image.Image:
     return qimage_to_pil(img)
 
 
+DOC_RULE_COLOURS = ["#808080", "#a0a0a0", "#c0c0c0", "#d0d0d0", "#cccccc", "#999999", "#bbbbbb", "#dee2e6",
+                    "#444444", "#000000", "#6c7a89", "#b0c4de"]
+DOC_FILLS = ["#f4f4f4", "#eeeeee", "#f8f8f8", "#e8e8e8", "#fffbe6", "#eef5ff", "#f0f0f8", "#dddddd", "#ffffff"]
+DOC_FILLS_DARK = ["#31363b", "#2a2e32", "#3b4045", "#232629", "#1b1e20", "#404552"]
+
+
+def _doc_words(rng: random.Random, n: int) -> str:
+    words = [_word(rng).replace("&", "&amp;").replace("<", "").replace(">", "") for _ in range(n)]
+    for i in range(len(words)):  # inline markup, as documentation mixes it into its prose
+        r = rng.random()
+        if r < 0.06:
+            words[i] = f"<b>{words[i]}</b>"
+        elif r < 0.1:
+            words[i] = f"<code>{words[i]}</code>"
+        elif r < 0.13:
+            words[i] = f'<a href="#">{words[i]}</a>'
+        elif r < 0.15:
+            words[i] = f"<i>{words[i]}</i>"
+    return " ".join(words)
+
+
+def _doc_table(rng: random.Random, fills: list[str]) -> str:
+    border = rng.choice([1, 1, 1, 1, 2, 3])
+    style = rng.choice(["", "", "solid", "outset", "inset", "double", "groove", "ridge", "dotted", "dashed"])
+    css = f"border-style:{style};" if style else ""
+    if rng.random() < 0.5:
+        css += f"border-color:{rng.choice(DOC_RULE_COLOURS)};"
+    if rng.random() < 0.4:
+        css += "border-collapse:collapse;"
+    head_fill = rng.choice(fills) if rng.random() < 0.6 else None
+    cols = rng.randint(2, 5)
+    rows = []
+    for r in range(rng.randint(2, 7)):
+        cell = "th" if r == 0 and rng.random() < 0.7 else "td"
+        fill = f' bgcolor="{head_fill}"' if r == 0 and head_fill else ""
+        rows.append(f"<tr{fill}>" + "".join(f"<{cell}>{_doc_words(rng, rng.randint(1, 4))}</{cell}>"
+                                            for _ in range(cols)) + "</tr>")
+    return (f'<table border="{border}" cellspacing="{rng.choice([0, 0, 1, 2, 3])}" '
+            f'cellpadding="{rng.randint(1, 6)}" width="{rng.choice([60, 80, 100])}%" style="{css}">'
+            + "".join(rows) + "</table>")
+
+
+def _doc_block(rng: random.Random, fills: list[str]) -> str:
+    kind = rng.choices(["p", "h", "table", "list", "pre", "hr", "box"], [5, 2, 4, 2, 1.5, 1, 1.5])[0]
+    if kind == "h":
+        level = rng.randint(1, 4)
+        return f"<h{level}>{_doc_words(rng, rng.randint(1, 5))}</h{level}>"
+    if kind == "table":
+        return _doc_table(rng, fills)
+    if kind == "list":
+        tag = rng.choice(["ul", "ol"])
+        return f"<{tag}>" + "".join(f"<li>{_doc_words(rng, rng.randint(2, 10))}</li>"
+                                    for _ in range(rng.randint(2, 5))) + f"</{tag}>"
+    if kind == "pre":
+        lines = "\n".join(_doc_words(rng, rng.randint(1, 6)).replace("<", "&lt;").replace(">", "&gt;")
+                          for _ in range(rng.randint(1, 4)))
+        return f'<pre style="background-color:{rng.choice(fills)}">{lines}</pre>'
+    if kind == "hr":
+        return "<hr/>"
+    if kind == "box":  # a note or warning: a one-cell table with a rule around a paragraph
+        return (f'<table border="1" cellpadding="{rng.randint(3, 8)}" cellspacing="0" width="100%" '
+                f'style="border-color:{rng.choice(DOC_RULE_COLOURS)};border-style:solid" '
+                f'bgcolor="{rng.choice(fills)}"><tr><td><b>{_word(rng)}</b> '
+                f"{_doc_words(rng, rng.randint(5, 30))}</td></tr></table>")
+    return f"<p>{_doc_words(rng, rng.randint(5, 60))}</p>"
+
+
+def document_image(rng: random.Random) -> Image.Image:
+    """A view of a documentation page as a HiDPI screen shows it: Qt's rich-text engine drawing
+    made-up HTML (tables with ruled borders, boxed notes, code blocks, lists, horizontal rules) at
+    device pixel ratio 2 or 3.
+
+    Documentation screenshots are full of thin grey rules that are one logical pixel wide, so soft
+    and antialiased once downscaled. The model over-sharpened them (darker line, lighter halo): the
+    text and widget images have few such rules. The HTML is random, never Debian's documentation
+    (reserved for evaluation).
+    """
+    from PyQt5 import QtCore, QtGui
+
+    qt_app()
+    dpr = rng.choice([2, 3])
+    side = SIZE // dpr
+    dark = rng.random() < 0.15
+    bg = rng.choice(UI_DARK_BG if dark else UI_LIGHT_BG)
+    fg = rng.choice(UI_TEXT_ON_DARK if dark else UI_TEXT_ON_LIGHT[:10])
+    fills = DOC_FILLS_DARK if dark else DOC_FILLS
+    doc = QtGui.QTextDocument()
+    font = QtGui.QFont(rng.choice(QT_FAMILIES))
+    font.setPixelSize(rng.choice([10, 11, 12, 12, 13, 14, 16]))
+    doc.setDefaultFont(font)
+    doc.setDefaultStyleSheet(f"body {{ color: rgb{fg}; }}")
+    doc.setHtml("<body>" + "".join(_doc_block(rng, fills) for _ in range(rng.randint(6, 14))) + "</body>")
+    width = rng.uniform(280, 720)  # a page as wide as a window; the view is a part of it
+    doc.setTextWidth(width)
+    top = rng.uniform(0, max(0.0, doc.size().height() - side))
+    left = rng.uniform(-8, max(0.0, width - side))
+    img, p = qt_canvas(side, side, dpr, bg)
+    p.translate(-left, -top)
+    doc.drawContents(p, QtCore.QRectF(left, top, side, side))
+    p.end()
+    return qimage_to_pil(img)
+
+
 def generate(out_dir: str | Path, count: int, seed: int, qt_count: int = 0, hidpi_text_count: int = 0,
-             structure_count: int = 0) -> list[Path]:
+             structure_count: int = 0, document_count: int = 0) -> list[Path]:
     """Write ``count`` drawn images, ``qt_count`` Qt widget screenshots, ``hidpi_text_count``
-    HiDPI text images (:func:`hidpi_text_image`) and ``structure_count`` views of building faces
-    (:func:`liif_core.training.structures.structure_image`) to ``out_dir``."""
+    HiDPI text images (:func:`hidpi_text_image`), ``structure_count`` views of building faces
+    (:func:`liif_core.training.structures.structure_image`) and ``document_count`` documentation
+    views (:func:`document_image`) to ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     font_files = fonts()
@@ -321,6 +426,10 @@ def generate(out_dir: str | Path, count: int, seed: int, qt_count: int = 0, hidp
     for i in range(hidpi_text_count):
         path = out_dir / f"hitext_{seed}_{i:05d}.png"
         hidpi_text_image(random.Random(f"{seed}:hitext:{i}")).save(path)
+        paths.append(path)
+    for i in range(document_count):
+        path = out_dir / f"doc_{seed}_{i:05d}.png"
+        document_image(random.Random(f"{seed}:doc:{i}")).save(path)
         paths.append(path)
     if structure_count:  # about 1 s each: rendered on every core (each a pure function of its index)
         jobs = [(out_dir / f"struct_{seed}_{i:05d}.png", f"{seed}:struct:{i}") for i in range(structure_count)]
@@ -346,8 +455,11 @@ def main() -> None:
     parser.add_argument("--qt-count", type=int, default=0, help="Qt widget screenshots to add (needs PyQt5)")
     parser.add_argument("--hidpi-text-count", type=int, default=0, help="HiDPI Qt text images to add (needs PyQt5)")
     parser.add_argument("--structure-count", type=int, default=0, help="views of building faces to add")
+    parser.add_argument("--document-count", type=int, default=0,
+                        help="HiDPI views of made-up documentation pages to add (needs PyQt5)")
     args = parser.parse_args()
-    paths = generate(args.out_dir, args.count, args.seed, args.qt_count, args.hidpi_text_count, args.structure_count)
+    paths = generate(args.out_dir, args.count, args.seed, args.qt_count, args.hidpi_text_count, args.structure_count,
+                     args.document_count)
     print(f"wrote {len(paths)} images to {args.out_dir}")
 
 
