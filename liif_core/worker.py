@@ -27,7 +27,12 @@ Requests (client -> worker)::
     {"op": "ping", "id": ID}            -> {"event": "pong", "id": ID, "protocol": 1, "pid": PID}
     {"op": "info", "id": ID}            -> {"event": "info", "id": ID, "models": [...], "device": ...,
                                             "devices": [...], "python": ..., "torch": ...,
-                                            "liif_core": ..., "protocol": 1, "pid": PID}
+                                            "liif_core": ..., "protocol": 1, "pid": PID,
+                                            "speed": {"cpu" | "cuda" | "mps": MACS_PER_S},
+                                            "work": {MODEL-OR-"default": [MACS_PER_INPUT_PX,
+                                                                          MACS_PER_OUTPUT_PX]}}
+                                        speed and work are filled by finished jobs: a job is about
+                                        passes * (in_px * work[0] + out_px * work[1]) / speed seconds
 
 Replies (worker -> client)::
 
@@ -236,11 +241,22 @@ def available_devices() -> list[str]:
     return devices
 
 
+# a job shorter than this only replaces an earlier speed measurement: start-up costs dominate it
+SPEED_MIN_SECONDS = 0.5
+
+
 class Engine:
-    """Runs upscale jobs and keeps the most recently used models loaded, keyed by (model, device)."""
+    """Runs upscale jobs and keeps the most recently used models loaded, keyed by (model, device).
+
+    It also remembers how fast each kind of device ran (multiply-adds per second of the last job)
+    and how much work each model does per pixel, so that a dialog can say how long a job will take
+    before it starts (``info()``'s ``speed`` and ``work``)."""
 
     def __init__(self) -> None:
         self._models: dict[tuple[str, str], Any] = {}
+        # replaced whole, never changed in place: info() reads them from the reader thread
+        self._speed: dict[str, float] = {}
+        self._work: dict[str, list[int]] = {}
 
     def model(self, source: str | None, device: str) -> Any:
         import liif_core
@@ -260,9 +276,24 @@ class Engine:
         import liif_core
 
         model = self.model(job["model"], job["device"])
-        return liif_core.upscale(job["image"], scale=job["scale"], size=job["size"], model=model,
-                                 device=job["device"], tile=job["tile"], progress=progress, cancel=cancel,
-                                 self_ensemble=job["self_ensemble"])
+        start = time.perf_counter()
+        out = liif_core.upscale(job["image"], scale=job["scale"], size=job["size"], model=model,
+                                device=job["device"], tile=job["tile"], progress=progress, cancel=cancel,
+                                self_ensemble=job["self_ensemble"])
+        self._measured(job, model, out.shape[0] * out.shape[1], time.perf_counter() - start)
+        return out
+
+    def _measured(self, job: dict[str, Any], model: Any, out_pixels: int, seconds: float) -> None:
+        from liif_core.query import work_per_pixel
+
+        per_input, per_output = work_per_pixel(model.net)
+        self._work = {**self._work, job["model"] or "default": [per_input, per_output]}
+        image = job["image"]
+        passes = 8 if job["self_ensemble"] else 1
+        macs = passes * (per_input * image.shape[0] * image.shape[1] + per_output * out_pixels)
+        kind = model.device.type
+        if seconds > 0 and (seconds >= SPEED_MIN_SECONDS or kind not in self._speed):
+            self._speed = {**self._speed, kind: macs / seconds}
 
     def info(self) -> dict[str, Any]:
         import torch
@@ -272,7 +303,8 @@ class Engine:
 
         return {"models": liif_core.list_models(), "device": str(resolve_device("auto")),
                 "devices": available_devices(), "python": platform.python_version(),
-                "torch": torch.__version__, "liif_core": getattr(liif_core, "__version__", "unknown")}
+                "torch": torch.__version__, "liif_core": getattr(liif_core, "__version__", "unknown"),
+                "speed": self._speed, "work": self._work}
 
 
 # ---------------------------------------------------------------------------------------------

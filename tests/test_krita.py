@@ -26,6 +26,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -886,6 +887,10 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
         {"size": [32, 24], "layers": ["Background", "Icon"], "icon_restored": False},
         {"size": [16, 12], "layers": ["Background", "Icon"], "icon_restored": True}]
     assert res["cancel"]["state"] == "cancelled" and res["cancel"]["unchanged"], res["cancel"]
+    # the second dialog of the session knows the worker's speed: its Result line says how long the job takes
+    second = res["cancel"]["dialog"]["result_label"].replace("\u00a0", " ")
+    assert re.fullmatch(r"a 64 × 48 px layer \(×4\.00\); the image grows from 16 × 12 px to 64 × 48 px; about \d+ s",
+                        second), second
     assert res["error"]["state"] == "failed" and res["error"]["unchanged"], res["error"]
     assert "install.py" in res["error"]["message"] and "not available" in res["error"]["dialog_status"]
     assert res["screenshot"]

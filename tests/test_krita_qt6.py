@@ -115,6 +115,29 @@ SCRIPT = textwrap.dedent('''
     d.remember()
     assert Krita.settings[("liif_upscale", "scale")] == "2.00", Krita.settings
 
+    # once a job has run in this session, the worker's info has its speed: the Result line
+    # says how long the next job would take, and follows the choices that change it
+    class MeasuredClient:
+        def info(self):
+            return dict(Client().info(), speed={"cpu": 1e9}, work={"default": [2000, 1000]})
+
+    d = dialog.UpscaleDialog(Document(), Node(), MeasuredClient())
+    d.scope_layer.setChecked(True)
+    d.keep_aspect.setChecked(True)
+    d.scale_spin.setValue(3.0)
+    before = d.result_label.text()
+    for _ in range(100):
+        app.processEvents()
+        if d.info:
+            break
+        QtCore.QThread.msleep(10)
+    # (2000 * 200 * 100 + 1000 * 600 * 300) / 1e9 = 0.22 s, shown as the shortest estimate
+    assert d.result_label.text() == before + "; about 5 s", (before, d.result_label.text())
+    d.scale_spin.setValue(12.0)  # 2400 x 1200: 2.92 s of decoder work, still "about 5 s"
+    d.self_ensemble.setChecked(True)  # 8 passes: 23.4 s
+    assert d.result_label.text().endswith("; about 25 s"), d.result_label.text()
+    d.reject()
+
     shown = []
 
     def close_box():

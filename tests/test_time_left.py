@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.common.time_left import TimeLeft, format_seconds
+from plugin.common.time_left import TimeLeft, estimate_seconds, format_seconds
 
 
 class Clock:
@@ -37,8 +37,29 @@ def test_a_job_that_starts_part_way_counts_only_its_own_progress():
 
 
 @pytest.mark.parametrize("seconds, text", [
-    (0.4, "about 5 s left"), (12, "about 10 s left"), (55, "about 55 s left"), (58, "about 1 min left"),
-    (150, "about 2 min left"), (3599, "about 1 h left"), (4800, "about 1 h 20 min left"),
+    (0.4, "about 5 s"), (12, "about 10 s"), (55, "about 55 s"), (58, "about 1 min"),
+    (150, "about 2 min"), (3599, "about 1 h"), (4800, "about 1 h 20 min"),
 ])
 def test_format(seconds, text):
     assert format_seconds(seconds) == text
+
+
+INFO = {"device": "cpu", "devices": ["cpu", "cuda:0"], "speed": {"cpu": 1e9, "cuda": 4e10},
+        "work": {"default": [200, 100], "/models/other.safetensors": [400, 100]}}
+
+
+def test_estimate_before_a_job():
+    """Work per input and output pixel over the measured speed of the device the request would use."""
+    assert estimate_seconds(INFO, None, "auto", 1000, 4000) == (200 * 1000 + 100 * 4000) / 1e9
+    assert estimate_seconds(INFO, None, "cpu", 1000, 4000, self_ensemble=True) == 8 * 6e5 / 1e9
+    assert estimate_seconds(INFO, None, "gpu", 1000, 4000) == 6e5 / 4e10  # the first GPU, by its kind
+    assert estimate_seconds(INFO, None, "cuda:1", 1000, 4000) == 6e5 / 4e10
+    assert estimate_seconds(INFO, "/models/other.safetensors", "cpu", 1000, 4000) == 8e5 / 1e9
+
+
+def test_no_estimate_without_a_measurement():
+    assert estimate_seconds(INFO, "never-used", "cpu", 1000, 4000) is None  # no job ran this model
+    assert estimate_seconds(INFO, None, "mps", 1000, 4000) is None  # nor on this device
+    assert estimate_seconds({"device": "cpu", "devices": ["cpu"]}, None, "auto", 1000, 4000) is None  # old worker
+    assert estimate_seconds({"device": "cpu", "devices": ["cpu"], "speed": INFO["speed"], "work": INFO["work"]},
+                            None, "gpu", 1000, 4000) is None  # no GPU here

@@ -211,6 +211,27 @@ def test_info(client: WorkerClient) -> None:
     assert info["python"] and info["torch"]
 
 
+def test_info_reports_the_speed_of_finished_jobs(worker_setup: None, tiny_model_path: Path) -> None:
+    """A fresh worker knows no speed; after a job, info() has the device's speed and the model's
+    work per pixel, from which the dialogs estimate the next job (plugin/common/time_left.py)."""
+    from liif_core.query import work_per_pixel
+    from plugin.common.time_left import estimate_seconds
+
+    model = str(tiny_model_path)
+    with WorkerClient() as fresh:
+        before = fresh.info()
+        assert before["speed"] == {} and before["work"] == {}
+        assert estimate_seconds(before, model, "cpu", 63, 252) is None
+        via_worker(fresh, random_image((9, 7, 3), "uint8"), scale=2, model=model, device="cpu")
+        after = fresh.info()
+    net = liif_core.load_model(model, device="cpu").net
+    assert after["work"] == {model: list(work_per_pixel(net))}
+    assert set(after["speed"]) == {"cpu"} and after["speed"]["cpu"] > 0
+    one = estimate_seconds(after, model, "cpu", 63, 252)
+    assert one == pytest.approx(sum(w * n for w, n in zip(after["work"][model], (63, 252))) / after["speed"]["cpu"])
+    assert estimate_seconds(after, model, "cpu", 63, 252, self_ensemble=True) == pytest.approx(8 * one)
+
+
 def test_client_rejects_bad_arguments_before_sending(client: WorkerClient) -> None:
     with pytest.raises(ValueError, match="needs 189"):
         client.upscale(b"\0" * 10, (9, 7, 3), "uint8", scale=2)

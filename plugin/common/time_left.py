@@ -1,4 +1,5 @@
-"""How long a running upscale still needs, from its progress, for the editors' progress displays.
+"""How long an upscale will take: before it starts, from the speed the worker measured on earlier
+jobs (the editors' dialogs), and while it runs, from its progress (their progress displays).
 
 The engine reports work done at an even pace (the encoder and the decoder both counted), so the
 rate since the first report predicts the rest. Standard library only, like the rest of the client.
@@ -8,21 +9,39 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 MIN_SECONDS = 2.0  # no estimate before the job has run this long ...
 MIN_FRACTION = 0.03  # ... and done this much: early rates are noise
 
 
 def format_seconds(seconds: float) -> str:
-    """``"about 40 s left"``, ``"about 3 min left"``, ``"about 1 h 20 min left"`` (rounded, not precise)."""
+    """``"about 40 s"``, ``"about 3 min"``, ``"about 1 h 20 min"`` (rounded, not precise)."""
     fives = round(seconds / 5) * 5
     if fives < 60:
-        return f"about {max(5, fives)} s left"
+        return f"about {max(5, fives)} s"
     minutes = round(seconds / 60)
     if minutes < 60:
-        return f"about {minutes} min left"
+        return f"about {minutes} min"
     hours, minutes = divmod(minutes, 60)
-    return f"about {hours} h {minutes} min left" if minutes else f"about {hours} h left"
+    return f"about {hours} h {minutes} min" if minutes else f"about {hours} h"
+
+
+def estimate_seconds(info: dict[str, Any], model: str | None, device: str | None, in_pixels: int,
+                     out_pixels: int, self_ensemble: bool = False) -> float | None:
+    """Seconds a job would take, from the worker's ``info()`` (its ``speed`` per kind of device and
+    ``work`` per model, both filled by finished jobs), or ``None`` until such a job has run.
+
+    ``device`` is what the request would send (``auto``, ``gpu``, ``cpu``, ``cuda:1``...)."""
+    work = (info.get("work") or {}).get(model or "default")
+    if device in (None, "", "auto"):
+        device = info.get("device")
+    elif device == "gpu":
+        device = next((d for d in info.get("devices", []) if d != "cpu"), None)
+    speed = (info.get("speed") or {}).get((device or "").split(":")[0])
+    if not work or not speed:
+        return None
+    return (8 if self_ensemble else 1) * (work[0] * in_pixels + work[1] * out_pixels) / speed
 
 
 class TimeLeft:
@@ -42,4 +61,4 @@ class TimeLeft:
         t0, f0 = self._start
         if now - t0 < MIN_SECONDS or fraction - f0 < MIN_FRACTION or fraction >= 1:
             return ""
-        return format_seconds((now - t0) * (1 - fraction) / (fraction - f0))
+        return format_seconds((now - t0) * (1 - fraction) / (fraction - f0)) + " left"

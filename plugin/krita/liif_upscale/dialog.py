@@ -19,6 +19,7 @@ from krita import Krita
 
 from .geometry import MAX_SIDE, GeometryError, Rect, plan
 from .liif_common.client import WorkerClient
+from .liif_common.time_left import estimate_seconds, format_seconds
 from .qt import (
     QButtonGroup,
     QCheckBox,
@@ -163,6 +164,10 @@ class UpscaleDialog(QDialog):
         self.output_document = QRadioButton("New document")
         self._group(form, "Output:", self.output_layer, self.output_document)
         self.output_layer.toggled.connect(self._refresh)
+        # what the job costs depends on these too (the estimate on the Result line)
+        self.model_combo.currentIndexChanged.connect(self._refresh)
+        self.device_combo.currentIndexChanged.connect(self._refresh)
+        self.self_ensemble.toggled.connect(self._refresh)
 
         self.status_label = QLabel("Starting the worker...")
         self.status_label.setWordWrap(True)
@@ -268,6 +273,7 @@ class UpscaleDialog(QDialog):
             self.device_combo.setCurrentIndex(self.device_combo.findData("auto"))
         self.status_label.setText(f"Worker ready: torch {info.get('torch', '?')}, automatic device: "
                                   f"{info.get('device', '?')}" + ("" if gpus else " (no GPU found)"))
+        self._refresh()
 
     # scale and size -----------------------------------------------------------------------
     @property
@@ -341,6 +347,12 @@ class UpscaleDialog(QDialog):
         else:
             text = (f"a {_px(t.width, t.height)} layer ({factor}); the image grows from "
                     f"{_px(self.canvas.width, self.canvas.height)} to {_px(cw, ch)}")
+        if self.info:  # from the speed of this session's earlier jobs: none before the first
+            req, ref = self.request(), self.reference
+            seconds = estimate_seconds(self.info, req["model"], req["device"], ref.width * ref.height,
+                                       t.width * t.height, req["self_ensemble"])
+            if seconds is not None:
+                text += f"; {format_seconds(seconds)}"
         self.result_label.setText(text)
 
     # the answer ---------------------------------------------------------------------------
