@@ -98,7 +98,9 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
     :class:`~liif_core.errors.InputError` for unusable input and
     :class:`~liif_core.errors.Cancelled` when ``cancel()`` returns true (no partial result).
     ``self_ensemble`` averages 8 flipped and transposed passes: 8 times the work for a slightly
-    better result (:mod:`liif_core.self_ensemble`).
+    better result (:mod:`liif_core.self_ensemble`). ``progress(done, total)`` counts output pixels,
+    ``oh * ow`` per pass: one pass for the colour, one more for a visible alpha, each times 8 with
+    the self-ensemble.
     """
     h, w, c = check_image(image)
     oh, ow = output_size((h, w), scale, size)

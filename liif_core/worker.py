@@ -276,20 +276,26 @@ class Engine:
         import liif_core
 
         model = self.model(job["model"], job["device"])
+        totals = []  # upscale's own count of the work: oh * ow per pass (colour, visible alpha, views)
+
+        def counted(done: int, total: int) -> None:
+            totals.append(total)
+            progress(done, total)
+
         start = time.perf_counter()
         out = liif_core.upscale(job["image"], scale=job["scale"], size=job["size"], model=model,
-                                device=job["device"], tile=job["tile"], progress=progress, cancel=cancel,
+                                device=job["device"], tile=job["tile"], progress=counted, cancel=cancel,
                                 self_ensemble=job["self_ensemble"])
-        self._measured(job, model, out.shape[0] * out.shape[1], time.perf_counter() - start)
+        out_pixels = out.shape[0] * out.shape[1]
+        self._measured(job, model, out_pixels, totals[-1] // out_pixels, time.perf_counter() - start)
         return out
 
-    def _measured(self, job: dict[str, Any], model: Any, out_pixels: int, seconds: float) -> None:
+    def _measured(self, job: dict[str, Any], model: Any, out_pixels: int, passes: int, seconds: float) -> None:
         from liif_core.query import work_per_pixel
 
         per_input, per_output = work_per_pixel(model.net)
         self._work = {**self._work, job["model"] or "default": [per_input, per_output]}
         image = job["image"]
-        passes = 8 if job["self_ensemble"] else 1
         macs = passes * (per_input * image.shape[0] * image.shape[1] + per_output * out_pixels)
         kind = model.device.type
         if seconds > 0 and (seconds >= SPEED_MIN_SECONDS or kind not in self._speed):

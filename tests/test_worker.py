@@ -232,6 +232,26 @@ def test_info_reports_the_speed_of_finished_jobs(worker_setup: None, tiny_model_
     assert estimate_seconds(after, model, "cpu", 63, 252, self_ensemble=True) == pytest.approx(8 * one)
 
 
+@pytest.mark.parametrize("alpha, self_ensemble, passes", [(255, False, 1), (128, False, 2), (128, True, 16)])
+def test_speed_counts_every_pass(monkeypatch: pytest.MonkeyPatch, tiny_model_path: Path, alpha: int,
+                                 self_ensemble: bool, passes: int) -> None:
+    """The measured speed counts the work of every pass: a visible alpha is a second plane, the
+    self-ensemble 8 views of each (a job made to last exactly 1 s: speed = multiply-adds)."""
+    from liif_core import worker
+    from liif_core.query import work_per_pixel
+
+    clock = iter([10.0, 11.0])
+    monkeypatch.setattr(worker.time, "perf_counter", lambda: next(clock))
+    image = random_image((9, 7, 4), "uint8")
+    image[..., 3] = alpha
+    engine = worker.Engine()
+    model = str(tiny_model_path)
+    engine.upscale({"image": image, "scale": 2, "size": None, "model": model, "device": "cpu", "tile": None,
+                    "self_ensemble": self_ensemble}, lambda done, total: None, lambda: False)
+    per_input, per_output = work_per_pixel(liif_core.load_model(model, device="cpu").net)
+    assert engine.info()["speed"] == {"cpu": passes * (per_input * 9 * 7 + per_output * 18 * 14)}
+
+
 def test_client_rejects_bad_arguments_before_sending(client: WorkerClient) -> None:
     with pytest.raises(ValueError, match="needs 189"):
         client.upscale(b"\0" * 10, (9, 7, 3), "uint8", scale=2)
