@@ -72,13 +72,13 @@ def _resolve(source: str | os.PathLike) -> Path:
     return bundled
 
 
-def _read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
+def _spec_and_card(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The architecture a ``.safetensors`` file holds (its metadata, else its card) and its card."""
     from safetensors import safe_open
 
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-        state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise ModelError(f"cannot read {path}: {e}") from e
     card_path = path.with_suffix(".json")
@@ -86,7 +86,26 @@ def _read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tenso
     spec = json.loads(meta["spec"]) if "spec" in meta else card.get("spec")
     if spec is None:
         raise ModelError(f"{path} does not say which architecture it holds (no 'spec' in its metadata or card)")
+    return spec, card
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
+    spec, card = _spec_and_card(path)
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ModelError(f"cannot read {path}: {e}") from e
     return spec, state, card
+
+
+def architecture(source: str | os.PathLike = "default") -> torch.nn.Module:
+    """A bundled model's or ``.safetensors`` file's network without its weights (on the ``meta``
+    device: shapes only, no memory, milliseconds), for questions such as its work per pixel."""
+    path = _resolve(source)
+    if path.suffix != ".safetensors":
+        raise ModelError(f"{path}: only .safetensors files name their architecture without loading the weights")
+    with torch.device("meta"):
+        return models.make(_spec_and_card(path)[0])
 
 
 def _read_official(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:

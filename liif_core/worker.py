@@ -31,7 +31,9 @@ Requests (client -> worker)::
                                             "speed": {"cpu" | "cuda" | "mps": MACS_PER_S},
                                             "work": {MODEL-OR-"default": [MACS_PER_INPUT_PX,
                                                                           MACS_PER_OUTPUT_PX]}}
-                                        speed and work are filled by finished jobs: a job is about
+                                        speed comes from finished jobs, this worker's or (on disk,
+                                        per device) an earlier one's; work has every bundled model
+                                        and each other model once it ran. A job takes about
                                         passes * (in_px * work[0] + out_px * work[1]) / speed seconds
 
 Replies (worker -> client)::
@@ -248,15 +250,16 @@ SPEED_MIN_SECONDS = 0.5
 class Engine:
     """Runs upscale jobs and keeps the most recently used models loaded, keyed by (model, device).
 
-    It also remembers how fast each kind of device ran (multiply-adds per second of the last job)
-    and how much work each model does per pixel, so that a dialog can say how long a job will take
-    before it starts (``info()``'s ``speed`` and ``work``)."""
+    It also knows how fast each kind of device runs (multiply-adds per second of the last job,
+    remembered across worker runs by :mod:`liif_core.speed_memory`) and how much work each model
+    does per pixel, so that a dialog can say how long a job will take before it starts
+    (``info()``'s ``speed`` and ``work``)."""
 
     def __init__(self) -> None:
         self._models: dict[tuple[str, str], Any] = {}
         # replaced whole, never changed in place: info() reads them from the reader thread
-        self._speed: dict[str, float] = {}
-        self._work: dict[str, list[int]] = {}
+        self._speed: dict[str, float] | None = None  # filled from speed_memory on first use
+        self._work: dict[str, list[int]] | None = None  # the bundled models' on first use, then measured ones
 
     def model(self, source: str | None, device: str) -> Any:
         import liif_core
@@ -291,15 +294,49 @@ class Engine:
         return out
 
     def _measured(self, job: dict[str, Any], model: Any, out_pixels: int, passes: int, seconds: float) -> None:
+        from liif_core import speed_memory
         from liif_core.query import work_per_pixel
 
         per_input, per_output = work_per_pixel(model.net)
-        self._work = {**self._work, job["model"] or "default": [per_input, per_output]}
+        self._work = {**self.work(), job["model"] or "default": [per_input, per_output]}
         image = job["image"]
         macs = passes * (per_input * image.shape[0] * image.shape[1] + per_output * out_pixels)
         kind = model.device.type
-        if seconds > 0 and (seconds >= SPEED_MIN_SECONDS or kind not in self._speed):
-            self._speed = {**self._speed, kind: macs / seconds}
+        if seconds > 0 and (seconds >= SPEED_MIN_SECONDS or kind not in self.speed()):
+            self._speed = {**self.speed(), kind: macs / seconds}
+            speed_memory.remember(speed_memory.device_identity(model.device), macs / seconds)
+
+    def speed(self) -> dict[str, float]:
+        """Multiply-adds per second by kind of device (``cpu``, ``cuda``, ``mps``): this worker's
+        last measurement, else the one an earlier worker remembered for the same device."""
+        if self._speed is None:
+            from liif_core import speed_memory
+            from liif_core.devices import resolve_device
+
+            remembered = speed_memory.load()
+            kinds = {d.split(":")[0] for d in available_devices()}
+            found = {kind: remembered.get(speed_memory.device_identity(resolve_device(kind))) for kind in kinds}
+            self._speed = {kind: speed for kind, speed in found.items() if speed}
+        return self._speed
+
+    def work(self) -> dict[str, list[int]]:
+        """Multiply-adds per input and per output pixel of each model, by the name a request gives
+        (``default`` too): the bundled models' from their architecture, others' once they ran."""
+        if self._work is None:
+            import liif_core
+            from liif_core.query import work_per_pixel
+            from liif_core.weights import DEFAULT_MODEL, architecture
+
+            work = {}
+            for name in liif_core.list_models():
+                try:
+                    work[name] = list(work_per_pixel(architecture(name)))
+                except Exception:  # a broken file is reported when a job loads it, not here
+                    continue
+            if DEFAULT_MODEL in work:
+                work["default"] = work[DEFAULT_MODEL]
+            self._work = work
+        return self._work
 
     def info(self) -> dict[str, Any]:
         import torch
@@ -310,7 +347,7 @@ class Engine:
         return {"models": liif_core.list_models(), "device": str(resolve_device("auto")),
                 "devices": available_devices(), "python": platform.python_version(),
                 "torch": torch.__version__, "liif_core": getattr(liif_core, "__version__", "unknown"),
-                "speed": self._speed, "work": self._work}
+                "speed": self.speed(), "work": self.work()}
 
 
 # ---------------------------------------------------------------------------------------------

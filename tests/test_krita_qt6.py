@@ -136,6 +136,7 @@ SCRIPT = textwrap.dedent('''
     d.scale_spin.setValue(12.0)  # 2400 x 1200: 2.92 s of decoder work, still "about 5 s"
     d.self_ensemble.setChecked(True)  # 8 passes: 23.4 s
     assert d.result_label.text().endswith("; about 25 s"), d.result_label.text()
+    assert abs(d.estimate() - 8 * (2000 * 200 * 100 + 1000 * 2400 * 1200) / 1e9) < 1e-9, d.estimate()
     d.reject()
 
     shown = []
@@ -172,6 +173,13 @@ SCRIPT = textwrap.dedent('''
     runner._poll()
     assert runner.progress.labelText().endswith("px...\\nabout 30 s left"), runner.progress.labelText()
     assert runner.progress.value() == 250
+
+    # with the dialog's estimate the time left shows from the worker's first report on
+    runner = job.UpscaleRunner(Job(), Client(), estimate=40.0)
+    runner.state = "running"
+    runner._set_fraction(0.0)
+    runner._poll()
+    assert runner.progress.labelText().endswith("px...\\nabout 40 s left"), runner.progress.labelText()
     print("ok")
 ''')
 

@@ -28,6 +28,23 @@ def test_rate_is_measured_from_the_first_report():
     assert left.update(1.0) == ""
 
 
+def test_an_estimate_made_before_the_job_counts_down_until_the_rate_is_known():
+    clock = Clock()
+    left = TimeLeft(clock, estimate=42.0)
+    assert left.update(0.0) == "about 40 s left"  # at once, where the rate alone says nothing yet
+    clock.now += 1.0
+    assert left.update(0.01) == "about 40 s left"  # 41 s
+    clock.now += 1.0
+    assert left.update(0.02) == "about 40 s left"  # still too little progress for a rate
+    clock.now += 8.0
+    assert left.update(0.5) == "about 10 s left"  # measured: 10 s for half
+    assert left.update(1.0) == ""
+    late = TimeLeft(clock, estimate=3.0)  # an estimate that ran out says nothing, rather than "0 s"
+    late.update(0.0)
+    clock.now += 4.0
+    assert late.update(0.01) == ""
+
+
 def test_a_job_that_starts_part_way_counts_only_its_own_progress():
     clock = Clock()
     left = TimeLeft(clock)

@@ -211,45 +211,126 @@ def test_info(client: WorkerClient) -> None:
     assert info["python"] and info["torch"]
 
 
-def test_info_reports_the_speed_of_finished_jobs(worker_setup: None, tiny_model_path: Path) -> None:
-    """A fresh worker knows no speed; after a job, info() has the device's speed and the model's
-    work per pixel, from which the dialogs estimate the next job (plugin/common/time_left.py)."""
+def test_info_reports_the_speed_of_finished_jobs(worker_setup: None, tiny_model_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A worker on a machine that never ran a job knows no speed, but the work of the bundled
+    models; after a job, info() has the device's speed and the model's work per pixel, from which
+    the dialogs estimate the next job (plugin/common/time_left.py), and so has the next worker."""
+    from liif_core import speed_memory
     from liif_core.query import work_per_pixel
     from plugin.common.time_left import estimate_seconds
 
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     model = str(tiny_model_path)
     with WorkerClient() as fresh:
         before = fresh.info()
-        assert before["speed"] == {} and before["work"] == {}
+        assert before["speed"] == {} and model not in before["work"]
         assert estimate_seconds(before, model, "cpu", 63, 252) is None
         via_worker(fresh, random_image((9, 7, 3), "uint8"), scale=2, model=model, device="cpu")
         after = fresh.info()
     net = liif_core.load_model(model, device="cpu").net
-    assert after["work"] == {model: list(work_per_pixel(net))}
+    assert after["work"][model] == list(work_per_pixel(net))
     assert set(after["speed"]) == {"cpu"} and after["speed"]["cpu"] > 0
     one = estimate_seconds(after, model, "cpu", 63, 252)
     assert one == pytest.approx(sum(w * n for w, n in zip(after["work"][model], (63, 252))) / after["speed"]["cpu"])
     assert estimate_seconds(after, model, "cpu", 63, 252, self_ensemble=True) == pytest.approx(8 * one)
 
+    assert list(speed_memory.load().values()) == [after["speed"]["cpu"]]
+    with WorkerClient() as later:
+        again = later.info()
+    assert again["speed"] == after["speed"] and model not in again["work"]
+
+
+def test_info_knows_the_work_of_bundled_models_before_any_job(client: WorkerClient) -> None:
+    """The first dialog of a session can estimate: the bundled models' work comes from their
+    architecture, the same numbers a loaded model gives."""
+    from liif_core.query import work_per_pixel
+
+    work = client.info()["work"]
+    names = liif_core.list_models()
+    if not names:
+        pytest.skip("no bundled weights in weights/")
+    for name in names:
+        assert work[name] == list(work_per_pixel(liif_core.load_model(name, device="cpu").net))
+    assert work["default"] == work[names[0]]
+
+
+def run_timed(monkeypatch: pytest.MonkeyPatch, engine, model: str, image: np.ndarray, seconds: float,
+              self_ensemble: bool = False) -> None:
+    """One job through ``engine`` that its speed measurement sees last exactly ``seconds``."""
+    from liif_core import worker
+
+    clock = iter([10.0, 10.0 + seconds])
+    monkeypatch.setattr(worker.time, "perf_counter", lambda: next(clock))
+    engine.upscale({"image": image, "scale": 2, "size": None, "model": model, "device": "cpu", "tile": None,
+                    "self_ensemble": self_ensemble}, lambda done, total: None, lambda: False)
+
 
 @pytest.mark.parametrize("alpha, self_ensemble, passes", [(255, False, 1), (128, False, 2), (128, True, 16)])
-def test_speed_counts_every_pass(monkeypatch: pytest.MonkeyPatch, tiny_model_path: Path, alpha: int,
-                                 self_ensemble: bool, passes: int) -> None:
+def test_speed_counts_every_pass(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_model_path: Path,
+                                 alpha: int, self_ensemble: bool, passes: int) -> None:
     """The measured speed counts the work of every pass: a visible alpha is a second plane, the
     self-ensemble 8 views of each (a job made to last exactly 1 s: speed = multiply-adds)."""
     from liif_core import worker
     from liif_core.query import work_per_pixel
 
-    clock = iter([10.0, 11.0])
-    monkeypatch.setattr(worker.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     image = random_image((9, 7, 4), "uint8")
     image[..., 3] = alpha
     engine = worker.Engine()
-    model = str(tiny_model_path)
-    engine.upscale({"image": image, "scale": 2, "size": None, "model": model, "device": "cpu", "tile": None,
-                    "self_ensemble": self_ensemble}, lambda done, total: None, lambda: False)
-    per_input, per_output = work_per_pixel(liif_core.load_model(model, device="cpu").net)
+    run_timed(monkeypatch, engine, str(tiny_model_path), image, 1.0, self_ensemble)
+    per_input, per_output = work_per_pixel(liif_core.load_model(str(tiny_model_path), device="cpu").net)
     assert engine.info()["speed"] == {"cpu": passes * (per_input * 9 * 7 + per_output * 18 * 14)}
+
+
+def test_a_short_job_does_not_replace_a_remembered_speed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                         tiny_model_path: Path) -> None:
+    """Start-up costs dominate a job under SPEED_MIN_SECONDS: it fills a gap, never replaces a
+    measurement, whether this worker made it or an earlier one left it on disk."""
+    import torch
+
+    from liif_core import speed_memory, worker
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    image, model = random_image((9, 7, 3), "uint8"), str(tiny_model_path)
+    short = worker.SPEED_MIN_SECONDS / 2
+    first = worker.Engine()
+    run_timed(monkeypatch, first, model, image, short)  # no speed known yet: taken
+    filled = first.info()["speed"]["cpu"]
+    run_timed(monkeypatch, first, model, image, short / 2)  # known: ignored
+    assert first.info()["speed"]["cpu"] == filled
+    run_timed(monkeypatch, first, model, image, 2 * short)  # long enough: replaces it
+    measured = first.info()["speed"]["cpu"]
+    assert measured == pytest.approx(filled / 2)
+
+    second = worker.Engine()
+    run_timed(monkeypatch, second, model, image, short / 2)
+    assert second.info()["speed"]["cpu"] == measured
+    assert speed_memory.load() == {speed_memory.device_identity(torch.device("cpu")): measured}
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"version": 99, "speed": {"cpu: x": 5.0}}', '[1, 2]',
+                                     '{"version": 1, "speed": {"cpu: x": "fast", "cpu: y": -1, "cpu: z": true}}'])
+def test_an_unreadable_speed_file_is_ignored_and_rewritten(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                           content: str) -> None:
+    from liif_core import speed_memory
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    speed_memory.speed_file().parent.mkdir(parents=True)
+    speed_memory.speed_file().write_text(content)
+    assert speed_memory.load() == {}
+    speed_memory.remember("cpu: test x2", 1e9)
+    assert speed_memory.load() == {"cpu: test x2": 1e9}
+    assert [p.name for p in speed_memory.cache_dir().iterdir()] == ["speed.json"]  # no temp files left
+
+
+def test_an_unwritable_cache_costs_only_the_memory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from liif_core import speed_memory
+
+    (tmp_path / "file").write_text("")  # the cache folder's parent is a file: nothing can be made
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    speed_memory.remember("cpu: test x2", 1e9)
+    assert speed_memory.load() == {}
 
 
 def test_client_rejects_bad_arguments_before_sending(client: WorkerClient) -> None:

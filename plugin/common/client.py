@@ -384,9 +384,18 @@ class WorkerClient:
         self._request({"op": "ping"}, "pong", timeout=timeout)
         return time.monotonic() - t0
 
-    def info(self, timeout: float | None = START_TIMEOUT_S) -> dict[str, Any]:
-        """Models available, the device ``auto`` picks, devices, and Python/torch/liif_core versions."""
-        header, _ = self._request({"op": "info"}, "info", timeout=timeout)
+    def info(self, timeout: float | None = START_TIMEOUT_S, idle: Callable[[], object] | None = None) -> dict[str, Any]:
+        """Models available, the device ``auto`` picks, devices, Python/torch/liif_core versions, and
+        the measured ``speed`` and ``work`` that :func:`time_left.estimate_seconds` turns into time.
+
+        ``idle()`` is called about every 50 ms while waiting (starting the worker takes seconds), so
+        a GUI may pump its events or pulse a progress bar there."""
+
+        def waiting() -> bool:
+            idle()
+            return False  # an info request has nothing to cancel
+
+        header, _ = self._request({"op": "info"}, "info", timeout=timeout, cancel=None if idle is None else waiting)
         return {k: v for k, v in header.items() if k not in ("event", "id")}
 
     def upscale(self, data: bytes, shape: Sequence[int], dtype: str, scale: Any = None,

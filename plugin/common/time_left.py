@@ -45,20 +45,25 @@ def estimate_seconds(info: dict[str, Any], model: str | None, device: str | None
 
 
 class TimeLeft:
-    """Feed it each progress fraction (0 to 1); it answers the estimate as text, or ``""`` while
-    it cannot tell yet. Time is counted from the first fraction, so starting the worker and
-    loading the model do not skew the rate."""
+    """Feed it each progress fraction (0 to 1); it answers the time left as text, or ``""`` while
+    it cannot tell. Time is counted from the first fraction, so starting the worker and loading
+    the model do not skew the rate. Until the rate can be measured, an ``estimate`` made before
+    the job (:func:`estimate_seconds`, whole job in seconds) counts down instead."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, estimate: float | None = None) -> None:
         self._clock = clock
+        self._estimate = estimate
         self._start: tuple[float, float] | None = None
 
     def update(self, fraction: float) -> str:
         now = self._clock()
         if self._start is None:
             self._start = (now, fraction)
-            return ""
         t0, f0 = self._start
-        if now - t0 < MIN_SECONDS or fraction - f0 < MIN_FRACTION or fraction >= 1:
+        if fraction >= 1:
             return ""
-        return format_seconds((now - t0) * (1 - fraction) / (fraction - f0)) + " left"
+        if now - t0 >= MIN_SECONDS and fraction - f0 >= MIN_FRACTION:
+            return format_seconds((now - t0) * (1 - fraction) / (fraction - f0)) + " left"
+        if self._estimate is not None and self._estimate - (now - t0) > 0:
+            return format_seconds(self._estimate - (now - t0)) + " left"
+        return ""

@@ -33,7 +33,7 @@ gi.require_version("Gegl", "0.4")
 import liif_plan  # noqa: E402
 from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
 from liif_common.client import LiifClientError, WorkerCancelled, WorkerClient  # noqa: E402
-from liif_common.time_left import TimeLeft  # noqa: E402
+from liif_common.time_left import TimeLeft, estimate_seconds  # noqa: E402
 from liif_plan import PixelFormat, PlanError  # noqa: E402
 
 PROC_NAME = "python-fu-liif-upscale"
@@ -233,7 +233,6 @@ class Job:
         c = self.config
         _, _, w, h = self.rect
         state = {"started": False, "pulse": 0.0, "text": ""}
-        time_left = TimeLeft()
 
         def progress(done: int, total: int) -> None:
             state["started"] = True
@@ -253,11 +252,15 @@ class Job:
 
         model = (c.get_property("model") or "").strip() or None
         tile = c.get_property("tile") or None
+        device, self_ensemble = c.get_property("device"), bool(c.get_property("self-ensemble"))
         with WorkerClient() as client:
+            # from the speed an earlier job measured on this device (the worker keeps it on disk)
+            info = client.info(idle=poll)
+            time_left = TimeLeft(estimate=estimate_seconds(info, model, device, w * h, size[0] * size[1],
+                                                           self_ensemble))
             result, shape, dtype = client.upscale(
                 data, (h, w, self.fmt.channels), self.fmt.dtype, size=size, model=model,
-                device=c.get_property("device"), tile=tile, progress=progress, cancel=poll,
-                self_ensemble=bool(c.get_property("self-ensemble")))
+                device=device, tile=tile, progress=progress, cancel=poll, self_ensemble=self_ensemble)
         expected = (size[1], size[0], self.fmt.channels)
         if tuple(shape) not in (expected, expected[:2]) or dtype != self.fmt.dtype:
             raise UserError(f"The worker returned {shape} {dtype}, expected {expected} {self.fmt.dtype}; "

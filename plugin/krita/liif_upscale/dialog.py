@@ -17,7 +17,7 @@ from typing import Any
 
 from krita import Krita
 
-from .geometry import MAX_SIDE, GeometryError, Rect, plan
+from .geometry import MAX_SIDE, GeometryError, Plan, Rect, plan
 from .liif_common.client import WorkerClient
 from .liif_common.time_left import estimate_seconds, format_seconds
 from .qt import (
@@ -330,8 +330,7 @@ class UpscaleDialog(QDialog):
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         output = "document" if self.output_document.isChecked() else "layer"
         try:
-            where = plan((self.canvas.width, self.canvas.height), self.reference, self.content, size=self.size(),
-                         output=output)
+            where = self._plan()
         except GeometryError as exc:
             self.result_label.setText(f"<span style='color:#c33'>{_escape(str(exc))}</span>")
             ok.setEnabled(False)
@@ -347,13 +346,31 @@ class UpscaleDialog(QDialog):
         else:
             text = (f"a {_px(t.width, t.height)} layer ({factor}); the image grows from "
                     f"{_px(self.canvas.width, self.canvas.height)} to {_px(cw, ch)}")
-        if self.info:  # from the speed of this session's earlier jobs: none before the first
-            req, ref = self.request(), self.reference
-            seconds = estimate_seconds(self.info, req["model"], req["device"], ref.width * ref.height,
-                                       t.width * t.height, req["self_ensemble"])
-            if seconds is not None:
-                text += f"; {format_seconds(seconds)}"
+        seconds = self._estimate(where.target)
+        if seconds is not None:
+            text += f"; {format_seconds(seconds)}"
         self.result_label.setText(text)
+
+    def _plan(self) -> Plan:
+        """Where the result goes for the sizes as chosen (raises :class:`GeometryError`)."""
+        output = "document" if self.output_document.isChecked() else "layer"
+        return plan((self.canvas.width, self.canvas.height), self.reference, self.content, size=self.size(),
+                    output=output)
+
+    def estimate(self) -> float | None:
+        """Seconds the job as chosen would take, from the speed the worker measured on an earlier
+        job on that device (this session's, or one it remembered); ``None`` before any."""
+        try:
+            return self._estimate(self._plan().target)
+        except GeometryError:
+            return None
+
+    def _estimate(self, target: Rect) -> float | None:
+        if not self.info:
+            return None
+        req, ref = self.request(), self.reference
+        return estimate_seconds(self.info, req["model"], req["device"], ref.width * ref.height,
+                                target.width * target.height, req["self_ensemble"])
 
     # the answer ---------------------------------------------------------------------------
     def size(self) -> tuple[int, int]:

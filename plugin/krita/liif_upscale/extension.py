@@ -67,7 +67,7 @@ class LiifUpscaleExtension(Extension):
         except api.UpscaleError as exc:
             show_error(parent, exc)
             return
-        self.runner = UpscaleRunner(job, api.shared_client(), parent, self._finished)
+        self.runner = UpscaleRunner(job, api.shared_client(), parent, self._finished, estimate=dialog.estimate())
         self.runner.start()
 
     def _finished(self, runner: UpscaleRunner) -> None:

@@ -39,10 +39,13 @@ def show_error(parent: QWidget | None, exc: BaseException) -> None:
 
 
 class UpscaleRunner(QObject):
-    """Runs one prepared :class:`api.UpscaleJob`; ``state`` ends as ``"done"``, ``"cancelled"`` or ``"failed"``."""
+    """Runs one prepared :class:`api.UpscaleJob`; ``state`` ends as ``"done"``, ``"cancelled"`` or ``"failed"``.
+
+    ``estimate`` is the dialog's (seconds for the whole job, or ``None``): the progress dialog
+    shows the time left from the start, not only once the job has run a few seconds."""
 
     def __init__(self, job: api.UpscaleJob, client: WorkerClient, parent: QWidget | None = None,
-                 on_finished: Callable[[UpscaleRunner], None] | None = None):
+                 on_finished: Callable[[UpscaleRunner], None] | None = None, estimate: float | None = None):
         super().__init__(parent)
         self.job, self.client, self.parent_widget, self.on_finished = job, client, parent, on_finished
         self.state = "idle"
@@ -53,7 +56,7 @@ class UpscaleRunner(QObject):
         self._cancel = threading.Event()
         self._fraction = 0.0
         self._reported = False  # the worker has begun the job (it reports 0 first)
-        self._time_left = TimeLeft()
+        self._time_left = TimeLeft(estimate=estimate)  # the dialog's, counting down until a rate is measured
         self._time_text = ""
         self._started = 0.0
         self._timer = QTimer(self)
