@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from liif_core.errors import LiifError
 from liif_core.training import train as train_mod
 from liif_core.training.synth import generate
 
@@ -46,6 +47,56 @@ def test_resume_is_exact(tmp_path):
     log = [json.loads(line) for line in (straight / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2, 4, 6]
     assert "val" in log[-1] and log[-1]["val"]["x2"]["bicubic"] > 10
+
+
+def test_weight_average_resumes_exactly_and_is_validated_and_exported(tmp_path):
+    """With ``train.ema`` the run keeps an average of the weights from ``from_step`` on: resuming
+    reproduces it to the bit, the log validates it beside the weights, ``export --ema`` ships it."""
+    from liif_core.training.export import export
+    from liif_core.weights import load_model
+
+    cfg, data = _setup(tmp_path)
+    tiny = json.loads(cfg.read_text())
+    tiny["train"]["ema"] = {"decay": 0.9, "from_step": 2}
+    cfg.write_text(json.dumps(tiny))
+    torch.set_num_threads(1)
+    straight = train_mod.train(cfg, tmp_path / "straight", data)
+    half = train_mod.train(cfg, tmp_path / "halves", data, max_steps=3)
+    assert torch.load(half / "last.ema.pt", weights_only=True)["ema"]["updates"] == 1  # step 2 -> 3
+    train_mod.train(cfg, half, data)
+    a = torch.load(straight / "last.ema.pt", weights_only=True)
+    b = torch.load(half / "last.ema.pt", weights_only=True)
+    assert a["step"] == b["step"] == 6 and a["ema"]["updates"] == b["ema"]["updates"] == 4
+    for name, tensor in a["ema"]["params"].items():
+        assert torch.equal(tensor, b["ema"]["params"][name]), name
+    weights = torch.load(straight / "last.pt", weights_only=True)["model"]
+    assert any(not torch.equal(weights[k], v) for k, v in a["ema"]["params"].items())  # an average, not a copy
+    log = [json.loads(line) for line in (straight / "log.jsonl").read_text().splitlines()]
+    assert "val_ema" not in log[0] and log[-1]["val_ema"]["x2"]["psnr"] != log[-1]["val"]["x2"]["psnr"]
+
+    shipped = load_model(export(straight, tmp_path / "avg.safetensors", ema=True), device="cpu")
+    for name, tensor in shipped.net.state_dict().items():
+        if name in a["ema"]["params"]:
+            assert torch.equal(tensor, a["ema"]["params"][name]), name
+    card = shipped.card["training"]
+    assert card["held_out_validation_psnr_rgb"] == log[-1]["val_ema"] and "average" in card["weights"]
+
+
+def test_a_weight_average_cannot_start_in_the_past(tmp_path):
+    """A run past ``ema.from_step`` without ``last.ema.pt`` cannot rebuild the average: a clear
+    error; a run at that very step starts it."""
+    cfg, data = _setup(tmp_path)
+    torch.set_num_threads(1)
+    run = train_mod.train(cfg, tmp_path / "run", data, max_steps=3)
+    tiny = json.loads(cfg.read_text())
+    tiny["train"]["ema"] = {"decay": 0.9, "from_step": 2}
+    cfg.write_text(json.dumps(tiny))
+    with pytest.raises(LiifError, match="from_step to 3 or later"):
+        train_mod.train(cfg, run, data)
+    tiny["train"]["ema"]["from_step"] = 3  # where the shipped config starts one: at its checkpoint's step
+    cfg.write_text(json.dumps(tiny))
+    train_mod.train(cfg, run, data)
+    assert torch.load(run / "last.ema.pt", weights_only=True)["ema"]["updates"] == 3
 
 
 def test_resume_differs_from_restart_when_state_is_lost(tmp_path):

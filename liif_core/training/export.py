@@ -2,7 +2,8 @@
 
 ``python -m liif_core.training.export RUN_DIR weights/NAME.safetensors [--half]`` writes the
 weights (fp16 if asked: half the size, see the card's evaluation for the effect) and a card with
-the architecture, training data, steps, hardware and time. ``liif_core.eval --card`` later adds
+the architecture, training data, steps, hardware and time. ``--ema`` ships the run's weight
+average (``last.ema.pt``) instead of the last step's weights. ``liif_core.eval --card`` later adds
 the evaluation table to the same card.
 """
 
@@ -18,15 +19,25 @@ from liif_core import models
 from liif_core.weights import save_model
 
 
-def export(run: str | Path, out: str | Path, half: bool = False, hardware: str | None = None) -> Path:
-    """Write the run's last checkpoint as ``out`` with a model card beside it."""
+def export(run: str | Path, out: str | Path, half: bool = False, hardware: str | None = None,
+           ema: bool = False) -> Path:
+    """Write the run's last checkpoint (or, with ``ema``, its weight average) as ``out`` with a
+    model card beside it."""
     run = Path(run)
     meta = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     cfg = meta["config"]
     net = models.make(cfg["model"])
     net.load_state_dict(meta["model"])
+    averaged = None
+    if ema:
+        saved = torch.load(run / "last.ema.pt", map_location="cpu", weights_only=True)
+        if saved["step"] != meta["step"]:
+            raise ValueError(f"{run}: last.ema.pt is from step {saved['step']}, last.pt from step {meta['step']}")
+        averaged = saved["ema"]
+        net.load_state_dict({**net.state_dict(), **averaged["params"]})
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
-    last_val = next((r["val"] for r in reversed(log) if "val" in r), None)
+    key = "val_ema" if ema else "val"
+    last_val = next((r[key] for r in reversed(log) if key in r), None)
     out = Path(out)
     old = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {}
     card = {
@@ -46,6 +57,8 @@ def export(run: str | Path, out: str | Path, half: bool = False, hardware: str |
             "hardware": hardware or old.get("training", {}).get("hardware", "unknown"),
             "data": [s["path"] for s in cfg["data"]["sources"]],
             "held_out_validation_psnr_rgb": last_val,
+            "weights": (f"exponential moving average of the weights (decay {averaged['decay']}, "
+                        f"{averaged['updates']} updates)" if averaged else "the last step's"),
         },
         "evaluation": old.get("evaluation", {}),
         "licence": "weights trained by the LIIF Upscale project; training images belong to their authors",
@@ -60,8 +73,9 @@ def main() -> None:
     parser.add_argument("out")
     parser.add_argument("--half", action="store_true", help="store float16 weights")
     parser.add_argument("--hardware", help="what the run trained on, for the card")
+    parser.add_argument("--ema", action="store_true", help="ship the run's weight average (last.ema.pt)")
     args = parser.parse_args()
-    print(export(args.run, args.out, args.half, args.hardware))
+    print(export(args.run, args.out, args.half, args.hardware, args.ema))
 
 
 if __name__ == "__main__":

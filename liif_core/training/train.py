@@ -2,7 +2,8 @@
 
 ``python -m liif_core.training.train CONFIG --out RUN_DIR`` trains from scratch, or resumes from
 ``RUN_DIR/last.pt`` when it exists. The run directory holds ``last.pt`` (model, step, config),
-``last.optim.pt`` (optimizer state), ``log.jsonl`` (loss per step range and validation PSNR) and
+``last.optim.pt`` (optimizer state), ``last.ema.pt`` (the weight average, when the config asks for
+one: :mod:`liif_core.training.ema`), ``log.jsonl`` (loss per step range and validation PSNR) and
 a copy of the config. Batches depend only on ``(seed, step)`` and the learning rate only on the
 step, so stopping and resuming reproduces the uninterrupted run exactly.
 """
@@ -27,6 +28,7 @@ from liif_core.coords import make_coord
 from liif_core.errors import LiifError
 from liif_core.eval_sets import check_not_reserved
 from liif_core.training.data import PatchSampler, Source, batches, list_images, load_rgb
+from liif_core.training.ema import WeightAverage
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_ROOT = REPO.parent / "shared" / "datasets"
@@ -147,10 +149,15 @@ def validate(model, images: dict[str, list[torch.Tensor]], scales: list[float], 
     return result
 
 
-def save_checkpoint(run: Path, model, optimizer, step: int, total: int, cfg: dict, elapsed: float) -> None:
-    """Write ``last.pt`` and ``last.optim.pt`` atomically (two files keep each under 16 MiB)."""
+def save_checkpoint(run: Path, model, optimizer, step: int, total: int, cfg: dict, elapsed: float,
+                    ema: WeightAverage | None = None) -> None:
+    """Write ``last.pt``, ``last.optim.pt`` and ``last.ema.pt`` atomically (separate files keep
+    each under 16 MiB); ``last.pt`` last, since a resume starts from it."""
     meta = {"model": model.state_dict(), "step": step, "total_steps": total, "config": cfg, "elapsed": elapsed}
-    for name, obj in (("last.optim.pt", {"optimizer": optimizer.state_dict(), "step": step}), ("last.pt", meta)):
+    files = [("last.optim.pt", {"optimizer": optimizer.state_dict(), "step": step}), ("last.pt", meta)]
+    if ema is not None:
+        files.insert(0, ("last.ema.pt", {"ema": ema.state_dict(), "step": step}))
+    for name, obj in files:
         tmp = run / (name + ".tmp")
         torch.save(obj, tmp)
         tmp.replace(run / name)
@@ -191,6 +198,8 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     betas = tuple(tc.get("betas", (0.9, 0.999)))
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate(tc, 0, 1), betas=betas)
     step, total, elapsed = 0, total_steps(tc), 0.0
+    ema_cfg, ema = tc.get("ema"), None
+    ema_from = ema_cfg.get("from_step", 0) if ema_cfg else 0
     if (run / "last.pt").exists():
         meta = torch.load(run / "last.pt", map_location=dev, weights_only=True)
         model.load_state_dict(meta["model"])
@@ -199,6 +208,15 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
             raise RuntimeError(f"{run}: model and optimizer checkpoints are from different steps")
         optimizer.load_state_dict(opt["optimizer"])
         step, elapsed = meta["step"], meta["elapsed"]
+        if ema_cfg and (run / "last.ema.pt").exists():
+            saved = torch.load(run / "last.ema.pt", map_location=dev, weights_only=True)
+            if saved["step"] != step:
+                raise RuntimeError(f"{run}: the weight average and the model are from different steps")
+            ema = WeightAverage(model, ema_cfg["decay"])
+            ema.load_state_dict(saved["ema"])
+        elif ema_cfg and step > ema_from:
+            raise LiifError(f"{run} is at step {step} but has no last.ema.pt, so the weight average from step "
+                            f"{ema_from} cannot be rebuilt: set train.ema.from_step to {step} or later")
         # a schedule of cycles may have grown since (a further cycle); a plain one keeps its fitted total
         total = total_steps(tc) if "cycles" in tc else meta["total_steps"]
         print(f"resuming {run} at step {step} of {total}")
@@ -217,6 +235,8 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     stop = total if max_steps is None else min(total, max_steps)
     stream = batches(sampler, seed, batch, step, stop, workers, dev)
     while step < stop:
+        if ema_cfg and ema is None and step >= ema_from:
+            ema = WeightAverage(model, ema_cfg["decay"])
         lr = learning_rate(tc, step, total)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -230,6 +250,8 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
         if torch.isfinite(loss):
             loss.backward()
             optimizer.step()
+        if ema is not None:
+            ema.update(model)
         losses.append(loss.item())
         step += 1
         if fit_minutes and step == run_start_step + 200 and run_start_step == 0:
@@ -248,13 +270,15 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
             losses, last_t, data_wait = [], now, 0.0
             if val_images and (step % every_val == 0 or step == stop):
                 rec["val"] = validate(model, val_images, val_scales, val_crop, dev)
+                if ema is not None:
+                    rec["val_ema"] = validate(ema.model(model), val_images, val_scales, val_crop, dev)
             log.write(json.dumps(rec) + "\n")
             log.flush()
             last_t = time.time()
             print(json.dumps(rec), flush=True)
         out_of_time = minutes is not None and time.time() - start > minutes * 60
         if step % every_ckpt == 0 or step == stop or out_of_time:
-            save_checkpoint(run, model, optimizer, step, total, cfg, elapsed + time.time() - start)
+            save_checkpoint(run, model, optimizer, step, total, cfg, elapsed + time.time() - start, ema)
         if out_of_time:
             print(f"time budget reached at step {step}")
             break
