@@ -33,6 +33,20 @@ class View:
         """The output size to request from the view for an ``out_hw`` result."""
         return (out_hw[1], out_hw[0]) if self.transpose else out_hw
 
+    def window(self, rows: tuple[int, int], cols: tuple[int, int],
+               out_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+        """The part ``(row0, row1, col0, col1)`` of this view's output that lands on the result's
+        ``rows`` x ``cols`` (both ``(first, end)``)."""
+        (r0, r1), (c0, c1) = rows, cols
+        if self.transpose:  # the view's rows are the result's columns
+            (r0, r1), (c0, c1) = (c0, c1), (r0, r1)
+        view_h, view_w = self.out_hw(out_hw)
+        if self.flip_rows:
+            r0, r1 = view_h - r1, view_h - r0
+        if self.flip_cols:
+            c0, c1 = view_w - c1, view_w - c0
+        return r0, r1, c0, c1
+
     def place(self, row0: int, col0: int, block: torch.Tensor,
               out_hw: tuple[int, int]) -> tuple[slice, slice, torch.Tensor]:
         """Where a ``(rows, cols, channels)`` block of this view's output lands in the result, and as what."""

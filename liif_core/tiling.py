@@ -36,10 +36,13 @@ class Span:
     in1: int
 
 
-def plan_axis(n_in: int, n_out: int, tile: int, halo: int, nb: AxisNeighbours) -> list[Span]:
-    """Cut one axis into spans of about ``tile`` input pixels each."""
-    n_tiles = max(1, math.ceil(n_in / tile))
-    bounds = sorted({round(k * n_out / n_tiles) for k in range(n_tiles + 1)})
+def plan_axis(n_in: int, n_out: int, tile: int, halo: int, nb: AxisNeighbours,
+              part: tuple[int, int] | None = None) -> list[Span]:
+    """Cut one axis, or only its output positions ``part = (first, end)``, into spans of about
+    ``tile`` input pixels each."""
+    first, end = part or (0, n_out)
+    n_tiles = max(1, math.ceil(n_in * (end - first) / n_out / tile))
+    bounds = sorted({first + round(k * (end - first) / n_tiles) for k in range(n_tiles + 1)})
     spans = []
     for o0, o1 in zip(bounds[:-1], bounds[1:]):
         need0 = int(nb.index[:, o0:o1].min())
@@ -51,11 +54,14 @@ def plan_axis(n_in: int, n_out: int, tile: int, halo: int, nb: AxisNeighbours) -
 def run_tiles(model, inp: torch.Tensor, out_hw: tuple[int, int], tile: int,
               emit: Callable[[int, int, torch.Tensor], None],
               progress: Callable[[int, int], None] | None = None,
-              cancel: Callable[[], bool] | None = None) -> None:
-    """Upscale the normalised ``(1, 3, h, w)`` input to ``out_hw``, tile by tile.
+              cancel: Callable[[], bool] | None = None,
+              window: tuple[int, int, int, int] | None = None) -> None:
+    """Upscale the normalised ``(1, 3, h, w)`` input to ``out_hw``, tile by tile; with ``window =
+    (row0, row1, col0, col1)`` only that part of the output (the encoder runs only where it reads).
 
-    ``emit(row0, col0, block)`` receives each finished ``(rows, cols, 3)`` block (normalised,
-    float32, on the model's device). ``progress(done, total)`` counts work in output pixels (a
+    ``emit(row0, col0, block)`` receives each finished ``(rows, cols, 3)`` block at its place in
+    the whole output (normalised, float32, on the model's device). ``progress(done, total)``
+    counts work in output pixels (a
     tile's encoder pass adds the equivalent of its input pixels, see ``work_per_pixel``) after each
     tile's encoder and each chunk of rows: even a one-tile image on a CPU moves the bar every
     fraction of a second, at an even pace.
@@ -66,14 +72,16 @@ def run_tiles(model, inp: torch.Tensor, out_hw: tuple[int, int], tile: int,
     cy, cx = axis_coord(oh, inp.device), axis_coord(ow, inp.device)
     rows_nb = axis_neighbours(cy, h, model.local_ensemble)
     cols_nb = axis_neighbours(cx, w, model.local_ensemble)
-    row_spans = plan_axis(h, oh, tile, halo, rows_nb)
-    col_spans = plan_axis(w, ow, tile, halo, cols_nb)
+    row_part, col_part = (window[:2], window[2:]) if window else (None, None)
+    row_spans = plan_axis(h, oh, tile, halo, rows_nb, row_part)
+    col_spans = plan_axis(w, ow, tile, halo, cols_nb, col_part)
     rel_cell = torch.tensor([2 / oh * h, 2 / ow * w], device=inp.device)
     per_input, per_query = work_per_pixel(model)
     share = per_input / per_query  # the encoder's work per input pixel, counted in output pixels
     encoder_work = {(ys, xs): round(share * (ys.in1 - ys.in0) * (xs.in1 - xs.in0))
                     for ys in row_spans for xs in col_spans}
-    total = oh * ow + sum(encoder_work.values())
+    total = sum(ys.out1 - ys.out0 for ys in row_spans) * sum(xs.out1 - xs.out0 for xs in col_spans)
+    total += sum(encoder_work.values())
     done = 0
     workspace = Workspace() if inp.device.type == "cpu" else None
     if progress:

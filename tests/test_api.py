@@ -190,6 +190,45 @@ def test_self_ensemble_is_the_mean_of_the_eight_views(tiny):
     assert np.abs(views[0] - views.mean(axis=0))[inside].max() > 1e-3, "the views must differ for this to test anything"
 
 
+@pytest.mark.parametrize("region", [(0, 0, 31, 20), (0, 0, 5, 4), (26, 15, 5, 5), (7, 3, 17, 11), (30, 0, 1, 20)])
+@pytest.mark.parametrize("self_ensemble", [False, True])
+def test_a_region_is_that_window_of_the_whole_result(tiny, region, self_ensemble):
+    """The preview's window: the whole result cut to the region, computed from only the input it
+    reads (tiles of 8 input pixels, so windows start and end inside tiles; a non-integer size;
+    every view of the self-ensemble; the alpha plane)."""
+    image = rand_image(9, 13, 4, np.float32, seed=5)
+    image[..., 3] = np.where(image[..., 3] > 0.3, 1.0, image[..., 3])
+    whole = liif_core.upscale(image, size=(31, 20), model=tiny, tile=8, self_ensemble=self_ensemble)
+    calls = []
+    got = liif_core.upscale(image, size=(31, 20), model=tiny, tile=8, self_ensemble=self_ensemble, region=region,
+                            progress=lambda d, t: calls.append((d, t)))
+    x, y, w, h = region
+    assert got.shape == (h, w, 4)
+    assert np.abs(got - whole[y:y + h, x:x + w]).max() < 1e-5
+    assert calls[-1] == (calls[-1][1], (8 if self_ensemble else 1) * 2 * w * h)
+
+
+def test_a_region_reads_only_the_input_it_needs(tiny):
+    """Input far from the window does not change it: the encoder ran on its neighbourhood only."""
+    image = rand_image(40, 40, 3, np.uint8, seed=6)
+    other = image.copy()
+    other[:, 25:] = 255 - other[:, 25:]
+    a = liif_core.upscale(image, scale=3, model=tiny, region=(0, 0, 20, 20))
+    b = liif_core.upscale(other, scale=3, model=tiny, region=(0, 0, 20, 20))
+    assert np.array_equal(a, b)
+    assert not np.array_equal(liif_core.upscale(image, scale=3, model=tiny, region=(60, 0, 20, 20)),
+                              liif_core.upscale(other, scale=3, model=tiny, region=(60, 0, 20, 20)))
+
+
+@pytest.mark.parametrize("region, message", [
+    ((0, 0, 19, 15), "not inside the 18 x 14"), ((-1, 0, 2, 2), "not inside"), ((0, 0, 0, 2), "not inside"),
+    ((0, 0, 2), "region must be"), ((0, 0, 2.5, 2), "whole output pixels"), ("all", "region must be"),
+])
+def test_bad_regions_give_clear_errors(tiny, region, message):
+    with pytest.raises(InputError, match=message):
+        liif_core.upscale(rand_image(7, 9, 3, np.uint8), scale=2, model=tiny, region=region)
+
+
 def test_self_ensemble_progress_counts_every_pass(tiny):
     image = rand_image(20, 20, 4, np.uint8)
     calls = []

@@ -129,6 +129,19 @@ def test_round_trip_of_a_2d_image_and_size_and_anisotropic_scale(client: WorkerC
     assert got.shape == expected.shape and got.tobytes() == expected.tobytes()
 
 
+def test_a_region_round_trip(client: WorkerClient, tiny_model_path: Path) -> None:
+    """A preview's window through the worker: the engine's region, bit for bit; a bad one is an
+    InputError that leaves the worker running."""
+    model = str(tiny_model_path)
+    image = random_image((9, 7, 4), "uint16")
+    expected = liif_core.upscale(image, size=(20, 25), model=model, device="cpu", region=(3, 4, 10, 6))
+    got = via_worker(client, image, size=(20, 25), model=model, device="cpu", region=(3, 4, 10, 6))
+    assert got.shape == (6, 10, 4) and got.tobytes() == expected.tobytes()
+    with pytest.raises(WorkerError, match="not inside") as info:
+        via_worker(client, image, size=(20, 25), model=model, device="cpu", region=(15, 0, 10, 6))
+    assert info.value.type == "InputError" and client.ping() >= 0
+
+
 def test_self_ensemble_round_trip(client: WorkerClient, tiny_model_path: Path) -> None:
     image = random_image((9, 7, 4), "uint16", seed=5)
     model = str(tiny_model_path)
