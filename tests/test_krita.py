@@ -372,6 +372,16 @@ def run_in_krita(window: Any) -> int:
         res["screenshot"] = shot.save(str(out / "dialog.png"))
         dialog.add_model(model)  # after the screenshot: the picture shows the bundled model
         dialog.self_ensemble.setChecked(True)  # ... and the default quality
+        dialog.preview_size = (20, 14)  # a window inside the 32 x 24 result
+        dialog.preview_check.setChecked(True)
+        shown = _pump(60, lambda: dialog.preview_image is not None)
+        res["preview"] = {"shown": shown, "status": dialog.preview_status.text()}
+        if shown:
+            image, window = dialog.preview_image, dialog.preview_window
+            bits = image.constBits()
+            bits.setsize(image.bytesPerLine() * image.height())
+            (out / "gui.preview").write_bytes(bytes(bits))
+            res["preview"].update(window=list(window), bytes_per_line=image.bytesPerLine())
 
     dialog_state: dict[str, Any] = {}
     QTimer.singleShot(200, lambda: _dialog_driver(dialog_state, setup, time.monotonic() + 90))
@@ -886,6 +896,11 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert res["undo"] == [  # as plugin/krita/README.md says: two steps, the source comes back exactly
         {"size": [32, 24], "layers": ["Background", "Icon"], "icon_restored": False},
         {"size": [16, 12], "layers": ["Background", "Icon"], "icon_restored": True}]
+    # the preview: the middle 20 x 14 of the same result, as RGBA
+    assert res["preview"]["shown"], res["preview"]
+    assert res["preview"]["window"] == [6, 5, 20, 14] and res["preview"]["bytes_per_line"] == 80, res["preview"]
+    shown = np.frombuffer((out / "gui.preview").read_bytes(), np.uint8).reshape(14, 20, 4)
+    assert_pixels_match(shown, liif(image, (32, 24), tiny_model_path, self_ensemble=True)[5:19, 6:26], "U8")
     assert res["cancel"]["state"] == "cancelled" and res["cancel"]["unchanged"], res["cancel"]
     # the second dialog of the session knows the worker's speed: its Result line says how long the job takes
     second = res["cancel"]["dialog"]["result_label"].replace("\u00a0", " ")

@@ -180,6 +180,55 @@ SCRIPT = textwrap.dedent('''
     runner._set_fraction(0.0)
     runner._poll()
     assert runner.progress.labelText().endswith("px...\\nabout 40 s left"), runner.progress.labelText()
+
+    # the preview: one window of the result, centred, from the worker's region; a drag moves it
+    from PyQt6 import QtGui, QtTest
+
+    class PaintDocument(Document):
+        def selection(self): return None
+        def waitForDone(self): pass
+
+    class PaintLayer(Node):
+        def type(self): return "paintlayer"
+        def parentNode(self): return object()
+        def colorModel(self): return "RGBA"
+        def colorDepth(self): return "U8"
+        def pixelData(self, x, y, w, h): return bytes(w * h * 4)
+
+    class WindowClient(Client):
+        """Answers a region with pixels that say where they are: R = x % 256, G = y % 256."""
+        regions = []
+
+        def upscale(self, data, shape, dtype, size=None, region=None, **options):
+            self.regions.append((tuple(size), tuple(region)))
+            x0, y0, w, h = region
+            pixels = bytes(v for y in range(y0, y0 + h) for x in range(x0, x0 + w) for v in (x % 256, y % 256, 7, 255))
+            return pixels, (h, w, 4), "uint8"
+
+    d = dialog.UpscaleDialog(PaintDocument(), PaintLayer(), WindowClient())
+    d.scope_layer.setChecked(True)
+    d.scale_spin.setValue(4.0)  # an 800 x 400 result
+    d.preview_check.setChecked(True)
+    for _ in range(300):
+        app.processEvents()
+        if d.preview_image is not None:
+            break
+        QtCore.QThread.msleep(10)
+    assert WindowClient.regions[-1] == ((800, 400), (220, 80, 360, 240)), WindowClient.regions
+    assert not d.preview_label.isHidden() and d.preview_window == (220, 80, 360, 240), d.preview_window
+    colour = d.preview_image.pixelColor(0, 0)
+    assert (colour.red(), colour.green(), colour.blue()) == (220, 80, 7), colour.getRgb()
+    QtTest.QTest.mousePress(d.preview_label, QtCore.Qt.MouseButton.LeftButton, pos=QtCore.QPoint(100, 100))
+    QtTest.QTest.mouseRelease(d.preview_label, QtCore.Qt.MouseButton.LeftButton, pos=QtCore.QPoint(40, 150))
+    for _ in range(300):
+        app.processEvents()
+        if d.preview_window != (220, 80, 360, 240):
+            break
+        QtCore.QThread.msleep(10)
+    assert d.preview_window == (280, 30, 360, 240), d.preview_window  # dragged left and down: right and up
+    d.remember()
+    assert Krita.settings[("liif_upscale", "preview")] == "true"
+    d.reject()
     print("ok")
 ''')
 

@@ -50,6 +50,7 @@ from .pixels import (
     from_worker,
     is_opaque_mask,
     pixel_format,
+    to_rgba8,
     to_worker,
     worker_samples,
 )
@@ -209,6 +210,25 @@ def compute(job: UpscaleJob, client: WorkerClient, progress: Progress | None = N
     if progress is not None:
         progress(1.0)
     return from_worker(samples, job.fmt)
+
+
+def preview(job: UpscaleJob, client: WorkerClient, window: Rect, cancel: Cancel | None = None) -> bytes:
+    """One window of the job's result (``window`` in the coordinates of ``job.plan.target``), as
+    8-bit R, G, B, A bytes for the screen (:func:`pixels.to_rgba8`). Any thread; changes nothing.
+
+    The worker computes only that window, from the input pixels it depends on, so a preview of
+    a long job takes a second or two; it is the same as the window of the full result."""
+    src, (width, height) = job.plan.source, job.plan.target_size
+    region = (window.x, window.y, window.width, window.height)
+    options = {"size": (width, height), "model": job.model, "device": job.device, "tile": job.tile,
+               "cancel": cancel, "region": region}
+    data, shape, dtype = to_worker(job.pixels, src.width, src.height, job.fmt)
+    out, _, out_dtype = client.upscale(data, shape, dtype, self_ensemble=job.self_ensemble, **options)
+    samples = worker_samples(out, out_dtype)
+    if job.mask is not None:
+        mask, _, _ = client.upscale(job.mask, (src.height, src.width), "uint8", **options)
+        apply_mask(samples, job.fmt.channels, mask)
+    return to_rgba8(samples, job.fmt.channels)
 
 
 def _same_space(a: Any, b: Any) -> bool:

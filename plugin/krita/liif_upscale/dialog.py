@@ -6,6 +6,10 @@ upscale uses, so what it shows is what happens. The model list and the GPU's ava
 from the worker (``client.info()``), fetched in a thread so the dialog opens at once even while
 the worker is still starting. Last used values are kept in Krita's settings (kritarc, group
 ``liif_upscale``).
+
+The preview shows one window of the result at 100%, computed by the worker from only the input
+pixels that window depends on (``region``), so it takes a second or two even where the whole job
+takes minutes; dragging it looks elsewhere. It follows every choice, a moment after the last change.
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from krita import Krita
 
+from . import api
 from .geometry import MAX_SIDE, GeometryError, Plan, Rect, plan
-from .liif_common.client import WorkerClient
+from .liif_common.client import WorkerCancelled, WorkerClient
 from .liif_common.time_left import estimate_seconds, format_seconds
 from .qt import (
     QButtonGroup,
@@ -30,7 +37,9 @@ from .qt import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QImage,
     QLabel,
+    QPixmap,
     QRadioButton,
     QSpinBox,
     Qt,
@@ -42,9 +51,11 @@ from .qt import (
 
 SETTINGS_GROUP = "liif_upscale"
 DEFAULTS = {"scale": "2.00", "keep_aspect": "true", "model": "", "device": "auto", "tile": "0",
-            "self_ensemble": "false", "scope": "selection", "output": "layer"}
+            "self_ensemble": "false", "scope": "selection", "output": "layer", "preview": "false"}
 MAX_SCALE = 32.0
 DEFAULT_TILE = 512
+PREVIEW_SIZE = (360, 240)  # the preview window, in result pixels (shown at 100%)
+PREVIEW_DELAY_MS = 400  # after the last change, so typing a size does not start a job per key
 
 
 def load_settings() -> dict[str, str]:
@@ -61,6 +72,32 @@ def save_settings(values: dict[str, str]) -> None:
 
 def _round(value: float) -> int:
     return int(value + 0.5)
+
+
+def _event_point(event: Any) -> tuple[int, int]:
+    pos = event.position().toPoint() if hasattr(event, "position") else event.pos()  # Qt 6 / Qt 5
+    return pos.x(), pos.y()
+
+
+class PreviewLabel(QLabel):
+    """The preview picture; a drag moves the window over the result by as many pixels."""
+
+    def __init__(self, dragged: Callable[[int, int], None]) -> None:
+        super().__init__()
+        self._dragged = dragged
+        self._start: tuple[int, int] | None = None
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setCursor(Qt.CursorShape.OpenHandCursor)
+
+    def mousePressEvent(self, event: Any) -> None:  # noqa: N802  (Qt's name)
+        self._start = _event_point(event)
+
+    def mouseReleaseEvent(self, event: Any) -> None:  # noqa: N802
+        if self._start is not None:
+            (x0, y0), (x1, y1) = self._start, _event_point(event)
+            self._start = None
+            if (x1, y1) != (x0, y0):
+                self._dragged(x1 - x0, y1 - y0)
 
 
 class UpscaleDialog(QDialog):
@@ -80,6 +117,14 @@ class UpscaleDialog(QDialog):
         self.info_error: str | None = None  # or why it could not be had
         self._fx = self._fy = 2.0
         self._updating = False
+        self.client = client
+        self.preview_size = PREVIEW_SIZE
+        self.preview_image: QImage | None = None  # the last preview shown
+        self.preview_window: Rect | None = None  # its place in the result
+        self._preview_target: Rect | None = None  # the result's place in the canvas, for that window
+        self._preview_centre = (0.5, 0.5)  # fractions of the result's width and height
+        self._preview_generation = 0  # a newer request cancels the running one
+        self._preview_queue: queue.Queue = queue.Queue()
         self._build()
         self._restore()
         self._info_queue: queue.Queue = queue.Queue()
@@ -169,6 +214,23 @@ class UpscaleDialog(QDialog):
         self.device_combo.currentIndexChanged.connect(self._refresh)
         self.self_ensemble.toggled.connect(self._refresh)
 
+        self.preview_check = QCheckBox("Show part of the result at 100%")
+        self.preview_check.setToolTip("Computes only that part, so it takes a second or two; drag the picture "
+                                      "to look at another part")
+        self.preview_check.toggled.connect(self._preview_toggled)
+        form.addRow("Preview:", self.preview_check)
+        self.preview_label = PreviewLabel(self._preview_dragged)
+        self.preview_label.setMinimumSize(*PREVIEW_SIZE)
+        self.preview_label.setVisible(False)
+        self.preview_status = QLabel()
+        self.preview_status.setWordWrap(True)
+        self.preview_status.setVisible(False)
+        self._preview_delay = QTimer(self)
+        self._preview_delay.setSingleShot(True)
+        self._preview_delay.timeout.connect(self.start_preview)
+        self._preview_timer = QTimer(self)
+        self._preview_timer.timeout.connect(self._poll_preview)
+
         self.status_label = QLabel("Starting the worker...")
         self.status_label.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -179,6 +241,8 @@ class UpscaleDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"Layer: <b>{_escape(self.node.name())}</b>"))
         layout.addLayout(form)
+        layout.addWidget(self.preview_label)
+        layout.addWidget(self.preview_status)
         layout.addWidget(self.status_label)
         layout.addWidget(self.buttons)
 
@@ -205,6 +269,7 @@ class UpscaleDialog(QDialog):
         self.tile_spin.setValue(tile or DEFAULT_TILE)
         self.tile_spin.setEnabled(tile != 0)
         self.self_ensemble.setChecked(s["self_ensemble"] == "true")
+        self.preview_check.setChecked(s["preview"] == "true")
         self.add_model(None, select=False)  # always item 0
         self.add_model(s["model"] or None)
         self._updating = False
@@ -350,6 +415,8 @@ class UpscaleDialog(QDialog):
         if seconds is not None:
             text += f"; {format_seconds(seconds)}"
         self.result_label.setText(text)
+        if self.preview_check.isChecked():
+            self._preview_delay.start(PREVIEW_DELAY_MS)
 
     def _plan(self) -> Plan:
         """Where the result goes for the sizes as chosen (raises :class:`GeometryError`)."""
@@ -371,6 +438,84 @@ class UpscaleDialog(QDialog):
         req, ref = self.request(), self.reference
         return estimate_seconds(self.info, req["model"], req["device"], ref.width * ref.height,
                                 target.width * target.height, req["self_ensemble"])
+
+    # the preview --------------------------------------------------------------------------
+    def _preview_toggled(self, on: bool) -> None:
+        self.preview_label.setVisible(on)
+        self.preview_status.setVisible(on)
+        if on:
+            self._preview_delay.start(0 if self.info else PREVIEW_DELAY_MS)
+        else:
+            self._preview_generation += 1  # cancels a running one
+        self.adjustSize()
+
+    def _preview_dragged(self, dx: int, dy: int) -> None:
+        """Move the window against the drag, like a picture pushed under a frame."""
+        window, target = self.preview_window, self._preview_target
+        if window is None or target is None:
+            return
+        self._preview_centre = ((window.x + window.width / 2 - dx) / target.width,
+                                (window.y + window.height / 2 - dy) / target.height)
+        self.start_preview()
+
+    def _window_in(self, target: Rect) -> Rect:
+        """The preview's part of a result of ``target``'s size, around the chosen centre, inside it."""
+        w, h = min(self.preview_size[0], target.width), min(self.preview_size[1], target.height)
+        cx, cy = self._preview_centre
+        x = min(max(0, _round(cx * target.width - w / 2)), target.width - w)
+        y = min(max(0, _round(cy * target.height - h / 2)), target.height - h)
+        return Rect(x, y, w, h)
+
+    def start_preview(self) -> None:
+        """Compute the preview for the current choices now (in a thread; a running one is cancelled)."""
+        self._preview_generation += 1
+        if not self.preview_check.isChecked() or self.client is None:
+            return
+        generation = self._preview_generation
+        try:
+            job = api.prepare(self.document, self.node, **self.request())  # reads the pixels: GUI thread
+        except api.UpscaleError as exc:
+            self.preview_status.setText(f"<span style='color:#c33'>{_escape(str(exc))}</span>")
+            return
+        window = self._window_in(job.plan.target)
+        self._preview_target = job.plan.target
+        self.preview_status.setText("Computing the preview...")
+
+        def run() -> None:
+            start = time.monotonic()
+            try:
+                rgba = api.preview(job, self.client, window, cancel=lambda: generation != self._preview_generation)
+                self._preview_queue.put((generation, window, rgba, time.monotonic() - start))
+            except WorkerCancelled:
+                pass
+            except Exception as exc:  # noqa: BLE001  (shown under the preview)
+                self._preview_queue.put((generation, window, exc, 0.0))
+
+        threading.Thread(target=run, name="liif-upscale-preview", daemon=True).start()
+        self._preview_timer.start(50)
+
+    def _poll_preview(self) -> None:
+        try:
+            generation, window, value, seconds = self._preview_queue.get_nowait()
+        except queue.Empty:
+            return
+        if generation != self._preview_generation:
+            return  # a newer one is on its way
+        self._preview_timer.stop()
+        if isinstance(value, Exception):
+            first_line = str(value).splitlines()[0] if str(value) else type(value).__name__
+            self.preview_status.setText(f"<span style='color:#c33'>No preview: {_escape(first_line)}</span>")
+            return
+        image = QImage(value, window.width, window.height, 4 * window.width, QImage.Format.Format_RGBA8888).copy()
+        self.preview_image, self.preview_window = image, window
+        self.preview_label.setPixmap(QPixmap.fromImage(image))
+        self.preview_status.setText(f"{_px(window.width, window.height)} of the result at 100%, from "
+                                    f"x\u00a0{window.x}, y\u00a0{window.y} ({seconds:.1f}\u00a0s). Drag it to look "
+                                    "elsewhere.")
+
+    def done(self, result: int) -> None:
+        self._preview_generation += 1  # a running preview stops: the job is next, or nothing
+        super().done(result)
 
     # the answer ---------------------------------------------------------------------------
     def size(self) -> tuple[int, int]:
@@ -398,7 +543,8 @@ class UpscaleDialog(QDialog):
                        "model": self.model_combo.currentData() or "", "device": self.device_combo.currentData(),
                        "tile": "0" if self.tile_auto.isChecked() else str(self.tile_spin.value()),
                        "self_ensemble": "true" if self.self_ensemble.isChecked() else "false", "scope": scope,
-                       "output": "document" if self.output_document.isChecked() else "layer"})
+                       "output": "document" if self.output_document.isChecked() else "layer",
+                       "preview": "true" if self.preview_check.isChecked() else "false"})
 
 
 def _px(width: int, height: int) -> str:

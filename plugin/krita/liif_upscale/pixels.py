@@ -155,6 +155,27 @@ def from_worker(samples: array, fmt: PixelFormat) -> bytes:
     return _little_endian_bytes(samples)
 
 
+def to_rgba8(samples: array, channels: int) -> bytes:
+    """Worker samples (R, G, B, A or grey, alpha) -> 8-bit R, G, B, A bytes for a ``QImage`` on screen.
+
+    16-bit values keep their high byte; floats are clamped to [0, 1] as they are, with no colour
+    management (a linear-light float layer looks darker than in Krita's canvas): enough to judge
+    edges and detail, which is what the dialog's preview is for."""
+    if samples.typecode == "B":
+        eight = bytes(samples)
+    elif samples.typecode == "H":
+        eight = _little_endian_bytes(samples)[1::2]
+    else:
+        eight = bytes(255 if v >= 1 else 0 if not v > 0 else int(v * 255 + 0.5) for v in samples)
+    if channels == 4:
+        return eight
+    out = bytearray(len(eight) * 2)  # grey, alpha -> grey, grey, grey, alpha
+    for k in range(3):
+        out[k::4] = eight[0::2]
+    out[3::4] = eight[1::2]
+    return bytes(out)
+
+
 def apply_mask(samples: array, channels: int, mask: bytes | bytearray) -> None:
     """Multiply the alpha (last) channel of interleaved ``samples`` by ``mask`` (one byte per pixel, 255 = keep).
 
