@@ -719,6 +719,19 @@ def test_pixels_half_floats_clamp_to_the_half_range() -> None:
     np.testing.assert_array_equal(halves, np.array([0.5, 65504, -65504, 1.0], dtype=np.float16))
 
 
+def test_pixels_for_the_preview_are_8_bit_rgba() -> None:
+    """The preview's screen bytes from each worker dtype: 16-bit keeps the high byte, floats are
+    clamped and rounded (NaN black), grey and alpha become R = G = B and alpha."""
+    pixels = _load("pixels")
+    rgba = np.array([[[0, 1, 128, 255], [7, 200, 90, 3]]], dtype=np.uint8)
+    assert pixels.to_rgba8(pixels.worker_samples(rgba.tobytes(), "uint8"), 4) == rgba.tobytes()
+    wide = rgba.astype(np.uint16) * 256 + 177  # the low byte must not matter
+    assert pixels.to_rgba8(pixels.worker_samples(wide.tobytes(), "uint16"), 4) == rgba.tobytes()
+    floats = np.array([0.5, -0.2, 1.7, np.nan, 1 / 255, 0.999], dtype=np.float32)
+    assert pixels.to_rgba8(pixels.worker_samples(floats.tobytes(), "float32"), 2) == bytes(
+        [128, 128, 128, 0, 255, 255, 255, 0, 1, 1, 1, 255])
+
+
 def test_pixels_mask_multiplies_alpha() -> None:
     pixels = _load("pixels")
     rng = np.random.default_rng(2)
