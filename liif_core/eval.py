@@ -39,7 +39,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -391,15 +390,9 @@ def machine() -> str:
     """A one-line description of where this ran (CPU model and cores, torch threads, device)."""
     import torch
 
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from liif_core.devices import cpu_name, usable_cores
+
+    cpu, cores = cpu_name(), usable_cores()
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", CPU only"
     return f"{cpu}, {cores} cores{gpu}, torch {torch.__version__} with {torch.get_num_threads()} threads"
 

@@ -39,25 +39,14 @@ def speed_file() -> Path:
     return cache_dir() / "speed.json"
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
 def device_identity(device: torch.device) -> str:
     """What a measured speed belongs to: ``cpu: <model> x<cores>``, ``cuda: <GPU name>``, ``mps: <machine>``."""
-    from liif_core.devices import usable_cores
+    from liif_core.devices import cpu_name, usable_cores
 
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
     if device.type == "cpu":
-        return f"cpu: {_cpu_name()} x{usable_cores()}"
+        return f"cpu: {cpu_name()} x{usable_cores()}"
     return f"{device.type}: {platform.machine()}"
 
 
