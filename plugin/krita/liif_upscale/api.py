@@ -217,7 +217,7 @@ def preview(job: UpscaleJob, client: WorkerClient, window: Rect, cancel: Cancel 
     8-bit R, G, B, A bytes for the screen (:func:`pixels.to_rgba8`). Any thread; changes nothing.
 
     The worker computes only that window, from the input pixels it depends on, so a preview of
-    a long job takes a second or two; it is the same as the window of the full result."""
+    a long job takes seconds; it is the same as the window of the full result."""
     src, (width, height) = job.plan.source, job.plan.target_size
     region = (window.x, window.y, window.width, window.height)
     options = {"size": (width, height), "model": job.model, "device": job.device, "tile": job.tile,

@@ -8,8 +8,8 @@ the worker is still starting. Last used values are kept in Krita's settings (kri
 ``liif_upscale``).
 
 The preview shows one window of the result at 100%, computed by the worker from only the input
-pixels that window depends on (``region``), so it takes a second or two even where the whole job
-takes minutes; dragging it looks elsewhere. It follows every choice, a moment after the last change.
+pixels that window depends on (``region``), so it takes seconds where the whole job takes
+minutes; dragging it looks elsewhere. It follows every choice, a moment after the last change.
 """
 
 from __future__ import annotations
@@ -215,8 +215,8 @@ class UpscaleDialog(QDialog):
         self.self_ensemble.toggled.connect(self._refresh)
 
         self.preview_check = QCheckBox("Show part of the result at 100%")
-        self.preview_check.setToolTip("Computes only that part, so it takes a second or two; drag the picture "
-                                      "to look at another part")
+        self.preview_check.setToolTip("Computes only that part, so it takes seconds, not minutes; drag the "
+                                      "picture to look at another part")
         self.preview_check.toggled.connect(self._preview_toggled)
         form.addRow("Preview:", self.preview_check)
         self.preview_label = PreviewLabel(self._preview_dragged)
