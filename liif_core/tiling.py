@@ -61,10 +61,9 @@ def run_tiles(model, inp: torch.Tensor, out_hw: tuple[int, int], tile: int,
 
     ``emit(row0, col0, block)`` receives each finished ``(rows, cols, 3)`` block at its place in
     the whole output (normalised, float32, on the model's device). ``progress(done, total)``
-    counts work in output pixels (a
-    tile's encoder pass adds the equivalent of its input pixels, see ``work_per_pixel``) after each
-    tile's encoder and each chunk of rows: even a one-tile image on a CPU moves the bar every
-    fraction of a second, at an even pace.
+    counts work in output pixels (a tile's encoder pass adds the equivalent of its input pixels,
+    see ``work_per_pixel``) after each tile's encoder and each chunk of rows: even a one-tile image
+    on a CPU moves the bar every fraction of a second, at an even pace.
     """
     _, _, h, w = inp.shape
     oh, ow = out_hw

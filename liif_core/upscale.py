@@ -133,7 +133,7 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
     need = rh * rw * c * image.dtype.itemsize + h * w * 4 * 3 * 3 + (rh * rw * 3 * 4 if self_ensemble else 0)
     limit = memory_limit()
     if need > limit:
-        raise MemoryLimitError(f"the {ow} x {oh} result needs about {need / 2**30:.1f} GiB, over the limit of "
+        raise MemoryLimitError(f"the {rw} x {rh} result needs about {need / 2**30:.1f} GiB, over the limit of "
                                f"{limit / 2**30:.1f} GiB; choose a smaller size or raise {MEMORY_LIMIT_ENV}")
     if tile is not None and (int(tile) != tile or tile < 8):
         raise InputError(f"tile must be a whole number of at least 8 pixels, got {tile!r}")

@@ -223,7 +223,11 @@ def preview(job: UpscaleJob, client: WorkerClient, window: Rect, cancel: Cancel 
     options = {"size": (width, height), "model": job.model, "device": job.device, "tile": job.tile,
                "cancel": cancel, "region": region}
     data, shape, dtype = to_worker(job.pixels, src.width, src.height, job.fmt)
-    out, _, out_dtype = client.upscale(data, shape, dtype, self_ensemble=job.self_ensemble, **options)
+    out, out_shape, out_dtype = client.upscale(data, shape, dtype, self_ensemble=job.self_ensemble, **options)
+    expected = (window.height, window.width, job.fmt.channels)
+    if tuple(out_shape) != expected or out_dtype != dtype:  # a worker from before regions sends it all
+        raise WorkerError("InternalError", f"the worker returned {out_shape} {out_dtype} for a preview, expected "
+                          f"{expected} {dtype}; the plug-in and the worker differ in version: run install.py again")
     samples = worker_samples(out, out_dtype)
     if job.mask is not None:
         mask, _, _ = client.upscale(job.mask, (src.height, src.width), "uint8", **options)
