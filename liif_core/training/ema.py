@@ -39,10 +39,13 @@ class WeightAverage:
             avg.lerp_(state[name].detach().float(), weight)
 
     def model(self, like: torch.nn.Module) -> torch.nn.Module:
-        """A copy of ``like`` holding the averaged weights (for validation and export)."""
-        averaged = copy.deepcopy(like)
-        averaged.load_state_dict({**like.state_dict(), **self.params})
-        return averaged
+        """A copy of ``like`` holding the averaged weights (for validation)."""
+        return self.load_into(copy.deepcopy(like))
+
+    def load_into(self, model: torch.nn.Module) -> torch.nn.Module:
+        """Put the averaged weights into ``model`` (for export) and return it."""
+        model.load_state_dict({**model.state_dict(), **self.params})
+        return model
 
     def state_dict(self) -> dict[str, Any]:
         return {"decay": self.decay, "updates": self.updates, "params": self.params}

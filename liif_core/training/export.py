@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from liif_core import models
+from liif_core.training.ema import WeightAverage
 from liif_core.weights import save_model
 
 
@@ -33,8 +34,9 @@ def export(run: str | Path, out: str | Path, half: bool = False, hardware: str |
         saved = torch.load(run / "last.ema.pt", map_location="cpu", weights_only=True)
         if saved["step"] != meta["step"]:
             raise ValueError(f"{run}: last.ema.pt is from step {saved['step']}, last.pt from step {meta['step']}")
-        averaged = saved["ema"]
-        net.load_state_dict({**net.state_dict(), **averaged["params"]})
+        averaged = WeightAverage(net, saved["ema"]["decay"])
+        averaged.load_state_dict(saved["ema"])
+        averaged.load_into(net)
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
     key = "val_ema" if ema else "val"
     last_val = next((r[key] for r in reversed(log) if key in r), None)
@@ -57,8 +59,8 @@ def export(run: str | Path, out: str | Path, half: bool = False, hardware: str |
             "hardware": hardware or old.get("training", {}).get("hardware", "unknown"),
             "data": [s["path"] for s in cfg["data"]["sources"]],
             "held_out_validation_psnr_rgb": last_val,
-            "weights": (f"exponential moving average of the weights (decay {averaged['decay']}, "
-                        f"{averaged['updates']} updates)" if averaged else "the last step's"),
+            "weights": (f"exponential moving average of the weights (decay {averaged.decay}, "
+                        f"{averaged.updates} updates)" if averaged else "the last step's"),
         },
         "evaluation": old.get("evaluation", {}),
         "licence": "weights trained by the LIIF Upscale project; training images belong to their authors",

@@ -27,6 +27,7 @@ before these (the new layer's conversion to that colour space, done before it is
 from __future__ import annotations
 
 import threading
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -183,28 +184,7 @@ def compute(job: UpscaleJob, client: WorkerClient, progress: Progress | None = N
 
     Raises the client's exceptions (:class:`WorkerCancelled` when ``cancel()`` turned true).
     """
-    src, (width, height) = job.plan.source, job.plan.target_size
-    options = {"size": (width, height), "model": job.model, "device": job.device, "tile": job.tile, "cancel": cancel}
-
-    weights = job.step_weights
-
-    def step(index: int) -> Callable[[int, int], None] | None:
-        if progress is None:
-            return None
-        before, share = sum(weights[:index]) / sum(weights), weights[index] / sum(weights)
-        return lambda done, total: progress(before + share * (done / total if total else 1.0))
-
-    data, shape, dtype = to_worker(job.pixels, src.width, src.height, job.fmt)
-    out, out_shape, out_dtype = client.upscale(data, shape, dtype, progress=step(0),
-                                               self_ensemble=job.self_ensemble, **options)
-    expected = (height, width, job.fmt.channels)
-    if tuple(out_shape) != expected or out_dtype != dtype:
-        raise WorkerError("InternalError", f"the worker returned {out_shape} {out_dtype}, expected {expected} {dtype}")
-    samples = worker_samples(out, out_dtype)
-    del data, out
-    if job.mask is not None:
-        mask, _, _ = client.upscale(job.mask, (src.height, src.width), "uint8", progress=step(1), **options)
-        apply_mask(samples, job.fmt.channels, mask)
+    samples = _upscaled(job, client, progress, cancel)
     if cancel is not None and cancel():
         raise WorkerCancelled("Cancelled", "upscale cancelled")
     if progress is not None:
@@ -218,21 +198,37 @@ def preview(job: UpscaleJob, client: WorkerClient, window: Rect, cancel: Cancel 
 
     The worker computes only that window, from the input pixels it depends on, so a preview of
     a long job takes seconds; it is the same as the window of the full result."""
+    return to_rgba8(_upscaled(job, client, None, cancel, window), job.fmt.channels)
+
+
+def _upscaled(job: UpscaleJob, client: WorkerClient, progress: Progress | None, cancel: Cancel | None,
+              window: Rect | None = None) -> array:
+    """The worker's samples of the job's result (or of its ``window``), the selection's mask applied."""
     src, (width, height) = job.plan.source, job.plan.target_size
-    region = (window.x, window.y, window.width, window.height)
-    options = {"size": (width, height), "model": job.model, "device": job.device, "tile": job.tile,
-               "cancel": cancel, "region": region}
+    options = {"size": (width, height), "model": job.model, "device": job.device, "tile": job.tile, "cancel": cancel,
+               "region": None if window is None else (window.x, window.y, window.width, window.height)}
+    weights = job.step_weights
+
+    def step(index: int) -> Callable[[int, int], None] | None:
+        if progress is None:
+            return None
+        before, share = sum(weights[:index]) / sum(weights), weights[index] / sum(weights)
+        return lambda done, total: progress(before + share * (done / total if total else 1.0))
+
     data, shape, dtype = to_worker(job.pixels, src.width, src.height, job.fmt)
-    out, out_shape, out_dtype = client.upscale(data, shape, dtype, self_ensemble=job.self_ensemble, **options)
-    expected = (window.height, window.width, job.fmt.channels)
-    if tuple(out_shape) != expected or out_dtype != dtype:  # a worker from before regions sends it all
-        raise WorkerError("InternalError", f"the worker returned {out_shape} {out_dtype} for a preview, expected "
-                          f"{expected} {dtype}; the plug-in and the worker differ in version: run install.py again")
+    out, out_shape, out_dtype = client.upscale(data, shape, dtype, progress=step(0),
+                                               self_ensemble=job.self_ensemble, **options)
+    expected = (height, width, job.fmt.channels) if window is None else (window.height, window.width,
+                                                                          job.fmt.channels)
+    if tuple(out_shape) != expected or out_dtype != dtype:  # e.g. a worker from before regions sends it all
+        raise WorkerError("InternalError", f"the worker returned {out_shape} {out_dtype}, expected {expected} "
+                          f"{dtype}; the plug-in and the worker differ in version: run install.py again")
     samples = worker_samples(out, out_dtype)
+    del data, out
     if job.mask is not None:
-        mask, _, _ = client.upscale(job.mask, (src.height, src.width), "uint8", **options)
+        mask, _, _ = client.upscale(job.mask, (src.height, src.width), "uint8", progress=step(1), **options)
         apply_mask(samples, job.fmt.channels, mask)
-    return to_rgba8(samples, job.fmt.channels)
+    return samples
 
 
 def _same_space(a: Any, b: Any) -> bool:
