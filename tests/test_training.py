@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import pytest
@@ -310,3 +311,17 @@ def test_model_and_data_agree_on_the_largest_scale(tmp_path):
     with pytest.raises(LiifError, match=r"model.args.scale_max \(4\) must equal data.scale_max \(3\)"):
         train_mod.train(cfg, tmp_path / "run", tmp_path / "data")
     assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_shipped_config_names_only_sources_it_can_make():
+    """Every generated source of the shipped config is a valid call of ``generate``, every path is
+    distinct, and every source joins within the schedule (a typo would surface only on a GPU)."""
+    cfg = train_mod.load_config(train_mod.REPO / "weights" / "liif-edsr.train.json")
+    sources = cfg["data"]["sources"]
+    assert len({s["path"] for s in sources}) == len(sources)
+    for spec in sources:
+        if "generate" in spec:
+            inspect.signature(generate).bind("out", **spec["generate"])
+        assert 0 <= spec.get("from_step", 0) < train_mod.total_steps(cfg["train"])
+        assert spec["weight"] > 0 and spec.get("holdout", 0) >= 0
+    assert any(s["path"] == "debian-photos" and s["generate"].get("debian_photos") for s in sources)

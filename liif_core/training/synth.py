@@ -9,7 +9,8 @@ Run ``python -m liif_core.training.synth OUT_DIR --count N --seed S`` (``--qt-co
 widget screenshots, ``--hidpi-text-count N`` text drawn at 2x/3x and ``--document-count N``
 made-up documentation pages at 2x/3x, through PyQt5 offscreen, when PyQt5 is installed;
 ``--structure-count N`` adds photograph-like views of buildings, see
-:mod:`liif_core.training.structures`).
+:mod:`liif_core.training.structures`; ``--debian-photos`` adds real photographs from Debian's
+wallpaper packages, see :mod:`liif_core.training.photos`).
 """
 
 from __future__ import annotations
@@ -402,11 +403,12 @@ def document_image(rng: random.Random) -> Image.Image:
 
 
 def generate(out_dir: str | Path, count: int, seed: int, qt_count: int = 0, hidpi_text_count: int = 0,
-             structure_count: int = 0, document_count: int = 0) -> list[Path]:
+             structure_count: int = 0, document_count: int = 0, debian_photos: bool = False) -> list[Path]:
     """Write ``count`` drawn images, ``qt_count`` Qt widget screenshots, ``hidpi_text_count``
     HiDPI text images (:func:`hidpi_text_image`), ``structure_count`` views of building faces
-    (:func:`liif_core.training.structures.structure_image`) and ``document_count`` documentation
-    views (:func:`document_image`) to ``out_dir``."""
+    (:func:`liif_core.training.structures.structure_image`), ``document_count`` documentation
+    views (:func:`document_image`) and, with ``debian_photos``, the photographs of Debian's wallpaper
+    packages (:mod:`liif_core.training.photos`, downloaded with apt-get) to ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     font_files = fonts()
@@ -436,6 +438,10 @@ def generate(out_dir: str | Path, count: int, seed: int, qt_count: int = 0, hidp
         workers = min(os.cpu_count() or 1, structure_count)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             paths += pool.map(_write_structure, jobs, chunksize=max(1, structure_count // (4 * workers)))
+    if debian_photos:
+        from liif_core.training.photos import write_debian_photos
+
+        paths += write_debian_photos(out_dir)
     return paths
 
 
@@ -457,9 +463,11 @@ def main() -> None:
     parser.add_argument("--structure-count", type=int, default=0, help="views of building faces to add")
     parser.add_argument("--document-count", type=int, default=0,
                         help="HiDPI views of made-up documentation pages to add (needs PyQt5)")
+    parser.add_argument("--debian-photos", action="store_true",
+                        help="add the photographs of Debian's wallpaper packages (needs apt-get and a Debian mirror)")
     args = parser.parse_args()
     paths = generate(args.out_dir, args.count, args.seed, args.qt_count, args.hidpi_text_count, args.structure_count,
-                     args.document_count)
+                     args.document_count, args.debian_photos)
     print(f"wrote {len(paths)} images to {args.out_dir}")
 
 
