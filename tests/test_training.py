@@ -325,3 +325,49 @@ def test_shipped_config_names_only_sources_it_can_make():
         assert 0 <= spec.get("from_step", 0) < train_mod.total_steps(cfg["train"])
         assert spec["weight"] > 0 and spec.get("holdout", 0) >= 0
     assert any(s["path"] == "debian-photos" and s["generate"].get("debian_photos") for s in sources)
+
+
+def test_channels_last_training_resumes_exactly_and_exports(tmp_path, monkeypatch):
+    """``--channels-last`` feeds the convolutions channels-last tensors; the run still resumes to
+    the bit, learns what the default layout learns up to rounding, and exports (safetensors needs
+    contiguous tensors, which a channels-last convolution's weight is not)."""
+    from liif_core import models
+    from liif_core.training.export import export
+    from liif_core.weights import load_model
+
+    cfg, data = _setup(tmp_path)
+    tiny = json.loads(cfg.read_text())
+    tiny["train"]["ema"] = {"decay": 0.9, "from_step": 2}
+    cfg.write_text(json.dumps(tiny))
+    torch.set_num_threads(1)
+    layouts = []
+    make = models.make
+
+    def spying_make(spec, **kwargs):
+        net = make(spec, **kwargs)
+        if not hasattr(net, "encoder"):  # make() also builds the encoder and the MLP
+            return net
+        net.encoder.head.register_forward_pre_hook(lambda _, args: layouts.append(
+            net.training and args[0].is_contiguous(memory_format=torch.channels_last)))
+        return net
+
+    monkeypatch.setattr(models, "make", spying_make)
+    plain = train_mod.train(cfg, tmp_path / "plain", data)
+    assert layouts and not any(layouts)
+    layouts.clear()
+    straight = train_mod.train(cfg, tmp_path / "straight", data, channels_last=True)
+    assert layouts.count(True) == 6  # every training step; validation runs the model in eval mode
+    half = train_mod.train(cfg, tmp_path / "halves", data, max_steps=3, channels_last=True)
+    train_mod.train(cfg, half, data, channels_last=True)
+    for name in ("last.pt", "last.ema.pt"):
+        a = torch.load(straight / name, weights_only=True)
+        b = torch.load(half / name, weights_only=True)
+        weights_a = a["model"] if name == "last.pt" else a["ema"]["params"]
+        weights_b = b["model"] if name == "last.pt" else b["ema"]["params"]
+        for key, tensor in weights_a.items():
+            assert torch.equal(tensor, weights_b[key]) and tensor.is_contiguous(), (name, key)
+    loss = [[json.loads(line)["loss"] for line in (run / "log.jsonl").read_text().splitlines()]
+            for run in (plain, straight)]
+    assert loss[0] == pytest.approx(loss[1], rel=1e-3)
+    shipped = load_model(export(straight, tmp_path / "cl.safetensors"), device="cpu")
+    assert shipped.card["training"]["steps"] == 6

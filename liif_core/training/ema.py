@@ -48,7 +48,8 @@ class WeightAverage:
         return model
 
     def state_dict(self) -> dict[str, Any]:
-        return {"decay": self.decay, "updates": self.updates, "params": self.params}
+        return {"decay": self.decay, "updates": self.updates,
+                "params": {k: v.contiguous() for k, v in self.params.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state["params"].keys() != self.params.keys():

@@ -153,7 +153,8 @@ def save_checkpoint(run: Path, model, optimizer, step: int, total: int, cfg: dic
                     ema: WeightAverage | None = None) -> None:
     """Write ``last.pt``, ``last.optim.pt`` and ``last.ema.pt`` atomically (separate files keep
     each under 16 MiB); ``last.pt`` last, since a resume starts from it."""
-    meta = {"model": model.state_dict(), "step": step, "total_steps": total, "config": cfg, "elapsed": elapsed}
+    weights = {k: v.contiguous() for k, v in model.state_dict().items()}  # channels-last convs too: export needs it
+    meta = {"model": weights, "step": step, "total_steps": total, "config": cfg, "elapsed": elapsed}
     files = [("last.optim.pt", {"optimizer": optimizer.state_dict(), "step": step}), ("last.pt", meta)]
     if ema is not None:
         files.insert(0, ("last.ema.pt", {"ema": ema.state_dict(), "step": step}))
@@ -165,14 +166,16 @@ def save_checkpoint(run: Path, model, optimizer, step: int, total: int, cfg: dic
 
 def train(config: str | Path, out: str | Path, data_root: str | Path | None = None, device: str = "auto",
           threads: int | None = None, max_steps: int | None = None, minutes: float | None = None,
-          fit_minutes: float | None = None, workers: int | None = None) -> Path:
+          fit_minutes: float | None = None, workers: int | None = None, channels_last: bool = False) -> Path:
     """Train (or resume) the run in ``out``; returns the run directory.
 
     ``max_steps`` stops early (the schedule still follows the config's total); ``minutes`` stops
     after that much wall time; ``fit_minutes`` sets the total from the measured speed so the whole
     schedule fits that many minutes (the chosen total is stored, so a resume keeps it). ``workers``
     processes build batches ahead (default: the config's ``train.workers``, else up to 8 on a GPU
-    and none on a CPU, where the training itself needs every core).
+    and none on a CPU, where the training itself needs every core). ``channels_last`` runs the
+    convolutions on channels-last tensors, the layout tensor cores work in: the same arithmetic in
+    another order, so it changes speed, and the weights only by rounding.
     """
     cfg = load_config(config)
     run = Path(out)
@@ -191,6 +194,8 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     sampler, val_images = build_data(cfg, root, dev if workers == 0 else torch.device("cpu"))
     torch.manual_seed(tc.get("seed", 0))
     model = models.make(cfg["model"]).to(dev)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=layout)
     if model.scale_max != sampler.scale_max:
         raise LiifError(f"model.args.scale_max ({model.scale_max:g}) must equal data.scale_max "
                         f"({sampler.scale_max:g}): it is the largest scale the model learns, "
@@ -244,7 +249,7 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
         b = next(stream)
         data_wait += time.perf_counter() - t_data
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-            pred = model(b.inp, b.coord, b.cell)
+            pred = model(b.inp.contiguous(memory_format=layout), b.coord, b.cell)
         loss = F.l1_loss(pred.float(), b.gt)
         optimizer.zero_grad(set_to_none=True)
         if torch.isfinite(loss):
@@ -298,10 +303,12 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this much wall time")
     parser.add_argument("--fit-minutes", type=float, help="set the total steps so the schedule fits this time")
     parser.add_argument("--workers", type=int, help="processes building batches ahead (default: 8 on GPU, 0 on CPU)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="convolutions in channels-last layout (GPU tensor cores; equal up to rounding)")
     args = parser.parse_args()
     try:
         train(args.config, args.out, args.data_root, args.device, args.threads, args.max_steps, args.minutes,
-              args.fit_minutes, args.workers)
+              args.fit_minutes, args.workers, args.channels_last)
     except (LiifError, FileNotFoundError) as e:
         sys.exit(f"liif-train: error: {e}")
 
