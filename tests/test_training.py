@@ -244,6 +244,25 @@ def test_a_later_source_leaves_the_earlier_batches_unchanged(tmp_path):
     assert any(not torch.equal(a[step].inp, b[step].inp) for step in range(4, 10))
 
 
+def test_min_detail_draws_crops_away_from_flat_areas():
+    """A source with ``min_detail`` redraws crops that fall on flat areas (a photograph's sky): here
+    the top half of the image is flat grey, and almost no sample is flat any more."""
+    from liif_core.training.data import PatchSampler, Source, detail
+
+    img = torch.full((3, 200, 200), 128, dtype=torch.uint8)
+    img[:, 100:] = torch.randint(0, 256, (3, 100, 200), generator=torch.Generator().manual_seed(0))
+    assert detail(img[:, :50, :50]) == 0 and detail(img[:, 100:, 100:]) > 50
+
+    def flat_share(min_detail: float) -> float:
+        sampler = PatchSampler([Source([img], 1.0, "photo", min_detail=min_detail)], patch=12, queries=50,
+                               scale_max=3.0)
+        inputs = torch.cat([sampler.batch(seed=1, step=step, size=16).inp for step in range(8)])
+        return float((inputs.flatten(1).std(dim=1) < 1e-3).float().mean())
+
+    assert flat_share(0.0) > 0.3
+    assert flat_share(3.0) < 0.02
+
+
 def test_validation_reports_each_source(tmp_path):
     """The held-out PSNR is given per source too, and the overall mean is over every image."""
     from liif_core import models

@@ -23,6 +23,7 @@ from PIL import Image
 from liif_core.coords import make_coord
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+DETAIL_TRIES = 8  # positions tried for a crop of a source with min_detail; the last is kept if none passes
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -44,18 +45,32 @@ def load_rgb(path: Path) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 
 
+def detail(crop: torch.Tensor) -> float:
+    """How much a uint8 ``(C, H, W)`` crop varies: the mean absolute difference between neighbouring
+    pixels, in 0-255 units. Random crops of BSD200 score 3 at their 10th percentile and 9 at the
+    median; those of Debian's wallpaper photographs 2.6 at the median."""
+    c = crop.to(torch.int16)
+    rows = (c[:, 1:] - c[:, :-1]).abs().float().mean()
+    cols = (c[:, :, 1:] - c[:, :, :-1]).abs().float().mean()
+    return float((rows + cols) / 2)
+
+
 @dataclass
 class Source:
     """One folder of training images, how often a sample is drawn from it, and from which step on.
 
     ``from_step`` lets a later cycle add a source without changing the batches of the steps before
-    it, so that a run continued with new data can still be reproduced from scratch.
+    it, so that a run continued with new data can still be reproduced from scratch. ``min_detail``
+    (0-255 units, see :func:`detail`) redraws a crop's position, up to :data:`DETAIL_TRIES` times,
+    while the crop is flatter than that: for photographs with large smooth areas (sky, blurred
+    backgrounds), where bicubic is already right and a sample would teach nearly nothing.
     """
 
     images: list[torch.Tensor]
     weight: float
     name: str
     from_step: int = 0
+    min_detail: float = 0.0
 
 
 @dataclass
@@ -86,7 +101,7 @@ class PatchSampler:
             imgs = [im.to(self.device) for im in src.images]
             if not imgs:
                 raise ValueError(f"training source {src.name!r} has no images")
-            self.sources.append(Source(imgs, src.weight, src.name, src.from_step))
+            self.sources.append(Source(imgs, src.weight, src.name, src.from_step, src.min_detail))
         self.min_side = [[min(im.shape[-2:]) for im in s.images] for s in self.sources]
         if queries > patch * patch:
             raise ValueError("queries cannot exceed patch * patch (the smallest HR crop)")
@@ -109,9 +124,12 @@ class PatchSampler:
                 hr = self.min_side[k][i]
             else:
                 i = rng.choice(fits)
-            img = self.sources[k].images[i]
-            y = rng.randrange(img.shape[-2] - hr + 1)
-            x = rng.randrange(img.shape[-1] - hr + 1)
+            img, min_detail = self.sources[k].images[i], self.sources[k].min_detail
+            for _ in range(DETAIL_TRIES if min_detail else 1):  # a source without min_detail: one draw, as always
+                y = rng.randrange(img.shape[-2] - hr + 1)
+                x = rng.randrange(img.shape[-1] - hr + 1)
+                if not min_detail or detail(img[:, y:y + hr, x:x + hr]) >= min_detail:
+                    break
             crop = img[:, y:y + hr, x:x + hr].float().div_(255)
             if rng.random() < 0.5:
                 crop = crop.flip(-1)

@@ -96,7 +96,7 @@ def build_data(cfg: dict[str, Any], root: Path,
     for spec in data["sources"]:
         train_files, val_files = _source_images(root, spec)
         sources.append(Source([load_rgb(p) for p in train_files], spec.get("weight", 1.0), spec["path"],
-                              spec.get("from_step", 0)))
+                              spec.get("from_step", 0), spec.get("min_detail", 0.0)))
         if val_files:
             val[spec["path"]] = [load_rgb(p) for p in val_files]
     sampler = PatchSampler(sources, data.get("patch", 48), data.get("queries", 2304), data.get("scale_min", 1.0),
