@@ -111,8 +111,8 @@ def apt_download(packages: list[str], dest: Path) -> None:
                         "system, make it on a Debian machine (python -m liif_core.training.pack) and bring the folder")
     proc = subprocess.run(["apt-get", "download", *packages], cwd=dest, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise LiifError(f"apt-get download {' '.join(packages)} failed (is a Debian mirror reachable?):\n"
-                        + proc.stderr.strip())
+        raise LiifError(f"apt-get download {' '.join(packages)} failed (run apt-get update, and check that a "
+                        "Debian mirror is reachable):\n" + proc.stderr.strip())
 
 
 def photo_name(index: int, path: str) -> str:
