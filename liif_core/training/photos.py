@@ -163,7 +163,10 @@ def _extract(deb: Path, paths: set[str], dest: Path) -> None:
                         target.parent.mkdir(parents=True, exist_ok=True)
                         target.write_bytes(tar.extractfile(member).read())
         except tarfile.TarError as e:
+            proc.kill()  # it may be blocked writing the rest of the archive
             raise LiifError(f"cannot read {deb.name}: {proc.stderr.read().decode().strip() or e}") from e
+    if proc.returncode != 0:
+        raise LiifError(f"cannot read {deb.name}: dpkg-deb exited with status {proc.returncode}")
 
 
 def reduce(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
