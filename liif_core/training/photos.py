@@ -131,12 +131,11 @@ def fetch(dest: str | Path, photos: Photos | None = None, download: Download | N
     debs.mkdir(parents=True, exist_ok=True)
     packages = sorted({pkg for pkg, _, _ in photos})
     download(packages, debs)
-    wanted = {path: (pkg, digest) for pkg, path, digest in photos}
     for pkg in packages:
         found = sorted(debs.glob(f"{pkg}_*.deb"))
         if not found:
             raise LiifError(f"no .deb of {pkg} was downloaded")
-        _extract(found[-1], {path for path, (owner, _) in wanted.items() if owner == pkg}, dest)
+        _extract(found[-1], {path for owner, path, _ in photos if owner == pkg}, dest)
     paths = []
     for pkg, path, digest in photos:
         target = dest / path
