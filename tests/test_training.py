@@ -100,6 +100,23 @@ def test_a_weight_average_cannot_start_in_the_past(tmp_path):
     assert torch.load(run / "last.ema.pt", weights_only=True)["ema"]["updates"] == 3
 
 
+def test_divergence_stops_before_a_broken_checkpoint(tmp_path):
+    """A run whose loss stops being finite ends with a message at the next log line and leaves
+    the last good checkpoint in place, instead of saving broken weights over it."""
+    cfg, data = _setup(tmp_path)
+    torch.set_num_threads(1)
+    train_mod.train(cfg, tmp_path / "run", data, max_steps=2)
+    good = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    wild = json.loads(cfg.read_text())
+    wild["train"]["lr"] = 1e30  # Adam moves every weight by about the learning rate per step
+    cfg.write_text(json.dumps(wild))
+    with pytest.raises(LiifError, match="diverged between steps 2 and 4"):
+        train_mod.train(cfg, tmp_path / "run", data)
+    kept = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert kept["step"] == 2
+    assert all(torch.equal(good["model"][k], kept["model"][k]) for k in good["model"])
+
+
 def test_resume_differs_from_restart_when_state_is_lost(tmp_path):
     """The exactness test above can fail: dropping the optimizer state changes the result."""
     cfg, data = _setup(tmp_path)
@@ -390,3 +407,22 @@ def test_channels_last_training_resumes_exactly_and_exports(tmp_path, monkeypatc
     assert loss[0] == pytest.approx(loss[1], rel=1e-3)
     shipped = load_model(export(straight, tmp_path / "cl.safetensors"), device="cpu")
     assert shipped.card["training"]["steps"] == 6
+
+
+def test_compiled_training_learns_the_same_and_resumes(tmp_path):
+    """``--compile`` trains through ``torch.compile``: the weights equal the plain loop's up to
+    rounding, the checkpoint holds the model's own parameter names (no compiler wrapper), and a
+    compiled run resumes a plain one. Compiling takes about a minute on this CPU."""
+    from torch._dynamo.utils import counters
+
+    cfg, data = _setup(tmp_path)
+    torch.set_num_threads(1)
+    plain = train_mod.train(cfg, tmp_path / "plain", data)
+    train_mod.train(cfg, tmp_path / "mixed", data, max_steps=3)
+    counters.clear()
+    compiled = train_mod.train(cfg, tmp_path / "mixed", data, compile_model=True)
+    assert counters["stats"]["unique_graphs"] > 0  # the steps did go through the compiler
+    a = torch.load(plain / "last.pt", weights_only=True)["model"]
+    b = torch.load(compiled / "last.pt", weights_only=True)["model"]
+    assert a.keys() == b.keys()
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5

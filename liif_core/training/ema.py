@@ -35,8 +35,8 @@ class WeightAverage:
         self.updates += 1
         weight = 1 - min(self.decay, (1 + self.updates) / (10 + self.updates))
         state = model.state_dict()
-        for name, avg in self.params.items():
-            avg.lerp_(state[name].detach().float(), weight)
+        # one multi-tensor kernel on a GPU instead of one launch per weight, the same arithmetic
+        torch._foreach_lerp_(list(self.params.values()), [state[k].float() for k in self.params], weight)
 
     def model(self, like: torch.nn.Module) -> torch.nn.Module:
         """A copy of ``like`` holding the averaged weights (for validation)."""

@@ -164,9 +164,23 @@ def save_checkpoint(run: Path, model, optimizer, step: int, total: int, cfg: dic
         tmp.replace(run / name)
 
 
+def train_step(forward, optimizer: torch.optim.Optimizer, b, layout: torch.memory_format,
+               amp: bool) -> torch.Tensor:
+    """One optimizer step on batch ``b``; returns the L1 loss as a tensor on the device (reading it
+    would wait for the GPU). ``forward`` is the model or its compiled form."""
+    with torch.autocast(b.inp.device.type, dtype=torch.bfloat16, enabled=amp):
+        pred = forward(b.inp.contiguous(memory_format=layout), b.coord, b.cell)
+    loss = F.l1_loss(pred.float(), b.gt)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
 def train(config: str | Path, out: str | Path, data_root: str | Path | None = None, device: str = "auto",
           threads: int | None = None, max_steps: int | None = None, minutes: float | None = None,
-          fit_minutes: float | None = None, workers: int | None = None, channels_last: bool = False) -> Path:
+          fit_minutes: float | None = None, workers: int | None = None, channels_last: bool = False,
+          compile_model: bool = False) -> Path:
     """Train (or resume) the run in ``out``; returns the run directory.
 
     ``max_steps`` stops early (the schedule still follows the config's total); ``minutes`` stops
@@ -175,7 +189,10 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     processes build batches ahead (default: the config's ``train.workers``, else up to 8 on a GPU
     and none on a CPU, where the training itself needs every core). ``channels_last`` runs the
     convolutions on channels-last tensors, the layout tensor cores work in: the same arithmetic in
-    another order, so it changes speed, and the weights only by rounding.
+    another order, so it changes speed, and the weights only by rounding. ``compile_model`` trains
+    through ``torch.compile`` (fused kernels, fewer launches: the step of this small model is
+    launch-bound on a GPU); compiling takes a minute or more first, and the weights again differ
+    only by rounding.
     """
     cfg = load_config(config)
     run = Path(out)
@@ -201,7 +218,9 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
                         f"({sampler.scale_max:g}): it is the largest scale the model learns, "
                         "and inference gives the decoder no smaller cell than that scale's")
     betas = tuple(tc.get("betas", (0.9, 0.999)))
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate(tc, 0, 1), betas=betas)
+    # fused: one kernel for all weights on a GPU instead of a dozen per step (the same arithmetic)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate(tc, 0, 1), betas=betas,
+                                 fused=dev.type == "cuda")
     step, total, elapsed = 0, total_steps(tc), 0.0
     ema_cfg, ema = tc.get("ema"), None
     ema_from = ema_cfg.get("from_step", 0) if ema_cfg else 0
@@ -227,6 +246,7 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
         print(f"resuming {run} at step {step} of {total}")
     else:
         (run / "config.json").write_text(json.dumps(cfg, indent=2))
+    forward = torch.compile(model) if compile_model else model  # the weights stay model's own
     log = open(run / "log.jsonl", "a")
     amp = dev.type == "cuda" and tc.get("amp", True)
     seed, batch = tc.get("seed", 0), tc["batch"]
@@ -234,7 +254,9 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     val_scales, val_crop = cfg.get("val", {}).get("scales", [2, 4]), cfg.get("val", {}).get("crop", 192)
     start = time.time()
     run_start_step = step
-    losses = []
+    # the loss stays on the device between log lines: reading it each step would make the CPU wait
+    # for the GPU every step instead of queueing the next one
+    loss_sum, n_losses = torch.zeros((), device=dev), 0
     last_t = time.time()
     data_wait = 0.0  # seconds spent waiting for batches since the last log line
     stop = total if max_steps is None else min(total, max_steps)
@@ -248,16 +270,10 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
         t_data = time.perf_counter()
         b = next(stream)
         data_wait += time.perf_counter() - t_data
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-            pred = model(b.inp.contiguous(memory_format=layout), b.coord, b.cell)
-        loss = F.l1_loss(pred.float(), b.gt)
-        optimizer.zero_grad(set_to_none=True)
-        if torch.isfinite(loss):
-            loss.backward()
-            optimizer.step()
+        loss_sum += train_step(forward, optimizer, b, layout, amp)
         if ema is not None:
             ema.update(model)
-        losses.append(loss.item())
+        n_losses += 1
         step += 1
         if fit_minutes and step == run_start_step + 200 and run_start_step == 0:
             rate = 200 / (time.time() - start)
@@ -267,12 +283,20 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
             stream = batches(sampler, seed, batch, step, stop, workers, dev)
             print(f"measured {rate:.2f} steps/s: total steps set to {total}")
             log.write(json.dumps({"step": step, "total_steps": total, "steps_per_s": rate}) + "\n")
-        if step % every_log == 0 or step == stop:
+        out_of_time = minutes is not None and time.time() - start > minutes * 60
+        logging = step % every_log == 0 or step == stop
+        if logging or step % every_ckpt == 0 or out_of_time:
+            mean_loss = loss_sum.item() / n_losses
+            if not math.isfinite(mean_loss):
+                raise LiifError(f"training diverged between steps {step - n_losses} and {step}: the loss is "
+                                f"{mean_loss}; {run} keeps the last checkpoint from before, so lower the "
+                                "learning rate in the config and resume")
+        if logging:
             now = time.time()
-            rec = {"step": step, "loss": sum(losses) / len(losses), "lr": lr,
-                   "s_per_step": (now - last_t) / len(losses), "s_data_per_step": data_wait / len(losses),
+            rec = {"step": step, "loss": mean_loss, "lr": lr,
+                   "s_per_step": (now - last_t) / n_losses, "s_data_per_step": data_wait / n_losses,
                    "elapsed": elapsed + now - start}
-            losses, last_t, data_wait = [], now, 0.0
+            loss_sum, n_losses, last_t, data_wait = torch.zeros((), device=dev), 0, now, 0.0
             if val_images and (step % every_val == 0 or step == stop):
                 rec["val"] = validate(model, val_images, val_scales, val_crop, dev)
                 if ema is not None:
@@ -281,7 +305,6 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
             log.flush()
             last_t = time.time()
             print(json.dumps(rec), flush=True)
-        out_of_time = minutes is not None and time.time() - start > minutes * 60
         if step % every_ckpt == 0 or step == stop or out_of_time:
             save_checkpoint(run, model, optimizer, step, total, cfg, elapsed + time.time() - start, ema)
         if out_of_time:
@@ -305,10 +328,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, help="processes building batches ahead (default: 8 on GPU, 0 on CPU)")
     parser.add_argument("--channels-last", action="store_true",
                         help="convolutions in channels-last layout (GPU tensor cores; equal up to rounding)")
+    parser.add_argument("--compile", action="store_true",
+                        help="train through torch.compile (fewer kernel launches; a minute or more to compile first)")
     args = parser.parse_args()
     try:
         train(args.config, args.out, args.data_root, args.device, args.threads, args.max_steps, args.minutes,
-              args.fit_minutes, args.workers, args.channels_last)
+              args.fit_minutes, args.workers, args.channels_last, args.compile)
     except (LiifError, FileNotFoundError) as e:
         sys.exit(f"liif-train: error: {e}")
 
