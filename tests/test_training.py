@@ -426,3 +426,47 @@ def test_compiled_training_learns_the_same_and_resumes(tmp_path):
     b = torch.load(compiled / "last.pt", weights_only=True)["model"]
     assert a.keys() == b.keys()
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
+
+
+def test_fit_minutes_fits_the_last_cycle_and_resume_asks_for_it(tmp_path, monkeypatch):
+    """``--fit-minutes`` on a schedule of cycles sets the last cycle's length from the measured
+    speed, so the run ends, at the floor of its learning rate, when the time does. A resume must then
+    be given that length (a changed cycle that the run has begun is refused), and the earlier
+    cycles are left alone."""
+    monkeypatch.setattr(train_mod, "FIT_SKIP", 1)
+    monkeypatch.setattr(train_mod, "FIT_STEPS", 3)
+    cfg, data = _setup(tmp_path)
+    tiny = json.loads(cfg.read_text())
+    del tiny["train"]["steps"], tiny["train"]["lr"]
+    tiny["train"].update(lr_min=1e-6, val_every=10**6, log_every=1,
+                         cycles=[{"steps": 4, "lr": 1e-3}, {"steps": 10**6, "lr": 5e-4, "warmup": 1}])
+    cfg.write_text(json.dumps(tiny))
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    train_mod.train(cfg, run, data, max_steps=4)
+    train_mod.train(cfg, run, data, fit_minutes=0.15)
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    fitted = [r for r in log if "cycle_steps" in r]
+    assert len(fitted) == 1 and fitted[0]["step"] == 4 + 1 + 3
+    length = fitted[0]["cycle_steps"]
+    assert 1 < length < 10**6 and fitted[0]["total_steps"] == 4 + length
+    assert json.loads((run / "config.json").read_text())["train"]["cycles"] == [
+        {"steps": 4, "lr": 1e-3}, {"steps": length, "lr": 5e-4, "warmup": 1}]
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == 4 + length
+    assert log[-1]["step"] == 4 + length and log[-1]["lr"] < 1e-6 + 0.01 * 5e-4  # annealed to the floor
+
+    with pytest.raises(LiifError, match=rf"cycles\[1\].*cycle_steps"):
+        train_mod.train(cfg, run, data)  # the config still says 10**6
+    tiny["train"]["cycles"][1]["steps"] = length
+    cfg.write_text(json.dumps(tiny))
+    train_mod.train(cfg, run, data)  # resumes: nothing left to do
+    tiny["train"]["cycles"][0]["lr"] = 2e-3
+    cfg.write_text(json.dumps(tiny))
+    with pytest.raises(LiifError, match=r"cycles\[0\]"):
+        train_mod.train(cfg, run, data)
+    tiny["train"]["cycles"][0]["lr"] = 1e-3
+    tiny["train"]["cycles"].append({"steps": 6, "lr": 1e-4})  # a further cycle may be appended
+    cfg.write_text(json.dumps(tiny))
+    train_mod.train(cfg, run, data, max_steps=4 + length + 2)
+    with pytest.raises(LiifError, match="must not have started"):
+        train_mod.train(cfg, run, data, fit_minutes=1)  # inside the last cycle now

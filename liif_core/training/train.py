@@ -52,6 +52,43 @@ def total_steps(cfg: dict[str, Any]) -> int:
     return sum(c["steps"] for c in cycles) if cycles else cfg["steps"]
 
 
+FIT_SKIP, FIT_STEPS = 20, 200  # --fit-minutes: steps left untimed (compiling, cuDNN's search), then timed
+
+
+def fit_schedule(tc: dict[str, Any], step: int, steps_left: int) -> int:
+    """Make the schedule end ``steps_left`` steps after ``step``; returns the new total.
+
+    A plain schedule gets that total. A schedule of cycles gets a new length for its last cycle
+    (changed in ``tc``), which must not have started: the cycles before it, and so every earlier
+    learning rate, stay as they were, and a config holding the new length reproduces the run.
+    """
+    end = step + max(1, steps_left)
+    cycles = tc.get("cycles")
+    if not cycles:
+        return end
+    last_start = total_steps(tc) - cycles[-1]["steps"]
+    if end - last_start <= cycles[-1].get("warmup", 0):
+        raise LiifError(f"--fit-minutes: the time left reaches step {end}, but the last cycle starts at step "
+                        f"{last_start} and needs more than its warm-up: give more minutes")
+    cycles[-1]["steps"] = end - last_start
+    return end
+
+
+def check_resumable_schedule(saved: dict[str, Any], tc: dict[str, Any], step: int) -> None:
+    """A resume may append cycles, but each cycle the run has begun must be the one it trained on,
+    or the learning rate would jump and the run could not be reproduced."""
+    start = 0
+    for i, ran in enumerate(saved.get("cycles") or []):
+        if start >= step:
+            break
+        now = (tc.get("cycles") or [])[i:i + 1]
+        if now != [ran]:
+            raise LiifError(f"train.cycles[{i}] of the config is {now[0] if now else 'missing'}, but the run has "
+                            f"trained {step - start} steps of it as {ran} (a length set by --fit-minutes is "
+                            "logged as cycle_steps): put that back in the config, or start a new run")
+        start += ran["steps"]
+
+
 def learning_rate(cfg: dict[str, Any], step: int, total: int) -> float:
     """The learning rate at ``step``: warm-up, then cosine decay (in one or more cycles) or step decay.
 
@@ -184,8 +221,9 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     """Train (or resume) the run in ``out``; returns the run directory.
 
     ``max_steps`` stops early (the schedule still follows the config's total); ``minutes`` stops
-    after that much wall time; ``fit_minutes`` sets the total from the measured speed so the whole
-    schedule fits that many minutes (the chosen total is stored, so a resume keeps it). ``workers``
+    after that much wall time; ``fit_minutes`` sets the schedule's length from the measured speed
+    so that this run ends then (:func:`fit_schedule`: a plain schedule's total, stored so a resume
+    keeps it, or the length of the last cycle, which the config must then hold). ``workers``
     processes build batches ahead (default: the config's ``train.workers``, else up to 8 on a GPU
     and none on a CPU, where the training itself needs every core). ``channels_last`` runs the
     convolutions on channels-last tensors, the layout tensor cores work in: the same arithmetic in
@@ -242,10 +280,15 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
             raise LiifError(f"{run} is at step {step} but has no last.ema.pt, so the weight average from step "
                             f"{ema_from} cannot be rebuilt: set train.ema.from_step to {step} or later")
         # a schedule of cycles may have grown since (a further cycle); a plain one keeps its fitted total
+        check_resumable_schedule(meta["config"]["train"], tc, step)
         total = total_steps(tc) if "cycles" in tc else meta["total_steps"]
         print(f"resuming {run} at step {step} of {total}")
     else:
         (run / "config.json").write_text(json.dumps(cfg, indent=2))
+    if fit_minutes and step and ("cycles" not in tc or total - tc["cycles"][-1]["steps"] < step):
+        raise LiifError(f"--fit-minutes sets the length of the schedule's last cycle, which must not have "
+                        f"started: the run is at step {step}; append a cycle to the config to fit that one"
+                        if "cycles" in tc else "--fit-minutes fits a schedule without cycles only from scratch")
     forward = torch.compile(model) if compile_model else model  # the weights stay model's own
     log = open(run / "log.jsonl", "a")
     amp = dev.type == "cuda" and tc.get("amp", True)
@@ -275,14 +318,27 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
             ema.update(model)
         n_losses += 1
         step += 1
-        if fit_minutes and step == run_start_step + 200 and run_start_step == 0:
-            rate = 200 / (time.time() - start)
-            total = max(step + 1, int(rate * fit_minutes * 60))
-            stop = total if max_steps is None else min(total, max_steps)
-            stream.close()
-            stream = batches(sampler, seed, batch, step, stop, workers, dev)
-            print(f"measured {rate:.2f} steps/s: total steps set to {total}")
-            log.write(json.dumps({"step": step, "total_steps": total, "steps_per_s": rate}) + "\n")
+        if fit_minutes and step == run_start_step + FIT_SKIP:
+            fit_start = time.time()
+        if fit_minutes and step == run_start_step + FIT_SKIP + FIT_STEPS:
+            rate = FIT_STEPS / (time.time() - fit_start)
+            try:
+                total = fit_schedule(tc, step, int(rate * (fit_minutes * 60 - (time.time() - start))))
+            except LiifError as e:  # a warning: stopping here would lose the steps since the last checkpoint
+                print(f"{e}; the schedule stays as configured", flush=True)
+            else:
+                stop = total if max_steps is None else min(total, max_steps)
+                stream.close()
+                stream = batches(sampler, seed, batch, step, stop, workers, dev)
+                fitted = {"step": step, "total_steps": total, "steps_per_s": rate}
+                if "cycles" in tc:
+                    fitted["cycle_steps"] = tc["cycles"][-1]["steps"]
+                    print(f"measured {rate:.2f} steps/s: the last cycle set to {fitted['cycle_steps']} steps, to "
+                          f"step {total}; write that into train.cycles of {config} to resume or reproduce this run")
+                else:
+                    print(f"measured {rate:.2f} steps/s: total steps set to {total}")
+                (run / "config.json").write_text(json.dumps(cfg, indent=2))
+                log.write(json.dumps(fitted) + "\n")
         out_of_time = minutes is not None and time.time() - start > minutes * 60
         logging = step % every_log == 0 or step == stop
         if logging or step % every_ckpt == 0 or out_of_time:
@@ -324,7 +380,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
     parser.add_argument("--max-steps", type=int, help="stop after this step (schedule unchanged)")
     parser.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this much wall time")
-    parser.add_argument("--fit-minutes", type=float, help="set the total steps so the schedule fits this time")
+    parser.add_argument("--fit-minutes", type=float,
+                        help="set the schedule's length (its total, or its last cycle's) so this run ends then")
     parser.add_argument("--workers", type=int, help="processes building batches ahead (default: 8 on GPU, 0 on CPU)")
     parser.add_argument("--channels-last", action="store_true",
                         help="convolutions in channels-last layout (GPU tensor cores; equal up to rounding)")
