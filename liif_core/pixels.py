@@ -40,13 +40,30 @@ def check_image(image: np.ndarray) -> tuple[int, int, int]:
     return h, w, c
 
 
-def split(image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``(3, H, W)`` float RGB in [0, 1] and ``(H, W)`` alpha (``None`` when absent or fully opaque)."""
+def srgb_encode(linear: torch.Tensor) -> torch.Tensor:
+    """Linear light in [0, 1] -> the sRGB curve's encoded values (IEC 61966-2-1)."""
+    x = linear.clamp(0, 1)
+    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
+
+
+def srgb_decode(encoded: torch.Tensor) -> torch.Tensor:
+    """sRGB-encoded values in [0, 1] -> linear light: the inverse of :func:`srgb_encode`."""
+    x = encoded.clamp(0, 1)
+    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)
+
+
+def split(image: np.ndarray, linear: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(3, H, W)`` float RGB in [0, 1] and ``(H, W)`` alpha (``None`` when absent or fully opaque).
+
+    ``linear``: the colour is linear light; it is returned sRGB-encoded, the form the model
+    learned on (alpha is never encoded)."""
     h, w, c = check_image(image)
     arr = image.reshape(h, w, c)
     x = torch.from_numpy(np.ascontiguousarray(arr).astype(np.float32, copy=False)) / DTYPES[image.dtype]
     x = x.clamp(0, 1).permute(2, 0, 1)
     colour = x[:3] if c >= 3 else x[:1].expand(3, h, w)
+    if linear:
+        colour = srgb_encode(colour)
     alpha = x[3] if c == 4 else x[1] if c == 2 else None
     if alpha is not None and bool((alpha >= 1).all()):
         alpha = None

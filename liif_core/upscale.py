@@ -11,7 +11,7 @@ import torch
 
 from liif_core.devices import ThreadGovernor
 from liif_core.errors import InputError, MemoryLimitError
-from liif_core.pixels import DTYPES, check_image, split, to_dtype
+from liif_core.pixels import DTYPES, check_image, split, srgb_decode, to_dtype
 from liif_core.self_ensemble import ALL_VIEWS, IDENTITY, View
 from liif_core.tiling import run_tiles
 from liif_core.weights import Model, load_model
@@ -108,7 +108,7 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
             model: Model | str | os.PathLike | None = None, device: str = "auto", tile: int | None = None,
             progress: Callable[[int, int], None] | None = None,
             cancel: Callable[[], bool] | None = None, self_ensemble: bool = False,
-            region: Sequence[int] | None = None) -> np.ndarray:
+            region: Sequence[int] | None = None, linear: bool = False) -> np.ndarray:
     """Upscale ``image`` (H x W or H x W x C; uint8, uint16 or float32) to exactly the requested size.
 
     Returns a new array with the input's dtype and channels; the input is never modified. Raises
@@ -123,12 +123,19 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
     input pixels it depends on: the same values as cutting it from the whole result (to float
     rounding), at a fraction of the cost. A preview of a long job. Progress then counts the
     window's pixels.
+
+    ``linear``: the colour channels hold linear light (an editor layer with a linear profile).
+    The model learned on sRGB-encoded images, so the colour is sRGB-encoded for it and decoded
+    back; alpha is not light and is left alone. As GIMP's plug-in reads such images in perceptual
+    form, the Krita plug-in sets this for linear profiles (measured: docs/eval/linear_light.md).
     """
     h, w, c = check_image(image)
     oh, ow = output_size((h, w), scale, size)
     x0, y0, rw, rh = check_region(region, (oh, ow))
     if not isinstance(self_ensemble, bool):
         raise InputError(f"self_ensemble must be true or false, got {self_ensemble!r}")
+    if not isinstance(linear, bool):
+        raise InputError(f"linear must be true or false, got {linear!r}")
     views = ALL_VIEWS if self_ensemble else IDENTITY
     need = rh * rw * c * image.dtype.itemsize + h * w * 4 * 3 * 3 + (rh * rw * 3 * 4 if self_ensemble else 0)
     limit = memory_limit()
@@ -147,7 +154,7 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
         return bool(cancel and cancel())
 
     tile = int(tile) if tile else auto_tile(m)
-    colour, alpha = split(image)
+    colour, alpha = split(image, linear)
     out = np.empty((rh, rw, c), dtype=image.dtype)
     planes = [colour] + ([alpha.expand(3, h, w)] if alpha is not None else [])
     steps = len(planes) * len(views)
@@ -159,10 +166,14 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
             values = block.float() * 0.5 + 0.5
             if i == 1:  # alpha: the mean of the three identical-input channels
                 out[rows, cols, c - 1] = to_dtype(values.mean(dim=-1), image.dtype)
-            elif c >= 3:
-                out[rows, cols, :3] = to_dtype(values, image.dtype)
+                return
+            colour = values if c >= 3 else values.mean(dim=-1)  # grey: the mean of the three
+            if linear:
+                colour = srgb_decode(colour)
+            if c >= 3:
+                out[rows, cols, :3] = to_dtype(colour, image.dtype)
             else:
-                out[rows, cols, 0] = to_dtype(values.mean(dim=-1), image.dtype)
+                out[rows, cols, 0] = to_dtype(colour, image.dtype)
 
         total_sum = torch.zeros(rh, rw, 3) if len(views) > 1 else None
         for v, view in enumerate(views):

@@ -23,7 +23,8 @@ Requests (client -> worker)::
      "scale": 2.0 | [sx, sy] | null, "size": [w, h] | null, "model": NAME-OR-PATH | null,
      "device": "auto" | "cpu" | "cuda" | "cuda:1" | "mps", "tile": INT | null,
      "self_ensemble": false | true,      + M pixel bytes (self_ensemble: 8 averaged passes; optional)
-     "region": [x, y, w, h] | null}     only that window of the result (a preview; optional)
+     "region": [x, y, w, h] | null,     only that window of the result (a preview; optional)
+     "linear": false | true}            the colour is linear light: upscaled in sRGB form (optional)
     {"op": "cancel", "id": ID}          stop that job between chunks (queued or running)
     {"op": "ping", "id": ID}            -> {"event": "pong", "id": ID, "protocol": 1, "pid": PID}
     {"op": "info", "id": ID}            -> {"event": "info", "id": ID, "models": [...], "device": ...,
@@ -194,12 +195,15 @@ def parse_upscale(header: dict[str, Any], payload: bytes | None) -> dict[str, An
     self_ensemble = header.get("self_ensemble", False)
     if not isinstance(self_ensemble, bool):
         raise ProtocolError(f"self_ensemble must be true or false, got {self_ensemble!r}")
+    linear = header.get("linear", False)
+    if not isinstance(linear, bool):
+        raise ProtocolError(f"linear must be true or false, got {linear!r}")
     region = header.get("region")
     if isinstance(region, list):
         region = tuple(region)
     return {"image": image, "scale": scale, "size": size, "model": header.get("model"),
             "device": header.get("device") or "auto", "tile": header.get("tile"), "self_ensemble": self_ensemble,
-            "region": region}
+            "region": region, "linear": linear}
 
 
 def encode_pixels(image: np.ndarray) -> tuple[dict[str, Any], memoryview]:
@@ -293,7 +297,8 @@ class Engine:
         start = time.perf_counter()
         out = liif_core.upscale(job["image"], scale=job["scale"], size=job["size"], model=model,
                                 device=job["device"], tile=job["tile"], progress=counted, cancel=cancel,
-                                self_ensemble=job["self_ensemble"], region=job.get("region"))
+                                self_ensemble=job["self_ensemble"], region=job.get("region"),
+                                linear=job.get("linear", False))
         if job.get("region") is None:  # a window's encoder work is not the whole input's: not a measure
             out_pixels = out.shape[0] * out.shape[1]
             self._measured(job, model, out_pixels, totals[-1] // out_pixels, time.perf_counter() - start)

@@ -124,6 +124,7 @@ def test_fill_keeps_visible_colour_and_fills_far_pixels():
     ({"size": (5, 100)}, "smaller than the image"),
     ({"scale": 2, "tile": 3}, "tile"),
     ({"scale": 2, "self_ensemble": "yes"}, "self_ensemble"),
+    ({"scale": 2, "linear": 1}, "linear"),
 ])
 def test_bad_arguments_give_clear_errors(tiny, kwargs, message):
     with pytest.raises(InputError, match=message):
@@ -188,6 +189,27 @@ def test_self_ensemble_is_the_mean_of_the_eight_views(tiny):
     assert inside.mean() > 0.5
     assert np.abs(got - views.mean(axis=0))[inside].max() < 1e-5
     assert np.abs(views[0] - views.mean(axis=0))[inside].max() > 1e-3, "the views must differ for this to test anything"
+
+
+@pytest.mark.parametrize("dtype, channels", [(np.float32, 4), (np.uint16, 2), (np.float32, 3)])
+def test_linear_light_is_upscaled_in_srgb_form(tiny, dtype, channels):
+    """``linear=True``: the colour is sRGB-encoded for the model and decoded after, so the result
+    is the sRGB-form upscale's, decoded; alpha is not light and comes out as without the flag."""
+    from liif_core.pixels import srgb_decode, srgb_encode
+
+    image = rand_image(9, 13, channels, dtype, seed=4)
+    top = 1.0 if dtype == np.float32 else float(np.iinfo(dtype).max)
+    colour = slice(0, 3) if channels >= 3 else slice(0, 1)
+    encoded = image.astype(np.float32) / top
+    encoded[..., colour] = srgb_encode(torch.from_numpy(encoded[..., colour])).numpy()
+    via_srgb = liif_core.upscale(encoded, scale=2.5, model=tiny)
+    got = liif_core.upscale(image, scale=2.5, model=tiny, linear=True).astype(np.float32) / top
+    want = srgb_decode(torch.from_numpy(via_srgb[..., colour])).numpy()
+    assert np.abs(got[..., colour] - want).max() <= 1.5 / top + 1e-5
+    plain = liif_core.upscale(image, scale=2.5, model=tiny).astype(np.float32) / top
+    if channels in (2, 4):
+        assert np.array_equal(got[..., -1], plain[..., -1])
+    assert np.abs(got[..., colour] - plain[..., colour]).mean() > 0.01  # the flag does change the colour
 
 
 @pytest.mark.parametrize("region", [(0, 0, 31, 20), (0, 0, 5, 4), (26, 15, 5, 5), (7, 3, 17, 11), (30, 0, 1, 20)])

@@ -155,7 +155,14 @@ def _run_case(case: dict[str, Any], spec: dict[str, Any], folder: Path) -> dict[
     kwargs = dict(case.get("call", {}))
     if isinstance(kwargs.get("scale"), list):
         kwargs["scale"] = tuple(kwargs["scale"])
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"profile": node.colorProfile()}
+    if case.get("preview"):  # the dialog's preview of the whole result, before the upscale changes anything
+        from liif_upscale import api
+        from liif_upscale.geometry import Rect
+
+        job = api.prepare(doc, node, model=spec["model"], **kwargs)
+        window = Rect(0, 0, job.plan.target.width, job.plan.target.height)
+        (folder / f"{case['name']}.preview").write_bytes(api.preview(job, client, window))
     t0 = time.monotonic()
     try:
         result = liif_upscale.upscale_node(doc, node, model=spec["model"], client=client, progress=on_progress,
@@ -541,7 +548,7 @@ if pytest is not None:
         add("rgba_f16", "RGBA", "F16", (7, 5), (0, 0, 7, 5), {"scale": 2},
             {"canvas": (14, 10), "target": (0, 0, 14, 10), "label": "x2.00"})
         add("rgba_f32", "RGBA", "F32", (7, 5), (0, 0, 7, 5), {"scale": 1.5},
-            {"canvas": (11, 8), "target": (0, 0, 11, 8), "label": "x1.50"})
+            {"canvas": (11, 8), "target": (0, 0, 11, 8), "label": "x1.50"}, preview=True)
         add("graya_u8_per_axis_size", "GRAYA", "U8", (8, 8), (0, 0, 8, 8), {"size": [20, 13]},
             {"canvas": (20, 13), "target": (0, 0, 20, 13), "label": "x2.50×1.62"})
         add("graya_u16", "GRAYA", "U16", (6, 5), (0, 0, 6, 5), {"scale": 2},
@@ -634,23 +641,26 @@ if pytest is not None:
                         seconds=time.monotonic() - t0, log=log)
         return _API
 
-    def liif(image: np.ndarray, size: tuple[int, int], model_path: Path, self_ensemble: bool = False) -> np.ndarray:
-        """What ``liif-upscale`` makes of ``image`` at ``size`` with the test model (the reference)."""
+    def liif(image: np.ndarray, size: tuple[int, int], model_path: Path, self_ensemble: bool = False,
+             linear: bool = False) -> np.ndarray:
+        """What ``liif_core.upscale`` makes of ``image`` at ``size`` with the test model (the reference)."""
         import liif_core
 
         if "model" not in _API:
             _API["model"] = liif_core.load_model(model_path, device="cpu")
-        return liif_core.upscale(image, size=size, model=_API["model"], device="cpu", self_ensemble=self_ensemble)
+        return liif_core.upscale(image, size=size, model=_API["model"], device="cpu", self_ensemble=self_ensemble,
+                                 linear=linear)
 
-    def expected_canvas(exp: dict[str, Any], model_path: Path) -> np.ndarray:
-        """The whole new layer as it must be: transparent, with the LIIF result of the source at the target."""
+    def expected_canvas(exp: dict[str, Any], model_path: Path, linear: bool = False) -> np.ndarray:
+        """The whole new layer as it must be: transparent, with the LIIF result of the source at the target
+        (``linear``: the layer's profile is linear, so its colour is upscaled in sRGB form)."""
         x, y, w, h = exp["rect"]
         image = exp["image"]
         if exp["mask_rect"] is not None:  # the selection's box is what gets upscaled
             mx, my, mw, mh = exp["mask_rect"]
             image = image[my - y:my - y + mh, mx - x:mx - x + mw]
         tx, ty, tw, th = exp["target"]
-        result = liif(image, (tw, th), model_path, exp["self_ensemble"])
+        result = liif(image, (tw, th), model_path, exp["self_ensemble"], linear)
         if exp["mask"] is not None:
             mask = liif(exp["mask"], (tw, th), model_path).astype(np.int64)
             alpha = result[..., -1]
@@ -683,7 +693,8 @@ if pytest is not None:
         assert got["progress"] == 1.0
         data = (api["folder"] / f"{name}.out").read_bytes()
         pixels = from_krita_bytes(data, (ch, cw, exp["channels"]), exp["depth"])
-        assert_pixels_match(pixels, expected_canvas(exp, tiny_model_path), exp["depth"])
+        linear = _load("pixels").is_linear_profile(got["profile"])  # Krita's 16-bit and float default
+        assert_pixels_match(pixels, expected_canvas(exp, tiny_model_path, linear), exp["depth"])
         if got["kind"] == "layer":
             tx, ty, tw, th = exp["target"]
             bx, by, bw, bh = got["bounds"]  # exact bounds: never outside the target
@@ -730,6 +741,35 @@ def test_pixels_for_the_preview_are_8_bit_rgba() -> None:
     floats = np.array([0.5, -0.2, 1.7, np.nan, 1 / 255, 0.999], dtype=np.float32)
     assert pixels.to_rgba8(pixels.worker_samples(floats.tobytes(), "float32"), 2) == bytes(
         [128, 128, 128, 0, 255, 255, 255, 0, 1, 1, 1, 255])
+
+
+def test_pixels_linear_preview_uses_the_srgb_curve() -> None:
+    """Linear profiles are recognised by name; the preview encodes their colour (not alpha) with
+    the sRGB curve to within one 8-bit level, for every worker dtype and for grey."""
+    pixels = _load("pixels")
+    for name in ("sRGB-elle-V2-g10.icc", "Rec2020-elle-V4-g10.icc", "Gray-D50-elle-V2-g10.icc", "scRGB (linear)"):
+        assert pixels.is_linear_profile(name), name
+    for name in ("sRGB-elle-V2-srgbtrc.icc", "sRGB built-in", "Gray-D50-elle-V2-g22.icc", "WideRGB-elle-V2-g22.icc"):
+        assert not pixels.is_linear_profile(name), name
+    assert pixels.pixel_format("RGBA", "F32", "sRGB-elle-V2-g10.icc").linear
+    assert not pixels.pixel_format("RGBA", "F32").linear
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.random(4000), [0, 1, 1.5, -0.1, 1e-4, np.nan, 0.5, 0.25]]).astype(np.float32)
+
+    def srgb8(x: np.ndarray) -> np.ndarray:
+        x = np.clip(np.nan_to_num(x.astype(np.float64)), 0, 1)
+        return np.round(255 * np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055))
+
+    for dtype, top in (("float32", 1), ("uint16", 65535), ("uint8", 255)):
+        data = values if dtype == "float32" else np.round(np.clip(np.nan_to_num(values), 0, 1) * top).astype(dtype)
+        for channels in (4, 2):
+            got = np.frombuffer(pixels.to_rgba8(pixels.worker_samples(data.tobytes(), dtype), channels, linear=True),
+                                np.uint8).reshape(-1, 4).astype(int)
+            pixel = data.reshape(-1, channels).astype(np.float64) / top
+            colour = pixel[:, :3] if channels == 4 else pixel[:, :1].repeat(3, axis=1)
+            assert np.abs(got[:, :3] - srgb8(colour)).max() <= 1, (dtype, channels)
+            plain = np.frombuffer(pixels.to_rgba8(pixels.worker_samples(data.tobytes(), dtype), channels), np.uint8)
+            assert np.array_equal(got[:, 3], plain.reshape(-1, 4)[:, 3]), (dtype, channels)  # alpha as it is
 
 
 def test_pixels_mask_multiplies_alpha() -> None:
@@ -790,6 +830,26 @@ def test_api_rgba_u16_non_integer_scale(tiny_model_path: Path, tmp_path_factory:
 def test_api_rgba_float_depths(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     check_result("rgba_f16", tiny_model_path, tmp_path_factory)
     check_result("rgba_f32", tiny_model_path, tmp_path_factory)
+
+
+def test_preview_of_a_linear_float_layer_is_srgb_encoded(tiny_model_path: Path,
+                                                         tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Krita gives new 16-bit and float images a linear profile (8-bit ones sRGB's curve); the
+    preview shows such a layer's result with the sRGB curve, as the canvas does, not darker."""
+    pixels = _load("pixels")
+    api = run_api(tiny_model_path, tmp_path_factory)
+    results = api["results"]
+    assert [pixels.is_linear_profile(results[n]["profile"]) for n in ("rgba_f16", "rgba_f32", "rgba_u16", "rgba_u8")
+            ] == [True, True, True, False], {n: results[n]["profile"] for n in results}
+    assert pixels.is_linear_profile(results["layer_in_its_own_colour_space"]["profile"])  # set to ...-g10.icc
+    exp = api["expect"]["rgba_f32"]
+    result = liif(exp["image"], (11, 8), tiny_model_path, linear=True)  # the layer fills the image: the window
+    shown = np.frombuffer((api["folder"] / "rgba_f32.preview").read_bytes(), np.uint8).reshape(8, 11, 4)
+    linear = np.clip(result[..., :3].astype(np.float64), 0, 1)
+    encoded = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    assert np.abs(shown[..., :3] - np.round(encoded * 255)).max() <= 1
+    assert np.abs(shown[..., 3] - np.round(np.clip(result[..., 3], 0, 1) * 255)).max() <= 1
+    assert (shown[..., :3].astype(int) - np.round(linear * 255)).mean() > 20  # not the values as they are
 
 
 def test_api_graya_and_per_axis_size(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:

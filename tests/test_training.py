@@ -455,7 +455,7 @@ def test_fit_minutes_fits_the_last_cycle_and_resume_asks_for_it(tmp_path, monkey
     assert torch.load(run / "last.pt", weights_only=True)["step"] == 4 + length
     assert log[-1]["step"] == 4 + length and log[-1]["lr"] < 1e-6 + 0.01 * 5e-4  # annealed to the floor
 
-    with pytest.raises(LiifError, match=rf"cycles\[1\].*cycle_steps"):
+    with pytest.raises(LiifError, match=r"cycles\[1\].*cycle_steps"):
         train_mod.train(cfg, run, data)  # the config still says 10**6
     tiny["train"]["cycles"][1]["steps"] = length
     cfg.write_text(json.dumps(tiny))

@@ -151,6 +151,16 @@ def test_self_ensemble_round_trip(client: WorkerClient, tiny_model_path: Path) -
     assert got.tobytes() == expected.tobytes() != single.tobytes()
 
 
+def test_linear_light_round_trip(client: WorkerClient, tiny_model_path: Path) -> None:
+    """``linear`` reaches the engine: the worker's result is the engine's with the flag, not without."""
+    image = random_image((9, 7, 4), "float32", seed=6)
+    model = str(tiny_model_path)
+    expected = liif_core.upscale(image, size=(20, 13), model=model, device="cpu", linear=True)
+    plain = liif_core.upscale(image, size=(20, 13), model=model, device="cpu")
+    got = via_worker(client, image, size=(20, 13), model=model, device="cpu", linear=True)
+    assert got.tobytes() == expected.tobytes() != plain.tobytes()
+
+
 def test_payloads_larger_than_a_pipe_buffer(client: WorkerClient, tiny_model_path: Path) -> None:
     """48 KiB in and 192 KiB out: more than a pipe holds, so both sides must read and write in pieces."""
     image = random_image((64, 48, 4), "float32", seed=7)
@@ -382,6 +392,10 @@ def test_malformed_requests_get_error_replies_and_the_worker_goes_on() -> None:
                                  "self_ensemble": "yes"}, pixels)
         reply = exchange(ensemble + pixels)
         assert reply["id"] == 9 and reply["type"] == "ProtocolError" and "self_ensemble" in reply["message"]
+        linear = encode_frame({"op": "upscale", "id": 10, "shape": [9, 7], "dtype": "uint8", "scale": 2,
+                               "linear": 1}, pixels)
+        reply = exchange(linear + pixels)
+        assert reply["id"] == 10 and reply["type"] == "ProtocolError" and "linear" in reply["message"]
         short = b"\0" * 10
         reply = exchange(encode_frame({"op": "upscale", "id": 3, "shape": [9, 7], "dtype": "uint8", "scale": 2},
                                       short) + short)

@@ -402,7 +402,8 @@ class WorkerClient:
                 size: Sequence[int] | None = None, model: str | None = None, device: str = "auto",
                 tile: int | None = None, progress: Callable[[int, int], None] | None = None,
                 cancel: Callable[[], bool] | None = None, timeout: float | None = None,
-                self_ensemble: bool = False, region: Sequence[int] | None = None) -> tuple[bytes, tuple[int, ...], str]:
+                self_ensemble: bool = False, region: Sequence[int] | None = None,
+                linear: bool = False) -> tuple[bytes, tuple[int, ...], str]:
         """Upscale an image given as raw pixels; returns ``(pixels, shape, dtype)`` of the result.
 
         ``scale`` is a number or ``(sx, sy)``; ``size`` is ``(width, height)``; give one of them.
@@ -412,6 +413,8 @@ class WorkerClient:
         whole call) kills the worker and raises :class:`WorkerTimeout`. ``self_ensemble`` averages 8
         flipped and transposed passes: a little better, 8 times slower. ``region = (x, y, width,
         height)`` returns only that window of the result (a preview), at a fraction of the cost.
+        ``linear``: the colour is linear light (a layer with a linear profile); the model then
+        works on its sRGB-encoded form, as on the images it learned from.
         """
         if dtype not in ITEMSIZE:
             raise ValueError("dtype must be one of {}, got {!r}".format(", ".join(ITEMSIZE), dtype))
@@ -425,7 +428,8 @@ class WorkerClient:
         header = {"op": "upscale", "shape": shape, "dtype": dtype,
                   "scale": list(scale) if isinstance(scale, (tuple, list)) else scale,
                   "size": list(size) if size is not None else None, "model": model, "device": device, "tile": tile,
-                  "self_ensemble": bool(self_ensemble), "region": [int(v) for v in region] if region else None}
+                  "self_ensemble": bool(self_ensemble), "region": [int(v) for v in region] if region else None,
+                  "linear": bool(linear)}
         payload = data if isinstance(data, bytes) else memoryview(data).cast("B")
         reply, result = self._request(header, "result", payload=payload, progress=progress, cancel=cancel,
                                       timeout=timeout)

@@ -129,7 +129,7 @@ def check_node(node: Any) -> PixelFormat:
     if kind.endswith("mask") or node.parentNode() is None:
         raise UpscaleError(f"Select a layer to upscale; the active node is a {kind or 'root node'}, not a layer.")
     try:
-        return pixel_format(node.colorModel(), node.colorDepth())
+        return pixel_format(node.colorModel(), node.colorDepth(), node.colorProfile())
     except UnsupportedColorSpace as exc:
         raise UpscaleError(str(exc)) from None
 
@@ -198,7 +198,7 @@ def preview(job: UpscaleJob, client: WorkerClient, window: Rect, cancel: Cancel 
 
     The worker computes only that window, from the input pixels it depends on, so a preview of
     a long job takes seconds; it is the same as the window of the full result."""
-    return to_rgba8(_upscaled(job, client, None, cancel, window), job.fmt.channels)
+    return to_rgba8(_upscaled(job, client, None, cancel, window), job.fmt.channels, job.fmt.linear)
 
 
 def _upscaled(job: UpscaleJob, client: WorkerClient, progress: Progress | None, cancel: Cancel | None,
@@ -217,7 +217,7 @@ def _upscaled(job: UpscaleJob, client: WorkerClient, progress: Progress | None, 
 
     data, shape, dtype = to_worker(job.pixels, src.width, src.height, job.fmt)
     out, out_shape, out_dtype = client.upscale(data, shape, dtype, progress=step(0),
-                                               self_ensemble=job.self_ensemble, **options)
+                                               self_ensemble=job.self_ensemble, linear=job.fmt.linear, **options)
     expected = (height, width, job.fmt.channels) if window is None else (window.height, window.width,
                                                                           job.fmt.channels)
     if tuple(out_shape) != expected or out_dtype != dtype:  # e.g. a worker from before regions sends it all

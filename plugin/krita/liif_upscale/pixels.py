@@ -47,6 +47,7 @@ class PixelFormat(NamedTuple):
     krita_bytes: int  # bytes per sample in Krita's data
     dtype: str  # the worker's dtype: "uint8", "uint16" or "float32"
     swap_red_blue: bool  # Krita's integer RGBA is stored B, G, R, A
+    linear: bool = False  # the profile stores linear light: upscaled in sRGB form, shown sRGB-encoded
 
     @property
     def pixel_bytes(self) -> int:
@@ -60,8 +61,16 @@ _TYPECODES = {"uint8": "B", "uint16": "H", "float32": "f"}
 _MODEL_NAMES = {"CMYKA": "CMYK", "LABA": "Lab", "XYZA": "XYZ", "YCbCrA": "YCbCr", "A": "alpha mask"}
 
 
-def pixel_format(model: str, depth: str) -> PixelFormat:
-    """The format of a Krita layer with colour model ``model`` and depth ``depth`` (``node.colorModel()``, ...).
+def is_linear_profile(profile: str) -> bool:
+    """Whether a Krita colour profile (``node.colorProfile()``) stores linear light: Krita's own are
+    named ``...-g10.icc`` (gamma 1.0; its default for 16-bit and float images), others say "linear"."""
+    name = profile.lower()
+    return "-g10" in name or "linear" in name
+
+
+def pixel_format(model: str, depth: str, profile: str = "") -> PixelFormat:
+    """The format of a Krita layer with colour model ``model``, depth ``depth`` and colour profile
+    ``profile`` (``node.colorModel()``, ...).
 
     Raises :class:`UnsupportedColorSpace` for anything but RGBA or GRAYA in U8, U16, F16 or F32.
     """
@@ -76,7 +85,8 @@ def pixel_format(model: str, depth: str) -> PixelFormat:
             f"LIIF Upscale handles 8-bit and 16-bit integer and 16-bit and 32-bit float layers; this layer's depth "
             f"is {depth!r}. Convert it first with Layer > Convert > Convert Layer Color Space.")
     size, dtype = _DEPTHS[depth]
-    return PixelFormat(model, depth, _CHANNELS[model], size, dtype, model == "RGBA" and depth in ("U8", "U16"))
+    return PixelFormat(model, depth, _CHANNELS[model], size, dtype, model == "RGBA" and depth in ("U8", "U16"),
+                       is_linear_profile(profile))
 
 
 def _swap_red_blue(samples: array) -> None:
@@ -155,18 +165,38 @@ def from_worker(samples: array, fmt: PixelFormat) -> bytes:
     return _little_endian_bytes(samples)
 
 
-def to_rgba8(samples: array, channels: int) -> bytes:
+_SRGB8: bytes | None = None  # 8-bit sRGB encoding of linear light at 4096 steps from 0 to 1
+
+
+def _srgb8() -> bytes:
+    global _SRGB8
+    if _SRGB8 is None:
+        _SRGB8 = bytes(round(255 * (12.92 * x if x <= 0.0031308 else 1.055 * x ** (1 / 2.4) - 0.055))
+                       for x in (i / 4095 for i in range(4096)))
+    return _SRGB8
+
+
+def to_rgba8(samples: array, channels: int, linear: bool = False) -> bytes:
     """Worker samples (R, G, B, A or grey, alpha) -> 8-bit R, G, B, A bytes for a ``QImage`` on screen.
 
-    16-bit values keep their high byte; floats are clamped to [0, 1] as they are, with no colour
-    management (a linear-light float layer looks darker than in Krita's canvas): enough to judge
-    edges and detail, which is what the dialog's preview is for."""
-    if samples.typecode == "B":
-        eight = bytes(samples)
-    elif samples.typecode == "H":
-        eight = _little_endian_bytes(samples)[1::2]
+    16-bit values keep their high byte; floats are clamped to [0, 1]. ``linear`` (a layer with a
+    linear profile, :func:`is_linear_profile`) encodes the colour with the sRGB curve, as Krita's
+    canvas shows it on an sRGB screen, so the preview is not darker than the layer; otherwise
+    values are shown as they are. No further colour management: enough to judge edges and detail,
+    which is what the dialog's preview is for."""
+    if linear:
+        table, top = _srgb8(), {"B": 255, "H": 65535, "f": 1}[samples.typecode]
+        eight = bytearray(len(samples))
+        for k in range(channels):
+            part = samples[k::channels]
+            if k == channels - 1:  # alpha is not light
+                eight[k::channels] = _plain8(part)
+            else:
+                eight[k::channels] = bytes(255 if v >= top else 0 if not v > 0 else table[int(v / top * 4095 + 0.5)]
+                                           for v in part)
+        eight = bytes(eight)
     else:
-        eight = bytes(255 if v >= 1 else 0 if not v > 0 else int(v * 255 + 0.5) for v in samples)
+        eight = _plain8(samples)
     if channels == 4:
         return eight
     out = bytearray(len(eight) * 2)  # grey, alpha -> grey, grey, grey, alpha
@@ -174,6 +204,15 @@ def to_rgba8(samples: array, channels: int) -> bytes:
         out[k::4] = eight[0::2]
     out[3::4] = eight[1::2]
     return bytes(out)
+
+
+def _plain8(samples: array) -> bytes:
+    """Samples as 8-bit values, as they are: 16-bit keeps the high byte, floats are clamped and rounded."""
+    if samples.typecode == "B":
+        return bytes(samples)
+    if samples.typecode == "H":
+        return _little_endian_bytes(samples)[1::2]
+    return bytes(255 if v >= 1 else 0 if not v > 0 else int(v * 255 + 0.5) for v in samples)
 
 
 def apply_mask(samples: array, channels: int, mask: bytes | bytearray) -> None:
