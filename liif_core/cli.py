@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile", type=int, help="tile side in input pixels (default: from available memory)")
     p.add_argument("--self-ensemble", action="store_true",
                    help="average 8 flipped and rotated passes: a little better, 8 times slower")
+    p.add_argument("--linear", action="store_true",
+                   help="the inputs hold linear light (e.g. float TIFFs from a renderer): upscale their colour in "
+                        "sRGB form, the form the model learned on")
     p.add_argument("--format", help="output format when writing to --out-dir: png, jpg, webp or tif")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--list-models", action="store_true", help="print the bundled models and exit")
@@ -147,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                     bar.refresh()
 
                 result = upscale(image, model=model, tile=args.tile, progress=progress,
-                                 self_ensemble=args.self_ensemble, **kwargs)
+                                 self_ensemble=args.self_ensemble, linear=args.linear, **kwargs)
             write_image(dst, result)
             if not args.quiet:
                 tqdm.write(f"{src} -> {dst} ({ow}x{oh})")

@@ -63,6 +63,18 @@ def test_self_ensemble_option(tiny_model_path, images, tmp_path):
     assert np.array_equal(read_image(tmp_path / "se.png"), expected)
 
 
+def test_linear_option(tiny_model_path, images, tmp_path):
+    """``--linear`` upscales a linear-light image's colour in sRGB form (16 bits here, as a renderer's)."""
+    import liif_core
+
+    src = read_image(images / "deep.png")
+    assert run(tiny_model_path, str(images / "deep.png"), "-o", str(tmp_path / "lin.png"), "--scale", "2",
+               "--linear") == 0
+    expected = liif_core.upscale(src, scale=2, model=str(tiny_model_path), linear=True)
+    assert np.array_equal(read_image(tmp_path / "lin.png"), expected)
+    assert not np.array_equal(expected, liif_core.upscale(src, scale=2, model=str(tiny_model_path)))
+
+
 def test_formats(tiny_model_path, images, tmp_path):
     for fmt, mode in (("webp", "RGBA"), ("tif", "RGBA"), ("png", "RGBA")):
         out = tmp_path / fmt
