@@ -22,11 +22,13 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import torch
 
 import liif_core
 from liif_core import eval as ev
 from liif_core.eval_sets import UI_SEED
 from liif_core.imresize import imresize
+from liif_core.pixels import srgb_decode, srgb_encode
 from liif_core.training.data import list_images
 from liif_core.training.train import DEFAULT_DATA_ROOT
 
@@ -37,14 +39,13 @@ BSD_HELD_OUT = 5  # the training config's holdout of BSD200
 
 
 def decode(x: np.ndarray) -> np.ndarray:
-    """sRGB-encoded values in [0, 1] -> linear light."""
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    """sRGB-encoded values in [0, 1] -> linear light (the engine's own curve)."""
+    return srgb_decode(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
 
 
 def encode(x: np.ndarray) -> np.ndarray:
     """Linear light -> sRGB-encoded values in [0, 1] (clipped first)."""
-    x = np.clip(x, 0, 1)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+    return srgb_encode(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
 
 
 def images(tmp: Path) -> dict[str, list[np.ndarray]]:

@@ -228,9 +228,9 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     and none on a CPU, where the training itself needs every core). ``channels_last`` runs the
     convolutions on channels-last tensors, the layout tensor cores work in: the same arithmetic in
     another order, so it changes speed, and the weights only by rounding. ``compile_model`` trains
-    through ``torch.compile`` (fused kernels, fewer launches: the step of this small model is
-    launch-bound on a GPU); compiling takes a minute or more first, and the weights again differ
-    only by rounding.
+    through ``torch.compile`` (fused kernels, fewer launches: on a GPU this small model's step
+    is far below the card's arithmetic speed, likely from launches; not profiled); compiling takes
+    a minute or more first, and the weights again differ only by rounding.
     """
     cfg = load_config(config)
     run = Path(out)
@@ -256,7 +256,7 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
                         f"({sampler.scale_max:g}): it is the largest scale the model learns, "
                         "and inference gives the decoder no smaller cell than that scale's")
     betas = tuple(tc.get("betas", (0.9, 0.999)))
-    # fused: one kernel for all weights on a GPU instead of a dozen per step (the same arithmetic)
+    # fused: one kernel for all weights on a GPU instead of a dozen per step (the same update up to rounding)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate(tc, 0, 1), betas=betas,
                                  fused=dev.type == "cuda")
     step, total, elapsed = 0, total_steps(tc), 0.0
