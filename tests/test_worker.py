@@ -142,22 +142,15 @@ def test_a_region_round_trip(client: WorkerClient, tiny_model_path: Path) -> Non
     assert info.value.type == "InputError" and client.ping() >= 0
 
 
-def test_self_ensemble_round_trip(client: WorkerClient, tiny_model_path: Path) -> None:
-    image = random_image((9, 7, 4), "uint16", seed=5)
+@pytest.mark.parametrize("option, dtype", [("self_ensemble", "uint16"), ("linear", "float32")])
+def test_boolean_options_round_trip(client: WorkerClient, tiny_model_path: Path, option: str, dtype: str) -> None:
+    """``self_ensemble`` and ``linear`` reach the engine: the worker's result is the engine's with the
+    option set, which differs from the one without."""
+    image = random_image((9, 7, 4), dtype, seed=5)
     model = str(tiny_model_path)
-    expected = liif_core.upscale(image, size=(20, 13), model=model, device="cpu", self_ensemble=True)
-    single = liif_core.upscale(image, size=(20, 13), model=model, device="cpu")
-    got = via_worker(client, image, size=(20, 13), model=model, device="cpu", self_ensemble=True)
-    assert got.tobytes() == expected.tobytes() != single.tobytes()
-
-
-def test_linear_light_round_trip(client: WorkerClient, tiny_model_path: Path) -> None:
-    """``linear`` reaches the engine: the worker's result is the engine's with the flag, not without."""
-    image = random_image((9, 7, 4), "float32", seed=6)
-    model = str(tiny_model_path)
-    expected = liif_core.upscale(image, size=(20, 13), model=model, device="cpu", linear=True)
+    expected = liif_core.upscale(image, size=(20, 13), model=model, device="cpu", **{option: True})
     plain = liif_core.upscale(image, size=(20, 13), model=model, device="cpu")
-    got = via_worker(client, image, size=(20, 13), model=model, device="cpu", linear=True)
+    got = via_worker(client, image, size=(20, 13), model=model, device="cpu", **{option: True})
     assert got.tobytes() == expected.tobytes() != plain.tobytes()
 
 
