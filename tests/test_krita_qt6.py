@@ -193,6 +193,7 @@ SCRIPT = textwrap.dedent('''
         def parentNode(self): return object()
         def colorModel(self): return "RGBA"
         def colorDepth(self): return "U8"
+        def colorProfile(self): return "sRGB-elle-V2-srgbtrc.icc"
         def pixelData(self, x, y, w, h): return bytes(w * h * 4)
 
     class WindowClient(Client):
