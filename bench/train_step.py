@@ -24,7 +24,7 @@ import torch
 from liif_core import models
 from liif_core.training.data import Batch
 from liif_core.training.ema import WeightAverage
-from liif_core.training.train import load_config, train_step
+from liif_core.training.train import load_config, make_optimizer, train_step, use_fast_cuda_math
 
 VARIANTS = ("eager", "sync", "channels-last", "compile", "compile+channels-last")
 
@@ -45,7 +45,7 @@ def time_variant(cfg: dict, variant: str, device: torch.device, batch: int, step
     torch.manual_seed(0)
     layout = torch.channels_last if "channels-last" in variant else torch.contiguous_format
     model = models.make(cfg["model"]).to(device).to(memory_format=layout)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-5, fused=device.type == "cuda")
+    optimizer = make_optimizer(model, cfg["train"], device)  # the training loop's
     ema = WeightAverage(model, 0.999)
     forward = torch.compile(model) if variant.startswith("compile") else model
     amp = device.type == "cuda" and cfg["train"].get("amp", True)
@@ -81,9 +81,7 @@ def main() -> None:
     cfg = load_config(args.config)
     device = torch.device(args.device)
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+        use_fast_cuda_math()
     batch = args.batch or cfg["train"]["batch"]
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     print(f"# {name}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads; batch {batch}, "

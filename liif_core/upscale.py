@@ -132,10 +132,9 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
     h, w, c = check_image(image)
     oh, ow = output_size((h, w), scale, size)
     x0, y0, rw, rh = check_region(region, (oh, ow))
-    if not isinstance(self_ensemble, bool):
-        raise InputError(f"self_ensemble must be true or false, got {self_ensemble!r}")
-    if not isinstance(linear, bool):
-        raise InputError(f"linear must be true or false, got {linear!r}")
+    for name, flag in (("self_ensemble", self_ensemble), ("linear", linear)):
+        if not isinstance(flag, bool):
+            raise InputError(f"{name} must be true or false, got {flag!r}")
     views = ALL_VIEWS if self_ensemble else IDENTITY
     need = rh * rw * c * image.dtype.itemsize + h * w * 4 * 3 * 3 + (rh * rw * 3 * 4 if self_ensemble else 0)
     limit = memory_limit()

@@ -192,18 +192,21 @@ def parse_upscale(header: dict[str, Any], payload: bytes | None) -> dict[str, An
     size = header.get("size")
     if isinstance(size, list):
         size = tuple(size)
-    self_ensemble = header.get("self_ensemble", False)
-    if not isinstance(self_ensemble, bool):
-        raise ProtocolError(f"self_ensemble must be true or false, got {self_ensemble!r}")
-    linear = header.get("linear", False)
-    if not isinstance(linear, bool):
-        raise ProtocolError(f"linear must be true or false, got {linear!r}")
+    self_ensemble, linear = _flag(header, "self_ensemble"), _flag(header, "linear")
     region = header.get("region")
     if isinstance(region, list):
         region = tuple(region)
     return {"image": image, "scale": scale, "size": size, "model": header.get("model"),
             "device": header.get("device") or "auto", "tile": header.get("tile"), "self_ensemble": self_ensemble,
             "region": region, "linear": linear}
+
+
+def _flag(header: dict[str, Any], name: str) -> bool:
+    """An optional true/false field of a request (false when absent)."""
+    value = header.get(name, False)
+    if not isinstance(value, bool):
+        raise ProtocolError(f"{name} must be true or false, got {value!r}")
+    return value
 
 
 def encode_pixels(image: np.ndarray) -> tuple[dict[str, Any], memoryview]:

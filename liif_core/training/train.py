@@ -201,6 +201,20 @@ def save_checkpoint(run: Path, model, optimizer, step: int, total: int, cfg: dic
         tmp.replace(run / name)
 
 
+def use_fast_cuda_math() -> None:
+    """cuDNN's kernel search and TF32 matmuls: what training on a GPU runs with."""
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+
+
+def make_optimizer(model: torch.nn.Module, tc: dict[str, Any], dev: torch.device) -> torch.optim.Optimizer:
+    """The config's Adam; fused on a GPU: one kernel for all weights instead of a dozen per step
+    (the same update up to rounding)."""
+    return torch.optim.Adam(model.parameters(), lr=learning_rate(tc, 0, 1), betas=tuple(tc.get("betas", (0.9, 0.999))),
+                            fused=dev.type == "cuda")
+
+
 def train_step(forward, optimizer: torch.optim.Optimizer, b, layout: torch.memory_format,
                amp: bool) -> torch.Tensor:
     """One optimizer step on batch ``b``; returns the L1 loss as a tensor on the device (reading it
@@ -239,9 +253,7 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
         torch.set_num_threads(threads)
     dev = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
     if dev.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+        use_fast_cuda_math()
     tc = cfg["train"]
     root = Path(data_root) if data_root else DEFAULT_DATA_ROOT
     if workers is None:  # GPU: build batches on the CPU cores meanwhile; CPU: they need every core
@@ -255,10 +267,7 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
         raise LiifError(f"model.args.scale_max ({model.scale_max:g}) must equal data.scale_max "
                         f"({sampler.scale_max:g}): it is the largest scale the model learns, "
                         "and inference gives the decoder no smaller cell than that scale's")
-    betas = tuple(tc.get("betas", (0.9, 0.999)))
-    # fused: one kernel for all weights on a GPU instead of a dozen per step (the same update up to rounding)
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate(tc, 0, 1), betas=betas,
-                                 fused=dev.type == "cuda")
+    optimizer = make_optimizer(model, tc, dev)
     step, total, elapsed = 0, total_steps(tc), 0.0
     ema_cfg, ema = tc.get("ema"), None
     ema_from = ema_cfg.get("from_step", 0) if ema_cfg else 0
