@@ -89,8 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--self-ensemble", action="store_true",
                    help="average 8 flipped and rotated passes: a little better, 8 times slower")
     p.add_argument("--linear", action="store_true",
-                   help="the inputs hold linear light (e.g. float TIFFs from a renderer): upscale their colour in "
-                        "sRGB form, the form the model learned on")
+                   help="the inputs hold linear light (e.g. float TIFFs saved from a linear document) of pictures "
+                        "made in sRGB form (photographs, screenshots, drawings): upscale their colour in sRGB form, "
+                        "the form the model learned on. Leave it off for a render made in linear light: its values "
+                        "upscale best as they are")
     p.add_argument("--format", help="output format when writing to --out-dir: png, jpg, webp or tif")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--list-models", action="store_true", help="print the bundled models and exit")

@@ -85,6 +85,11 @@ def test_pixel_formats_keep_precision() -> None:
     assert pf(True, False, "u8-perceptual") == ("Y' u8", "uint8", 1, 1)
     for wider in ("u32-non-linear", "half-linear", "double-non-linear"):
         assert pf(False, True, wider) == ("R'G'B'A float", "float32", 4, 4)
+    # a linear render is read as stored; other images ignore the flag
+    assert pf(False, True, "u16-linear", linear_render=True) == ("RGBA u16", "uint16", 4, 2)
+    assert pf(True, False, "half-linear", linear_render=True) == ("Y float", "float32", 1, 4)
+    for other in ("u16-non-linear", "u8-perceptual", "float-non-linear"):
+        assert pf(False, True, other, linear_render=True) == pf(False, True, other)
 
 
 @pytest.mark.parametrize("w,h,scale", [(7, 5, 2.5), (640, 480, 1.0), (33, 17, 3.3333), (5, 4, 1.5), (1, 1, 16)])
@@ -261,7 +266,8 @@ class Gimp:
 
 # --------------------------------------------------------------------------------------------- cases
 
-DTYPES = {"U8_NON_LINEAR": np.uint8, "U16_NON_LINEAR": np.uint16, "FLOAT_NON_LINEAR": np.float32}
+DTYPES = {"U8_NON_LINEAR": np.uint8, "U16_NON_LINEAR": np.uint16, "FLOAT_NON_LINEAR": np.float32,
+          "U16_LINEAR": np.uint16}
 
 
 def _pixels(shape: tuple[int, ...], dtype: Any, seed: int) -> np.ndarray:
@@ -318,6 +324,9 @@ def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str,
         {"scale": 2.0, "self-ensemble": True}, select={"shape": "ellipse", "x": 2, "y": 1, "w": 6, "h": 5})
     add("linear16_new_image", "rgb", "U16_LINEAR", (5, 4), [("lin", _pixels((4, 5, 4), np.uint16, 10), 0, 0)],
         {"scale": 2.0, "output": "image"})
+    # a render made in linear light: its stored values are what the model gets (written and read as stored)
+    add("linear16_render", "rgb", "U16_LINEAR", (5, 4), [("lin", _pixels((4, 5, 4), np.uint16, 10), 0, 0)],
+        {"scale": 2.0, "linear-render": True})
     # errors: nothing may change
     add("error_scale_zero", "rgb", "U8_NON_LINEAR", (7, 5), [("src", rgba8, 0, 0)], {"scale": 0.0},
         expect_error="at least 1")
@@ -473,7 +482,7 @@ def kill_plugin_mid_job(out: Path, record: dict[str, Any]) -> None:
 
 SUCCESS_CASES = ["rgba8_scale", "rgba16_axes", "gray8_width_new_image", "float_new_image",
                  "transparent_offset_layer", "selection_ellipse", "selection_gray16_new_image",
-                 "selection_self_ensemble"]
+                 "selection_self_ensemble", "linear16_render"]
 
 
 @requires_gimp
@@ -483,8 +492,8 @@ def test_procedure_is_registered_in_filters_enhance(main_run) -> None:
     assert results["menu_paths"] == ["<Image>/Filters/Enhance"]
     assert results["menu_label"].replace("_", "") == "LIIF Upscale..."
     assert {"RGB*", "GRAY*"} <= {t.strip() for t in results["image_types"].split(",")}
-    assert results["arguments"][-8:] == ["scale", "width", "height", "output", "model", "device", "tile",
-                                         "self-ensemble"]
+    assert results["arguments"][-9:] == ["scale", "width", "height", "output", "model", "device", "tile",
+                                         "self-ensemble", "linear-render"]
     assert results["return_values"] == ["layer"]
 
 

@@ -369,6 +369,7 @@ def run_in_krita(window: Any) -> int:
 
     def setup(dialog: Any) -> None:
         res["restored"] = {"scale": dialog.scale_spin.value(), "document": dialog.output_document.isChecked()}
+        res["linear_render_offered"] = dialog.isAncestorOf(dialog.linear_render)  # an 8-bit sRGB layer: no
         dialog.scale_spin.setValue(2.0)
         dialog.output_layer.setChecked(True)
         dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
@@ -535,6 +536,7 @@ if pytest is not None:
             cases.append(case)
             expect[name] = {"image": image, "rect": rect, "mask": mask, "mask_rect": mask_rect, "depth": depth,
                             "channels": channels, "self_ensemble": call.get("self_ensemble", False),
+                            "linear_render": call.get("linear_render", False),
                             "source": "Group" if extra.get("group") else "Icon",
                             **(result or {})}
 
@@ -549,6 +551,9 @@ if pytest is not None:
             {"canvas": (14, 10), "target": (0, 0, 14, 10), "label": "x2.00"})
         add("rgba_f32", "RGBA", "F32", (7, 5), (0, 0, 7, 5), {"scale": 1.5},
             {"canvas": (11, 8), "target": (0, 0, 11, 8), "label": "x1.50"}, preview=True)
+        # a render made in linear light: its values upscaled as stored, not in sRGB form
+        add("rgba_f32_linear_render", "RGBA", "F32", (7, 5), (0, 0, 7, 5), {"scale": 2, "linear_render": True},
+            {"canvas": (14, 10), "target": (0, 0, 14, 10), "label": "x2.00"})
         add("graya_u8_per_axis_size", "GRAYA", "U8", (8, 8), (0, 0, 8, 8), {"size": [20, 13]},
             {"canvas": (20, 13), "target": (0, 0, 20, 13), "label": "x2.50×1.62"})
         add("graya_u16", "GRAYA", "U16", (6, 5), (0, 0, 6, 5), {"scale": 2},
@@ -575,6 +580,7 @@ if pytest is not None:
         add("out_of_memory_limit", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2}, client="memory_limit")
         add("cmyk", "CMYKA", "U8", (6, 5), None, {"scale": 2})
         add("shrink", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 0.5})
+        add("linear_render_not_a_flag", "RGBA", "F32", (6, 5), (0, 0, 6, 5), {"scale": 2, "linear_render": "yes"})
         add("no_selection", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2, "scope": "selection"})
         add("mask_node", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2}, mask_node=True)
         add("selection_document_untouched", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2, "output": "document"},
@@ -693,7 +699,8 @@ if pytest is not None:
         assert got["progress"] == 1.0
         data = (api["folder"] / f"{name}.out").read_bytes()
         pixels = from_krita_bytes(data, (ch, cw, exp["channels"]), exp["depth"])
-        linear = _load("pixels").is_linear_profile(got["profile"])  # Krita's 16-bit and float default
+        # Krita's 16-bit and float default; a linear render is upscaled as stored
+        linear = _load("pixels").is_linear_profile(got["profile"]) and not exp["linear_render"]
         assert_pixels_match(pixels, expected_canvas(exp, tiny_model_path, linear), exp["depth"])
         if got["kind"] == "layer":
             tx, ty, tw, th = exp["target"]
@@ -832,6 +839,17 @@ def test_api_rgba_float_depths(tiny_model_path: Path, tmp_path_factory: pytest.T
     check_result("rgba_f32", tiny_model_path, tmp_path_factory)
 
 
+def test_api_linear_render_upscales_the_values_as_stored(tiny_model_path: Path,
+                                                         tmp_path_factory: pytest.TempPathFactory) -> None:
+    got = check_result("rgba_f32_linear_render", tiny_model_path, tmp_path_factory)
+    assert _load("pixels").is_linear_profile(got["profile"])  # else the flag would change nothing
+    api = run_api(tiny_model_path, tmp_path_factory)
+    exp = api["expect"]["rgba_f32_linear_render"]
+    pixels = from_krita_bytes((api["folder"] / "rgba_f32_linear_render.out").read_bytes(), (10, 14, 4), "F32")
+    srgb_form = expected_canvas(exp, tiny_model_path, linear=True)  # what the layer gets without the flag
+    assert np.abs(pixels[..., :3] - srgb_form[..., :3]).max() > 1e-3
+
+
 def test_preview_of_a_linear_float_layer_is_srgb_encoded(tiny_model_path: Path,
                                                          tmp_path_factory: pytest.TempPathFactory) -> None:
     """Krita gives new 16-bit and float images a linear profile (8-bit ones sRGB's curve); the
@@ -902,7 +920,7 @@ def test_api_cancel_and_errors_leave_the_document_as_it_was(tiny_model_path: Pat
     expected = {"cancel": "WorkerCancelled", "no_worker": "WorkerNotConfigured", "worker_crash": "WorkerCrashed",
                 "out_of_memory_limit": "WorkerError", "cmyk": "UpscaleError", "shrink": "UpscaleError",
                 "no_selection": "UpscaleError", "mask_node": "UpscaleError",
-                "selection_document_untouched": "WorkerCancelled"}
+                "linear_render_not_a_flag": "UpscaleError", "selection_document_untouched": "WorkerCancelled"}
     for name, error in expected.items():
         got = results[name]
         assert got.get("error") == error, (name, got)
@@ -912,6 +930,7 @@ def test_api_cancel_and_errors_leave_the_document_as_it_was(tiny_model_path: Pat
     assert "install.py" in results["no_worker"]["message"]
     assert "CMYK" in results["cmyk"]["message"] and "Convert" in results["cmyk"]["message"]
     assert "not a layer" in results["mask_node"]["message"]
+    assert "linear_render must be True or False" in results["linear_render_not_a_flag"]["message"]
 
 
 def test_api_worker_restarts_after_a_crash(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -957,6 +976,7 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert res["enabled_without_image"] is False and res["enabled_with_layer"] is True
     assert "error" not in res["dialog"], res["dialog"]
     assert res["restored"] == {"scale": 3.0, "document": True}  # last used values come back
+    assert res["linear_render_offered"] is False  # the colour choice shows for linear layers only
     label = res["dialog"]["result_label"].replace("\u00a0", " ")
     assert label == "a 32 × 24 px layer (×2.00); the image grows from 16 × 12 px to 32 × 24 px"
     assert res["dialog"]["status_label"].startswith("Worker ready")

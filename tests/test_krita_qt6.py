@@ -78,15 +78,23 @@ SCRIPT = textwrap.dedent('''
         def height(self): return 100
         def selection(self): return Rect(10, 10, 50, 40)
 
-    class Node:
+    class Node:  # a float layer with Krita's default (linear) profile: the dialog offers the colour choice
         def bounds(self): return Rect(0, 0, 200, 100)
         def name(self): return "Paint Layer 1"
+        def type(self): return "paintlayer"
+        def parentNode(self): return object()
+        def colorModel(self): return "RGBA"
+        def colorDepth(self): return "F32"
+        def colorProfile(self): return "sRGB-elle-V2-g10.icc"
 
     class Client:
         def info(self):
             return {"models": ["liif-edsr"], "devices": ["cpu"], "device": "cpu", "torch": "2.13.0"}
 
     d = dialog.UpscaleDialog(Document(), Node(), Client())
+    assert d.linear and d.isAncestorOf(d.linear_render) and d.request()["linear_render"] is False
+    d.linear_render.setChecked(True)
+    assert d.request()["linear_render"] is True
     d.scope_layer.setChecked(True)
     d.scale_spin.setValue(3.0)
     assert d.size() == (600, 300), d.size()
@@ -189,9 +197,6 @@ SCRIPT = textwrap.dedent('''
         def waitForDone(self): pass
 
     class PaintLayer(Node):
-        def type(self): return "paintlayer"
-        def parentNode(self): return object()
-        def colorModel(self): return "RGBA"
         def colorDepth(self): return "U8"
         def colorProfile(self): return "sRGB-elle-V2-srgbtrc.icc"
         def pixelData(self, x, y, w, h): return bytes(w * h * 4)

@@ -31,9 +31,9 @@ sys.path.insert(0, os.path.join(JOB["plugin_dir"]))
 import liif_plan  # noqa: E402  (the plug-in's own format table: the dump uses the plug-in's formats)
 
 
-def fmt_of(drawable):
+def fmt_of(drawable, linear_render=False):
     precision = drawable.get_image().get_precision().value_nick
-    return liif_plan.pixel_format(drawable.is_gray(), drawable.has_alpha(), precision)
+    return liif_plan.pixel_format(drawable.is_gray(), drawable.has_alpha(), precision, linear_render)
 
 
 def read_all(drawable, fmt=None):
@@ -52,6 +52,11 @@ def geometry(image):
             "precision": image.get_precision().value_nick}
 
 
+def linear_render(case):
+    """Whether the case's pixels are the stored values of a linear image (written and read as such)."""
+    return case["args"].get("linear-render", False)
+
+
 def build(case):
     spec = case["image"]
     base = Gimp.ImageBaseType.GRAY if spec["base"] == "gray" else Gimp.ImageBaseType.RGB
@@ -67,7 +72,7 @@ def build(case):
         layer.set_offsets(layer_spec["x"], layer_spec["y"])
         buffer = layer.get_buffer()
         with open(layer_spec["file"], "rb") as f:
-            buffer.set(Gegl.Rectangle.new(0, 0, w, h), fmt_of(layer).babl, f.read())
+            buffer.set(Gegl.Rectangle.new(0, 0, w, h), fmt_of(layer, linear_render(case)).babl, f.read())
         buffer.flush()
     select = case.get("select")
     if select:
@@ -175,7 +180,7 @@ def run_case(case, proc, out_dir):
                          "selected": [i.get_name() for i in target.get_selected_layers()],
                          "file": os.path.join(out_dir, case["name"] + ".out")}
         with open(res["result"]["file"], "wb") as f:
-            f.write(read_all(layer))
+            f.write(read_all(layer, fmt_of(layer, linear_render(case)).babl))
         if target.get_id() != image.get_id():
             target.delete()
     res["after"] = digest(image, source)

@@ -89,6 +89,10 @@ def define_arguments(procedure: Gimp.Procedure) -> None:
     procedure.add_boolean_argument(
         "self-ensemble", "_Best quality (8x slower)", "Average 8 flipped and rotated passes of the model: "
         "slightly cleaner edges and text, 8 times the time", False, rw)
+    procedure.add_boolean_argument(
+        "linear-render", "_Linear render: upscale the values as stored", "For an image with linear-light "
+        "precision that is a render made in linear light: upscale the stored values, not their perceptual "
+        "(sRGB) form, which suits photographs, screenshots and drawings; no effect on other images", False, rw)
     procedure.add_layer_return_value(
         "layer", "Layer", "The new layer (in the enlarged image, or in the new image)", False, rw)
 
@@ -124,8 +128,8 @@ class LiifUpscale(Gimp.PlugIn):
 # ----------------------------------------------------------------------------- pixels
 
 
-def drawable_format(image: Gimp.Image, drawable: Gimp.Drawable, alpha: bool) -> PixelFormat:
-    return liif_plan.pixel_format(drawable.is_gray(), alpha, image.get_precision().value_nick)
+def drawable_format(image: Gimp.Image, drawable: Gimp.Drawable, alpha: bool, linear_render: bool) -> PixelFormat:
+    return liif_plan.pixel_format(drawable.is_gray(), alpha, image.get_precision().value_nick, linear_render)
 
 
 def read_region(image: Gimp.Image, drawable: Gimp.Drawable, fmt: PixelFormat, rect: tuple[int, int, int, int],
@@ -199,7 +203,7 @@ class Job:
         self.image_xy = (ox + x, oy + y)
         self.gray = drawable.is_gray()
         self.alpha = drawable.has_alpha() or self.masked
-        self.fmt = drawable_format(image, drawable, self.alpha)
+        self.fmt = drawable_format(image, drawable, self.alpha, bool(config.get_property("linear-render")))
 
     def size(self) -> tuple[int, int]:
         """The requested result size of the region (raises :class:`PlanError`)."""
@@ -318,7 +322,8 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
 
     config.connect("notify", show_size)
     show_size()
-    dialog.fill(["scale", "width", "height", "result-size", "output", "model", "device", "self-ensemble", "tile"])
+    dialog.fill(["scale", "width", "height", "result-size", "output", "model", "device", "self-ensemble",
+                 "linear-render", "tile"])
     ok = dialog.run()
     dialog.destroy()
     return ok

@@ -39,14 +39,19 @@ _SAMPLES = {"u8": ("u8", "uint8", 1), "u16": ("u16", "uint16", 2)}
 _FLOAT = ("float", "float32", 4)
 
 
-def pixel_format(gray: bool, alpha: bool, precision: str) -> PixelFormat:
+def pixel_format(gray: bool, alpha: bool, precision: str, linear_render: bool = False) -> PixelFormat:
     """The format for a drawable: ``precision`` is a ``Gimp.Precision`` nick such as ``"u16-non-linear"``.
 
     Perceptual (primed) formats are used whatever the image's own encoding: the model was trained
     on sRGB-encoded pictures, and Babl converts linear images to and from them exactly enough.
+    ``linear_render`` (a render made in linear light) reads a linear image's values as stored
+    instead; it changes nothing for other images.
     """
-    sample, dtype, size = _SAMPLES.get(precision.split("-", 1)[0], _FLOAT)
+    encoding = precision.split("-", 1)
+    sample, dtype, size = _SAMPLES.get(encoding[0], _FLOAT)
     model = ("Y'A" if alpha else "Y'") if gray else ("R'G'B'A" if alpha else "R'G'B'")
+    if linear_render and encoding[-1] == "linear":  # "u16-linear", not "u16-non-linear"
+        model = model.replace("'", "")
     channels = (1 if gray else 3) + (1 if alpha else 0)
     return PixelFormat(f"{model} {sample}", dtype, channels, size)
 
