@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from liif_core import models
 from liif_core.devices import resolve_device
@@ -45,15 +45,30 @@ def list_models() -> list[str]:
 
 def save_model(net: torch.nn.Module, spec: dict[str, Any], path: str | Path, card: dict[str, Any] | None = None,
                half: bool = False) -> Path:
-    """Write ``net``'s weights (fp16 if ``half``) with ``spec`` in the metadata, and the card beside it."""
+    """Write ``net``'s weights (fp16 if ``half``) with ``spec`` in the metadata, and the card beside it.
+
+    The same weights give the same bytes (:func:`canonical_safetensors`), so a file's hash names its
+    weights: the evaluation keeps each model's records apart by that hash."""
     path = Path(path)
     state = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu()
              for k, v in net.state_dict().items()}
-    save_file(state, str(path), metadata={"spec": json.dumps(spec), "format": "liif-upscale/1"})
+    path.write_bytes(canonical_safetensors(save(state, metadata={"spec": json.dumps(spec),
+                                                                 "format": "liif-upscale/1"})))
     path.chmod(0o644)
     if card is not None:
         path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     return path
+
+
+def canonical_safetensors(blob: bytes) -> bytes:
+    """The same ``.safetensors`` data with its JSON header in one fixed form (sorted keys, no spaces).
+
+    safetensors writes the metadata in hash-map order, which changes from run to run, so two exports
+    of one checkpoint differed byte for byte. The tensors' bytes and offsets are untouched."""
+    size = int.from_bytes(blob[:8], "little")
+    header = json.dumps(json.loads(blob[8:8 + size]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)  # the data stays 8-byte aligned, as safetensors itself pads it
+    return len(header).to_bytes(8, "little") + header + blob[8 + size:]
 
 
 def _resolve(source: str | os.PathLike) -> Path:

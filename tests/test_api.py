@@ -305,6 +305,29 @@ def test_checkpoint_with_code_is_refused(tmp_path):
         liif_core.load_model(path)
 
 
+def test_saving_the_same_weights_gives_the_same_bytes(tmp_path):
+    """The evaluation names a model by its file's hash: exporting one checkpoint twice must give one file."""
+    import json
+
+    from liif_core.weights import save_model
+
+    torch.manual_seed(0)
+    spec = {"name": "liif", "args": {"encoder_spec": {"name": "edsr-baseline", "args": {"no_upsampling": True,
+                                                                                       "n_resblocks": 1}},
+                                     "imnet_spec": {"name": "mlp", "args": {"out_dim": 3, "hidden_list": [8]}}}}
+    net = models.make(spec)
+    first, second = (save_model(net, spec, tmp_path / f"{name}.safetensors", half=True) for name in ("a", "b"))
+    blob = first.read_bytes()
+    assert blob == second.read_bytes()
+    size = int.from_bytes(blob[:8], "little")
+    header = blob[8:8 + size]
+    assert (8 + size) % 8 == 0 and header.rstrip() == json.dumps(json.loads(header), sort_keys=True,
+                                                                 separators=(",", ":")).encode()
+    model = liif_core.load_model(first, device="cpu")
+    for key, value in net.state_dict().items():
+        assert torch.equal(model.net.state_dict()[key].float(), value.half().float()), key
+
+
 def test_unknown_model_names_the_bundled_ones():
     with pytest.raises(ModelError, match="liif-edsr"):
         liif_core.load_model("no-such-model")
