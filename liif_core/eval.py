@@ -36,6 +36,7 @@ import argparse
 import contextlib
 import datetime as _dt
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -276,18 +277,103 @@ def model_id(model: Any, source: str | os.PathLike) -> dict[str, Any]:
 
 def score_image(task: Task, model: Any, lr_mode: str, self_ensemble: bool = False) -> dict[str, Any]:
     """Scores of all methods on one image, as a JSON-ready record."""
+    rec, lr, hr_f = _score_baselines(task, lr_mode)
+    sr, seconds = _run_ours(rec, lr, model, self_ensemble)
+    _add_scores(rec, "ours", seconds, psnr_y(sr, hr_f, task.scale), ssim_y(sr, hr_f, task.scale))
+    return rec
+
+
+def _score_baselines(task: Task, lr_mode: str) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """A record with every method but ours scored, the LR image, and the HR in [0, 1]."""
     hr = modcrop(load_rgb(task.path), task.scale)
     lr = make_lr(hr, task.scale, lr_mode)
     hr_f = hr.astype(np.float64) / 255.0
     rec: dict[str, Any] = {"set": task.set, "scale": task.scale, "image": task.path.stem,
                            "hr": [hr.shape[1], hr.shape[0]], "psnr": {}, "ssim": {}, "seconds": {}}
-    for method in METHODS:
+    for method in METHODS[:-1]:
         t0 = time.perf_counter()
-        sr = run_method(method, lr, hr.shape[:2], model, self_ensemble)
-        rec["seconds"][method] = round(time.perf_counter() - t0, 3)
-        rec["psnr"][method] = psnr_y(sr, hr_f, task.scale)
-        rec["ssim"][method] = ssim_y(sr, hr_f, task.scale)
-    return rec
+        sr = run_method(method, lr, hr.shape[:2], None)
+        _add_scores(rec, method, time.perf_counter() - t0, psnr_y(sr, hr_f, task.scale),
+                    ssim_y(sr, hr_f, task.scale))
+    return rec, lr, hr_f
+
+
+def _run_ours(rec: dict[str, Any], lr: np.ndarray, model: Any, self_ensemble: bool) -> tuple[np.ndarray, float]:
+    t0 = time.perf_counter()
+    sr = upscale_ours(lr, (rec["hr"][1], rec["hr"][0]), model, self_ensemble)
+    return sr, time.perf_counter() - t0
+
+
+def _add_scores(rec: dict[str, Any], method: str, seconds: float, psnr: float, ssim: float) -> None:
+    rec["seconds"][method] = round(seconds, 3)
+    rec["psnr"][method] = psnr
+    rec["ssim"][method] = ssim
+
+
+def _baselines_job(task: Task, lr_mode: str) -> tuple[dict[str, Any], np.ndarray]:
+    """:func:`_score_baselines` in a helper process: the record and the LR (the HR stays there)."""
+    rec, lr, _ = _score_baselines(task, lr_mode)
+    return rec, lr
+
+
+def _ours_job(task: Task, sr: np.ndarray) -> tuple[float, float]:
+    """PSNR and SSIM of our result in a helper process (it reads the HR again: cheaper than sending it)."""
+    hr_f = modcrop(load_rgb(task.path), task.scale).astype(np.float64) / 255.0
+    return psnr_y(sr, hr_f, task.scale), ssim_y(sr, hr_f, task.scale)
+
+
+def default_jobs(device: Any) -> int:
+    """Helper processes for scoring: none on a CPU (the model needs every core), else most cores.
+
+    On a GPU the model takes a fraction of each image's time; reading, degrading, interpolating and
+    the metrics take the rest, on one core, unless spread over the others."""
+    if str(device).startswith("cpu"):
+        return 1
+    return max(1, min(8, (os.cpu_count() or 1) - 2))
+
+
+def scored_records(todo: Sequence[Task], model: Any, lr_mode: str, self_ensemble: bool = False,
+                   jobs: int = 1) -> Iterator[dict[str, Any]]:
+    """Records of ``todo`` in order. With ``jobs`` > 1, helper processes read, degrade, interpolate
+    and score the images while this process runs the model: the same numbers, sooner on a GPU."""
+    if jobs <= 1:
+        for task in todo:
+            yield score_image(task, model, lr_mode, self_ensemble)
+        return
+    import collections
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    single = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    saved = {k: os.environ.get(k) for k in single}
+    os.environ.update(single)  # the helpers start with these: one thread each, no oversubscription
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            tasks = iter(todo)
+            ahead = collections.deque((t, pool.submit(_baselines_job, t, lr_mode))
+                                      for t in itertools.islice(tasks, 2 * jobs))
+            scoring: collections.deque = collections.deque()
+            while ahead:
+                task, baselines = ahead.popleft()
+                following = next(tasks, None)
+                if following is not None:
+                    ahead.append((following, pool.submit(_baselines_job, following, lr_mode)))
+                rec, lr = baselines.result()
+                sr, seconds = _run_ours(rec, lr, model, self_ensemble)
+                scoring.append((rec, seconds, pool.submit(_ours_job, task, sr)))
+                while scoring and (scoring[0][2].done() or len(scoring) > jobs):
+                    rec, seconds, scores = scoring.popleft()
+                    _add_scores(rec, "ours", seconds, *scores.result())
+                    yield rec
+            for rec, seconds, scores in scoring:
+                _add_scores(rec, "ours", seconds, *scores.result())
+                yield rec
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def read_records(path: Path, ident: dict[str, Any], lr_mode: str) -> list[dict[str, Any]]:
@@ -632,7 +718,8 @@ def _parse_scales(text: str) -> list[int]:
 def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, model: str | os.PathLike = "default",
              out_dir: str | os.PathLike = DEFAULT_OUT, limit: int | None = None, data: str | os.PathLike | None = None,
              lr_mode: str = "paper", resume: bool = False, card: bool = False, device: str = "auto",
-             crops: bool = True, progress: bool = True, self_ensemble: bool = False) -> list[dict[str, Any]]:
+             crops: bool = True, progress: bool = True, self_ensemble: bool = False,
+             jobs: int | None = None) -> list[dict[str, Any]]:
     """Run the protocol, write ``report.md`` (and ``crops.png``) in ``out_dir``; return the table rows.
 
     ``self_ensemble`` scores our model with 8 flipped/transposed passes averaged (the paper's numbers
@@ -640,7 +727,8 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
 
     Scales are run in the order given; ``ui`` only at scales 2-4. Each image's scores are appended to
     ``records.jsonl`` as soon as they exist; ``resume`` keeps that file's records (same weights and
-    LR mode) and skips those images, and the report covers every record in the file.
+    LR mode) and skips those images, and the report covers every record in the file. ``jobs``: helper
+    processes for everything but the model (default :func:`default_jobs`).
     """
     from tqdm import tqdm
 
@@ -678,11 +766,14 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
         tasks = [Task(s, k, p) for k in scales for s in sets if s not in RENDERED_SETS or k in RENDERED_SCALES
                  for p in list_images(s, root, rendered, limit)]
         todo = [t for t in tasks if (t.set, t.scale, t.path.stem) not in done]
+        jobs = default_jobs(net.device) if jobs is None else jobs
         with rec_path.open("a") as sink:
-            for task in tqdm(todo, desc="liif-eval", unit="img", disable=not progress, dynamic_ncols=True):
-                t0 = time.perf_counter()
-                rec = score_image(task, net, lr_mode, self_ensemble)
-                rec.update(model=ident, lr_mode=lr_mode, wall=round(time.perf_counter() - t0, 3), machine=here)
+            t0 = time.perf_counter()
+            for rec in tqdm(scored_records(todo, net, lr_mode, self_ensemble, jobs), total=len(todo),
+                            desc="liif-eval", unit="img", disable=not progress, dynamic_ncols=True):
+                now = time.perf_counter()  # since the last record: with helpers, images overlap
+                rec.update(model=ident, lr_mode=lr_mode, wall=round(now - t0, 3), machine=here)
+                t0 = now
                 sink.write(json.dumps(rec) + "\n")
                 sink.flush()
                 records.append(rec)
@@ -723,6 +814,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--card", action="store_true", help="write the table into the model card (JSON) too")
     parser.add_argument("--resume", action="store_true", help="keep records.jsonl of an earlier run, skip done images")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: all cores)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="helper processes for reading, degrading, interpolating and scoring (default: 1 on "
+                             "a CPU, where the model needs every core; up to 8 beside a GPU)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--no-crops", dest="crops", action="store_false", help="skip crops.png")
     parser.add_argument("--self-ensemble", action="store_true",
@@ -731,6 +825,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.limit is not None and args.limit < 1:
             raise InputError("--limit must be at least 1")
+        if args.jobs is not None and args.jobs < 1:
+            raise InputError("--jobs must be at least 1")
         if args.threads is not None:
             if args.threads < 1:
                 raise InputError("--threads must be at least 1")
@@ -741,7 +837,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sets = _parse_list(args.sets, ALL_SETS, str, "sets")
         scales = _parse_scales(args.scales)
         evaluate(sets, scales, args.model, args.out, args.limit, args.data, args.lr_mode, args.resume, args.card,
-                 args.device, args.crops, self_ensemble=args.self_ensemble)
+                 args.device, args.crops, self_ensemble=args.self_ensemble, jobs=args.jobs)
     except LiifError as e:
         print(f"liif-eval: error: {e}", file=sys.stderr)
         return 2

@@ -147,6 +147,20 @@ def test_tiny_end_to_end_run(tmp_path: Path, tiny_model_path: Path) -> None:
     assert "Self-ensemble" in (tmp_path / "report.md").read_text()
 
 
+def test_helper_processes_give_the_same_records(tmp_path: Path, tiny_model_path: Path) -> None:
+    """With --jobs, helper processes do everything but the model: the records must not change."""
+    if not (DATA / "Set5").is_dir():
+        pytest.skip(f"benchmark images not found in {DATA}")
+    runs = {}
+    for jobs in (1, 2):
+        ev.evaluate(["Set5"], [4, 2], tiny_model_path, tmp_path / str(jobs), limit=2, data=DATA, crops=False,
+                    progress=False, jobs=jobs)
+        lines = (tmp_path / str(jobs) / "records.jsonl").read_text().splitlines()
+        runs[jobs] = [(r["set"], r["scale"], r["image"], r["hr"], r["psnr"], r["ssim"]) for r in map(json.loads, lines)]
+    assert len(runs[1]) == 4 and [r[:3] for r in runs[1]][:2] == [("Set5", 4, "baby"), ("Set5", 4, "bird")]
+    assert runs[2] == runs[1]
+
+
 def test_card_takes_single_pass_results_only(tiny_model_path: Path) -> None:
     with pytest.raises(InputError, match="self-ensemble"):
         ev.evaluate(["ui"], [3], tiny_model_path, card=True, self_ensemble=True, progress=False)
