@@ -428,6 +428,21 @@ def test_compiled_training_learns_the_same_and_resumes(tmp_path):
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
 
 
+def test_profile_records_steady_steps(tmp_path, monkeypatch):
+    """``--profile N`` records N steps after the first ones and writes the operator table."""
+    monkeypatch.setattr(train_mod, "FIT_SKIP", 2)
+    cfg, data = _setup(tmp_path)
+    torch.set_num_threads(1)
+    calls = []
+    real = train_mod.start_profile
+    monkeypatch.setattr(train_mod, "start_profile", lambda dev: calls.append(dev) or real(dev))
+    run = train_mod.train(cfg, tmp_path / "run", data, max_steps=5, profile_steps=2)
+    text = (run / "profile.txt").read_text()
+    assert len(calls) == 1 and text.startswith("2 steps profiled")
+    assert "aten::convolution" in text and "Self CPU" in text
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == 5  # the run goes on after it
+
+
 def test_fit_minutes_fits_the_last_cycle_and_resume_asks_for_it(tmp_path, monkeypatch):
     """``--fit-minutes`` on a schedule of cycles sets the last cycle's length from the measured
     speed, so the run ends, at the floor of its learning rate, when the time does. A resume must then

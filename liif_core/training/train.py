@@ -228,10 +228,39 @@ def train_step(forward, optimizer: torch.optim.Optimizer, b, layout: torch.memor
     return loss.detach()
 
 
+def start_profile(dev: torch.device) -> torch.profiler.profile:
+    """A running ``torch.profiler`` of this process's CPU work, and of the GPU's kernels on CUDA."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if dev.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    profiler = torch.profiler.profile(activities=activities)
+    profiler.start()
+    return profiler
+
+
+def write_profile(profiler: torch.profiler.profile, path: Path, dev: torch.device, steps: int,
+                  started: float) -> None:
+    """Stop ``profiler`` (started at ``time.perf_counter()`` ``started``) and write to ``path`` where
+    its ``steps`` training steps spent their time: operators and kernels by their own time on the
+    device (on CUDA), then on the CPU. Steps whose kernels add up to much less than their wall time
+    wait on Python, the data or syncs, not on the GPU."""
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)  # the wall time ends when the GPU has done the steps
+    seconds = time.perf_counter() - started
+    profiler.stop()
+    table = profiler.key_averages()
+    parts = [f"{steps} steps profiled, {seconds / steps:.4f} s per step of wall time (the profiler adds some)"]
+    if dev.type == "cuda":
+        parts.append(table.table(sort_by="self_cuda_time_total", row_limit=30))
+    parts.append(table.table(sort_by="self_cpu_time_total", row_limit=30))
+    path.write_text("\n\n".join(parts) + "\n")
+    print(f"profile of {steps} steps written to {path}", flush=True)
+
+
 def train(config: str | Path, out: str | Path, data_root: str | Path | None = None, device: str = "auto",
           threads: int | None = None, max_steps: int | None = None, minutes: float | None = None,
           fit_minutes: float | None = None, workers: int | None = None, channels_last: bool = False,
-          compile_model: bool = False) -> Path:
+          compile_model: bool = False, profile_steps: int = 0) -> Path:
     """Train (or resume) the run in ``out``; returns the run directory.
 
     ``max_steps`` stops early (the schedule still follows the config's total); ``minutes`` stops
@@ -244,7 +273,9 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     another order, so it changes speed, and the weights only by rounding. ``compile_model`` trains
     through ``torch.compile`` (fused kernels, fewer launches: on a GPU this small model's step
     is far below the card's arithmetic speed, likely from launches; not profiled); compiling takes
-    a minute or more first, and the weights again differ only by rounding.
+    a minute or more first, and the weights again differ only by rounding. ``profile_steps`` records
+    that many steps with ``torch.profiler`` (:func:`write_profile`) once the first ones (and the
+    timing of ``fit_minutes``) are behind, so the numbers are those of the steady loop.
     """
     cfg = load_config(config)
     run = Path(out)
@@ -313,7 +344,11 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     data_wait = 0.0  # seconds spent waiting for batches since the last log line
     stop = total if max_steps is None else min(total, max_steps)
     stream = batches(sampler, seed, batch, step, stop, workers, dev)
+    profile_from = run_start_step + FIT_SKIP + (FIT_STEPS if fit_minutes else 0)
+    profiler, profile_t0 = None, 0.0
     while step < stop:
+        if profile_steps and step == profile_from:
+            profiler, profile_t0 = start_profile(dev), time.perf_counter()
         if ema_cfg and ema is None and step >= ema_from:
             ema = WeightAverage(model, ema_cfg["decay"])
         lr = learning_rate(tc, step, total)
@@ -327,6 +362,9 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
             ema.update(model)
         n_losses += 1
         step += 1
+        if profiler is not None and step == profile_from + profile_steps:
+            write_profile(profiler, run / "profile.txt", dev, profile_steps, profile_t0)
+            profiler = None
         if fit_minutes and step == run_start_step + FIT_SKIP:
             fit_start = time.time()
         if fit_minutes and step == run_start_step + FIT_SKIP + FIT_STEPS:
@@ -375,6 +413,8 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
         if out_of_time:
             print(f"time budget reached at step {step}")
             break
+    if profiler is not None:  # the run ended first: what was recorded
+        write_profile(profiler, run / "profile.txt", dev, step - profile_from, profile_t0)
     stream.close()  # stops the batch workers when the time budget ended the run early
     log.close()
     return run
@@ -396,10 +436,12 @@ def main() -> None:
                         help="convolutions in channels-last layout (GPU tensor cores; equal up to rounding)")
     parser.add_argument("--compile", action="store_true",
                         help="train through torch.compile (fewer kernel launches; a minute or more to compile first)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="record N steady steps with torch.profiler into profile.txt in the run directory")
     args = parser.parse_args()
     try:
         train(args.config, args.out, args.data_root, args.device, args.threads, args.max_steps, args.minutes,
-              args.fit_minutes, args.workers, args.channels_last, args.compile)
+              args.fit_minutes, args.workers, args.channels_last, args.compile, args.profile)
     except (LiifError, FileNotFoundError) as e:
         sys.exit(f"liif-train: error: {e}")
 
