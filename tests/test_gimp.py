@@ -617,16 +617,20 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if missing:
         pytest.skip(f"the chroot lacks {', '.join(missing)}: run tests/hosts/setup_gimp.sh again to add them")
     image = _pixels((4, 6, 3), np.uint8, 11)
+    wide = _pixels((30, 40, 3), np.uint8, 13)  # x2: its whole result fits the preview
     cases = []
-    for respond in ("ok", "cancel"):
-        spec = _layer(gimp.work, f"dialog-{respond}", image)
+    # last: the preview, switched on with its mnemonic (Alt+P), stays on for later runs
+    for name, picture, interactive in (("ok", image, {"respond": "ok"}), ("cancel", image, {"respond": "cancel"}),
+                                       ("preview", wide, {"respond": "ok", "keys": ["alt+p"], "wait": 25})):
+        spec = _layer(gimp.work, f"dialog-{name}", picture)
         spec["name"] = "photo"
-        cases.append({"name": f"dialog_{respond}", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 6,
-                                                               "height": 4},
-                      "layers": [spec], "source": 0, "select": None, "interactive": {"respond": respond}, "args": {}})
+        h, w = picture.shape[:2]
+        cases.append({"name": f"dialog_{name}", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": w,
+                                                            "height": h},
+                      "layers": [spec], "source": 0, "select": None, "interactive": interactive, "args": {}})
     code, log, results = gimp.run("gui", cases, gui=True)
     assert code == 0 and results.get("cases"), f"gimp-3.0 exited with {code}; its log:\n{log[-6000:]}"
-    return {c["name"]: c for c in results["cases"]}, {"image": image, "log": log}
+    return {c["name"]: c for c in results["cases"]}, {"image": image, "wide": wide, "log": log}
 
 
 @requires_gimp
@@ -648,6 +652,48 @@ def test_dialog_cancel_changes_nothing(gui_run) -> None:
     assert res["responder"] == 0, "the dialog did not appear"
     assert res["status"] == "cancel"
     assert res["before"] == res["after"] and res["new_images"] == 0
+
+
+def _read_xwd(path: str) -> np.ndarray:
+    """An X window dump as ``H x W x 3`` RGB. Xvfb's dumps say 24 bits per pixel and pack them in 3
+    bytes, but pad each line to 4 bytes a pixel; GIMP's XWD loader then squeezes them, so the
+    screenshot's PNG cannot be compared pixel for pixel."""
+    import struct
+
+    fields = struct.unpack(">25I", open(path, "rb").read(100))
+    header_size, width, height, byte_order = fields[0], fields[4], fields[5], fields[7]
+    bits, line, colours = fields[11], fields[12], fields[19]
+    data = open(path, "rb").read()[header_size + 12 * colours:]
+    step = bits // 8
+    pixels = np.frombuffer(data[:line * height], np.uint8).reshape(height, line)[:, :width * step]
+    pixels = pixels.reshape(height, width, step)
+    return np.ascontiguousarray(pixels[..., [2, 1, 0]] if byte_order == 0 else pixels[..., step - 3:])
+
+
+def _find(screen: np.ndarray, patch: np.ndarray) -> tuple[int, int] | None:
+    """Where ``patch`` appears in ``screen`` pixel for pixel (top-left ``(x, y)``), or None."""
+    ph, pw = patch.shape[:2]
+    for y, x in np.argwhere((screen == patch[0, 0]).all(axis=-1)):
+        if y + ph <= screen.shape[0] and x + pw <= screen.shape[1] and np.array_equal(
+                screen[y:y + ph, x:x + pw], patch):
+            return int(x), int(y)
+    return None
+
+
+@requires_gimp
+def test_dialog_preview_shows_the_result_at_100_percent(gui_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Switched on, the preview shows the middle of the result (here all of it) at 100%: the very
+    pixels of the upscale, found on the screen; the job then runs as usual."""
+    monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)
+    res = gui_run[0]["dialog_preview"]
+    assert res["responder"] == 0, "the dialog did not appear"
+    assert res["status"] == "success", res["message"]
+    expected = liif_core.upscale(gui_run[1]["wide"], scale=2, model="default", device="cpu")
+    assert np.array_equal(read_result(res, np.uint8), expected)
+    assert res["screenshot"], "no screenshot"
+    screen = _read_xwd(res["screenshot"][:-4] + ".xwd")
+    assert _find(screen, expected) is not None, "the preview is not on the screen"
+    assert _find(screen, expected[:, ::-1]) is None  # a mirrored result would not be found
 
 
 # --------------------------------------------------------------------------------------------- the README

@@ -111,12 +111,18 @@ def worker_config(replacement):
 
 
 def answer_dialog(interactive, stem):
-    """In the GUI (Xvfb): wait for the plug-in's dialog, take a screenshot, press a key (Return: OK)."""
+    """In the GUI (Xvfb): wait for the plug-in's dialog, press the case's keys (if any), wait, take a
+    screenshot, press a key (Return: OK)."""
     key = {"ok": "Return", "cancel": "Escape"}[interactive["respond"]]
+    keys = " ".join(interactive.get("keys", []))
+    press = f'xdotool key --clearmodifiers {keys}' if keys else "true"
     script = f"""
         W=$(timeout 120 xdotool search --sync --onlyvisible --name '^LIIF Upscale$' | head -1)
         [ -n "$W" ] || exit 3
         sleep 2
+        xdotool windowfocus --sync "$W" || true
+        {press}
+        sleep {interactive.get("wait", 0)}
         xwd -root -silent -out '{stem}.xwd'
         xdotool windowfocus --sync "$W" || true
         xdotool key --clearmodifiers {key}

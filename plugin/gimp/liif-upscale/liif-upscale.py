@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -39,6 +40,8 @@ from liif_plan import PixelFormat, PlanError  # noqa: E402
 PROC_NAME = "python-fu-liif-upscale"
 MENU_PATH = "<Image>/Filters/Enhance"
 PULSE_S = 0.25  # progress-bar pulse while the worker starts (importing torch takes seconds)
+PREVIEW_SIZE = (360, 240)  # the dialog's preview, in result pixels (shown at 100%)
+PREVIEW_DELAY_MS = 400  # after the last change, so typing a size does not start a job per key
 
 
 class UserError(Exception):
@@ -90,9 +93,13 @@ def define_arguments(procedure: Gimp.Procedure) -> None:
         "self-ensemble", "_Best quality (8x slower)", "Average 8 flipped and rotated passes of the model: "
         "slightly cleaner edges and text, 8 times the time", False, rw)
     procedure.add_boolean_argument(
-        "linear-render", "_Linear render: upscale the values as stored", "For an image with linear-light "
+        "linear-render", "L_inear render: upscale the values as stored", "For an image with linear-light "
         "precision that is a render made in linear light: upscale the stored values, not their perceptual "
         "(sRGB) form, which suits photographs, screenshots and drawings; no effect on other images", False, rw)
+    procedure.add_boolean_aux_argument(
+        "preview", "_Preview: part of the result at 100%", "Compute only the middle of the result (up to "
+        f"{PREVIEW_SIZE[0]} x {PREVIEW_SIZE[1]} pixels) and show it under the fields, so it takes seconds; it "
+        "follows each change", False, rw)
     procedure.add_layer_return_value(
         "layer", "Layer", "The new layer (in the enlarged image, or in the new image)", False, rw)
 
@@ -203,7 +210,21 @@ class Job:
         self.image_xy = (ox + x, oy + y)
         self.gray = drawable.is_gray()
         self.alpha = drawable.has_alpha() or self.masked
-        self.fmt = drawable_format(image, drawable, self.alpha, bool(config.get_property("linear-render")))
+        self._source: tuple[PixelFormat, bytes] | None = None
+
+    @property
+    def fmt(self) -> PixelFormat:
+        """How the pixels travel: the layer's, as the current *Linear render* choice reads them."""
+        return drawable_format(self.image, self.drawable, self.alpha, bool(self.config.get_property("linear-render")))
+
+    def source(self) -> bytes:
+        """The region's pixels in :attr:`fmt`, little-endian, read once per format (the dialog's
+        preview and the job share them)."""
+        fmt = self.fmt
+        if self._source is None or self._source[0] != fmt:
+            data = read_region(self.image, self.drawable, fmt, self.rect, self.masked)
+            self._source = (fmt, liif_plan.to_little_endian(data, fmt.itemsize))
+        return self._source[1]
 
     def size(self) -> tuple[int, int]:
         """The requested result size of the region (raises :class:`PlanError`)."""
@@ -211,19 +232,29 @@ class Job:
         _, _, w, h = self.rect
         return liif_plan.target_size(w, h, c.get_property("scale"), c.get_property("width"), c.get_property("height"))
 
-    def run(self) -> Gimp.Layer:
-        c = self.config
-        x, y, w, h = self.rect
-        output = c.get_property("output")
+    def target(self) -> tuple[tuple[int, int], liif_plan.LayerPlan | None]:
+        """The result's size and, for output "layer", where it goes in the enlarged image (GIMP's
+        rounding may change the size by a pixel); raises :class:`PlanError`."""
+        _, _, w, h = self.rect
         ow, oh = self.size()
-        plan = None
-        if output == "layer":
-            plan = liif_plan.layer_plan(self.image.get_width(), self.image.get_height(), *self.image_xy, w, h, ow, oh)
-            ow, oh = plan.width, plan.height
+        if self.config.get_property("output") != "layer":
+            return (ow, oh), None
+        plan = liif_plan.layer_plan(self.image.get_width(), self.image.get_height(), *self.image_xy, w, h, ow, oh)
+        return (plan.width, plan.height), plan
+
+    def options(self) -> dict[str, Any]:
+        """The worker's options from the fields: model, device, tile, self-ensemble."""
+        c = self.config
+        return {"model": (c.get_property("model") or "").strip() or None, "device": c.get_property("device"),
+                "tile": c.get_property("tile") or None, "self_ensemble": bool(c.get_property("self-ensemble"))}
+
+    def run(self, client: WorkerClient) -> Gimp.Layer:
+        c = self.config
+        _, _, w, h = self.rect
+        (ow, oh), plan = self.target()
         label = f"LIIF Upscale: {liif_plan.size_summary(w, h, ow, oh)}"
         Gimp.progress_init(label)
-        data = read_region(self.image, self.drawable, self.fmt, self.rect, self.masked)
-        result = self.upscale(liif_plan.to_little_endian(data, self.fmt.itemsize), (ow, oh), label)
+        result = self.upscale(client, self.source(), (ow, oh), label)
         name = liif_plan.layer_name(self.drawable.get_name(), c.get_property("scale"), c.get_property("width"),
                                     c.get_property("height"), ow, oh)
         layer = self.into_image(name, result, (ow, oh), plan) if plan else self.new_image(name, result, (ow, oh))
@@ -231,10 +262,9 @@ class Job:
         Gimp.progress_end()
         return layer
 
-    def upscale(self, data: bytes, size: tuple[int, int], label: str) -> bytes:
+    def upscale(self, client: WorkerClient, data: bytes, size: tuple[int, int], label: str) -> bytes:
         """Send the region to the worker; progress into GIMP's bar (pulsing until the worker starts
         the job), the time left beside ``label``."""
-        c = self.config
         _, _, w, h = self.rect
         state = {"started": False, "pulse": 0.0, "text": ""}
 
@@ -254,20 +284,22 @@ class Job:
                 Gimp.progress_pulse()
             return False  # GIMP cancels by killing this process; nothing to poll
 
-        model = (c.get_property("model") or "").strip() or None
-        tile = c.get_property("tile") or None
-        device, self_ensemble = c.get_property("device"), bool(c.get_property("self-ensemble"))
-        with WorkerClient() as client:
-            # from the speed an earlier job measured on this device (the worker keeps it on disk)
-            info = client.info(idle=poll)
-            time_left = TimeLeft(estimate=estimate_seconds(info, model, device, w * h, size[0] * size[1],
-                                                           self_ensemble))
-            result, shape, dtype = client.upscale(
-                data, (h, w, self.fmt.channels), self.fmt.dtype, size=size, model=model,
-                device=device, tile=tile, progress=progress, cancel=poll, self_ensemble=self_ensemble)
-        expected = (size[1], size[0], self.fmt.channels)
-        if tuple(shape) not in (expected, expected[:2]) or dtype != self.fmt.dtype:
-            raise UserError(f"The worker returned {shape} {dtype}, expected {expected} {self.fmt.dtype}; "
+        options = self.options()
+        # from the speed an earlier job measured on this device (the worker keeps it on disk)
+        info = client.info(idle=poll)
+        time_left = TimeLeft(estimate=estimate_seconds(info, options["model"], options["device"], w * h,
+                                                       size[0] * size[1], options["self_ensemble"]))
+        fmt = self.fmt
+        result, shape, dtype = client.upscale(data, (h, w, fmt.channels), fmt.dtype, size=size, progress=progress,
+                                              cancel=poll, **options)
+        return self.checked(result, shape, dtype, (size[1], size[0]))
+
+    def checked(self, result: bytes, shape: tuple[int, ...], dtype: str, hw: tuple[int, int]) -> bytes:
+        """``result`` if the worker's reply has the expected shape and type, else :class:`UserError`."""
+        fmt = self.fmt
+        expected = (*hw, fmt.channels)
+        if tuple(shape) not in (expected, expected[:2]) or dtype != fmt.dtype:
+            raise UserError(f"The worker returned {shape} {dtype}, expected {expected} {fmt.dtype}; "
                             "the plug-in and the worker are from different versions: run install.py again.")
         return result
 
@@ -303,14 +335,102 @@ class Job:
 # ----------------------------------------------------------------------------- dialog
 
 
-def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job) -> bool:
-    """The procedure dialog (fields from the arguments, plus the resulting size); True on OK."""
+class Preview:
+    """The dialog's view of the middle of the result at 100%: the worker computes only that window
+    (the same pixels as in the full result), in a thread, so the dialog stays responsive; a newer
+    request cancels the running one."""
+
+    def __init__(self, job: Job, client: WorkerClient, picture: Any, status: Any):
+        self.job, self.client, self.picture, self.status = job, client, picture, status
+        self.generation = 0  # bumped by every change: results of older requests are dropped
+        self.timer: int | None = None
+
+    def changed(self) -> None:
+        """The fields changed: compute again a moment after the last change (or hide the preview)."""
+        self.generation += 1
+        if self.timer is not None:
+            GLib.source_remove(self.timer)
+            self.timer = None
+        shown = bool(self.job.config.get_property("preview"))
+        self.picture.set_visible(shown)
+        self.status.set_visible(shown)
+        if shown:
+            self.timer = GLib.timeout_add(PREVIEW_DELAY_MS, self.start)
+
+    def start(self) -> bool:
+        """Read what the request needs here (GIMP's calls belong to this thread), then ask the worker."""
+        self.timer = None
+        job, generation = self.job, self.generation
+        try:
+            (ow, oh), _ = job.target()
+            data, fmt, options = job.source(), job.fmt, job.options()
+        except (PlanError, UserError) as exc:
+            self.status.set_text(f"No preview: {exc}")
+            return False
+        window = liif_plan.preview_window(ow, oh, PREVIEW_SIZE)
+        self.status.set_text("Computing the preview...")
+        _, _, w, h = job.rect
+
+        def compute() -> None:
+            t0 = time.monotonic()
+            try:
+                result, shape, dtype = self.client.upscale(
+                    data, (h, w, fmt.channels), fmt.dtype, size=(ow, oh), region=window,
+                    cancel=lambda: generation != self.generation, **options)
+                result = job.checked(result, shape, dtype, (window[3], window[2]))
+                GLib.idle_add(self.show, generation, result, fmt, window, time.monotonic() - t0)
+            except WorkerCancelled:
+                pass
+            except Exception as exc:  # noqa: BLE001  (shown under the preview)
+                GLib.idle_add(self.failed, generation, exc)
+
+        threading.Thread(target=compute, name="liif-upscale-preview", daemon=True).start()
+        return False
+
+    def show(self, generation: int, result: bytes, fmt: PixelFormat, window: tuple[int, int, int, int],
+             seconds: float) -> bool:
+        if generation == self.generation:
+            gi.require_version("GdkPixbuf", "2.0")
+            from gi.repository import GdkPixbuf
+
+            x, y, w, h = window
+            rgba = display_rgba(liif_plan.from_little_endian(result, fmt.itemsize), fmt, w, h)
+            self.picture.set_from_pixbuf(GdkPixbuf.Pixbuf.new_from_bytes(
+                GLib.Bytes.new(rgba), GdkPixbuf.Colorspace.RGB, True, 8, w, h, 4 * w))
+            self.status.set_text(f"The middle of the result at 100%: {w} x {h} pixels from x {x}, y {y} "
+                                 f"({seconds:.1f} s)")
+        return False
+
+    def failed(self, generation: int, exc: Exception) -> bool:
+        if generation == self.generation:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.status.set_text(f"No preview: {first}")
+        return False
+
+
+def display_rgba(data: bytes, fmt: PixelFormat, w: int, h: int) -> bytes:
+    """8-bit sRGB-encoded RGBA of ``w`` x ``h`` pixels in ``fmt``, for the screen (Babl converts;
+    a linear render's values are encoded as the canvas shows them)."""
+    Gegl.init(None)  # Babl's conversions need it (libgimp's own buffers do not); idempotent
+    rect = Gegl.Rectangle.new(0, 0, w, h)
+    buffer = Gegl.Buffer.new(fmt.babl, 0, 0, w, h)
+    buffer.set(rect, fmt.babl, data)
+    return bytes(buffer.get(rect, 1.0, "R'G'B'A u8", Gegl.AbyssPolicy.NONE))
+
+
+def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job, client: WorkerClient) -> bool:
+    """The procedure dialog (fields from the arguments, the resulting size, the preview); True on OK."""
     gi.require_version("GimpUi", "3.0")
-    from gi.repository import GimpUi
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import GimpUi, Gtk
 
     GimpUi.init(PROC_NAME)
     dialog = GimpUi.ProcedureDialog.new(procedure, config, "LIIF Upscale")
     label = dialog.get_label("result-size", "", False, False)
+    picture, status = Gtk.Image(), Gtk.Label(xalign=0.0)
+    picture.set_size_request(*PREVIEW_SIZE)
+    status.set_line_wrap(True)
+    preview = Preview(job, client, picture, status)
 
     def show_size(*_args: Any) -> None:
         _, _, w, h = job.rect
@@ -320,11 +440,21 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
         except PlanError as exc:
             label.set_text(str(exc))
 
-    config.connect("notify", show_size)
+    def changed(*_args: Any) -> None:
+        show_size()
+        preview.changed()
+
+    config.connect("notify", changed)
     show_size()
     dialog.fill(["scale", "width", "height", "result-size", "output", "model", "device", "self-ensemble",
-                 "linear-render", "tile"])
+                 "linear-render", "tile", "preview"])
+    area = dialog.get_content_area()
+    area.pack_start(picture, False, False, 0)
+    area.pack_start(status, False, False, 0)
+    dialog.show_all()
+    preview.changed()  # hides the preview, or starts it when it was on last time
     ok = dialog.run()
+    preview.generation += 1  # a running preview stops: the job is next, or nothing
     dialog.destroy()
     return ok
 
@@ -341,13 +471,14 @@ def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image, dr
     """The procedure: validate, ask (interactive only), upscale, place; errors become a PDB error status."""
     try:
         job = Job(image, list(drawables), config)
-        if run_mode == Gimp.RunMode.INTERACTIVE and not run_dialog(procedure, config, job):
-            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-        try:
-            job.size()
-        except PlanError as exc:
-            return failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, f"LIIF Upscale: {exc}")
-        layer = job.run()
+        with WorkerClient() as client:  # started by the first request: the preview's, or the job's
+            if run_mode == Gimp.RunMode.INTERACTIVE and not run_dialog(procedure, config, job, client):
+                return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+            try:
+                job.size()
+            except PlanError as exc:
+                return failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, f"LIIF Upscale: {exc}")
+            layer = job.run(client)
         if run_mode == Gimp.RunMode.INTERACTIVE and layer.get_image().get_id() != image.get_id():
             Gimp.Display.new(layer.get_image())
         Gimp.displays_flush()

@@ -124,6 +124,12 @@ def layer_plan(image_w: int, image_h: int, x: int, y: int, w: int, h: int, ow: i
     return LayerPlan(new_w, new_h, left, top, width, height)
 
 
+def preview_window(ow: int, oh: int, size: tuple[int, int] = (360, 240)) -> tuple[int, int, int, int]:
+    """``(x, y, width, height)`` of the preview: the middle of an ``ow`` x ``oh`` result, at most ``size``."""
+    w, h = min(size[0], ow), min(size[1], oh)
+    return (ow - w) // 2, (oh - h) // 2, w, h
+
+
 def factor_text(w: int, h: int, ow: int, oh: int) -> str:
     """The enlargement as people write it: ``"2.5"``, or ``"2.5 x 3"`` when the axes differ."""
     fx, fy = ow / w, oh / h
