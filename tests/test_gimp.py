@@ -136,6 +136,12 @@ def test_layer_plan_mirrors_gimps_rounding() -> None:
         liif_plan.layer_plan(300000, 10, 0, 0, 10, 10, 20, 20)
 
 
+def test_preview_window_is_the_middle_of_the_result() -> None:
+    assert liif_plan.preview_window(80, 60) == (0, 0, 80, 60)  # all of a small result
+    assert liif_plan.preview_window(1000, 500) == (320, 130, 360, 240)
+    assert liif_plan.preview_window(361, 100, (360, 240)) == (0, 0, 360, 100)
+
+
 def test_names_and_summary() -> None:
     assert liif_plan.layer_name("Background", 2.5, 0, 0, 18, 12) == "Background x2.5 (LIIF)"
     assert liif_plan.layer_name("Layer", 2.0, 20, 0, 20, 9) == "Layer 20x9 (LIIF)"
