@@ -189,6 +189,15 @@ def new_layer(image: Gimp.Image, name: str, fmt: PixelFormat, gray: bool, alpha:
     return layer
 
 
+def checked(result: bytes, shape: tuple[int, ...], dtype: str, fmt: PixelFormat, hw: tuple[int, int]) -> bytes:
+    """``result`` if the worker's reply is ``hw`` pixels of ``fmt``, else :class:`UserError`."""
+    expected = (*hw, fmt.channels)
+    if tuple(shape) not in (expected, expected[:2]) or dtype != fmt.dtype:
+        raise UserError(f"The worker returned {shape} {dtype}, expected {expected} {fmt.dtype}; "
+                        "the plug-in and the worker are from different versions: run install.py again.")
+    return result
+
+
 # ----------------------------------------------------------------------------- the job
 
 
@@ -292,16 +301,7 @@ class Job:
         fmt = self.fmt
         result, shape, dtype = client.upscale(data, (h, w, fmt.channels), fmt.dtype, size=size, progress=progress,
                                               cancel=poll, **options)
-        return self.checked(result, shape, dtype, (size[1], size[0]))
-
-    def checked(self, result: bytes, shape: tuple[int, ...], dtype: str, hw: tuple[int, int]) -> bytes:
-        """``result`` if the worker's reply has the expected shape and type, else :class:`UserError`."""
-        fmt = self.fmt
-        expected = (*hw, fmt.channels)
-        if tuple(shape) not in (expected, expected[:2]) or dtype != fmt.dtype:
-            raise UserError(f"The worker returned {shape} {dtype}, expected {expected} {fmt.dtype}; "
-                            "the plug-in and the worker are from different versions: run install.py again.")
-        return result
+        return checked(result, shape, dtype, fmt, (size[1], size[0]))
 
     def into_image(self, name: str, data: bytes, size: tuple[int, int], plan: liif_plan.LayerPlan) -> Gimp.Layer:
         """Output "layer": scale the image with GIMP, add the result above the source; one undo group."""
@@ -377,7 +377,7 @@ class Preview:
                 result, shape, dtype = self.client.upscale(
                     data, (h, w, fmt.channels), fmt.dtype, size=(ow, oh), region=window,
                     cancel=lambda: generation != self.generation, **options)
-                result = job.checked(result, shape, dtype, (window[3], window[2]))
+                result = checked(result, shape, dtype, fmt, (window[3], window[2]))  # no GIMP calls here
                 GLib.idle_add(self.show, generation, result, fmt, window, time.monotonic() - t0)
             except WorkerCancelled:
                 pass
@@ -389,6 +389,7 @@ class Preview:
 
     def show(self, generation: int, result: bytes, fmt: PixelFormat, window: tuple[int, int, int, int],
              seconds: float) -> bool:
+        """Show a computed window (main loop), unless a newer request superseded it."""
         if generation == self.generation:
             gi.require_version("GdkPixbuf", "2.0")
             from gi.repository import GdkPixbuf
@@ -402,6 +403,7 @@ class Preview:
         return False
 
     def failed(self, generation: int, exc: Exception) -> bool:
+        """Say under the preview why there is none (main loop)."""
         if generation == self.generation:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self.status.set_text(f"No preview: {first}")
