@@ -30,8 +30,9 @@ One GIMP process runs all the batch cases (the first start with a fresh profile 
 each call ~3-5 s: a new plug-in process and a new worker importing torch). Cancel is GIMP killing
 the plug-in process: the test does the same (SIGKILL once the worker is busy) and checks that the
 worker exits. The dialog runs in the full ``gimp-3.0`` on Xvfb inside the chroot (``xvfb-run``);
-the batch code starts ``xdotool`` to wait for the "LIIF Upscale" window, screenshot it (``xwd``,
-saved as PNG beside the results) and press Return (OK) or Escape (Cancel). The README's batch
+the batch code starts ``xdotool`` to wait for the "LIIF Upscale" window, press the case's keys,
+screenshot it (``xwd``, beside the results; :func:`_read_xwd` reads it) and press Return (OK) or
+Escape (Cancel). The README's batch
 command is run exactly as written. Whole module: about 1.5 minutes on 2 cores.
 """
 
@@ -662,8 +663,8 @@ def test_dialog_cancel_changes_nothing(gui_run) -> None:
 
 def _read_xwd(path: str) -> np.ndarray:
     """An X window dump as ``H x W x 3`` RGB. Xvfb's dumps say 24 bits per pixel and pack them in 3
-    bytes, but pad each line to 4 bytes a pixel; GIMP's XWD loader then squeezes them, so the
-    screenshot's PNG cannot be compared pixel for pixel."""
+    bytes, but pad each line to 4 bytes a pixel; GIMP's XWD loader reads 4 bytes a pixel and
+    squeezes the picture, so the test reads the dump itself."""
     import struct
 
     fields = struct.unpack(">25I", open(path, "rb").read(100))
@@ -697,7 +698,7 @@ def test_dialog_preview_shows_the_result_at_100_percent(gui_run, monkeypatch: py
     expected = liif_core.upscale(gui_run[1]["wide"], scale=2, model="default", device="cpu")
     assert np.array_equal(read_result(res, np.uint8), expected)
     assert res["screenshot"], "no screenshot"
-    screen = _read_xwd(res["screenshot"][:-4] + ".xwd")
+    screen = _read_xwd(res["screenshot"])
     assert _find(screen, expected) is not None, "the preview is not on the screen"
     assert _find(screen, expected[:, ::-1]) is None  # a mirrored result would not be found
 
