@@ -137,10 +137,14 @@ def test_layer_plan_mirrors_gimps_rounding() -> None:
         liif_plan.layer_plan(300000, 10, 0, 0, 10, 10, 20, 20)
 
 
-def test_preview_window_is_the_middle_of_the_result() -> None:
+def test_preview_window_and_its_drag() -> None:
     assert liif_plan.preview_window(80, 60) == (0, 0, 80, 60)  # all of a small result
-    assert liif_plan.preview_window(1000, 500) == (320, 130, 360, 240)
-    assert liif_plan.preview_window(361, 100, (360, 240)) == (0, 0, 360, 100)
+    assert liif_plan.preview_window(1000, 500) == (320, 130, 360, 240)  # the middle
+    assert liif_plan.preview_window(361, 100, (360, 240)) == (1, 0, 360, 100)  # half a pixel: rounded up
+    centre = liif_plan.dragged_centre((320, 130, 360, 240), 1000, 500, -100, 50)  # drag left and down
+    assert liif_plan.preview_window(1000, 500, centre=centre) == (420, 80, 360, 240)  # looks right and up
+    far = liif_plan.dragged_centre((320, 130, 360, 240), 1000, 500, -5000, -5000)
+    assert liif_plan.preview_window(1000, 500, centre=far) == (640, 260, 360, 240)  # stops at the edge
 
 
 def test_names_and_summary() -> None:
@@ -624,11 +628,11 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if missing:
         pytest.skip(f"the chroot lacks {', '.join(missing)}: run tests/hosts/setup_gimp.sh again to add them")
     image = _pixels((4, 6, 3), np.uint8, 11)
-    wide = _pixels((30, 40, 3), np.uint8, 13)  # x2: its whole result fits the preview
+    wide = _pixels((200, 300, 3), np.uint8, 13)  # x2: 600 x 400, of which the preview shows 360 x 240
     cases = []
     # last: the preview, switched on with its mnemonic (Alt+P), stays on for later runs
     for name, picture, interactive in (("ok", image, {"respond": "ok"}), ("cancel", image, {"respond": "cancel"}),
-                                       ("preview", wide, {"respond": "ok", "keys": ["alt+p"], "wait": 25})):
+                                       ("preview", wide, {"respond": "ok", "keys": ["alt+p"], "wait": 30})):
         spec = _layer(gimp.work, f"dialog-{name}", picture)
         spec["name"] = "photo"
         h, w = picture.shape[:2]
@@ -687,20 +691,52 @@ def _find(screen: np.ndarray, patch: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
+def _wide_result(gui_run) -> np.ndarray:
+    """The 600 x 400 upscale of the preview cases' layer (computed once)."""
+    if "wide_result" not in gui_run[1]:
+        gui_run[1]["wide_result"] = liif_core.upscale(gui_run[1]["wide"], scale=2, model="default", device="cpu")
+    return gui_run[1]["wide_result"]
+
+
 @requires_gimp
 def test_dialog_preview_shows_the_result_at_100_percent(gui_run, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Switched on, the preview shows the middle of the result (here all of it) at 100%: the very
+    """Switched on, the preview shows the middle 360 x 240 of the 600 x 400 result at 100%: the very
     pixels of the upscale, found on the screen; the job then runs as usual."""
     monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)
     res = gui_run[0]["dialog_preview"]
     assert res["responder"] == 0, "the dialog did not appear"
     assert res["status"] == "success", res["message"]
-    expected = liif_core.upscale(gui_run[1]["wide"], scale=2, model="default", device="cpu")
+    expected = _wide_result(gui_run)
     assert np.array_equal(read_result(res, np.uint8), expected)
     assert res["screenshot"], "no screenshot"
     screen = _read_xwd(res["screenshot"])
-    assert _find(screen, expected) is not None, "the preview is not on the screen"
-    assert _find(screen, expected[:, ::-1]) is None  # a mirrored result would not be found
+    assert _find(screen, expected[80:320, 120:480]) is not None, "the preview is not on the screen"
+    assert _find(screen, expected[80:320, 120:480][:, ::-1]) is None  # a mirrored one would not be found
+
+
+@requires_gimp
+def test_dialog_preview_follows_a_drag(gimp: Gimp, gui_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dragging the picture 100 px left and 50 px down moves the window 100 px right and 50 px up
+    over the result (a picture pushed under a frame), as in Krita's dialog."""
+    monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)
+    first = gui_run[0]["dialog_preview"]
+    expected = _wide_result(gui_run)
+    found = first["screenshot"] and _find(_read_xwd(first["screenshot"]), expected[80:320, 120:480])
+    if not found:
+        pytest.fail("the first preview was not on the screen (see the test before)")
+    x, y = found[0] + 180, found[1] + 120  # the picture's middle
+    spec = _layer(gimp.work, "dialog-drag", gui_run[1]["wide"])
+    spec["name"] = "photo"
+    case = {"name": "dialog_drag", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 300,
+                                              "height": 200},
+            "layers": [spec], "source": 0, "select": None, "args": {},  # the preview is on: GIMP remembers it
+            "interactive": {"respond": "ok", "before_drag": 20, "drag": [x, y, x - 100, y + 50], "wait": 30}}
+    code, log, results = gimp.run("gui-drag", [case], gui=True)
+    assert code == 0 and results.get("cases"), f"gimp-3.0 exited with {code}; its log:\n{log[-6000:]}"
+    res = results["cases"][0]
+    assert res["responder"] == 0 and res["status"] == "success", res
+    screen = _read_xwd(res["screenshot"])
+    assert _find(screen, expected[30:270, 220:580]) is not None, "the dragged preview is not on the screen"
 
 
 # --------------------------------------------------------------------------------------------- the README

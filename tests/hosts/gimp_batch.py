@@ -116,12 +116,19 @@ def answer_dialog(interactive, stem):
     key = {"ok": "Return", "cancel": "Escape"}[interactive["respond"]]
     keys = " ".join(interactive.get("keys", []))
     press = f'xdotool key --clearmodifiers {keys}' if keys else "true"
+    drag = "true"
+    if interactive.get("drag"):  # [x0, y0, x1, y1] on the screen: press, move, release
+        x0, y0, x1, y1 = interactive["drag"]
+        drag = (f"xdotool mousemove --sync {x0} {y0} mousedown 1 mousemove --sync {(x0 + x1) // 2} {(y0 + y1) // 2} "
+                f"mousemove --sync {x1} {y1} mouseup 1")
     script = f"""
         W=$(timeout 120 xdotool search --sync --onlyvisible --name '^LIIF Upscale$' | head -1)
         [ -n "$W" ] || exit 3
         sleep 2
         xdotool windowfocus --sync "$W" || true
         {press}
+        sleep {interactive.get("before_drag", 0)}
+        {drag}
         sleep {interactive.get("wait", 0)}
         xwd -root -silent -out '{stem}.xwd'
         xdotool windowfocus --sync "$W" || true

@@ -97,9 +97,9 @@ def define_arguments(procedure: Gimp.Procedure) -> None:
         "precision that is a render made in linear light: upscale the stored values, not their perceptual "
         "(sRGB) form, which suits photographs, screenshots and drawings; no effect on other images", False, rw)
     procedure.add_boolean_aux_argument(
-        "preview", "_Preview: part of the result at 100%", "Compute only the middle of the result (up to "
-        f"{PREVIEW_SIZE[0]} x {PREVIEW_SIZE[1]} pixels) and show it under the fields, so it takes seconds; it "
-        "follows each change", False, rw)
+        "preview", "_Preview: part of the result at 100%", "Compute only part of the result (up to "
+        f"{PREVIEW_SIZE[0]} x {PREVIEW_SIZE[1]} pixels, the middle at first; drag it to look elsewhere) and show "
+        "it under the fields, so it takes seconds; it follows each change", False, rw)
     procedure.add_layer_return_value(
         "layer", "Layer", "The new layer (in the enlarged image, or in the new image)", False, rw)
 
@@ -336,14 +336,36 @@ class Job:
 
 
 class Preview:
-    """The dialog's view of the middle of the result at 100%: the worker computes only that window
-    (the same pixels as in the full result), in a thread, so the dialog stays responsive; a newer
-    request cancels the running one."""
+    """The dialog's view of part of the result at 100% (the middle at first; a drag moves it): the
+    worker computes only that window (the same pixels as in the full result), in a thread, so the
+    dialog stays responsive; a newer request cancels the running one."""
 
-    def __init__(self, job: Job, client: WorkerClient, picture: Any, status: Any):
-        self.job, self.client, self.picture, self.status = job, client, picture, status
+    def __init__(self, job: Job, client: WorkerClient, frame: Any, picture: Any, status: Any):
+        self.job, self.client, self.frame, self.picture, self.status = job, client, frame, picture, status
         self.generation = 0  # bumped by every change: results of older requests are dropped
         self.timer: int | None = None
+        self.centre = (0.5, 0.5)  # of the window, in fractions of the result's width and height
+        self.window: tuple[int, int, int, int] | None = None  # the last one asked for
+        self.result_size = (0, 0)
+        self.pressed: tuple[float, float] | None = None
+        frame.connect("button-press-event", self.press)
+        frame.connect("button-release-event", self.release)
+
+    def press(self, _widget: Any, event: Any) -> bool:
+        self.pressed = (event.x_root, event.y_root)
+        return True
+
+    def release(self, _widget: Any, event: Any) -> bool:
+        """A drag moves the window over the result by as many pixels, then computes it."""
+        if self.pressed is None or self.window is None:
+            return True
+        dx, dy = event.x_root - self.pressed[0], event.y_root - self.pressed[1]
+        self.pressed = None
+        if dx or dy:
+            self.centre = liif_plan.dragged_centre(self.window, *self.result_size, dx, dy)
+            self.generation += 1
+            self.start()
+        return True
 
     def changed(self) -> None:
         """The fields changed: compute again a moment after the last change (or hide the preview)."""
@@ -352,7 +374,7 @@ class Preview:
             GLib.source_remove(self.timer)
             self.timer = None
         shown = bool(self.job.config.get_property("preview"))
-        self.picture.set_visible(shown)
+        self.frame.set_visible(shown)
         self.status.set_visible(shown)
         if shown:
             self.timer = GLib.timeout_add(PREVIEW_DELAY_MS, self.start)
@@ -367,7 +389,8 @@ class Preview:
         except (PlanError, UserError) as exc:
             self.status.set_text(f"No preview: {exc}")
             return False
-        window = liif_plan.preview_window(ow, oh, PREVIEW_SIZE)
+        window = liif_plan.preview_window(ow, oh, PREVIEW_SIZE, self.centre)
+        self.window, self.result_size = window, (ow, oh)
         self.status.set_text("Computing the preview...")
         _, _, w, h = job.rect
 
@@ -398,8 +421,8 @@ class Preview:
             rgba = display_rgba(liif_plan.from_little_endian(result, fmt.itemsize), fmt, w, h)
             self.picture.set_from_pixbuf(GdkPixbuf.Pixbuf.new_from_bytes(
                 GLib.Bytes.new(rgba), GdkPixbuf.Colorspace.RGB, True, 8, w, h, 4 * w))
-            self.status.set_text(f"The middle of the result at 100%: {w} x {h} pixels from x {x}, y {y} "
-                                 f"({seconds:.1f} s)")
+            self.status.set_text(f"{w} x {h} pixels of the result at 100%, from x {x}, y {y} ({seconds:.1f} s). "
+                                 "Drag it to look elsewhere.")
         return False
 
     def failed(self, generation: int, exc: Exception) -> bool:
@@ -424,15 +447,18 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
     """The procedure dialog (fields from the arguments, the resulting size, the preview); True on OK."""
     gi.require_version("GimpUi", "3.0")
     gi.require_version("Gtk", "3.0")
-    from gi.repository import GimpUi, Gtk
+    gi.require_version("Gdk", "3.0")
+    from gi.repository import Gdk, GimpUi, Gtk
 
     GimpUi.init(PROC_NAME)
     dialog = GimpUi.ProcedureDialog.new(procedure, config, "LIIF Upscale")
     label = dialog.get_label("result-size", "", False, False)
-    picture, status = Gtk.Image(), Gtk.Label(xalign=0.0)
-    picture.set_size_request(*PREVIEW_SIZE)
+    picture, status, frame = Gtk.Image(), Gtk.Label(xalign=0.0), Gtk.EventBox()
+    frame.add(picture)
+    frame.add_events(Gdk.EventMask.BUTTON_PRESS_MASK | Gdk.EventMask.BUTTON_RELEASE_MASK)
+    frame.set_size_request(*PREVIEW_SIZE)
     status.set_line_wrap(True)
-    preview = Preview(job, client, picture, status)
+    preview = Preview(job, client, frame, picture, status)
 
     def show_size(*_args: Any) -> None:
         _, _, w, h = job.rect
@@ -451,7 +477,7 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
     dialog.fill(["scale", "width", "height", "result-size", "output", "model", "device", "self-ensemble",
                  "linear-render", "tile", "preview"])
     area = dialog.get_content_area()
-    area.pack_start(picture, False, False, 0)
+    area.pack_start(frame, False, False, 0)
     area.pack_start(status, False, False, 0)
     dialog.show_all()
     preview.changed()  # hides the preview, or starts it when it was on last time
