@@ -545,9 +545,9 @@ def write_report(out_dir: Path, rows: Sequence[dict[str, Any]], meta: dict[str, 
     ]
     if missing:
         text += ["Not measured in this report: " + "; ".join(missing) + ".", ""]
+    if (out_dir / "crops.png").is_file():  # not made with --no-crops
+        text += ["![Crops: bicubic / ours / ground truth](crops.png)", ""]
     text += [
-        "![Crops: bicubic / ours / ground truth](crops.png)",
-        "",
         "## Timing",
         "",
         f"- Measured on: {meta['machine']}.",

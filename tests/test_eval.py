@@ -76,6 +76,17 @@ def test_table_and_missing_cells() -> None:
     assert "Set5 x4 (only 1 of 5 images)" in ev.missing_cells(rows)
 
 
+def test_report_links_crops_only_when_they_exist(tmp_path: Path) -> None:
+    rec = {"set": "Set5", "scale": 4, "image": "x", "psnr": {m: 30.0 for m in ev.METHODS},
+           "ssim": {m: 0.9 for m in ev.METHODS}, "seconds": {m: 0.1 for m in ev.METHODS}}
+    meta = {"model": {"name": "m", "file": "m.safetensors", "sha256": "0" * 16}, "steps": 1, "lr_mode": "paper",
+            "date": "2026-11-27", "machine": "here", "wall_seconds": 1.0, "scale_max": 4}
+    report = ev.write_report(tmp_path, ev.summarise([rec]), meta)
+    assert "crops.png" not in report.read_text()  # --no-crops: no dangling picture
+    (tmp_path / "crops.png").write_bytes(b"")
+    assert "](crops.png)" in ev.write_report(tmp_path, ev.summarise([rec]), meta).read_text()
+
+
 def test_update_card_keeps_other_keys(tmp_path: Path) -> None:
     card = tmp_path / "m.json"
     card.write_text(json.dumps({"name": "m", "evaluation": {"results": [{"set": "Set14", "scale": 2, "old": 1}]}}))
