@@ -122,7 +122,14 @@ def answer_dialog(interactive, stem):
         drag = (f"xdotool mousemove --sync {x0} {y0} mousedown 1 mousemove --sync {(x0 + x1) // 2} {(y0 + y1) // 2} "
                 f"mousemove --sync {x1} {y1} mouseup 1")
     script = f"""
-        W=$(timeout 120 xdotool search --sync --onlyvisible --name '^LIIF Upscale$' | head -1)
+        # one search at a time, retried: a window that closes during a search (GIMP's splash) makes
+        # xdotool stop with an X error (BadWindow), which --sync would not survive
+        W=""
+        for i in $(seq 120); do
+            W=$(xdotool search --onlyvisible --name '^LIIF Upscale$' 2>/dev/null | head -1)
+            [ -n "$W" ] && break
+            sleep 1
+        done
         [ -n "$W" ] || exit 3
         sleep 2
         xdotool windowfocus --sync "$W" || true
