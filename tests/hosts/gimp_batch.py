@@ -111,8 +111,8 @@ def worker_config(replacement):
 
 
 def answer_dialog(interactive, stem):
-    """In the GUI (Xvfb): wait for the plug-in's dialog, press the case's keys (if any), wait, take a
-    screenshot, press a key (Return: OK)."""
+    """In the GUI (Xvfb): wait for the plug-in's dialog, press the case's keys and make its mouse
+    drag (if any), wait, take a screenshot, press a key (Return: OK)."""
     key = {"ok": "Return", "cancel": "Escape"}[interactive["respond"]]
     keys = " ".join(interactive.get("keys", []))
     press = f'xdotool key --clearmodifiers {keys}' if keys else "true"
