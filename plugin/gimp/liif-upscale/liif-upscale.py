@@ -34,6 +34,7 @@ gi.require_version("Gegl", "0.4")
 import liif_plan  # noqa: E402
 from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
 from liif_common.client import LiifClientError, WorkerCancelled, WorkerClient  # noqa: E402
+from liif_common.preview import dragged_centre, preview_window  # noqa: E402
 from liif_common.time_left import TimeLeft, estimate_seconds  # noqa: E402
 from liif_plan import PixelFormat, PlanError  # noqa: E402
 
@@ -362,7 +363,7 @@ class Preview:
         dx, dy = event.x_root - self.pressed[0], event.y_root - self.pressed[1]
         self.pressed = None
         if dx or dy:
-            self.centre = liif_plan.dragged_centre(self.window, *self.result_size, dx, dy)
+            self.centre = dragged_centre(self.window, *self.result_size, dx, dy)
             self.generation += 1
             self.start()
         return True
@@ -389,7 +390,7 @@ class Preview:
         except (PlanError, UserError) as exc:
             self.status.set_text(f"No preview: {exc}")
             return False
-        window = liif_plan.preview_window(ow, oh, PREVIEW_SIZE, self.centre)
+        window = preview_window(ow, oh, PREVIEW_SIZE, self.centre)
         self.window, self.result_size = window, (ow, oh)
         self.status.set_text("Computing the preview...")
         _, _, w, h = job.rect

@@ -26,6 +26,7 @@ from krita import Krita
 from . import api
 from .geometry import MAX_SIDE, GeometryError, Plan, Rect, plan
 from .liif_common.client import WorkerCancelled, WorkerClient
+from .liif_common.preview import dragged_centre, preview_window
 from .liif_common.time_left import estimate_seconds, format_seconds
 from .qt import (
     QButtonGroup,
@@ -470,17 +471,13 @@ class UpscaleDialog(QDialog):
         window, target = self.preview_window, self._preview_target
         if window is None or target is None:
             return
-        self._preview_centre = ((window.x + window.width / 2 - dx) / target.width,
-                                (window.y + window.height / 2 - dy) / target.height)
+        self._preview_centre = dragged_centre((window.x, window.y, window.width, window.height), target.width,
+                                              target.height, dx, dy)
         self.start_preview()
 
     def _window_in(self, target: Rect) -> Rect:
         """The preview's part of a result of ``target``'s size, around the chosen centre, inside it."""
-        w, h = min(self.preview_size[0], target.width), min(self.preview_size[1], target.height)
-        cx, cy = self._preview_centre
-        x = min(max(0, _round(cx * target.width - w / 2)), target.width - w)
-        y = min(max(0, _round(cy * target.height - h / 2)), target.height - h)
-        return Rect(x, y, w, h)
+        return Rect(*preview_window(target.width, target.height, self.preview_size, self._preview_centre))
 
     def start_preview(self) -> None:
         """Compute the preview for the current choices now (in a thread; a running one is cancelled)."""
