@@ -8,8 +8,10 @@ step, as the loop did before: the CPU then waits for the GPU each step), ``chann
 ``compile`` (the loop's ``--channels-last`` and ``--compile``), and ``compile+channels-last``.
 Batches are random tensors of the config's shapes, already on the device, so the numbers are the
 step alone, without data loading; each variant also reports its warm-up time (compiling, cuDNN's
-kernel search). Run it on a lent GPU before a training run to choose the flags; the machine is
-printed with the numbers. These are measurements, not tests.
+kernel search). ``--resume RUN`` starts each variant from a run directory's optimizer state and
+weight average, as a resumed training run does (a resume once ran 35% slower than a fresh start).
+Run it on a lent GPU before a training run to choose the flags; the machine is printed with the
+numbers. These are measurements, not tests.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ import argparse
 import json
 import platform
 import time
+from pathlib import Path
 
 import torch
 
 from liif_core import models
 from liif_core.training.data import Batch
 from liif_core.training.ema import WeightAverage
-from liif_core.training.train import load_config, make_optimizer, train_step, use_fast_cuda_math
+from liif_core.training.train import load_config, load_optimizer_state, make_optimizer, train_step, use_fast_cuda_math
 
 VARIANTS = ("eager", "sync", "channels-last", "compile", "compile+channels-last")
 
@@ -40,13 +43,19 @@ def random_batch(cfg: dict, batch: int, device: torch.device) -> Batch:
                  torch.rand(batch, queries, 3, generator=g) * 2 - 1).to(device)
 
 
-def time_variant(cfg: dict, variant: str, device: torch.device, batch: int, steps: int, warmup: int) -> dict:
-    """Warm-up and steady seconds per step of one variant, with the weight average as in training."""
+def time_variant(cfg: dict, variant: str, device: torch.device, batch: int, steps: int, warmup: int,
+                 resume: Path | None = None) -> dict:
+    """Warm-up and steady seconds per step of one variant, with the weight average as in training,
+    from a fresh optimizer or from the saved state in run directory ``resume``."""
     torch.manual_seed(0)
     layout = torch.channels_last if "channels-last" in variant else torch.contiguous_format
     model = models.make(cfg["model"]).to(device).to(memory_format=layout)
     optimizer = make_optimizer(model, cfg["train"], device)  # the training loop's
     ema = WeightAverage(model, 0.999)
+    if resume is not None:  # as train() resumes
+        load_optimizer_state(optimizer, torch.load(resume / "last.optim.pt", map_location=device,
+                                                   weights_only=True)["optimizer"])
+        ema.load_state_dict(torch.load(resume / "last.ema.pt", map_location=device, weights_only=True)["ema"])
     forward = torch.compile(model) if variant.startswith("compile") else model
     amp = device.type == "cuda" and cfg["train"].get("amp", True)
     b = random_batch(cfg, batch, device)
@@ -76,6 +85,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps first (compiling happens here)")
     parser.add_argument("--batch", type=int, help="default: the config's train.batch")
+    parser.add_argument("--resume", type=Path, metavar="RUN",
+                        help="start from this run directory's last.optim.pt and last.ema.pt")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     cfg = load_config(args.config)
@@ -85,14 +96,15 @@ def main() -> None:
     batch = args.batch or cfg["train"]["batch"]
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     print(f"# {name}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads; batch {batch}, "
-          f"patch {cfg['data']['patch']}, {cfg['data']['queries']} queries")
+          f"patch {cfg['data']['patch']}, {cfg['data']['queries']} queries"
+          + (f"; optimizer and weight average resumed from {args.resume}" if args.resume else ""))
     base = None
     for variant in args.variants.split(","):
         if variant not in VARIANTS:
             parser.error(f"unknown variant {variant!r}: choose from {', '.join(VARIANTS)}")
         torch._dynamo.reset()
         try:
-            rec = time_variant(cfg, variant, device, batch, args.steps, args.warmup)
+            rec = time_variant(cfg, variant, device, batch, args.steps, args.warmup, args.resume)
         except Exception as e:  # e.g. no compiler for torch.compile on this machine: report, go on
             print(json.dumps({"variant": variant, "error": f"{type(e).__name__}: {e}"[:500]}), flush=True)
             continue

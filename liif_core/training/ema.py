@@ -55,4 +55,7 @@ class WeightAverage:
         if state["params"].keys() != self.params.keys():
             raise ValueError("the saved weight average is of a different architecture")
         self.updates = state["updates"]
-        self.params = {k: v.float().to(self.params[k].device) for k, v in state["params"].items()}
+        # into the tensors made from the model: its device and layout (a channels-last run's
+        # average saved contiguous would otherwise put each update on PyTorch's per-tensor path)
+        for k, v in state["params"].items():
+            self.params[k].copy_(v)
