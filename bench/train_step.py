@@ -9,7 +9,7 @@ step, as the loop did before: the CPU then waits for the GPU each step), ``chann
 Batches are random tensors of the config's shapes, already on the device, so the numbers are the
 step alone, without data loading; each variant also reports its warm-up time (compiling, cuDNN's
 kernel search). ``--resume RUN`` starts each variant from a run directory's optimizer state and
-weight average, as a resumed training run does (a resume once ran 35% slower than a fresh start).
+weight average, as a resumed training run does (a resume once ran 45% slower than it should).
 Run it on a lent GPU before a training run to choose the flags; the machine is printed with the
 numbers. These are measurements, not tests.
 """
