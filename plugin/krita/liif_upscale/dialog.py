@@ -24,7 +24,7 @@ from typing import Any
 from krita import Krita
 
 from . import api
-from .geometry import MAX_SIDE, GeometryError, Plan, Rect, plan
+from .geometry import MAX_SIDE, GeometryError, Plan, Rect, plan, round_half_up
 from .liif_common.client import WorkerCancelled, WorkerClient
 from .liif_common.preview import dragged_centre, preview_window
 from .liif_common.time_left import estimate_seconds, format_seconds
@@ -70,10 +70,6 @@ def save_settings(values: dict[str, str]) -> None:
     krita = Krita.instance()
     for key, value in values.items():
         krita.writeSetting(SETTINGS_GROUP, key, value)
-
-
-def _round(value: float) -> int:
-    return int(value + 0.5)
 
 
 def _event_point(event: Any) -> tuple[int, int]:
@@ -367,9 +363,9 @@ class UpscaleDialog(QDialog):
         ref = self.reference
         self._updating = True
         if width is None:
-            self.width_spin.setValue(_round(ref.width * self._fx))
+            self.width_spin.setValue(round_half_up(ref.width * self._fx))
         if height is None:
-            self.height_spin.setValue(_round(ref.height * self._fy))
+            self.height_spin.setValue(round_half_up(ref.height * self._fy))
         self.scale_spin.setValue(self._fx)
         self._updating = False
         self._refresh()

@@ -74,7 +74,7 @@ Scale = float | Sequence[float]
 Size = Sequence[int | None]
 
 
-def _round(value: float) -> int:
+def round_half_up(value: float) -> int:
     """Round half up (Python's ``round`` rounds half to even, which would make edges jitter)."""
     return int(math.floor(value + 0.5))
 
@@ -135,15 +135,15 @@ def plan(canvas: tuple[int, int], reference: Rect, content: Rect, scale: Scale |
         raise GeometryError("the layer has no pixels in the area to upscale (it is empty there)")
     if size is not None and output == "document":
         # the new document has exactly the size asked for (a None side follows the aspect ratio)
-        new_w = size[0] if size[0] is not None else _round(reference.width * fx)
-        new_h = size[1] if size[1] is not None else _round(reference.height * fy)
+        new_w = size[0] if size[0] is not None else round_half_up(reference.width * fx)
+        new_h = size[1] if size[1] is not None else round_half_up(reference.height * fy)
     elif output == "document":
-        new_w, new_h = _round(reference.width * fx), _round(reference.height * fy)
+        new_w, new_h = round_half_up(reference.width * fx), round_half_up(reference.height * fy)
     elif reference == Rect(0, 0, canvas[0], canvas[1]) and size is not None:
-        new_w = size[0] if size[0] is not None else _round(canvas[0] * fx)
-        new_h = size[1] if size[1] is not None else _round(canvas[1] * fy)
+        new_w = size[0] if size[0] is not None else round_half_up(canvas[0] * fx)
+        new_h = size[1] if size[1] is not None else round_half_up(canvas[1] * fy)
     else:
-        new_w, new_h = _round(canvas[0] * fx), _round(canvas[1] * fy)
+        new_w, new_h = round_half_up(canvas[0] * fx), round_half_up(canvas[1] * fy)
     if max(new_w, new_h) > MAX_SIDE:
         raise GeometryError(f"the result would be {new_w} x {new_h} pixels, over the limit of {MAX_SIDE} per side")
     if output == "document":
@@ -152,8 +152,8 @@ def plan(canvas: tuple[int, int], reference: Rect, content: Rect, scale: Scale |
     else:
         origin_x, origin_y = 0, 0
         kx, ky = new_w / canvas[0], new_h / canvas[1]
-    x0, x1 = _round((source.x - origin_x) * kx), _round((source.right - origin_x) * kx)
-    y0, y1 = _round((source.y - origin_y) * ky), _round((source.bottom - origin_y) * ky)
+    x0, x1 = round_half_up((source.x - origin_x) * kx), round_half_up((source.right - origin_x) * kx)
+    y0, y1 = round_half_up((source.y - origin_y) * ky), round_half_up((source.bottom - origin_y) * ky)
     target = Rect(x0, y0, max(x1 - x0, source.width), max(y1 - y0, source.height))
     return Plan((fx, fy), (new_w, new_h), source, target)
 
