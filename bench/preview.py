@@ -1,11 +1,13 @@
 """How long the Krita dialog's preview takes next to the whole job, through a real worker.
 
 The preview asks the worker for one window of the result (``region``), so only the input pixels
-that window depends on go through the network; the whole layer still travels to the worker and
-is converted once per preview. This times both, each after a warm-up, on the same image.
+that window depends on are converted and go through the network; the whole layer still travels
+to the worker, and with transparent pixels their colour fill still looks at all of it. This
+times both, each after a warm-up, on the same image.
 
     python bench/preview.py                                  # 1024x768 RGBA uint8, x3, 360x240 window
     python bench/preview.py --width 4000 --height 3000 --scale 2 --skip-whole
+    python bench/preview.py --width 4000 --height 3000 --scale 2 --skip-whole --transparent
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--self-ensemble", action="store_true")
     parser.add_argument("--skip-whole", action="store_true", help="time only the preview")
+    parser.add_argument("--transparent", action="store_true",
+                        help="a layer with transparent pixels (an opaque disc on nothing), not an opaque one")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
     from liif_core.eval import machine
@@ -38,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     ww, wh = (int(v) for v in args.window.lower().split("x"))
     image = np.random.default_rng(0).integers(0, 256, size=(args.height, args.width, 4), dtype=np.uint8)
     image[..., 3] = 255
+    if args.transparent:
+        y, x = np.ogrid[:args.height, :args.width]
+        image[((y - args.height / 2) / args.height) ** 2 + ((x - args.width / 2) / args.width) ** 2 > 0.16, 3] = 0
     ow, oh = round(args.width * args.scale), round(args.height * args.scale)
     region = ((ow - ww) // 2, (oh - wh) // 2, ww, wh)
     options = {"size": (ow, oh), "model": args.model, "device": args.device, "self_ensemble": args.self_ensemble}
@@ -55,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         preview_s = timed(region=region)
         whole_s = None if args.skip_whole else timed()
 
-    print(f"{args.width}x{args.height} RGBA uint8 -> {ow}x{oh}, model {args.model!r}"
+    print(f"{args.width}x{args.height} RGBA uint8{' (transparent outside a disc)' if args.transparent else ''} -> "
+          f"{ow}x{oh}, model {args.model!r}"
           f"{', self-ensemble' if args.self_ensemble else ''}; {machine()}")
     print(f"preview window {ww}x{wh}:  {preview_s:7.2f} s")
     if whole_s is not None:

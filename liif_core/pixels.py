@@ -52,53 +52,95 @@ def srgb_decode(encoded: torch.Tensor) -> torch.Tensor:
     return torch.where(x <= 0.04045, x / 12.92, ((x.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)
 
 
-def split(image: np.ndarray, linear: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+def split(image: np.ndarray, linear: bool = False,
+          crop: tuple[int, int, int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(3, H, W)`` float RGB in [0, 1] and ``(H, W)`` alpha (``None`` when absent or fully opaque).
 
     ``linear``: the colour is linear light; it is returned sRGB-encoded, the form the model
-    learned on (alpha is never encoded)."""
+    learned on (alpha is never encoded).
+
+    ``crop = (row0, row1, col0, col1)``: only those pixels, the same values as cut from the whole
+    image's (whether alpha counts, and the colour under transparent pixels, still follow the whole
+    image). A preview of a big layer converts only what it reads."""
     h, w, c = check_image(image)
+    r0, r1, c0, c1 = crop or (0, h, 0, w)
     arr = image.reshape(h, w, c)
-    x = torch.from_numpy(np.ascontiguousarray(arr).astype(np.float32, copy=False)) / DTYPES[image.dtype]
-    x = x.clamp(0, 1).permute(2, 0, 1)
-    colour = x[:3] if c >= 3 else x[:1].expand(3, h, w)
-    if linear:
-        colour = srgb_encode(colour)
-    alpha = x[3] if c == 4 else x[1] if c == 2 else None
-    if alpha is not None and bool((alpha >= 1).all()):
-        alpha = None
-    if alpha is not None:
-        colour = fill_transparent(colour, alpha)
-    return colour.contiguous(), alpha
+    top = DTYPES[image.dtype]
+    alpha_at = c - 1 if c in (2, 4) else None
+    if alpha_at is not None and bool((arr[..., alpha_at] >= top).all()):
+        alpha_at = None  # fully opaque: no alpha plane
+    holes = alpha_at is not None and not bool((arr[..., alpha_at] > 0).all())
+
+    def planes(part: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x = torch.from_numpy(np.ascontiguousarray(part).astype(np.float32, copy=False)) / top
+        x = x.clamp(0, 1).permute(2, 0, 1)
+        colour = x[:3] if c >= 3 else x[:1].expand(3, *x.shape[1:])
+        return (srgb_encode(colour) if linear else colour), (x[alpha_at] if alpha_at is not None else None)
+
+    if not holes:  # every pixel keeps its colour: the crop alone is enough
+        colour, alpha = planes(arr[r0:r1, c0:c1])
+        return colour.contiguous(), alpha
+    colour, alpha = planes(arr)
+    return fill_transparent(colour, alpha, (r0, r1, c0, c1)), alpha[r0:r1, c0:c1]
 
 
-def fill_transparent(colour: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """Colour where ``alpha`` is low replaced by nearby visible colour (push-pull), ``(3, H, W)``.
+def fill_transparent(colour: torch.Tensor, alpha: torch.Tensor,
+                     crop: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+    """Colour where ``alpha`` is 0 replaced by nearby visible colour (push-pull), ``(3, H, W)``.
 
     Pixels with any alpha keep their colour; fully transparent ones take the alpha-weighted colour
-    of the nearest visible pixels, coarser and smoother the farther those are.
+    of the nearest visible pixels, coarser and smoother the farther those are. ``crop = (row0,
+    row1, col0, col1)`` returns only that part, computing the fine levels only there.
     """
+    h, w = alpha.shape
+    r0, r1, c0, c1 = crop or (0, h, 0, w)
     if not bool((alpha > 0).any()):
-        return torch.zeros_like(colour)
+        return torch.zeros(3, r1 - r0, c1 - c0)
     levels = []
     prem, a = (colour * alpha)[None], alpha[None, None]
     while True:
         levels.append((prem, a))
-        h, w = prem.shape[-2:]
-        if h == 1 and w == 1:
+        lh, lw = prem.shape[-2:]
+        if lh == 1 and lw == 1:
             break
-        k = (min(h, 2), min(w, 2))
+        k = (min(lh, 2), min(lw, 2))
         prem = F.avg_pool2d(prem, k, ceil_mode=True) * (k[0] * k[1])
         a = F.avg_pool2d(a, k, ceil_mode=True) * (k[0] * k[1])
-    filled = levels[-1][0] / levels[-1][1].clamp_min(1e-12)
+    # the part of each level that the finer one's part interpolates from
+    parts = [(r0, r1, c0, c1)]
+    for fine, coarse in zip(levels[:-1], levels[1:]):
+        (fh, fw), (ch, cw), (y0, y1, x0, x1) = fine[0].shape[-2:], coarse[0].shape[-2:], parts[-1]
+        rows, cols = _bilinear_taps(ch, fh, y0, y1), _bilinear_taps(cw, fw, x0, x1)
+        parts.append((int(rows[0][0]), int(rows[1][-1]) + 1, int(cols[0][0]), int(cols[1][-1]) + 1))
+    y0, y1, x0, x1 = parts[-1]
+    filled = levels[-1][0][..., y0:y1, x0:x1] / levels[-1][1][..., y0:y1, x0:x1].clamp_min(1e-12)
     for depth in range(len(levels) - 2, -1, -1):
-        prem, a = levels[depth]
-        up = F.interpolate(filled, size=prem.shape[-2:], mode="bilinear", align_corners=False)
+        (prem, a), (y0, y1, x0, x1), (cy0, _, cx0, _) = levels[depth], parts[depth], parts[depth + 1]
+        (fh, fw), (ch, cw) = prem.shape[-2:], levels[depth + 1][0].shape[-2:]
+        up = _bilinear_part(filled, (cy0, cx0), _bilinear_taps(ch, fh, y0, y1), _bilinear_taps(cw, fw, x0, x1))
+        prem, a = prem[..., y0:y1, x0:x1], a[..., y0:y1, x0:x1]
         own = prem / a.clamp_min(1e-12)
         # on the image itself any visible pixel keeps its colour; coarser levels trust enough alpha mass
         wgt = (a > 0).float() if depth == 0 else a.clamp(0, 1)
         filled = own * wgt + up * (1 - wgt)
-    return torch.where(alpha > 0, colour, filled[0].clamp(0, 1))
+    return torch.where(alpha[r0:r1, c0:c1] > 0, colour[:, r0:r1, c0:c1], filled[0].clamp(0, 1))
+
+
+def _bilinear_taps(n_in: int, n_out: int, first: int, end: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For output positions ``first..end-1`` of an ``n_in -> n_out`` bilinear resize (pixel
+    centres aligned, as ``F.interpolate(align_corners=False)``): both source indices and the
+    second one's weight. From global positions, so any part of a level is computed alike."""
+    src = ((torch.arange(first, end, dtype=torch.float64) + 0.5) * (n_in / n_out) - 0.5).clamp_min(0)
+    i0 = src.floor().long()
+    return i0, (i0 + 1).clamp_max(n_in - 1), (src - i0).float()
+
+
+def _bilinear_part(level: torch.Tensor, origin: tuple[int, int], rows: tuple, cols: tuple) -> torch.Tensor:
+    """Rows, then columns, of a bilinear resize of ``level`` (whose first pixel is at ``origin``)."""
+    (i0, i1, wr), (j0, j1, wc) = rows, cols
+    wr, wc = wr[:, None], wc
+    part = level.index_select(-2, i0 - origin[0]) * (1 - wr) + level.index_select(-2, i1 - origin[0]) * wr
+    return part.index_select(-1, j0 - origin[1]) * (1 - wc) + part.index_select(-1, j1 - origin[1]) * wc
 
 
 def to_dtype(values: torch.Tensor, dtype: np.dtype) -> np.ndarray:

@@ -47,6 +47,17 @@ class View:
             c0, c1 = view_w - c1, view_w - c0
         return r0, r1, c0, c1
 
+    def source_window(self, rect: tuple[int, int, int, int], out_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+        """The part ``(row0, row1, col0, col1)`` of the result that this view's ``rect`` shows:
+        the inverse of :meth:`window`."""
+        r0, r1, c0, c1 = rect
+        view_h, view_w = self.out_hw(out_hw)
+        if self.flip_rows:
+            r0, r1 = view_h - r1, view_h - r0
+        if self.flip_cols:
+            c0, c1 = view_w - c1, view_w - c0
+        return (c0, c1, r0, r1) if self.transpose else (r0, r1, c0, c1)
+
     def place(self, row0: int, col0: int, block: torch.Tensor,
               out_hw: tuple[int, int]) -> tuple[slice, slice, torch.Tensor]:
         """Where a ``(rows, cols, channels)`` block of this view's output lands in the result, and as what."""

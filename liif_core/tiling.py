@@ -51,13 +51,31 @@ def plan_axis(n_in: int, n_out: int, tile: int, halo: int, nb: AxisNeighbours,
     return spans
 
 
+def input_window(model, in_hw: tuple[int, int], out_hw: tuple[int, int],
+                 window: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The input pixels ``(row0, row1, col0, col1)`` that the output ``window`` (same form) depends
+    on: the feature pixels its queries read, widened by the encoder's receptive field. With only
+    these, :func:`run_tiles` computes that window exactly as from the whole input."""
+    bounds = []
+    for n_in, n_out, (first, end) in ((in_hw[0], out_hw[0], window[:2]), (in_hw[1], out_hw[1], window[2:])):
+        index = axis_neighbours(axis_coord(n_out)[first:end], n_in, model.local_ensemble).index
+        bounds += [max(0, int(index.min()) - model.receptive_radius),
+                   min(n_in, int(index.max()) + 1 + model.receptive_radius)]
+    return bounds[0], bounds[1], bounds[2], bounds[3]
+
+
 def run_tiles(model, inp: torch.Tensor, out_hw: tuple[int, int], tile: int,
               emit: Callable[[int, int, torch.Tensor], None],
               progress: Callable[[int, int], None] | None = None,
               cancel: Callable[[], bool] | None = None,
-              window: tuple[int, int, int, int] | None = None) -> None:
+              window: tuple[int, int, int, int] | None = None,
+              part: tuple[int, int, int, int] | None = None) -> None:
     """Upscale the normalised ``(1, 3, h, w)`` input to ``out_hw``, tile by tile; with ``window =
     (row0, row1, col0, col1)`` only that part of the output (the encoder runs only where it reads).
+
+    ``part = (row0, col0, h, w)``: ``inp`` holds only the pixels from ``(row0, col0)`` of an
+    ``h x w`` input, at least the :func:`input_window` of ``window``. A preview of a big layer then
+    prepares only those pixels.
 
     ``emit(row0, col0, block)`` receives each finished ``(rows, cols, 3)`` block at its place in
     the whole output (normalised, float32, on the model's device). ``progress(done, total)``
@@ -65,7 +83,7 @@ def run_tiles(model, inp: torch.Tensor, out_hw: tuple[int, int], tile: int,
     see ``work_per_pixel``) after each tile's encoder and each chunk of rows: even a one-tile image
     on a CPU moves the bar every fraction of a second, at an even pace.
     """
-    _, _, h, w = inp.shape
+    row_origin, col_origin, h, w = part or (0, 0, *inp.shape[-2:])
     oh, ow = out_hw
     halo = model.receptive_radius
     cy, cx = axis_coord(oh, inp.device), axis_coord(ow, inp.device)
@@ -89,7 +107,11 @@ def run_tiles(model, inp: torch.Tensor, out_hw: tuple[int, int], tile: int,
         for xs in col_spans:
             if cancel and cancel():
                 raise Cancelled("upscale cancelled")
-            crop = inp[:, :, ys.in0:ys.in1, xs.in0:xs.in1]
+            if not (row_origin <= ys.in0 and ys.in1 <= row_origin + inp.shape[-2]
+                    and col_origin <= xs.in0 and xs.in1 <= col_origin + inp.shape[-1]):
+                raise ValueError(f"the input part at ({row_origin}, {col_origin}) of shape {tuple(inp.shape[-2:])} "
+                                 f"lacks rows {ys.in0}-{ys.in1}, columns {xs.in0}-{xs.in1}")
+            crop = inp[:, :, ys.in0 - row_origin:ys.in1 - row_origin, xs.in0 - col_origin:xs.in1 - col_origin]
             if inp.device.type == "cpu":
                 crop = crop.contiguous(memory_format=torch.channels_last)
             layer1 = first_layer_map(model, model.gen_feat(crop))[0]

@@ -13,7 +13,7 @@ from liif_core.devices import ThreadGovernor
 from liif_core.errors import InputError, MemoryLimitError
 from liif_core.pixels import DTYPES, check_image, split, srgb_decode, to_dtype
 from liif_core.self_ensemble import ALL_VIEWS, IDENTITY, View
-from liif_core.tiling import run_tiles
+from liif_core.tiling import input_window, run_tiles
 from liif_core.weights import Model, load_model
 
 MEMORY_LIMIT_ENV = "LIIF_UPSCALE_MEMORY_LIMIT"
@@ -136,14 +136,20 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
         if not isinstance(flag, bool):
             raise InputError(f"{name} must be true or false, got {flag!r}")
     views = ALL_VIEWS if self_ensemble else IDENTITY
-    need = rh * rw * c * image.dtype.itemsize + h * w * 4 * 3 * 3 + (rh * rw * 3 * 4 if self_ensemble else 0)
+    if tile is not None and (int(tile) != tile or tile < 8):
+        raise InputError(f"tile must be a whole number of at least 8 pixels, got {tile!r}")
+    m = get_model(model, device if not isinstance(model, Model) else model.device)
+    # the input pixels the result (or its window) depends on, in every view: only these are prepared
+    parts = [view.source_window(input_window(m.net, view.out_hw((h, w)), view.out_hw((oh, ow)),
+                                             view.window((y0, y0 + rh), (x0, x0 + rw), (oh, ow))), (h, w))
+             for view in views] if region is not None else [(0, h, 0, w)]
+    part = (min(p[0] for p in parts), max(p[1] for p in parts), min(p[2] for p in parts), max(p[3] for p in parts))
+    need = rh * rw * c * image.dtype.itemsize + (part[1] - part[0]) * (part[3] - part[2]) * 4 * 3 * 3 + (
+        rh * rw * 3 * 4 if self_ensemble else 0)
     limit = memory_limit()
     if need > limit:
         raise MemoryLimitError(f"the {rw} x {rh} result needs about {need / 2**30:.1f} GiB, over the limit of "
                                f"{limit / 2**30:.1f} GiB; choose a smaller size or raise {MEMORY_LIMIT_ENV}")
-    if tile is not None and (int(tile) != tile or tile < 8):
-        raise InputError(f"tile must be a whole number of at least 8 pixels, got {tile!r}")
-    m = get_model(model, device if not isinstance(model, Model) else model.device)
     governor = ThreadGovernor() if m.device.type == "cpu" else None
 
     def between_chunks() -> bool:
@@ -153,9 +159,9 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
         return bool(cancel and cancel())
 
     tile = int(tile) if tile else auto_tile(m)
-    colour, alpha = split(image, linear)
+    colour, alpha = split(image, linear, part)
     out = np.empty((rh, rw, c), dtype=image.dtype)
-    planes = [colour] + ([alpha.expand(3, h, w)] if alpha is not None else [])
+    planes = [colour] + ([alpha.expand(3, *alpha.shape)] if alpha is not None else [])
     steps = len(planes) * len(views)
     for i, plane in enumerate(planes):
         inp = ((plane.to(m.device) - 0.5) / 0.5).unsqueeze(0)
@@ -195,7 +201,9 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
 
             with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=m.fp16):
                 window = view.window((y0, y0 + rh), (x0, x0 + rw), (oh, ow))
-                run_tiles(m.net, view.apply(inp), view.out_hw((oh, ow)), tile, emit, report, between_chunks, window)
+                origin = view.window(part[:2], part[2:], (h, w))
+                run_tiles(m.net, view.apply(inp), view.out_hw((oh, ow)), tile, emit, report, between_chunks, window,
+                          (origin[0], origin[2], *view.out_hw((h, w))))
         if total_sum is not None:
             store(slice(None), slice(None), total_sum / len(views))
     if alpha is None and c in (2, 4):

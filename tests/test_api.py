@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -97,7 +99,8 @@ def test_no_colour_fringe_from_transparent_pixels(hidden):
 
 def test_fringe_test_can_fail_without_fill(monkeypatch):
     """Without the colour fill, black under transparency darkens the edge: the test above would fail."""
-    monkeypatch.setattr("liif_core.pixels.fill_transparent", lambda colour, alpha: colour)
+    monkeypatch.setattr("liif_core.pixels.fill_transparent",
+                        lambda colour, alpha, crop: colour[:, crop[0]:crop[1], crop[2]:crop[3]])
     out = liif_core.upscale(icon((0, 0, 0)), scale=4, model="default", device="cpu")
     edge = (out[..., 3] >= 16) & (out[..., 3] < 240)
     assert np.abs(out[edge, :3].astype(int) - (240, 140, 20)).max() > 24
@@ -112,6 +115,17 @@ def test_fill_keeps_visible_colour_and_fills_far_pixels():
     filled = fill_transparent(colour, alpha)
     assert torch.equal(filled[:, :4, :4], colour[:, :4, :4])
     assert torch.allclose(filled[:, 15, 15], torch.tensor([0.2, 0.4, 0.6]), atol=1e-5)
+
+
+@pytest.mark.parametrize("crop", [(0, 37, 0, 23), (0, 1, 0, 1), (36, 37, 22, 23), (5, 30, 9, 10), (13, 14, 0, 23)])
+def test_fill_of_a_part_is_that_part_of_the_whole_fill(crop):
+    """A preview fills only the part it reads; odd sizes make partial pooling windows at every level."""
+    gen = torch.Generator().manual_seed(3)
+    colour = torch.rand(3, 37, 23, generator=gen)
+    alpha = torch.rand(37, 23, generator=gen)
+    alpha[alpha < 0.8] = 0  # mostly holes, some far from any visible pixel
+    r0, r1, c0, c1 = crop
+    assert torch.equal(fill_transparent(colour, alpha, crop), fill_transparent(colour, alpha)[:, r0:r1, c0:c1])
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -214,12 +228,14 @@ def test_linear_light_is_upscaled_in_srgb_form(tiny, dtype, channels):
 
 @pytest.mark.parametrize("region", [(0, 0, 31, 20), (0, 0, 5, 4), (26, 15, 5, 5), (7, 3, 17, 11), (30, 0, 1, 20)])
 @pytest.mark.parametrize("self_ensemble", [False, True])
-def test_a_region_is_that_window_of_the_whole_result(tiny, region, self_ensemble):
+@pytest.mark.parametrize("holes", [False, True])
+def test_a_region_is_that_window_of_the_whole_result(tiny, region, self_ensemble, holes):
     """The preview's window: the whole result cut to the region, computed from only the input it
     reads (tiles of 8 input pixels, so windows start and end inside tiles; a non-integer size;
-    every view of the self-ensemble; the alpha plane)."""
+    every view of the self-ensemble; the alpha plane; fully transparent pixels, whose colour
+    comes from the whole image)."""
     image = rand_image(9, 13, 4, np.float32, seed=5)
-    image[..., 3] = np.where(image[..., 3] > 0.3, 1.0, image[..., 3])
+    image[..., 3] = np.where(image[..., 3] > 0.3, 1.0, 0.0 if holes else image[..., 3])
     whole = liif_core.upscale(image, size=(31, 20), model=tiny, tile=8, self_ensemble=self_ensemble)
     calls = []
     got = liif_core.upscale(image, size=(31, 20), model=tiny, tile=8, self_ensemble=self_ensemble, region=region,
@@ -228,6 +244,25 @@ def test_a_region_is_that_window_of_the_whole_result(tiny, region, self_ensemble
     assert got.shape == (h, w, 4)
     assert np.abs(got - whole[y:y + h, x:x + w]).max() < 1e-5
     assert calls[-1] == (calls[-1][1], (8 if self_ensemble else 1) * 2 * w * h)
+
+
+def test_a_region_prepares_only_the_input_it_needs(tiny, monkeypatch):
+    """A preview of a big layer converts only the pixels around its window, in every view."""
+    crops = []
+    module = sys.modules["liif_core.upscale"]  # the package's name "upscale" is the function
+    real_split = module.split
+    monkeypatch.setattr(module, "split", lambda image, linear, crop: crops.append(crop) or real_split(image, linear,
+                                                                                                      crop))
+    image = rand_image(300, 400, 4, np.uint8, seed=7)
+    for self_ensemble in (False, True):
+        liif_core.upscale(image, scale=2, model=tiny, region=(400, 300, 30, 20), self_ensemble=self_ensemble)
+    r0, r1, c0, c1 = crops[0]
+    assert r0 <= 150 and r1 >= 160 and c0 <= 200 and c1 >= 215  # the window's own input
+    assert (r1 - r0) * (c1 - c0) < 300 * 400 / 20
+    s0, s1, t0, t1 = crops[1]  # all 8 views: about the same pixels
+    assert s0 <= r0 and s1 >= r1 and t0 <= c0 and t1 >= c1 and (s1 - s0) * (t1 - t0) < 300 * 400 / 20
+    liif_core.upscale(image, scale=2, model=tiny)
+    assert crops[2] == (0, 300, 0, 400)
 
 
 def test_a_region_reads_only_the_input_it_needs(tiny):

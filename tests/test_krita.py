@@ -390,12 +390,25 @@ def run_in_krita(window: Any) -> int:
             bits.setsize(image.bytesPerLine() * image.height())
             (out / "gui.preview").write_bytes(bytes(bits))
             res["preview"].update(window=list(window), bytes_per_line=image.bytesPerLine())
+            # a drag shows another window, and OK starts the job, both from the pixels already read
+            api_module = sys.modules[type(dialog).__module__].api
+            real_prepare = api_module.prepare
+            api_module.prepare = lambda *a, **k: prepares.append(a) or real_prepare(*a, **k)
+            restore.append(lambda: setattr(api_module, "prepare", real_prepare))
+            dialog._preview_dragged(-4, 0)
+            moved = _pump(60, lambda: dialog.preview_window is not None and dialog.preview_window != window)
+            res["preview"]["dragged_to"] = list(dialog.preview_window) if moved else None
 
     dialog_state: dict[str, Any] = {}
+    prepares: list[Any] = []
+    restore: list[Any] = []
     QTimer.singleShot(200, lambda: _dialog_driver(dialog_state, setup, time.monotonic() + 90))
     before = _snapshot(doc)
     if action is not None:
         action.trigger()  # returns once the dialog is closed and the job has started
+    for undo_patch in restore:
+        undo_patch()
+    res["prepared_after_preview"] = len(prepares)
     res["dialog"] = dialog_state
     ext = extensions[0] if extensions else None
     runner = ext.runner if ext is not None else None
@@ -992,6 +1005,8 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     # the preview: the middle 20 x 14 of the same result, as RGBA
     assert res["preview"]["shown"], res["preview"]
     assert res["preview"]["window"] == [6, 5, 20, 14] and res["preview"]["bytes_per_line"] == 80, res["preview"]
+    assert res["preview"]["dragged_to"] == [10, 5, 20, 14], res["preview"]  # against the drag, as far
+    assert res["prepared_after_preview"] == 0  # neither the drag nor OK read the layer again
     shown = np.frombuffer((out / "gui.preview").read_bytes(), np.uint8).reshape(14, 20, 4)
     assert_pixels_match(shown, liif(image, (32, 24), tiny_model_path, self_ensemble=True)[5:19, 6:26], "U8")
     assert res["cancel"]["state"] == "cancelled" and res["cancel"]["unchanged"], res["cancel"]

@@ -127,6 +127,7 @@ class UpscaleDialog(QDialog):
         self._preview_centre = (0.5, 0.5)  # fractions of the result's width and height
         self._preview_generation = 0  # a newer request cancels the running one
         self._preview_queue: queue.Queue = queue.Queue()
+        self._job: tuple[dict[str, Any], api.UpscaleJob] | None = None  # the last job() and its request
         self._build()
         self._restore()
         self._info_queue: queue.Queue = queue.Queue()
@@ -482,7 +483,7 @@ class UpscaleDialog(QDialog):
             return
         generation = self._preview_generation
         try:
-            job = api.prepare(self.document, self.node, **self.request())  # reads the pixels: GUI thread
+            job = self.job()
         except api.UpscaleError as exc:
             self.preview_status.setText(f"<span style='color:#c33'>{_escape(str(exc))}</span>")
             return
@@ -529,6 +530,16 @@ class UpscaleDialog(QDialog):
     # the answer ---------------------------------------------------------------------------
     def size(self) -> tuple[int, int]:
         return self.width_spin.value(), self.height_spin.value()
+
+    def job(self) -> api.UpscaleJob:
+        """The job for the current choices (:func:`api.prepare`, which reads the pixels: GUI thread;
+        raises :class:`api.UpscaleError`). Kept while the choices stay the same, so dragging the
+        preview over a big layer, or accepting it, does not read the layer again; the dialog is
+        modal, so the image cannot change meanwhile."""
+        request = self.request()
+        if self._job is None or self._job[0] != request:
+            self._job = (request, api.prepare(self.document, self.node, **request))
+        return self._job[1]
 
     def request(self) -> dict[str, Any]:
         """Keyword arguments for :func:`api.prepare` (device "gpu" resolved to the worker's first GPU)."""

@@ -63,7 +63,7 @@ class LiifUpscaleExtension(Extension):
             return
         dialog.remember()
         try:
-            job = api.prepare(document, node, **dialog.request())
+            job = dialog.job()
         except api.UpscaleError as exc:
             show_error(parent, exc)
             return
