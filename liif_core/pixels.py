@@ -138,7 +138,7 @@ def _bilinear_taps(n_in: int, n_out: int, first: int, end: int) -> tuple[torch.T
 def _bilinear_part(level: torch.Tensor, origin: tuple[int, int], rows: tuple, cols: tuple) -> torch.Tensor:
     """Rows, then columns, of a bilinear resize of ``level`` (whose first pixel is at ``origin``)."""
     (i0, i1, wr), (j0, j1, wc) = rows, cols
-    wr, wc = wr[:, None], wc
+    wr = wr[:, None]  # one weight per row
     part = level.index_select(-2, i0 - origin[0]) * (1 - wr) + level.index_select(-2, i1 - origin[0]) * wr
     return part.index_select(-1, j0 - origin[1]) * (1 - wc) + part.index_select(-1, j1 - origin[1]) * wc
 
