@@ -137,18 +137,6 @@ def test_layer_plan_mirrors_gimps_rounding() -> None:
         liif_plan.layer_plan(300000, 10, 0, 0, 10, 10, 20, 20)
 
 
-def test_preview_window_and_its_drag() -> None:
-    from plugin.common.preview import dragged_centre, preview_window
-
-    assert preview_window(80, 60) == (0, 0, 80, 60)  # all of a small result
-    assert preview_window(1000, 500) == (320, 130, 360, 240)  # the middle
-    assert preview_window(361, 100, (360, 240)) == (1, 0, 360, 100)  # half a pixel: rounded up
-    centre = dragged_centre((320, 130, 360, 240), 1000, 500, -100, 50)  # drag left and down
-    assert preview_window(1000, 500, centre=centre) == (420, 80, 360, 240)  # looks right and up
-    far = dragged_centre((320, 130, 360, 240), 1000, 500, -5000, -5000)
-    assert preview_window(1000, 500, centre=far) == (640, 260, 360, 240)  # stops at the edge
-
-
 def test_names_and_summary() -> None:
     assert liif_plan.layer_name("Background", 2.5, 0, 0, 18, 12) == "Background x2.5 (LIIF)"
     assert liif_plan.layer_name("Layer", 2.0, 20, 0, 20, 9) == "Layer 20x9 (LIIF)"
