@@ -77,7 +77,8 @@ def main() -> int:
         "",
         (__doc__ or "").split("\n\n", 2)[2].strip(),
         "",
-        f"Model `{net.name}`; PSNR and SSIM on Y with {SCALE} pixels shaved, as in report.md. Debian packages: "
+        f"Model `{net.name}` ({net.card.get('training', {}).get('steps', '?')} training steps); "
+        f"PSNR and SSIM on Y with {SCALE} pixels shaved, as in report.md. Debian packages: "
         f"{versions}. Machine: {ev.machine()}; {seconds / 60:.1f} min.",
         "",
         *rows,

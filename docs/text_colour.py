@@ -3,8 +3,9 @@
     .venv/bin/python docs/text_colour.py [MODEL ...] [--out FILE]    (default: the shipped model)
 
 A MODEL is ``default``, a bundled name or a ``.safetensors`` path; the committed table compares
-the previous shipped model (11706 steps; ``git show 1b5c298:weights/liif-edsr.safetensors`` and
-``.json`` beside it, into out/prev/) with the shipped one.
+two earlier shipped models with the shipped one: 11706 steps (``git show
+1b5c298:weights/liif-edsr.safetensors`` and the ``.json`` beside it, into
+out/prev/liif-edsr-11706.*) and 67127 steps (the same from ``850f482``).
 
 The same lines of text are drawn by Qt at device pixel ratio 3 (DejaVu Sans, 11-13 px, the way a
 HiDPI screen shows a menu or a label) in the text colours of real themes: black, Breeze's
