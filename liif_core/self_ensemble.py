@@ -40,23 +40,23 @@ class View:
         (r0, r1), (c0, c1) = rows, cols
         if self.transpose:  # the view's rows are the result's columns
             (r0, r1), (c0, c1) = (c0, c1), (r0, r1)
-        view_h, view_w = self.out_hw(out_hw)
-        if self.flip_rows:
-            r0, r1 = view_h - r1, view_h - r0
-        if self.flip_cols:
-            c0, c1 = view_w - c1, view_w - c0
-        return r0, r1, c0, c1
+        return self._flipped((r0, r1, c0, c1), out_hw)
 
     def source_window(self, rect: tuple[int, int, int, int], out_hw: tuple[int, int]) -> tuple[int, int, int, int]:
         """The part ``(row0, row1, col0, col1)`` of the result that this view's ``rect`` shows:
         the inverse of :meth:`window`."""
+        r0, r1, c0, c1 = self._flipped(rect, out_hw)
+        return (c0, c1, r0, r1) if self.transpose else (r0, r1, c0, c1)
+
+    def _flipped(self, rect: tuple[int, int, int, int], out_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+        """``rect`` of this view's output mirrored by its flips (its own inverse)."""
         r0, r1, c0, c1 = rect
         view_h, view_w = self.out_hw(out_hw)
         if self.flip_rows:
             r0, r1 = view_h - r1, view_h - r0
         if self.flip_cols:
             c0, c1 = view_w - c1, view_w - c0
-        return (c0, c1, r0, r1) if self.transpose else (r0, r1, c0, c1)
+        return r0, r1, c0, c1
 
     def place(self, row0: int, col0: int, block: torch.Tensor,
               out_hw: tuple[int, int]) -> tuple[slice, slice, torch.Tensor]:
