@@ -2,6 +2,7 @@
 
     python bench/bench_engine.py                       # 256x256 -> 768x768, default model
     python bench/bench_engine.py --threads 1 --load 1  # with one busy process beside it
+    python bench/bench_engine.py --precision float32   # the fast path without bfloat16
 
 Each path runs in its own subprocess so peak memory (max RSS) is measured cleanly. ``--load K``
 starts K processes that keep one core each busy, as an editor beside the worker would. The
@@ -25,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 
-def run_one(path: str, size: int, scale: float, model_name: str, out: str, tile: int | None) -> dict:
+def run_one(path: str, size: int, scale: float, model_name: str, out: str, tile: int | None,
+            precision: str) -> dict:
     import torch
 
     import liif_core
@@ -33,7 +35,7 @@ def run_one(path: str, size: int, scale: float, model_name: str, out: str, tile:
     from liif_core.query import work_per_pixel
     from liif_core.reference import upscale_reference
 
-    model = liif_core.load_model(model_name, device="cpu")
+    model = liif_core.load_model(model_name, device="cpu", precision="float32" if path == "reference" else precision)
     rng = np.random.default_rng(0)
     image = rng.random((size, size, 3), dtype=np.float32)
     out_hw = (round(size * scale), round(size * scale))
@@ -60,6 +62,7 @@ def run_one(path: str, size: int, scale: float, model_name: str, out: str, tile:
         stats["seconds"] = time.perf_counter() - start
         flops = 2 * work_per_pixel(model.net)[1] * out_hw[0] * out_hw[1]
         stats["mlp_gflops"] = flops / stats["mlp_s"] / 1e9
+        stats["decoder_dtype"] = str(model.decoder_dtype).removeprefix("torch.")
     np.save(out, result)
     stats["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stats["threads"] = torch.get_num_threads()
@@ -79,6 +82,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, help="LIIF_UPSCALE_THREADS for both paths")
     p.add_argument("--load", type=int, default=0, help="busy processes running beside the benchmark")
     p.add_argument("--tile", type=int)
+    p.add_argument("--precision", default="auto", help="the fast path's (the reference is float32)")
     p.add_argument("--skip-reference", action="store_true")
     p.add_argument("--run", choices=["reference", "fast"], help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
@@ -88,7 +92,7 @@ def main() -> None:
             import torch
 
             torch.set_num_threads(args.threads)
-        print(json.dumps(run_one(args.run, args.size, args.scale, args.model, args.out, args.tile)))
+        print(json.dumps(run_one(args.run, args.size, args.scale, args.model, args.out, args.tile, args.precision)))
         return
     env = dict(os.environ)
     if args.threads:
@@ -100,7 +104,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for path in (["fast"] if args.skip_reference else ["reference", "fast"]):
             cmd = [sys.executable, __file__, "--run", path, "--size", str(args.size), "--scale", str(args.scale),
-                   "--model", args.model, "--out", str(Path(tmp) / f"{path}.npy")]
+                   "--model", args.model, "--out", str(Path(tmp) / f"{path}.npy"), "--precision", args.precision]
             cmd += ["--threads", str(args.threads)] if args.threads else []
             cmd += ["--tile", str(args.tile)] if args.tile else []
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -114,7 +118,9 @@ def main() -> None:
     for proc in loaders:
         proc.terminate()
     out = round(args.size * args.scale)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+    from liif_core.devices import cpu_name, native_bfloat16
+
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, native bfloat16: {native_bfloat16()}, "
           f"python {platform.python_version()}; busy processes beside: {args.load}")
     print(f"{args.size}x{args.size} -> {out}x{out}, model {args.model}")
     print(json.dumps(results, indent=2))

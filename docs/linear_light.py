@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    model = liif_core.load_model(args.model, device="cpu")
+    model = liif_core.load_model(args.model, device="cpu", precision="float32")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for kind, imgs in images(Path(tmp)).items():

@@ -43,7 +43,7 @@ def pairs() -> list[tuple[str, str, np.ndarray, np.ndarray]]:
 
 
 def main() -> int:
-    net = load_model("default", "cpu")
+    net = load_model("default", "cpu", "float32")
     t0 = time.perf_counter()
     scores: dict[tuple[str, str], list[tuple[float, float]]] = {}
     crops: dict[str, list[np.ndarray]] = {}

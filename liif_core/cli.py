@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from liif_core.devices import PRECISIONS
 from liif_core.errors import LiifError
 from liif_core.imageio import READ_SUFFIXES, WRITE_FORMATS, read_image, stored_dtype, write_image
 from liif_core.upscale import output_size, upscale
@@ -85,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="default", help=f"bundled model or a .safetensors/.pth file "
                                                        f"(bundled: {', '.join(list_models()) or 'none'})")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda, cuda:N or mps")
+    p.add_argument("--precision", choices=["auto", *PRECISIONS],
+                   help="what the decoder computes in (default: LIIF_UPSCALE_PRECISION, else auto: bfloat16 "
+                        "where the CPU multiplies it natively, about 1.8 times faster; float32 elsewhere)")
     p.add_argument("--tile", type=int, help="tile side in input pixels (default: from available memory)")
     p.add_argument("--self-ensemble", action="store_true",
                    help="average 8 flipped and rotated passes: a little better, 8 times slower")
@@ -124,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.output and len(inputs) != 1:
         parser.error(f"-o takes exactly one input, got {len(inputs)}; use --out-dir for batches")
     try:
-        model = load_model(args.model, args.device)
+        model = load_model(args.model, args.device, args.precision)
     except LiifError as e:
         print(f"liif-upscale: {e}", file=sys.stderr)
         return 2

@@ -194,11 +194,11 @@ def upscale_ours(lr: np.ndarray, out_hw: tuple[int, int], model: Any, self_ensem
 
 
 def compared_models(sources: Sequence[str]) -> list[tuple[str, Any]]:
-    """The models a comparison script was given, loaded on the CPU and named as given (``default``
-    as ``shipped``)."""
+    """The models a comparison script was given, loaded on the CPU in full float32 (as the protocol
+    scores) and named as given (``default`` as ``shipped``)."""
     from liif_core.weights import load_model
 
-    return [(s if s != "default" else "shipped", load_model(s, device="cpu")) for s in sources]
+    return [(s if s != "default" else "shipped", load_model(s, device="cpu", precision="float32")) for s in sources]
 
 
 def models_legend(models: Sequence[tuple[str, Any]]) -> str:
@@ -744,7 +744,7 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
     root = data_root(data) if any(s not in RENDERED_SETS for s in sets) else Path(data or DEFAULT_DATA)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    net = load_model(model, device)
+    net = load_model(model, device, precision="float32")  # the protocol scores in full float32
     here = machine()
     ident = model_id(net, model)
     if self_ensemble:

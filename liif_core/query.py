@@ -66,7 +66,8 @@ def decode(model, layer1: torch.Tensor, index: torch.Tensor, rel: torch.Tensor, 
            rel_cell: torch.Tensor, workspace: Workspace | None = None) -> torch.Tensor:
     """Decode and blend the ensemble branches: ``(B, Q, 3)`` colours, before any skip is added.
 
-    ``layer1``: ``first_layer_map`` as ``(B, H*W, hidden)``; ``index``: ``(K, B, Q)`` flat pixel
+    ``layer1``: ``first_layer_map`` as ``(B, H*W, hidden)``, in the dtype the hidden layers are to
+    compute in; ``index``: ``(K, B, Q)`` flat pixel
     index into it; ``rel``: ``(K, B, Q, 2)`` relative coordinates; ``weight``: ``(K, B, Q)`` ensemble
     weights; ``rel_cell``: ``(B, Q, 2)`` cell size in feature pixels. With a ``workspace``
     (inference only) intermediate results go to reused buffers instead of new tensors.
@@ -84,19 +85,22 @@ def decode(model, layer1: torch.Tensor, index: torch.Tensor, rel: torch.Tensor, 
         extra = torch.cat([rel, rel_cell.unsqueeze(0).expand(k, b, q, 2)], dim=-1)
     extra = extra.reshape(k * b * q, -1)
     flat = layer1.reshape(b * hw, hidden)
+    dtype = flat.dtype  # the hidden layers' (float32 unless inference asks for less)
     if workspace is None:
         x = flat.index_select(0, index.reshape(-1))
-        x = torch.addmm(x, extra, first.weight[:, n_feat:].t()).relu_()
+        x = torch.addmm(x, extra.to(dtype), first.weight[:, n_feat:].t().to(dtype)).relu_()
         for lin in linears[1:-1]:
-            x = torch.addmm(lin.bias, x, lin.weight.t()).relu_()
+            x = torch.addmm(lin.bias.to(dtype), x, lin.weight.t().to(dtype)).relu_()
     else:
         rows = k * b * q
         x = torch.index_select(flat, 0, index.reshape(-1), out=workspace.get("a", (rows, hidden), flat))
-        x.addmm_(extra.to(x.dtype), first.weight[:, n_feat:].t().to(x.dtype)).relu_()
+        x.addmm_(extra.to(dtype), first.weight[:, n_feat:].t().to(dtype)).relu_()
         for i, lin in enumerate(linears[1:-1]):
             out = workspace.get("b" if i % 2 == 0 else "a", (rows, lin.out_features), x)
-            x = torch.addmm(lin.bias.to(x.dtype), x, lin.weight.t().to(x.dtype), out=out).relu_()
+            x = torch.addmm(lin.bias.to(dtype), x, lin.weight.t().to(dtype), out=out).relu_()
     last = linears[-1]
+    if not torch.is_autocast_enabled(x.device.type):  # its 3 outputs are the colour correction: float32
+        x = x.float()
     x = torch.addmm(last.bias, x, last.weight.t()).view(k, b, q, -1)
     return (x * weight.unsqueeze(-1)).sum(dim=0)
 

@@ -69,13 +69,14 @@ def run_tiles(model, inp: torch.Tensor, out_hw: tuple[int, int], tile: int,
               progress: Callable[[int, int], None] | None = None,
               cancel: Callable[[], bool] | None = None,
               window: tuple[int, int, int, int] | None = None,
-              part: tuple[int, int, int, int] | None = None) -> None:
+              part: tuple[int, int, int, int] | None = None,
+              decoder_dtype: torch.dtype = torch.float32) -> None:
     """Upscale the normalised ``(1, 3, h, w)`` input to ``out_hw``, tile by tile; with ``window =
     (row0, row1, col0, col1)`` only that part of the output (the encoder runs only where it reads).
 
     ``part = (row0, col0, h, w)``: ``inp`` holds only the pixels from ``(row0, col0)`` of an
     ``h x w`` input, at least the :func:`input_window` of ``window``. A preview of a big layer then
-    prepares only those pixels.
+    prepares only those pixels. ``decoder_dtype``: what the decoder's hidden layers compute in.
 
     ``emit(row0, col0, block)`` receives each finished ``(rows, cols, 3)`` block at its place in
     the whole output (normalised, float32, on the model's device). ``progress(done, total)``
@@ -120,7 +121,8 @@ def run_tiles(model, inp: torch.Tensor, out_hw: tuple[int, int], tile: int,
                 progress(done, total)
             layer1 = layer1[:, ys.need0 - ys.in0:ys.need1 - ys.in0, xs.need0 - xs.in0:xs.need1 - xs.in0]
             width = xs.need1 - xs.need0
-            layer1 = layer1.permute(1, 2, 0).reshape(-1, layer1.shape[0]).contiguous()  # rows gathered below
+            # rows gathered below, in the hidden layers' dtype
+            layer1 = layer1.permute(1, 2, 0).reshape(-1, layer1.shape[0]).to(decoder_dtype).contiguous()
             cols = AxisNeighbours(cols_nb.index[:, xs.out0:xs.out1] - xs.need0, cols_nb.rel[:, xs.out0:xs.out1])
             chunk = QUERY_CHUNK_PER_THREAD * (torch.get_num_threads() if inp.device.type == "cpu" else 16)
             step = max(1, -(-chunk // (xs.out1 - xs.out0)))  # whole rows, at least chunk queries

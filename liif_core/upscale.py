@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from liif_core.devices import ThreadGovernor
+from liif_core.devices import PRECISION_ENV, ThreadGovernor
 from liif_core.errors import InputError, MemoryLimitError
 from liif_core.pixels import DTYPES, check_image, split, srgb_decode, to_dtype
 from liif_core.self_ensemble import ALL_VIEWS, IDENTITY, View
@@ -17,7 +17,7 @@ from liif_core.tiling import input_window, run_tiles
 from liif_core.weights import Model, load_model
 
 MEMORY_LIMIT_ENV = "LIIF_UPSCALE_MEMORY_LIMIT"
-_CACHE: dict[tuple[str, str], Model] = {}
+_CACHE: dict[tuple[str, str, str], Model] = {}
 
 
 def output_size(in_hw: tuple[int, int], scale: float | Sequence[float] | None = None,
@@ -95,10 +95,11 @@ def auto_tile(model: Model) -> int:
 
 
 def get_model(model: Model | str | os.PathLike | None, device: str | torch.device) -> Model:
-    """A loaded model: the given one, or one loaded (once per process) by name or path."""
+    """A loaded model: the given one, or one loaded (once per process) by name or path, in the
+    precision ``LIIF_UPSCALE_PRECISION`` asks for."""
     if isinstance(model, Model):
         return model
-    key = (os.fspath(model) if model is not None else "default", str(device))
+    key = (os.fspath(model) if model is not None else "default", str(device), os.environ.get(PRECISION_ENV, ""))
     if key not in _CACHE:
         _CACHE[key] = load_model(key[0], device)
     return _CACHE[key]
@@ -199,11 +200,11 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
                 else:
                     total_sum[rows, cols] += block.float().cpu()
 
-            with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=m.fp16):
+            with torch.inference_mode():
                 window = view.window((y0, y0 + rh), (x0, x0 + rw), (oh, ow))
                 origin = view.window(part[:2], part[2:], (h, w))
                 run_tiles(m.net, view.apply(inp), view.out_hw((oh, ow)), tile, emit, report, between_chunks, window,
-                          (origin[0], origin[2], *view.out_hw((h, w))))
+                          (origin[0], origin[2], *view.out_hw((h, w))), m.decoder_dtype)
         if total_sum is not None:
             store(slice(None), slice(None), total_sum / len(views))
     if alpha is None and c in (2, 4):

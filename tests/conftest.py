@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny random LIIF model saved once per test session."""
+"""Shared fixtures: a tiny random LIIF model saved once per test session; settings for every test."""
 
 from __future__ import annotations
 
@@ -35,4 +35,14 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Workers started by tests remember their speed in a throw-away cache, not the user's."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def float32_decoder() -> None:
+    """Tests compare the fast path with the paper's formulation and tiles with whole images to
+    float32 rounding, on any CPU: the decoder computes in float32 unless a test asks otherwise
+    (the bfloat16 one has tests of its own, in test_api.py)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LIIF_UPSCALE_PRECISION", "float32")
         yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -372,3 +373,51 @@ def test_bundled_default_model_has_a_card():
     model = liif_core.load_model("default", device="cpu")
     assert model.name == "liif-edsr" and model.card["training"]["steps"] > 0
     assert model.net.skip == "bicubic"
+
+
+def test_bfloat16_decoder_scores_as_float32():
+    """The bfloat16 hidden layers (``auto`` on CPUs that multiply bfloat16 natively) change the
+    shipped model's result by rounding only: the same quality to 0.01 dB on a real UI image."""
+    from PIL import Image
+
+    from liif_core.eval import psnr_y
+    from liif_core.imresize import imresize
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "dialog.png"
+    hr = np.asarray(Image.open(example).convert("RGB"))[:159, :219]
+    lr = imresize(hr, scale=1 / 3, output_shape=(53, 73)).astype(np.float32) / 255
+    outs = {}
+    for precision in ("float32", "bfloat16"):
+        model = liif_core.load_model("default", device="cpu", precision=precision)
+        assert model.decoder_dtype == getattr(torch, precision)
+        outs[precision] = liif_core.upscale(lr, size=(219, 159), model=model)
+    diff = np.abs(outs["float32"] - outs["bfloat16"]) * 255
+    assert 0 < diff.mean() < 0.1 and diff.max() < 3  # rounded, not changed: levels of 0-255
+    scores = [psnr_y(np.clip(out, 0, 1), hr / 255, 3) for out in outs.values()]
+    assert abs(scores[0] - scores[1]) < 0.01, scores
+
+
+def test_bfloat16_tiles_match_whole(tiny_model_path):
+    """Tiles stay seamless with bfloat16 hidden layers: they differ from the whole image by its
+    rounding only (in float32 they are equal to float rounding, test_engine.py)."""
+    model = liif_core.load_model(tiny_model_path, device="cpu", precision="bfloat16")
+    image = rand_image(40, 36, 3, np.float32)
+    whole = liif_core.upscale(image, scale=2.5, model=model)
+    tiled = liif_core.upscale(image, scale=2.5, model=model, tile=12)
+    assert np.abs(whole - tiled).max() < 2e-3
+
+
+def test_precision_setting(monkeypatch, tiny_model_path):
+    from liif_core.devices import PRECISION_ENV, native_bfloat16
+
+    monkeypatch.delenv(PRECISION_ENV)
+    auto = torch.bfloat16 if native_bfloat16() else torch.float32
+    assert liif_core.load_model(tiny_model_path, device="cpu").decoder_dtype == auto
+    monkeypatch.setenv(PRECISION_ENV, "bfloat16")
+    assert liif_core.load_model(tiny_model_path, device="cpu").decoder_dtype == torch.bfloat16
+    assert liif_core.load_model(tiny_model_path, device="cpu", precision="float32").decoder_dtype == torch.float32
+    monkeypatch.setenv(PRECISION_ENV, "int4")
+    with pytest.raises(InputError, match=f"{PRECISION_ENV}='int4'.*auto, float32, bfloat16, float16"):
+        liif_core.load_model(tiny_model_path, device="cpu")
+    with pytest.raises(InputError, match="precision 'half'"):
+        liif_core.load_model(tiny_model_path, device="cpu", precision="half")

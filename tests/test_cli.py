@@ -75,6 +75,19 @@ def test_linear_option(tiny_model_path, images, tmp_path):
     assert not np.array_equal(expected, liif_core.upscale(src, scale=2, model=str(tiny_model_path)))
 
 
+def test_precision_option(tiny_model_path, images, tmp_path):
+    """``--precision`` reaches the decoder (16 bits, where bfloat16 rounding shows in the result)."""
+    import liif_core
+
+    src = read_image(images / "deep.png")
+    assert run(tiny_model_path, str(images / "deep.png"), "-o", str(tmp_path / "bf.png"), "--scale", "2",
+               "--precision", "bfloat16") == 0
+    model = liif_core.load_model(tiny_model_path, device="cpu", precision="bfloat16")
+    expected = liif_core.upscale(src, scale=2, model=model)
+    assert np.array_equal(read_image(tmp_path / "bf.png"), expected)
+    assert not np.array_equal(expected, liif_core.upscale(src, scale=2, model=str(tiny_model_path)))
+
+
 def test_formats(tiny_model_path, images, tmp_path):
     for fmt, mode in (("webp", "RGBA"), ("tif", "RGBA"), ("png", "RGBA")):
         out = tmp_path / fmt

@@ -235,7 +235,8 @@ class Gimp:
         env = {"HOME": str(self.work / "home"), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
                "GIMP3_DIRECTORY": str(self.profile), "XDG_CONFIG_HOME": str(self.config_home),
                "XDG_CACHE_HOME": str(self.work / "cache"), "XDG_DATA_HOME": str(self.work / "data"),
-               "LIIF_UPSCALE_THREADS": THREADS, **(env or {})}
+               "LIIF_UPSCALE_THREADS": THREADS, "LIIF_UPSCALE_PRECISION": os.environ["LIIF_UPSCALE_PRECISION"],
+               **(env or {})}  # one thread and the precision of the expected results made here
         ro, rw = _mount_points(self.work)
         root = shlex.quote(str(CHROOT))
         lines = ["set -e", f"mount -t proc proc {root}/proc"]

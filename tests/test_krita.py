@@ -604,6 +604,7 @@ if pytest is not None:
         """A Krita environment whose profile, settings and worker configuration all live under ``home``."""
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("LIIF_UPSCALE_", "XDG_", "QT_", "PYTHON")) and k != "DISPLAY"}
+        env["LIIF_UPSCALE_PRECISION"] = os.environ["LIIF_UPSCALE_PRECISION"]  # as the reference's (conftest)
         runtime = home.parent / "runtime"
         runtime.mkdir(mode=0o700, exist_ok=True)
         env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
