@@ -82,10 +82,7 @@ def main(argv: list[str]) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="liif-precision-"))
     rows = []
     try:
-        rendered = {}
-        for name in (s for s in sets if s in RENDERED_SETS):
-            rendered[name] = tmp / name
-            RENDERED_SETS[name].make(rendered[name])
+        rendered = ev.render_sets(sets, tmp)
         for set_name in sets:
             images = ev.list_images(set_name, root, rendered)
             for scale in scales:

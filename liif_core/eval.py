@@ -236,6 +236,14 @@ def set_folder(set_name: str, root: Path, rendered: dict[str, Path]) -> Path | N
     return rendered.get(set_name) if set_name in RENDERED_SETS else root / set_name
 
 
+def render_sets(sets: Sequence[str], folder: Path) -> dict[str, Path]:
+    """Make the rendered sets among ``sets`` into subfolders of ``folder``: their folders by name."""
+    rendered = {name: folder / name for name in sets if name in RENDERED_SETS}
+    for name, path in rendered.items():
+        RENDERED_SETS[name].make(path)
+    return rendered
+
+
 def list_images(set_name: str, root: Path, rendered: dict[str, Path], limit: int | None = None) -> list[Path]:
     """The HR PNGs of one set in sorted order (the first ``limit`` if given)."""
     folder = set_folder(set_name, root, rendered)
@@ -759,10 +767,7 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
     with contextlib.ExitStack() as scoring:
         scoring.enter_context(full_float32(net.device))
         scoring.callback(shutil.rmtree, tmp, ignore_errors=True)
-        rendered = {}
-        for name in (s for s in sets if s in RENDERED_SETS):
-            rendered[name] = tmp / name
-            RENDERED_SETS[name].make(rendered[name])
+        rendered = render_sets(sets, tmp)
         tasks = [Task(s, k, p) for k in scales for s in sets if s not in RENDERED_SETS or k in RENDERED_SCALES
                  for p in list_images(s, root, rendered, limit)]
         todo = [t for t in tasks if (t.set, t.scale, t.path.stem) not in done]
