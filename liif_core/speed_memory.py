@@ -3,8 +3,9 @@
 The editors' dialogs estimate a job's time before it starts from the speed the worker measured
 (``Engine.info()``'s ``speed``). A worker lives as long as an editor session (Krita) or a single
 call (GIMP), so without memory the first job of every session had no estimate, and GIMP never had
-one. The speed is remembered per device (the CPU's model and core count, the GPU's name), so a
-changed machine or a second GPU does not inherit a wrong number.
+one. The speed is remembered per device (the CPU's model and core count, the GPU's name) and per
+decoder precision, so a changed machine, a second GPU or a switch between float32 and bfloat16
+(1.5-1.8x apart on a CPU) does not inherit a wrong number.
 
 The file is a cache: it is rewritten whole after each measured job, and anything unreadable in it
 is ignored (the next job writes a good one).
@@ -39,15 +40,21 @@ def speed_file() -> Path:
     return cache_dir() / "speed.json"
 
 
-def device_identity(device: torch.device) -> str:
-    """What a measured speed belongs to: ``cpu: <model> x<cores>``, ``cuda: <GPU name>``, ``mps: <machine>``."""
+def device_identity(device: torch.device, decoder_dtype: torch.dtype = torch.float32) -> str:
+    """What a measured speed belongs to: ``cpu: <model> x<cores>``, ``cuda: <GPU name>``,
+    ``mps: <machine>``, followed by the decoder's dtype when it is not float32 (so that speeds
+    remembered before there was a choice keep meaning float32)."""
     from liif_core.devices import cpu_name, usable_cores
 
     if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)}"
-    if device.type == "cpu":
-        return f"cpu: {cpu_name()} x{usable_cores()}"
-    return f"{device.type}: {platform.machine()}"
+        identity = f"cuda: {torch.cuda.get_device_name(device)}"
+    elif device.type == "cpu":
+        identity = f"cpu: {cpu_name()} x{usable_cores()}"
+    else:
+        identity = f"{device.type}: {platform.machine()}"
+    if decoder_dtype != torch.float32:
+        identity += f" {str(decoder_dtype).removeprefix('torch.')}"
+    return identity
 
 
 def load() -> dict[str, float]:

@@ -318,18 +318,26 @@ class Engine:
         kind = model.device.type
         if seconds > 0 and (seconds >= SPEED_MIN_SECONDS or kind not in self.speed()):
             self._speed = {**self.speed(), kind: macs / seconds}
-            speed_memory.remember(speed_memory.device_identity(model.device), macs / seconds)
+            speed_memory.remember(speed_memory.device_identity(model.device, model.decoder_dtype), macs / seconds)
 
     def speed(self) -> dict[str, float]:
         """Multiply-adds per second by kind of device (``cpu``, ``cuda``, ``mps``): this worker's
-        last measurement, else the one an earlier worker remembered for the same device."""
+        last measurement, else the one an earlier worker remembered for the same device and the
+        precision this worker's models will use there."""
         if self._speed is None:
             from liif_core import speed_memory
-            from liif_core.devices import resolve_device
+            from liif_core.devices import resolve_device, resolve_precision
+            from liif_core.errors import InputError
 
             remembered = speed_memory.load()
-            kinds = {d.split(":")[0] for d in available_devices()}
-            found = {kind: remembered.get(speed_memory.device_identity(resolve_device(kind))) for kind in kinds}
+            found = {}
+            for kind in {d.split(":")[0] for d in available_devices()}:
+                device = resolve_device(kind)
+                try:
+                    dtype = resolve_precision(None, device)
+                except InputError:  # a bad LIIF_UPSCALE_PRECISION: the job says so, no estimate here
+                    continue
+                found[kind] = remembered.get(speed_memory.device_identity(device, dtype))
             self._speed = {kind: speed for kind, speed in found.items() if speed}
         return self._speed
 

@@ -325,6 +325,35 @@ def test_a_short_job_does_not_replace_a_remembered_speed(monkeypatch: pytest.Mon
     assert speed_memory.load() == {speed_memory.device_identity(torch.device("cpu")): measured}
 
 
+def test_speed_is_remembered_per_precision(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                           tiny_model_path: Path) -> None:
+    """bfloat16 and float32 decoders run 1.5-1.8x apart on a CPU: a worker started with the other
+    precision gets no estimate from the first one's speed, and each keeps its own on disk."""
+    import torch
+
+    from liif_core import speed_memory, worker
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    image, model = random_image((9, 7, 3), "uint8"), str(tiny_model_path)
+    cpu = torch.device("cpu")
+    measured = {}
+    for precision, seconds in (("float32", 2.0), ("bfloat16", 1.0)):
+        monkeypatch.setenv("LIIF_UPSCALE_PRECISION", precision)
+        engine = worker.Engine()
+        assert engine.info()["speed"] == {}
+        run_timed(monkeypatch, engine, model, image, seconds)
+        measured[precision] = engine.info()["speed"]["cpu"]
+    assert measured["bfloat16"] == pytest.approx(2 * measured["float32"])
+    assert speed_memory.load() == {speed_memory.device_identity(cpu): measured["float32"],
+                                   speed_memory.device_identity(cpu, torch.bfloat16): measured["bfloat16"]}
+    assert speed_memory.device_identity(cpu, torch.bfloat16).endswith(" bfloat16")
+    for precision in ("float32", "bfloat16"):
+        monkeypatch.setenv("LIIF_UPSCALE_PRECISION", precision)
+        assert worker.Engine().info()["speed"] == {"cpu": measured[precision]}
+    monkeypatch.setenv("LIIF_UPSCALE_PRECISION", "half-ish")  # the job reports it; info() still answers
+    assert worker.Engine().info()["speed"] == {}
+
+
 @pytest.mark.parametrize("content", ["{not json", '{"version": 99, "speed": {"cpu: x": 5.0}}', '[1, 2]',
                                      '{"version": 1, "speed": {"cpu: x": "fast", "cpu: y": -1, "cpu: z": true}}'])
 def test_an_unreadable_speed_file_is_ignored_and_rewritten(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
