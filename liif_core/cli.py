@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from liif_core.devices import PRECISIONS
 from liif_core.errors import LiifError
-from liif_core.imageio import READ_SUFFIXES, WRITE_FORMATS, read_image, stored_dtype, write_image
+from liif_core.imageio import READ_SUFFIXES, WRITE_FORMATS, read_image_and_metadata, stored_dtype, write_image
 from liif_core.upscale import output_size, upscale
 from liif_core.weights import list_models, load_model
 
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise LiifError(f"{dst} exists; pass --overwrite to replace it")
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                image = read_image(src)
+                image, metadata = read_image_and_metadata(src)
             for warning in (w for w in caught if issubclass(w.category, UserWarning)):
                 print(f"liif-upscale: warning: {warning.message}", file=sys.stderr)
             stored_dtype(dst, image.shape[2], image.dtype)
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 result = upscale(image, model=model, tile=args.tile, progress=progress,
                                  self_ensemble=args.self_ensemble, linear=args.linear, **kwargs)
-            write_image(dst, result)
+            write_image(dst, result, metadata)
             if not args.quiet:
                 tqdm.write(f"{src} -> {dst} ({ow}x{oh})")
         except (LiifError, OSError) as e:

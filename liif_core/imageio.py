@@ -1,21 +1,74 @@
 """Image files to arrays and back, keeping alpha and 16 bits per channel where the format can.
 
 Pillow reads and writes most formats but not 16-bit colour PNGs; those go through ``pypng``.
+
+A photograph's file says more than its pixels: which way up it is (the EXIF orientation a camera or
+phone writes instead of turning the pixels), which colours its numbers mean (an embedded ICC
+profile: Display P3, Adobe RGB), when and where it was taken, and its print resolution. Reading
+turns the pixels upright, so sizes and the result are as every viewer shows the image, and
+:class:`Metadata` carries the rest to the upscaled file.
 """
 
 from __future__ import annotations
 
+import io
+import struct
 import warnings
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import png
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 
 from liif_core.errors import InputError
 
 WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 READ_SUFFIXES = tuple(WRITE_FORMATS) + (".bmp", ".gif", ".tga", ".ppm", ".pgm")
+
+
+ORIENTATION = 0x0112  # EXIF tag
+EXIF_IFD, GPS_IFD, INTEROP_IFD = 0x8769, 0x8825, 0xA005  # pointers to sub-directories
+PIXEL_X, PIXEL_Y = 0xA002, 0xA003  # the image size in the Exif sub-directory
+# What the first EXIF directory keeps: descriptions, camera, dates, authorship, ratings. Not the
+# layout of the old pixels (a TIFF's width, strips, compression: Pillow reads a TIFF's own tags
+# as its EXIF), its resolution (kept as dpi) or a thumbnail of the old pixels.
+KEPT_TAGS = frozenset({0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x013C, 0x8298,  # description..copyright
+                       0x4746, 0x4749, 0x9C9B, 0x9C9C, 0x9C9D, 0x9C9E, 0x9C9F})  # rating, Windows' XP tags
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What an upscaled file keeps of its input besides the pixels.
+
+    ``icc_profile``: the embedded colour profile, only when it describes the pixels as read (an RGB
+    profile for colour, a grey one for grey); ``exif``: EXIF tags (:data:`KEPT_TAGS`, and the Exif
+    and GPS sub-directories as dicts), without the orientation, which reading has applied to the
+    pixels; ``dpi``: the print resolution, kept as it is (the print grows with the pixels, as when
+    an editor scales an image).
+    """
+
+    icc_profile: bytes | None = None
+    exif: dict[int, Any] | None = None
+    dpi: tuple[float, float] | None = None
+
+
+def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """The pixels as shown for an EXIF orientation (1-8; as ``PIL.ImageOps.exif_transpose``)."""
+    return {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+            5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1),
+            7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1], 8: lambda a: np.rot90(a, 1),
+            }.get(orientation, lambda a: a)(arr)
+
+
+def _profile_space(icc: bytes) -> str | None:
+    """An ICC profile's colour space (``RGB``, ``GRAY``, ``CMYK``...), or ``None`` if unreadable."""
+    try:
+        return ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile.xcolor_space.strip()
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
 
 
 def _read_png16(path: Path) -> np.ndarray | None:
@@ -29,40 +82,84 @@ def _read_png16(path: Path) -> np.ndarray | None:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Read ``path`` as H x W x C (C = 1..4) ``uint8``, ``uint16`` or (float TIFF) ``float32``.
+    """Read ``path`` as H x W x C (C = 1..4) ``uint8``, ``uint16`` or (float TIFF) ``float32``,
+    turned upright by its EXIF orientation.
 
     Errors say what is wrong; an animation or multi-page file gives its first frame and a warning.
+    """
+    return read_image_and_metadata(path)[0]
+
+
+def read_image_and_metadata(path: str | Path) -> tuple[np.ndarray, Metadata]:
+    """:func:`read_image`, with what :func:`write_image` should keep of the file (:class:`Metadata`).
+
+    A CMYK image is converted to sRGB through its embedded profile when it has one; a profile that
+    cannot be read or does not fit the pixels is left out, with a warning.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        if path.suffix.lower() == ".png":
-            deep = _read_png16(path)
-            if deep is not None:
-                return deep
         with Image.open(path) as im:
-            im.load()
-            frames = getattr(im, "n_frames", 1)
-            if frames > 1:
-                warnings.warn(f"{path}: has {frames} frames; only the first is upscaled", stacklevel=2)
-            mode = im.mode
-            if mode in ("I;16", "I;16B", "I;16L"):
-                return np.asarray(im.convert("I")).astype(np.uint16)[..., None]
-            if mode == "I":
-                arr = np.asarray(im)
-                return arr.clip(0, 65535).astype(np.uint16)[..., None]
-            if mode == "F":
-                return np.asarray(im, dtype=np.float32).clip(0, 1)[..., None]
-            has_alpha = "A" in mode or "transparency" in im.info
-            if mode in ("1", "L"):
-                return np.asarray(im.convert("L"))[..., None]
-            if mode == "LA" or (mode == "L" and has_alpha):
-                return np.asarray(im.convert("LA"))
-            target = "RGBA" if has_alpha else "RGB"
-            return np.asarray(im.convert(target))
+            exif = im.getexif()
+            icc = im.info.get("icc_profile") or None
+            dpi = im.info.get("dpi")
+            deep = _read_png16(path) if path.suffix.lower() == ".png" else None
+            if deep is None:
+                arr, icc = _pixels(path, im, icc)
+            else:
+                arr = deep
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, png.FormatError) as e:
         raise InputError(f"{path}: cannot read this image ({e})") from None
+    if icc is not None:
+        space = _profile_space(icc)
+        if space != ("GRAY" if arr.shape[2] <= 2 else "RGB"):
+            warnings.warn(f"{path}: its colour profile ({space or 'unreadable'}) does not fit the "
+                          "pixels; the result is written without one", stacklevel=2)
+            icc = None
+    arr = np.ascontiguousarray(_orient(arr, exif.get(ORIENTATION, 1)))
+    dpi = tuple(float(d) for d in dpi) if isinstance(dpi, tuple) and len(dpi) == 2 and all(dpi) else None
+    return arr, Metadata(icc_profile=icc, exif=_kept_exif(exif), dpi=dpi)
+
+
+def _kept_exif(exif: Image.Exif) -> dict[int, Any] | None:
+    """The tags of ``exif`` that still hold for the upscaled image (:class:`Metadata`)."""
+    kept: dict[int, Any] = {tag: value for tag, value in exif.items() if tag in KEPT_TAGS}
+    try:
+        for pointer in (EXIF_IFD, GPS_IFD):
+            sub = {tag: value for tag, value in exif.get_ifd(pointer).items() if tag != INTEROP_IFD}
+            if sub:
+                kept[pointer] = sub
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError):  # a broken sub-directory: left out
+        pass
+    return kept or None
+
+
+def _pixels(path: Path, im: Image.Image, icc: bytes | None) -> tuple[np.ndarray, bytes | None]:
+    """An opened Pillow image's pixels as :func:`read_image` gives them, and the profile that
+    still describes them (``None`` once a CMYK image is converted to sRGB)."""
+    im.load()
+    frames = getattr(im, "n_frames", 1)
+    if frames > 1:
+        warnings.warn(f"{path}: has {frames} frames; only the first is upscaled", stacklevel=3)
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L"):
+        return np.asarray(im.convert("I")).astype(np.uint16)[..., None], icc
+    if mode == "I":
+        return np.asarray(im).clip(0, 65535).astype(np.uint16)[..., None], icc
+    if mode == "F":
+        return np.asarray(im, dtype=np.float32).clip(0, 1)[..., None], icc
+    if mode == "CMYK":
+        if icc is not None and _profile_space(icc) == "CMYK":
+            srgb = ImageCms.createProfile("sRGB")
+            return np.asarray(ImageCms.profileToProfile(im, io.BytesIO(icc), srgb, outputMode="RGB")), None
+        return np.asarray(im.convert("RGB")), None
+    has_alpha = "A" in mode or "transparency" in im.info
+    if mode in ("1", "L") and not has_alpha:
+        return np.asarray(im.convert("L"))[..., None], icc
+    if mode in ("LA", "L"):
+        return np.asarray(im.convert("LA")), icc
+    return np.asarray(im.convert("RGBA" if has_alpha else "RGB")), icc
 
 
 def stored_dtype(path: str | Path, channels: int, dtype: np.dtype) -> np.dtype:
@@ -87,8 +184,9 @@ def stored_dtype(path: str | Path, channels: int, dtype: np.dtype) -> np.dtype:
                      "image here; write a .png to keep 16 bits")
 
 
-def write_image(path: str | Path, image: np.ndarray) -> None:
-    """Write an H x W x C array at the deepest precision the format holds here.
+def write_image(path: str | Path, image: np.ndarray, metadata: Metadata | None = None) -> None:
+    """Write an H x W x C array at the deepest precision the format holds here, with ``metadata``
+    (a colour profile, EXIF with the new size, print resolution) where the format holds it.
 
     16-bit data stays 16-bit in PNG (and single-channel TIFF); float32 becomes 16-bit PNG, float
     TIFF for one channel, and 8 bits in JPEG and WebP.
@@ -105,13 +203,25 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
     if arr.dtype == np.float32 and stored != np.float32:
         arr = np.round(arr.clip(0, 1) * np.iinfo(stored).max).astype(stored)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if metadata is not None:
+        try:
+            _write(path, arr, fmt, _save_options(metadata, fmt, (w, h)))
+            return
+        except (ValueError, TypeError, RuntimeError, KeyError, struct.error) as e:  # odd metadata: not worth the result
+            warnings.warn(f"{path}: written without the input's metadata, which {fmt} did not take ({e})",
+                          stacklevel=2)
+    _write(path, arr, fmt, {})
+
+
+def _write(path: Path, arr: np.ndarray, fmt: str, extra: dict) -> None:
+    """:func:`write_image`'s writing, once the samples are in their stored type."""
+    h, w, c = arr.shape
     if fmt == "TIFF" and c == 1 and arr.dtype != np.uint8:
-        Image.fromarray(np.ascontiguousarray(arr[..., 0])).save(path, format=fmt, compression="tiff_deflate")
+        Image.fromarray(np.ascontiguousarray(arr[..., 0])).save(path, format=fmt, compression="tiff_deflate",
+                                                                **extra)
         return
     if arr.dtype == np.uint16:
-        writer = png.Writer(w, h, greyscale=c <= 2, alpha=c in (2, 4), bitdepth=16, compression=6)
-        with open(path, "wb") as f:
-            writer.write(f, arr.reshape(h, w * c))
+        _write_png16(path, arr, extra)
         return
     if c == 1:
         im = Image.fromarray(arr[..., 0])
@@ -123,4 +233,47 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
                "PNG": {}}[fmt]
     if fmt == "WEBP" and c <= 2:
         im = im.convert("RGBA" if c == 2 else "RGB")
-    im.save(path, format=fmt, **options)
+        extra = {k: v for k, v in extra.items() if k != "icc_profile"}  # a grey one cannot describe RGB
+    im.save(path, format=fmt, **options, **extra)
+
+
+def _save_options(metadata: Metadata, fmt: str, size: tuple[int, int]) -> dict:
+    """``metadata`` as Pillow's ``save`` options for ``fmt``, the EXIF image size set to ``size``."""
+    extra: dict = {}
+    if metadata.icc_profile:
+        extra["icc_profile"] = metadata.icc_profile
+    if metadata.exif:
+        exif = Image.Exif()
+        # libtiff, which writes compressed TIFFs, takes no sub-directories: a TIFF keeps the first one
+        exif.update({tag: value for tag, value in metadata.exif.items()
+                     if fmt != "TIFF" or tag not in (EXIF_IFD, GPS_IFD)})
+        if EXIF_IFD in exif:
+            sub = dict(exif[EXIF_IFD])  # a copy: the caller's stays as it was
+            for tag, value in ((PIXEL_X, size[0]), (PIXEL_Y, size[1])):
+                if tag in sub:
+                    sub[tag] = value
+            exif[EXIF_IFD] = sub
+        extra["exif"] = exif.tobytes()
+    if metadata.dpi and fmt != "WEBP":
+        extra["dpi"] = metadata.dpi
+    return extra
+
+
+def _write_png16(path: Path, arr: np.ndarray, extra: dict) -> None:
+    """A 16-bit PNG with pypng; the profile and EXIF go in as iCCP and eXIf chunks, which pypng
+    does not write itself."""
+    h, w, c = arr.shape
+    dpi = extra.get("dpi")
+    ppm = {"x_pixels_per_unit": round(dpi[0] / 0.0254), "y_pixels_per_unit": round(dpi[1] / 0.0254),
+           "unit_is_meter": True} if dpi else {}
+    writer = png.Writer(w, h, greyscale=c <= 2, alpha=c in (2, 4), bitdepth=16, compression=6, **ppm)
+    data = io.BytesIO()
+    writer.write(data, arr.reshape(h, w * c))
+    added = []
+    if "icc_profile" in extra:
+        added.append((b"iCCP", b"ICC profile\0\0" + zlib.compress(extra["icc_profile"])))
+    if "exif" in extra:
+        added.append((b"eXIf", extra["exif"].removeprefix(b"Exif\0\0")))
+    chunks = list(png.Reader(bytes=data.getvalue()).chunks())
+    with open(path, "wb") as f:
+        png.write_chunks(f, chunks[:1] + added + chunks[1:])  # after IHDR, before the pixels
