@@ -133,11 +133,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"liif-upscale: {e}", file=sys.stderr)
         return 2
     failures = 0
+    written: dict[Path, Path] = {}  # this run's outputs: a later input of the same name must not replace one
     for src in tqdm(inputs, desc="images", unit="img", disable=args.quiet or len(inputs) < 2):
         try:
             dst = output_path(args, src)
             if dst.resolve() == src.resolve():
                 raise LiifError(f"{dst}: refusing to overwrite the input; choose another output")
+            if dst.resolve() in written:
+                raise LiifError(f"{src}: its output {dst} already holds the result of {written[dst.resolve()]}; "
+                                "upscale inputs of the same name into different --out-dir folders")
             if dst.exists() and not args.overwrite:
                 raise LiifError(f"{dst} exists; pass --overwrite to replace it")
             with warnings.catch_warnings(record=True) as caught:
@@ -158,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = upscale(image, model=model, tile=args.tile, progress=progress,
                                  self_ensemble=args.self_ensemble, linear=args.linear, **kwargs)
             write_image(dst, result, metadata)
+            written[dst.resolve()] = src
             if not args.quiet:
                 tqdm.write(f"{src} -> {dst} ({ow}x{oh})")
         except (LiifError, OSError) as e:

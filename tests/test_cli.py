@@ -110,6 +110,32 @@ def test_bad_inputs_do_not_stop_the_batch(tiny_model_path, images, tmp_path, cap
     assert "JPEG has no transparency" in err[2]
 
 
+def test_a_batch_never_replaces_its_own_output(tiny_model_path, images, tmp_path, capsys):
+    """Two inputs of the same name (other folders, or x.jpg and x.png with --format) would write
+    the same file: the second is refused, even with --overwrite, and the first result stays."""
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.fromarray(np.zeros((10, 16, 3), np.uint8)).save(other / "rgb.png")
+    out = tmp_path / "out"
+    code = run(tiny_model_path, str(images / "rgb.png"), str(other / "rgb.png"), str(images / "photo.jpg"),
+               "--out-dir", str(out), "--scale", "2", "--overwrite")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "already holds the result of" in err[0] and str(other) in err[0]
+    assert np.array_equal(read_image(out / "rgb.png"),
+                          main_result(tiny_model_path, images / "rgb.png", tmp_path / "alone.png"))
+    assert (out / "photo.jpg").exists()
+    Image.open(images / "rgb.png").save(images / "rgb.webp", lossless=True)
+    assert run(tiny_model_path, str(images / "rgb.png"), str(images / "rgb.webp"), "--out-dir", str(out),
+               "--scale", "2", "--format", "png", "--overwrite") == 1
+    assert "rgb.webp: its output" in capsys.readouterr().err
+
+
+def main_result(tiny_model_path, src, out):
+    """The result of upscaling ``src`` x2 on its own."""
+    assert run(tiny_model_path, str(src), "-o", str(out), "--scale", "2") == 0
+    return read_image(out)
+
+
 def test_usage_errors(tiny_model_path, images, tmp_path):
     with pytest.raises(SystemExit) as e:
         run(tiny_model_path, str(images / "rgb.png"), "-o", str(tmp_path / "x.png"))
