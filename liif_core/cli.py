@@ -18,7 +18,7 @@ from liif_core.devices import PRECISIONS
 from liif_core.errors import LiifError
 from liif_core.imageio import READ_SUFFIXES, WRITE_FORMATS, read_image_and_metadata, stored_dtype, write_image
 from liif_core.upscale import output_size, upscale
-from liif_core.weights import list_models, load_model
+from liif_core.weights import Model, list_models, load_model
 
 
 def expand_inputs(items: list[str]) -> list[Path]:
@@ -104,6 +104,41 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def upscale_file(args: argparse.Namespace, src: Path, model: Model, written: dict[Path, Path]) -> None:
+    """Upscale one input into its output file as the command line asks, and record it in
+    ``written`` (output -> input, this run's). Raises :class:`LiifError` or ``OSError`` with what
+    to fix; the output is then left as it was."""
+    dst = output_path(args, src)
+    if dst.resolve() == src.resolve():
+        raise LiifError(f"{dst}: refusing to overwrite the input; choose another output")
+    if dst.resolve() in written:
+        raise LiifError(f"{src}: its output {dst} already holds the result of {written[dst.resolve()]}; "
+                        "upscale inputs of the same name into different --out-dir folders")
+    if dst.exists() and not args.overwrite:
+        raise LiifError(f"{dst} exists; pass --overwrite to replace it")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image, metadata = read_image_and_metadata(src)
+    for warning in (w for w in caught if issubclass(w.category, UserWarning)):
+        print(f"liif-upscale: warning: {warning.message}", file=sys.stderr)
+    stored_dtype(dst, image.shape[2], image.dtype)
+    kwargs = target(args, image.shape[:2])
+    oh, ow = output_size(image.shape[:2], **kwargs)
+    with tqdm(total=1, desc=f"{src.name} -> {ow}x{oh}", unit="px", unit_scale=True, leave=False,
+              disable=args.quiet) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        result = upscale(image, model=model, tile=args.tile, progress=progress,
+                         self_ensemble=args.self_ensemble, linear=args.linear, **kwargs)
+    write_image(dst, result, metadata)
+    written[dst.resolve()] = src
+    if not args.quiet:
+        tqdm.write(f"{src} -> {dst} ({ow}x{oh})")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -134,41 +169,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     failures = 0
     written: dict[Path, Path] = {}  # this run's outputs: a later input of the same name must not replace one
-    for src in tqdm(inputs, desc="images", unit="img", disable=args.quiet or len(inputs) < 2):
-        try:
-            dst = output_path(args, src)
-            if dst.resolve() == src.resolve():
-                raise LiifError(f"{dst}: refusing to overwrite the input; choose another output")
-            if dst.resolve() in written:
-                raise LiifError(f"{src}: its output {dst} already holds the result of {written[dst.resolve()]}; "
-                                "upscale inputs of the same name into different --out-dir folders")
-            if dst.exists() and not args.overwrite:
-                raise LiifError(f"{dst} exists; pass --overwrite to replace it")
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                image, metadata = read_image_and_metadata(src)
-            for warning in (w for w in caught if issubclass(w.category, UserWarning)):
-                print(f"liif-upscale: warning: {warning.message}", file=sys.stderr)
-            stored_dtype(dst, image.shape[2], image.dtype)
-            kwargs = target(args, image.shape[:2])
-            oh, ow = output_size(image.shape[:2], **kwargs)
-            with tqdm(total=1, desc=f"{src.name} -> {ow}x{oh}", unit="px", unit_scale=True, leave=False,
-                      disable=args.quiet) as bar:
-                def progress(done: int, total: int) -> None:
-                    bar.total = total
-                    bar.n = done
-                    bar.refresh()
-
-                result = upscale(image, model=model, tile=args.tile, progress=progress,
-                                 self_ensemble=args.self_ensemble, linear=args.linear, **kwargs)
-            write_image(dst, result, metadata)
-            written[dst.resolve()] = src
-            if not args.quiet:
-                tqdm.write(f"{src} -> {dst} ({ow}x{oh})")
-        except (LiifError, OSError) as e:
-            failures += 1
-            message = str(e) if str(src) in str(e) else f"{src}: {e}"
-            print(f"liif-upscale: error: {message}", file=sys.stderr)
+    try:
+        for src in tqdm(inputs, desc="images", unit="img", disable=args.quiet or len(inputs) < 2):
+            try:
+                upscale_file(args, src, model, written)
+            except (LiifError, OSError) as e:
+                failures += 1
+                message = str(e) if str(src) in str(e) else f"{src}: {e}"
+                print(f"liif-upscale: error: {message}", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback; every file written so far is whole
+        print(f"\nliif-upscale: interrupted; {len(written)} of {len(inputs)} images written", file=sys.stderr)
+        return 130
     return 1 if failures else 0
 
 

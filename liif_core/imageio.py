@@ -12,6 +12,7 @@ turns the pixels upright, so sizes and the result are as every viewer shows the 
 from __future__ import annotations
 
 import io
+import os
 import struct
 import warnings
 import zlib
@@ -203,14 +204,22 @@ def write_image(path: str | Path, image: np.ndarray, metadata: Metadata | None =
     if arr.dtype == np.float32 and stored != np.float32:
         arr = np.round(arr.clip(0, 1) * np.iinfo(stored).max).astype(stored)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if metadata is not None:
-        try:
-            _write(path, arr, fmt, _save_options(metadata, fmt, (w, h)))
-            return
-        except (ValueError, TypeError, RuntimeError, KeyError, struct.error) as e:  # odd metadata: not worth the result
-            warnings.warn(f"{path}: written without the input's metadata, which {fmt} did not take ({e})",
-                          stacklevel=2)
-    _write(path, arr, fmt, {})
+    # written beside it and renamed: an interrupted or failed write never leaves half a file, nor
+    # replaces the one that was there
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        if metadata is not None:
+            try:
+                _write(partial, arr, fmt, _save_options(metadata, fmt, (w, h)))
+                os.replace(partial, path)
+                return
+            except (ValueError, TypeError, RuntimeError, KeyError, struct.error) as e:  # odd metadata
+                warnings.warn(f"{path}: written without the input's metadata, which {fmt} did not take ({e})",
+                              stacklevel=2)
+        _write(partial, arr, fmt, {})
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _write(path: Path, arr: np.ndarray, fmt: str, extra: dict) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -204,3 +205,46 @@ def test_float64_is_written_like_float32(tmp_path):
     assert np.array_equal(read_image(tmp_path / "d.png"), read_image(tmp_path / "s.png"))
     with pytest.raises(LiifError, match="int64"):
         write_image(tmp_path / "i.png", np.zeros((2, 2, 3), np.int64))
+
+
+def test_ctrl_c_stops_the_batch_with_a_line_and_whole_files(tiny_model_path, images, tmp_path, capsys, monkeypatch):
+    """Ctrl-C during the second image: exit code 130, one line saying how far it got, the first
+    result whole, no partial file of the second."""
+    from liif_core import cli
+
+    calls = []
+
+    def interrupted_on_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    real = cli.upscale
+    monkeypatch.setattr(cli, "upscale", interrupted_on_second)
+    out = tmp_path / "out"
+    code = run(tiny_model_path, str(images / "rgb.png"), str(images / "rgba.png"), str(images / "photo.jpg"),
+               "--out-dir", str(out), "--scale", "2")
+    assert code == 130
+    assert capsys.readouterr().err.strip().splitlines() == ["liif-upscale: interrupted; 1 of 3 images written"]
+    assert sorted(p.name for p in out.iterdir()) == ["rgb.png"]
+    assert read_image(out / "rgb.png").shape == (20, 32, 3)
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
+    """A write that fails part-way (a full disk) keeps the file it was to replace and leaves no
+    partial file behind."""
+    target = tmp_path / "x.png"
+    old = np.full((4, 4, 3), 7, np.uint8)
+    write_image(target, old)
+
+    def full_disk(self, fp, *args, **kwargs):
+        Path(fp).write_bytes(b"\x89PNG half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        write_image(target, np.zeros((8, 8, 3), np.uint8))
+    monkeypatch.undo()
+    assert np.array_equal(read_image(target), old)
+    assert [p.name for p in tmp_path.iterdir()] == ["x.png"]
