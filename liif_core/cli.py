@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the form the model learned on. Leave it off for a render made in linear light: its values "
                         "upscale best as they are")
     p.add_argument("--format", help="output format when writing to --out-dir: png, jpg, webp or tif")
+    p.add_argument("--quality", type=int, metavar="1-100",
+                   help="JPEG quality (default 95), or lossy WebP at this quality (default: lossless WebP); "
+                        "PNG and TIFF are always lossless")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--list-models", action="store_true", help="print the bundled models and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -133,7 +136,7 @@ def upscale_file(args: argparse.Namespace, src: Path, model: Model, written: dic
 
         result = upscale(image, model=model, tile=args.tile, progress=progress,
                          self_ensemble=args.self_ensemble, linear=args.linear, **kwargs)
-    write_image(dst, result, metadata)
+    write_image(dst, result, metadata, args.quality)
     written[dst.resolve()] = src
     if not args.quiet:
         tqdm.write(f"{src} -> {dst} ({ow}x{oh})")
@@ -159,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--format must be one of {', '.join(f.lstrip('.') for f in WRITE_FORMATS)}, "
                          f"got {args.format!r}")
         args.format = suffix  # the output suffix, worked out once
+    if args.quality is not None and not 1 <= args.quality <= 100:
+        parser.error(f"--quality must be 1 to 100, got {args.quality}")
     inputs = expand_inputs(args.inputs)
     if args.output and len(inputs) != 1:
         parser.error(f"-o takes exactly one input, got {len(inputs)}; use --out-dir for batches")

@@ -248,3 +248,25 @@ def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert np.array_equal(read_image(target), old)
     assert [p.name for p in tmp_path.iterdir()] == ["x.png"]
+
+
+def test_quality_of_jpeg_and_webp(tiny_model_path, images, tmp_path):
+    """JPEG keeps full colour resolution (4:4:4) at quality 95 unless --quality says otherwise;
+    WebP is lossless unless --quality asks for lossy."""
+    from PIL import JpegImagePlugin
+
+    src = str(images / "rgb.png")
+    files = {}
+    for name, extra in (("d.jpg", []), ("q40.jpg", ["--quality", "40"]), ("d.webp", []),
+                        ("q80.webp", ["--quality", "80"]), ("d.png", [])):
+        files[name] = tmp_path / name
+        assert run(tiny_model_path, src, "-o", str(files[name]), "--scale", "4", *extra) == 0
+    with Image.open(files["d.jpg"]) as im:
+        assert JpegImagePlugin.get_sampling(im) == 0  # 4:4:4
+    assert files["q40.jpg"].stat().st_size < files["d.jpg"].stat().st_size
+    exact = read_image(files["d.png"])
+    assert np.array_equal(read_image(files["d.webp"]), exact)
+    lossy = read_image(files["q80.webp"])
+    assert lossy.shape == exact.shape and not np.array_equal(lossy, exact)
+    with pytest.raises(SystemExit):
+        run(tiny_model_path, src, "-o", str(tmp_path / "x.jpg"), "--scale", "2", "--quality", "0")
