@@ -1,7 +1,8 @@
 #!/bin/bash
 # Install the real editors the host tests drive: Debian's Krita 5.1 (with PyQt5, Xvfb, xdotool)
 # and GIMP 3 in a Debian trixie chroot (tests/hosts/setup_gimp.sh), plus the Debian material the
-# `icons` and `docs` evaluation sets are drawn from. Idempotent; needs root and the Debian mirror.
+# `icons` and `docs` evaluation sets are drawn from, and a CMYK colour profile (libgs-common) for the
+# CLI's CMYK test. Idempotent; needs root and the Debian mirror.
 # Without root it says so and the editor tests skip with their reason.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,8 +16,9 @@ python3 -c "import PyQt5" 2>/dev/null || [ -f /usr/lib/python3/dist-packages/PyQ
 for dir in /usr/share/icons/breeze /usr/share/icons/Papirus /usr/share/debian-reference; do
     [ -d "$dir" ] || need=1
 done
+[ -f /usr/share/color/icc/ghostscript/default_cmyk.icc ] || need=1
 if [ -n "$need" ]; then
-    packages="krita python3-pyqt5 xvfb xauth xdotool x11-apps breeze-icon-theme papirus-icon-theme debian-reference-en"
+    packages="krita python3-pyqt5 xvfb xauth xdotool x11-apps breeze-icon-theme papirus-icon-theme debian-reference-en libgs-common"
     apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=900 "$@"; }
     # shellcheck disable=SC2086
     apt_get install $packages || { apt_get update && apt_get install $packages; }
