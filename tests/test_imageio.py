@@ -97,7 +97,8 @@ def test_a_profile_that_does_not_fit_the_pixels_is_left_out(tmp_path: Path) -> N
     assert metadata.icc_profile is None and image.shape == (20, 30, 3)
 
 
-@pytest.mark.skipif(not CMYK_PROFILE.is_file(), reason="needs the CMYK profile of Debian's libgs-common (tests/hosts/setup_hosts.sh installs it)")
+@pytest.mark.skipif(not CMYK_PROFILE.is_file(),
+                    reason="needs the CMYK profile of Debian's libgs-common (tests/hosts/setup_hosts.sh installs it)")
 def test_cmyk_is_converted_through_its_profile(tmp_path: Path) -> None:
     """A print-ready CMYK JPEG becomes the sRGB pixels its profile means (as LittleCMS converts
     it), closer to the colours it was made from than Pillow's plain conversion, and the CMYK
