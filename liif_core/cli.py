@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def report(caught: list[warnings.WarningMessage]) -> None:
+    """Print the warnings of reading or writing a file as one line each."""
+    for warning in (w for w in caught if issubclass(w.category, UserWarning)):
+        print(f"liif-upscale: warning: {warning.message}", file=sys.stderr)
+
+
 def upscale_file(args: argparse.Namespace, src: Path, model: Model, written: dict[Path, Path]) -> None:
     """Upscale one input into its output file as the command line asks, and record it in
     ``written`` (output -> input, this run's). Raises :class:`LiifError` or ``OSError`` with what
@@ -122,8 +128,7 @@ def upscale_file(args: argparse.Namespace, src: Path, model: Model, written: dic
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         image, metadata = read_image_and_metadata(src)
-    for warning in (w for w in caught if issubclass(w.category, UserWarning)):
-        print(f"liif-upscale: warning: {warning.message}", file=sys.stderr)
+    report(caught)
     stored_dtype(dst, image.shape[2], image.dtype)
     kwargs = target(args, image.shape[:2])
     oh, ow = output_size(image.shape[:2], **kwargs)
@@ -136,7 +141,10 @@ def upscale_file(args: argparse.Namespace, src: Path, model: Model, written: dic
 
         result = upscale(image, model=model, tile=args.tile, progress=progress,
                          self_ensemble=args.self_ensemble, linear=args.linear, **kwargs)
-    write_image(dst, result, metadata, args.quality)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_image(dst, result, metadata, args.quality)
+    report(caught)
     written[dst.resolve()] = src
     if not args.quiet:
         tqdm.write(f"{src} -> {dst} ({ow}x{oh})")

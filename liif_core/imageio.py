@@ -179,10 +179,10 @@ def stored_dtype(path: str | Path, channels: int, dtype: np.dtype) -> np.dtype:
         return dtype
     if fmt == "PNG" or (fmt == "TIFF" and channels == 1):
         return np.dtype(np.float32) if fmt == "TIFF" and dtype == np.float32 else np.dtype(np.uint16)
-    if dtype == np.float32 and fmt != "TIFF":
+    if fmt in ("JPEG", "WEBP"):  # 8-bit formats by nature: asked for, so given (write_image warns)
         return np.dtype(np.uint8)
     raise InputError(f"{path}: {fmt} cannot hold this {'float' if dtype == np.float32 else '16-bit'} "
-                     "image here; write a .png to keep 16 bits")
+                     "colour image here; write a .png to keep 16 bits")
 
 
 def write_image(path: str | Path, image: np.ndarray, metadata: Metadata | None = None,
@@ -204,8 +204,14 @@ def write_image(path: str | Path, image: np.ndarray, metadata: Metadata | None =
     h, w, c = arr.shape
     stored = stored_dtype(path, c, arr.dtype)
     fmt = WRITE_FORMATS[path.suffix.lower()]
+    if stored == np.uint8 and arr.dtype != np.uint8:
+        warnings.warn(f"{path}: {fmt} holds 8 bits per channel, so the "
+                      f"{'float' if arr.dtype == np.float32 else '16-bit'} result is stored in 8; "
+                      "write a .png to keep 16", stacklevel=2)
     if arr.dtype == np.float32 and stored != np.float32:
         arr = np.round(arr.clip(0, 1) * np.iinfo(stored).max).astype(stored)
+    elif arr.dtype == np.uint16 and stored == np.uint8:
+        arr = ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     # written beside it and renamed: an interrupted or failed write never leaves half a file, nor
     # replaces the one that was there
@@ -242,7 +248,7 @@ def _write(path: Path, arr: np.ndarray, fmt: str, extra: dict, quality: int | No
     else:
         im = Image.fromarray(arr)
     options = {"JPEG": {"quality": quality or 95, "subsampling": 0},
-               "WEBP": {"quality": quality} if quality else {"lossless": True},
+               "WEBP": {"quality": quality} if quality else {"lossless": True, "exact": True},
                "TIFF": {"compression": "tiff_deflate"}, "PNG": {}}[fmt]
     if fmt == "WEBP" and c <= 2:
         im = im.convert("RGBA" if c == 2 else "RGB")

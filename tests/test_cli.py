@@ -171,7 +171,7 @@ def test_unwritable_outputs_fail_before_the_work(tiny_model_path, images, tmp_pa
     monkeypatch.setattr(liif_core.cli, "upscale", lambda *a, **k: calls.append(1))
     assert run(tiny_model_path, str(images / "rgb.png"), "-o", str(tmp_path / "x.gif"), "--scale", "2") == 1
     assert run(tiny_model_path, str(images / "rgba.png"), "-o", str(tmp_path / "x.jpg"), "--scale", "2") == 1
-    assert run(tiny_model_path, str(images / "deep.png"), "-o", str(tmp_path / "x.webp"), "--scale", "2") == 1
+    assert run(tiny_model_path, str(images / "deep.png"), "-o", str(tmp_path / "x.tif"), "--scale", "2") == 1
     err = capsys.readouterr().err
     assert "unknown output format" in err and "JPEG has no transparency" in err and "cannot hold" in err
     assert calls == [] and not list(tmp_path.glob("x.*"))
@@ -270,3 +270,15 @@ def test_quality_of_jpeg_and_webp(tiny_model_path, images, tmp_path):
     assert lossy.shape == exact.shape and not np.array_equal(lossy, exact)
     with pytest.raises(SystemExit):
         run(tiny_model_path, src, "-o", str(tmp_path / "x.jpg"), "--scale", "2", "--quality", "0")
+
+
+def test_a_deep_image_into_an_8_bit_format_is_reduced_with_a_warning(tiny_model_path, images, tmp_path, capsys):
+    """JPEG and WebP hold 8 bits: asked for, they get the 16-bit result rounded to 8, and a line
+    says so; PNG keeps the 16 bits."""
+    assert run(tiny_model_path, str(images / "deep.png"), "-o", str(tmp_path / "deep.png"), "--scale", "2") == 0
+    deep = read_image(tmp_path / "deep.png")
+    assert run(tiny_model_path, str(images / "deep.png"), "-o", str(tmp_path / "deep.webp"), "--scale", "2") == 0
+    assert "WEBP holds 8 bits per channel, so the 16-bit result is stored in 8" in capsys.readouterr().err
+    reduced = read_image(tmp_path / "deep.webp")
+    assert reduced.dtype == np.uint8
+    assert np.array_equal(reduced, np.round(deep / 257).astype(np.uint8))
