@@ -318,9 +318,9 @@ def upscale_node(document: Any, node: Any, scale: Scale | None = None, size: Siz
       on photographs, +0.45-0.6 dB on UI images), 8 times slower. The selection's mask is always one pass.
     - A layer whose profile stores linear light (Krita's default for 16-bit and float images) is upscaled in
       sRGB form, the form the model was trained on: best for photographs, screenshots and paintings (measured
-      +1.4-1.6 dB on photographs, +6.9-11.4 dB on UI images reduced in sRGB form, docs/eval/linear_light.md).
+      +1.4-1.5 dB on photographs, +6.8-11.4 dB on UI images reduced in sRGB form, docs/eval/linear_light.md).
       ``linear_render=True`` upscales its values as stored instead: best for a render made in linear light
-      (measured +1.4-1.5 dB on photographs, +5.1-6.3 dB on UI images reduced in linear light). It changes
+      (measured +1.4-1.6 dB on photographs, +5.2-6.6 dB on UI images reduced in linear light). It changes
       nothing for other layers.
     - ``progress(fraction)`` is called as the work goes on; ``cancel()`` is polled, and when it returns true
       the job stops with :class:`WorkerCancelled` and nothing is changed.

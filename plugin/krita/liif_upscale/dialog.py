@@ -193,7 +193,7 @@ class UpscaleDialog(QDialog):
         self.linear_render.setToolTip(
             "This layer's profile stores linear light, so it is upscaled in sRGB form, as the model learned: best "
             "for photographs, screenshots and paintings. Tick this for a render made in linear light (measured "
-            "+1.4 dB on photographs and +5 to +6 dB on UI images reduced that way; on images reduced in sRGB "
+            "+1.4-1.6 dB on photographs and +5 to +7 dB on UI images reduced that way; on images reduced in sRGB "
             "form it loses 1.4 to 11 dB)")
         if self.linear:  # offered only where it changes something
             form.addRow("Colour:", self.linear_render)
