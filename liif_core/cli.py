@@ -21,18 +21,30 @@ from liif_core.upscale import output_size, upscale
 from liif_core.weights import Model, list_models, load_model
 
 
-def expand_inputs(items: list[str]) -> list[Path]:
-    """Files, folders (their images, sorted) and glob patterns, in the order given; no duplicates."""
-    found: list[Path] = []
+def expand_inputs(items: list[str], recursive: bool = False,
+                  exclude: Path | None = None) -> list[tuple[Path, Path]]:
+    """Files, folders (their images, sorted; with ``recursive`` those of every subfolder too) and
+    glob patterns, in the order given, without duplicates, each with the path its output takes
+    below ``--out-dir``: its name, or its path below the folder given. Files below ``exclude``
+    (the output folder, when it lies inside an input folder) are left out, so a second run does
+    not upscale the first one's results."""
+    found: dict[Path, Path] = {}
+    skip = exclude.resolve() if exclude is not None else None
     for item in items:
         if any(ch in item for ch in "*?["):
-            paths = [Path(p) for p in sorted(glob.glob(item))] or [Path(item)]
+            pairs = [(Path(p), Path(Path(p).name)) for p in sorted(glob.glob(item)) or [item]]
         elif Path(item).is_dir():
-            paths = sorted(p for p in Path(item).iterdir() if p.suffix.lower() in READ_SUFFIXES)
+            folder = Path(item)
+            files = folder.rglob("*") if recursive else folder.iterdir()
+            inside = skip is not None and skip != folder.resolve() and skip.is_relative_to(folder.resolve())
+            pairs = [(p, p.relative_to(folder)) for p in sorted(files)
+                     if p.suffix.lower() in READ_SUFFIXES and p.is_file()
+                     and not (inside and p.resolve().is_relative_to(skip))]
         else:
-            paths = [Path(item)]
-        found += [p for p in paths if p not in found]
-    return found
+            pairs = [(Path(item), Path(Path(item).name))]
+        for path, rel in pairs:
+            found.setdefault(path, rel)
+    return list(found.items())
 
 
 def parse_pair(text: str, kind: type, what: str) -> tuple:
@@ -63,13 +75,14 @@ def target(args: argparse.Namespace, hw: tuple[int, int]) -> dict:
     return {"scale": args.scale}
 
 
-def output_path(args: argparse.Namespace, src: Path) -> Path:
-    """``-o``, or the input's name in ``--out-dir`` with ``--format``'s suffix, else its own when it
-    can be written (a .gif or .bmp becomes a .png)."""
+def output_path(args: argparse.Namespace, src: Path, rel: Path) -> Path:
+    """``-o``, or ``rel`` (the input's name, or its path below a folder given with --recursive) in
+    ``--out-dir`` with ``--format``'s suffix, else its own when it can be written (a .gif or .bmp
+    becomes a .png)."""
     if args.output:
         return Path(args.output)
     suffix = args.format or (src.suffix if src.suffix.lower() in WRITE_FORMATS else ".png")
-    return Path(args.out_dir) / (src.stem + suffix)
+    return Path(args.out_dir) / rel.parent / (src.stem + suffix)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the form the model learned on. Leave it off for a render made in linear light: its values "
                         "upscale best as they are")
     p.add_argument("--format", help="output format when writing to --out-dir: png, jpg, webp or tif")
+    p.add_argument("-r", "--recursive", action="store_true",
+                   help="take the images of a folder's subfolders too; --out-dir repeats the subfolders")
     p.add_argument("--quality", type=int, metavar="1-100",
                    help="JPEG quality (default 95), or lossy WebP at this quality (default: lossless WebP); "
                         "PNG and TIFF are always lossless")
@@ -113,16 +128,18 @@ def report(caught: list[warnings.WarningMessage]) -> None:
         print(f"liif-upscale: warning: {warning.message}", file=sys.stderr)
 
 
-def upscale_file(args: argparse.Namespace, src: Path, model: Model, written: dict[Path, Path]) -> None:
-    """Upscale one input into its output file as the command line asks, and record it in
-    ``written`` (output -> input, this run's). Raises :class:`LiifError` or ``OSError`` with what
-    to fix; the output is then left as it was."""
-    dst = output_path(args, src)
+def upscale_file(args: argparse.Namespace, src: Path, rel: Path, model: Model,
+                 written: dict[Path, Path]) -> None:
+    """Upscale one input (``rel``: its output's path below --out-dir) into its output file as the
+    command line asks, and record it in ``written`` (output -> input, this run's). Raises
+    :class:`LiifError` or ``OSError`` with what to fix; the output is then left as it was."""
+    dst = output_path(args, src, rel)
     if dst.resolve() == src.resolve():
         raise LiifError(f"{dst}: refusing to overwrite the input; choose another output")
     if dst.resolve() in written:
         raise LiifError(f"{src}: its output {dst} already holds the result of {written[dst.resolve()]}; "
-                        "upscale inputs of the same name into different --out-dir folders")
+                        "upscale inputs of the same name into different --out-dir folders (or use --recursive "
+                        "on their common folder)")
     if dst.exists() and not args.overwrite:
         raise LiifError(f"{dst} exists; pass --overwrite to replace it")
     with warnings.catch_warnings(record=True) as caught:
@@ -172,7 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         args.format = suffix  # the output suffix, worked out once
     if args.quality is not None and not 1 <= args.quality <= 100:
         parser.error(f"--quality must be 1 to 100, got {args.quality}")
-    inputs = expand_inputs(args.inputs)
+    inputs = expand_inputs(args.inputs, args.recursive, Path(args.out_dir) if args.out_dir else None)
+    if not inputs:
+        parser.error(f"no images in {', '.join(args.inputs)} (folders give their {', '.join(READ_SUFFIXES)} files"
+                     f"{'' if args.recursive else '; --recursive takes subfolders too'})")
     if args.output and len(inputs) != 1:
         parser.error(f"-o takes exactly one input, got {len(inputs)}; use --out-dir for batches")
     try:
@@ -183,9 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     failures = 0
     written: dict[Path, Path] = {}  # this run's outputs: a later input of the same name must not replace one
     try:
-        for src in tqdm(inputs, desc="images", unit="img", disable=args.quiet or len(inputs) < 2):
+        for src, rel in tqdm(inputs, desc="images", unit="img", disable=args.quiet or len(inputs) < 2):
             try:
-                upscale_file(args, src, model, written)
+                upscale_file(args, src, rel, model, written)
             except (LiifError, OSError) as e:
                 failures += 1
                 message = str(e) if str(src) in str(e) else f"{src}: {e}"

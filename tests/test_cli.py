@@ -282,3 +282,32 @@ def test_a_deep_image_into_an_8_bit_format_is_reduced_with_a_warning(tiny_model_
     reduced = read_image(tmp_path / "deep.webp")
     assert reduced.dtype == np.uint8
     assert np.array_equal(reduced, np.round(deep / 257).astype(np.uint8))
+
+
+def test_recursive_folders_keep_their_tree_and_skip_the_output_folder(tiny_model_path, tmp_path, capsys):
+    """--recursive takes the images of subfolders too and repeats the subfolders below --out-dir
+    (two x.png in different subfolders are no clash there); an --out-dir inside the input folder
+    is not read back as input on the next run."""
+    root = tmp_path / "shots"
+    for rel in ("a.png", "one/x.png", "two/x.png", "two/deeper/c.jpg", "notes.txt"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        if rel.endswith(".txt"):
+            (root / rel).write_text("not an image")
+        else:
+            Image.fromarray(np.full((6, 5, 3), len(rel), np.uint8)).save(root / rel)
+    out = root / "big"
+
+    def outputs():
+        return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+
+    assert run(tiny_model_path, str(root), "--out-dir", str(out), "--scale", "2") == 0
+    assert outputs() == ["a.png"]
+    for _ in range(2):  # the second run finds big/ inside shots/ and leaves it alone
+        assert run(tiny_model_path, str(root), "--out-dir", str(out), "--scale", "2", "-r", "--overwrite") == 0
+        assert outputs() == ["a.png", "one/x.png", "two/deeper/c.jpg", "two/x.png"]
+    assert read_image(out / "two/deeper/c.jpg").shape == (12, 10, 3)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SystemExit) as e:
+        run(tiny_model_path, str(empty), "--out-dir", str(out), "--scale", "2")
+    assert e.value.code == 2 and "no images in" in capsys.readouterr().err
