@@ -150,7 +150,7 @@ def upscale_file(args: argparse.Namespace, src: Path, rel: Path, model: Model,
     kwargs = target(args, image.shape[:2])
     oh, ow = output_size(image.shape[:2], **kwargs)
     with tqdm(total=1, desc=f"{src.name} -> {ow}x{oh}", unit="px", unit_scale=True, leave=False,
-              disable=args.quiet) as bar:
+              disable=args.quiet or None) as bar:  # None: bars only on a terminal, not in a log
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.n = done
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     failures = 0
     written: dict[Path, Path] = {}  # this run's outputs: a later input of the same name must not replace one
     try:
-        for src, rel in tqdm(inputs, desc="images", unit="img", disable=args.quiet or len(inputs) < 2):
+        for src, rel in tqdm(inputs, desc="images", unit="img", disable=args.quiet or len(inputs) < 2 or None):
             try:
                 upscale_file(args, src, rel, model, written)
             except (LiifError, OSError) as e:

@@ -154,6 +154,8 @@ def test_module_entry_point(tiny_model_path, images, tmp_path):
                            "--scale", "3", "--model", str(tiny_model_path)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert Image.open(out).size == (48, 30)
+    # not a terminal (a log, a pipe): no progress bars, one line per image
+    assert "%|" not in proc.stderr and proc.stdout.strip() == f"{images / 'rgb.png'} -> {out} (48x30)"
 
 
 def test_16bit_png_round_trip(tmp_path):
