@@ -10,6 +10,8 @@ import argparse
 import glob
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
@@ -25,9 +27,10 @@ def expand_inputs(items: list[str], recursive: bool = False,
                   exclude: Path | None = None) -> list[tuple[Path, Path]]:
     """Files, folders (their images, sorted; with ``recursive`` those of every subfolder too) and
     glob patterns, in the order given, without duplicates, each with the path its output takes
-    below ``--out-dir``: its name, or its path below the folder given. Files below ``exclude``
-    (the output folder, when it lies inside an input folder) are left out, so a second run does
-    not upscale the first one's results."""
+    below ``--out-dir``: its name, or its path below the folder given. A folder's hidden files
+    and subfolders (``.thumbnails``) are left out, and so are files below ``exclude`` (the output
+    folder, when it lies inside an input folder), so a second run does not upscale the first
+    one's results."""
     found: dict[Path, Path] = {}
     skip = exclude.resolve() if exclude is not None else None
     for item in items:
@@ -39,6 +42,7 @@ def expand_inputs(items: list[str], recursive: bool = False,
             inside = skip is not None and skip != folder.resolve() and skip.is_relative_to(folder.resolve())
             pairs = [(p, p.relative_to(folder)) for p in sorted(files)
                      if p.suffix.lower() in READ_SUFFIXES and p.is_file()
+                     and not any(part.startswith(".") for part in p.relative_to(folder).parts)
                      and not (inside and p.resolve().is_relative_to(skip))]
         else:
             pairs = [(Path(item), Path(Path(item).name))]
@@ -122,8 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def report(caught: list[warnings.WarningMessage]) -> None:
-    """Print the warnings of reading or writing a file as one line each."""
+@contextmanager
+def warnings_as_lines() -> Iterator[None]:
+    """Print the warnings of reading or writing a file as one line each, once it is done."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
     for warning in (w for w in caught if issubclass(w.category, UserWarning)):
         print(f"liif-upscale: warning: {warning.message}", file=sys.stderr)
 
@@ -142,10 +150,8 @@ def upscale_file(args: argparse.Namespace, src: Path, rel: Path, model: Model,
                         "on their common folder)")
     if dst.exists() and not args.overwrite:
         raise LiifError(f"{dst} exists; pass --overwrite to replace it")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings_as_lines():
         image, metadata = read_image_and_metadata(src)
-    report(caught)
     stored_dtype(dst, image.shape[2], image.dtype)
     kwargs = target(args, image.shape[:2])
     oh, ow = output_size(image.shape[:2], **kwargs)
@@ -158,10 +164,8 @@ def upscale_file(args: argparse.Namespace, src: Path, rel: Path, model: Model,
 
         result = upscale(image, model=model, tile=args.tile, progress=progress,
                          self_ensemble=args.self_ensemble, linear=args.linear, **kwargs)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings_as_lines():
         write_image(dst, result, metadata, args.quality)
-    report(caught)
     written[dst.resolve()] = src
     if not args.quiet:
         tqdm.write(f"{src} -> {dst} ({ow}x{oh})")

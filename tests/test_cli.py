@@ -288,10 +288,10 @@ def test_a_deep_image_into_an_8_bit_format_is_reduced_with_a_warning(tiny_model_
 
 def test_recursive_folders_keep_their_tree_and_skip_the_output_folder(tiny_model_path, tmp_path, capsys):
     """--recursive takes the images of subfolders too and repeats the subfolders below --out-dir
-    (two x.png in different subfolders are no clash there); an --out-dir inside the input folder
-    is not read back as input on the next run."""
+    (two x.png in different subfolders are no clash there), hidden ones (a viewer's thumbnails)
+    aside; an --out-dir inside the input folder is not read back as input on the next run."""
     root = tmp_path / "shots"
-    for rel in ("a.png", "one/x.png", "two/x.png", "two/deeper/c.jpg", "notes.txt"):
+    for rel in ("a.png", "one/x.png", "two/x.png", "two/deeper/c.jpg", "notes.txt", ".thumbnails/a.png"):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         if rel.endswith(".txt"):
             (root / rel).write_text("not an image")
