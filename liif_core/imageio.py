@@ -118,7 +118,8 @@ def read_image_and_metadata(path: str | Path) -> tuple[np.ndarray, Metadata]:
             warnings.warn(f"{path}: its colour profile ({space or 'unreadable'}) does not fit the "
                           "pixels; the result is written without one", stacklevel=2)
             icc = None
-    arr = np.ascontiguousarray(_orient(arr, exif.get(ORIENTATION, 1)))
+    orientation = exif.get(ORIENTATION, 1)
+    arr = np.ascontiguousarray(_orient(arr, orientation if isinstance(orientation, int) else 1))
     dpi = tuple(float(d) for d in dpi) if isinstance(dpi, tuple) and len(dpi) == 2 and all(dpi) else None
     return arr, Metadata(icc_profile=icc, exif=_kept_exif(exif), dpi=dpi)
 
