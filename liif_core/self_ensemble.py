@@ -3,7 +3,7 @@
 The network is trained on flipped and transposed patches but is not exactly equivariant to them,
 so each view of the image gives a slightly different estimate; their mean has less error
 (the geometric self-ensemble of Lim et al., EDSR, 2017). Costs 8 full passes for +0.1-0.2 dB
-on photographs and +0.7-1.2 dB on UI images with the shipped model (docs/eval/self_ensemble/gain*.md);
+on photographs and +0.6-1.2 dB on UI images with the shipped model (docs/eval/self_ensemble/gain*.md);
 an option, never the default.
 """
 

@@ -315,7 +315,7 @@ def upscale_node(document: Any, node: Any, scale: Scale | None = None, size: Siz
       ``device``: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``; ``tile``: tile size in pixels
       (None: chosen from free memory).
     - ``self_ensemble``: average 8 flipped and transposed passes of the model: better (measured +0.1-0.2 dB
-      on photographs, +0.7-1.2 dB on UI images), 8 times slower. The selection's mask is always one pass.
+      on photographs, +0.6-1.2 dB on UI images), 8 times slower. The selection's mask is always one pass.
     - A layer whose profile stores linear light (Krita's default for 16-bit and float images) is upscaled in
       sRGB form, the form the model was trained on: best for photographs, screenshots and paintings (measured
       +1.4-1.5 dB on photographs, +6.8-11.4 dB on UI images reduced in sRGB form, docs/eval/linear_light.md).
