@@ -138,10 +138,74 @@ def _client_for(kind: str | None, liif_upscale: Any) -> tuple[Any, Any]:
     return liif_upscale.shared_client(), lambda: None
 
 
+def _layer_tree(doc: Any) -> list[Any]:
+    """Each node's name, type and properties, depth first (what upscale_image must keep)."""
+    def walk(node: Any) -> list[Any]:
+        return [[n.name(), n.type(), n.opacity(), n.blendingMode(), n.visible(), n.locked(), n.colorDepth(),
+                 walk(n)] for n in node.childNodes()]
+    return walk(doc.rootNode())
+
+
+def _run_image_case(case: dict[str, Any], spec: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``upscale_image`` on a document of several layers (case["layers"], bottom first, under the Background)."""
+    import liif_upscale
+    from krita import Krita
+
+    d = case["doc"]
+    doc = Krita.instance().createDocument(d["w"], d["h"], case["name"], d["model"], d["depth"], "", 72.0)
+    doc.setBatchmode(True)
+    made: dict[str, Any] = {}
+    for layer in case["layers"]:
+        parent = made[layer["parent"]] if layer.get("parent") else doc.rootNode()
+        kind = layer["kind"]
+        node = doc.createGroupLayer(layer["name"]) if kind == "grouplayer" else doc.createNode(layer["name"], kind)
+        parent.addChildNode(node, None)
+        if layer.get("model"):  # a layer in another colour model than the image's
+            assert node.setColorSpace(layer["model"], "U8", Krita.instance().profiles(layer["model"], "U8")[0])
+        if layer.get("file"):
+            node.setPixelData((folder / layer["file"]).read_bytes(), layer["x"], layer["y"], layer["w"], layer["h"])
+        if layer.get("fill"):  # x, y, w, h, bytes per pixel: a grey patch in any colour model
+            x, y, w, h, size = layer["fill"]
+            node.setPixelData(bytes([100]) * (w * h * size), x, y, w, h)
+        node.setOpacity(layer.get("opacity", 255))
+        node.setBlendingMode(layer.get("blend", "normal"))
+        node.setVisible(layer.get("visible", True))
+        node.setLocked(layer.get("locked", False))
+        made[layer["name"]] = node
+    doc.waitForDone()
+    before, tree = _snapshot(doc), _layer_tree(doc)
+    progress: list[float] = []
+    out: dict[str, Any] = {}
+    try:
+        result = liif_upscale.upscale_image(doc, model=spec["model"], progress=progress.append,
+                                            cancel=(lambda: True) if case.get("cancel") else None, **case["call"])
+    except Exception as exc:  # noqa: BLE001  (the error is what some cases check)
+        out.update(error=type(exc).__name__, message=str(exc))
+        result = None
+    out.update(progress=progress[-1] if progress else None, steps=len(progress),
+               source_unchanged=dict(_snapshot(doc), documents=None) == dict(before, documents=None),
+               documents=len(Krita.instance().documents()))
+    if result is not None:
+        w, h = result.width(), result.height()
+        out.update(size=[w, h], name=result.name(), file_name=result.fileName(), modified=result.modified(),
+                   same_tree=_layer_tree(result) == tree, tree=_layer_tree(result),
+                   resolution=[result.xRes(), result.yRes()])
+        for node in liif_upscale.api.paint_layers(result) + [n for n in result.rootNode().childNodes()
+                                                             if n.name() == "Off canvas"]:
+            b = node.bounds()
+            out.setdefault("bounds", {})[node.name()] = [b.x(), b.y(), b.width(), b.height()]
+            (folder / f"{case['name']}.{node.name()}.out").write_bytes(bytes(node.pixelData(0, 0, w, h)))
+        result.close()
+    doc.close()
+    return out
+
+
 def _run_case(case: dict[str, Any], spec: dict[str, Any], folder: Path) -> dict[str, Any]:
     import liif_upscale
     from krita import InfoObject, Krita
 
+    if case.get("layers"):
+        return _run_image_case(case, spec, folder)
     doc, node = _make_document(case, folder)
     before = _snapshot(doc)
     client, cleanup = _client_for(case.get("client"), liif_upscale)
@@ -470,6 +534,40 @@ def run_in_krita(window: Any) -> int:
     api._client = saved
     res["error"] = {"state": runner.state, "message": box.get("text"), "unchanged": _snapshot(doc) == before,
                     "dialog_status": error_state.get("status_label")}
+
+    # the whole image: every paint layer redrawn, into a new document that gets its own view
+    image_state: dict[str, Any] = {}
+
+    def whole_image(dialog: Any) -> None:
+        image_state["offered"] = dialog.scope_image.text()
+        dialog.scope_image.setChecked(True)
+        dialog.scale_spin.setValue(2.0)
+        dialog.self_ensemble.setChecked(False)
+        image_state["outputs_enabled"] = dialog.output_layer.isEnabled() or dialog.output_document.isEnabled()
+
+    before, views = _snapshot(doc), len(window.views())
+    QTimer.singleShot(200, lambda: _dialog_driver(image_state, whole_image, time.monotonic() + 60))
+    action.trigger()
+    runner = ext.runner
+    _pump(60, lambda: runner.state != "running")
+    _pump(0.5)
+    made = [d for d in krita.documents() if d.name().endswith("(LIIF)")]
+    res["image"] = {"state": runner.state, "error": str(runner.error) if runner.error else None,
+                    "dialog": image_state, "unchanged": dict(_snapshot(doc), documents=None) == dict(
+                        before, documents=None), "new_views": len(window.views()) - views,
+                    "documents": [[d.name(), d.width(), d.height(), d.fileName(), d.modified()] for d in made],
+                    "active": krita.activeDocument().name() if krita.activeDocument() else None}
+    if made:
+        icon = [n for n in made[0].rootNode().childNodes() if n.name() == "Icon"]
+        res["image"]["layers"] = [n.name() for n in made[0].rootNode().childNodes()]
+        if icon:
+            (out / "gui_image.out").write_bytes(bytes(icon[0].pixelData(0, 0, 32, 24)))
+            data = bytes(icon[0].pixelData(0, 0, 32, 24))
+            undo.trigger()  # the new document's history is empty: nothing to take back
+            made[0].waitForDone()
+            _pump(0.5)
+            res["image"]["after_undo"] = {"size": [made[0].width(), made[0].height()],
+                                          "same": bytes(icon[0].pixelData(0, 0, 32, 24)) == data}
     doc.setModified(False)
     (out / "gui_result.json").write_text(json.dumps(res, indent=1))
     print("GUI-RESULT", json.dumps(res), flush=True)
@@ -598,6 +696,33 @@ if pytest is not None:
         add("mask_node", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2}, mask_node=True)
         add("selection_document_untouched", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2, "output": "document"},
             mask_rect=(1, 1, 3, 3), cancel=True)
+
+        # the whole image: layers (bottom first) under the white Background of a 10 x 8 canvas
+        def add_image(name: str, call: dict[str, Any], layers: list[dict[str, Any]], **extra: Any) -> None:
+            images = {}
+            for layer in layers:
+                if "rect" in layer:
+                    x, y, w, h = layer.pop("rect")
+                    images[layer["name"]] = random_layer(rng, h, w, 4, "U8")
+                    (folder / f"{name}.{layer['name']}.in").write_bytes(krita_bytes(images[layer["name"]], "U8"))
+                    layer.update(x=x, y=y, w=w, h=h, file=f"{name}.{layer['name']}.in")
+            cases.append({"name": name, "doc": {"w": 10, "h": 8, "model": "RGBA", "depth": "U8"}, "call": call,
+                          "layers": layers, **extra})
+            expect[name] = {"images": images, "layers": layers}
+
+        add_image("image", {"scale": 2.5}, [
+            {"name": "Group", "kind": "grouplayer", "opacity": 200},
+            {"name": "Inner", "kind": "paintlayer", "parent": "Group", "rect": (1, 1, 6, 4), "opacity": 128,
+             "blend": "multiply"},
+            {"name": "Shapes", "kind": "vectorlayer"},
+            {"name": "Empty", "kind": "paintlayer"},
+            {"name": "Off canvas", "kind": "paintlayer", "rect": (12, 0, 3, 3)},
+            {"name": "Edge", "kind": "paintlayer", "rect": (7, 5, 5, 4), "visible": False, "locked": True}])
+        add_image("image_cancelled", {"size": [20, None]}, [
+            {"name": "Inner", "kind": "paintlayer", "rect": (1, 1, 6, 4)}], cancel=True)
+        add_image("image_with_a_cmyk_layer", {"scale": 2}, [
+            {"name": "Inner", "kind": "paintlayer", "rect": (1, 1, 6, 4)},
+            {"name": "Print", "kind": "paintlayer", "model": "CMYKA", "fill": [2, 2, 3, 3, 5]}])
         return cases, expect
 
     def krita_env(home: Path, **extra: str) -> dict[str, str]:
@@ -837,6 +962,21 @@ def test_geometry_maps_edges_like_kritas_scaling() -> None:
         geometry.plan((4, 4), rect(0, 0, 4, 4), rect(0, 0, 0, 0), scale=2)
 
 
+def test_geometry_outside_a_hole_covers_the_rest_once() -> None:
+    geometry = _load("geometry")
+    rect = geometry.Rect
+    area = rect(2, 1, 9, 7)
+    for hole in (rect(4, 3, 3, 2), rect(0, 0, 5, 4), rect(2, 1, 9, 7), rect(20, 20, 2, 2), rect(5, 0, 2, 20)):
+        covered = np.zeros((10, 12), int)
+        for r in geometry.outside(area, hole):
+            covered[r.y:r.bottom, r.x:r.right] += 1
+        want = np.zeros((10, 12), int)
+        want[area.y:area.bottom, area.x:area.right] = 1
+        want[max(hole.y, 0):hole.bottom, max(hole.x, 0):hole.right] = 0
+        assert (covered == want).all(), hole
+    assert geometry.outside(rect(0, 0, 0, 5), rect(0, 0, 1, 1)) == []
+
+
 # --------------------------------------------------------------------------------------- kritarunner
 
 
@@ -947,6 +1087,50 @@ def test_api_cancel_and_errors_leave_the_document_as_it_was(tiny_model_path: Pat
     assert "linear_render must be True or False" in results["linear_render_not_a_flag"]["message"]
 
 
+def test_api_whole_image_redraws_every_paint_layer(tiny_model_path: Path,
+                                                   tmp_path_factory: pytest.TempPathFactory) -> None:
+    """upscale_image: a new document, the layer stack as it was, each paint layer (in a group, hidden and
+    locked, partly off the canvas, the Background) exactly its own LIIF result and transparent elsewhere."""
+    geometry = _load("geometry")
+    api = run_api(tiny_model_path, tmp_path_factory)
+    got, exp = api["results"]["image"], api["expect"]["image"]
+    assert "crash" not in got and "error" not in got, got
+    assert got["size"] == [25, 20] and got["resolution"] == [72.0, 72.0]
+    assert got["name"] == "image x2.50 (LIIF)" and got["file_name"] == "" and got["modified"]
+    assert got["same_tree"], got["tree"]
+    assert got["source_unchanged"] and got["documents"] == 2 and got["progress"] == 1.0 and got["steps"] > 3
+    canvas = geometry.Rect(0, 0, 10, 8)
+    images = dict(exp["images"], Background=np.full((8, 10, 4), 255, np.uint8))  # createDocument's white one
+    rects = {layer["name"]: (layer["x"], layer["y"], layer["w"], layer["h"]) for layer in exp["layers"]
+             if "x" in layer}
+    rects["Background"] = (0, 0, 10, 8)
+    assert sorted(got["bounds"]) == ["Background", "Edge", "Inner", "Off canvas"]
+    for name in ("Background", "Inner", "Edge"):
+        where = geometry.plan((10, 8), canvas, geometry.Rect(*rects[name]), scale=2.5)
+        src, (tx, ty, tw, th) = where.source, where.target
+        x, y = rects[name][:2]
+        part = images[name][src.y - y:src.bottom - y, src.x - x:src.right - x]
+        want = np.zeros((20, 25, 4), np.uint8)
+        want[ty:ty + th, tx:tx + tw] = liif(part, (tw, th), tiny_model_path)
+        pixels = from_krita_bytes((api["folder"] / f"image.{name}.out").read_bytes(), (20, 25, 4), "U8")
+        assert_pixels_match(pixels, want, "U8")
+    assert (tx, ty, tw, th) == (18, 13, 7, 7)  # Edge: its 3 x 3 pixels on the canvas, at its corner
+    # a layer with no pixels on the canvas is Krita's, scaled with the rest: kept, off the canvas
+    assert got["bounds"]["Off canvas"][0] >= 25
+    assert not (api["folder"] / "image.Off canvas.out").read_bytes().strip(b"\x00")
+
+
+def test_api_whole_image_cancel_and_errors_leave_it_as_it_was(tiny_model_path: Path,
+                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    results = run_api(tiny_model_path, tmp_path_factory)["results"]
+    for name, error in (("image_cancelled", "WorkerCancelled"), ("image_with_a_cmyk_layer", "UpscaleError")):
+        got = results[name]
+        assert got.get("error") == error, (name, got)
+        assert got["source_unchanged"] and got["documents"] == 1, (name, got)
+    message = results["image_with_a_cmyk_layer"]["message"]
+    assert "'Print'" in message and "CMYK" in message, message
+
+
 def test_api_worker_restarts_after_a_crash(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     results = run_api(tiny_model_path, tmp_path_factory)["results"]
     names = list(results)
@@ -1017,6 +1201,17 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
                         second), second
     assert res["error"]["state"] == "failed" and res["error"]["unchanged"], res["error"]
     assert "install.py" in res["error"]["message"] and "not available" in res["error"]["dialog_status"]
+    whole = res["image"]
+    assert whole["state"] == "done" and whole["unchanged"], whole
+    assert "(2)" in whole["dialog"]["offered"] and not whole["dialog"]["outputs_enabled"], whole["dialog"]
+    assert whole["dialog"]["result_label"].replace("\u00a0", " ").startswith(
+        "a new 32 × 24 px document (×2.00), 2 paint layers redrawn"), whole["dialog"]
+    assert whole["documents"] == [["GuiTest x2.00 (LIIF)", 32, 24, "", True]], whole
+    assert whole["new_views"] == 1 and whole["active"] == "GuiTest x2.00 (LIIF)", whole
+    assert whole["layers"] == ["Background", "Icon"]
+    assert whole["after_undo"] == {"size": [32, 24], "same": True}, whole
+    got = from_krita_bytes((out / "gui_image.out").read_bytes(), (24, 32, 4), "U8")
+    assert_pixels_match(got, liif(image, (32, 24), tiny_model_path), "U8")
     assert res["screenshot"]
     shot = os.environ.get(SCREENSHOT_ENV)
     if shot:

@@ -52,7 +52,7 @@ SCRIPT = textwrap.dedent('''
         def __init__(self, parent):
             super().__init__()
 
-    krita.Krita, krita.Extension = Krita, Extension
+    krita.Krita, krita.Extension, krita.InfoObject = Krita, Extension, object
     sys.modules["krita"] = krita
     app = QtWidgets.QApplication([])
     sys.path.insert(0, sys.argv[1])
@@ -74,9 +74,12 @@ SCRIPT = textwrap.dedent('''
         def height(self): return self.v[3]
 
     class Document:
+        layers = ()  # the paint layers of the image, under its root
+
         def width(self): return 200
         def height(self): return 100
         def selection(self): return Rect(10, 10, 50, 40)
+        def rootNode(self): return types.SimpleNamespace(childNodes=lambda: list(self.layers))
 
     class Node:  # a float layer with Krita's default (linear) profile: the dialog offers the colour choice
         def bounds(self): return Rect(0, 0, 200, 100)
@@ -86,6 +89,7 @@ SCRIPT = textwrap.dedent('''
         def colorModel(self): return "RGBA"
         def colorDepth(self): return "F32"
         def colorProfile(self): return "sRGB-elle-V2-g10.icc"
+        def childNodes(self): return []
 
     class Client:
         def info(self):
@@ -147,6 +151,48 @@ SCRIPT = textwrap.dedent('''
     assert abs(d.estimate() - 8 * (2000 * 200 * 100 + 1000 * 2400 * 1200) / 1e9) < 1e-9, d.estimate()
     d.reject()
 
+    # the whole image: every paint layer with pixels on the canvas, always into a new document; the
+    # estimate is the sum of each layer's own
+    class Corner(Node):  # 50 x 20 pixels, half of them off the canvas
+        def bounds(self): return Rect(175, 90, 50, 20)
+        def colorDepth(self): return "U8"
+        def colorProfile(self): return "sRGB-elle-V2-srgbtrc.icc"
+
+    class Empty(Node):
+        def bounds(self): return Rect(0, 0, 0, 0)
+
+    class Layered(Document):
+        layers = (Node(), Empty(), Corner())
+
+    d = dialog.UpscaleDialog(Layered(), Corner(), MeasuredClient())
+    assert d.linear is False and d.any_linear and d.isAncestorOf(d.linear_render)  # the float layer is linear
+    assert d.scope_image.isEnabled() and "(2)" in d.scope_image.text(), d.scope_image.text()
+    for _ in range(100):
+        app.processEvents()
+        if d.info:
+            break
+        QtCore.QThread.msleep(10)
+    d.scope_image.setChecked(True)
+    d.scale_spin.setValue(2.0)
+    assert not d.output_layer.isEnabled() and not d.output_document.isEnabled()
+    text = d.result_label.text()
+    assert text.startswith("a new 400\u00a0×\u00a0200\u00a0px document (×2.00), 2 paint layers redrawn"), text
+    # the float layer 200 x 100 -> 400 x 200, the corner's 25 x 10 on the canvas -> 50 x 20
+    want = (2000 * 200 * 100 + 1000 * 400 * 200 + 2000 * 25 * 10 + 1000 * 50 * 20) / 1e9
+    assert abs(d.estimate() - want) < 1e-9, (d.estimate(), want)
+    assert d.request()["scope"] == "image"
+    d.remember()
+    assert Krita.settings[("liif_upscale", "scope")] == "image"
+    d.reject()
+    d = dialog.UpscaleDialog(Layered(), Corner(), MeasuredClient())
+    assert d.scope_image.isChecked() and not d.output_layer.isEnabled()  # remembered
+    d.reject()
+    d = dialog.UpscaleDialog(Document(), Node(), MeasuredClient())  # no paint layer: not offered, nor forgotten
+    assert not d.scope_image.isEnabled() and not d.scope_image.isChecked() and d.output_layer.isEnabled()
+    d.remember()
+    assert Krita.settings[("liif_upscale", "scope")] == "image"
+    d.reject()
+
     shown = []
 
     def close_box():
@@ -163,12 +209,16 @@ SCRIPT = textwrap.dedent('''
     # the fractions are fed as the job thread would, the clock is a counter)
     from liif_upscale.liif_common.time_left import TimeLeft
 
-    class Target:
-        width, height = 600, 300
+    from liif_upscale import api, geometry, pixels
 
-    class Job:
-        node, plan = Node(), types.SimpleNamespace(target=Target())
+    def a_job():
+        """A real job's description: Node upscaled x3, a 600 x 300 result."""
+        whole = geometry.Rect(0, 0, 200, 100)
+        where = geometry.plan((200, 100), whole, whole, scale=3)
+        fmt = pixels.pixel_format("RGBA", "F32", "sRGB-elle-V2-g10.icc")
+        return api.UpscaleJob(Document(), Node(), where, fmt, b"", None, "layer", None, "cpu", None, "x3")
 
+    Job = a_job
     runner = job.UpscaleRunner(Job(), Client())
     clock = [0.0]
     runner._time_left = TimeLeft(lambda: clock[0])

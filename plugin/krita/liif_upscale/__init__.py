@@ -5,6 +5,7 @@ action "LIIF Upscale..." sits in Filter > Enhance. Scripts use :func:`upscale_no
 
     from liif_upscale import upscale_node
     layer = upscale_node(doc, doc.activeNode(), scale=3)
+    copy = upscale_image(doc, scale=3)  # every paint layer, into a new document
 
 The heavy work runs in a separate process, ``python -m liif_core.worker`` from the project's own
 environment (set up by install.py), reached through ``liif_common.client``; nothing here imports
@@ -13,7 +14,16 @@ torch or numpy, so it runs in any Krita's Python.
 
 from krita import Krita
 
-from .api import UpscaleError, close_shared_client, compute, prepare, shared_client, upscale_node
+from .api import (
+    UpscaleError,
+    close_shared_client,
+    compute,
+    prepare,
+    prepare_image,
+    shared_client,
+    upscale_image,
+    upscale_node,
+)
 from .extension import LiifUpscaleExtension
 from .liif_common.client import (
     LiifClientError,
@@ -36,7 +46,9 @@ __all__ = [
     "close_shared_client",
     "compute",
     "prepare",
+    "prepare_image",
     "shared_client",
+    "upscale_image",
     "upscale_node",
 ]
 

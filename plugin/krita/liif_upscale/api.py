@@ -16,6 +16,10 @@ responsive; Krita's own API (``Document``, ``Node``) is only touched on the call
    anything, and it fills the new layer before adding it, so a cancel or an error in steps 1-2
    leaves the document exactly as it was.
 
+:func:`upscale_image` does the same for every paint layer of a document at once (:func:`prepare_image`
+makes an :class:`ImageJob`, which :func:`compute` and :func:`apply` take as well): the result is a new
+document, a copy of the image in which Krita scaled everything and LIIF redrew each paint layer.
+
 Undo: with ``output="layer"`` the upscale is two steps in Krita's history, "Scale Image" (every
 layer resampled by Krita, the canvas enlarged) and "Add Layer" (the LIIF layer, already filled);
 undo twice to get the original back. It is a single "Add Layer" step when the canvas keeps its
@@ -26,15 +30,17 @@ before these (the new layer's conversion to that colour space, done before it is
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from krita import Krita
+from krita import InfoObject, Krita
 
-from .geometry import GeometryError, Plan, Rect, Scale, Size, factor_label, plan
+from .geometry import GeometryError, Plan, Rect, Scale, Size, factor_label, outside, plan
 from .liif_common.client import (
     LiifClientError,
     WorkerCancelled,
@@ -92,6 +98,58 @@ class UpscaleJob:
         colour = 8 if self.self_ensemble else 1
         return (colour, 1) if self.mask is not None else (colour,)
 
+    @property
+    def work(self) -> int:
+        """Relative work of the whole job: result pixels times passes."""
+        return self.plan.target.width * self.plan.target.height * sum(self.step_weights)
+
+    @property
+    def description(self) -> str:
+        """What the progress dialog says is being done."""
+        target = self.plan.target
+        return f"Upscaling {self.node.name()!r} to {target.width} x {target.height} px..."
+
+    @property
+    def outcome(self) -> str:
+        """What the finished job made, for the message after it."""
+        return f"new {'document' if self.output == 'document' else 'layer'} {self.layer_name!r}"
+
+
+@dataclass
+class ImageJob:
+    """Every paint layer of a document, checked and read (one ``"layer"`` :class:`UpscaleJob` each): the input
+    of :func:`compute` and :func:`apply` for :func:`upscale_image`."""
+
+    document: Any  # krita.Document
+    parts: list[UpscaleJob]  # in the order of the layer stack, bottom first
+    title: str  # the new document's name
+
+    @property
+    def plan(self) -> Plan:
+        """The first layer's plan: its ``canvas_size`` and ``factors`` are every layer's."""
+        return self.parts[0].plan
+
+    @property
+    def output(self) -> str:
+        return "document"
+
+    @property
+    def resampler(self) -> str:
+        return self.parts[0].resampler
+
+    @property
+    def work(self) -> int:
+        return sum(part.work for part in self.parts)
+
+    @property
+    def description(self) -> str:
+        (width, height), name = self.plan.canvas_size, self.document.name() or "the image"
+        return f"Upscaling {len(self.parts)} layers of {name!r} to {width} x {height} px..."
+
+    @property
+    def outcome(self) -> str:
+        return f"new document {self.title!r}"
+
 
 # ------------------------------------------------------------------------------------------------ the worker
 
@@ -143,11 +201,7 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
         raise UpscaleError("Open an image and select the layer to upscale.")
     if scope not in SCOPES:
         raise UpscaleError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
-    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 8):
-        raise UpscaleError(f"tile must be a whole number of at least 8 pixels (or None for automatic), got {tile!r}")
-    for flag, value in (("self_ensemble", self_ensemble), ("linear_render", linear_render)):
-        if not isinstance(value, bool):
-            raise UpscaleError(f"{flag} must be True or False, got {value!r}")
+    _check_options(tile, self_ensemble, linear_render)
     fmt = check_node(node)
     kind = node.type()
     document.waitForDone()  # pending strokes and projections first: read what the user sees
@@ -180,12 +234,76 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
                       self_ensemble, linear_render)
 
 
-def compute(job: UpscaleJob, client: WorkerClient, progress: Progress | None = None,
-            cancel: Cancel | None = None) -> bytes:
-    """Upscale the job's pixels with the worker; returns Krita's bytes for ``job.plan.target``. Any thread.
+def _check_options(tile: int | None, self_ensemble: bool, linear_render: bool) -> None:
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 8):
+        raise UpscaleError(f"tile must be a whole number of at least 8 pixels (or None for automatic), got {tile!r}")
+    for flag, value in (("self_ensemble", self_ensemble), ("linear_render", linear_render)):
+        if not isinstance(value, bool):
+            raise UpscaleError(f"{flag} must be True or False, got {value!r}")
+
+
+def _descendants(node: Any) -> list[Any]:
+    """Every node below ``node``, depth first, each before its own children (bottom of the stack first)."""
+    out = []
+    for child in node.childNodes():
+        out.append(child)
+        out.extend(_descendants(child))
+    return out
+
+
+def paint_layers(document: Any) -> list[Any]:
+    """The paint layers :func:`upscale_image` redraws: those with pixels on the canvas, also in groups."""
+    canvas = Rect(0, 0, document.width(), document.height())
+    return [node for node in _descendants(document.rootNode())
+            if node.type() == "paintlayer" and not canvas.intersected(_rect(node.bounds())).is_empty()]
+
+
+def prepare_image(document: Any, scale: Scale | None = None, size: Size | None = None, model: str | None = None,
+                  device: str = "auto", tile: int | None = None, resampler: str = RESAMPLER,
+                  self_ensemble: bool = False, linear_render: bool = False) -> ImageJob:
+    """Check a whole-image request and read every paint layer's pixels; raises :class:`UpscaleError`. Changes
+    nothing.
+
+    Paint layers (also inside groups, hidden or locked ones) are what LIIF redraws; an empty one, or one
+    with no pixels on the canvas, is left to Krita's scaling like every other kind of node. An animated
+    paint layer is refused: only one frame could be redrawn."""
+    if document is None:
+        raise UpscaleError("Open an image to upscale.")
+    _check_options(tile, self_ensemble, linear_render)
+    document.waitForDone()
+    parts = []
+    for node in paint_layers(document):
+        if node.animated():
+            raise UpscaleError(f"The layer {node.name()!r} is animated, and LIIF Upscale redraws one frame only. "
+                               "Upscale a copy without animation, or its frames one by one as layers.")
+        try:
+            check_node(node)
+        except UpscaleError as exc:
+            raise UpscaleError(f"The layer {node.name()!r}: {exc}") from None
+        parts.append(prepare(document, node, scale, size, "layer", model, device, tile, "layer", resampler,
+                             self_ensemble, linear_render))
+    if not parts:
+        raise UpscaleError("This image has no paint layer with pixels on the canvas, so there is nothing for LIIF "
+                           "to redraw; use Image > Scale Image To New Size.")
+    title = f"{document.name() or 'Untitled'} {factor_label(parts[0].plan.factors)} (LIIF)"
+    return ImageJob(document, parts, title)
+
+
+def compute(job: UpscaleJob | ImageJob, client: WorkerClient, progress: Progress | None = None,
+            cancel: Cancel | None = None) -> bytes | list[bytes]:
+    """Upscale the job's pixels with the worker; returns Krita's bytes for ``job.plan.target`` (for an
+    :class:`ImageJob`, those of each part, in order). Any thread.
 
     Raises the client's exceptions (:class:`WorkerCancelled` when ``cancel()`` turned true).
     """
+    if isinstance(job, ImageJob):
+        results, done, total = [], 0, job.work
+        for part in job.parts:
+            step = None if progress is None else (
+                lambda fraction, before=done, share=part.work: progress((before + share * fraction) / total))
+            results.append(compute(part, client, step, cancel))
+            done += part.work
+        return results
     samples = _upscaled(job, client, progress, cancel)
     if cancel is not None and cancel():
         raise WorkerCancelled("Cancelled", "upscale cancelled")
@@ -238,11 +356,13 @@ def _same_space(a: Any, b: Any) -> bool:
     return (a.colorModel(), a.colorDepth(), a.colorProfile()) == (b.colorModel(), b.colorDepth(), b.colorProfile())
 
 
-def apply(job: UpscaleJob, pixels: bytes) -> Any:
+def apply(job: UpscaleJob | ImageJob, pixels: bytes | list[bytes]) -> Any:
     """Put the computed pixels into a new layer above the source (or a new document); GUI thread.
 
-    Returns the new ``Node`` ("layer" output) or the new ``Document`` ("document" output).
+    Returns the new ``Node`` ("layer" output) or the new ``Document`` ("document" output, and an :class:`ImageJob`).
     """
+    if isinstance(job, ImageJob):
+        return _apply_image(job, pixels)
     target = job.plan.target
     if job.output == "document":
         return _apply_document(job, pixels)
@@ -288,9 +408,61 @@ def _apply_document(job: UpscaleJob, pixels: bytes) -> Any:
     root.addChildNode(layer, None)
     doc.setActiveNode(layer)
     doc.waitForDone()
-    window = krita.activeWindow()
+    _show(doc)
+    return doc
+
+
+def _show(doc: Any) -> None:
+    window = Krita.instance().activeWindow()
     if window is not None and not doc.batchmode():
         window.addView(doc)
+
+
+def _apply_image(job: ImageJob, results: list[bytes]) -> Any:
+    """A copy of the image, scaled by Krita, each paint layer replaced by its LIIF result: a new document.
+
+    The copy is made and changed off the document list (``Document.clone``), then saved to a temporary
+    ``.kra`` and opened from it, so that Krita manages it like any document and its undo history starts
+    clean: an undo cannot take back Krita's scaling under the LIIF pixels."""
+    krita, source = Krita.instance(), job.document
+    if not any(d == source for d in krita.documents()):
+        raise UpscaleError("The image was closed while it was being upscaled; nothing was changed.")
+    copy = source.clone()
+    if copy is None:
+        raise UpscaleError("Krita could not copy the image (not enough memory?); nothing was changed.")
+    copy.setBatchmode(True)
+    copy.setName(job.title)
+    width, height = job.plan.canvas_size
+    copy.scaleImage(width, height, round(source.xRes()), round(source.yRes()), job.resampler)
+    copy.waitForDone()
+    nodes = {node.uniqueId(): node for node in _descendants(copy.rootNode())}
+    canvas = Rect(0, 0, width, height)
+    for part, pixels in zip(job.parts, results):
+        node, target = nodes.get(part.node.uniqueId()), part.plan.target
+        if node is None:
+            raise UpscaleError(f"The layer {part.node.name()!r} was removed while the image was being upscaled; "
+                               "nothing was changed.")
+        # Krita's scaled pixels go, also its resampling's soft fringe around them; any off the canvas stay
+        for rect in outside(canvas.intersected(_rect(node.bounds())), target):
+            node.setPixelData(bytes(rect.width * rect.height * part.fmt.pixel_bytes), *rect)
+        node.setPixelData(pixels, *target)
+    copy.waitForDone()
+    handle, path = tempfile.mkstemp(prefix="liif-upscale-", suffix=".kra")
+    os.close(handle)
+    try:
+        if not copy.exportImage(path, InfoObject()):
+            raise UpscaleError(f"Krita could not write the upscaled image to {path} (is the disk full?); nothing "
+                               "was changed.")
+        del copy
+        doc = krita.openDocument(path)
+    finally:
+        os.remove(path)
+    if doc is None:
+        raise UpscaleError(f"Krita could not open the upscaled image it wrote to {path}; nothing was changed.")
+    doc.setBatchmode(source.batchmode() or not krita.windows())
+    doc.setFileName("")  # no file yet: Save asks where, never over the temporary file
+    doc.setModified(True)  # and closing it asks before the result is lost
+    _show(doc)
     return doc
 
 
@@ -330,6 +502,29 @@ def upscale_node(document: Any, node: Any, scale: Scale | None = None, size: Siz
     """
     job = prepare(document, node, scale, size, output, model, device, tile, scope, resampler, self_ensemble,
                   linear_render)
+    result = compute(job, client or shared_client(), progress, cancel)
+    return apply(job, result)
+
+
+def upscale_image(document: Any, scale: Scale | None = None, size: Size | None = None, model: str | None = None,
+                  device: str = "auto", tile: int | None = None, *, resampler: str = RESAMPLER,
+                  self_ensemble: bool = False, linear_render: bool = False, progress: Progress | None = None,
+                  cancel: Cancel | None = None, client: WorkerClient | None = None) -> Any:
+    """Upscale the whole image, every paint layer with LIIF, and return the new document (``document`` is not
+    touched). Blocks until done; works without a window (``kritarunner``).
+
+    The new document is a copy of the image that Krita scaled (every layer, mask and vector shape, with
+    ``resampler``), with each paint layer redrawn by LIIF from its own pixels: its name, place in the layer
+    stack, opacity, blending mode, visibility, masks and colour space stay as they were. Paint layers inside
+    groups count too; other layers (vector, fill, filter, file, clone layers) keep Krita's scaling, which suits
+    them, and groups show their upscaled children. It has no file yet (saving asks where).
+
+    ``scale``/``size`` refer to the canvas; the other arguments mean what they mean for :func:`upscale_node`
+    (``linear_render`` applies to each paint layer with a linear profile). The job takes as long as upscaling
+    each paint layer on its own. Raises :class:`UpscaleError` (an animated paint layer, a CMYK one, no paint
+    layer with pixels), and the worker client's exceptions; in every case nothing is changed.
+    """
+    job = prepare_image(document, scale, size, model, device, tile, resampler, self_ensemble, linear_render)
     result = compute(job, client or shared_client(), progress, cancel)
     return apply(job, result)
 

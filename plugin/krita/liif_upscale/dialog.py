@@ -1,7 +1,7 @@
 """The "LIIF Upscale" dialog: scale or size (with aspect lock), model, device, quality, tile, scope, output.
 
-The sizes refer to what is upscaled: the whole canvas for a layer, the selection's bounding box
-for a selection. The result line under them is computed by the same :func:`geometry.plan` the
+The sizes refer to what is upscaled: the whole canvas for a layer or the whole image, the
+selection's bounding box for a selection. The result line under them is computed by the same :func:`geometry.plan` the
 upscale uses, so what it shows is what happens. The model list and the GPU's availability come
 from the worker (``client.info()``), fetched in a thread so the dialog opens at once even while
 the worker is still starting. Last used values are kept in Krita's settings (kritarc, group
@@ -111,10 +111,9 @@ class UpscaleDialog(QDialog):
         sel = document.selection()
         self.selection = self.canvas.intersected(Rect(sel.x(), sel.y(), sel.width(), sel.height())) if sel else None
         self.settings = load_settings()
-        try:  # the plug-in checked the layer before opening this; a failure shows when the job is prepared
-            self.linear = api.check_node(node).linear
-        except api.UpscaleError:
-            self.linear = False
+        self.paint_layers = api.paint_layers(document)  # what "The whole image" redraws
+        self.linear = self._is_linear(node)  # the Colour choice is for this layer, or any the whole image has
+        self.any_linear = self.linear or any(self._is_linear(layer) for layer in self.paint_layers)
         self.info: dict[str, Any] | None = None  # the worker's info() once it arrived
         self.info_error: str | None = None  # or why it could not be had
         self._fx = self._fy = 2.0
@@ -138,6 +137,13 @@ class UpscaleDialog(QDialog):
         else:
             threading.Thread(target=self._fetch_info, args=(client,), name="liif-upscale-info", daemon=True).start()
             self._info_timer.start(100)
+
+    @staticmethod
+    def _is_linear(node: Any) -> bool:
+        try:  # the plug-in checked the layer before opening this; a failure shows when the job is prepared
+            return api.check_node(node).linear
+        except api.UpscaleError:
+            return False
 
     # building -----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -195,7 +201,7 @@ class UpscaleDialog(QDialog):
             "for photographs, screenshots and paintings. Tick this for a render made in linear light (measured "
             "+1.4-1.6 dB on photographs and +5 to +7 dB on UI images reduced that way; on images reduced in sRGB "
             "form it loses 1.4 to 11 dB)")
-        if self.linear:  # offered only where it changes something
+        if self.any_linear:  # offered only where it changes something
             form.addRow("Colour:", self.linear_render)
         self.linear_render.toggled.connect(self._refresh)
 
@@ -215,8 +221,14 @@ class UpscaleDialog(QDialog):
         self.scope_selection.setEnabled(self.selection is not None)
         if self.selection is None:
             self.scope_selection.setToolTip("There is no selection in this image")
-        self._group(form, "Upscale:", self.scope_layer, self.scope_selection)
+        count = len(self.paint_layers)
+        self.scope_image = QRadioButton(f"The whole image: every paint layer ({count}), into a new document")
+        self.scope_image.setToolTip("A copy of the image that Krita scales, with each paint layer redrawn by LIIF; "
+                                    "the layer stack, masks, vector and other layers as they were")
+        self.scope_image.setEnabled(count > 0)
+        self._group(form, "Upscale:", self.scope_layer, self.scope_selection, self.scope_image)
         self.scope_layer.toggled.connect(self._scope_changed)
+        self.scope_image.toggled.connect(self._scope_changed)
 
         self.output_layer = QRadioButton("New layer (the image is enlarged with Krita's scaling)")
         self.output_document = QRadioButton("New document")
@@ -272,7 +284,8 @@ class UpscaleDialog(QDialog):
         self._updating = True
         self.keep_aspect.setChecked(s["keep_aspect"] == "true")
         self.scope_selection.setChecked(self.selection is not None and s["scope"] == "selection")
-        self.scope_layer.setChecked(not self.scope_selection.isChecked())
+        self.scope_image.setChecked(bool(self.paint_layers) and s["scope"] == "image")
+        self.scope_layer.setChecked(not self.scope_selection.isChecked() and not self.scope_image.isChecked())
         self.output_document.setChecked(s["output"] == "document")
         self.output_layer.setChecked(s["output"] != "document")
         index = self.device_combo.findData(s["device"])
@@ -400,6 +413,9 @@ class UpscaleDialog(QDialog):
         self._set_sizes()
 
     def _scope_changed(self) -> None:
+        whole_image = self.scope_image.isChecked()
+        self.output_layer.setEnabled(not whole_image)  # the whole image always goes into a new document
+        self.output_document.setEnabled(not whole_image)
         if not self._updating:
             self._set_sizes()
 
@@ -418,7 +434,10 @@ class UpscaleDialog(QDialog):
         t, (cw, ch) = where.target, where.canvas_size
         fx, fy = where.factors
         factor = f"×{fx:.2f}" if f"{fx:.2f}" == f"{fy:.2f}" else f"×{fx:.2f} × {fy:.2f}"
-        if output == "document":
+        if self.scope_image.isChecked():
+            count = len(self.paint_layers)
+            text = f"a new {_px(cw, ch)} document ({factor}), {count} paint layer{'s' * (count != 1)} redrawn"
+        elif output == "document":
             text = f"a new {_px(cw, ch)} document ({factor})"
         elif (cw, ch) == (self.canvas.width, self.canvas.height):
             text = f"a {_px(t.width, t.height)} layer ({factor})"
@@ -432,11 +451,15 @@ class UpscaleDialog(QDialog):
         if self.preview_check.isChecked():
             self._preview_delay.start(PREVIEW_DELAY_MS)
 
-    def _plan(self) -> Plan:
-        """Where the result goes for the sizes as chosen (raises :class:`GeometryError`)."""
+    def _plan(self, content: Rect | None = None) -> Plan:
+        """Where the result goes for the sizes as chosen (raises :class:`GeometryError`); ``content``: another
+        layer's bounds than the active one's (with "The whole image", each paint layer is planned alike)."""
+        if self.scope_image.isChecked():
+            return plan((self.canvas.width, self.canvas.height), self.canvas, content or self.canvas,
+                        size=self.size(), output="layer")
         output = "document" if self.output_document.isChecked() else "layer"
-        return plan((self.canvas.width, self.canvas.height), self.reference, self.content, size=self.size(),
-                    output=output)
+        return plan((self.canvas.width, self.canvas.height), self.reference, content or self.content,
+                    size=self.size(), output=output)
 
     def estimate(self) -> float | None:
         """Seconds the job as chosen would take, from the speed the worker measured on an earlier
@@ -450,8 +473,19 @@ class UpscaleDialog(QDialog):
         if not self.info:
             return None
         req, ref = self.request(), self.reference
-        return estimate_seconds(self.info, req["model"], req["device"], ref.width * ref.height,
-                                target.width * target.height, req["self_ensemble"])
+        if not self.scope_image.isChecked():
+            return estimate_seconds(self.info, req["model"], req["device"], ref.width * ref.height,
+                                    target.width * target.height, req["self_ensemble"])
+        total = 0.0
+        for layer in self.paint_layers:  # the whole image: as long as each paint layer on its own
+            b = layer.bounds()
+            where = self._plan(Rect(b.x(), b.y(), b.width(), b.height()))
+            seconds = estimate_seconds(self.info, req["model"], req["device"], where.source.width * where.source.height,
+                                       where.target.width * where.target.height, req["self_ensemble"])
+            if seconds is None:
+                return None
+            total += seconds
+        return total
 
     # the preview --------------------------------------------------------------------------
     def _preview_toggled(self, on: bool) -> None:
@@ -483,7 +517,7 @@ class UpscaleDialog(QDialog):
             return
         generation = self._preview_generation
         try:
-            job = self.job()
+            job = self._preview_job()
         except api.UpscaleError as exc:
             self.preview_status.setText(f"<span style='color:#c33'>{_escape(str(exc))}</span>")
             return
@@ -503,6 +537,15 @@ class UpscaleDialog(QDialog):
 
         threading.Thread(target=run, name="liif-upscale-preview", daemon=True).start()
         self._preview_timer.start(50)
+
+    def _preview_job(self) -> api.UpscaleJob:
+        """The job the preview shows: the job itself, or for the whole image the active layer's part (the
+        first paint layer's if the active node is not one)."""
+        job = self.job()
+        if isinstance(job, api.ImageJob):
+            mine = [part for part in job.parts if part.node.uniqueId() == self.node.uniqueId()]
+            return (mine or job.parts)[0]
+        return job
 
     def _poll_preview(self) -> None:
         try:
@@ -531,18 +574,23 @@ class UpscaleDialog(QDialog):
     def size(self) -> tuple[int, int]:
         return self.width_spin.value(), self.height_spin.value()
 
-    def job(self) -> api.UpscaleJob:
+    def job(self) -> api.UpscaleJob | api.ImageJob:
         """The job for the current choices (:func:`api.prepare`, which reads the pixels: GUI thread;
         raises :class:`api.UpscaleError`). Kept while the choices stay the same, so dragging the
         preview over a big layer, or accepting it, does not read the layer again; the dialog is
         modal, so the image cannot change meanwhile."""
         request = self.request()
         if self._job is None or self._job[0] != request:
-            self._job = (request, api.prepare(self.document, self.node, **request))
+            if request["scope"] == "image":
+                options = {k: v for k, v in request.items() if k not in ("scope", "output")}
+                self._job = (request, api.prepare_image(self.document, **options))
+            else:
+                self._job = (request, api.prepare(self.document, self.node, **request))
         return self._job[1]
 
     def request(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`api.prepare` (device "gpu" resolved to the worker's first GPU)."""
+        """Keyword arguments for :func:`api.prepare` (device "gpu" resolved to the worker's first GPU); scope
+        ``"image"`` means :func:`api.prepare_image`."""
         device = self.device_combo.currentData()
         if device == "gpu":
             gpus = [d for d in (self.info or {}).get("devices", []) if d != "cpu"]
@@ -551,20 +599,25 @@ class UpscaleDialog(QDialog):
                 "model": self.model_combo.currentData(), "device": device,
                 "tile": None if self.tile_auto.isChecked() else self.tile_spin.value(),
                 "self_ensemble": self.self_ensemble.isChecked(),
-                "linear_render": self.linear and self.linear_render.isChecked(),
-                "scope": "selection" if self.scope_selection.isChecked() else "layer"}
+                "linear_render": self.any_linear and self.linear_render.isChecked(),
+                "scope": self._scope()}
+
+    def _scope(self) -> str:
+        if self.scope_image.isChecked():
+            return "image"
+        return "selection" if self.scope_selection.isChecked() else "layer"
 
     def remember(self) -> None:
         """Store the current values as the next dialog's defaults."""
-        if self.selection is None:  # the choice was not offered: keep the earlier preference
-            scope = self.settings["scope"]
-        else:
-            scope = "selection" if self.scope_selection.isChecked() else "layer"
+        scope, saved = self._scope(), self.settings["scope"]
+        offered = {"selection": self.scope_selection.isEnabled(), "image": self.scope_image.isEnabled()}
+        if scope == "layer" and not offered.get(saved, True):
+            scope = saved  # the earlier choice was not offered this time: keep it
         save_settings({"scale": f"{self._fx:.2f}", "keep_aspect": "true" if self.keep_aspect.isChecked() else "false",
                        "model": self.model_combo.currentData() or "", "device": self.device_combo.currentData(),
                        "tile": "0" if self.tile_auto.isChecked() else str(self.tile_spin.value()),
                        "self_ensemble": "true" if self.self_ensemble.isChecked() else "false", "scope": scope,
-                       "linear_render": self.settings["linear_render"] if not self.linear  # not offered: kept
+                       "linear_render": self.settings["linear_render"] if not self.any_linear  # not offered: kept
                        else "true" if self.linear_render.isChecked() else "false",
                        "output": "document" if self.output_document.isChecked() else "layer",
                        "preview": "true" if self.preview_check.isChecked() else "false"})

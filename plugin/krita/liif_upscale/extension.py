@@ -76,6 +76,4 @@ class LiifUpscaleExtension(Extension):
         window = Krita.instance().activeWindow()
         view = window.activeView() if window is not None else None
         if view is not None:
-            what = "document" if runner.job.output == "document" else "layer"
-            view.showFloatingMessage(f"LIIF Upscale: new {what} {runner.job.layer_name!r} in {runner.seconds:.1f} s",
-                                     QIcon(), 4000, 1)
+            view.showFloatingMessage(f"LIIF Upscale: {runner.job.outcome} in {runner.seconds:.1f} s", QIcon(), 4000, 1)

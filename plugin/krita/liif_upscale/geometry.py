@@ -158,6 +158,18 @@ def plan(canvas: tuple[int, int], reference: Rect, content: Rect, scale: Scale |
     return Plan((fx, fy), (new_w, new_h), source, target)
 
 
+def outside(area: Rect, hole: Rect) -> list[Rect]:
+    """``area`` less ``hole``, as up to four non-overlapping rectangles (bands above and below, strips beside)."""
+    hole = area.intersected(hole)
+    if hole.is_empty():
+        return [] if area.is_empty() else [area]
+    parts = [Rect(area.x, area.y, area.width, hole.y - area.y),
+             Rect(area.x, hole.bottom, area.width, area.bottom - hole.bottom),
+             Rect(area.x, hole.y, hole.x - area.x, hole.height),
+             Rect(hole.right, hole.y, area.right - hole.right, hole.height)]
+    return [r for r in parts if not r.is_empty()]
+
+
 def factor_label(factors: tuple[float, float]) -> str:
     """``x3.00`` for a uniform factor, ``x3.00×2.50`` for per-axis factors (two decimals, as in the dialog)."""
     fx, fy = (f"{f:.2f}" for f in factors)

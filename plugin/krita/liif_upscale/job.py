@@ -39,12 +39,13 @@ def show_error(parent: QWidget | None, exc: BaseException) -> None:
 
 
 class UpscaleRunner(QObject):
-    """Runs one prepared :class:`api.UpscaleJob`; ``state`` ends as ``"done"``, ``"cancelled"`` or ``"failed"``.
+    """Runs one prepared :class:`api.UpscaleJob` (or :class:`api.ImageJob`); ``state`` ends as ``"done"``,
+    ``"cancelled"`` or ``"failed"``.
 
     ``estimate`` is the dialog's (seconds for the whole job, or ``None``): the progress dialog
     shows the time left from the start, not only once the job has run a few seconds."""
 
-    def __init__(self, job: api.UpscaleJob, client: WorkerClient, parent: QWidget | None = None,
+    def __init__(self, job: api.UpscaleJob | api.ImageJob, client: WorkerClient, parent: QWidget | None = None,
                  on_finished: Callable[[UpscaleRunner], None] | None = None, estimate: float | None = None):
         super().__init__(parent)
         self.job, self.client, self.parent_widget, self.on_finished = job, client, parent, on_finished
@@ -61,7 +62,7 @@ class UpscaleRunner(QObject):
         self._started = 0.0
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._poll)
-        self._label = f"Upscaling {job.node.name()!r} to {job.plan.target.width} x {job.plan.target.height} px..."
+        self._label = job.description
         self.progress = QProgressDialog(self._label, "Cancel", 0, 1000, parent)
         self.progress.setWindowTitle(TITLE)
         self.progress.setWindowModality(Qt.WindowModality.WindowModal)
