@@ -80,6 +80,7 @@ SCRIPT = textwrap.dedent('''
         def height(self): return 100
         def selection(self): return Rect(10, 10, 50, 40)
         def rootNode(self): return types.SimpleNamespace(childNodes=lambda: list(self.layers))
+        def name(self): return ""
 
     class Node:  # a float layer with Krita's default (linear) profile: the dialog offers the colour choice
         def bounds(self): return Rect(0, 0, 200, 100)
@@ -219,6 +220,9 @@ SCRIPT = textwrap.dedent('''
         return api.UpscaleJob(Document(), Node(), where, fmt, b"", None, "layer", None, "cpu", None, "x3")
 
     Job = a_job
+    whole = api.ImageJob(Layered(), [a_job(), a_job()], "Image x3.00 (LIIF)")
+    assert job.UpscaleRunner(whole, Client())._label == "Upscaling 2 layers of 'the image' to 600 x 300 px..."
+    assert whole.outcome == "new document 'Image x3.00 (LIIF)'" and whole.work == 2 * 600 * 300
     runner = job.UpscaleRunner(Job(), Client())
     clock = [0.0]
     runner._time_left = TimeLeft(lambda: clock[0])

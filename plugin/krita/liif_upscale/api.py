@@ -144,7 +144,8 @@ class ImageJob:
     @property
     def description(self) -> str:
         (width, height), name = self.plan.canvas_size, self.document.name() or "the image"
-        return f"Upscaling {len(self.parts)} layers of {name!r} to {width} x {height} px..."
+        count = len(self.parts)
+        return f"Upscaling {count} layer{'s' * (count != 1)} of {name!r} to {width} x {height} px..."
 
     @property
     def outcome(self) -> str:
