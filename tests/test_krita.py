@@ -545,6 +545,12 @@ def run_in_krita(window: Any) -> int:
         dialog.self_ensemble.setChecked(False)
         image_state["outputs_enabled"] = dialog.output_layer.isEnabled() or dialog.output_document.isEnabled()
 
+    shapes = doc.createVectorLayer("Shapes")  # Krita scales it (only in the full Krita: under kritarunner,
+    doc.rootNode().addChildNode(shapes, None)  # scaling an image with a vector layer sometimes never ends)
+    shapes.addShapesFromSvg('<svg xmlns="http://www.w3.org/2000/svg" width="16" height="12">'
+                            '<rect x="2" y="2" width="8" height="6" fill="#f00"/></svg>')
+    doc.waitForDone()
+    _pump(1.0)  # the shape is drawn into the layer's pixels in the background
     before, views = _snapshot(doc), len(window.views())
     QTimer.singleShot(200, lambda: _dialog_driver(image_state, whole_image, time.monotonic() + 60))
     action.trigger()
@@ -559,7 +565,8 @@ def run_in_krita(window: Any) -> int:
                     "active": krita.activeDocument().name() if krita.activeDocument() else None}
     if made:
         icon = [n for n in made[0].rootNode().childNodes() if n.name() == "Icon"]
-        res["image"]["layers"] = [n.name() for n in made[0].rootNode().childNodes()]
+        res["image"]["layers"] = [[n.name(), n.type()] for n in made[0].rootNode().childNodes()]
+        res["image"]["shapes"] = [len(n.shapes()) for n in made[0].rootNode().childNodes() if n.type() == "vectorlayer"]
         if icon:
             (out / "gui_image.out").write_bytes(bytes(icon[0].pixelData(0, 0, 32, 24)))
             data = bytes(icon[0].pixelData(0, 0, 32, 24))
@@ -714,7 +721,6 @@ if pytest is not None:
             {"name": "Group", "kind": "grouplayer", "opacity": 200},
             {"name": "Inner", "kind": "paintlayer", "parent": "Group", "rect": (1, 1, 6, 4), "opacity": 128,
              "blend": "multiply"},
-            {"name": "Shapes", "kind": "vectorlayer"},
             {"name": "Empty", "kind": "paintlayer"},
             {"name": "Off canvas", "kind": "paintlayer", "rect": (12, 0, 3, 3)},
             {"name": "Edge", "kind": "paintlayer", "rect": (7, 5, 5, 4), "visible": False, "locked": True}])
@@ -1208,7 +1214,8 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
         "a new 32 × 24 px document (×2.00), 2 paint layers redrawn"), whole["dialog"]
     assert whole["documents"] == [["GuiTest x2.00 (LIIF)", 32, 24, "", True]], whole
     assert whole["new_views"] == 1 and whole["active"] == "GuiTest x2.00 (LIIF)", whole
-    assert whole["layers"] == ["Background", "Icon"]
+    assert whole["layers"] == [["Background", "paintlayer"], ["Icon", "paintlayer"], ["Shapes", "vectorlayer"]]
+    assert whole["shapes"] == [1]  # the vector layer came through Krita's scaling and the .kra
     assert whole["after_undo"] == {"size": [32, 24], "same": True}, whole
     got = from_krita_bytes((out / "gui_image.out").read_bytes(), (24, 32, 4), "U8")
     assert_pixels_match(got, liif(image, (32, 24), tiny_model_path), "U8")
