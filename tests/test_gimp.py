@@ -329,6 +329,20 @@ def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str,
     # a render made in linear light: its stored values are what the model gets (written and read as stored)
     add("linear16_render", "rgb", "U16_LINEAR", (5, 4), [("lin", _pixels((4, 5, 4), np.uint16, 10), 0, 0)],
         {"scale": 2.0, "linear-render": True})
+    # output "layers": the whole image, every pixel layer redrawn (top first; "inner" in a group; "top" hidden,
+    # half transparent and partly off the canvas)
+    layers = [("top", _pixels((5, 4, 4), np.uint8, 11), 7, 5), ("inner", _pixels((4, 5, 4), np.uint8, 12), 1, 1),
+              ("bg", _pixels((8, 10, 3), np.uint8, 13), 0, 0)]
+    specs = [_layer(work, f"every_layer-{lname}", arr, x, y) | {"name": lname} for lname, arr, x, y in layers]
+    specs[0].update(visible=False, opacity=60.0, mode="MULTIPLY")
+    specs[1]["parent"] = "G"
+    specs.insert(1, {"name": "G", "kind": "group", "opacity": 80.0})
+    cases.append({"name": "every_layer", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 10,
+                                                   "height": 8},
+                  "layers": specs, "source": 0, "select": {"shape": "rect", "x": 0, "y": 0, "w": 2, "h": 2},
+                  "args": {"model": str(model), "device": "cpu", "output": "layers", "tile": 0, "scale": 2.5,
+                           "width": 0, "height": 0, "self-ensemble": False}})
+    sources["every_layer"] = {lname: arr for lname, arr, _, _ in layers}
     # errors: nothing may change
     add("error_scale_zero", "rgb", "U8_NON_LINEAR", (7, 5), [("src", rgba8, 0, 0)], {"scale": 0.0},
         expect_error="at least 1")
@@ -575,6 +589,41 @@ def test_new_image_output_leaves_the_source_alone(main_run, name: str) -> None:
         assert (out["width"], out["height"]) == (15, 10) and out["gray"] and not out["alpha"]
     if name == "selection_gray16_new_image":
         assert res["region"] == [0, 0, 3, 3] and out["gray"] and out["alpha"]
+
+
+@requires_gimp
+def test_every_layer_output_redraws_each_pixel_layer_in_a_copy(main_run) -> None:
+    """Output "layers": a new image, GIMP's copy scaled x2.5, each pixel layer (in a group, hidden, partly off
+    the canvas) exactly its own LIIF result where GIMP put its scaled copy; the stack as it was; the
+    selection plays no part; the source image untouched."""
+    case, res = main_run[3]["cases"]["every_layer"], main_run[1]["every_layer"]
+    assert res["status"] == "success", res["message"]
+    assert res["before"] == res["after"] and res["tree_before"] == res["tree_after"], "the source image changed"
+    out = res["result"]
+    assert out["new_image"] and out["file_name"] is None and out["dirty"]
+    assert (out["geometry"]["width"], out["geometry"]["height"]) == (25, 20)
+    assert out["name"] == "top"  # the copy of the selected layer is what the procedure returns
+    got = out["tree"]
+
+    def without_place(entries: list[dict[str, Any]]) -> list[Any]:
+        return [(e["name"], e["visible"], e["opacity"], e["mode"], without_place(e.get("children", [])))
+                for e in entries]
+
+    assert without_place(got) == without_place(res["tree_before"])
+    assert got[0]["mode"] == "multiply" and not got[0]["visible"] and got[1]["children"][0]["name"] == "inner"
+    flat = {e["name"]: e for e in [got[0], got[1]["children"][0], got[2]]}
+    sources = main_run[2]["every_layer"]
+    for name, source in sources.items():
+        layer = flat[name]
+        spec = next(s for s in case["layers"] if s["name"] == name)
+        plan = liif_plan.scaled_item(10, 8, 25, 20, spec["x"], spec["y"], spec["width"], spec["height"])
+        assert (layer["x"], layer["y"], layer["width"], layer["height"]) == tuple(plan)[2:], name
+        expected = liif_core.upscale(source, size=(plan.width, plan.height), model=case["args"]["model"],
+                                     device="cpu")
+        pixels = np.fromfile(layer["file"], np.uint8).reshape(plan.height, plan.width, -1)
+        diff = np.abs(pixels.astype(np.int64) - expected.astype(np.int64))
+        assert diff.max() == 0, f"{name}: {(diff > 0).sum()} of {diff.size} samples differ, by up to {diff.max()}"
+    assert (flat["top"]["x"] + flat["top"]["width"], flat["top"]["y"] + flat["top"]["height"]) == (28, 25)  # off canvas
 
 
 @requires_gimp

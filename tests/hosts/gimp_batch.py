@@ -42,6 +42,26 @@ def read_all(drawable, fmt=None):
     return bytes(drawable.get_buffer().get(rect, 1.0, fmt, Gegl.AbyssPolicy.NONE))
 
 
+def tree(image, out_dir=None, stem=""):
+    """Every layer, depth first, with its properties; with ``out_dir``, each pixel layer's pixels in a file."""
+    def walk(layers):
+        found = []
+        for layer in layers:
+            _, x, y = layer.get_offsets()
+            entry = {"name": layer.get_name(), "x": x, "y": y, "width": layer.get_width(),
+                     "height": layer.get_height(), "visible": layer.get_visible(),
+                     "opacity": round(layer.get_opacity(), 3), "mode": layer.get_mode().value_nick}
+            if layer.is_group_layer():
+                entry["children"] = walk(layer.get_children())
+            elif out_dir:
+                entry["file"] = os.path.join(out_dir, f"{stem}.{layer.get_name()}.out")
+                with open(entry["file"], "wb") as f:
+                    f.write(read_all(layer))
+            found.append(entry)
+        return found
+    return walk(image.get_layers())
+
+
 def geometry(image):
     layers = []
     for layer in image.get_layers():
@@ -62,14 +82,30 @@ def build(case):
     base = Gimp.ImageBaseType.GRAY if spec["base"] == "gray" else Gimp.ImageBaseType.RGB
     precision = getattr(Gimp.Precision, spec["precision"])
     image = Gimp.Image.new_with_precision(spec["width"], spec["height"], base, precision)
-    for layer_spec in reversed(case["layers"]):  # listed top first
+    groups = {}
+    for layer_spec in reversed(case["layers"]):  # listed top first; a group right above its layers
+        if layer_spec.get("kind") == "group":
+            group = groups.get(layer_spec["name"])
+            if group is None:
+                group = groups[layer_spec["name"]] = Gimp.GroupLayer.new(image, layer_spec["name"])
+                image.insert_layer(group, None, 0)
+            group.set_opacity(layer_spec.get("opacity", 100.0))
+            continue
+        parent = None
+        if layer_spec.get("parent"):
+            parent = groups.get(layer_spec["parent"])
+            if parent is None:
+                parent = groups[layer_spec["parent"]] = Gimp.GroupLayer.new(image, layer_spec["parent"])
+                image.insert_layer(parent, None, 0)
         gray, alpha = spec["base"] == "gray", layer_spec["alpha"]
         kind = {(False, False): Gimp.ImageType.RGB_IMAGE, (False, True): Gimp.ImageType.RGBA_IMAGE,
                 (True, False): Gimp.ImageType.GRAY_IMAGE, (True, True): Gimp.ImageType.GRAYA_IMAGE}[(gray, alpha)]
         w, h = layer_spec["width"], layer_spec["height"]
-        layer = Gimp.Layer.new(image, layer_spec["name"], w, h, kind, 100.0, Gimp.LayerMode.NORMAL)
-        image.insert_layer(layer, None, 0)
+        layer = Gimp.Layer.new(image, layer_spec["name"], w, h, kind, layer_spec.get("opacity", 100.0),
+                               getattr(Gimp.LayerMode, layer_spec.get("mode", "NORMAL")))
+        image.insert_layer(layer, parent, 0)
         layer.set_offsets(layer_spec["x"], layer_spec["y"])
+        layer.set_visible(layer_spec.get("visible", True))
         buffer = layer.get_buffer()
         with open(layer_spec["file"], "rb") as f:
             buffer.set(Gegl.Rectangle.new(0, 0, w, h), fmt_of(layer, linear_render(case)).babl, f.read())
@@ -155,6 +191,7 @@ def run_case(case, proc, out_dir):
         with open(res["selection_file"], "wb") as f:
             f.write(read_all(image.get_selection(), "Y u8"))
     res["before"] = digest(image, source)
+    res["tree_before"] = tree(image)
     images_before = {i.get_id() for i in Gimp.get_images()}
     cfg = proc.create_config()
     interactive = case.get("interactive")
@@ -188,12 +225,16 @@ def run_case(case, proc, out_dir):
                          "height": layer.get_height(), "alpha": layer.has_alpha(), "gray": layer.is_gray(),
                          "new_image": target.get_id() != image.get_id(), "geometry": geometry(target),
                          "selected": [i.get_name() for i in target.get_selected_layers()],
-                         "file": os.path.join(out_dir, case["name"] + ".out")}
+                         "file": os.path.join(out_dir, case["name"] + ".out"), "dirty": target.is_dirty(),
+                         "file_name": target.get_file().get_path() if target.get_file() else None}
+        if case["args"].get("output") == "layers":
+            res["result"]["tree"] = tree(target, out_dir, case["name"])
         with open(res["result"]["file"], "wb") as f:
             f.write(read_all(layer, fmt_of(layer, linear_render(case)).babl))
         if target.get_id() != image.get_id():
             target.delete()
     res["after"] = digest(image, source)
+    res["tree_after"] = tree(image)
     res["new_images"] = len({i.get_id() for i in Gimp.get_images()} - images_before - {image.get_id()})
     image.delete()
     return res

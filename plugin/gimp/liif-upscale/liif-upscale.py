@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 
@@ -75,7 +75,11 @@ def define_arguments(procedure: Gimp.Procedure) -> None:
         "output", "O_utput", "Where the result goes",
         _choice(("layer", "New layer (enlarges the image)",
                  "Scale the image with GIMP's interpolation and add the result above the source layer"),
-                ("image", "New image", "Open the result as a new image; the source image is not changed")),
+                ("image", "New image", "Open the result as a new image; the source image is not changed"),
+                ("layers", "New image, every layer",
+                 "A copy of the whole image, scaled with GIMP's interpolation, in which LIIF redraws every pixel "
+                 "layer from its own pixels; the layer stack stays as it was and the source image is not "
+                 "changed. Scale, width and height refer to the image; the selection plays no part")),
         "layer", rw)
     procedure.add_string_argument(
         "model", "_Model", "A bundled model's name ('default') or the path of a .safetensors or .pth file",
@@ -125,8 +129,8 @@ class LiifUpscale(Gimp.PlugIn):
             "Upscales the selected layer (or the selection's bounding box, whose mask becomes the result's "
             "alpha) to any size with a Local Implicit Image Function model, keeping the layer's precision and "
             "transparency. Output 'layer' scales the image with GIMP's interpolation and puts the result above "
-            "the source layer; output 'image' opens a new image. Needs the LIIF Upscale worker set up by "
-            "install.py.",
+            "the source layer; output 'image' opens a new image; output 'layers' opens a copy of the whole "
+            "image in which every pixel layer is redrawn. Needs the LIIF Upscale worker set up by install.py.",
             name)
         procedure.set_attribution("LIIF Upscale contributors", "LIIF Upscale contributors", "2026")
         define_arguments(procedure)
@@ -190,6 +194,22 @@ def new_layer(image: Gimp.Image, name: str, fmt: PixelFormat, gray: bool, alpha:
     return layer
 
 
+def pixel_layers(image: Gimp.Image) -> list[Gimp.Layer]:
+    """The layers output "layers" redraws: every layer with pixels of its own, also in groups (not groups
+    themselves, which show their children, nor text layers, which are left to GIMP's scaling)."""
+    found = []
+
+    def walk(layers: list[Gimp.Layer]) -> None:
+        for layer in layers:
+            if layer.is_group_layer():
+                walk(layer.get_children())
+            elif not layer.is_text_layer():
+                found.append(layer)
+
+    walk(image.get_layers())
+    return found
+
+
 def checked(result: bytes, shape: tuple[int, ...], dtype: str, fmt: PixelFormat, hw: tuple[int, int]) -> bytes:
     """``result`` if the worker's reply is ``hw`` pixels of ``fmt``, else :class:`UserError`."""
     expected = (*hw, fmt.channels)
@@ -202,6 +222,16 @@ def checked(result: bytes, shape: tuple[int, ...], dtype: str, fmt: PixelFormat,
 # ----------------------------------------------------------------------------- the job
 
 
+class Piece(NamedTuple):
+    """One worker call: ``data`` (little-endian, ``fmt``) of ``shape`` ``(w, h)``, upscaled to ``size``."""
+
+    data: bytes
+    fmt: PixelFormat
+    shape: tuple[int, int]
+    size: tuple[int, int]
+
+
+
 class Job:
     """One run: the source region, the plan, the worker call, and placing the result."""
 
@@ -211,16 +241,39 @@ class Job:
         self.image = image
         self.drawable = drawable = drawables[0]
         self.config = config
-        self.masked = not Gimp.Selection.is_empty(image)
+        self.selected = not Gimp.Selection.is_empty(image)
         overlap, x, y, w, h = drawable.mask_intersect()
-        if not overlap or w < 1 or h < 1:
-            raise UserError("The selection does not overlap the layer; select part of the layer, or nothing.")
-        self.rect = (x, y, w, h)
-        _, ox, oy = drawable.get_offsets()
-        self.image_xy = (ox + x, oy + y)
+        self._region = (x, y, w, h) if overlap and w >= 1 and h >= 1 else None
         self.gray = drawable.is_gray()
-        self.alpha = drawable.has_alpha() or self.masked
-        self._source: tuple[PixelFormat, bytes] | None = None
+        self._source: tuple[tuple[Any, ...], bytes] | None = None
+
+    @property
+    def whole(self) -> bool:
+        """Output "layers": the whole image, every pixel layer; the selection plays no part."""
+        return self.config.get_property("output") == "layers"
+
+    @property
+    def masked(self) -> bool:
+        return self.selected and not self.whole
+
+    @property
+    def alpha(self) -> bool:
+        return self.drawable.has_alpha() or self.masked
+
+    @property
+    def rect(self) -> tuple[int, int, int, int]:
+        """The part of the layer that is upscaled (layer coordinates): the selection's box, or the whole layer."""
+        if self.whole or not self.selected:
+            return (0, 0, self.drawable.get_width(), self.drawable.get_height())
+        if self._region is None:
+            raise UserError("The selection does not overlap the layer; select part of the layer, or nothing.")
+        return self._region
+
+    @property
+    def image_xy(self) -> tuple[int, int]:
+        _, ox, oy = self.drawable.get_offsets()
+        x, y, _, _ = self.rect
+        return ox + x, oy + y
 
     @property
     def fmt(self) -> PixelFormat:
@@ -228,29 +281,49 @@ class Job:
         return drawable_format(self.image, self.drawable, self.alpha, bool(self.config.get_property("linear-render")))
 
     def source(self) -> bytes:
-        """The region's pixels in :attr:`fmt`, little-endian, read once per format (the dialog's
-        preview and the job share them)."""
-        fmt = self.fmt
-        if self._source is None or self._source[0] != fmt:
-            data = read_region(self.image, self.drawable, fmt, self.rect, self.masked)
-            self._source = (fmt, liif_plan.to_little_endian(data, fmt.itemsize))
+        """The region's pixels in :attr:`fmt`, little-endian, read once per format and region (the
+        dialog's preview and the job share them)."""
+        key = (self.fmt, self.rect, self.masked)
+        if self._source is None or self._source[0] != key:
+            data = read_region(self.image, self.drawable, key[0], self.rect, self.masked)
+            self._source = (key, liif_plan.to_little_endian(data, key[0].itemsize))
         return self._source[1]
 
     def size(self) -> tuple[int, int]:
-        """The requested result size of the region (raises :class:`PlanError`)."""
+        """The requested result size of the region, or of the image for output "layers" (raises
+        :class:`PlanError`)."""
         c = self.config
-        _, _, w, h = self.rect
+        if self.whole:
+            w, h = self.image.get_width(), self.image.get_height()
+        else:
+            _, _, w, h = self.rect
         return liif_plan.target_size(w, h, c.get_property("scale"), c.get_property("width"), c.get_property("height"))
 
     def target(self) -> tuple[tuple[int, int], liif_plan.LayerPlan | None]:
         """The result's size and, for output "layer", where it goes in the enlarged image (GIMP's
-        rounding may change the size by a pixel); raises :class:`PlanError`."""
+        rounding may change the size by a pixel); for output "layers", this layer's size and place
+        in the copy; raises :class:`PlanError`."""
         _, _, w, h = self.rect
         ow, oh = self.size()
-        if self.config.get_property("output") != "layer":
+        output = self.config.get_property("output")
+        if output == "image":
             return (ow, oh), None
-        plan = liif_plan.layer_plan(self.image.get_width(), self.image.get_height(), *self.image_xy, w, h, ow, oh)
+        width, height = self.image.get_width(), self.image.get_height()
+        if output == "layers":
+            plan = liif_plan.scaled_item(width, height, ow, oh, *self.image_xy, w, h)
+        else:
+            plan = liif_plan.layer_plan(width, height, *self.image_xy, w, h, ow, oh)
         return (plan.width, plan.height), plan
+
+    def summary(self) -> str:
+        """The dialog's line about the result (raises :class:`PlanError`)."""
+        ow, oh = self.size()
+        if self.whole:
+            count = len(pixel_layers(self.image))
+            text = liif_plan.size_summary(self.image.get_width(), self.image.get_height(), ow, oh)
+            return f"{text}, {count} layer{'s' * (count != 1)} redrawn"
+        _, _, w, h = self.rect
+        return liif_plan.size_summary(w, h, ow, oh)
 
     def options(self) -> dict[str, Any]:
         """The worker's options from the fields: model, device, tile, self-ensemble."""
@@ -259,12 +332,14 @@ class Job:
                 "tile": c.get_property("tile") or None, "self_ensemble": bool(c.get_property("self-ensemble"))}
 
     def run(self, client: WorkerClient) -> Gimp.Layer:
+        if self.whole:
+            return self.run_whole(client)
         c = self.config
         _, _, w, h = self.rect
         (ow, oh), plan = self.target()
         label = f"LIIF Upscale: {liif_plan.size_summary(w, h, ow, oh)}"
         Gimp.progress_init(label)
-        result = self.upscale(client, self.source(), (ow, oh), label)
+        result = self.upscale(client, [Piece(self.source(), self.fmt, (w, h), (ow, oh))], label)[0]
         name = liif_plan.layer_name(self.drawable.get_name(), c.get_property("scale"), c.get_property("width"),
                                     c.get_property("height"), ow, oh)
         layer = self.into_image(name, result, (ow, oh), plan) if plan else self.new_image(name, result, (ow, oh))
@@ -272,15 +347,64 @@ class Job:
         Gimp.progress_end()
         return layer
 
-    def upscale(self, client: WorkerClient, data: bytes, size: tuple[int, int], label: str) -> bytes:
-        """Send the region to the worker; progress into GIMP's bar (pulsing until the worker starts
-        the job), the time left beside ``label``."""
-        _, _, w, h = self.rect
-        state = {"started": False, "pulse": 0.0, "text": ""}
+    def run_whole(self, client: WorkerClient) -> Gimp.Layer:
+        """Output "layers": every pixel layer upscaled, then a copy of the image scaled by GIMP with each
+        of them replaced; returns the copy of the selected layer (or of the first pixel layer)."""
+        image, linear_render = self.image, bool(self.config.get_property("linear-render"))
+        width, height = image.get_width(), image.get_height()
+        new_w, new_h = self.size()
+        layers = pixel_layers(image)
+        if not layers:
+            raise UserError("This image has no pixel layer for LIIF to redraw; use Image > Scale Image.")
+        pieces, plans = [], []
+        for layer in layers:
+            fmt = drawable_format(image, layer, layer.has_alpha(), linear_render)
+            w, h = layer.get_width(), layer.get_height()
+            _, x, y = layer.get_offsets()
+            plan = liif_plan.scaled_item(width, height, new_w, new_h, x, y, w, h)
+            data = liif_plan.to_little_endian(read_region(image, layer, fmt, (0, 0, w, h), False), fmt.itemsize)
+            pieces.append(Piece(data, fmt, (w, h), (plan.width, plan.height)))
+            plans.append(plan)
+        label = f"LIIF Upscale: {self.summary()}"
+        Gimp.progress_init(label)
+        results = self.upscale(client, pieces, label)
+        copy = image.duplicate()
+        copy.undo_disable()  # the copy's making is not something to undo
+        try:
+            if not copy.scale(new_w, new_h):
+                raise UserError(f"GIMP could not scale the copy of the image to {new_w} x {new_h}.")
+            copies = pixel_layers(copy)
+            if [layer.get_name() for layer in copies] != [layer.get_name() for layer in layers]:
+                raise UserError("GIMP's copy of the image does not have the layers of the image.")
+            for layer, piece, plan, result in zip(copies, pieces, plans, results):
+                _, x, y = layer.get_offsets()
+                placed = (x, y, layer.get_width(), layer.get_height())
+                if placed != (plan.x, plan.y, plan.width, plan.height):
+                    raise UserError(f"GIMP scaled the layer {layer.get_name()!r} to {placed}, not to "
+                                    f"{tuple(plan)[2:]} as planned; please report this.")
+                buffer = layer.get_buffer()
+                buffer.set(Gegl.Rectangle.new(0, 0, plan.width, plan.height), piece.fmt.babl,
+                           liif_plan.from_little_endian(result, piece.fmt.itemsize))
+                buffer.flush()
+        except BaseException:
+            copy.delete()
+            raise
+        copy.undo_enable()
+        Gimp.progress_update(1.0)
+        Gimp.progress_end()
+        ids = [layer.get_id() for layer in layers]
+        return copies[ids.index(self.drawable.get_id())] if self.drawable.get_id() in ids else copies[0]
 
-        def progress(done: int, total: int) -> None:
+    def upscale(self, client: WorkerClient, pieces: list[Piece], label: str) -> list[bytes]:
+        """Send each piece to the worker; progress of them all into GIMP's bar (pulsing until the
+        worker starts the job), the time left beside ``label``."""
+        state = {"started": False, "pulse": 0.0, "text": ""}
+        work = [piece.size[0] * piece.size[1] for piece in pieces]  # the decoder's share dominates
+        total, before = sum(work), [0]
+
+        def progress(done: int, of: int) -> None:
             state["started"] = True
-            fraction = done / total if total else 1.0
+            fraction = (before[0] + work[index] * (done / of if of else 1.0)) / total
             Gimp.progress_update(fraction)
             text = time_left.update(fraction)
             if text != state["text"]:
@@ -297,12 +421,17 @@ class Job:
         options = self.options()
         # from the speed an earlier job measured on this device (the worker keeps it on disk)
         info = client.info(idle=poll)
-        time_left = TimeLeft(estimate=estimate_seconds(info, options["model"], options["device"], w * h,
-                                                       size[0] * size[1], options["self_ensemble"]))
-        fmt = self.fmt
-        result, shape, dtype = client.upscale(data, (h, w, fmt.channels), fmt.dtype, size=size, progress=progress,
-                                              cancel=poll, **options)
-        return checked(result, shape, dtype, fmt, (size[1], size[0]))
+        estimates = [estimate_seconds(info, options["model"], options["device"], p.shape[0] * p.shape[1],
+                                      p.size[0] * p.size[1], options["self_ensemble"]) for p in pieces]
+        time_left = TimeLeft(estimate=None if None in estimates else sum(estimates))
+        results = []
+        for index, piece in enumerate(pieces):
+            (w, h), fmt = piece.shape, piece.fmt
+            result, shape, dtype = client.upscale(piece.data, (h, w, fmt.channels), fmt.dtype, size=piece.size,
+                                                  progress=progress, cancel=poll, **options)
+            results.append(checked(result, shape, dtype, fmt, (piece.size[1], piece.size[0])))
+            before[0] += work[index]
+        return results
 
     def into_image(self, name: str, data: bytes, size: tuple[int, int], plan: liif_plan.LayerPlan) -> Gimp.Layer:
         """Output "layer": scale the image with GIMP, add the result above the source; one undo group."""
@@ -462,11 +591,9 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
     preview = Preview(job, client, frame, picture, status)
 
     def show_size(*_args: Any) -> None:
-        _, _, w, h = job.rect
         try:
-            ow, oh = job.size()
-            label.set_text(f"Result: {liif_plan.size_summary(w, h, ow, oh)}")
-        except PlanError as exc:
+            label.set_text(f"Result: {job.summary()}")
+        except (PlanError, UserError) as exc:
             label.set_text(str(exc))
 
     def changed(*_args: Any) -> None:

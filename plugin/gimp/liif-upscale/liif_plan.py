@@ -117,6 +117,12 @@ def layer_plan(image_w: int, image_h: int, x: int, y: int, w: int, h: int, ow: i
     if new_w > MAX_SIDE or new_h > MAX_SIDE:
         raise PlanError(f"the enlarged image would be {new_w} x {new_h}, over GIMP's largest image size "
                         f"({MAX_SIDE} pixels a side); choose output 'new image' or a smaller size")
+    return scaled_item(image_w, image_h, new_w, new_h, x, y, w, h)
+
+
+def scaled_item(image_w: int, image_h: int, new_w: int, new_h: int, x: int, y: int, w: int, h: int) -> LayerPlan:
+    """Where ``Gimp.Image.scale`` to ``new_w`` x ``new_h`` puts the item ``(x, y, w, h)`` (image coordinates):
+    every edge scaled by the image's factors and rounded with ``SIGNED_ROUND``."""
     fx, fy = new_w / image_w, new_h / image_h
     left, top = signed_round(fx * x), signed_round(fy * y)
     width = max(1, signed_round(fx * (x + w)) - left)
