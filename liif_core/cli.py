@@ -1,19 +1,25 @@
 """``liif-upscale``: upscale image files (one, many, folders or globs) from the command line.
 
 Every input is handled on its own: a bad file prints one line and the batch goes on; the exit
-code is 0 when all succeeded, 1 when some failed, 2 for a usage error.
+code is 0 when all succeeded, 1 when some failed, 2 for a usage error. ``-`` as the input reads
+the image from standard input, ``-o -`` writes the result to standard output, so the command
+fits in a shell pipeline.
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import io
+import shutil
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from liif_core.devices import PRECISIONS
@@ -21,6 +27,8 @@ from liif_core.errors import LiifError
 from liif_core.imageio import READ_SUFFIXES, WRITE_FORMATS, read_image_and_metadata, stored_dtype, write_image
 from liif_core.upscale import output_size, upscale
 from liif_core.weights import Model, list_models, load_model
+
+STDIO = Path("-")  # the input read from standard input, the output written to standard output
 
 
 def expand_inputs(items: list[str], recursive: bool = False,
@@ -91,9 +99,11 @@ def output_path(args: argparse.Namespace, src: Path, rel: Path) -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="liif-upscale", description="Upscale images to any size with LIIF.")
-    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or glob patterns")
+    p.add_argument("inputs", nargs="*", metavar="INPUT",
+                   help="image files, folders or glob patterns; - reads one image from standard input")
     out = p.add_mutually_exclusive_group()
-    out.add_argument("-o", "--output", help="output file (one input only)")
+    out.add_argument("-o", "--output", help="output file (one input only); - writes to standard output (PNG "
+                                            "unless --format says otherwise)")
     out.add_argument("--out-dir", help="folder for the outputs (same file names)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--scale", type=lambda t: parse_pair(t, float, "--scale"), help="factor, e.g. 3 or 2x1.5")
@@ -114,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "made in sRGB form (photographs, screenshots, drawings): upscale their colour in sRGB form, "
                         "the form the model learned on. Leave it off for a render made in linear light: its values "
                         "upscale best as they are")
-    p.add_argument("--format", help="output format when writing to --out-dir: png, jpg, webp or tif")
+    p.add_argument("--format", help="output format when writing to --out-dir or to standard output: png, jpg, webp "
+                                    "or tif")
     p.add_argument("-r", "--recursive", action="store_true",
                    help="take the images of a folder's subfolders too; --out-dir repeats the subfolders")
     p.add_argument("--quality", type=int, metavar="1-100",
@@ -136,12 +147,49 @@ def warnings_as_lines() -> Iterator[None]:
         print(f"liif-upscale: warning: {warning.message}", file=sys.stderr)
 
 
+@contextmanager
+def standard_streams(src: Path, dst: Path, suffix: str | None) -> Iterator[tuple[Path, Path]]:
+    """The files to read and write instead of ``-``: standard input saved to a temporary file (its
+    format recognised from its bytes), and a temporary output of ``suffix`` (default PNG) that is
+    copied to standard output once it is whole. Other paths pass through."""
+    if STDIO not in (src, dst):
+        yield src, dst
+        return
+    with tempfile.TemporaryDirectory(prefix="liif-upscale-") as folder:
+        if src == STDIO:
+            data = sys.stdin.buffer.read()
+            try:
+                kind = Image.open(io.BytesIO(data)).format
+            except UnidentifiedImageError:
+                raise LiifError(f"standard input holds no image that can be read ({len(data)} bytes; "
+                                f"{', '.join(READ_SUFFIXES)} files can)") from None
+            src = Path(folder) / f"stdin.{kind.lower()}"
+            src.write_bytes(data)
+        if dst == STDIO:
+            dst = Path(folder) / f"stdout{suffix or '.png'}"
+            yield src, dst
+            with open(dst, "rb") as result:
+                shutil.copyfileobj(result, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        else:
+            yield src, dst
+
+
 def upscale_file(args: argparse.Namespace, src: Path, rel: Path, model: Model,
                  written: dict[Path, Path]) -> None:
     """Upscale one input (``rel``: its output's path below --out-dir) into its output file as the
     command line asks, and record it in ``written`` (output -> input, this run's). Raises
     :class:`LiifError` or ``OSError`` with what to fix; the output is then left as it was."""
     dst = output_path(args, src, rel)
+    if src == STDIO and dst != STDIO and dst.exists() and not args.overwrite:
+        raise LiifError(f"{dst} exists; pass --overwrite to replace it")
+    if STDIO in (src, dst):
+        with standard_streams(src, dst, args.format) as (read, write):
+            _upscale(args, read, write, model, "<stdin>" if src == STDIO else str(src),
+                     "<stdout>" if dst == STDIO else str(dst))
+        if dst != STDIO:
+            written[dst.resolve()] = src
+        return
     if dst.resolve() == src.resolve():
         raise LiifError(f"{dst}: refusing to overwrite the input; choose another output")
     if dst.resolve() in written:
@@ -150,12 +198,21 @@ def upscale_file(args: argparse.Namespace, src: Path, rel: Path, model: Model,
                         "on their common folder)")
     if dst.exists() and not args.overwrite:
         raise LiifError(f"{dst} exists; pass --overwrite to replace it")
-    with warnings_as_lines():
-        image, metadata = read_image_and_metadata(src)
-    stored_dtype(dst, image.shape[2], image.dtype)
+    _upscale(args, src, dst, model, str(src), str(dst))
+    written[dst.resolve()] = src
+
+
+def _upscale(args: argparse.Namespace, src: Path, dst: Path, model: Model, src_name: str, dst_name: str) -> None:
+    """Read ``src``, upscale it, write ``dst``; the names are what the messages call them."""
+    try:
+        with warnings_as_lines():
+            image, metadata = read_image_and_metadata(src)
+        stored_dtype(dst, image.shape[2], image.dtype)
+    except (LiifError, OSError) as e:  # the temporary file of standard input or output: say which stream
+        raise type(e)(str(e).replace(str(src), src_name).replace(str(dst), dst_name)) from None
     kwargs = target(args, image.shape[:2])
     oh, ow = output_size(image.shape[:2], **kwargs)
-    with tqdm(total=1, desc=f"{src.name} -> {ow}x{oh}", unit="px", unit_scale=True, leave=False,
+    with tqdm(total=1, desc=f"{Path(src_name).name} -> {ow}x{oh}", unit="px", unit_scale=True, leave=False,
               disable=args.quiet or None) as bar:  # None: bars only on a terminal, not in a log
         def progress(done: int, total: int) -> None:
             bar.total = total
@@ -166,9 +223,8 @@ def upscale_file(args: argparse.Namespace, src: Path, rel: Path, model: Model,
                          self_ensemble=args.self_ensemble, linear=args.linear, **kwargs)
     with warnings_as_lines():
         write_image(dst, result, metadata, args.quality)
-    written[dst.resolve()] = src
-    if not args.quiet:
-        tqdm.write(f"{src} -> {dst} ({ow}x{oh})")
+    if not args.quiet:  # standard output may hold the image itself
+        tqdm.write(f"{src_name} -> {dst_name} ({ow}x{oh})", file=sys.stderr if dst_name == "<stdout>" else None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
                      f"{'' if args.recursive else '; --recursive takes subfolders too'})")
     if args.output and len(inputs) != 1:
         parser.error(f"-o takes exactly one input, got {len(inputs)}; use --out-dir for batches")
+    if STDIO in (src for src, _ in inputs) and not args.output:
+        parser.error("- (standard input) takes -o OUTPUT, or -o - for standard output")
     try:
         model = load_model(args.model, args.device, args.precision)
     except LiifError as e:

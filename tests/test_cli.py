@@ -158,6 +158,43 @@ def test_module_entry_point(tiny_model_path, images, tmp_path):
     assert "%|" not in proc.stderr and proc.stdout.strip() == f"{images / 'rgb.png'} -> {out} (48x30)"
 
 
+def test_standard_input_and_output_make_a_pipeline(tiny_model_path, images, tmp_path):
+    """``-`` reads the image from standard input and ``-o -`` writes the result to standard output,
+    the same pixels as with files; messages go to standard error, so the output stays an image."""
+    import io
+
+    command = [sys.executable, "-m", "liif_core", "-", "-o", "-", "--model", str(tiny_model_path)]
+    proc = subprocess.run(command + ["--scale", "2"], input=(images / "rgba.png").read_bytes(), capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stderr.decode().strip() == "<stdin> -> <stdout> (14x18)"
+    assert run(tiny_model_path, str(images / "rgba.png"), "-o", str(tmp_path / "file.png"), "--scale", "2") == 0
+    piped = np.asarray(Image.open(io.BytesIO(proc.stdout)))
+    assert piped.shape == (18, 14, 4) and (piped == read_image(tmp_path / "file.png")).all()
+    # a JPEG in, lossless WebP out (--format), a 16-bit PNG in and out
+    proc = subprocess.run(command + ["--scale", "3", "--format", "webp"], input=(images / "photo.jpg").read_bytes(),
+                          capture_output=True)
+    assert proc.returncode == 0 and proc.stdout[:4] == b"RIFF", proc.stderr.decode()
+    assert Image.open(io.BytesIO(proc.stdout)).size == (24, 24)
+    proc = subprocess.run(command + ["--scale", "2"], input=(images / "deep.png").read_bytes(), capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode()
+    (tmp_path / "deep.png").write_bytes(proc.stdout)
+    deep = read_image(tmp_path / "deep.png")
+    assert deep.dtype == np.uint16 and deep.shape == (12, 10, 4)
+    # standard input into a file, which is not replaced without --overwrite
+    out = tmp_path / "from_stdin.png"
+    for expected in (0, 1):
+        proc = subprocess.run(command[:-4] + ["-o", str(out), "--scale", "2", "--model", str(tiny_model_path)],
+                              input=(images / "rgb.png").read_bytes(), capture_output=True, text=False)
+        assert proc.returncode == expected, proc.stderr.decode()
+    assert Image.open(out).size == (32, 20) and b"exists" in proc.stderr
+    # not an image: one line, nothing on standard output; "-" without -o is a usage error
+    proc = subprocess.run(command + ["--scale", "2"], input=b"not an image", capture_output=True)
+    assert proc.returncode == 1 and proc.stdout == b"" and b"standard input holds no image" in proc.stderr
+    with pytest.raises(SystemExit) as e:
+        run(tiny_model_path, "-", "--out-dir", str(tmp_path / "o"), "--scale", "2")
+    assert e.value.code == 2
+
+
 def test_16bit_png_round_trip(tmp_path):
     rng = np.random.default_rng(1)
     for c in (1, 2, 3, 4):
