@@ -231,7 +231,6 @@ class Piece(NamedTuple):
     size: tuple[int, int]
 
 
-
 class Job:
     """One run: the source region, the plan, the worker call, and placing the result."""
 
