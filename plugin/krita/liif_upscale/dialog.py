@@ -1,11 +1,11 @@
 """The "LIIF Upscale" dialog: scale or size (with aspect lock), model, device, quality, tile, scope, output.
 
 The sizes refer to what is upscaled: the whole canvas for a layer or the whole image, the
-selection's bounding box for a selection. The result line under them is computed by the same :func:`geometry.plan` the
-upscale uses, so what it shows is what happens. The model list and the GPU's availability come
-from the worker (``client.info()``), fetched in a thread so the dialog opens at once even while
-the worker is still starting. Last used values are kept in Krita's settings (kritarc, group
-``liif_upscale``).
+selection's bounding box for a selection. The result line under them is computed by the same
+:func:`geometry.plan` the upscale uses, so what it shows is what happens. The model list and the
+GPU's availability come from the worker (``client.info()``), fetched in a thread so the dialog
+opens at once even while the worker is still starting. Last used values are kept in Krita's
+settings (kritarc, group ``liif_upscale``).
 
 The preview shows one window of the result at 100%, computed by the worker from only the input
 pixels that window depends on (``region``), so it takes seconds where the whole job takes
@@ -197,7 +197,7 @@ class UpscaleDialog(QDialog):
 
         self.linear_render = QCheckBox("Linear render: upscale the values as stored")
         self.linear_render.setToolTip(
-            "This layer's profile stores linear light, so it is upscaled in sRGB form, as the model learned: best "
+            "A layer whose profile stores linear light is upscaled in sRGB form, as the model learned: best "
             "for photographs, screenshots and paintings. Tick this for a render made in linear light (measured "
             "+1.4-1.6 dB on photographs and +5 to +7 dB on UI images reduced that way; on images reduced in sRGB "
             "form it loses 1.4 to 11 dB)")
