@@ -151,10 +151,7 @@ def warnings_as_lines() -> Iterator[None]:
 def standard_streams(src: Path, dst: Path, suffix: str | None) -> Iterator[tuple[Path, Path]]:
     """The files to read and write instead of ``-``: standard input saved to a temporary file (its
     format recognised from its bytes), and a temporary output of ``suffix`` (default PNG) that is
-    copied to standard output once it is whole. Other paths pass through."""
-    if STDIO not in (src, dst):
-        yield src, dst
-        return
+    copied to standard output once it is whole. A path that is not ``-`` passes through."""
     with tempfile.TemporaryDirectory(prefix="liif-upscale-") as folder:
         if src == STDIO:
             data = sys.stdin.buffer.read()
