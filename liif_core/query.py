@@ -132,11 +132,14 @@ def query_rgb(model, inp: torch.Tensor, feat: torch.Tensor, coord: torch.Tensor,
 
 
 def decode_grid(model, layer1: torch.Tensor, width: int, rows: AxisNeighbours, cols: AxisNeighbours,
-                rel_cell: torch.Tensor, workspace: Workspace | None = None) -> torch.Tensor:
+                rel_cell: torch.Tensor, workspace: Workspace | None = None,
+                only: torch.Tensor | None = None) -> torch.Tensor:
     """Decode a block of output pixels given per-axis neighbours: ``(len(rows), len(cols), 3)``.
 
     ``layer1`` is ``(h*width, hidden)`` (one region of ``first_layer_map``); the neighbour indices
     in ``rows``/``cols`` are local to that region; ``rel_cell`` is the ``(2,)`` cell in feature pixels.
+    ``only``: a ``(len(rows), len(cols))`` bool mask; just those pixels are decoded, the rest are
+    zero (their neighbours need not be in ``layer1``).
     """
     n_rows, n_cols = rows.index.shape[1], cols.index.shape[1]
     pairs, weight = combine_axes(AxisNeighbours(rows.index[:, :, None], rows.rel[:, :, None]),
@@ -146,6 +149,14 @@ def decode_grid(model, layer1: torch.Tensor, width: int, rows: AxisNeighbours, c
                        for sy, sx in pairs])
     k = len(pairs)
     q = n_rows * n_cols
-    out = decode(model, layer1.unsqueeze(0), index.view(k, 1, q), rel.view(k, 1, q, 2), weight.view(k, 1, q),
-                 rel_cell.view(1, 1, 2).expand(1, q, 2), workspace)
-    return out.view(n_rows, n_cols, -1)
+    index, rel, weight = index.view(k, 1, q), rel.view(k, 1, q, 2), weight.view(k, 1, q)
+    if only is not None:
+        picked = only.reshape(-1).nonzero().squeeze(1)
+        index, rel, weight = index[:, :, picked], rel[:, :, picked], weight[:, :, picked]
+    out = decode(model, layer1.unsqueeze(0), index, rel, weight,
+                 rel_cell.view(1, 1, 2).expand(1, index.shape[-1], 2), workspace)
+    if only is None:
+        return out.view(n_rows, n_cols, -1)
+    full = torch.zeros(q, out.shape[-1], device=out.device, dtype=out.dtype)
+    full[picked] = out[0]
+    return full.view(n_rows, n_cols, -1)

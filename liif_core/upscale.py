@@ -11,9 +11,10 @@ import torch
 
 from liif_core.devices import PRECISION_ENV, ThreadGovernor
 from liif_core.errors import InputError, MemoryLimitError
+from liif_core.flat import quiet_map
 from liif_core.pixels import DTYPES, check_image, split, srgb_decode, to_dtype
 from liif_core.self_ensemble import ALL_VIEWS, IDENTITY, View
-from liif_core.tiling import input_window, run_tiles
+from liif_core.tiling import Plan, input_window, plan_tiles, run_tiles
 from liif_core.weights import Model, load_model
 
 MEMORY_LIMIT_ENV = "LIIF_UPSCALE_MEMORY_LIMIT"
@@ -116,14 +117,16 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
     :class:`~liif_core.errors.InputError` for unusable input and
     :class:`~liif_core.errors.Cancelled` when ``cancel()`` returns true (no partial result).
     ``self_ensemble`` averages 8 flipped and transposed passes: 8 times the work for a slightly
-    better result (:mod:`liif_core.self_ensemble`). ``progress(done, total)`` counts output pixels,
-    ``oh * ow`` per pass: one pass for the colour, one more for a visible alpha, each times 8 with
-    the self-ensemble.
+    better result (:mod:`liif_core.self_ensemble`). ``progress(done, total)`` counts the work of
+    every pass (the colour, a visible alpha, each times 8 with the self-ensemble) in decoded output
+    pixels, the encoder's work converted at its cost (:class:`~liif_core.tiling.Plan`). Flat areas
+    take a model's skip alone, decode nothing and count nothing (:mod:`liif_core.flat`): on UI
+    images and painted layers a third or more of the work.
 
     ``region = (x, y, width, height)`` returns only that window of the result, computed from the
     input pixels it depends on: the same values as cutting it from the whole result (to float
     rounding), at a fraction of the cost. A preview of a long job. Progress then counts the
-    window's pixels.
+    window's work.
 
     ``linear``: the colour channels hold linear light (an editor layer with a linear profile).
     The model learned on sRGB-encoded images, so the colour is sRGB-encoded for it and decoded
@@ -163,7 +166,24 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
     colour, alpha = split(image, linear, part)
     out = np.empty((rh, rw, c), dtype=image.dtype)
     planes = [colour] + ([alpha.expand(3, *alpha.shape)] if alpha is not None else [])
-    steps = len(planes) * len(views)
+    # where the result is the skip alone (flat areas; only a model with a skip has one)
+    quiet = [quiet_map(p, alpha if i == 0 else None) if m.net.skip is not None else None
+             for i, p in enumerate([colour] + ([alpha[None]] if alpha is not None else []))]
+
+    def plan(i: int, view: View) -> Plan:
+        """The tiles of plane i's pass through ``view``, decoding only where it is not flat."""
+        return plan_tiles(m.net, view.out_hw((h, w)), view.out_hw((oh, ow)), tile,
+                          view.window((y0, y0 + rh), (x0, x0 + rw), (oh, ow)),
+                          None if quiet[i] is None else view.apply(quiet[i][None, None])[0, 0],
+                          origin_of(view), m.device)
+
+    def origin_of(view: View) -> tuple[int, int]:
+        """Where the prepared input part starts in the view's input."""
+        origin = view.window(part[:2], part[2:], (h, w))
+        return origin[0], origin[2]
+
+    works = [plan(i, view).work for i in range(len(planes)) for view in views]
+    total, before, reported = sum(works), 0, []
     for i, plane in enumerate(planes):
         inp = ((plane.to(m.device) - 0.5) / 0.5).unsqueeze(0)
 
@@ -182,14 +202,12 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
                 out[rows, cols, 0] = to_dtype(colour, image.dtype)
 
         total_sum = torch.zeros(rh, rw, 3) if len(views) > 1 else None
-        for v, view in enumerate(views):
-            step = i * len(views) + v
-
-            def report(done: int, total: int, step: int = step) -> None:
-                """Pass k's share is [k * oh * ow, (k + 1) * oh * ow]: the passes' own totals (work,
-                tiles of flipped views) may differ by a little, the overall count must not step back."""
-                if progress and not (done == 0 and step):  # (0, total) only once, at the start
-                    progress(step * rh * rw + done * rh * rw // total, rh * rw * steps)
+        for view in views:
+            def report(done: int, _: int, before: int = before) -> None:
+                """The pass's own count, after the passes before it; (0, total) only once, at the start."""
+                if progress and (done or not reported):
+                    reported.append(done)
+                    progress(before + done, total)
 
             def emit(r0: int, c0: int, block: torch.Tensor, view: View = view,
                      total_sum: torch.Tensor | None = total_sum) -> None:
@@ -201,10 +219,10 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
                     total_sum[rows, cols] += block.float().cpu()
 
             with torch.inference_mode():
-                window = view.window((y0, y0 + rh), (x0, x0 + rw), (oh, ow))
-                origin = view.window(part[:2], part[2:], (h, w))
-                run_tiles(m.net, view.apply(inp), view.out_hw((oh, ow)), tile, emit, report, between_chunks, window,
-                          (origin[0], origin[2], *view.out_hw((h, w))), m.decoder_dtype)
+                pass_plan = plan(i, view)
+                run_tiles(m.net, view.apply(inp), pass_plan, emit, report, between_chunks, origin_of(view),
+                          m.decoder_dtype)
+            before += pass_plan.work
         if total_sum is not None:
             store(slice(None), slice(None), total_sum / len(views))
     if alpha is None and c in (2, 4):

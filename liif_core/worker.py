@@ -35,12 +35,14 @@ Requests (client -> worker)::
                                                                           MACS_PER_OUTPUT_PX]}}
                                         speed comes from finished jobs, this worker's or (on disk,
                                         per device) an earlier one's; work has every bundled model
-                                        and each other model once it ran. A job takes about
+                                        and each other model once it ran. A job takes at most about
                                         passes * (in_px * work[0] + out_px * work[1]) / speed seconds
+                                        (less where flat areas need no decoding: liif_core.flat)
 
 Replies (worker -> client)::
 
-    {"event": "progress", "id": ID, "done": i, "total": n, "fraction": i / n}   in order, output pixels;
+    {"event": "progress", "id": ID, "done": i, "total": n, "fraction": i / n}   in order, in work units
+                                        (decoded output pixels, liif_core.tiling.Plan);
                                         the first (0), the last (n), and between them at most every 0.1 s
     {"event": "result", "id": ID, "shape": [...], "dtype": ..., "nbytes": M}   + M pixel bytes
     {"event": "error", "id": ID | null, "type": TYPE, "message": TEXT}
@@ -291,7 +293,7 @@ class Engine:
         import liif_core
 
         model = self.model(job["model"], job["device"])
-        totals = []  # upscale's own count of the work: oh * ow per pass (colour, visible alpha, views)
+        totals = []  # upscale's own count of the work, in decoded output pixels (see liif_core.tiling.Plan)
 
         def counted(done: int, total: int) -> None:
             totals.append(total)
@@ -302,19 +304,17 @@ class Engine:
                                 device=job["device"], tile=job["tile"], progress=counted, cancel=cancel,
                                 self_ensemble=job["self_ensemble"], region=job.get("region"),
                                 linear=job.get("linear", False))
-        if job.get("region") is None:  # a window's encoder work is not the whole input's: not a measure
-            out_pixels = out.shape[0] * out.shape[1]
-            self._measured(job, model, out_pixels, totals[-1] // out_pixels, time.perf_counter() - start)
+        if job.get("region") is None and totals and totals[-1]:  # a preview is too short to be a measure
+            self._measured(job, model, totals[-1], time.perf_counter() - start)
         return out
 
-    def _measured(self, job: dict[str, Any], model: Any, out_pixels: int, passes: int, seconds: float) -> None:
+    def _measured(self, job: dict[str, Any], model: Any, work: int, seconds: float) -> None:
         from liif_core import speed_memory
         from liif_core.query import work_per_pixel
 
         per_input, per_output = work_per_pixel(model.net)
         self._work = {**self.work(), job["model"] or "default": [per_input, per_output]}
-        image = job["image"]
-        macs = passes * (per_input * image.shape[0] * image.shape[1] + per_output * out_pixels)
+        macs = work * per_output  # the work done, flat areas that needed no decoding left out
         kind = model.device.type
         if seconds > 0 and (seconds >= SPEED_MIN_SECONDS or kind not in self.speed()):
             self._speed = {**self.speed(), kind: macs / seconds}

@@ -11,7 +11,7 @@ from liif_core import models
 from liif_core.coords import make_cell
 from liif_core.query import query_rgb
 from liif_core.reference import query_rgb_reference, upscale_reference
-from liif_core.tiling import run_tiles
+from liif_core.tiling import plan_tiles, run_tiles
 
 
 def make_liif(encoder: str, skip: str | None, small: bool = True, seed: int = 0) -> torch.nn.Module:
@@ -35,7 +35,7 @@ def tiled(model, inp: torch.Tensor, out_hw: tuple[int, int], tile: int) -> torch
         out[r0:r0 + block.shape[0], c0:c0 + block.shape[1]] = block
 
     with torch.no_grad():
-        run_tiles(model, inp, out_hw, tile, emit)
+        run_tiles(model, inp, plan_tiles(model, inp.shape[-2:], out_hw, tile), emit)
     return out.permute(2, 0, 1)[None]
 
 

@@ -1,0 +1,139 @@
+"""Flat areas take the model's skip alone: what changes, what does not, and what it saves."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import liif_core
+from liif_core.flat import QUIET_RADIUS, quiet_map
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "dialog.png"
+UPSCALE = sys.modules["liif_core.upscale"]  # the package's name "upscale" is the function
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_path):
+    return liif_core.load_model(tiny_model_path, device="cpu")
+
+
+def upscale(image: np.ndarray, flat: bool, monkeypatch: pytest.MonkeyPatch, **kwargs) -> tuple[np.ndarray, int]:
+    """The result and its counted work, with flat areas skipped as shipped, or (``flat=False``)
+    with every query decoded, as before flat areas were known."""
+    if not flat:
+        monkeypatch.setattr(UPSCALE, "quiet_map", lambda plane, alpha=None: torch.zeros(plane.shape[-2:], dtype=bool))
+    totals = []
+    out = liif_core.upscale(image, progress=lambda d, t: totals.append(t), **kwargs)
+    monkeypatch.undo()
+    return out, totals[-1]
+
+
+def noise_with_flat_block(h: int, w: int, block: tuple[int, int, int, int], seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    image = rng.random((h, w, 3), dtype=np.float32)
+    r0, r1, c0, c1 = block
+    image[r0:r1, c0:c1] = (0.2, 0.6, 0.9)
+    return image
+
+
+def source_pixels(n_in: int, n_out: int) -> np.ndarray:
+    """The input pixel each output pixel's centre falls in, along one axis."""
+    return np.minimum(((np.arange(n_out) + 0.5) * n_in / n_out).astype(int), n_in - 1)
+
+
+def test_quiet_map_marks_flat_squares_and_invisible_ones():
+    plane = torch.rand(3, 30, 40)
+    plane[:, 5:20, 10:35] = 0.5
+    quiet = quiet_map(plane)
+    r = QUIET_RADIUS
+    want = torch.zeros(30, 40, dtype=torch.bool)
+    want[5 + r:20 - r, 10 + r:35 - r] = True
+    assert torch.equal(quiet, want)
+    alpha = torch.ones(30, 40)
+    alpha[:, :12] = 0  # columns 0-11 invisible: quiet up to 4 pixels from the visible ones
+    assert torch.equal(quiet_map(plane, alpha)[:, :8], torch.ones(30, 8, dtype=torch.bool))
+    assert not quiet_map(plane, alpha)[:15, 8:10].any()
+    edge = torch.rand(3, 30, 40)
+    edge[:, :, :6] = 0.25  # flat up to the image's edge: the square is cut off there
+    assert quiet_map(edge)[:, :2].all() and not quiet_map(edge)[:, 2:].any()
+
+
+def test_flat_block_takes_the_skip_and_the_rest_is_unchanged(tiny, monkeypatch):
+    """Inside a flat block the result is its colour (a random model's decoder would add something
+    there); every pixel whose neighbourhood is not flat is exactly what decoding everything gives;
+    and the work counted drops by the flat share."""
+    h, w, block = 48, 60, (8, 40, 10, 50)
+    image = noise_with_flat_block(h, w, block)
+    fast, fast_work = upscale(image, True, monkeypatch, scale=3, model=tiny, tile=16)
+    full, full_work = upscale(image, False, monkeypatch, scale=3, model=tiny, tile=16)
+    rows, cols = source_pixels(h, 3 * h), source_pixels(w, 3 * w)
+    r0, r1, c0, c1 = block
+    m = QUIET_RADIUS + 1  # a query's first neighbour is its pixel or the one before
+    inside = np.outer((rows >= r0 + m) & (rows < r1 - m + 1), (cols >= c0 + m) & (cols < c1 - m + 1))
+    near = np.outer((rows >= r0 + m - 2) & (rows < r1 - m + 2), (cols >= c0 + m - 2) & (cols < c1 - m + 2))
+    assert np.abs(fast[inside] - np.array([0.2, 0.6, 0.9], np.float32)).max() < 1e-6
+    assert np.abs(full[inside] - fast[inside]).max() > 1e-3, "the random decoder adds something on flat input"
+    assert np.abs(full[~near] - fast[~near]).max() < 1e-5
+    assert full_work - fast_work >= inside.sum()  # those queries, and the encoder of tiles that need none
+
+
+def test_invisible_areas_keep_a_smooth_colour_and_no_alpha(tiny, monkeypatch):
+    """Where no pixel around is visible, the colour is the skip's upscale of the fill under it and
+    alpha is exactly 0; every visible pixel of the result is what decoding everything gives."""
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (40, 50, 4), dtype=np.uint8)
+    image[:, 20:, 3] = 0  # the right part fully transparent
+    fast, fast_work = upscale(image, True, monkeypatch, scale=2, model=tiny, tile=16)
+    full, full_work = upscale(image, False, monkeypatch, scale=2, model=tiny, tile=16)
+    far = slice(2 * (20 + QUIET_RADIUS + 1), None)
+    assert (fast[:, far, 3] == 0).all()
+    assert (fast[:, far, :3] != full[:, far, :3]).any(), "the random decoder's colour differs there"
+    visible = fast[..., 3] > 0
+    assert np.array_equal(fast[visible], full[visible])
+    assert fast_work < 0.7 * full_work
+
+
+def test_a_flat_alpha_costs_nothing(tiny, monkeypatch):
+    """A layer at one opacity is a second plane to upscale, but a flat one: no work beyond the colour's."""
+    rgb = np.random.default_rng(2).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    rgba = np.dstack([rgb, np.full((30, 40), 128, np.uint8)])
+    with_alpha, work = upscale(rgba, True, monkeypatch, scale=2.5, model=tiny)
+    without, colour_work = upscale(rgb, True, monkeypatch, scale=2.5, model=tiny)
+    assert work == colour_work and (with_alpha[..., 3] == 128).all()
+    assert np.array_equal(with_alpha[..., :3], without)
+
+
+@pytest.mark.parametrize("self_ensemble", [False, True])
+def test_tiles_and_windows_agree_with_flat_areas(tiny, self_ensemble):
+    """With flat and invisible areas cutting across tiles: any tile size, and any window of the
+    result (a preview, in every view of the self-ensemble), give the same pixels."""
+    image = np.dstack([noise_with_flat_block(36, 44, (3, 30, 5, 25), seed=3), np.ones((36, 44), np.float32)])
+    image[20:, 30:, 3] = 0
+    image[:12, 34:, 3] = 0.5
+    size = (97, 80)  # (width, height): not whole factors
+    whole = liif_core.upscale(image, size=size, model=tiny, tile=1024, self_ensemble=self_ensemble)
+    tiled = liif_core.upscale(image, size=size, model=tiny, tile=8, self_ensemble=self_ensemble)
+    assert np.abs(whole - tiled).max() < 1e-5
+    for x, y, w, h in [(0, 0, 30, 20), (50, 40, 47, 40), (20, 10, 1, 60)]:
+        window = liif_core.upscale(image, size=size, model=tiny, tile=8, self_ensemble=self_ensemble,
+                                   region=(x, y, w, h))
+        assert np.abs(window - whole[y:y + h, x:x + w]).max() < 1e-5
+
+
+def test_shipped_model_on_the_example_changes_nothing_visible(monkeypatch):
+    """The claim in liif_core.flat, with the real weights: on the example dialog x3, skipping its
+    flat areas changes no 8-bit value by more than 1 level and saves over a third of the work."""
+    if not liif_core.list_models():
+        pytest.skip("no bundled weights in weights/")
+    image = np.asarray(Image.open(EXAMPLE).convert("RGB"))
+    monkeypatch.setenv("LIIF_UPSCALE_PRECISION", "float32")
+    fast, fast_work = upscale(image, True, monkeypatch, scale=3, device="cpu")
+    monkeypatch.setenv("LIIF_UPSCALE_PRECISION", "float32")
+    full, full_work = upscale(image, False, monkeypatch, scale=3, device="cpu")
+    assert np.abs(fast.astype(int) - full.astype(int)).max() <= 1
+    assert fast_work < 0.67 * full_work
