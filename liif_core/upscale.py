@@ -121,7 +121,7 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
     every pass (the colour, a visible alpha, each times 8 with the self-ensemble) in decoded output
     pixels, the encoder's work converted at its cost (:class:`~liif_core.tiling.Plan`). Flat areas
     take a model's skip alone, decode nothing and count nothing (:mod:`liif_core.flat`): on UI
-    images and painted layers a third or more of the work.
+    images and painted layers often a quarter to a half of the work.
 
     ``region = (x, y, width, height)`` returns only that window of the result, computed from the
     input pixels it depends on: the same values as cutting it from the whole result (to float

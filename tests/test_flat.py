@@ -108,6 +108,12 @@ def test_a_flat_alpha_costs_nothing(tiny, monkeypatch):
     assert np.array_equal(with_alpha[..., :3], without)
 
 
+def test_an_image_of_one_colour_needs_no_work(tiny, monkeypatch):
+    image = np.full((20, 30, 4), (10, 200, 30, 255), np.uint8)
+    out, work = upscale(image, True, monkeypatch, scale=3, model=tiny)
+    assert work == 0 and (out == (10, 200, 30, 255)).all()
+
+
 @pytest.mark.parametrize("self_ensemble", [False, True])
 def test_tiles_and_windows_agree_with_flat_areas(tiny, self_ensemble):
     """With flat and invisible areas cutting across tiles: any tile size, and any window of the
