@@ -20,7 +20,6 @@ around: the result there is fully transparent, whatever its colour.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 # Half the side of the square around a pixel that must be flat for its queries to be skipped. The
 # queries read the features of their pixel and of the next one (local ensemble), each of which
@@ -28,19 +27,44 @@ import torch.nn.functional as F
 QUIET_RADIUS = 4
 
 
-def _extremes(x: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Largest and smallest value of each ``(C, H, W)`` channel in the square around each pixel
-    (cut off at the edges)."""
-    padded = F.pad(x.unsqueeze(0), (radius,) * 4, mode="replicate")
-    size = 2 * radius + 1
-    return F.max_pool2d(padded, size, 1)[0], -F.max_pool2d(-padded, size, 1)[0]
+# rows of the map computed at once: a few times this many pixels of temporaries, whatever the image
+BAND_ROWS = 256
+
+
+def _window_any(m: torch.Tensor, dim: int, lo: int, hi: int, n_out: int) -> torch.Tensor:
+    """Bool, ``n_out`` long along ``dim``: whether ``m`` holds any true value from ``i + lo`` to
+    ``i + hi`` (inclusive, cut off at its ends) at each position ``i`` (running sums: any window size
+    costs the same)."""
+    first = list(m.shape)
+    first[dim] = 1
+    sums = torch.cat([torch.zeros(first, dtype=torch.int32), m.to(torch.int32).cumsum(dim)], dim)
+    i = torch.arange(n_out)
+    start, end = (i + lo).clamp(0, m.shape[dim]), (i + hi + 1).clamp(0, m.shape[dim])
+    return sums.index_select(dim, end) > sums.index_select(dim, start)
+
+
+def _busy(plane: torch.Tensor, alpha: torch.Tensor | None, r: int) -> torch.Tensor:
+    """Bool ``(H, W)``: where the square of ``r`` pixels around holds two different neighbouring
+    values of ``plane`` (it is not one colour) and, with ``alpha``, a visible pixel."""
+    h, w = plane.shape[-2:]
+    across = (plane[:, :, 1:] != plane[:, :, :-1]).any(dim=0)  # between columns x and x + 1
+    down = (plane[:, 1:] != plane[:, :-1]).any(dim=0)  # between rows y and y + 1
+    busy = _window_any(_window_any(across, 0, -r, r, h), 1, -r, r - 1, w)
+    busy |= _window_any(_window_any(down, 0, -r, r - 1, h), 1, -r, r, w)
+    if alpha is not None:
+        busy &= _window_any(_window_any(alpha > 0, 0, -r, r, h), 1, -r, r, w)
+    return busy
 
 
 def quiet_map(plane: torch.Tensor, alpha: torch.Tensor | None = None, radius: int = QUIET_RADIUS) -> torch.Tensor:
     """Bool ``(H, W)``: where ``plane`` ``(C, H, W)`` is constant within ``radius`` pixels in every
-    channel, or, with the layer's ``alpha`` ``(H, W)``, where no pixel within ``radius`` is visible."""
-    high, low = _extremes(plane, radius)
-    quiet = (high == low).all(dim=0)
-    if alpha is not None:
-        quiet |= _extremes(alpha.unsqueeze(0), radius)[0][0] == 0
+    channel (the square cut off at the image's edges), or, with the layer's ``alpha`` ``(H, W)``,
+    where no pixel within ``radius`` is visible."""
+    h, w = plane.shape[-2:]
+    quiet = torch.empty(h, w, dtype=torch.bool)
+    for r0 in range(0, h, BAND_ROWS):  # in bands, with the rows their squares reach
+        r1 = min(h, r0 + BAND_ROWS)
+        a0, a1 = max(0, r0 - radius), min(h, r1 + radius)
+        band = _busy(plane[:, a0:a1], None if alpha is None else alpha[a0:a1], radius)
+        quiet[r0:r1] = ~band[r0 - a0:r1 - a0]
     return quiet

@@ -63,6 +63,40 @@ def test_quiet_map_marks_flat_squares_and_invisible_ones():
     assert quiet_map(edge)[:, :2].all() and not quiet_map(edge)[:, 2:].any()
 
 
+@pytest.mark.parametrize("radius", [1, 2, QUIET_RADIUS])
+def test_quiet_map_equals_the_definition(radius):
+    """Against the plain definition, the largest value of each channel around a pixel equal to
+    its smallest (squares cut off at the edges), on random patches of few values."""
+    rng = np.random.default_rng(radius)
+    plane = torch.from_numpy(rng.integers(0, 2, (3, 40, 45)).astype(np.float32))
+    plane[:, 3:30, 4:40] = torch.from_numpy((rng.random((27, 36)) > 0.02).astype(np.float32))
+    alpha = torch.from_numpy((rng.random((40, 45)) > 0.97).astype(np.float32))
+    padded = torch.nn.functional.pad(plane[None], (radius,) * 4, mode="replicate")
+    high = torch.nn.functional.max_pool2d(padded, 2 * radius + 1, 1)[0]
+    low = -torch.nn.functional.max_pool2d(-padded, 2 * radius + 1, 1)[0]
+    seen = torch.nn.functional.max_pool2d(torch.nn.functional.pad(alpha[None, None], (radius,) * 4),
+                                          2 * radius + 1, 1)[0, 0]
+    want = (high == low).all(dim=0)
+    assert want.any() and not want.all()
+    assert torch.equal(quiet_map(plane, radius=radius), want)
+    assert torch.equal(quiet_map(plane, alpha, radius=radius), want | (seen == 0))
+
+
+def test_quiet_map_in_bands_equals_one_pass(monkeypatch):
+    """Bands of rows (bounded memory on big layers) give the map of the whole plane at once."""
+    from liif_core import flat
+
+    rng = np.random.default_rng(4)
+    plane = torch.from_numpy(rng.integers(0, 2, (3, 70, 50)).astype(np.float32))
+    plane[:, 10:60, 5:45] = 1
+    alpha = torch.from_numpy((rng.random((70, 50)) > 0.5).astype(np.float32))
+    alpha[20:50] = 0
+    whole = quiet_map(plane, alpha)
+    assert whole.any() and not whole.all()
+    monkeypatch.setattr(flat, "BAND_ROWS", 7)
+    assert torch.equal(quiet_map(plane, alpha), whole)
+
+
 def test_flat_block_takes_the_skip_and_the_rest_is_unchanged(tiny, monkeypatch):
     """Inside a flat block the result is its colour (a random model's decoder would add something
     there); every pixel whose neighbourhood is not flat is exactly what decoding everything gives;
@@ -106,6 +140,13 @@ def test_a_flat_alpha_costs_nothing(tiny, monkeypatch):
     without, colour_work = upscale(rgb, True, monkeypatch, scale=2.5, model=tiny)
     assert work == colour_work and (with_alpha[..., 3] == 128).all()
     assert np.array_equal(with_alpha[..., :3], without)
+
+
+@pytest.mark.parametrize("hw", [(1, 1), (1, 6), (6, 1), (2, 2)])
+def test_images_of_a_pixel_or_a_line(tiny, hw):
+    for image in (np.full((*hw, 3), 0.5, np.float32), np.random.default_rng(0).random((*hw, 3), dtype=np.float32)):
+        assert liif_core.upscale(image, scale=3, model=tiny).shape == (3 * hw[0], 3 * hw[1], 3)
+    assert (liif_core.upscale(np.full((*hw, 3), 0.5, np.float32), scale=3, model=tiny) == 0.5).all()
 
 
 def test_an_image_of_one_colour_needs_no_work(tiny, monkeypatch):
