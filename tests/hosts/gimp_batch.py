@@ -51,6 +51,9 @@ def tree(image, out_dir=None, stem=""):
             entry = {"name": layer.get_name(), "x": x, "y": y, "width": layer.get_width(),
                      "height": layer.get_height(), "visible": layer.get_visible(),
                      "opacity": round(layer.get_opacity(), 3), "mode": layer.get_mode().value_nick}
+            if layer.is_text_layer():
+                size, _unit = layer.get_font_size()
+                entry.update(text=layer.get_text(), font_size=round(size, 3))
             if layer.is_group_layer():
                 entry["children"] = walk(layer.get_children())
             elif out_dir:
@@ -90,6 +93,12 @@ def build(case):
                 group = groups[layer_spec["name"]] = Gimp.GroupLayer.new(image, layer_spec["name"])
                 image.insert_layer(group, None, 0)
             group.set_opacity(layer_spec.get("opacity", 100.0))
+            continue
+        if layer_spec.get("kind") == "text":  # an editable text layer: the plug-in leaves it to GIMP
+            font = Gimp.Font.get_by_name(layer_spec["font"]) or Gimp.context_get_font()
+            text = Gimp.TextLayer.new(image, layer_spec["text"], font, layer_spec["size"], Gimp.Unit.pixel())
+            image.insert_layer(text, None, 0)
+            text.set_offsets(layer_spec["x"], layer_spec["y"])
             continue
         parent = None
         if layer_spec.get("parent"):
@@ -191,7 +200,7 @@ def run_case(case, proc, out_dir):
         with open(res["selection_file"], "wb") as f:
             f.write(read_all(image.get_selection(), "Y u8"))
     res["before"] = digest(image, source)
-    res["tree_before"] = tree(image)
+    res["tree_before"] = tree(image, out_dir, case["name"] + ".before")
     images_before = {i.get_id() for i in Gimp.get_images()}
     cfg = proc.create_config()
     interactive = case.get("interactive")
@@ -234,7 +243,7 @@ def run_case(case, proc, out_dir):
         if target.get_id() != image.get_id():
             target.delete()
     res["after"] = digest(image, source)
-    res["tree_after"] = tree(image)
+    res["tree_after"] = tree(image, out_dir, case["name"] + ".after")
     res["new_images"] = len({i.get_id() for i in Gimp.get_images()} - images_before - {image.get_id()})
     image.delete()
     return res

@@ -194,19 +194,23 @@ def new_layer(image: Gimp.Image, name: str, fmt: PixelFormat, gray: bool, alpha:
     return layer
 
 
-def pixel_layers(image: Gimp.Image) -> list[Gimp.Layer]:
+def pixel_layers(image: Gimp.Image, copy: Gimp.Image | None = None) -> list[Gimp.Layer]:
     """The layers output "layers" redraws: every layer with pixels of its own, also in groups (not groups
-    themselves, which show their children, nor text layers, which are left to GIMP's scaling)."""
+    themselves, which show their children). Text layers count: GIMP's scaling turns them into scaled pixels
+    (a text layer marked as modified, as Image > Scale Image leaves it), so LIIF redraws those pixels. With
+    ``copy``, a duplicate of ``image``, the layers at the same places in it."""
     found = []
 
-    def walk(layers: list[Gimp.Layer]) -> None:
-        for layer in layers:
+    def walk(layers: list[Gimp.Layer], twins: list[Gimp.Layer]) -> None:
+        if [layer.get_name() for layer in layers] != [twin.get_name() for twin in twins]:
+            raise UserError("GIMP's copy of the image does not have the layers of the image.")
+        for layer, twin in zip(layers, twins):
             if layer.is_group_layer():
-                walk(layer.get_children())
-            elif not layer.is_text_layer():
-                found.append(layer)
+                walk(layer.get_children(), twin.get_children())
+            else:
+                found.append(twin)
 
-    walk(image.get_layers())
+    walk(image.get_layers(), (copy or image).get_layers())
     return found
 
 
@@ -372,9 +376,7 @@ class Job:
         try:
             if not copy.scale(new_w, new_h):
                 raise UserError(f"GIMP could not scale the copy of the image to {new_w} x {new_h}.")
-            copies = pixel_layers(copy)
-            if [layer.get_name() for layer in copies] != [layer.get_name() for layer in layers]:
-                raise UserError("GIMP's copy of the image does not have the layers of the image.")
+            copies = pixel_layers(image, copy)
             for layer, piece, plan, result in zip(copies, pieces, plans, results):
                 _, x, y = layer.get_offsets()
                 placed = (x, y, layer.get_width(), layer.get_height())
