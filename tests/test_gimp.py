@@ -345,6 +345,11 @@ def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str,
                   "args": {"model": str(model), "device": "cpu", "output": "layers", "tile": 0, "scale": 2.5,
                            "width": 0, "height": 0, "self-ensemble": False}})
     sources["every_layer"] = {lname: arr for lname, arr, _, _ in layers}
+    # a text layer upscaled on its own: its pixels as GIMP rendered them
+    add("text_new_layer", "rgb", "U8_NON_LINEAR", (12, 8), [("bg", _pixels((8, 12, 3), np.uint8, 14), 0, 0)],
+        {"scale": 2.0})
+    cases[-1]["layers"].insert(0, {"name": "text", "kind": "text", "text": "Ab", "font": "DejaVu Sans", "size": 6.0,
+                                   "x": 1, "y": 1})
     # errors: nothing may change
     add("error_scale_zero", "rgb", "U8_NON_LINEAR", (7, 5), [("src", rgba8, 0, 0)], {"scale": 0.0},
         expect_error="at least 1")
@@ -546,6 +551,23 @@ def test_pixels_match_the_engine(main_run, name: str, monkeypatch: pytest.Monkey
     else:
         diff = np.abs(got.astype(np.int64) - expected.astype(np.int64))
         assert diff.max() == 0, f"{(diff > 0).sum()} of {diff.size} samples differ, by up to {diff.max()}"
+
+
+@requires_gimp
+def test_a_text_layer_is_upscaled_as_rendered(main_run) -> None:
+    """The active layer a text layer: LIIF upscales its pixels as GIMP drew them, into a new layer above."""
+    res = main_run[1]["text_new_layer"]
+    assert res["status"] == "success", res["message"]
+    before = res["tree_before"][0]
+    assert before["text"] == "Ab"
+    rendered = np.fromfile(before["file"], np.uint8).reshape(before["height"], before["width"], 4)
+    x, y, w, h = res["region"]
+    out = res["result"]
+    assert rendered[y:y + h, x:x + w, 3].any(), "GIMP drew no text"
+    expected = liif_core.upscale(rendered[y:y + h, x:x + w], size=(out["width"], out["height"]),
+                                 model=main_run[3]["cases"]["text_new_layer"]["args"]["model"], device="cpu")
+    assert np.array_equal(read_result(res, np.uint8), expected)
+    assert [layer["name"] for layer in out["geometry"]["layers"]][:2] == ["Ab x2 (LIIF)", "Ab"]
 
 
 @requires_gimp
