@@ -64,13 +64,19 @@ def input_window(model, in_hw: tuple[int, int], out_hw: tuple[int, int],
 @dataclass(frozen=True)
 class Tile:
     """One tile of a plan: its output spans, the part of them the decoder must compute (``None``:
-    none, the skip alone is the result), and the work it costs, counted as in :class:`Plan`."""
+    none, the skip alone is the result), and the work it costs, counted as in :class:`Plan`: its
+    encoder's, then its decoder's."""
 
     rows: Span
     cols: Span
     decoded_rows: Span | None  # the first to last output row decoded, the feature and input pixels they read
     decoded_cols: Span | None
-    work: int
+    encoder_work: int
+    decoder_work: int
+
+    @property
+    def work(self) -> int:
+        return self.encoder_work + self.decoder_work
 
 
 @dataclass(frozen=True)
@@ -132,7 +138,7 @@ def plan_tiles(model, in_hw: tuple[int, int], out_hw: tuple[int, int], tile: int
         for xs in col_spans:
             if decoded is None:
                 enc = (ys.in1 - ys.in0) * (xs.in1 - xs.in0)
-                tiles.append(Tile(ys, xs, ys, xs, round(share * enc) + (ys.out1 - ys.out0) * (xs.out1 - xs.out0)))
+                tiles.append(Tile(ys, xs, ys, xs, round(share * enc), (ys.out1 - ys.out0) * (xs.out1 - xs.out0)))
                 continue
             # output rows (columns) per feature pixel that is their first neighbour, over this tile
             r_first = first_rows[ys.out0:ys.out1] - ys.need0
@@ -143,14 +149,14 @@ def plan_tiles(model, in_hw: tuple[int, int], out_hw: tuple[int, int], tile: int
                             xs.need0 - origin[1]:xs.need1 - origin[1]].double()
             n_decoded = int(round(float(r_count @ block @ c_count)))
             if n_decoded == 0:
-                tiles.append(Tile(ys, xs, None, None, 0))
+                tiles.append(Tile(ys, xs, None, None, 0, 0))
                 continue
             row_on = ((block @ (c_count > 0).double()) > 0)[r_first].nonzero()
             col_on = (((r_count > 0).double() @ block) > 0)[c_first].nonzero()
             lr = _span(ys.out0 + int(row_on[0]), ys.out0 + int(row_on[-1]) + 1, rows_nb, halo, h)
             lc = _span(xs.out0 + int(col_on[0]), xs.out0 + int(col_on[-1]) + 1, cols_nb, halo, w)
             enc = (lr.in1 - lr.in0) * (lc.in1 - lc.in0)
-            tiles.append(Tile(ys, xs, lr, lc, round(share * enc) + n_decoded))
+            tiles.append(Tile(ys, xs, lr, lc, round(share * enc), n_decoded))
     return Plan((h, w), (oh, ow), rows_nb, cols_nb, tiles, decoded, origin, first_rows, first_cols)
 
 
@@ -183,8 +189,6 @@ def run_tiles(model, inp: torch.Tensor, plan: Plan,
     (h, w), (oh, ow) = plan.in_hw, plan.out_hw
     rows_nb, cols_nb = plan.rows_nb, plan.cols_nb
     rel_cell = torch.tensor([2 / oh * h, 2 / ow * w], device=inp.device)
-    per_input, per_query = work_per_pixel(model)
-    share = per_input / per_query
     total = plan.work
     done = 0
     workspace = Workspace() if inp.device.type == "cpu" else None
@@ -211,7 +215,7 @@ def run_tiles(model, inp: torch.Tensor, plan: Plan,
             if inp.device.type == "cpu":
                 enc = enc.contiguous(memory_format=torch.channels_last)
             layer1 = first_layer_map(model, model.gen_feat(enc))[0]
-            done += round(share * (lr.in1 - lr.in0) * (lc.in1 - lc.in0))
+            done += t.encoder_work
             if progress:
                 progress(done, total)
             layer1 = layer1[:, lr.need0 - lr.in0:lr.need1 - lr.in0, lc.need0 - lc.in0:lc.need1 - lc.in0]
