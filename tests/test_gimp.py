@@ -339,12 +339,13 @@ def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str,
     specs[1]["parent"] = "G"
     specs.insert(1, {"name": "G", "kind": "group", "opacity": 80.0})
     specs.insert(0, {"name": "label", "kind": "text", "text": "Hi", "font": "DejaVu Sans", "size": 4.0, "x": 1, "y": 0})
-    cases.append({"name": "every_layer", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 10,
-                                                   "height": 8},
-                  "layers": specs, "source": 1, "select": {"shape": "rect", "x": 0, "y": 0, "w": 2, "h": 2},
-                  "args": {"model": str(model), "device": "cpu", "output": "layers", "tile": 0, "scale": 2.5,
-                           "width": 0, "height": 0, "self-ensemble": False}})
-    sources["every_layer"] = {lname: arr for lname, arr, _, _ in layers}
+    # output "layers-in-place": the same, done to the image itself
+    for name, output in (("every_layer", "layers"), ("every_layer_in_place", "layers-in-place")):
+        cases.append({"name": name, "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 10, "height": 8},
+                      "layers": specs, "source": 1, "select": {"shape": "rect", "x": 0, "y": 0, "w": 2, "h": 2},
+                      "args": {"model": str(model), "device": "cpu", "output": output, "tile": 0, "scale": 2.5,
+                               "width": 0, "height": 0, "self-ensemble": False}})
+        sources[name] = {lname: arr for lname, arr, _, _ in layers}
     # a text layer upscaled on its own: its pixels as GIMP rendered them
     add("text_new_layer", "rgb", "U8_NON_LINEAR", (12, 8), [("bg", _pixels((8, 12, 3), np.uint8, 14), 0, 0)],
         {"scale": 2.0})
@@ -357,6 +358,10 @@ def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str,
         {"model": str(work / "no-such-model.safetensors")}, expect_error="model file not found")
     add("error_no_worker", "rgb", "U8_NON_LINEAR", (7, 5), [("src", rgba8, 0, 0)], {},
         expect_error="does not exist", config={"python": "/nonexistent/bin/python3"})
+    add("error_locked_in_place", "rgb", "U8_NON_LINEAR", (7, 5),
+        [("src", rgba8, 0, 0), ("bg", _pixels((5, 7, 3), np.uint8, 15), 0, 0)], {"output": "layers-in-place"},
+        expect_error="are locked")
+    cases[-1]["layers"][1]["lock_content"] = True
     return cases, sources
 
 
@@ -629,29 +634,19 @@ def test_new_image_output_leaves_the_source_alone(main_run, name: str) -> None:
         assert res["region"] == [0, 0, 3, 3] and out["gray"] and out["alpha"]
 
 
-@requires_gimp
-def test_every_layer_output_redraws_each_pixel_layer_in_a_copy(main_run) -> None:
-    """Output "layers": a new image, GIMP's copy scaled x2.5, each pixel layer (in a group, hidden, partly off
-    the canvas) exactly its own LIIF result where GIMP put its scaled copy; the stack as it was; the
-    selection plays no part; the source image untouched."""
-    case, res = main_run[3]["cases"]["every_layer"], main_run[1]["every_layer"]
-    assert res["status"] == "success", res["message"]
-    assert res["before"] == res["after"], "the source image changed"
-    assert unchanged(res["tree_before"], res["tree_after"]), "the source image's layers changed"
-    out = res["result"]
-    assert out["new_image"] and out["file_name"] is None and out["dirty"]
-    assert (out["geometry"]["width"], out["geometry"]["height"]) == (25, 20)
-    assert out["name"] == "top"  # the copy of the selected layer is what the procedure returns
-    got = out["tree"]
-
+def check_every_layer(case: dict[str, Any], got: list[dict[str, Any]], before: list[dict[str, Any]],
+                      sources: dict[str, np.ndarray]) -> None:
+    """The image of ``case`` (10 x 8, with a text layer, a group and a hidden layer) scaled x2.5, its layers
+    dumped as ``got``: each pixel layer (in a group, hidden, partly off the canvas) exactly its own LIIF result
+    where GIMP put its scaled copy; the stack as it was (``before``)."""
     def without_place(entries: list[dict[str, Any]]) -> list[Any]:
         return [(e["name"], e["visible"], e["opacity"], e["mode"], without_place(e.get("children", [])))
                 for e in entries]
 
-    assert without_place(got) == without_place(res["tree_before"])
+    assert without_place(got) == without_place(before)
     # the text layer (GIMP names it by its text): GIMP's scaling leaves it as scaled pixels (no longer an
     # unmodified text layer, as after Image > Scale Image), and LIIF redraws them from its own rendering
-    text, before = got[0], res["tree_before"][0]
+    text, before = got[0], before[0]
     assert before["text"] == "Hi" and "text" not in text and text["name"] == "Hi"
     plan = liif_plan.scaled_item(10, 8, 25, 20, before["x"], before["y"], before["width"], before["height"])
     assert (text["x"], text["y"], text["width"], text["height"]) == tuple(plan)[2:]
@@ -662,7 +657,6 @@ def test_every_layer_output_redraws_each_pixel_layer_in_a_copy(main_run) -> None
     got = got[1:]
     assert got[0]["mode"] == "multiply" and not got[0]["visible"] and got[1]["children"][0]["name"] == "inner"
     flat = {e["name"]: e for e in [got[0], got[1]["children"][0], got[2]]}
-    sources = main_run[2]["every_layer"]
     for name, source in sources.items():
         layer = flat[name]
         spec = next(s for s in case["layers"] if s["name"] == name)
@@ -677,6 +671,38 @@ def test_every_layer_output_redraws_each_pixel_layer_in_a_copy(main_run) -> None
 
 
 @requires_gimp
+def test_every_layer_output_redraws_each_pixel_layer_in_a_copy(main_run) -> None:
+    """Output "layers": a new image, GIMP's copy scaled x2.5, every pixel layer redrawn (check_every_layer);
+    the selection plays no part; the source image untouched."""
+    case, res = main_run[3]["cases"]["every_layer"], main_run[1]["every_layer"]
+    assert res["status"] == "success", res["message"]
+    assert res["before"] == res["after"], "the source image changed"
+    assert unchanged(res["tree_before"], res["tree_after"]), "the source image's layers changed"
+    out = res["result"]
+    assert out["new_image"] and out["file_name"] is None and out["dirty"]
+    assert (out["geometry"]["width"], out["geometry"]["height"]) == (25, 20)
+    assert out["name"] == "top"  # the copy of the selected layer is what the procedure returns
+    check_every_layer(case, out["tree"], res["tree_before"], main_run[2]["every_layer"])
+
+
+@requires_gimp
+def test_every_layer_in_place_redraws_the_image_itself(main_run) -> None:
+    """Output "layers-in-place": the image itself scaled x2.5 and every pixel layer redrawn
+    (check_every_layer), no new image; the selection is scaled with the image and masks nothing."""
+    case, res = main_run[3]["cases"]["every_layer_in_place"], main_run[1]["every_layer_in_place"]
+    assert res["status"] == "success", res["message"]
+    out = res["result"]
+    assert not out["new_image"] and res["new_images"] == 0 and out["dirty"]
+    assert (out["geometry"]["width"], out["geometry"]["height"]) == (25, 20)
+    assert out["name"] == "top"  # the selected layer, redrawn
+    check_every_layer(case, out["tree"], res["tree_before"], main_run[2]["every_layer_in_place"])
+    # the 2 x 2 selection, scaled with the image by GIMP (its interpolation softens it beyond 5 x 5): the
+    # same as in GIMP's scaled copy (output "layers"), where the plug-in does not touch the selection
+    assert out["selection_bounds"] is not None and out["selection_bounds"][:2] == [0, 0]
+    assert out["selection"] == main_run[1]["every_layer"]["result"]["selection"]
+
+
+@requires_gimp
 def test_linear_light_image_keeps_its_precision(main_run) -> None:
     """Linear images travel in the perceptual form the model knows; Babl converts both ways (pixels not compared)."""
     res = main_run[1]["linear16_new_image"]
@@ -687,7 +713,7 @@ def test_linear_light_image_keeps_its_precision(main_run) -> None:
 
 
 @requires_gimp
-@pytest.mark.parametrize("name", ["error_scale_zero", "error_bad_model", "error_no_worker"])
+@pytest.mark.parametrize("name", ["error_scale_zero", "error_bad_model", "error_no_worker", "error_locked_in_place"])
 def test_errors_return_an_error_status_and_change_nothing(main_run, name: str) -> None:
     case, res = main_run[3]["cases"][name], main_run[1][name]
     assert res["status"] in ("calling-error", "execution-error"), res
@@ -729,6 +755,16 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         cases.append({"name": f"dialog_{name}", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": w,
                                                             "height": h},
                       "layers": [spec], "source": 0, "select": None, "interactive": interactive, "args": {}})
+    # undo and redo in GIMP's window (Ctrl+Z, Ctrl+Y) after output "layer" and "layers-in-place" (no dialog)
+    args = {"model": str(gimp.model), "device": "cpu", "tile": 0, "scale": 2.0, "width": 0, "height": 0}
+    layers = [_layer(gimp.work, "undo-top", _pixels((4, 5, 4), np.uint8, 16), 3, 2) | {"name": "top", "parent": "G"},
+              _layer(gimp.work, "undo-bg", _pixels((6, 8, 3), np.uint8, 17), 0, 0) | {"name": "bg"}]
+    for output in ("layer", "layers-in-place"):
+        cases.append({"name": f"undo_{output}", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 8,
+                                                          "height": 6},
+                      "layers": [{"name": "G", "kind": "group", "opacity": 70.0}] + layers, "source": 1,
+                      "select": {"shape": "ellipse", "x": 1, "y": 1, "w": 5, "h": 4}, "undo": True,
+                      "args": dict(args, output=output)})
     code, log, results = gimp.run("gui", cases, gui=True)
     assert code == 0 and results.get("cases"), f"gimp-3.0 exited with {code}; its log:\n{log[-6000:]}"
     return {c["name"]: c for c in results["cases"]}, {"image": image, "wide": wide, "log": log}
@@ -745,6 +781,22 @@ def test_dialog_ok_runs_with_the_dialogs_values(gui_run, monkeypatch: pytest.Mon
     got = read_result(res, np.uint8)
     expected = liif_core.upscale(gui_run[1]["image"], scale=2, model="default", device="cpu")
     assert np.array_equal(got, expected)
+
+
+@requires_gimp
+@pytest.mark.parametrize("output", ["layer", "layers-in-place"])
+def test_one_undo_restores_the_image_and_redo_brings_back_liif(gui_run, output: str) -> None:
+    """In GIMP's window, one Ctrl+Z after the upscale gives back the image as it was (size, layers, pixels,
+    selection scaled back by GIMP); Ctrl+Y then redoes all of it, LIIF's pixels included (not GIMP's)."""
+    res = gui_run[0][f"undo_{output}"]
+    assert res["status"] == "success", res["message"]
+    undo = res["undo"]
+    assert undo["undone"]["window"] == 0, "the image window was not found"
+    assert undo["undone"]["size"] == [8, 6], f"Ctrl+Z did not undo the scaling: {undo['undone']['size']}"
+    assert unchanged(res["tree_before"], undo["undone"]["tree"]), "one undo did not restore the layers"
+    assert undo["redone"]["size"] == [16, 12], f"Ctrl+Y did not redo the scaling: {undo['redone']['size']}"
+    assert unchanged(res["tree_after"], undo["redone"]["tree"]), "redo did not bring back the result"
+    assert not unchanged(res["tree_before"], res["tree_after"])
 
 
 @requires_gimp

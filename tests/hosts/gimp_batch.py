@@ -119,6 +119,7 @@ def build(case):
         with open(layer_spec["file"], "rb") as f:
             buffer.set(Gegl.Rectangle.new(0, 0, w, h), fmt_of(layer, linear_render(case)).babl, f.read())
         buffer.flush()
+        layer.set_lock_content(layer_spec.get("lock_content", False))  # after its pixels: a lock refuses writes
     select = case.get("select")
     if select:
         Gimp.context_set_antialias(True)
@@ -189,6 +190,35 @@ def answer_dialog(interactive, stem):
     return subprocess.Popen(["/bin/sh", "-c", script])
 
 
+def undo_and_redo(image, out_dir, stem, sizes):
+    """In the GUI (Xvfb): show ``image``, press Ctrl+Z in its window, then Ctrl+Y; after each, wait until
+    the image has the expected size (``sizes``: after the undo, after the redo) and dump its layers."""
+    display = Gimp.Display.new(image)
+    Gimp.displays_flush()
+    dumps = {}
+    for step, key, size in (("undone", "ctrl+z", sizes[0]), ("redone", "ctrl+y", sizes[1])):
+        script = f"""
+            W=""
+            for i in $(seq 60); do
+                W=$(xdotool search --onlyvisible --name 'Untitled' 2>/dev/null | head -1)
+                [ -n "$W" ] && break
+                sleep 0.5
+            done
+            [ -n "$W" ] || exit 3
+            xdotool windowfocus --sync "$W" || true
+            sleep 0.5
+            xdotool key --clearmodifiers {key}
+        """
+        found = subprocess.run(["/bin/sh", "-c", script], timeout=60).returncode
+        deadline = time.time() + 30
+        while [image.get_width(), image.get_height()] != list(size) and time.time() < deadline:
+            time.sleep(0.2)
+        dumps[step] = {"window": found, "size": [image.get_width(), image.get_height()],
+                       "tree": tree(image, out_dir, f"{stem}.{step}")}
+    display.delete()
+    return dumps
+
+
 def run_case(case, proc, out_dir):
     res = {"name": case["name"]}
     image = build(case)
@@ -236,14 +266,21 @@ def run_case(case, proc, out_dir):
                          "selected": [i.get_name() for i in target.get_selected_layers()],
                          "file": os.path.join(out_dir, case["name"] + ".out"), "dirty": target.is_dirty(),
                          "file_name": target.get_file().get_path() if target.get_file() else None}
-        if case["args"].get("output") == "layers":
+        if case["args"].get("output") in ("layers", "layers-in-place"):
             res["result"]["tree"] = tree(target, out_dir, case["name"])
+        *_, found, x0, y0, x1, y1 = Gimp.Selection.bounds(target)  # (success,) non-empty, box
+        res["result"]["selection_bounds"] = [x0, y0, x1, y1] if found else None
+        res["result"]["selection"] = hashlib.sha256(read_all(target.get_selection(), "Y u8")).hexdigest()
         with open(res["result"]["file"], "wb") as f:
             f.write(read_all(layer, fmt_of(layer, linear_render(case)).babl))
         if target.get_id() != image.get_id():
             target.delete()
     res["after"] = digest(image, source)
     res["tree_after"] = tree(image, out_dir, case["name"] + ".after")
+    if case.get("undo") and status == Gimp.PDBStatusType.SUCCESS:
+        sizes = ([case["image"]["width"], case["image"]["height"]], res["after"]["geometry"]["width"],
+                 res["after"]["geometry"]["height"])
+        res["undo"] = undo_and_redo(image, out_dir, case["name"], (sizes[0], sizes[1:]))
     res["new_images"] = len({i.get_id() for i in Gimp.get_images()} - images_before - {image.get_id()})
     image.delete()
     return res

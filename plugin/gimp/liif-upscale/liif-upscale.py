@@ -42,6 +42,7 @@ PROC_NAME = "python-fu-liif-upscale"
 MENU_PATH = "<Image>/Filters/Enhance"
 PULSE_S = 0.25  # progress-bar pulse while the worker starts (importing torch takes seconds)
 PREVIEW_SIZE = (360, 240)  # the dialog's preview, in result pixels (shown at 100%)
+WHOLE_IMAGE = ("layers", "layers-in-place")  # the outputs that redraw every pixel layer of the image
 PREVIEW_DELAY_MS = 400  # after the last change, so typing a size does not start a job per key
 
 
@@ -79,7 +80,11 @@ def define_arguments(procedure: Gimp.Procedure) -> None:
                 ("layers", "New image, every layer",
                  "A copy of the whole image, scaled with GIMP's interpolation, in which LIIF redraws every pixel "
                  "layer from its own pixels; the layer stack stays as it was and the source image is not "
-                 "changed. Scale, width and height refer to the image; the selection plays no part")),
+                 "changed. Scale, width and height refer to the image; the selection plays no part"),
+                ("layers-in-place", "This image, every layer",
+                 "This image scaled with GIMP's interpolation, every pixel layer redrawn by LIIF from its own "
+                 "pixels, in one undo step (Edit > Undo restores the image as it was). Scale, width and height "
+                 "refer to the image; the selection is scaled with it and plays no other part")),
         "layer", rw)
     procedure.add_string_argument(
         "model", "_Model", "A bundled model's name ('default') or the path of a .safetensors or .pth file",
@@ -130,7 +135,8 @@ class LiifUpscale(Gimp.PlugIn):
             "alpha) to any size with a Local Implicit Image Function model, keeping the layer's precision and "
             "transparency. Output 'layer' scales the image with GIMP's interpolation and puts the result above "
             "the source layer; output 'image' opens a new image; output 'layers' opens a copy of the whole "
-            "image in which every pixel layer is redrawn. Needs the LIIF Upscale worker set up by install.py.",
+            "image in which every pixel layer is redrawn; output 'layers-in-place' does that to the image itself, "
+            "in one undo step. Needs the LIIF Upscale worker set up by install.py.",
             name)
         procedure.set_attribution("LIIF Upscale contributors", "LIIF Upscale contributors", "2026")
         define_arguments(procedure)
@@ -235,6 +241,39 @@ class Piece(NamedTuple):
     size: tuple[int, int]
 
 
+def redraw(image: Gimp.Image, layers: list[Gimp.Layer], pieces: list[Piece], plans: list[liif_plan.LayerPlan],
+           results: list[bytes], size: tuple[int, int], undo: bool) -> None:
+    """Scale ``image`` to ``size`` with GIMP, then write each LIIF result into its layer, where GIMP put
+    the layer's scaled pixels. With ``undo`` (the image itself, in the caller's undo group), each write
+    is an undo step of its own and updates the canvas, as plug-ins are meant to change pixels: through
+    the shadow buffer. GIMP merges that only inside the selection, so a selection is set aside
+    meanwhile and then restored."""
+    if not image.scale(*size):
+        raise UserError(f"GIMP could not scale the image to {size[0]} x {size[1]}.")
+    for layer, plan in zip(layers, plans):
+        _, x, y = layer.get_offsets()
+        placed = (x, y, layer.get_width(), layer.get_height())
+        if placed != (plan.x, plan.y, plan.width, plan.height):
+            raise UserError(f"GIMP scaled the layer {layer.get_name()!r} to {placed}, not to {tuple(plan)[2:]} "
+                            "as planned; please report this." + (" Edit > Undo restores the image." if undo else ""))
+    selection = Gimp.Selection.save(image) if undo and not Gimp.Selection.is_empty(image) else None
+    if selection is not None:
+        Gimp.Selection.none(image)
+    try:
+        for layer, piece, plan, result in zip(layers, pieces, plans, results):
+            rect = Gegl.Rectangle.new(0, 0, plan.width, plan.height)
+            buffer = layer.get_shadow_buffer() if undo else layer.get_buffer()
+            buffer.set(rect, piece.fmt.babl, liif_plan.from_little_endian(result, piece.fmt.itemsize))
+            buffer.flush()
+            if undo:
+                layer.merge_shadow(True)
+                layer.update(0, 0, plan.width, plan.height)
+    finally:
+        if selection is not None:
+            image.select_item(Gimp.ChannelOps.REPLACE, selection)
+            image.remove_channel(selection)
+
+
 class Job:
     """One run: the source region, the plan, the worker call, and placing the result."""
 
@@ -252,8 +291,8 @@ class Job:
 
     @property
     def whole(self) -> bool:
-        """Output "layers": the whole image, every pixel layer; the selection plays no part."""
-        return self.config.get_property("output") == "layers"
+        """Output "layers" or "layers-in-place": the whole image, every pixel layer; the selection plays no part."""
+        return self.config.get_property("output") in WHOLE_IMAGE
 
     @property
     def masked(self) -> bool:
@@ -293,7 +332,7 @@ class Job:
         return self._source[1]
 
     def size(self) -> tuple[int, int]:
-        """The requested result size of the region, or of the image for output "layers" (raises
+        """The requested result size of the region, or of the whole image (output "layers" or "layers-in-place"; raises
         :class:`PlanError`)."""
         c = self.config
         if self.whole:
@@ -304,27 +343,29 @@ class Job:
 
     def target(self) -> tuple[tuple[int, int], liif_plan.LayerPlan | None]:
         """The result's size and, for output "layer", where it goes in the enlarged image (GIMP's
-        rounding may change the size by a pixel); for output "layers", this layer's size and place
-        in the copy; raises :class:`PlanError`."""
+        rounding may change the size by a pixel); for the whole image, this layer's size and place
+        in the scaled image; raises :class:`PlanError`."""
         _, _, w, h = self.rect
         ow, oh = self.size()
         output = self.config.get_property("output")
         if output == "image":
             return (ow, oh), None
         width, height = self.image.get_width(), self.image.get_height()
-        if output == "layers":
+        if self.whole:
             plan = liif_plan.scaled_item(width, height, ow, oh, *self.image_xy, w, h)
         else:
             plan = liif_plan.layer_plan(width, height, *self.image_xy, w, h, ow, oh)
         return (plan.width, plan.height), plan
 
-    def summary(self) -> str:
-        """The dialog's line about the result (raises :class:`PlanError`)."""
+    def summary(self, count: int | None = None) -> str:
+        """The dialog's line about the result (raises :class:`PlanError`); ``count``: the number of pixel
+        layers the whole image has, when the caller has them already."""
         ow, oh = self.size()
         if self.whole:
-            count = len(pixel_layers(self.image))
+            count = len(pixel_layers(self.image)) if count is None else count
             text = liif_plan.size_summary(self.image.get_width(), self.image.get_height(), ow, oh)
-            return f"{text}, {count} layer{'s' * (count != 1)} redrawn"
+            where = " in place" if self.config.get_property("output") == "layers-in-place" else ""
+            return f"{text}, {count} layer{'s' * (count != 1)} redrawn{where}"
         _, _, w, h = self.rect
         return liif_plan.size_summary(w, h, ow, oh)
 
@@ -351,14 +392,20 @@ class Job:
         return layer
 
     def run_whole(self, client: WorkerClient) -> Gimp.Layer:
-        """Output "layers": every pixel layer upscaled, then a copy of the image scaled by GIMP with each
-        of them replaced; returns the copy of the selected layer (or of the first pixel layer)."""
+        """Every pixel layer upscaled, then the image scaled by GIMP with each of them replaced: a copy of
+        the image (output "layers"), or the image itself in one undo group ("layers-in-place"). Returns
+        the selected layer's counterpart (or the first pixel layer's)."""
         image, linear_render = self.image, bool(self.config.get_property("linear-render"))
         width, height = image.get_width(), image.get_height()
         new_w, new_h = self.size()
         layers = pixel_layers(image)
         if not layers:
             raise UserError("This image has no pixel layer for LIIF to redraw; use Image > Scale Image.")
+        in_place = self.config.get_property("output") == "layers-in-place"
+        locked = [layer.get_name() for layer in layers if layer.get_lock_content()]
+        if in_place and locked:
+            raise UserError(f"The pixels of the layer {locked[0]!r} are locked, so LIIF cannot redraw them in "
+                            "place; unlock them (Layers dialog), or choose the output New image, every layer.")
         pieces, plans = [], []
         for layer in layers:
             fmt = drawable_format(image, layer, layer.has_alpha(), linear_render)
@@ -368,33 +415,30 @@ class Job:
             data = liif_plan.to_little_endian(read_region(image, layer, fmt, (0, 0, w, h), False), fmt.itemsize)
             pieces.append(Piece(data, fmt, (w, h), (plan.width, plan.height)))
             plans.append(plan)
-        label = f"LIIF Upscale: {self.summary()}"
+        label = f"LIIF Upscale: {self.summary(len(layers))}"
         Gimp.progress_init(label)
         results = self.upscale(client, pieces, label)
-        copy = image.duplicate()
-        copy.undo_disable()  # the copy's making is not something to undo
-        try:
-            if not copy.scale(new_w, new_h):
-                raise UserError(f"GIMP could not scale the copy of the image to {new_w} x {new_h}.")
-            copies = pixel_layers(image, copy)
-            for layer, piece, plan, result in zip(copies, pieces, plans, results):
-                _, x, y = layer.get_offsets()
-                placed = (x, y, layer.get_width(), layer.get_height())
-                if placed != (plan.x, plan.y, plan.width, plan.height):
-                    raise UserError(f"GIMP scaled the layer {layer.get_name()!r} to {placed}, not to "
-                                    f"{tuple(plan)[2:]} as planned; please report this.")
-                buffer = layer.get_buffer()
-                buffer.set(Gegl.Rectangle.new(0, 0, plan.width, plan.height), piece.fmt.babl,
-                           liif_plan.from_little_endian(result, piece.fmt.itemsize))
-                buffer.flush()
-        except BaseException:
-            copy.delete()
-            raise
-        copy.undo_enable()
+        if in_place:
+            image.undo_group_start()
+            try:
+                redraw(image, layers, pieces, plans, results, (new_w, new_h), undo=True)
+            finally:
+                image.undo_group_end()
+            targets = layers
+        else:
+            copy = image.duplicate()
+            copy.undo_disable()  # the copy's making is not something to undo
+            try:
+                targets = pixel_layers(image, copy)
+                redraw(copy, targets, pieces, plans, results, (new_w, new_h), undo=False)
+            except BaseException:
+                copy.delete()
+                raise
+            copy.undo_enable()
         Gimp.progress_update(1.0)
         Gimp.progress_end()
         ids = [layer.get_id() for layer in layers]
-        return copies[ids.index(self.drawable.get_id())] if self.drawable.get_id() in ids else copies[0]
+        return targets[ids.index(self.drawable.get_id())] if self.drawable.get_id() in ids else targets[0]
 
     def upscale(self, client: WorkerClient, pieces: list[Piece], label: str) -> list[bytes]:
         """Send each piece to the worker; progress of them all into GIMP's bar (pulsing until the
