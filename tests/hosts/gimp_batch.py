@@ -156,6 +156,22 @@ def worker_config(replacement):
             f.write(saved)
 
 
+def find_window(name, tries):
+    """Shell lines that set W to the first visible window whose name matches ``name`` (a regular
+    expression), trying every half second, or exit with status 3. One search at a time, retried: a
+    window that closes during a search (GIMP's splash) makes xdotool stop with an X error
+    (BadWindow), which --sync would not survive."""
+    return f"""
+        W=""
+        for i in $(seq {tries}); do
+            W=$(xdotool search --onlyvisible --name '{name}' 2>/dev/null | head -1)
+            [ -n "$W" ] && break
+            sleep 0.5
+        done
+        [ -n "$W" ] || exit 3
+    """
+
+
 def answer_dialog(interactive, stem):
     """In the GUI (Xvfb): wait for the plug-in's dialog, press the case's keys and make its mouse
     drag (if any), wait, take a screenshot, press a key (Return: OK)."""
@@ -167,16 +183,7 @@ def answer_dialog(interactive, stem):
         x0, y0, x1, y1 = interactive["drag"]
         drag = (f"xdotool mousemove --sync {x0} {y0} mousedown 1 mousemove --sync {(x0 + x1) // 2} {(y0 + y1) // 2} "
                 f"mousemove --sync {x1} {y1} mouseup 1")
-    script = f"""
-        # one search at a time, retried: a window that closes during a search (GIMP's splash) makes
-        # xdotool stop with an X error (BadWindow), which --sync would not survive
-        W=""
-        for i in $(seq 120); do
-            W=$(xdotool search --onlyvisible --name '^LIIF Upscale$' 2>/dev/null | head -1)
-            [ -n "$W" ] && break
-            sleep 1
-        done
-        [ -n "$W" ] || exit 3
+    script = find_window("^LIIF Upscale$", 240) + f"""
         sleep 2
         xdotool windowfocus --sync "$W" || true
         {press}
@@ -197,14 +204,7 @@ def undo_and_redo(image, out_dir, stem, sizes):
     Gimp.displays_flush()
     dumps = {}
     for step, key, size in (("undone", "ctrl+z", sizes[0]), ("redone", "ctrl+y", sizes[1])):
-        script = f"""
-            W=""
-            for i in $(seq 60); do
-                W=$(xdotool search --onlyvisible --name 'Untitled' 2>/dev/null | head -1)
-                [ -n "$W" ] && break
-                sleep 0.5
-            done
-            [ -n "$W" ] || exit 3
+        script = find_window("Untitled", 60) + f"""
             xdotool windowfocus --sync "$W" || true
             sleep 0.5
             xdotool key --clearmodifiers {key}
