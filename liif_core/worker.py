@@ -25,6 +25,9 @@ Requests (client -> worker)::
      "self_ensemble": false | true,      + M pixel bytes (self_ensemble: 8 averaged passes; optional)
      "region": [x, y, w, h] | null,     only that window of the result (a preview; optional)
      "linear": false | true}            the colour is linear light: upscaled in sRGB form (optional)
+    {"op": "estimate", "id": ID, ...}   the fields and pixels of an upscale request: what that job
+                                        would cost, found from its pixels without running it
+                                        (liif_core.work); queued like a job, cancelled alike
     {"op": "cancel", "id": ID}          stop that job between chunks (queued or running)
     {"op": "ping", "id": ID}            -> {"event": "pong", "id": ID, "protocol": 1, "pid": PID}
     {"op": "info", "id": ID}            -> {"event": "info", "id": ID, "models": [...], "device": ...,
@@ -37,7 +40,8 @@ Requests (client -> worker)::
                                         per device) an earlier one's; work has every bundled model
                                         and each other model once it ran. A job takes at most about
                                         passes * (in_px * work[0] + out_px * work[1]) / speed seconds
-                                        (less where flat areas need no decoding: liif_core.flat)
+                                        (less where flat areas need no decoding: liif_core.flat;
+                                        an estimate request says how much less)
 
 Replies (worker -> client)::
 
@@ -45,11 +49,16 @@ Replies (worker -> client)::
                                         (decoded output pixels, liif_core.tiling.Plan);
                                         the first (0), the last (n), and between them at most every 0.1 s
     {"event": "result", "id": ID, "shape": [...], "dtype": ..., "nbytes": M}   + M pixel bytes
+    {"event": "estimate", "id": ID, "work": W, "seconds": S | null}   the answer to an estimate: W in
+                                        the units of that job's progress total, S = W * MACS_PER_OUTPUT_PX
+                                        / speed of the device it would run on (null until a job has
+                                        measured that speed)
     {"event": "error", "id": ID | null, "type": TYPE, "message": TEXT}
 
 ``type`` is ``Cancelled``, ``InputError``, ``MemoryLimitError``, ``ModelError``, ``OutOfMemory``,
 ``ProtocolError`` (a malformed request) or ``InternalError``; ``message`` says what to change.
-Every upscale request ends with exactly one ``result`` or ``error`` for its id. Jobs run one at a
+Every upscale request ends with exactly one ``result`` or ``error`` for its id, every estimate
+request with one ``estimate`` or ``error``. Jobs run one at a
 time in arrival order; ping, info and cancel are answered at once, even while a job runs.
 
 A malformed frame (bad JSON, unknown op, bad dtype or shape, nbytes not matching the shape) gets a
@@ -308,6 +317,19 @@ class Engine:
             self._measured(job, model, totals[-1], time.perf_counter() - start)
         return out
 
+    def estimate(self, job: dict[str, Any]) -> dict[str, Any]:
+        """What ``job`` would cost: ``work`` (its progress total) and ``seconds`` at the speed measured on
+        its kind of device (``None`` before any measurement there)."""
+        import liif_core
+        from liif_core.query import work_per_pixel
+
+        model = self.model(job["model"], job["device"])
+        work = liif_core.work(job["image"], scale=job["scale"], size=job["size"], model=model, tile=job["tile"],
+                              self_ensemble=job["self_ensemble"], region=job.get("region"),
+                              linear=job.get("linear", False))
+        speed = self.speed().get(model.device.type)
+        return {"work": work, "seconds": work * work_per_pixel(model.net)[1] / speed if speed else None}
+
     def _measured(self, job: dict[str, Any], model: Any, work: int, seconds: float) -> None:
         from liif_core import speed_memory
         from liif_core.query import work_per_pixel
@@ -419,9 +441,9 @@ class Worker:
             if not isinstance(job_id, (int, str, type(None))) or isinstance(job_id, bool):
                 job_id = None
                 raise ProtocolError("id must be an integer, a string or null")
-            if op == "upscale":
+            if op in ("upscale", "estimate"):
                 job = parse_upscale(header, payload)
-                job["id"] = job_id
+                job["id"], job["op"] = job_id, op
                 with self._lock:
                     if job_id in self._pending:
                         raise ProtocolError(f"a job with id {job_id!r} is already queued or running")
@@ -437,7 +459,7 @@ class Worker:
                 info = self.engine.info()
                 self.out.send(dict(info, event="info", id=job_id, protocol=PROTOCOL_VERSION, pid=os.getpid()))
             else:
-                raise ProtocolError(f"unknown op {op!r}; expected upscale, cancel, ping or info")
+                raise ProtocolError(f"unknown op {op!r}; expected upscale, estimate, cancel, ping or info")
         except ProtocolError as exc:
             self.out.error(job_id, "ProtocolError", str(exc))
         except Exception as exc:  # noqa: BLE001  (every failure becomes an error reply; the worker goes on)
@@ -465,6 +487,9 @@ class Worker:
         try:
             if self.is_cancelled(job_id):
                 self.out.error(job_id, "Cancelled", "upscale cancelled")
+                return
+            if job["op"] == "estimate":
+                self.out.send(dict(self.engine.estimate(job), event="estimate", id=job_id))
                 return
             result = self.engine.upscale(job, progress, lambda: self.is_cancelled(job_id))
             fields, data = encode_pixels(result)

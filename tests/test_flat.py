@@ -155,6 +155,23 @@ def test_an_image_of_one_colour_needs_no_work(tiny, monkeypatch):
     assert work == 0 and (out == (10, 200, 30, 255)).all()
 
 
+@pytest.mark.parametrize("kwargs", [{"scale": 2}, {"size": (97, 80), "tile": 8}, {"scale": 3, "self_ensemble": True},
+                                    {"scale": 2, "region": (10, 5, 40, 30)}])
+def test_work_is_the_progress_total_before_the_job(tiny, kwargs):
+    """``liif_core.work`` says, from the pixels alone, the total ``upscale`` then reports; flat and
+    invisible areas make it less than the same image's work without them."""
+    image = np.dstack([noise_with_flat_block(36, 44, (3, 30, 5, 25), seed=4), np.ones((36, 44), np.float32)])
+    image[20:, 30:, 3] = 0
+    totals = []
+    liif_core.upscale(image, model=tiny, progress=lambda d, t: totals.append(t), **kwargs)
+    assert liif_core.work(image, model=tiny, **kwargs) == totals[-1] > 0
+    noisy = np.random.default_rng(5).random(image.shape, dtype=np.float32)
+    assert liif_core.work(image, model=tiny, **kwargs) < 0.8 * liif_core.work(noisy, model=tiny, **kwargs)
+    assert liif_core.work(np.full((36, 44, 4), 0.25, np.float32), model=tiny, **kwargs) == 0
+    with pytest.raises(liif_core.InputError, match="only enlarges"):
+        liif_core.work(image, model=tiny, scale=0.5)
+
+
 @pytest.mark.parametrize("self_ensemble", [False, True])
 def test_tiles_and_windows_agree_with_flat_areas(tiny, self_ensemble):
     """With flat and invisible areas cutting across tiles: any tile size, and any window of the

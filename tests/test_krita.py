@@ -506,8 +506,14 @@ def run_in_krita(window: Any) -> int:
     # a second run, cancelled with the progress dialog's Cancel button: the document must not change
     before = _snapshot(doc)
     cancel_state: dict[str, Any] = {}
-    QTimer.singleShot(200, lambda: _dialog_driver(cancel_state, lambda d: d.scale_spin.setValue(4.0),
-                                                  time.monotonic() + 60))
+
+    def at_four(dialog: Any) -> None:  # x4, and the worker's estimate from the pixels on the Result line
+        dialog.scale_spin.setValue(4.0)
+        cancel_state["size_estimate"] = dialog.estimate()
+        _pump(30, lambda: dialog.exact_estimate() is not None)
+        cancel_state.update(exact=dialog.exact_estimate(), speed=dialog.info.get("speed"))
+
+    QTimer.singleShot(200, lambda: _dialog_driver(cancel_state, at_four, time.monotonic() + 60))
     action.trigger()
     runner = ext.runner
     if runner.state == "running":
@@ -1149,6 +1155,10 @@ def test_api_worker_restarts_after_a_crash(tiny_model_path: Path, tmp_path_facto
 
 def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
                                                       tmp_path_factory: pytest.TempPathFactory) -> None:
+    import liif_core
+    from liif_core.query import work_per_pixel
+    from plugin.common.time_left import format_seconds
+
     need("krita", "xvfb-run", "xauth")
     home = krita_profile(tmp_path_factory)
     out = tmp_path_factory.mktemp("krita_gui")
@@ -1182,7 +1192,9 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert res["restored"] == {"scale": 3.0, "document": True}  # last used values come back
     assert res["linear_render_offered"] is False  # the colour choice shows for linear layers only
     label = res["dialog"]["result_label"].replace("\u00a0", " ")
-    assert label == "a 32 × 24 px layer (×2.00); the image grows from 16 × 12 px to 32 × 24 px"
+    # (with a speed that earlier tests' jobs left in this home, the worker also tells the time)
+    assert re.fullmatch(r"a 32 × 24 px layer \(×2\.00\); the image grows from 16 × 12 px to 32 × 24 px(; about \d+ s)?",
+                        label), label
     assert res["dialog"]["status_label"].startswith("Worker ready")
     assert res["runner"]["state"] == "done", res["runner"]
     assert res["size"] == [32, 24] and res["layers"] == ["Background", "Icon", "Icon x2.00 (LIIF)"]
@@ -1201,10 +1213,16 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     shown = np.frombuffer((out / "gui.preview").read_bytes(), np.uint8).reshape(14, 20, 4)
     assert_pixels_match(shown, liif(image, (32, 24), tiny_model_path, self_ensemble=True)[5:19, 6:26], "U8")
     assert res["cancel"]["state"] == "cancelled" and res["cancel"]["unchanged"], res["cancel"]
-    # the second dialog of the session knows the worker's speed: its Result line says how long the job takes
-    second = res["cancel"]["dialog"]["result_label"].replace("\u00a0", " ")
+    # the second dialog of the session knows the worker's speed: its Result line says how long the job takes,
+    # at first from the sizes, then as the worker planned it from the pixels: here noise with a varying alpha,
+    # so the alpha's pass too (8 views each: best quality is on), which the sizes alone leave out
+    second, state = res["cancel"]["dialog"]["result_label"].replace("\u00a0", " "), res["cancel"]["dialog"]
     assert re.fullmatch(r"a 64 × 48 px layer \(×4\.00\); the image grows from 16 × 12 px to 64 × 48 px; about \d+ s",
                         second), second
+    tiny = liif_core.load_model(tiny_model_path, device="cpu")
+    work = liif_core.work(image, size=(64, 48), model=tiny, self_ensemble=True)
+    assert state["exact"] == pytest.approx(work * work_per_pixel(tiny.net)[1] / state["speed"]["cpu"]), state
+    assert state["exact"] > 1.5 * state["size_estimate"] and second.endswith(format_seconds(state["exact"]))
     assert res["error"]["state"] == "failed" and res["error"]["unchanged"], res["error"]
     assert "install.py" in res["error"]["message"] and "not available" in res["error"]["dialog_status"]
     whole = res["image"]

@@ -254,6 +254,7 @@ SCRIPT = textwrap.dedent('''
         def colorDepth(self): return "U8"
         def colorProfile(self): return "sRGB-elle-V2-srgbtrc.icc"
         def pixelData(self, x, y, w, h): return bytes(w * h * 4)
+        def uniqueId(self): return QtCore.QUuid("{6b1c3c55-0000-4000-8000-000000000001}")
 
     class WindowClient(Client):
         """Answers a region with pixels that say where they are: R = x % 256, G = y % 256."""

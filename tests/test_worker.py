@@ -257,6 +257,39 @@ def test_info_reports_the_speed_of_finished_jobs(worker_setup: None, tiny_model_
     assert again["speed"] == after["speed"] and model not in again["work"]
 
 
+def test_estimate_says_what_a_job_will_take_from_its_pixels(worker_setup: None, tiny_model_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Before any job has measured the device the worker cannot tell the time; after one, an estimate is
+    the job's own work (liif_core.work: flat areas cost nothing) at the measured speed, so a mostly flat
+    image is estimated well below what its size alone gives, and an image of one colour at 0 s."""
+    from liif_core.query import work_per_pixel
+    from plugin.common.time_left import estimate_seconds
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    model = str(tiny_model_path)
+    image = random_image((30, 40, 4), "uint8", seed=3)
+    image[..., 3] = 255  # opaque: one plane, as the size-only estimate assumes
+    image[:, 12:] = 255  # a white margin: flat
+    pixels = image.tobytes()
+    with WorkerClient() as worker:
+        assert worker.estimate(pixels, image.shape, "uint8", scale=3, model=model, device="cpu") is None
+        via_worker(worker, random_image((40, 40, 3), "uint8"), scale=3, model=model, device="cpu")
+        info = worker.info()
+        seconds = worker.estimate(pixels, image.shape, "uint8", scale=3, model=model, device="cpu")
+        ensemble = worker.estimate(pixels, image.shape, "uint8", scale=3, model=model, device="cpu",
+                                   self_ensemble=True)
+        white = np.full_like(image, 255).tobytes()
+        assert worker.estimate(white, image.shape, "uint8", scale=3, model=model, device="cpu") == 0
+        with pytest.raises(WorkerError, match="only enlarges") as error:
+            worker.estimate(pixels, image.shape, "uint8", scale=0.5, model=model, device="cpu")
+        assert error.value.type == "InputError"
+    tiny = liif_core.load_model(model, device="cpu")
+    work = liif_core.work(image, scale=3, model=tiny)
+    assert seconds == pytest.approx(work * work_per_pixel(tiny.net)[1] / info["speed"]["cpu"])
+    assert seconds < 0.7 * estimate_seconds(info, model, "cpu", 30 * 40, 90 * 120)
+    assert ensemble == pytest.approx(8 * seconds, rel=0.05)
+
+
 def test_info_knows_the_work_of_bundled_models_before_any_job(client: WorkerClient) -> None:
     """The first dialog of a session can estimate: the bundled models' work comes from their
     architecture, the same numbers a loaded model gives."""

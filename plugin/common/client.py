@@ -202,6 +202,28 @@ def read_frame(stream: Any) -> tuple[dict[str, Any], bytes | None] | None:
     return header, payload
 
 
+def _job(op: str, data: Any, shape: Sequence[int], dtype: str, scale: Any, size: Sequence[int] | None,
+         model: str | None, device: str, tile: int | None, self_ensemble: bool, region: Sequence[int] | None,
+         linear: bool) -> tuple[dict[str, Any], Any]:
+    """The header and payload of an upscale or estimate request (raises ``ValueError`` for pixels that
+    do not fit ``shape`` and ``dtype``)."""
+    if dtype not in ITEMSIZE:
+        raise ValueError("dtype must be one of {}, got {!r}".format(", ".join(ITEMSIZE), dtype))
+    shape = [int(s) for s in shape]
+    expected = ITEMSIZE[dtype]
+    for s in shape:
+        expected *= s
+    nbytes = memoryview(data).nbytes
+    if nbytes != expected:
+        raise ValueError(f"got {nbytes} bytes but shape {shape} of {dtype} needs {expected}")
+    header = {"op": op, "shape": shape, "dtype": dtype,
+              "scale": list(scale) if isinstance(scale, (tuple, list)) else scale,
+              "size": list(size) if size is not None else None, "model": model, "device": device, "tile": tile,
+              "self_ensemble": bool(self_ensemble), "region": [int(v) for v in region] if region else None,
+              "linear": bool(linear)}
+    return header, data if isinstance(data, bytes) else memoryview(data).cast("B")
+
+
 # ---------------------------------------------------------------------------------------------
 # the client
 
@@ -416,24 +438,25 @@ class WorkerClient:
         ``linear``: the colour is linear light (a layer with a linear profile); the model then
         works on its sRGB-encoded form, as on the images it learned from.
         """
-        if dtype not in ITEMSIZE:
-            raise ValueError("dtype must be one of {}, got {!r}".format(", ".join(ITEMSIZE), dtype))
-        shape = [int(s) for s in shape]
-        expected = ITEMSIZE[dtype]
-        for s in shape:
-            expected *= s
-        nbytes = memoryview(data).nbytes
-        if nbytes != expected:
-            raise ValueError(f"got {nbytes} bytes but shape {shape} of {dtype} needs {expected}")
-        header = {"op": "upscale", "shape": shape, "dtype": dtype,
-                  "scale": list(scale) if isinstance(scale, (tuple, list)) else scale,
-                  "size": list(size) if size is not None else None, "model": model, "device": device, "tile": tile,
-                  "self_ensemble": bool(self_ensemble), "region": [int(v) for v in region] if region else None,
-                  "linear": bool(linear)}
-        payload = data if isinstance(data, bytes) else memoryview(data).cast("B")
+        header, payload = _job("upscale", data, shape, dtype, scale, size, model, device, tile, self_ensemble,
+                               region, linear)
         reply, result = self._request(header, "result", payload=payload, progress=progress, cancel=cancel,
                                       timeout=timeout)
         return result if result is not None else b"", tuple(reply["shape"]), reply["dtype"]
+
+    def estimate(self, data: bytes, shape: Sequence[int], dtype: str, scale: Any = None,
+                 size: Sequence[int] | None = None, model: str | None = None, device: str = "auto",
+                 tile: int | None = None, cancel: Callable[[], bool] | None = None, timeout: float | None = None,
+                 self_ensemble: bool = False, linear: bool = False) -> float | None:
+        """Seconds :meth:`upscale` with the same arguments would take, from the pixels (flat areas
+        cost nothing) and the speed the worker measured on that device; ``None`` before any job
+        measured it. The worker plans the job without running the model (on a 2-core CPU 0.09 s for
+        1920 x 1080, 0.6 s for an opaque 4000 x 3000 layer, 2.4 s with transparency). Raises as
+        :meth:`upscale`."""
+        header, payload = _job("estimate", data, shape, dtype, scale, size, model, device, tile, self_ensemble,
+                               None, linear)
+        reply, _ = self._request(header, "estimate", payload=payload, cancel=cancel, timeout=timeout)
+        return reply.get("seconds")
 
     # the exchange ------------------------------------------------------------------------
     def _request(self, header: dict[str, Any], expect: str, payload: Any = None,

@@ -34,14 +34,20 @@ def estimate_seconds(info: dict[str, Any], model: str | None, device: str | None
 
     ``device`` is what the request would send (``auto``, ``gpu``, ``cpu``, ``cuda:1``...)."""
     work = (info.get("work") or {}).get(model or "default")
+    speed = measured_speed(info, device)
+    if not work or not speed:
+        return None
+    return (8 if self_ensemble else 1) * (work[0] * in_pixels + work[1] * out_pixels) / speed
+
+
+def measured_speed(info: dict[str, Any], device: str | None) -> float | None:
+    """The speed (multiply-adds per second) the worker measured on the kind of device a request
+    for ``device`` runs on, from its ``info()``; ``None`` before a job measured it."""
     if device in (None, "", "auto"):
         device = info.get("device")
     elif device == "gpu":
         device = next((d for d in info.get("devices", []) if d != "cpu"), None)
-    speed = (info.get("speed") or {}).get((device or "").split(":")[0])
-    if not work or not speed:
-        return None
-    return (8 if self_ensemble else 1) * (work[0] * in_pixels + work[1] * out_pixels) / speed
+    return (info.get("speed") or {}).get((device or "").split(":")[0])
 
 
 class TimeLeft:

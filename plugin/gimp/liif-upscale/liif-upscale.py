@@ -35,7 +35,7 @@ import liif_plan  # noqa: E402
 from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
 from liif_common.client import LiifClientError, WorkerCancelled, WorkerClient  # noqa: E402
 from liif_common.preview import dragged_centre, preview_window  # noqa: E402
-from liif_common.time_left import TimeLeft, estimate_seconds  # noqa: E402
+from liif_common.time_left import TimeLeft  # noqa: E402
 from liif_plan import PixelFormat, PlanError  # noqa: E402
 
 PROC_NAME = "python-fu-liif-upscale"
@@ -464,10 +464,13 @@ class Job:
             return False  # GIMP cancels by killing this process; nothing to poll
 
         options = self.options()
-        # from the speed an earlier job measured on this device (the worker keeps it on disk)
+        # the time left from the start: from each piece's pixels (flat areas cost nothing) and the speed an
+        # earlier job measured on this device (the worker keeps it on disk), when there was one
         info = client.info(idle=poll)
-        estimates = [estimate_seconds(info, options["model"], options["device"], p.shape[0] * p.shape[1],
-                                      p.size[0] * p.size[1], options["self_ensemble"]) for p in pieces]
+        estimates: list[float | None] = [None]
+        if info.get("speed"):  # else the worker cannot tell the time yet: no need to send it the pixels twice
+            estimates = [client.estimate(p.data, (p.shape[1], p.shape[0], p.fmt.channels), p.fmt.dtype, size=p.size,
+                                         cancel=poll, **options) for p in pieces]
         time_left = TimeLeft(estimate=None if None in estimates else sum(estimates))
         results = []
         for index, piece in enumerate(pieces):

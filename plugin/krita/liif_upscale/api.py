@@ -196,8 +196,13 @@ def check_node(node: Any) -> PixelFormat:
 
 def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | None = None, output: str = "layer",
             model: str | None = None, device: str = "auto", tile: int | None = None, scope: str = "auto",
-            resampler: str = RESAMPLER, self_ensemble: bool = False, linear_render: bool = False) -> UpscaleJob:
-    """Check a request and read what it needs from ``document``; raises :class:`UpscaleError`. Changes nothing."""
+            resampler: str = RESAMPLER, self_ensemble: bool = False, linear_render: bool = False,
+            cache: dict[tuple[Any, ...], bytes] | None = None) -> UpscaleJob:
+    """Check a request and read what it needs from ``document``; raises :class:`UpscaleError`. Changes nothing.
+
+    ``cache``: pixels read by earlier calls with the same dictionary, by node and rectangle, so that a
+    dialog that asks again for another size reads a layer only once (a modal dialog's document cannot
+    change meanwhile)."""
     if document is None or node is None:
         raise UpscaleError("Open an image and select the layer to upscale.")
     if scope not in SCOPES:
@@ -219,13 +224,14 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
         raise UpscaleError(f"{node.name()}: {exc}") from None
     src = where.source
     read = node.pixelData if kind == "paintlayer" else node.projectionPixelData
-    pixels = bytes(read(src.x, src.y, src.width, src.height))
+    pixels = _read(cache, (node.uniqueId().toString(), kind, tuple(src)), lambda: read(src.x, src.y, src.width,
+                                                                                        src.height))
     if len(pixels) != src.width * src.height * fmt.pixel_bytes:
         raise UpscaleError(f"Krita returned no pixels for the {kind} {node.name()!r}; convert it to a paint layer "
                            "(Layer > Convert > to Paint Layer) and try again.")
     mask = None
     if selection is not None:
-        mask = bytes(selection.pixelData(src.x, src.y, src.width, src.height))
+        mask = _read(cache, ("selection", tuple(src)), lambda: selection.pixelData(src.x, src.y, src.width, src.height))
         if not mask.strip(b"\x00"):
             raise UpscaleError("The selected area of this layer is empty: nothing is selected where it has pixels.")
         if is_opaque_mask(mask):
@@ -233,6 +239,15 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
     name = f"{node.name()} {factor_label(where.factors)} (LIIF)"
     return UpscaleJob(document, node, where, fmt, pixels, mask, output, model, device, tile, name, resampler,
                       self_ensemble, linear_render)
+
+
+def _read(cache: dict[tuple[Any, ...], bytes] | None, key: tuple[Any, ...], read: Callable[[], Any]) -> bytes:
+    """``read()`` as bytes, or what ``cache`` holds for ``key`` (where it is then kept)."""
+    if cache is None:
+        return bytes(read())
+    if key not in cache:
+        cache[key] = bytes(read())
+    return cache[key]
 
 
 def _check_options(tile: int | None, self_ensemble: bool, linear_render: bool) -> None:
@@ -261,9 +276,10 @@ def paint_layers(document: Any) -> list[Any]:
 
 def prepare_image(document: Any, scale: Scale | None = None, size: Size | None = None, model: str | None = None,
                   device: str = "auto", tile: int | None = None, resampler: str = RESAMPLER,
-                  self_ensemble: bool = False, linear_render: bool = False) -> ImageJob:
+                  self_ensemble: bool = False, linear_render: bool = False,
+                  cache: dict[tuple[Any, ...], bytes] | None = None) -> ImageJob:
     """Check a whole-image request and read every paint layer's pixels; raises :class:`UpscaleError`. Changes
-    nothing.
+    nothing. ``cache`` as for :func:`prepare`.
 
     Paint layers (also inside groups, hidden or locked ones) are what LIIF redraws; an empty one, or one
     with no pixels on the canvas, is left to Krita's scaling like every other kind of node. An animated
@@ -282,7 +298,7 @@ def prepare_image(document: Any, scale: Scale | None = None, size: Size | None =
         except UpscaleError as exc:
             raise UpscaleError(f"The layer {node.name()!r}: {exc}") from None
         parts.append(prepare(document, node, scale, size, "layer", model, device, tile, "layer", resampler,
-                             self_ensemble, linear_render))
+                             self_ensemble, linear_render, cache))
     if not parts:
         raise UpscaleError("This image has no paint layer with pixels on the canvas, so there is nothing for LIIF "
                            "to redraw; use Image > Scale Image To New Size.")
@@ -311,6 +327,24 @@ def compute(job: UpscaleJob | ImageJob, client: WorkerClient, progress: Progress
     if progress is not None:
         progress(1.0)
     return from_worker(samples, job.fmt)
+
+
+def estimate(job: UpscaleJob | ImageJob, client: WorkerClient, cancel: Cancel | None = None) -> float | None:
+    """Seconds :func:`compute` would take, from the worker's plan of the job's own pixels (flat and
+    transparent areas cost nothing) at the speed it measured on that device; ``None`` before a job
+    has measured it. Any thread; changes nothing. Raises the client's exceptions."""
+    if isinstance(job, ImageJob):
+        seconds = [estimate(part, client, cancel) for part in job.parts]
+        return None if None in seconds else sum(seconds)
+    src, size = job.plan.source, job.plan.target_size
+    options = {"size": size, "model": job.model, "device": job.device, "tile": job.tile, "cancel": cancel}
+    data, shape, dtype = to_worker(job.pixels, src.width, src.height, job.fmt)
+    seconds = client.estimate(data, shape, dtype, self_ensemble=job.self_ensemble,
+                              linear=job.fmt.linear and not job.linear_render, **options)
+    if seconds is None or job.mask is None:
+        return seconds
+    mask = client.estimate(job.mask, (src.height, src.width), "uint8", **options)
+    return None if mask is None else seconds + mask
 
 
 def preview(job: UpscaleJob, client: WorkerClient, window: Rect, cancel: Cancel | None = None) -> bytes:

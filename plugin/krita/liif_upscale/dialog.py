@@ -27,7 +27,7 @@ from . import api
 from .geometry import MAX_SIDE, GeometryError, Plan, Rect, plan, round_half_up
 from .liif_common.client import WorkerCancelled, WorkerClient
 from .liif_common.preview import dragged_centre, preview_window
-from .liif_common.time_left import estimate_seconds, format_seconds
+from .liif_common.time_left import estimate_seconds, format_seconds, measured_speed
 from .qt import (
     QButtonGroup,
     QCheckBox,
@@ -127,6 +127,16 @@ class UpscaleDialog(QDialog):
         self._preview_generation = 0  # a newer request cancels the running one
         self._preview_queue: queue.Queue = queue.Queue()
         self._job: tuple[dict[str, Any], api.UpscaleJob] | None = None  # the last job() and its request
+        self._pixels: dict[tuple[Any, ...], bytes] = {}  # what job() read, by layer and rectangle: read once
+        # the worker's estimate from the job's pixels, and the request it is for (the Result line's time)
+        self._exact: tuple[dict[str, Any], float] | None = None
+        self._estimate_generation = 0  # a newer request cancels the running one
+        self._estimate_queue: queue.Queue = queue.Queue()
+        self._estimate_delay = QTimer(self)
+        self._estimate_delay.setSingleShot(True)
+        self._estimate_delay.timeout.connect(self.start_estimate)
+        self._estimate_timer = QTimer(self)
+        self._estimate_timer.timeout.connect(self._poll_estimate)
         self._build()
         self._restore()
         self._info_queue: queue.Queue = queue.Queue()
@@ -423,7 +433,6 @@ class UpscaleDialog(QDialog):
         if self._updating:
             return
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        output = "document" if self.output_document.isChecked() else "layer"
         try:
             where = self._plan()
         except GeometryError as exc:
@@ -431,6 +440,15 @@ class UpscaleDialog(QDialog):
             ok.setEnabled(False)
             return
         ok.setEnabled(True)
+        self._show_result(where)
+        if self.preview_check.isChecked():
+            self._preview_delay.start(PREVIEW_DELAY_MS)
+        if self.exact_estimate() is None and self.info and measured_speed(self.info, self.request()["device"]):
+            self._estimate_delay.start(PREVIEW_DELAY_MS)  # the worker can tell the time, for any model
+
+    def _show_result(self, where: Plan) -> None:
+        """The Result line: what the job makes, and how long it takes once the worker's speed is known."""
+        output = "document" if self.output_document.isChecked() else "layer"
         t, (cw, ch) = where.target, where.canvas_size
         fx, fy = where.factors
         factor = f"×{fx:.2f}" if f"{fx:.2f}" == f"{fy:.2f}" else f"×{fx:.2f} × {fy:.2f}"
@@ -448,8 +466,6 @@ class UpscaleDialog(QDialog):
         if seconds is not None:
             text += f"; {format_seconds(seconds)}"
         self.result_label.setText(text)
-        if self.preview_check.isChecked():
-            self._preview_delay.start(PREVIEW_DELAY_MS)
 
     def _plan(self, content: Rect | None = None) -> Plan:
         """Where the result goes for the sizes as chosen (raises :class:`GeometryError`); ``content``: another
@@ -463,13 +479,25 @@ class UpscaleDialog(QDialog):
 
     def estimate(self) -> float | None:
         """Seconds the job as chosen would take, from the speed the worker measured on an earlier
-        job on that device (this session's, or one it remembered); ``None`` before any."""
+        job on that device (this session's, or one it remembered); ``None`` before any. The
+        worker's own estimate from the pixels once it arrived (:meth:`exact_estimate`), else one
+        from the sizes alone, which assumes every pixel needs the network (flat areas do not)."""
         try:
             return self._estimate(self._plan().target)
         except GeometryError:
             return None
 
+    def exact_estimate(self) -> float | None:
+        """The worker's estimate for the choices as they are (from the job's pixels), or ``None``
+        while it has not arrived."""
+        if self._exact is not None and self._exact[0] == self.request():
+            return self._exact[1]
+        return None
+
     def _estimate(self, target: Rect) -> float | None:
+        exact = self.exact_estimate()
+        if exact is not None:
+            return exact
         if not self.info:
             return None
         req, ref = self.request(), self.reference
@@ -486,6 +514,45 @@ class UpscaleDialog(QDialog):
                 return None
             total += seconds
         return total
+
+    def start_estimate(self) -> None:
+        """Ask the worker how long the job as chosen takes, from its pixels (in a thread; a newer
+        request cancels a running one). The Result line shows the answer when it comes."""
+        self._estimate_generation += 1
+        if self.client is None:
+            return
+        generation, request = self._estimate_generation, self.request()
+        try:
+            job = self.job()
+        except Exception:  # noqa: BLE001  (the Result line keeps the estimate from the sizes; OK reports it)
+            return
+        client = self.client
+
+        def run() -> None:
+            try:
+                seconds = api.estimate(job, client, cancel=lambda: generation != self._estimate_generation)
+            except Exception:  # noqa: BLE001  (the same: only a refinement)
+                seconds = None
+            self._estimate_queue.put((generation, request, seconds))
+
+        threading.Thread(target=run, name="liif-upscale-estimate", daemon=True).start()
+        self._estimate_timer.start(50)
+
+    def _poll_estimate(self) -> None:
+        try:
+            generation, request, seconds = self._estimate_queue.get_nowait()
+        except queue.Empty:
+            return
+        if generation != self._estimate_generation:
+            return  # a newer one is on its way
+        self._estimate_timer.stop()
+        if seconds is None:
+            return
+        self._exact = (request, seconds)
+        try:
+            self._show_result(self._plan())
+        except GeometryError:
+            pass  # the Result line already says what is wrong
 
     # the preview --------------------------------------------------------------------------
     def _preview_toggled(self, on: bool) -> None:
@@ -568,6 +635,7 @@ class UpscaleDialog(QDialog):
 
     def done(self, result: int) -> None:
         self._preview_generation += 1  # a running preview stops: the job is next, or nothing
+        self._estimate_generation += 1  # and so does an estimate
         super().done(result)
 
     # the answer ---------------------------------------------------------------------------
@@ -583,9 +651,9 @@ class UpscaleDialog(QDialog):
         if self._job is None or self._job[0] != request:
             if request["scope"] == "image":
                 options = {k: v for k, v in request.items() if k not in ("scope", "output")}
-                self._job = (request, api.prepare_image(self.document, **options))
+                self._job = (request, api.prepare_image(self.document, **options, cache=self._pixels))
             else:
-                self._job = (request, api.prepare(self.document, self.node, **request))
+                self._job = (request, api.prepare(self.document, self.node, **request, cache=self._pixels))
         return self._job[1]
 
     def request(self) -> dict[str, Any]:
