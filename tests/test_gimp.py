@@ -31,8 +31,9 @@ each call ~3-5 s: a new plug-in process and a new worker importing torch). Cance
 the plug-in process: the test does the same (SIGKILL once the worker is busy) and checks that the
 worker exits. The dialog runs in the full ``gimp-3.0`` on Xvfb inside the chroot (``xvfb-run``);
 the batch code starts ``xdotool`` to wait for the "LIIF Upscale" window, press the case's keys,
-screenshot it (``xwd``, beside the results; :func:`_read_xwd` reads it) and press Return (OK) or
-Escape (Cancel). The README's batch
+screenshot it (``xwd``, beside the results; :func:`_read_xwd` reads it) and press Return (OK),
+Escape (Cancel) or the OK button's mnemonic Alt+O (after choosing in a combo box, which takes
+Return itself). The README's batch
 command is run exactly as written. Whole module: about 1.5 minutes on 2 cores.
 """
 
@@ -755,6 +756,14 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         cases.append({"name": f"dialog_{name}", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": w,
                                                             "height": h},
                       "layers": [spec], "source": 0, "select": None, "interactive": interactive, "args": {}})
+    # the output "This image, every layer" chosen in the dialog (Alt+U: the Output field, End: its last choice);
+    # OK with its mnemonic (Alt+O), since Return on a focused combo box opens its list
+    in_place = [_layer(gimp.work, "dialog-top", _pixels((4, 5, 4), np.uint8, 18), 3, 2) | {"name": "top"},
+                _layer(gimp.work, "dialog-bg", _pixels((6, 8, 3), np.uint8, 19), 0, 0) | {"name": "bg"}]
+    cases.append({"name": "dialog_in_place", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 8,
+                                                       "height": 6},
+                  "layers": in_place, "source": 1, "select": None, "args": {},
+                  "interactive": {"respond": "ok", "keys": ["alt+u", "End"], "wait": 5, "answer": "alt+o"}})
     # undo and redo in GIMP's window (Ctrl+Z, Ctrl+Y) after output "layer" and "layers-in-place" (no dialog)
     args = {"model": str(gimp.model), "device": "cpu", "tile": 0, "scale": 2.0, "width": 0, "height": 0}
     layers = [_layer(gimp.work, "undo-top", _pixels((4, 5, 4), np.uint8, 16), 3, 2) | {"name": "top", "parent": "G"},
@@ -767,7 +776,8 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                       "args": dict(args, output=output)})
     code, log, results = gimp.run("gui", cases, gui=True)
     assert code == 0 and results.get("cases"), f"gimp-3.0 exited with {code}; its log:\n{log[-6000:]}"
-    return {c["name"]: c for c in results["cases"]}, {"image": image, "wide": wide, "log": log}
+    return {c["name"]: c for c in results["cases"]}, {"image": image, "wide": wide, "log": log,
+                                                      "in_place": {spec["name"]: spec for spec in in_place}}
 
 
 @requires_gimp
@@ -797,6 +807,28 @@ def test_one_undo_restores_the_image_and_redo_brings_back_liif(gui_run, output: 
     assert undo["redone"]["size"] == [16, 12], f"Ctrl+Y did not redo the scaling: {undo['redone']['size']}"
     assert unchanged(res["tree_after"], undo["redone"]["tree"]), "redo did not bring back the result"
     assert not unchanged(res["tree_before"], res["tree_after"])
+
+
+@requires_gimp
+def test_dialog_output_this_image_every_layer(gui_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chosen in the dialog, "This image, every layer" scales the image itself x2 and redraws both of its
+    layers where GIMP put them; no new image."""
+    monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)
+    res = gui_run[0]["dialog_in_place"]
+    assert res["responder"] == 0, "the dialog did not appear"
+    assert res["status"] == "success", res["message"]
+    out = res["result"]
+    assert not out["new_image"] and res["new_images"] == 0 and out["name"] == "bg"
+    assert (out["geometry"]["width"], out["geometry"]["height"]) == (16, 12)
+    for layer in res["tree_after"]:
+        spec = gui_run[1]["in_place"][layer["name"]]
+        plan = liif_plan.scaled_item(8, 6, 16, 12, spec["x"], spec["y"], spec["width"], spec["height"])
+        assert (layer["x"], layer["y"], layer["width"], layer["height"]) == tuple(plan)[2:], layer
+        source = np.fromfile(spec["file"], np.uint8).reshape(spec["height"], spec["width"], -1)
+        expected = liif_core.upscale(source, size=(plan.width, plan.height), model="default", device="cpu")
+        got = np.fromfile(layer["file"], np.uint8).reshape(plan.height, plan.width, -1)
+        diff = np.abs(got.astype(np.int64) - expected.astype(np.int64))
+        assert diff.max() == 0, f"{layer['name']}: {(diff > 0).sum()} of {diff.size} differ, by up to {diff.max()}"
 
 
 @requires_gimp

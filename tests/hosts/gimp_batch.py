@@ -174,8 +174,9 @@ def find_window(name, tries):
 
 def answer_dialog(interactive, stem):
     """In the GUI (Xvfb): wait for the plug-in's dialog, press the case's keys and make its mouse
-    drag (if any), wait, take a screenshot, press a key (Return: OK)."""
-    key = {"ok": "Return", "cancel": "Escape"}[interactive["respond"]]
+    drag (if any), wait, take a screenshot, press a key (Return: OK; Escape: Cancel; or the case's
+    ``answer``, such as Alt+O for OK when the focus is on a field that takes Return itself)."""
+    key = interactive.get("answer") or {"ok": "Return", "cancel": "Escape"}[interactive["respond"]]
     keys = " ".join(interactive.get("keys", []))
     press = f'xdotool key --clearmodifiers {keys}' if keys else "true"
     drag = "true"
