@@ -29,12 +29,13 @@ these tests compare it with ``liif_core.upscale`` on the same input.
 One GIMP process runs all the batch cases (the first start with a fresh profile costs ~10-15 s,
 each call ~3-5 s: a new plug-in process and a new worker importing torch). Cancel is GIMP killing
 the plug-in process: the test does the same (SIGKILL once the worker is busy) and checks that the
-worker exits. The dialog runs in the full ``gimp-3.0`` on Xvfb inside the chroot (``xvfb-run``);
-the batch code starts ``xdotool`` to wait for the "LIIF Upscale" window, press the case's keys,
-screenshot it (``xwd``, beside the results; :func:`_read_xwd` reads it) and press Return (OK),
-Escape (Cancel) or the OK button's mnemonic Alt+O (after choosing in a combo box, which takes
-Return itself). The README's batch
-command is run exactly as written. Whole module: about 1.5 minutes on 2 cores.
+worker exits. The dialog runs in the full ``gimp-3.0`` on Xvfb inside the chroot (``xvfb-run``, in a
+D-Bus session: ``dbus-run-session``); the batch code starts ``xdotool`` to wait for the "LIIF Upscale"
+window, press the case's keys, read the dialog's text as a screen reader does (AT-SPI:
+``hosts/dialog_labels.py``), screenshot it (``xwd``, beside the results; :func:`_read_xwd` reads it)
+and press Return (OK), Escape (Cancel) or the OK button's mnemonic Alt+O (after choosing in a combo
+box, which takes Return itself). The README's batch command is run exactly as written. Whole
+module: about 3.5 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 import liif_core
 
@@ -64,7 +66,7 @@ BATCH = REPO / "tests" / "hosts" / "gimp_batch.py"
 CHROOT = Path(os.environ.get("LIIF_GIMP_CHROOT", "/tmp/liif-hosts/trixie"))
 GIMP = "/usr/bin/gimp-console-3.0"
 GIMP_GUI = "/usr/bin/gimp-3.0"
-XVFB = ["xvfb-run", "-a", "-s", shlex.quote("-screen 0 1280x1024x24")]
+XVFB = ["dbus-run-session", "--", "xvfb-run", "-a", "-s", shlex.quote("-screen 0 1280x1024x24")]
 GIMP_TIMEOUT_S = 420
 # The engine picks its CPU thread count from the machine's load, and float sums may round
 # differently with another count: the worker in GIMP and the expected result use one thread each.
@@ -222,7 +224,8 @@ class Gimp:
         """
         out = self.work / name
         job = self.work / f"{name}.json"
-        job.write_text(json.dumps({"cases": cases, "out": str(out), "plugin_dir": str(self.plugin)}))
+        job.write_text(json.dumps({"cases": cases, "out": str(out), "plugin_dir": str(self.plugin),
+                                   "labels_script": str(BATCH.parent / "dialog_labels.py")}))
         batch = f"exec(open({str(BATCH)!r}).read())"
         command = " ".join(["exec"] + (XVFB + [GIMP_GUI] if gui else [GIMP, "-i"]) + ["-d"] + ([] if fonts else ["-f"])
                            + ["--batch-interpreter=python-fu-eval", "-b", shlex.quote(batch), "--quit"])
@@ -736,7 +739,8 @@ def test_cancel_kills_the_worker_and_leaves_the_image(main_run) -> None:
 
 # --------------------------------------------------------------------------------------------- the dialog
 
-GUI_TOOLS = ("usr/bin/xvfb-run", "usr/bin/xdotool", "usr/bin/xwd", GIMP_GUI.lstrip("/"))
+GUI_TOOLS = ("usr/bin/xvfb-run", "usr/bin/xdotool", "usr/bin/xwd", "usr/bin/dbus-run-session",
+             "usr/libexec/at-spi-bus-launcher", GIMP_GUI.lstrip("/"))
 
 
 @pytest.fixture(scope="module")
@@ -746,10 +750,17 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         pytest.skip(f"the chroot lacks {', '.join(missing)}: run tests/hosts/setup_gimp.sh again to add them")
     image = _pixels((4, 6, 3), np.uint8, 11)
     wide = _pixels((200, 300, 3), np.uint8, 13)  # x2: 600 x 400, of which the preview shows 360 x 240
+    noisy = _pixels((240, 400, 4), np.uint8, 20)  # a varying alpha: the estimate counts its second pass
     cases = []
-    # last: the preview, switched on with its mnemonic (Alt+P), stays on for later runs
-    for name, picture, interactive in (("ok", image, {"respond": "ok"}), ("cancel", image, {"respond": "cancel"}),
-                                       ("preview", wide, {"respond": "ok", "keys": ["alt+p"], "wait": 30})):
+    # first: the Result line before any job measured the worker's speed (the speed memory is emptied first);
+    # the preview, switched on with its mnemonic (Alt+P), stays on for later runs; then the Result line's time
+    # for a job large enough that the rounded time tells the worker's estimate apart (cancelled: not run)
+    shutil.rmtree(gimp.work / "cache" / "liif-upscale", ignore_errors=True)
+    first = {"respond": "ok", "labels": {"until": "; about", "timeout": 8}}
+    timed = {"respond": "cancel", "labels": {"until": "; about", "timeout": 90}}
+    for name, picture, interactive in (("ok", image, first), ("cancel", image, {"respond": "cancel"}),
+                                       ("preview", wide, {"respond": "ok", "keys": ["alt+p"], "wait": 30}),
+                                       ("estimate", noisy, timed)):
         spec = _layer(gimp.work, f"dialog-{name}", picture)
         spec["name"] = "photo"
         h, w = picture.shape[:2]
@@ -757,13 +768,15 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                                                             "height": h},
                       "layers": [spec], "source": 0, "select": None, "interactive": interactive, "args": {}})
     # the output "This image, every layer" chosen in the dialog (Alt+U: the Output field, End: its last choice);
-    # OK with its mnemonic (Alt+O), since Return on a focused combo box opens its list
+    # OK with its mnemonic (Alt+O), since Return on a focused combo box opens its list; before, the Result line
+    # with the worker's estimate, which an earlier job's speed allows
     in_place = [_layer(gimp.work, "dialog-top", _pixels((4, 5, 4), np.uint8, 18), 3, 2) | {"name": "top"},
                 _layer(gimp.work, "dialog-bg", _pixels((6, 8, 3), np.uint8, 19), 0, 0) | {"name": "bg"}]
     cases.append({"name": "dialog_in_place", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 8,
                                                        "height": 6},
                   "layers": in_place, "source": 1, "select": None, "args": {},
-                  "interactive": {"respond": "ok", "keys": ["alt+u", "End"], "wait": 5, "answer": "alt+o"}})
+                  "interactive": {"respond": "ok", "keys": ["alt+u", "End"], "answer": "alt+o",
+                                  "labels": {"until": "redrawn in place; about", "timeout": 90}}})
     # undo and redo in GIMP's window (Ctrl+Z, Ctrl+Y) after output "layer" and "layers-in-place" (no dialog)
     args = {"model": str(gimp.model), "device": "cpu", "tile": 0, "scale": 2.0, "width": 0, "height": 0}
     layers = [_layer(gimp.work, "undo-top", _pixels((4, 5, 4), np.uint8, 16), 3, 2) | {"name": "top", "parent": "G"},
@@ -776,7 +789,7 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                       "args": dict(args, output=output)})
     code, log, results = gimp.run("gui", cases, gui=True)
     assert code == 0 and results.get("cases"), f"gimp-3.0 exited with {code}; its log:\n{log[-6000:]}"
-    return {c["name"]: c for c in results["cases"]}, {"image": image, "wide": wide, "log": log,
+    return {c["name"]: c for c in results["cases"]}, {"image": image, "wide": wide, "noisy": noisy, "log": log,
                                                       "in_place": {spec["name"]: spec for spec in in_place}}
 
 
@@ -829,6 +842,43 @@ def test_dialog_output_this_image_every_layer(gui_run, monkeypatch: pytest.Monke
         got = np.fromfile(layer["file"], np.uint8).reshape(plan.height, plan.width, -1)
         diff = np.abs(got.astype(np.int64) - expected.astype(np.int64))
         assert diff.max() == 0, f"{layer['name']}: {(diff > 0).sum()} of {diff.size} differ, by up to {diff.max()}"
+
+
+@requires_gimp
+def test_dialog_result_line_tells_the_time_the_worker_expects(gui_run) -> None:
+    """The dialog's Result line, as a screen reader reads it: no time before any job measured the worker's
+    speed; later, the time the worker expects from the pixels (of every layer, for the whole image) at the
+    speed the last job measured."""
+    from liif_core import speed_memory
+    from liif_core.query import work_per_pixel
+    from plugin.common.time_left import format_seconds
+
+    first = gui_run[0]["dialog_ok"]
+    assert first["speed"] is None and "Result: 6 x 4 → 12 x 8 px (×2)" in first["labels"], first["labels"]
+    assert not any("about" in text for text in first["labels"]), first["labels"]
+    model = liif_core.load_model("default", device="cpu")
+    per_output = work_per_pixel(model.net)[1]
+
+    def result_line(case: dict[str, Any]) -> tuple[str, str, float]:
+        """The Result line's size part, its time, and the speed the worker knew meanwhile."""
+        line = next((text for text in case["labels"] or [] if text.startswith("Result:")), "")
+        size, _, seconds = line.rpartition("; ")
+        assert seconds.startswith("about"), case["labels"]
+        return size, seconds, case["speed"]["speed"][speed_memory.device_identity(torch.device("cpu"))]
+
+    size, seconds, speed = result_line(gui_run[0]["dialog_estimate"])
+    assert size == "Result: 400 x 240 → 800 x 480 px (×2)"
+    work = liif_core.work(gui_run[1]["noisy"], size=(800, 480), model=model)
+    assert work * per_output / speed >= 15, "too small a job to tell estimates apart by their rounded text"
+    assert seconds == format_seconds(work * per_output / speed), (seconds, work, speed)
+    size, seconds, speed = result_line(gui_run[0]["dialog_in_place"])
+    assert size == "Result: 8 x 6 → 16 x 12 px (×2), 2 layers redrawn in place"
+    work = 0
+    for spec in gui_run[1]["in_place"].values():
+        plan = liif_plan.scaled_item(8, 6, 16, 12, spec["x"], spec["y"], spec["width"], spec["height"])
+        source = np.fromfile(spec["file"], np.uint8).reshape(spec["height"], spec["width"], -1)
+        work += liif_core.work(source, size=(plan.width, plan.height), model=model)
+    assert seconds == format_seconds(work * per_output / speed), (seconds, work, speed)
 
 
 @requires_gimp

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -174,7 +175,8 @@ def find_window(name, tries):
 
 def answer_dialog(interactive, stem):
     """In the GUI (Xvfb): wait for the plug-in's dialog, press the case's keys and make its mouse
-    drag (if any), wait, take a screenshot, press a key (Return: OK; Escape: Cancel; or the case's
+    drag (if any), wait, read the dialog's labels (``labels``: tests/hosts/dialog_labels.py), take a
+    screenshot, press a key (Return: OK; Escape: Cancel; or the case's
     ``answer``, such as Alt+O for OK when the focus is on a field that takes Return itself)."""
     key = interactive.get("answer") or {"ok": "Return", "cancel": "Escape"}[interactive["respond"]]
     keys = " ".join(interactive.get("keys", []))
@@ -184,6 +186,11 @@ def answer_dialog(interactive, stem):
         x0, y0, x1, y1 = interactive["drag"]
         drag = (f"xdotool mousemove --sync {x0} {y0} mousedown 1 mousemove --sync {(x0 + x1) // 2} {(y0 + y1) // 2} "
                 f"mousemove --sync {x1} {y1} mouseup 1")
+    labels = "true"
+    if "labels" in interactive:  # the dialog's text, and the speed the worker knew meanwhile (its estimates')
+        until, script = interactive["labels"], shlex.quote(JOB["labels_script"])
+        labels = (f"python3 {script} --until {shlex.quote(until['until'])} --timeout {until['timeout']} "
+                  f"> '{stem}.labels.json'; cp \"$XDG_CACHE_HOME/liif-upscale/speed.json\" '{stem}.speed.json' || true")
     script = find_window("^LIIF Upscale$", 240) + f"""
         sleep 2
         xdotool windowfocus --sync "$W" || true
@@ -191,6 +198,7 @@ def answer_dialog(interactive, stem):
         sleep {interactive.get("before_drag", 0)}
         {drag}
         sleep {interactive.get("wait", 0)}
+        {labels}
         xwd -root -silent -out '{stem}.xwd'
         xdotool windowfocus --sync "$W" || true
         xdotool key --clearmodifiers {key}
@@ -251,6 +259,9 @@ def run_case(case, proc, out_dir):
         res["responder"] = responder.wait(30)
         xwd = os.path.join(out_dir, case["name"] + ".xwd")  # read on the host: GIMP's loader squeezes Xvfb's
         res["screenshot"] = xwd if os.path.exists(xwd) else None
+        for key, suffix in (("labels", ".labels.json"), ("speed", ".speed.json")):
+            path = os.path.join(out_dir, case["name"] + suffix)
+            res[key] = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else None
     status = rv.index(0)
     res["status"] = status.value_nick
     res["message"] = ""

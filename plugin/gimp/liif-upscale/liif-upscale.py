@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
@@ -35,7 +36,7 @@ import liif_plan  # noqa: E402
 from gi.repository import Gegl, Gimp, GLib, GObject  # noqa: E402
 from liif_common.client import LiifClientError, WorkerCancelled, WorkerClient  # noqa: E402
 from liif_common.preview import dragged_centre, preview_window  # noqa: E402
-from liif_common.time_left import TimeLeft  # noqa: E402
+from liif_common.time_left import TimeLeft, format_seconds, measured_speed  # noqa: E402
 from liif_plan import PixelFormat, PlanError  # noqa: E402
 
 PROC_NAME = "python-fu-liif-upscale"
@@ -241,6 +242,24 @@ class Piece(NamedTuple):
     size: tuple[int, int]
 
 
+def job_seconds(client: WorkerClient, pieces: list[Piece], options: dict[str, Any],
+                cancel: Callable[[], bool]) -> float | None:
+    """Seconds the worker expects sending it ``pieces`` with ``options`` to take, from their pixels (flat
+    areas cost nothing) and the speed an earlier job measured on that device (the worker keeps it on
+    disk); ``None`` before such a job, without sending the pixels. ``cancel`` is also polled while the
+    worker starts."""
+    if not measured_speed(client.info(idle=cancel), options["device"]):
+        return None
+    total = 0.0
+    for p in pieces:
+        seconds = client.estimate(p.data, (p.shape[1], p.shape[0], p.fmt.channels), p.fmt.dtype, size=p.size,
+                                  cancel=cancel, **options)
+        if seconds is None:
+            return None
+        total += seconds
+    return total
+
+
 def redraw(image: Gimp.Image, layers: list[Gimp.Layer], pieces: list[Piece], plans: list[liif_plan.LayerPlan],
            results: list[bytes], size: tuple[int, int], undo: bool) -> None:
     """Scale ``image`` to ``size`` with GIMP, then write each LIIF result into its layer, where GIMP put
@@ -287,7 +306,7 @@ class Job:
         overlap, x, y, w, h = drawable.mask_intersect()
         self._region = (x, y, w, h) if overlap and w >= 1 and h >= 1 else None
         self.gray = drawable.is_gray()
-        self._source: tuple[tuple[Any, ...], bytes] | None = None
+        self._pixels: dict[int, tuple[tuple[Any, ...], bytes]] = {}  # layer id -> (what was read, its pixels)
 
     @property
     def whole(self) -> bool:
@@ -323,13 +342,46 @@ class Job:
         return drawable_format(self.image, self.drawable, self.alpha, bool(self.config.get_property("linear-render")))
 
     def source(self) -> bytes:
-        """The region's pixels in :attr:`fmt`, little-endian, read once per format and region (the
-        dialog's preview and the job share them)."""
-        key = (self.fmt, self.rect, self.masked)
-        if self._source is None or self._source[0] != key:
-            data = read_region(self.image, self.drawable, key[0], self.rect, self.masked)
-            self._source = (key, liif_plan.to_little_endian(data, key[0].itemsize))
-        return self._source[1]
+        """The region's pixels in :attr:`fmt`, little-endian."""
+        return self.read(self.drawable, self.fmt, self.rect, self.masked)
+
+    def read(self, layer: Gimp.Layer, fmt: PixelFormat, rect: tuple[int, int, int, int], masked: bool) -> bytes:
+        """A layer's pixels in ``fmt`` (little-endian) inside ``rect``, read once per format and region (the
+        dialog's preview and estimate share them) until :meth:`reread`."""
+        key = (fmt, rect, masked)
+        cached = self._pixels.get(layer.get_id())
+        if cached is None or cached[0] != key:
+            data = liif_plan.to_little_endian(read_region(self.image, layer, fmt, rect, masked), fmt.itemsize)
+            self._pixels[layer.get_id()] = cached = (key, data)
+        return cached[1]
+
+    def reread(self) -> None:
+        """Read the pixels again when next needed: GIMP's dialogs are not modal, so the image may have been
+        painted on while the dialog was open."""
+        self._pixels.clear()
+
+    def pieces(self) -> tuple[list[Piece], list[liif_plan.LayerPlan | None], list[Gimp.Layer]]:
+        """What the worker is sent (raises :class:`PlanError`, :class:`UserError`): the region, or for the
+        whole image every pixel layer, each with its size and place in the result and the layer it came from."""
+        if not self.whole:
+            _, _, w, h = self.rect
+            size, plan = self.target()
+            return [Piece(self.source(), self.fmt, (w, h), size)], [plan], [self.drawable]
+        image, linear_render = self.image, bool(self.config.get_property("linear-render"))
+        width, height = image.get_width(), image.get_height()
+        new_w, new_h = self.size()
+        layers = pixel_layers(image)
+        if not layers:
+            raise UserError("This image has no pixel layer for LIIF to redraw; use Image > Scale Image.")
+        pieces, plans = [], []
+        for layer in layers:
+            fmt = drawable_format(image, layer, layer.has_alpha(), linear_render)
+            w, h = layer.get_width(), layer.get_height()
+            _, x, y = layer.get_offsets()
+            plan = liif_plan.scaled_item(width, height, new_w, new_h, x, y, w, h)
+            pieces.append(Piece(self.read(layer, fmt, (0, 0, w, h), False), fmt, (w, h), (plan.width, plan.height)))
+            plans.append(plan)
+        return pieces, plans, layers
 
     def size(self) -> tuple[int, int]:
         """The requested result size of the region, or of the whole image (output "layers" or "layers-in-place"; raises
@@ -379,11 +431,11 @@ class Job:
         if self.whole:
             return self.run_whole(client)
         c = self.config
-        _, _, w, h = self.rect
-        (ow, oh), plan = self.target()
+        pieces, (plan,), _ = self.pieces()
+        (w, h), (ow, oh) = pieces[0].shape, pieces[0].size
         label = f"LIIF Upscale: {liif_plan.size_summary(w, h, ow, oh)}"
         Gimp.progress_init(label)
-        result = self.upscale(client, [Piece(self.source(), self.fmt, (w, h), (ow, oh))], label)[0]
+        result = self.upscale(client, pieces, label)[0]
         name = liif_plan.layer_name(self.drawable.get_name(), c.get_property("scale"), c.get_property("width"),
                                     c.get_property("height"), ow, oh)
         layer = self.into_image(name, result, (ow, oh), plan) if plan else self.new_image(name, result, (ow, oh))
@@ -395,26 +447,14 @@ class Job:
         """Every pixel layer upscaled, then the image scaled by GIMP with each of them replaced: a copy of
         the image (output "layers"), or the image itself in one undo group ("layers-in-place"). Returns
         the selected layer's counterpart (or the first pixel layer's)."""
-        image, linear_render = self.image, bool(self.config.get_property("linear-render"))
-        width, height = image.get_width(), image.get_height()
+        image = self.image
         new_w, new_h = self.size()
-        layers = pixel_layers(image)
-        if not layers:
-            raise UserError("This image has no pixel layer for LIIF to redraw; use Image > Scale Image.")
+        pieces, plans, layers = self.pieces()
         in_place = self.config.get_property("output") == "layers-in-place"
         locked = [layer.get_name() for layer in layers if layer.get_lock_content()]
         if in_place and locked:
             raise UserError(f"The pixels of the layer {locked[0]!r} are locked, so LIIF cannot redraw them in "
                             "place; unlock them (Layers dialog), or choose the output New image, every layer.")
-        pieces, plans = [], []
-        for layer in layers:
-            fmt = drawable_format(image, layer, layer.has_alpha(), linear_render)
-            w, h = layer.get_width(), layer.get_height()
-            _, x, y = layer.get_offsets()
-            plan = liif_plan.scaled_item(width, height, new_w, new_h, x, y, w, h)
-            data = liif_plan.to_little_endian(read_region(image, layer, fmt, (0, 0, w, h), False), fmt.itemsize)
-            pieces.append(Piece(data, fmt, (w, h), (plan.width, plan.height)))
-            plans.append(plan)
         label = f"LIIF Upscale: {self.summary(len(layers))}"
         Gimp.progress_init(label)
         results = self.upscale(client, pieces, label)
@@ -464,14 +504,7 @@ class Job:
             return False  # GIMP cancels by killing this process; nothing to poll
 
         options = self.options()
-        # the time left from the start: from each piece's pixels (flat areas cost nothing) and the speed an
-        # earlier job measured on this device (the worker keeps it on disk), when there was one
-        info = client.info(idle=poll)
-        estimates: list[float | None] = [None]
-        if info.get("speed"):  # else the worker cannot tell the time yet: no need to send it the pixels twice
-            estimates = [client.estimate(p.data, (p.shape[1], p.shape[0], p.fmt.channels), p.fmt.dtype, size=p.size,
-                                         cancel=poll, **options) for p in pieces]
-        time_left = TimeLeft(estimate=None if None in estimates else sum(estimates))
+        time_left = TimeLeft(estimate=job_seconds(client, pieces, options, poll))  # from the start
         results = []
         for index, piece in enumerate(pieces):
             (w, h), fmt = piece.shape, piece.fmt
@@ -513,15 +546,39 @@ class Job:
 # ----------------------------------------------------------------------------- dialog
 
 
-class Preview:
+class WorkerRequest:
+    """Something the dialog asks the worker a moment after the last change (so typing a size does not
+    send a request per key), in a thread so that the dialog stays responsive: :meth:`start` in the
+    subclass. A newer change cancels the running request and drops its answer."""
+
+    def __init__(self) -> None:
+        self.generation = 0  # bumped by every change: answers to older requests are dropped
+        self.timer: int | None = None
+
+    def stop(self) -> None:
+        """No request pending, a running one cancelled."""
+        self.generation += 1
+        if self.timer is not None:
+            GLib.source_remove(self.timer)
+            self.timer = None
+
+    def later(self) -> None:
+        """Make the request after the delay, unless another change comes first."""
+        self.stop()
+        self.timer = GLib.timeout_add(PREVIEW_DELAY_MS, self.start)
+
+    def start(self) -> bool:
+        raise NotImplementedError
+
+
+class Preview(WorkerRequest):
     """The dialog's view of part of the result at 100% (the middle at first; a drag moves it): the
     worker computes only that window (the same pixels as in the full result), in a thread, so the
     dialog stays responsive; a newer request cancels the running one."""
 
     def __init__(self, job: Job, client: WorkerClient, frame: Any, picture: Any, status: Any):
+        super().__init__()
         self.job, self.client, self.frame, self.picture, self.status = job, client, frame, picture, status
-        self.generation = 0  # bumped by every change: results of older requests are dropped
-        self.timer: int | None = None
         self.centre = (0.5, 0.5)  # of the window, in fractions of the result's width and height
         self.window: tuple[int, int, int, int] | None = None  # the last one asked for
         self.result_size = (0, 0)
@@ -547,15 +604,13 @@ class Preview:
 
     def changed(self) -> None:
         """The fields changed: compute again a moment after the last change (or hide the preview)."""
-        self.generation += 1
-        if self.timer is not None:
-            GLib.source_remove(self.timer)
-            self.timer = None
         shown = bool(self.job.config.get_property("preview"))
         self.frame.set_visible(shown)
         self.status.set_visible(shown)
         if shown:
-            self.timer = GLib.timeout_add(PREVIEW_DELAY_MS, self.start)
+            self.later()
+        else:
+            self.stop()
 
     def start(self) -> bool:
         """Read what the request needs here (GIMP's calls belong to this thread), then ask the worker."""
@@ -611,6 +666,49 @@ class Preview:
         return False
 
 
+class Estimate(WorkerRequest):
+    """The time the job as chosen will take, for the dialog's Result line: the worker's estimate from
+    the job's pixels, asked in a thread a moment after the last change (a newer change cancels it);
+    none before a job measured the speed of the chosen device."""
+
+    def __init__(self, job: Job, client: WorkerClient, show: Callable[[], None]):
+        super().__init__()
+        self.job, self.client, self.show = job, client, show  # show(): redraw the Result line
+        self.seconds: float | None = None  # for the choices as they are
+
+    def changed(self) -> None:
+        self.seconds = None
+        self.later()
+
+    def start(self) -> bool:
+        """Read what the request needs here (GIMP's calls belong to this thread), then ask the worker."""
+        self.timer = None
+        generation = self.generation
+        try:
+            pieces, _, _ = self.job.pieces()
+            options = self.job.options()
+        except (PlanError, UserError):  # the Result line says why
+            return False
+
+        def compute() -> None:
+            try:
+                seconds = job_seconds(self.client, pieces, options, lambda: generation != self.generation)
+            except Exception:  # noqa: BLE001  (cancelled, or a worker error that OK reports): no time shown
+                return
+            if seconds is not None:
+                GLib.idle_add(self.arrived, generation, seconds)
+
+        threading.Thread(target=compute, name="liif-upscale-estimate", daemon=True).start()
+        return False
+
+    def arrived(self, generation: int, seconds: float) -> bool:
+        """Show an answer (main loop), unless a newer change superseded it."""
+        if generation == self.generation:
+            self.seconds = seconds
+            self.show()
+        return False
+
+
 def display_rgba(data: bytes, fmt: PixelFormat, w: int, h: int) -> bytes:
     """8-bit sRGB-encoded RGBA of ``w`` x ``h`` pixels in ``fmt``, for the screen (Babl converts;
     a linear render's values are encoded as the canvas shows them)."""
@@ -640,11 +738,18 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
 
     def show_size(*_args: Any) -> None:
         try:
-            label.set_text(f"Result: {job.summary()}")
+            text = f"Result: {job.summary()}"
         except (PlanError, UserError) as exc:
-            label.set_text(str(exc))
+            text = str(exc)
+        else:
+            if estimate.seconds is not None:
+                text += f"; {format_seconds(estimate.seconds)}"
+        label.set_text(text)
+
+    estimate = Estimate(job, client, show_size)
 
     def changed(*_args: Any) -> None:
+        estimate.changed()
         show_size()
         preview.changed()
 
@@ -657,8 +762,10 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
     area.pack_start(status, False, False, 0)
     dialog.show_all()
     preview.changed()  # hides the preview, or starts it when it was on last time
+    estimate.changed()  # the time, once a job measured the speed
     ok = dialog.run()
-    preview.generation += 1  # a running preview stops: the job is next, or nothing
+    preview.stop()  # the job is next, or nothing
+    estimate.stop()
     dialog.destroy()
     return ok
 
@@ -676,8 +783,10 @@ def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image, dr
     try:
         job = Job(image, list(drawables), config)
         with WorkerClient() as client:  # started by the first request: the preview's, or the job's
-            if run_mode == Gimp.RunMode.INTERACTIVE and not run_dialog(procedure, config, job, client):
-                return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+            if run_mode == Gimp.RunMode.INTERACTIVE:
+                if not run_dialog(procedure, config, job, client):
+                    return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+                job.reread()
             try:
                 job.size()
             except PlanError as exc:

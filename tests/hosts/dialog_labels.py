@@ -1,0 +1,62 @@
+"""Prints, as a JSON list, the text of every label in the plug-in's "LIIF Upscale" dialog, read the
+way a screen reader reads it (AT-SPI, over the session's D-Bus): the tests' view of what the user
+reads in GIMP's dialog. For tests/test_gimp.py; runs in the GIMP chroot's own Python (``gi`` with
+the ``Atspi`` typelib), started by ``gimp_batch.answer_dialog`` while the dialog is open.
+
+``--until REGEX``: read again every half second until a label matches (or ``--timeout`` passes),
+for text the dialog fills in later (the worker's estimate). Prints ``[]`` when there is no such
+dialog.
+"""
+
+import argparse
+import json
+import re
+import time
+
+import gi
+
+gi.require_version("Atspi", "2.0")
+from gi.repository import Atspi, GLib  # noqa: E402
+
+APP = "python-fu-liif-upscale"  # the plug-in process, as GTK names it to AT-SPI
+TITLE = "LIIF Upscale"
+
+
+def labels() -> list[str]:
+    found: list[str] = []
+
+    def walk(node, inside: bool) -> None:
+        try:
+            role, name = node.get_role(), node.get_name() or ""
+            count = node.get_child_count()
+        except GLib.Error:  # the dialog closed meanwhile
+            return
+        inside = inside or (role == Atspi.Role.DIALOG and name == TITLE)
+        if inside and role == Atspi.Role.LABEL:
+            found.append(name)
+        for i in range(count):
+            walk(node.get_child_at_index(i), inside)
+
+    desktop = Atspi.get_desktop(0)
+    for i in range(desktop.get_child_count()):
+        app = desktop.get_child_at_index(i)
+        if app is not None and app.get_name() == APP:
+            walk(app, False)
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--until", help="read until a label matches this regular expression")
+    parser.add_argument("--timeout", type=float, default=30.0)
+    args = parser.parse_args()
+    deadline = time.monotonic() + args.timeout
+    found = labels()
+    while args.until and not any(re.search(args.until, text) for text in found) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        found = labels()
+    print(json.dumps(found))
+
+
+if __name__ == "__main__":
+    main()
