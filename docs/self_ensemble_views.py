@@ -33,20 +33,19 @@ import torch
 
 from liif_core import eval as ev
 from liif_core.eval_sets import RENDERED_SETS
-from liif_core.self_ensemble import ALL_VIEWS, View
+from liif_core.self_ensemble import ALL_VIEWS, HALF_TURN, VIEW_SETS, View
 from liif_core.weights import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "eval" / "self_ensemble" / "views.md"
 
-IDENTITY, HALF_TURN = View(), View(flip_rows=True, flip_cols=True)
-QUARTER, THREE_QUARTERS = View(transpose=True, flip_cols=True), View(transpose=True, flip_rows=True)
+# the sets the library offers (1, 2, 4, 8 views), and the four flips beside the four rotations
 SUBSETS: dict[str, tuple[View, ...]] = {
-    "1 view": (IDENTITY,),
-    "2: + half turn": (IDENTITY, HALF_TURN),
-    "4: rotations": (IDENTITY, QUARTER, HALF_TURN, THREE_QUARTERS),
-    "4: flips": (IDENTITY, View(flip_rows=True), View(flip_cols=True), HALF_TURN),
-    "8: all": ALL_VIEWS,
+    "1 view": VIEW_SETS[1],
+    "2: + half turn": VIEW_SETS[2],
+    "4: rotations": VIEW_SETS[4],
+    "4: flips": (View(), View(flip_rows=True), View(flip_cols=True), HALF_TURN),
+    "8: all": VIEW_SETS[8],
 }
 
 

@@ -1,10 +1,11 @@
-"""Self-ensemble: the model's result averaged over the 8 flips and transposes of the input.
+"""Self-ensemble: the model's result averaged over flips and transposes of the input.
 
 The network is trained on flipped and transposed patches but is not exactly equivariant to them,
 so each view of the image gives a slightly different estimate; their mean has less error
-(the geometric self-ensemble of Lim et al., EDSR, 2017). Costs 8 full passes for +0.1-0.2 dB
-on photographs and +0.6-1.2 dB on UI images with the shipped model (docs/eval/self_ensemble/gain*.md);
-an option, never the default.
+(the geometric self-ensemble of Lim et al., EDSR, 2017). All 8 views cost 8 full passes for
++0.1-0.2 dB on photographs and +0.6-1.2 dB on UI images with the shipped model
+(docs/eval/self_ensemble/gain*.md); the 4 rotations give 85-91% of that at half the cost, the
+half turn alone 47-59% (docs/eval/self_ensemble/views.md). An option, never the default.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+from liif_core.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -73,4 +76,19 @@ class View:
 
 
 IDENTITY = (View(),)
+HALF_TURN = View(flip_rows=True, flip_cols=True)
+QUARTER_TURNS = (View(transpose=True, flip_cols=True), View(transpose=True, flip_rows=True))  # one each way
 ALL_VIEWS = tuple(View(t, fr, fc) for t in (False, True) for fr in (False, True) for fc in (False, True))
+# the views averaged for each count a caller may ask for: the most gain per pass (views.md)
+VIEW_SETS: dict[int, tuple[View, ...]] = {1: IDENTITY, 2: (View(), HALF_TURN),
+                                          4: (View(), QUARTER_TURNS[0], HALF_TURN, QUARTER_TURNS[1]), 8: ALL_VIEWS}
+
+
+def views(self_ensemble: bool | int) -> tuple[View, ...]:
+    """The views averaged for ``self_ensemble``: ``True`` (all 8) or ``False`` (one), or a count of
+    views, 1, 2 (the half turn added), 4 (the rotations) or 8; raises :class:`InputError` otherwise."""
+    count = (8 if self_ensemble else 1) if isinstance(self_ensemble, bool) else self_ensemble
+    if not isinstance(count, int) or count not in VIEW_SETS:
+        raise InputError(f"self_ensemble must be true, false or a number of views (1, 2, 4 or 8), "
+                         f"got {self_ensemble!r}")
+    return VIEW_SETS[count]

@@ -13,7 +13,7 @@ from liif_core.devices import PRECISION_ENV, ThreadGovernor
 from liif_core.errors import InputError, MemoryLimitError
 from liif_core.flat import quiet_map
 from liif_core.pixels import DTYPES, check_image, split, srgb_decode, to_dtype
-from liif_core.self_ensemble import ALL_VIEWS, IDENTITY, View
+from liif_core.self_ensemble import View, views
 from liif_core.tiling import Plan, input_window, plan_tiles, run_tiles
 from liif_core.weights import Model, load_model
 
@@ -112,15 +112,14 @@ class _Job:
     :func:`upscale`, which runs the passes, and :func:`work`, which only counts them."""
 
     def __init__(self, image: np.ndarray, scale: float | Sequence[float] | None, size: Sequence[int] | None,
-                 model: Model | str | os.PathLike | None, device: str, tile: int | None, self_ensemble: bool,
+                 model: Model | str | os.PathLike | None, device: str, tile: int | None, self_ensemble: bool | int,
                  region: Sequence[int] | None, linear: bool) -> None:
         h, w, c = check_image(image)
         oh, ow = output_size((h, w), scale, size)
         x0, y0, rw, rh = check_region(region, (oh, ow))
-        for name, flag in (("self_ensemble", self_ensemble), ("linear", linear)):
-            if not isinstance(flag, bool):
-                raise InputError(f"{name} must be true or false, got {flag!r}")
-        self.views = ALL_VIEWS if self_ensemble else IDENTITY
+        if not isinstance(linear, bool):
+            raise InputError(f"linear must be true or false, got {linear!r}")
+        self.views = views(self_ensemble)
         if tile is not None and (int(tile) != tile or tile < 8):
             raise InputError(f"tile must be a whole number of at least 8 pixels, got {tile!r}")
         m = get_model(model, device if not isinstance(model, Model) else model.device)
@@ -130,7 +129,7 @@ class _Job:
                  for view in self.views] if region is not None else [(0, h, 0, w)]
         part = (min(p[0] for p in parts), max(p[1] for p in parts), min(p[2] for p in parts), max(p[3] for p in parts))
         need = rh * rw * c * image.dtype.itemsize + (part[1] - part[0]) * (part[3] - part[2]) * 4 * 3 * 3 + (
-            rh * rw * 3 * 4 if self_ensemble else 0)
+            rh * rw * 3 * 4 if len(self.views) > 1 else 0)
         limit = memory_limit()
         if need > limit:
             raise MemoryLimitError(f"the {rw} x {rh} result needs about {need / 2**30:.1f} GiB, over the limit of "
@@ -166,7 +165,7 @@ class _Job:
 
 def work(image: np.ndarray, *, scale: float | Sequence[float] | None = None, size: Sequence[int] | None = None,
          model: Model | str | os.PathLike | None = None, device: str = "auto", tile: int | None = None,
-         self_ensemble: bool = False, region: Sequence[int] | None = None, linear: bool = False) -> int:
+         self_ensemble: bool | int = False, region: Sequence[int] | None = None, linear: bool = False) -> int:
     """The work :func:`upscale` with the same arguments would do, in the units its ``progress``
     counts (its ``total``): what a job will cost, found before it runs, from the pixels. Flat
     areas cost nothing (:mod:`liif_core.flat`), so on UI images and painted layers it can be half
@@ -180,16 +179,17 @@ def work(image: np.ndarray, *, scale: float | Sequence[float] | None = None, siz
 def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, size: Sequence[int] | None = None,
             model: Model | str | os.PathLike | None = None, device: str = "auto", tile: int | None = None,
             progress: Callable[[int, int], None] | None = None,
-            cancel: Callable[[], bool] | None = None, self_ensemble: bool = False,
+            cancel: Callable[[], bool] | None = None, self_ensemble: bool | int = False,
             region: Sequence[int] | None = None, linear: bool = False) -> np.ndarray:
     """Upscale ``image`` (H x W or H x W x C; uint8, uint16 or float32) to exactly the requested size.
 
     Returns a new array with the input's dtype and channels; the input is never modified. Raises
     :class:`~liif_core.errors.InputError` for unusable input and
     :class:`~liif_core.errors.Cancelled` when ``cancel()`` returns true (no partial result).
-    ``self_ensemble`` averages 8 flipped and transposed passes: 8 times the work for a slightly
-    better result (:mod:`liif_core.self_ensemble`). ``progress(done, total)`` counts the work of
-    every pass (the colour, a visible alpha, each times 8 with the self-ensemble) in decoded output
+    ``self_ensemble`` averages passes over flipped and transposed views of the input, for a slightly
+    better result at as many times the work: ``True`` all 8, or a count, 2 (the half turn added) or
+    4 (the rotations, most of the 8's gain) (:mod:`liif_core.self_ensemble`). ``progress(done, total)``
+    counts the work of every pass (the colour, a visible alpha, each once per view) in decoded output
     pixels, the encoder's work converted at its cost (:class:`~liif_core.tiling.Plan`). Flat areas
     take a model's skip alone, decode nothing and count nothing (:mod:`liif_core.flat`): on UI
     images and painted layers often a quarter to a half of the work.

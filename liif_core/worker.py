@@ -22,7 +22,8 @@ Requests (client -> worker)::
     {"op": "upscale", "id": ID, "shape": [h, w, c], "dtype": "uint8", "nbytes": M,
      "scale": 2.0 | [sx, sy] | null, "size": [w, h] | null, "model": NAME-OR-PATH | null,
      "device": "auto" | "cpu" | "cuda" | "cuda:1" | "mps", "tile": INT | null,
-     "self_ensemble": false | true,      + M pixel bytes (self_ensemble: 8 averaged passes; optional)
+     "self_ensemble": false | true | N,  + M pixel bytes (self_ensemble: averaged passes, true: 8,
+                                        N: 1, 2, 4 or 8 of them; optional)
      "region": [x, y, w, h] | null,     only that window of the result (a preview; optional)
      "linear": false | true}            the colour is linear light: upscaled in sRGB form (optional)
     {"op": "estimate", "id": ID, ...}   the fields and pixels of an upscale request: what that job
@@ -203,7 +204,9 @@ def parse_upscale(header: dict[str, Any], payload: bytes | None) -> dict[str, An
     size = header.get("size")
     if isinstance(size, list):
         size = tuple(size)
-    self_ensemble, linear = _flag(header, "self_ensemble"), _flag(header, "linear")
+    self_ensemble, linear = header.get("self_ensemble", False), _flag(header, "linear")
+    if not isinstance(self_ensemble, (bool, int)):  # which counts are allowed is the engine's to say
+        raise ProtocolError(f"self_ensemble must be true, false or a number of views, got {self_ensemble!r}")
     region = header.get("region")
     if isinstance(region, list):
         region = tuple(region)

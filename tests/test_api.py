@@ -139,6 +139,8 @@ def test_fill_of_a_part_is_that_part_of_the_whole_fill(crop):
     ({"size": (5, 100)}, "smaller than the image"),
     ({"scale": 2, "tile": 3}, "tile"),
     ({"scale": 2, "self_ensemble": "yes"}, "self_ensemble"),
+    ({"scale": 2, "self_ensemble": 3}, r"1, 2, 4 or 8"),
+    ({"scale": 2, "self_ensemble": 2.0}, "self_ensemble"),
     ({"scale": 2, "linear": 1}, "linear"),
 ])
 def test_bad_arguments_give_clear_errors(tiny, kwargs, message):
@@ -197,13 +199,16 @@ def test_self_ensemble_is_the_mean_of_the_eight_views(tiny):
             w, h = size[::-1] if transpose != (k % 2 == 1) else size
             y = np.rot90(liif_core.upscale(np.ascontiguousarray(x), size=(w, h), model=tiny, tile=8), -k)
             views.append(y.transpose(1, 0, 2) if transpose else y)
-    views = np.stack(views)
-    got = liif_core.upscale(image, size=size, model=tiny, tile=8, self_ensemble=True)
-    assert got.shape == (20, 31, 3)
+    views = np.stack(views)  # identity, the 3 rotations (90, 180, 270 degrees counter-clockwise), then transposed
     inside = ((views > 0) & (views < 1)).all(axis=(0, 3))  # each pass clips alone; the ensemble clips the mean
     assert inside.mean() > 0.5
-    assert np.abs(got - views.mean(axis=0))[inside].max() < 1e-5
     assert np.abs(views[0] - views.mean(axis=0))[inside].max() > 1e-3, "the views must differ for this to test anything"
+    # all 8 (True or 8); the 4 rotations; the half turn added to the image; one pass (False or 1)
+    for self_ensemble, chosen in ((True, range(8)), (8, range(8)), (4, range(4)), (2, (0, 2)), (1, (0,)),
+                                  (False, (0,))):
+        got = liif_core.upscale(image, size=size, model=tiny, tile=8, self_ensemble=self_ensemble)
+        assert got.shape == (20, 31, 3)
+        assert np.abs(got - views[list(chosen)].mean(axis=0))[inside].max() < 1e-5, self_ensemble
 
 
 @pytest.mark.parametrize("dtype, channels", [(np.float32, 4), (np.uint16, 2), (np.float32, 3)])
@@ -287,17 +292,19 @@ def test_bad_regions_give_clear_errors(tiny, region, message):
         liif_core.upscale(rand_image(7, 9, 3, np.uint8), scale=2, model=tiny, region=region)
 
 
-def test_self_ensemble_progress_counts_every_pass(tiny):
+@pytest.mark.parametrize("views", [8, 4, 2])
+def test_self_ensemble_progress_counts_every_pass(tiny, views):
     image = rand_image(20, 20, 4, np.uint8)
     calls = []
-    liif_core.upscale(image, scale=2, model=tiny, tile=10, self_ensemble=True,
+    liif_core.upscale(image, scale=2, model=tiny, tile=10, self_ensemble=views,
                       progress=lambda d, t: calls.append((d, t)))
     single = []
     liif_core.upscale(image, scale=2, model=tiny, tile=10, progress=lambda d, t: single.append(t))
-    total = 8 * single[0]  # colour and alpha planes in each of the 8 views of a square image: equal work
+    total = views * single[0]  # colour and alpha planes in each view of a square image: equal work
     done = [d for d, _ in calls]
     assert done[0] == 0 and done[-1] == total and {t for _, t in calls} == {total}
-    assert all(a < b for a, b in zip(done, done[1:])) and len(done) > 16 * 4
+    assert liif_core.work(image, scale=2, model=tiny, tile=10, self_ensemble=views) == total
+    assert all(a < b for a, b in zip(done, done[1:])) and len(done) > 2 * views * 4
 
 
 def test_progress_moves_within_one_tile(tiny):

@@ -62,6 +62,11 @@ def test_self_ensemble_option(tiny_model_path, images, tmp_path):
                "--self-ensemble") == 0
     expected = liif_core.upscale(src, size=(20, 17), model=str(tiny_model_path), self_ensemble=True)
     assert np.array_equal(read_image(tmp_path / "se.png"), expected)
+    # --views N: that many passes (4: the rotations), not the 8 of --self-ensemble
+    assert run(tiny_model_path, str(images / "rgba.png"), "-o", str(tmp_path / "v4.png"), "--size", "20x17",
+               "--views", "4") == 0
+    four = liif_core.upscale(src, size=(20, 17), model=str(tiny_model_path), self_ensemble=4)
+    assert np.array_equal(read_image(tmp_path / "v4.png"), four) and not np.array_equal(four, expected)
 
 
 def test_linear_option(tiny_model_path, images, tmp_path):

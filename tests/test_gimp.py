@@ -300,7 +300,7 @@ def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str,
     def add(name: str, base: str, precision: str, size: tuple[int, int], layers: list[tuple[str, np.ndarray, int, int]],
             args: dict[str, Any], select: dict[str, Any] | None = None, **extra: Any) -> None:
         args = {"model": str(model), "device": "cpu", "output": "layer", "tile": 0, "scale": 2.0, "width": 0,
-                "height": 0, "self-ensemble": False, **args}
+                "height": 0, "quality": "one-pass", **args}
         specs = [_layer(work, f"{name}-{lname}", arr, x, y) for lname, arr, x, y in layers]
         for spec, (lname, *_) in zip(specs, layers):
             spec["name"] = lname
@@ -328,7 +328,7 @@ def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str,
         [("ga16", _pixels((5, 6, 2), np.uint16, 8), 2, 1)], {"scale": 1.5, "output": "image"},
         select={"shape": "rect", "x": 0, "y": 0, "w": 5, "h": 4})
     add("selection_self_ensemble", "rgb", "U8_NON_LINEAR", (9, 7), [("rgb", _pixels((7, 9, 3), np.uint8, 7), 0, 0)],
-        {"scale": 2.0, "self-ensemble": True}, select={"shape": "ellipse", "x": 2, "y": 1, "w": 6, "h": 5})
+        {"scale": 2.0, "quality": "four-passes"}, select={"shape": "ellipse", "x": 2, "y": 1, "w": 6, "h": 5})
     add("linear16_new_image", "rgb", "U16_LINEAR", (5, 4), [("lin", _pixels((4, 5, 4), np.uint16, 10), 0, 0)],
         {"scale": 2.0, "output": "image"})
     # a render made in linear light: its stored values are what the model gets (written and read as stored)
@@ -348,7 +348,7 @@ def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str,
         cases.append({"name": name, "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 10, "height": 8},
                       "layers": specs, "source": 1, "select": {"shape": "rect", "x": 0, "y": 0, "w": 2, "h": 2},
                       "args": {"model": str(model), "device": "cpu", "output": output, "tile": 0, "scale": 2.5,
-                               "width": 0, "height": 0, "self-ensemble": False}})
+                               "width": 0, "height": 0, "quality": "one-pass"}})
         sources[name] = {lname: arr for lname, arr, _, _ in layers}
     # a text layer upscaled on its own: its pixels as GIMP rendered them
     add("text_new_layer", "rgb", "U8_NON_LINEAR", (12, 8), [("bg", _pixels((8, 12, 3), np.uint8, 14), 0, 0)],
@@ -392,7 +392,8 @@ def expected_result(case: dict[str, Any], res: dict[str, Any], source: np.ndarra
         region = _masked(region, mask[layer["y"] + y:layer["y"] + y + h, layer["x"] + x:layer["x"] + x + w])
     out = res["result"]
     return liif_core.upscale(region, size=(out["width"], out["height"]), model=str(model), device="cpu",
-                             tile=case["args"]["tile"] or None, self_ensemble=case["args"]["self-ensemble"])
+                             tile=case["args"]["tile"] or None,
+                             self_ensemble=liif_plan.PASSES[case["args"]["quality"]])
 
 
 def unchanged(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> bool:
@@ -539,7 +540,7 @@ def test_procedure_is_registered_in_filters_enhance(main_run) -> None:
     assert results["menu_label"].replace("_", "") == "LIIF Upscale..."
     assert {"RGB*", "GRAY*"} <= {t.strip() for t in results["image_types"].split(",")}
     assert results["arguments"][-9:] == ["scale", "width", "height", "output", "model", "device", "tile",
-                                         "self-ensemble", "linear-render"]
+                                         "quality", "linear-render"]
     assert results["return_values"] == ["layer"]
 
 

@@ -443,7 +443,7 @@ def run_in_krita(window: Any) -> int:
         shot = dialog.grab()
         res["screenshot"] = shot.save(str(out / "dialog.png"))
         dialog.add_model(model)  # after the screenshot: the picture shows the bundled model
-        dialog.self_ensemble.setChecked(True)  # ... and the default quality
+        dialog.quality.setCurrentIndex(dialog.quality.findData(4))  # ... and the default quality (4 passes here)
         dialog.preview_size = (20, 14)  # a window inside the 32 x 24 result
         dialog.preview_check.setChecked(True)
         shown = _pump(60, lambda: dialog.preview_image is not None)
@@ -548,7 +548,7 @@ def run_in_krita(window: Any) -> int:
         image_state["offered"] = dialog.scope_image.text()
         dialog.scope_image.setChecked(True)
         dialog.scale_spin.setValue(2.0)
-        dialog.self_ensemble.setChecked(False)
+        dialog.quality.setCurrentIndex(dialog.quality.findData(1))
         image_state["outputs_enabled"] = dialog.output_layer.isEnabled() or dialog.output_document.isEnabled()
 
     shapes = doc.createVectorLayer("Shapes")  # Krita scales it (only in the full Krita: under kritarunner,
@@ -798,7 +798,7 @@ if pytest is not None:
                         seconds=time.monotonic() - t0, log=log)
         return _API
 
-    def liif(image: np.ndarray, size: tuple[int, int], model_path: Path, self_ensemble: bool = False,
+    def liif(image: np.ndarray, size: tuple[int, int], model_path: Path, self_ensemble: bool | int = False,
              linear: bool = False) -> np.ndarray:
         """What ``liif_core.upscale`` makes of ``image`` at ``size`` with the test model (the reference)."""
         import liif_core
@@ -1199,9 +1199,9 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert res["runner"]["state"] == "done", res["runner"]
     assert res["size"] == [32, 24] and res["layers"] == ["Background", "Icon", "Icon x2.00 (LIIF)"]
     got = from_krita_bytes((out / "gui.out").read_bytes(), (24, 32, 4), "U8")
-    assert_pixels_match(got, liif(image, (32, 24), tiny_model_path, self_ensemble=True), "U8")
+    assert_pixels_match(got, liif(image, (32, 24), tiny_model_path, self_ensemble=4), "U8")
     assert res["remembered"] == {"scale": "2.00", "output": "layer", "model": str(tiny_model_path), "device": "cpu",
-                                 "self_ensemble": "true"}
+                                 "self_ensemble": "4"}
     assert res["undo"] == [  # as plugin/krita/README.md says: two steps, the source comes back exactly
         {"size": [32, 24], "layers": ["Background", "Icon"], "icon_restored": False},
         {"size": [16, 12], "layers": ["Background", "Icon"], "icon_restored": True}]
@@ -1211,16 +1211,17 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert res["preview"]["dragged_to"] == [10, 5, 20, 14], res["preview"]  # against the drag, as far
     assert res["prepared_after_preview"] == 0  # neither the drag nor OK read the layer again
     shown = np.frombuffer((out / "gui.preview").read_bytes(), np.uint8).reshape(14, 20, 4)
-    assert_pixels_match(shown, liif(image, (32, 24), tiny_model_path, self_ensemble=True)[5:19, 6:26], "U8")
+    assert_pixels_match(shown, liif(image, (32, 24), tiny_model_path, self_ensemble=4)[5:19, 6:26], "U8")
     assert res["cancel"]["state"] == "cancelled" and res["cancel"]["unchanged"], res["cancel"]
     # the second dialog of the session knows the worker's speed: its Result line says how long the job takes,
     # at first from the sizes, then as the worker planned it from the pixels: here noise with a varying alpha,
-    # so the alpha's pass too (8 views each: best quality is on), which the sizes alone leave out
+    # so the alpha's pass too (4 views each: the quality remembered from the first dialog), which the sizes
+    # alone leave out
     second, state = res["cancel"]["dialog"]["result_label"].replace("\u00a0", " "), res["cancel"]["dialog"]
     assert re.fullmatch(r"a 64 × 48 px layer \(×4\.00\); the image grows from 16 × 12 px to 64 × 48 px; about \d+ s",
                         second), second
     tiny = liif_core.load_model(tiny_model_path, device="cpu")
-    work = liif_core.work(image, size=(64, 48), model=tiny, self_ensemble=True)
+    work = liif_core.work(image, size=(64, 48), model=tiny, self_ensemble=4)
     assert state["exact"] == pytest.approx(work * work_per_pixel(tiny.net)[1] / state["speed"]["cpu"]), state
     assert state["exact"] > 1.5 * state["size_estimate"] and second.endswith(format_seconds(state["exact"]))
     assert res["error"]["state"] == "failed" and res["error"]["unchanged"], res["error"]

@@ -127,6 +127,11 @@ SCRIPT = textwrap.dedent('''
     assert request["size"] == (100, 80) and request["scope"] == "selection" and request["device"] == "auto"
     d.remember()
     assert Krita.settings[("liif_upscale", "scale")] == "2.00", Krita.settings
+    assert Krita.settings[("liif_upscale", "self_ensemble")] == "1", Krita.settings  # one pass by default
+    Krita.settings[("liif_upscale", "self_ensemble")] = "true"  # stored by an earlier version: all 8 passes
+    assert dialog.UpscaleDialog(Document(), Node(), Client()).quality.currentData() == 8
+    Krita.settings[("liif_upscale", "self_ensemble")] = "3"  # not a choice: one pass
+    assert dialog.UpscaleDialog(Document(), Node(), Client()).quality.currentData() == 1
 
     # once a job has run in this session, the worker's info has its speed: the Result line
     # says how long the next job would take, and follows the choices that change it
@@ -147,7 +152,7 @@ SCRIPT = textwrap.dedent('''
     # (2000 * 200 * 100 + 1000 * 600 * 300) / 1e9 = 0.22 s, shown as the shortest estimate
     assert d.result_label.text() == before + "; about 5 s", (before, d.result_label.text())
     d.scale_spin.setValue(12.0)  # 2400 x 1200: 2.92 s of decoder work, still "about 5 s"
-    d.self_ensemble.setChecked(True)  # 8 passes: 23.4 s
+    d.quality.setCurrentIndex(d.quality.findData(8))  # 8 passes: 23.4 s
     assert d.result_label.text().endswith("; about 25 s"), d.result_label.text()
     assert abs(d.estimate() - 8 * (2000 * 200 * 100 + 1000 * 2400 * 1200) / 1e9) < 1e-9, d.estimate()
     d.reject()

@@ -69,6 +69,9 @@ def test_estimate_before_a_job():
     """Work per input and output pixel over the measured speed of the device the request would use."""
     assert estimate_seconds(INFO, None, "auto", 1000, 4000) == (200 * 1000 + 100 * 4000) / 1e9
     assert estimate_seconds(INFO, None, "cpu", 1000, 4000, self_ensemble=True) == 8 * 6e5 / 1e9
+    assert estimate_seconds(INFO, None, "cpu", 1000, 4000, self_ensemble=4) == 4 * 6e5 / 1e9
+    with pytest.raises(ValueError, match="1, 2, 4 or 8"):
+        estimate_seconds(INFO, None, "cpu", 1000, 4000, self_ensemble=3)
     assert estimate_seconds(INFO, None, "gpu", 1000, 4000) == 6e5 / 4e10  # the first GPU, by its kind
     assert estimate_seconds(INFO, None, "cuda:1", 1000, 4000) == 6e5 / 4e10
     assert estimate_seconds(INFO, "/models/other.safetensors", "cpu", 1000, 4000) == 8e5 / 1e9

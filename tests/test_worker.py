@@ -142,15 +142,17 @@ def test_a_region_round_trip(client: WorkerClient, tiny_model_path: Path) -> Non
     assert info.value.type == "InputError" and client.ping() >= 0
 
 
-@pytest.mark.parametrize("option, dtype", [("self_ensemble", "uint16"), ("linear", "float32")])
-def test_boolean_options_round_trip(client: WorkerClient, tiny_model_path: Path, option: str, dtype: str) -> None:
-    """``self_ensemble`` and ``linear`` reach the engine: the worker's result is the engine's with the
-    option set, which differs from the one without."""
+@pytest.mark.parametrize("option, value, dtype", [("self_ensemble", True, "uint16"), ("self_ensemble", 2, "uint8"),
+                                                  ("linear", True, "float32")])
+def test_options_round_trip(client: WorkerClient, tiny_model_path: Path, option: str, value: bool | int,
+                            dtype: str) -> None:
+    """``self_ensemble`` (all 8 views, or a number of them) and ``linear`` reach the engine: the worker's
+    result is the engine's with the option set, which differs from the one without."""
     image = random_image((9, 7, 4), dtype, seed=5)
     model = str(tiny_model_path)
-    expected = liif_core.upscale(image, size=(20, 13), model=model, device="cpu", **{option: True})
+    expected = liif_core.upscale(image, size=(20, 13), model=model, device="cpu", **{option: value})
     plain = liif_core.upscale(image, size=(20, 13), model=model, device="cpu")
-    got = via_worker(client, image, size=(20, 13), model=model, device="cpu", **{option: True})
+    got = via_worker(client, image, size=(20, 13), model=model, device="cpu", **{option: value})
     assert got.tobytes() == expected.tobytes() != plain.tobytes()
 
 

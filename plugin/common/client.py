@@ -203,7 +203,7 @@ def read_frame(stream: Any) -> tuple[dict[str, Any], bytes | None] | None:
 
 
 def _job(op: str, data: Any, shape: Sequence[int], dtype: str, scale: Any, size: Sequence[int] | None,
-         model: str | None, device: str, tile: int | None, self_ensemble: bool, region: Sequence[int] | None,
+         model: str | None, device: str, tile: int | None, self_ensemble: bool | int, region: Sequence[int] | None,
          linear: bool) -> tuple[dict[str, Any], Any]:
     """The header and payload of an upscale or estimate request (raises ``ValueError`` for pixels that
     do not fit ``shape`` and ``dtype``)."""
@@ -219,8 +219,8 @@ def _job(op: str, data: Any, shape: Sequence[int], dtype: str, scale: Any, size:
     header = {"op": op, "shape": shape, "dtype": dtype,
               "scale": list(scale) if isinstance(scale, (tuple, list)) else scale,
               "size": list(size) if size is not None else None, "model": model, "device": device, "tile": tile,
-              "self_ensemble": bool(self_ensemble), "region": [int(v) for v in region] if region else None,
-              "linear": bool(linear)}
+              "self_ensemble": self_ensemble if isinstance(self_ensemble, int) else bool(self_ensemble),
+              "region": [int(v) for v in region] if region else None, "linear": bool(linear)}
     return header, data if isinstance(data, bytes) else memoryview(data).cast("B")
 
 
@@ -424,7 +424,7 @@ class WorkerClient:
                 size: Sequence[int] | None = None, model: str | None = None, device: str = "auto",
                 tile: int | None = None, progress: Callable[[int, int], None] | None = None,
                 cancel: Callable[[], bool] | None = None, timeout: float | None = None,
-                self_ensemble: bool = False, region: Sequence[int] | None = None,
+                self_ensemble: bool | int = False, region: Sequence[int] | None = None,
                 linear: bool = False) -> tuple[bytes, tuple[int, ...], str]:
         """Upscale an image given as raw pixels; returns ``(pixels, shape, dtype)`` of the result.
 
@@ -432,8 +432,9 @@ class WorkerClient:
         ``progress(done, total)`` is called in order, in this thread. ``cancel()`` is polled about
         every 50 ms while waiting (so a GUI may also pump its events there); when it returns true
         the job is cancelled and :class:`WorkerCancelled` raised. ``timeout`` (seconds, for the
-        whole call) kills the worker and raises :class:`WorkerTimeout`. ``self_ensemble`` averages 8
-        flipped and transposed passes: a little better, 8 times slower. ``region = (x, y, width,
+        whole call) kills the worker and raises :class:`WorkerTimeout`. ``self_ensemble`` averages
+        passes over flipped and transposed views: a little better, as many times slower (``True``:
+        8; or 2 or 4, most of the 8's gain). ``region = (x, y, width,
         height)`` returns only that window of the result (a preview), at a fraction of the cost.
         ``linear``: the colour is linear light (a layer with a linear profile); the model then
         works on its sRGB-encoded form, as on the images it learned from.
@@ -447,7 +448,7 @@ class WorkerClient:
     def estimate(self, data: bytes, shape: Sequence[int], dtype: str, scale: Any = None,
                  size: Sequence[int] | None = None, model: str | None = None, device: str = "auto",
                  tile: int | None = None, cancel: Callable[[], bool] | None = None, timeout: float | None = None,
-                 self_ensemble: bool = False, linear: bool = False) -> float | None:
+                 self_ensemble: bool | int = False, linear: bool = False) -> float | None:
         """Seconds :meth:`upscale` with the same arguments would take, from the pixels (flat areas
         cost nothing) and the speed the worker measured on that device; ``None`` before any job
         measured it. The worker plans the job without running the model (on a 2-core CPU 0.09 s for

@@ -27,8 +27,21 @@ def format_seconds(seconds: float) -> str:
     return f"about {hours} h {minutes} min" if minutes else f"about {hours} h"
 
 
+VIEW_COUNTS = (1, 2, 4, 8)  # the self-ensemble's choices: how many views of the image are averaged
+
+
+def view_count(self_ensemble: bool | int) -> int:
+    """How many passes a request's ``self_ensemble`` makes: ``True`` 8, ``False`` 1, or the count itself
+    (1, 2, 4 or 8; anything else raises ``ValueError``)."""
+    count = (8 if self_ensemble else 1) if isinstance(self_ensemble, bool) else self_ensemble
+    if count not in VIEW_COUNTS:
+        raise ValueError(f"self_ensemble must be True, False or a number of views (1, 2, 4 or 8), "
+                         f"got {self_ensemble!r}")
+    return count
+
+
 def estimate_seconds(info: dict[str, Any], model: str | None, device: str | None, in_pixels: int,
-                     out_pixels: int, self_ensemble: bool = False) -> float | None:
+                     out_pixels: int, self_ensemble: bool | int = False) -> float | None:
     """Seconds a job would take, from the worker's ``info()`` (its ``speed`` per kind of device and
     ``work`` per model, both filled by finished jobs), or ``None`` until such a job has run.
 
@@ -37,7 +50,7 @@ def estimate_seconds(info: dict[str, Any], model: str | None, device: str | None
     speed = measured_speed(info, device)
     if not work or not speed:
         return None
-    return (8 if self_ensemble else 1) * (work[0] * in_pixels + work[1] * out_pixels) / speed
+    return view_count(self_ensemble) * (work[0] * in_pixels + work[1] * out_pixels) / speed
 
 
 def measured_speed(info: dict[str, Any], device: str | None) -> float | None:

@@ -17,6 +17,9 @@ from typing import NamedTuple
 MAX_SIDE = 524288  # GIMP's largest image side (GIMP_MAX_IMAGE_SIZE)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 OUTPUTS = ("layer", "image")
+# the Quality argument's choices: how many passes of the model over turned (and mirrored) copies of
+# the image are averaged (the worker's self_ensemble)
+PASSES = {"one-pass": 1, "two-passes": 2, "four-passes": 4, "eight-passes": 8}
 
 
 class PlanError(ValueError):

@@ -50,6 +50,7 @@ from .liif_common.client import (
     WorkerNotConfigured,
     WorkerTimeout,
 )
+from .liif_common.time_left import view_count
 from .pixels import (
     PixelFormat,
     UnsupportedColorSpace,
@@ -89,13 +90,13 @@ class UpscaleJob:
     tile: int | None
     layer_name: str
     resampler: str = RESAMPLER
-    self_ensemble: bool = False
+    self_ensemble: bool | int = False  # True: 8 views, or their count (time_left.view_count)
     linear_render: bool = False  # a linear layer's values are upscaled as stored, not in sRGB form
 
     @property
     def step_weights(self) -> tuple[int, ...]:
         """Relative work of each worker call: the colour, then the selection's mask if any (one pass, always)."""
-        colour = 8 if self.self_ensemble else 1
+        colour = view_count(self.self_ensemble)
         return (colour, 1) if self.mask is not None else (colour,)
 
     @property
@@ -196,7 +197,7 @@ def check_node(node: Any) -> PixelFormat:
 
 def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | None = None, output: str = "layer",
             model: str | None = None, device: str = "auto", tile: int | None = None, scope: str = "auto",
-            resampler: str = RESAMPLER, self_ensemble: bool = False, linear_render: bool = False,
+            resampler: str = RESAMPLER, self_ensemble: bool | int = False, linear_render: bool = False,
             cache: dict[tuple[Any, ...], bytes] | None = None) -> UpscaleJob:
     """Check a request and read what it needs from ``document``; raises :class:`UpscaleError`. Changes nothing.
 
@@ -250,12 +251,15 @@ def _read(cache: dict[tuple[Any, ...], bytes] | None, key: tuple[Any, ...], read
     return cache[key]
 
 
-def _check_options(tile: int | None, self_ensemble: bool, linear_render: bool) -> None:
+def _check_options(tile: int | None, self_ensemble: bool | int, linear_render: bool) -> None:
     if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 8):
         raise UpscaleError(f"tile must be a whole number of at least 8 pixels (or None for automatic), got {tile!r}")
-    for flag, value in (("self_ensemble", self_ensemble), ("linear_render", linear_render)):
-        if not isinstance(value, bool):
-            raise UpscaleError(f"{flag} must be True or False, got {value!r}")
+    try:
+        view_count(self_ensemble)
+    except ValueError as exc:
+        raise UpscaleError(str(exc)) from None
+    if not isinstance(linear_render, bool):
+        raise UpscaleError(f"linear_render must be True or False, got {linear_render!r}")
 
 
 def _descendants(node: Any) -> list[Any]:
@@ -276,7 +280,7 @@ def paint_layers(document: Any) -> list[Any]:
 
 def prepare_image(document: Any, scale: Scale | None = None, size: Size | None = None, model: str | None = None,
                   device: str = "auto", tile: int | None = None, resampler: str = RESAMPLER,
-                  self_ensemble: bool = False, linear_render: bool = False,
+                  self_ensemble: bool | int = False, linear_render: bool = False,
                   cache: dict[tuple[Any, ...], bytes] | None = None) -> ImageJob:
     """Check a whole-image request and read every paint layer's pixels; raises :class:`UpscaleError`. Changes
     nothing. ``cache`` as for :func:`prepare`.
@@ -503,7 +507,7 @@ def _apply_image(job: ImageJob, results: list[bytes]) -> Any:
 
 def upscale_node(document: Any, node: Any, scale: Scale | None = None, size: Size | None = None,
                  output: str = "layer", model: str | None = None, device: str = "auto", tile: int | None = None,
-                 *, scope: str = "auto", resampler: str = RESAMPLER, self_ensemble: bool = False,
+                 *, scope: str = "auto", resampler: str = RESAMPLER, self_ensemble: bool | int = False,
                  linear_render: bool = False, progress: Progress | None = None, cancel: Cancel | None = None,
                  client: WorkerClient | None = None) -> Any:
     """Upscale ``node`` of ``document`` with LIIF and return the new layer (or, with ``output="document"``, the new
@@ -522,7 +526,8 @@ def upscale_node(document: Any, node: Any, scale: Scale | None = None, size: Siz
       ``device``: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``; ``tile``: tile size in pixels
       (None: chosen from free memory).
     - ``self_ensemble``: average 8 flipped and transposed passes of the model: better (measured +0.1-0.2 dB
-      on photographs, +0.6-1.2 dB on UI images), 8 times slower. The selection's mask is always one pass.
+      on photographs, +0.6-1.2 dB on UI images), 8 times slower; or the number of passes, 2 (the half turn
+      added: half of that gain) or 4 (the rotations: 85-91% of it). The selection's mask is always one pass.
     - A layer whose profile stores linear light (Krita's default for 16-bit and float images) is upscaled in
       sRGB form, the form the model was trained on: best for photographs, screenshots and paintings (measured
       +1.4-1.5 dB on photographs, +6.8-11.4 dB on UI images reduced in sRGB form, docs/eval/linear_light.md).
@@ -543,7 +548,7 @@ def upscale_node(document: Any, node: Any, scale: Scale | None = None, size: Siz
 
 def upscale_image(document: Any, scale: Scale | None = None, size: Size | None = None, model: str | None = None,
                   device: str = "auto", tile: int | None = None, *, resampler: str = RESAMPLER,
-                  self_ensemble: bool = False, linear_render: bool = False, progress: Progress | None = None,
+                  self_ensemble: bool | int = False, linear_render: bool = False, progress: Progress | None = None,
                   cancel: Cancel | None = None, client: WorkerClient | None = None) -> Any:
     """Upscale the whole image, every paint layer with LIIF, and return the new document (``document`` is not
     touched). Blocks until done; works without a window (``kritarunner``).
