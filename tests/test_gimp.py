@@ -154,7 +154,7 @@ def test_little_endian_is_identity_here() -> None:
     assert liif_plan.from_little_endian(liif_plan.to_little_endian(data, 4), 4) == data
 
 
-@pytest.mark.parametrize("name", ["liif-upscale.py", "liif_plan.py"])
+@pytest.mark.parametrize("name", sorted(p.name for p in PLUGIN_DIR.glob("*.py")))
 def test_plugin_imports_only_what_gimp_has(name: str) -> None:
     """GIMP's Python has neither torch nor numpy; the plug-in must never import them."""
     tree = ast.parse((PLUGIN_DIR / name).read_text())

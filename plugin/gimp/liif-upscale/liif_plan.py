@@ -22,6 +22,10 @@ OUTPUTS = ("layer", "image")
 PASSES = {"one-pass": 1, "two-passes": 2, "four-passes": 4, "eight-passes": 8}
 
 
+class UserError(Exception):
+    """A failure the user can fix; its message is the procedure's error message."""
+
+
 class PlanError(ValueError):
     """A request that cannot be carried out; the message says what to change."""
 

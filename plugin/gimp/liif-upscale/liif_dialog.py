@@ -1,0 +1,240 @@
+"""The LIIF Upscale dialog in GIMP: the procedure's fields, the Result line (the size, and the time
+the worker expects), and a preview of part of the result at 100% that can be dragged. The worker
+answers in threads, so the dialog stays responsive; GIMP's calls stay in the main thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+import liif_plan  # noqa: E402
+from gi.repository import Gimp, GLib  # noqa: E402
+from liif_common.client import WorkerCancelled, WorkerClient  # noqa: E402
+from liif_common.preview import dragged_centre, preview_window  # noqa: E402
+from liif_common.time_left import format_seconds  # noqa: E402
+from liif_job import Job, job_seconds  # noqa: E402
+from liif_pixels import checked, display_rgba  # noqa: E402
+from liif_plan import PixelFormat, PlanError, UserError  # noqa: E402
+
+PREVIEW_SIZE = (360, 240)  # the dialog's preview, in result pixels (shown at 100%)
+PREVIEW_DELAY_MS = 400  # after the last change, so typing a size does not start a job per key
+
+
+class WorkerRequest:
+    """Something the dialog asks the worker a moment after the last change (so typing a size does not
+    send a request per key), in a thread so that the dialog stays responsive: :meth:`start` in the
+    subclass. A newer change cancels the running request and drops its answer."""
+
+    def __init__(self) -> None:
+        self.generation = 0  # bumped by every change: answers to older requests are dropped
+        self.timer: int | None = None
+
+    def stop(self) -> None:
+        """No request pending, a running one cancelled."""
+        self.generation += 1
+        if self.timer is not None:
+            GLib.source_remove(self.timer)
+            self.timer = None
+
+    def later(self) -> None:
+        """Make the request after the delay, unless another change comes first."""
+        self.stop()
+        self.timer = GLib.timeout_add(PREVIEW_DELAY_MS, self.start)
+
+    def start(self) -> bool:
+        raise NotImplementedError
+
+
+class Preview(WorkerRequest):
+    """The dialog's view of part of the result at 100% (the middle at first; a drag moves it): the
+    worker computes only that window (the same pixels as in the full result), in a thread, so the
+    dialog stays responsive; a newer request cancels the running one."""
+
+    def __init__(self, job: Job, client: WorkerClient, frame: Any, picture: Any, status: Any):
+        super().__init__()
+        self.job, self.client, self.frame, self.picture, self.status = job, client, frame, picture, status
+        self.centre = (0.5, 0.5)  # of the window, in fractions of the result's width and height
+        self.window: tuple[int, int, int, int] | None = None  # the last one asked for
+        self.result_size = (0, 0)
+        self.pressed: tuple[float, float] | None = None
+        frame.connect("button-press-event", self.press)
+        frame.connect("button-release-event", self.release)
+
+    def press(self, _widget: Any, event: Any) -> bool:
+        self.pressed = (event.x_root, event.y_root)
+        return True
+
+    def release(self, _widget: Any, event: Any) -> bool:
+        """A drag moves the window over the result by as many pixels, then computes it."""
+        if self.pressed is None or self.window is None:
+            return True
+        dx, dy = event.x_root - self.pressed[0], event.y_root - self.pressed[1]
+        self.pressed = None
+        if dx or dy:
+            self.centre = dragged_centre(self.window, *self.result_size, dx, dy)
+            self.generation += 1
+            self.start()
+        return True
+
+    def changed(self) -> None:
+        """The fields changed: compute again a moment after the last change (or hide the preview)."""
+        shown = bool(self.job.config.get_property("preview"))
+        self.frame.set_visible(shown)
+        self.status.set_visible(shown)
+        if shown:
+            self.later()
+        else:
+            self.stop()
+
+    def start(self) -> bool:
+        """Read what the request needs here (GIMP's calls belong to this thread), then ask the worker."""
+        self.timer = None
+        job, generation = self.job, self.generation
+        try:
+            (ow, oh), _ = job.target()
+            data, fmt, options = job.source(), job.fmt, job.options()
+        except (PlanError, UserError) as exc:
+            self.status.set_text(f"No preview: {exc}")
+            return False
+        window = preview_window(ow, oh, PREVIEW_SIZE, self.centre)
+        self.window, self.result_size = window, (ow, oh)
+        self.status.set_text("Computing the preview...")
+        _, _, w, h = job.rect
+
+        def compute() -> None:
+            t0 = time.monotonic()
+            try:
+                result, shape, dtype = self.client.upscale(
+                    data, (h, w, fmt.channels), fmt.dtype, size=(ow, oh), region=window,
+                    cancel=lambda: generation != self.generation, **options)
+                result = checked(result, shape, dtype, fmt, (window[3], window[2]))  # no GIMP calls here
+                GLib.idle_add(self.show, generation, result, fmt, window, time.monotonic() - t0)
+            except WorkerCancelled:
+                pass
+            except Exception as exc:  # noqa: BLE001  (shown under the preview)
+                GLib.idle_add(self.failed, generation, exc)
+
+        threading.Thread(target=compute, name="liif-upscale-preview", daemon=True).start()
+        return False
+
+    def show(self, generation: int, result: bytes, fmt: PixelFormat, window: tuple[int, int, int, int],
+             seconds: float) -> bool:
+        """Show a computed window (main loop), unless a newer request superseded it."""
+        if generation == self.generation:
+            gi.require_version("GdkPixbuf", "2.0")
+            from gi.repository import GdkPixbuf
+
+            x, y, w, h = window
+            rgba = display_rgba(liif_plan.from_little_endian(result, fmt.itemsize), fmt, w, h)
+            self.picture.set_from_pixbuf(GdkPixbuf.Pixbuf.new_from_bytes(
+                GLib.Bytes.new(rgba), GdkPixbuf.Colorspace.RGB, True, 8, w, h, 4 * w))
+            self.status.set_text(f"{w} x {h} pixels of the result at 100%, from x {x}, y {y} ({seconds:.1f} s). "
+                                 "Drag it to look elsewhere.")
+        return False
+
+    def failed(self, generation: int, exc: Exception) -> bool:
+        """Say under the preview why there is none (main loop)."""
+        if generation == self.generation:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.status.set_text(f"No preview: {first}")
+        return False
+
+
+class Estimate(WorkerRequest):
+    """The time the job as chosen will take, for the dialog's Result line: the worker's estimate from
+    the job's pixels, asked in a thread a moment after the last change (a newer change cancels it);
+    none before a job measured the speed of the chosen device."""
+
+    def __init__(self, job: Job, client: WorkerClient, show: Callable[[], None]):
+        super().__init__()
+        self.job, self.client, self.show = job, client, show  # show(): redraw the Result line
+        self.seconds: float | None = None  # for the choices as they are
+
+    def changed(self) -> None:
+        self.seconds = None
+        self.later()
+
+    def start(self) -> bool:
+        """Read what the request needs here (GIMP's calls belong to this thread), then ask the worker."""
+        self.timer = None
+        generation = self.generation
+        try:
+            pieces, _, _ = self.job.pieces()
+            options = self.job.options()
+        except (PlanError, UserError):  # the Result line says why
+            return False
+
+        def compute() -> None:
+            try:
+                seconds = job_seconds(self.client, pieces, options, lambda: generation != self.generation)
+            except Exception:  # noqa: BLE001  (cancelled, or a worker error that OK reports): no time shown
+                return
+            if seconds is not None:
+                GLib.idle_add(self.arrived, generation, seconds)
+
+        threading.Thread(target=compute, name="liif-upscale-estimate", daemon=True).start()
+        return False
+
+    def arrived(self, generation: int, seconds: float) -> bool:
+        """Show an answer (main loop), unless a newer change superseded it."""
+        if generation == self.generation:
+            self.seconds = seconds
+            self.show()
+        return False
+
+
+def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job, client: WorkerClient) -> bool:
+    """The procedure dialog (fields from the arguments, the resulting size, the preview); True on OK."""
+    gi.require_version("GimpUi", "3.0")
+    gi.require_version("Gtk", "3.0")
+    gi.require_version("Gdk", "3.0")
+    from gi.repository import Gdk, GimpUi, Gtk
+
+    GimpUi.init(procedure.get_name())
+    dialog = GimpUi.ProcedureDialog.new(procedure, config, "LIIF Upscale")
+    label = dialog.get_label("result-size", "", False, False)
+    picture, status, frame = Gtk.Image(), Gtk.Label(xalign=0.0), Gtk.EventBox()
+    frame.add(picture)
+    frame.add_events(Gdk.EventMask.BUTTON_PRESS_MASK | Gdk.EventMask.BUTTON_RELEASE_MASK)
+    frame.set_size_request(*PREVIEW_SIZE)
+    status.set_line_wrap(True)
+    preview = Preview(job, client, frame, picture, status)
+
+    def show_size(*_args: Any) -> None:
+        try:
+            text = f"Result: {job.summary()}"
+        except (PlanError, UserError) as exc:
+            text = str(exc)
+        else:
+            if estimate.seconds is not None:
+                text += f"; {format_seconds(estimate.seconds)}"
+        label.set_text(text)
+
+    estimate = Estimate(job, client, show_size)
+
+    def changed(*_args: Any) -> None:
+        estimate.changed()
+        show_size()
+        preview.changed()
+
+    config.connect("notify", changed)
+    show_size()
+    dialog.fill(["scale", "width", "height", "result-size", "output", "model", "device", "quality",
+                 "linear-render", "tile", "preview"])
+    area = dialog.get_content_area()
+    area.pack_start(frame, False, False, 0)
+    area.pack_start(status, False, False, 0)
+    dialog.show_all()
+    preview.changed()  # hides the preview, or starts it when it was on last time
+    estimate.changed()  # the time, once a job measured the speed
+    ok = dialog.run()
+    preview.stop()  # the job is next, or nothing
+    estimate.stop()
+    dialog.destroy()
+    return ok
