@@ -350,6 +350,12 @@ def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str,
                       "args": {"model": str(model), "device": "cpu", "output": output, "tile": 0, "scale": 2.5,
                                "width": 0, "height": 0, "quality": "one-pass"}})
         sources[name] = {lname: arr for lname, arr, _, _ in layers}
+    # a layer group as the active layer: LIIF upscales what GIMP composited from its children
+    add("group_new_layer", "rgb", "U8_NON_LINEAR", (10, 8), [("a", _pixels((4, 5, 4), np.uint8, 21), 1, 1),
+                                                             ("b", _pixels((8, 10, 3), np.uint8, 22), 0, 0)],
+        {"scale": 2.0})
+    cases[-1]["layers"] = [{"name": "G", "kind": "group", "opacity": 100.0}] + [
+        dict(spec, parent="G") for spec in cases[-1]["layers"]]
     # a text layer upscaled on its own: its pixels as GIMP rendered them
     add("text_new_layer", "rgb", "U8_NON_LINEAR", (12, 8), [("bg", _pixels((8, 12, 3), np.uint8, 14), 0, 0)],
         {"scale": 2.0})
@@ -578,6 +584,22 @@ def test_a_text_layer_is_upscaled_as_rendered(main_run) -> None:
                                  model=main_run[3]["cases"]["text_new_layer"]["args"]["model"], device="cpu")
     assert np.array_equal(read_result(res, np.uint8), expected)
     assert [layer["name"] for layer in out["geometry"]["layers"]][:2] == ["Ab x2 (LIIF)", "Ab"]
+
+
+@requires_gimp
+def test_a_layer_group_is_upscaled_as_composited(main_run) -> None:
+    """The active layer a group: LIIF upscales its composite (as GIMP shows it), into a new layer above it."""
+    res = main_run[1]["group_new_layer"]
+    assert res["status"] == "success", res["message"]
+    group = res["tree_before"][0]
+    assert group["name"] == "G" and [c["name"] for c in group["children"]] == ["a", "b"]
+    composite = np.fromfile(group["file"], np.uint8).reshape(group["height"], group["width"], 4)
+    out = res["result"]
+    assert (out["width"], out["height"]) == (20, 16)
+    model = main_run[3]["cases"]["group_new_layer"]["args"]["model"]
+    expected = liif_core.upscale(composite, size=(20, 16), model=model, device="cpu")
+    assert np.array_equal(read_result(res, np.uint8), expected)
+    assert [layer["name"] for layer in out["geometry"]["layers"]] == ["G x2 (LIIF)", "G"]
 
 
 @requires_gimp

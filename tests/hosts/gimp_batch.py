@@ -44,7 +44,8 @@ def read_all(drawable, fmt=None):
 
 
 def tree(image, out_dir=None, stem=""):
-    """Every layer, depth first, with its properties; with ``out_dir``, each pixel layer's pixels in a file."""
+    """Every layer, depth first, with its properties; with ``out_dir``, each layer's pixels in a file (a
+    group's: what GIMP composited from its children)."""
     def walk(layers):
         found = []
         for layer in layers:
@@ -57,7 +58,7 @@ def tree(image, out_dir=None, stem=""):
                 entry.update(text=layer.get_text(), font_size=round(size, 3))
             if layer.is_group_layer():
                 entry["children"] = walk(layer.get_children())
-            elif out_dir:
+            if out_dir:
                 entry["file"] = os.path.join(out_dir, f"{stem}.{layer.get_name()}.out")
                 with open(entry["file"], "wb") as f:
                     f.write(read_all(layer))
