@@ -172,6 +172,41 @@ def test_work_is_the_progress_total_before_the_job(tiny, kwargs):
         liif_core.work(image, model=tiny, scale=0.5)
 
 
+def test_what_work_prepared_serves_the_job_of_the_same_pixels(tiny, monkeypatch):
+    """``work`` keeps the planes and flat maps it prepared: the next ``work`` or ``upscale`` of the same
+    pixels uses them (the same numbers and pixels as without), other pixels or options do not, a
+    preview leaves them kept and a job of the whole result releases them."""
+    module = sys.modules["liif_core.upscale"]  # the package's name "upscale" is the function
+    prepared = []
+    real_split = module.split
+    monkeypatch.setattr(module, "split", lambda *a, **k: prepared.append(1) or real_split(*a, **k))
+    image = np.dstack([noise_with_flat_block(36, 44, (3, 30, 5, 25), seed=6), np.ones((36, 44), np.float32)])
+    image[20:, 30:, 3] = 0
+    image[:10, :10, 3] = 0.5
+    other = image.copy()
+    other[0, 0, 0] = 1 - other[0, 0, 0]
+    fresh = liif_core.upscale(image, scale=2.5, model=tiny)
+    fresh_other = liif_core.upscale(other, scale=2.5, model=tiny)
+    assert len(prepared) == 2 and module._kept is None  # upscale keeps nothing
+
+    prepared.clear()
+    total = liif_core.work(image, scale=2.5, model=tiny)
+    assert liif_core.work(image, scale=3, model=tiny) > total and len(prepared) == 1  # prepared once
+    liif_core.upscale(image, scale=2.5, model=tiny, region=(10, 10, 20, 20))  # a preview: its own part
+    assert len(prepared) == 2 and module._kept is not None
+    totals = []
+    got = liif_core.upscale(image, scale=2.5, model=tiny, progress=lambda d, t: totals.append(t))
+    assert len(prepared) == 2 and module._kept is None  # the job took them
+    assert np.array_equal(got, fresh) and totals[-1] == total
+
+    liif_core.work(image, scale=2.5, model=tiny)
+    assert np.array_equal(liif_core.upscale(other, scale=2.5, model=tiny), fresh_other)  # one value apart
+    assert len(prepared) == 4 and module._kept is None  # released all the same
+    liif_core.work(image, scale=2.5, model=tiny)
+    liif_core.upscale(image, scale=2.5, model=tiny, linear=True)  # another option: prepared anew
+    assert len(prepared) == 6
+
+
 @pytest.mark.parametrize("self_ensemble", [False, True])
 def test_tiles_and_windows_agree_with_flat_areas(tiny, self_ensemble):
     """With flat and invisible areas cutting across tiles: any tile size, and any window of the
