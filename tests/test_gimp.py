@@ -845,6 +845,16 @@ def test_one_undo_restores_the_image_and_redo_brings_back_liif(gui_run, output: 
     assert not unchanged(res["tree_before"], res["tree_after"])
 
 
+def in_place_layers(gui_run) -> dict[str, tuple[Any, np.ndarray]]:
+    """The dialog_in_place case's layers by name: each one's place in the image scaled from 8 x 6 to
+    16 x 12 (:func:`liif_plan.scaled_item`) and its source pixels."""
+    found = {}
+    for name, spec in gui_run[1]["in_place"].items():
+        plan = liif_plan.scaled_item(8, 6, 16, 12, spec["x"], spec["y"], spec["width"], spec["height"])
+        found[name] = plan, np.fromfile(spec["file"], np.uint8).reshape(spec["height"], spec["width"], -1)
+    return found
+
+
 @requires_gimp
 def test_dialog_output_this_image_every_layer(gui_run, monkeypatch: pytest.MonkeyPatch) -> None:
     """Chosen in the dialog, "This image, every layer" scales the image itself x2 and redraws both of its
@@ -856,11 +866,10 @@ def test_dialog_output_this_image_every_layer(gui_run, monkeypatch: pytest.Monke
     out = res["result"]
     assert not out["new_image"] and res["new_images"] == 0 and out["name"] == "bg"
     assert (out["geometry"]["width"], out["geometry"]["height"]) == (16, 12)
+    layers = in_place_layers(gui_run)
     for layer in res["tree_after"]:
-        spec = gui_run[1]["in_place"][layer["name"]]
-        plan = liif_plan.scaled_item(8, 6, 16, 12, spec["x"], spec["y"], spec["width"], spec["height"])
+        plan, source = layers[layer["name"]]
         assert (layer["x"], layer["y"], layer["width"], layer["height"]) == tuple(plan)[2:], layer
-        source = np.fromfile(spec["file"], np.uint8).reshape(spec["height"], spec["width"], -1)
         expected = liif_core.upscale(source, size=(plan.width, plan.height), model="default", device="cpu")
         got = np.fromfile(layer["file"], np.uint8).reshape(plan.height, plan.width, -1)
         diff = np.abs(got.astype(np.int64) - expected.astype(np.int64))
@@ -896,11 +905,8 @@ def test_dialog_result_line_tells_the_time_the_worker_expects(gui_run) -> None:
     assert seconds == format_seconds(work * per_output / speed), (seconds, work, speed)
     size, seconds, speed = result_line(gui_run[0]["dialog_in_place"])
     assert size == "Result: 8 x 6 → 16 x 12 px (×2), 2 layers redrawn in place"
-    work = 0
-    for spec in gui_run[1]["in_place"].values():
-        plan = liif_plan.scaled_item(8, 6, 16, 12, spec["x"], spec["y"], spec["width"], spec["height"])
-        source = np.fromfile(spec["file"], np.uint8).reshape(spec["height"], spec["width"], -1)
-        work += liif_core.work(source, size=(plan.width, plan.height), model=model)
+    work = sum(liif_core.work(source, size=(plan.width, plan.height), model=model)
+               for plan, source in in_place_layers(gui_run).values())
     assert seconds == format_seconds(work * per_output / speed), (seconds, work, speed)
 
 
