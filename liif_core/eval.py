@@ -64,6 +64,8 @@ SCALES = (2, 3, 4, 6, 8)
 RENDERED_SCALES = (2, 3, 4)  # UI is enlarged 2-4x; beyond that the LR of a UI image is mostly illegible
 SET_SIZES = {"Set5": 5, "Set14": 14, "B100": 100, "Urban100": 100} | {s.name: s.size for s in RENDERED_SETS.values()}
 METHODS = ("bicubic", "lanczos", "ours")
+VIEW_WORDS = {2: "the image and its half turn", 4: "the image's four rotations",
+              8: "the image's 8 flips and rotations"}  # liif_core.self_ensemble.VIEW_SETS, in words
 PSNR_CAP = 100.0  # dB reported for identical images (the true value is infinite)
 LIIF_Y = np.array([65.738, 129.057, 25.064]) / 256.0  # LIIF utils.calc_psnr
 BT601_Y = np.array([65.481, 128.553, 24.966])  # Y = 16 + BT601_Y . rgb, rgb in [0, 1]
@@ -184,8 +186,9 @@ def upscale_lanczos(lr: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
     return np.clip(np.stack(planes, axis=-1).astype(np.float64), 0.0, 1.0)
 
 
-def upscale_ours(lr: np.ndarray, out_hw: tuple[int, int], model: Any, self_ensemble: bool = False) -> np.ndarray:
-    """Our model on a uint8 LR given as float32 in [0, 1]; float result clamped to [0, 1]."""
+def upscale_ours(lr: np.ndarray, out_hw: tuple[int, int], model: Any, self_ensemble: bool | int = False) -> np.ndarray:
+    """Our model on a uint8 LR given as float32 in [0, 1]; float result clamped to [0, 1].
+    ``self_ensemble``: as :func:`liif_core.upscale` (``True``, or 2, 4 or 8 averaged views)."""
     from liif_core.upscale import upscale
 
     out = upscale(lr.astype(np.float32) / 255.0, size=(out_hw[1], out_hw[0]), model=model,
@@ -207,7 +210,7 @@ def models_legend(models: Sequence[tuple[str, Any]]) -> str:
 
 
 def run_method(method: str, lr: np.ndarray, out_hw: tuple[int, int], model: Any,
-               self_ensemble: bool = False) -> np.ndarray:
+               self_ensemble: bool | int = False) -> np.ndarray:
     """Upscale ``lr`` to ``out_hw`` with ``bicubic``, ``lanczos`` or ``ours`` (optionally self-ensembled)."""
     if method == "bicubic":
         return upscale_bicubic(lr, out_hw)
@@ -283,7 +286,7 @@ def model_id(model: Any, source: str | os.PathLike) -> dict[str, Any]:
     return {"name": model.name, "file": path.name, "sha256": digest}
 
 
-def score_image(task: Task, model: Any, lr_mode: str, self_ensemble: bool = False) -> dict[str, Any]:
+def score_image(task: Task, model: Any, lr_mode: str, self_ensemble: bool | int = False) -> dict[str, Any]:
     """Scores of all methods on one image, as a JSON-ready record."""
     rec, lr, hr_f = _score_baselines(task, lr_mode)
     sr, seconds = _run_ours(rec, lr, model, self_ensemble)
@@ -306,7 +309,7 @@ def _score_baselines(task: Task, lr_mode: str) -> tuple[dict[str, Any], np.ndarr
     return rec, lr, hr_f
 
 
-def _run_ours(rec: dict[str, Any], lr: np.ndarray, model: Any, self_ensemble: bool) -> tuple[np.ndarray, float]:
+def _run_ours(rec: dict[str, Any], lr: np.ndarray, model: Any, self_ensemble: bool | int) -> tuple[np.ndarray, float]:
     t0 = time.perf_counter()
     sr = upscale_ours(lr, (rec["hr"][1], rec["hr"][0]), model, self_ensemble)
     return sr, time.perf_counter() - t0
@@ -340,7 +343,7 @@ def default_jobs(device: Any) -> int:
     return max(1, min(8, (os.cpu_count() or 1) - 2))
 
 
-def scored_records(todo: Sequence[Task], model: Any, lr_mode: str, self_ensemble: bool = False,
+def scored_records(todo: Sequence[Task], model: Any, lr_mode: str, self_ensemble: bool | int = False,
                    jobs: int = 1) -> Iterator[dict[str, Any]]:
     """Records of ``todo`` in order. With ``jobs`` > 1, helper processes read, degrade, interpolate
     and score the images while this process runs the model: the same numbers, sooner on a GPU."""
@@ -385,7 +388,8 @@ def scored_records(todo: Sequence[Task], model: Any, lr_mode: str, self_ensemble
 
 
 def read_records(path: Path, ident: dict[str, Any], lr_mode: str) -> list[dict[str, Any]]:
-    """Records in ``path`` made by the same model weights, LR mode and self-ensemble setting (others are dropped)."""
+    """Records in ``path`` made by the same model weights, LR mode and number of self-ensemble views
+    (others are dropped)."""
     if not path.is_file():
         return []
     kept, dropped = [], 0
@@ -393,7 +397,10 @@ def read_records(path: Path, ident: dict[str, Any], lr_mode: str) -> list[dict[s
         if not line.strip():
             continue
         rec = json.loads(line)
-        same_model = all(rec.get("model", {}).get(k) == ident.get(k) for k in ("sha256", "self_ensemble"))
+        model = dict(rec.get("model", {}))
+        if model.get("self_ensemble") is True:  # written before the view counts: all 8 views
+            model["self_ensemble"] = 8
+        same_model = all(model.get(k) == ident.get(k) for k in ("sha256", "self_ensemble"))
         if same_model and rec.get("lr_mode") == lr_mode:
             kept.append(rec)
         else:
@@ -523,9 +530,10 @@ def write_report(out_dir: Path, rows: Sequence[dict[str, Any]], meta: dict[str, 
         f"{', ' + str(meta['steps']) + ' training steps' if meta.get('steps') else ''}). "
         f"Generated {meta['date']} by `python -m liif_core.eval` (liif_core/eval.py).",
         "",
-        *(["**Self-ensemble** (`--self-ensemble`): the Ours columns are the mean of 8 passes over the flipped "
-           "and transposed LR image. The paper's numbers, and the model's card, are single passes.", ""]
-          if meta["model"].get("self_ensemble") else []),
+        *([f"**Self-ensemble** (`--views {passes}`): the Ours columns are the mean of {passes} passes over "
+           f"{VIEW_WORDS[passes]} (the LR image's views). The paper's numbers, and the model's card, are "
+           "single passes.", ""]
+          if (passes := meta["model"].get("self_ensemble")) else []),
         "## Protocol",
         "",
         "LIIF's benchmark protocol (Chen et al., CVPR 2021, `test.py` with `eval_type=benchmark-s`):",
@@ -624,7 +632,7 @@ def _busiest_window(img: np.ndarray, side: int, step: int) -> tuple[int, int]:
 
 
 def crop_tiles(hr_full: np.ndarray, scale: int, model: Any, lr_mode: str,
-               self_ensemble: bool = False) -> list[np.ndarray]:
+               self_ensemble: bool | int = False) -> list[np.ndarray]:
     """Bicubic, ours and ground-truth uint8 crops of the busiest window, from an LR patch with context."""
     hr = modcrop(hr_full, scale)
     lr = make_lr(hr, scale, lr_mode)
@@ -671,7 +679,7 @@ def write_crops(path: Path, panels: Sequence[tuple[str, list[np.ndarray]]],
 
 
 def make_crops(out_dir: Path, root: Path, rendered: dict[str, Path], model: Any, lr_mode: str,
-               tasks: Sequence[Task], self_ensemble: bool = False) -> Path | None:
+               tasks: Sequence[Task], self_ensemble: bool | int = False) -> Path | None:
     """``crops.png`` for the :data:`CROPS` images that exist here (rendered ones when their set is evaluated).
 
     Crops do not depend on which sets were scored: they are cut from small LR patches, so even a
@@ -726,12 +734,13 @@ def _parse_scales(text: str) -> list[int]:
 def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, model: str | os.PathLike = "default",
              out_dir: str | os.PathLike = DEFAULT_OUT, limit: int | None = None, data: str | os.PathLike | None = None,
              lr_mode: str = "paper", resume: bool = False, card: bool = False, device: str = "auto",
-             crops: bool = True, progress: bool = True, self_ensemble: bool = False,
+             crops: bool = True, progress: bool = True, self_ensemble: bool | int = False,
              jobs: int | None = None) -> list[dict[str, Any]]:
     """Run the protocol, write ``report.md`` (and ``crops.png``) in ``out_dir``; return the table rows.
 
-    ``self_ensemble`` scores our model with 8 flipped/transposed passes averaged (the paper's numbers
-    are single passes); such records are kept apart from single-pass ones and never go into a card.
+    ``self_ensemble`` scores our model as the mean of several flipped/rotated passes (``True``: all
+    8; or 2, 4 or 8, as :func:`liif_core.upscale`); the paper's numbers are single passes. Records
+    of each view count are kept apart from the others and never go into a card.
 
     Scales are run in the order given; ``ui`` only at scales 2-4. Each image's scores are appended to
     ``records.jsonl`` as soon as they exist; ``resume`` keeps that file's records (same weights and
@@ -740,14 +749,17 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
     """
     from tqdm import tqdm
 
+    from liif_core.self_ensemble import views
     from liif_core.weights import load_model
 
     if lr_mode not in ("paper", "matlab"):
         raise InputError(f"unknown LR mode {lr_mode!r}; use 'paper' or 'matlab'")
     if card and limit:
         raise InputError("--card records whole-set results only; drop --limit (or drop --card)")
-    if card and self_ensemble:
-        raise InputError("--card records the model's single-pass results; drop --self-ensemble (or drop --card)")
+    passes = len(views(self_ensemble))
+    if card and passes > 1:
+        raise InputError("--card records the model's single-pass results; drop --views/--self-ensemble "
+                         "(or drop --card)")
     t_start = time.perf_counter()
     root = data_root(data) if any(s not in RENDERED_SETS for s in sets) else Path(data or DEFAULT_DATA)
     out_dir = Path(out_dir)
@@ -755,8 +767,8 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
     net = load_model(model, device, precision="float32")  # the protocol scores in full float32
     here = machine()
     ident = model_id(net, model)
-    if self_ensemble:
-        ident["self_ensemble"] = True
+    if passes > 1:
+        ident["self_ensemble"] = passes
     rec_path = out_dir / "records.jsonl"
     records = read_records(rec_path, ident, lr_mode) if resume else []
     previous_wall = sum(r.get("wall", 0.0) for r in records)
@@ -804,28 +816,35 @@ def evaluate(sets: Sequence[str] = ALL_SETS, scales: Sequence[int] = SCALES, mod
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``liif-eval``: the benchmark table of a model against bicubic, Lanczos and the LIIF paper."""
-    parser = argparse.ArgumentParser(prog="liif-eval", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--sets", default=",".join(ALL_SETS), help="comma-separated: " + ", ".join(ALL_SETS))
+    parser = argparse.ArgumentParser(prog="liif-eval", description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default=",".join(ALL_SETS),
+                        help="comma-separated, from " + ", ".join(ALL_SETS) + " (default: all)")
     parser.add_argument("--scales", default=",".join(map(str, SCALES)),
-                        help="comma-separated integer scales, run in this order (ui, icons, docs: 2-4 only)")
-    parser.add_argument("--model", default="default", help="bundled model name, .safetensors or official .pth")
+                        help="comma-separated whole-number scales, run in this order (default: "
+                             + ",".join(map(str, SCALES)) + "; ui, icons, docs: 2-4 only)")
+    parser.add_argument("--model", default="default",
+                        help="bundled model name, .safetensors or official .pth (default: the default model)")
     parser.add_argument("--limit", type=int, default=None, help="first N images per set (quick runs)")
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="folder for report.md, crops.png, records.jsonl")
-    parser.add_argument("--data", default=None, help=f"benchmark folder (default ${DATA_ENV} or {DEFAULT_DATA})")
+    parser.add_argument("--out", default=str(DEFAULT_OUT),
+                        help=f"folder for report.md, crops.png, records.jsonl (default: {DEFAULT_OUT})")
+    parser.add_argument("--data", default=None, help=f"benchmark folder (default: ${DATA_ENV}, else {DEFAULT_DATA})")
     parser.add_argument("--lr", dest="lr_mode", choices=("paper", "matlab"), default="paper",
-                        help="LR images: 'paper' = MATLAB bicubic for x2-x4 and PIL bicubic above, as LIIF; "
-                             "'matlab' = MATLAB bicubic at every scale")
+                        help="LR images: 'paper' (default) = MATLAB bicubic for x2-x4 and PIL bicubic above, as "
+                             "LIIF; 'matlab' = MATLAB bicubic at every scale")
     parser.add_argument("--card", action="store_true", help="write the table into the model card (JSON) too")
     parser.add_argument("--resume", action="store_true", help="keep records.jsonl of an earlier run, skip done images")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch (default: all cores)")
     parser.add_argument("--jobs", type=int, default=None,
                         help="helper processes for reading, degrading, interpolating and scoring (default: 1 on "
                              "a CPU, where the model needs every core; up to 8 beside a GPU)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     parser.add_argument("--no-crops", dest="crops", action="store_false", help="skip crops.png")
-    parser.add_argument("--self-ensemble", action="store_true",
-                        help="score our model as the mean of 8 flipped/transposed passes (8x the time)")
+    passes = parser.add_mutually_exclusive_group()
+    passes.add_argument("--self-ensemble", dest="views", action="store_const", const=8, default=1,
+                        help="score our model as the mean of 8 flipped/rotated passes (--views 8)")
+    passes.add_argument("--views", type=int, choices=(1, 2, 4, 8), default=1,
+                        help="score our model as the mean of this many passes over flipped/rotated views, "
+                             "as liif-upscale --views (default: 1, as the paper)")
     args = parser.parse_args(argv)
     try:
         if args.limit is not None and args.limit < 1:
@@ -842,7 +861,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sets = _parse_list(args.sets, ALL_SETS, str, "sets")
         scales = _parse_scales(args.scales)
         evaluate(sets, scales, args.model, args.out, args.limit, args.data, args.lr_mode, args.resume, args.card,
-                 args.device, args.crops, self_ensemble=args.self_ensemble, jobs=args.jobs)
+                 args.device, args.crops, self_ensemble=args.views, jobs=args.jobs)
     except LiifError as e:
         print(f"liif-eval: error: {e}", file=sys.stderr)
         return 2

@@ -153,9 +153,21 @@ def test_tiny_end_to_end_run(tmp_path: Path, tiny_model_path: Path) -> None:
     rows = ev.evaluate(["Set5"], [4], tiny_model_path, tmp_path, limit=1, data=DATA, resume=True, crops=False,
                        progress=False, self_ensemble=True)
     lines = [json.loads(line) for line in (tmp_path / "records.jsonl").read_text().splitlines()]
-    assert [r["model"].get("self_ensemble") for r in lines] == [None, True]
+    assert [r["model"].get("self_ensemble") for r in lines] == [None, 8]
     assert rows[0]["images"] == 1 and rows[0]["ours"]["psnr"] != pytest.approx(lines[0]["psnr"]["ours"], abs=1e-6)
-    assert "Self-ensemble" in (tmp_path / "report.md").read_text()
+    assert "mean of 8 passes over the image's 8 flips" in (tmp_path / "report.md").read_text()
+    # nor does a run of another view count reuse those; a record written as `true` (8 views) is reused by 8
+    lines[1]["model"]["self_ensemble"] = True
+    (tmp_path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    rows = ev.evaluate(["Set5"], [4], tiny_model_path, tmp_path, limit=1, data=DATA, resume=True, crops=False,
+                       progress=False, self_ensemble=2)
+    two = [json.loads(line) for line in (tmp_path / "records.jsonl").read_text().splitlines()][-1]
+    assert two["model"]["self_ensemble"] == 2 and rows[0]["ours"]["psnr"] == pytest.approx(two["psnr"]["ours"], abs=1e-3)
+    assert two["psnr"]["ours"] not in (lines[0]["psnr"]["ours"], lines[1]["psnr"]["ours"])
+    assert "mean of 2 passes over the image and its half turn" in (tmp_path / "report.md").read_text()
+    assert ev.main(["--sets", "Set5", "--scales", "4", "--model", str(tiny_model_path), "--out", str(tmp_path),
+                    "--limit", "1", "--data", str(DATA), "--resume", "--no-crops", "--self-ensemble"]) == 0
+    assert len((tmp_path / "records.jsonl").read_text().splitlines()) == 3  # the `true` record was reused
 
 
 def test_helper_processes_give_the_same_records(tmp_path: Path, tiny_model_path: Path,
@@ -177,5 +189,6 @@ def test_helper_processes_give_the_same_records(tmp_path: Path, tiny_model_path:
 
 
 def test_card_takes_single_pass_results_only(tiny_model_path: Path) -> None:
-    with pytest.raises(InputError, match="self-ensemble"):
-        ev.evaluate(["ui"], [3], tiny_model_path, card=True, self_ensemble=True, progress=False)
+    for passes in (True, 2):
+        with pytest.raises(InputError, match="--views/--self-ensemble"):
+            ev.evaluate(["ui"], [3], tiny_model_path, card=True, self_ensemble=passes, progress=False)
