@@ -176,9 +176,22 @@ def work(image: np.ndarray, *, scale: float | Sequence[float] | None = None, siz
     transparent pixels as the job does). What it prepared from the pixels is kept for the next
     :func:`upscale` of the same pixels, which then starts that much sooner, as does the next
     ``work`` of them (another size: the editors' estimate as the user types); the next call of
-    either for the whole result releases it (about 200 MB for 4000 x 3000 with transparency).
+    either for the whole result releases it (about 200 MB for 4000 x 3000 with transparency), and so
+    does :func:`forget` (the job is not coming).
     Raises what ``upscale`` would for the same arguments, except :class:`~liif_core.errors.Cancelled`."""
     return _Job(image, scale, size, model, device, tile, self_ensemble, region, linear, keep=True).work()
+
+
+def forget() -> int:
+    """Release what :func:`work` kept for the job it expected (an editor's dialog was cancelled, so
+    that job never comes); returns the bytes it held, 0 when nothing was kept."""
+    global _kept
+    with _kept_lock:
+        kept, _kept = _kept, None
+    if kept is None:
+        return 0
+    colour, alpha, quiet = kept[1]
+    return sum(t.nbytes for t in (colour, alpha, *quiet) if t is not None)
 
 
 def _prepare(image: np.ndarray, linear: bool, part: tuple[int, int, int, int], skip: bool, keep: bool,

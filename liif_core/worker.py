@@ -29,6 +29,10 @@ Requests (client -> worker)::
     {"op": "estimate", "id": ID, ...}   the fields and pixels of an upscale request: what that job
                                         would cost, found from its pixels without running it
                                         (liif_core.work); queued like a job, cancelled alike
+    {"op": "forget", "id": ID}          release what estimates kept from the pixels for the job they
+                                        expected (liif_core.forget: an editor's dialog was cancelled);
+                                        queued like a job -> {"event": "forgotten", "id": ID,
+                                        "released": BYTES}
     {"op": "cancel", "id": ID}          stop that job between chunks (queued or running)
     {"op": "ping", "id": ID}            -> {"event": "pong", "id": ID, "protocol": 1, "pid": PID}
     {"op": "info", "id": ID}            -> {"event": "info", "id": ID, "models": [...], "device": ...,
@@ -59,8 +63,9 @@ Replies (worker -> client)::
 ``type`` is ``Cancelled``, ``InputError``, ``MemoryLimitError``, ``ModelError``, ``OutOfMemory``,
 ``ProtocolError`` (a malformed request) or ``InternalError``; ``message`` says what to change.
 Every upscale request ends with exactly one ``result`` or ``error`` for its id, every estimate
-request with one ``estimate`` or ``error``. Jobs run one at a
-time in arrival order; ping, info and cancel are answered at once, even while a job runs.
+request with one ``estimate`` or ``error``, every forget request with one ``forgotten``. Jobs
+(upscale, estimate, forget) run one at a time in arrival order; ping, info and cancel are answered
+at once, even while a job runs.
 
 A malformed frame (bad JSON, unknown op, bad dtype or shape, nbytes not matching the shape) gets a
 ``ProtocolError`` reply and the worker keeps going. Only a header length over 1 MiB, which means
@@ -444,8 +449,8 @@ class Worker:
             if not isinstance(job_id, (int, str, type(None))) or isinstance(job_id, bool):
                 job_id = None
                 raise ProtocolError("id must be an integer, a string or null")
-            if op in ("upscale", "estimate"):
-                job = parse_upscale(header, payload)
+            if op in ("upscale", "estimate", "forget"):
+                job = parse_upscale(header, payload) if op != "forget" else {}
                 job["id"], job["op"] = job_id, op
                 with self._lock:
                     if job_id in self._pending:
@@ -462,7 +467,8 @@ class Worker:
                 info = self.engine.info()
                 self.out.send(dict(info, event="info", id=job_id, protocol=PROTOCOL_VERSION, pid=os.getpid()))
             else:
-                raise ProtocolError(f"unknown op {op!r}; expected upscale, estimate, cancel, ping or info")
+                raise ProtocolError(f"unknown op {op!r}; expected upscale, estimate, forget, cancel, "
+                                    "ping or info")
         except ProtocolError as exc:
             self.out.error(job_id, "ProtocolError", str(exc))
         except Exception as exc:  # noqa: BLE001  (every failure becomes an error reply; the worker goes on)
@@ -493,6 +499,11 @@ class Worker:
                 return
             if job["op"] == "estimate":
                 self.out.send(dict(self.engine.estimate(job), event="estimate", id=job_id))
+                return
+            if job["op"] == "forget":
+                import liif_core
+
+                self.out.send({"event": "forgotten", "id": job_id, "released": liif_core.forget()})
                 return
             result = self.engine.upscale(job, progress, lambda: self.is_cancelled(job_id))
             fields, data = encode_pixels(result)

@@ -206,6 +206,14 @@ def test_what_work_prepared_serves_the_job_of_the_same_pixels(tiny, monkeypatch)
     liif_core.upscale(image, scale=2.5, model=tiny, linear=True)  # another option: prepared anew
     assert len(prepared) == 6
 
+    # forget(): the job is not coming (an editor's dialog was cancelled): what was kept goes
+    liif_core.work(image, scale=2.5, model=tiny)
+    colour, alpha, flat = module._kept[1]
+    held = colour.nbytes + alpha.nbytes + sum(m.nbytes for m in flat)
+    assert held >= 36 * 44 * 4 * 4 and liif_core.forget() == held  # at least the four float32 planes
+    assert module._kept is None and liif_core.forget() == 0
+    assert np.array_equal(liif_core.upscale(image, scale=2.5, model=tiny), fresh) and len(prepared) == 8
+
 
 @pytest.mark.parametrize("self_ensemble", [False, True])
 def test_tiles_and_windows_agree_with_flat_areas(tiny, self_ensemble):

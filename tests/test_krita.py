@@ -357,8 +357,9 @@ def _menu_entries(menu: Any, path: list[str], labels: list[str], out: list[dict[
             _menu_entries(act.menu(), path + [name], labels + [label], out)
 
 
-def _dialog_driver(state: dict[str, Any], setup: Any, deadline: float) -> None:
-    """Wait for the modal LIIF dialog (and its worker info), let ``setup(dialog)`` fill it in, then press OK."""
+def _dialog_driver(state: dict[str, Any], setup: Any, deadline: float, press: str = "Ok") -> None:
+    """Wait for the modal LIIF dialog (and its worker info), let ``setup(dialog)`` fill it in, then press OK
+    (or the button ``press`` names: ``Cancel``)."""
     from PyQt5.QtCore import QTimer
     from PyQt5.QtWidgets import QApplication, QDialogButtonBox
 
@@ -366,7 +367,7 @@ def _dialog_driver(state: dict[str, Any], setup: Any, deadline: float) -> None:
     ready = (dialog is not None and type(dialog).__name__ == "UpscaleDialog"
              and (dialog.info is not None or dialog.info_error is not None))
     if not ready and time.monotonic() < deadline:
-        QTimer.singleShot(100, lambda: _dialog_driver(state, setup, deadline))
+        QTimer.singleShot(100, lambda: _dialog_driver(state, setup, deadline, press))
         return
     if dialog is None or type(dialog).__name__ != "UpscaleDialog":
         state["error"] = f"no LIIF dialog, the modal widget is {dialog!r}"
@@ -380,7 +381,7 @@ def _dialog_driver(state: dict[str, Any], setup: Any, deadline: float) -> None:
         state["error"] = traceback.format_exc()
         dialog.reject()
         return
-    dialog.buttons.button(QDialogButtonBox.Ok).click()
+    dialog.buttons.button(getattr(QDialogButtonBox, press)).click()
 
 
 def _message_box_closer(state: dict[str, Any], deadline: float) -> None:
@@ -503,6 +504,29 @@ def run_in_krita(window: Any) -> int:
                       "icon_restored": data == pixels})
     res["undo"] = steps
 
+    # a dialog closed with Cancel after the worker estimated the job from the pixels: no job, the document
+    # as it was, and the worker is told to release what it kept from the pixels for that job
+    from liif_upscale import api
+
+    closed_state: dict[str, Any] = {}
+
+    def estimated(dialog: Any) -> None:
+        dialog.scale_spin.setValue(3.0)
+        _pump(30, lambda: dialog.exact_estimate() is not None)
+        closed_state["exact"] = dialog.exact_estimate()
+
+    before, runner = _snapshot(doc), ext.runner
+    QTimer.singleShot(200, lambda: _dialog_driver(closed_state, estimated, time.monotonic() + 60, "Cancel"))
+    action.trigger()
+    replies = api.shared_client()._proc.messages.queue  # the worker's replies no request has taken
+
+    def forgotten() -> list[int]:
+        return [r[0]["released"] for r in list(replies) if isinstance(r, tuple) and r[0].get("event") == "forgotten"]
+
+    _pump(20, lambda: bool(forgotten()))
+    res["dialog_closed"] = {"dialog": closed_state, "released": forgotten(), "unchanged": _snapshot(doc) == before,
+                            "no_job": ext.runner is runner}
+
     # a second run, cancelled with the progress dialog's Cancel button: the document must not change
     before = _snapshot(doc)
     cancel_state: dict[str, Any] = {}
@@ -525,7 +549,6 @@ def run_in_krita(window: Any) -> int:
     res["cancel"] = {"state": runner.state, "unchanged": _snapshot(doc) == before, "dialog": cancel_state}
 
     # an error (here: no worker) ends in a message box saying what to do, and the document stays as it was
-    from liif_upscale import api
     from liif_upscale.liif_common.client import WorkerClient
 
     saved, api._client = api._client, WorkerClient(python="/nonexistent/liif/python3")
@@ -1212,6 +1235,10 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert res["prepared_after_preview"] == 0  # neither the drag nor OK read the layer again
     shown = np.frombuffer((out / "gui.preview").read_bytes(), np.uint8).reshape(14, 20, 4)
     assert_pixels_match(shown, liif(image, (32, 24), tiny_model_path, self_ensemble=4)[5:19, 6:26], "U8")
+    closed = res["dialog_closed"]
+    assert "error" not in closed["dialog"] and closed["dialog"]["exact"] is not None, closed
+    assert closed["unchanged"] and closed["no_job"], closed
+    assert len(closed["released"]) == 1 and closed["released"][0] >= 16 * 12 * 4 * 4, closed  # the float planes
     assert res["cancel"]["state"] == "cancelled" and res["cancel"]["unchanged"], res["cancel"]
     # the second dialog of the session knows the worker's speed: its Result line says how long the job takes,
     # at first from the sizes, then as the worker planned it from the pixels: here noise with a varying alpha,

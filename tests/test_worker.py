@@ -292,6 +292,42 @@ def test_estimate_says_what_a_job_will_take_from_its_pixels(worker_setup: None, 
     assert ensemble == pytest.approx(8 * seconds, rel=0.05)
 
 
+def test_forget_releases_what_the_estimates_kept(tiny_model_path: Path) -> None:
+    """An estimate keeps what it prepared from the pixels for the job it expects; a forget request,
+    queued behind it, releases that and says how much it held. The client's forget() never waits
+    and never starts a worker; its reply is dropped by the next request."""
+    proc = subprocess.Popen([sys.executable, "-m", "liif_core.worker"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=worker_env())
+    image = random_image((30, 40, 4), "uint8", seed=5)
+    try:
+        pixels = image.tobytes()
+        estimate = encode_frame({"op": "estimate", "id": 1, "shape": list(image.shape), "dtype": "uint8",
+                                 "scale": 2, "model": str(tiny_model_path), "device": "cpu"}, pixels)
+        proc.stdin.write(estimate + pixels + encode_frame({"op": "forget", "id": 2})
+                         + encode_frame({"op": "forget", "id": 3}))
+        proc.stdin.flush()
+        replies = [read_frame(proc.stdout)[0] for _ in range(3)]
+        assert [(r["event"], r["id"]) for r in replies] == [("estimate", 1), ("forgotten", 2), ("forgotten", 3)]
+        assert replies[1]["released"] >= 30 * 40 * 4 * 4  # the colour and alpha planes, float32
+        assert replies[2]["released"] == 0  # nothing left
+    finally:
+        proc.kill()
+        proc.wait()
+
+    idle = WorkerClient()
+    idle.forget()
+    assert idle.pid is None  # nothing to forget: no worker started for it
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in worker_env().items():
+            mp.setenv(key, value)
+        with WorkerClient() as worker:
+            args = (image.tobytes(), image.shape, "uint8")
+            worker.estimate(*args, scale=2, model=str(tiny_model_path), device="cpu")
+            worker.forget()
+            seconds = worker.estimate(*args, scale=3, model=str(tiny_model_path), device="cpu")
+            assert seconds is None or seconds >= 0  # its own reply, after the forget's was dropped
+
+
 def test_info_knows_the_work_of_bundled_models_before_any_job(client: WorkerClient) -> None:
     """The first dialog of a session can estimate: the bundled models' work comes from their
     architecture, the same numbers a loaded model gives."""

@@ -460,6 +460,15 @@ class WorkerClient:
         reply, _ = self._request(header, "estimate", payload=payload, cancel=cancel, timeout=timeout)
         return reply.get("seconds")
 
+    def forget(self) -> None:
+        """Tell the worker that the job its estimates prepared for is not coming (the dialog was
+        cancelled): it releases what it kept from the pixels (about 200 MB for a 4000 x 3000 layer
+        with transparency) once the requests before this one are done. Returns at once, never
+        starts a worker, and is safe from any thread, even while another request waits."""
+        proc = self._proc
+        if proc is not None and proc.alive():
+            proc.send({"op": "forget", "id": next(self._ids)})  # the reply is dropped as a late message
+
     # the exchange ------------------------------------------------------------------------
     def _request(self, header: dict[str, Any], expect: str, payload: Any = None,
                  progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None,

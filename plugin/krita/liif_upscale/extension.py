@@ -60,11 +60,13 @@ class LiifUpscaleExtension(Extension):
             return
         dialog = UpscaleDialog(document, node, api.shared_client(), parent)
         if dialog.exec() != QDialog.DialogCode.Accepted:
+            api.shared_client().forget()  # what the worker kept for the dialog's estimates: no job is coming
             return
         dialog.remember()
         try:
             job = dialog.job()
         except api.UpscaleError as exc:
+            api.shared_client().forget()
             show_error(parent, exc)
             return
         self.runner = UpscaleRunner(job, api.shared_client(), parent, self._finished, estimate=dialog.estimate())
