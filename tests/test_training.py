@@ -293,6 +293,36 @@ def test_a_later_source_leaves_the_earlier_batches_unchanged(tmp_path):
     assert any(not torch.equal(a[step].inp, b[step].inp) for step in range(4, 10))
 
 
+def test_jpeg_inputs_from_a_step_on_leave_the_earlier_batches_unchanged(tmp_path):
+    """``data.jpeg`` saves a share of the small patches as JPEG from its ``from_step`` on: no batch
+    before that step changes, and after it the JPEG'd patches are 8-bit pixels with JPEG's loss."""
+    from liif_core.training.data import JpegInputs, batches, jpeg_round_trip
+
+    root = tmp_path / "data"
+    generate(root / "photos", count=3, seed=9)
+    base = json.loads(json.dumps(TINY))
+    base["data"]["sources"] = [{"path": "photos", "weight": 1.0}]
+    jpeg = json.loads(json.dumps(base))
+    jpeg["data"]["jpeg"] = {"share": 1.0, "quality": [30, 60], "from_step": 4}
+    before, _ = train_mod.build_data(base, root, torch.device("cpu"))
+    after, _ = train_mod.build_data(jpeg, root, torch.device("cpu"))
+    a, b = list(batches(before, 1, 4, 0, 8)), list(batches(after, 1, 4, 0, 8))
+    for step in range(4):
+        assert torch.equal(a[step].inp, b[step].inp) and torch.equal(a[step].gt, b[step].gt), step
+    for step in range(4, 8):
+        assert torch.equal(a[step].gt, b[step].gt), step  # the same crops and queries: only the input differs
+        levels = (b[step].inp * 0.5 + 0.5) * 255
+        assert torch.allclose(levels, levels.round(), atol=1e-3), step  # 8-bit, as a JPEG file holds
+        assert not torch.equal(a[step].inp, b[step].inp), step
+
+    noise = torch.rand(1, 48, 48, generator=torch.Generator().manual_seed(0))
+    smooth = torch.nn.functional.avg_pool2d(noise[None], 5, 1, 2)[0].expand(3, 48, 48)  # grey: no chroma to lose
+    assert (jpeg_round_trip(smooth, 95) - smooth).abs().mean() < (jpeg_round_trip(smooth, 30) - smooth).abs().mean()
+    assert (jpeg_round_trip(smooth, 95) - smooth).abs().mean() < 2 / 255
+    with pytest.raises(ValueError, match="data.jpeg"):
+        JpegInputs(share=0.5, quality=(90, 30))
+
+
 def test_min_detail_draws_crops_away_from_flat_areas():
     """A source with ``min_detail`` redraws crops that fall on flat areas (a photograph's sky): here
     the top half of the image is flat grey, and almost no sample is flat any more."""

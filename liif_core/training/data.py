@@ -2,7 +2,9 @@
 
 Each sample draws a scale ``s ~ U(scale_min, scale_max)``, crops ``round(patch * s)`` HR pixels,
 downsamples the crop to ``patch`` x ``patch`` with antialiased bicubic, applies a random flip or
-transpose, and keeps ``queries`` random HR pixels with their coordinates and cell sizes.
+transpose, and keeps ``queries`` random HR pixels with their coordinates and cell sizes. Optionally
+(:class:`JpegInputs`) a share of the small patches is saved as JPEG and read back first, as users'
+photographs are.
 
 A batch is a pure function of ``(seed, step)``: the sampler keeps no state, so a resumed run sees
 exactly the batches an uninterrupted one would.
@@ -10,6 +12,7 @@ exactly the batches an uninterrupted one would.
 
 from __future__ import annotations
 
+import io
 import random
 from collections.abc import Iterator
 from dataclasses import astuple, dataclass
@@ -73,6 +76,33 @@ class Source:
     min_detail: float = 0.0
 
 
+@dataclass(frozen=True)
+class JpegInputs:
+    """From step ``from_step`` on, a ``share`` of the samples has its small patch saved as JPEG (4:2:0
+    chroma, as cameras and most programs write it) at a quality drawn from ``quality`` (inclusive)
+    and read back: what a user's photograph usually is. Trained on clean patches alone, the model
+    takes JPEG's blocks and ringing for detail and sharpens them (docs/eval/jpeg_inputs.md)."""
+
+    share: float
+    quality: tuple[int, int]
+    from_step: int = 0
+
+    def __post_init__(self) -> None:
+        low, high = self.quality
+        if not (0.0 <= self.share <= 1.0 and 1 <= low <= high <= 100):
+            raise ValueError(f"data.jpeg: share must be in [0, 1] and quality [low, high] within 1-100, got {self}")
+
+
+def jpeg_round_trip(image: torch.Tensor, quality: int) -> torch.Tensor:
+    """A ``(3, H, W)`` image in [0, 1], quantised to 8 bits, saved as JPEG at ``quality`` and read back."""
+    pixels = image.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=quality, subsampling="4:2:0")
+    with Image.open(buffer) as im:
+        back = np.asarray(im.convert("RGB"))
+    return torch.from_numpy(back.copy()).to(image.device).permute(2, 0, 1).float().div_(255)
+
+
 @dataclass
 class Batch:
     """Normalised network inputs and targets (values in [-1, 1])."""
@@ -91,8 +121,9 @@ class PatchSampler:
     """Draws batches from weighted image sources; stateless apart from the images it holds."""
 
     def __init__(self, sources: list[Source], patch: int = 48, queries: int = 2304,
-                 scale_min: float = 1.0, scale_max: float = 4.0, device: str | torch.device = "cpu"):
-        self.patch, self.queries = patch, queries
+                 scale_min: float = 1.0, scale_max: float = 4.0, device: str | torch.device = "cpu",
+                 jpeg: JpegInputs | None = None):
+        self.patch, self.queries, self.jpeg = patch, queries, jpeg
         self.scale_min, self.scale_max = scale_min, scale_max
         self.device = torch.device(device)
         largest = round(patch * scale_max)
@@ -110,6 +141,7 @@ class PatchSampler:
     def batch(self, seed: int, step: int, size: int) -> Batch:
         """The batch of ``size`` samples for ``step`` of a run seeded with ``seed``."""
         rng = random.Random(f"{seed}:{step}")
+        jpeg_rng = random.Random(f"{seed}:{step}:jpeg")  # its own draws: the crops are those without JPEG
         gen = torch.Generator(device="cpu").manual_seed(rng.getrandbits(62))
         # a source not yet active weighs 0: the draw below then picks what it would have without it
         weights = [s.weight if step >= s.from_step else 0.0 for s in self.sources]
@@ -139,6 +171,8 @@ class PatchSampler:
                 crop = crop.transpose(-1, -2)
             lr = F.interpolate(crop[None], size=(self.patch, self.patch), mode="bicubic", antialias=True,
                                align_corners=False).clamp_(0, 1)[0]
+            if self.jpeg is not None and step >= self.jpeg.from_step and jpeg_rng.random() < self.jpeg.share:
+                lr = jpeg_round_trip(lr, jpeg_rng.randint(*self.jpeg.quality))
             pick = torch.randperm(hr * hr, generator=gen)[: self.queries].to(self.device)
             coord = make_coord((hr, hr), device=self.device)[pick]
             inps.append(lr)

@@ -27,7 +27,7 @@ from liif_core import models
 from liif_core.coords import make_coord
 from liif_core.errors import LiifError
 from liif_core.eval_sets import check_not_reserved
-from liif_core.training.data import PatchSampler, Source, batches, list_images, load_rgb
+from liif_core.training.data import JpegInputs, PatchSampler, Source, batches, list_images, load_rgb
 from liif_core.training.ema import WeightAverage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,8 +136,11 @@ def build_data(cfg: dict[str, Any], root: Path,
                               spec.get("from_step", 0), spec.get("min_detail", 0.0)))
         if val_files:
             val[spec["path"]] = [load_rgb(p) for p in val_files]
+    jpeg = data.get("jpeg")
+    if jpeg is not None:
+        jpeg = JpegInputs(jpeg["share"], tuple(jpeg["quality"]), jpeg.get("from_step", 0))
     sampler = PatchSampler(sources, data.get("patch", 48), data.get("queries", 2304), data.get("scale_min", 1.0),
-                           data.get("scale_max", 4.0), device)
+                           data.get("scale_max", 4.0), device, jpeg)
     return sampler, val
 
 
