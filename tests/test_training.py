@@ -358,6 +358,13 @@ def test_validation_reports_each_source(tmp_path):
     per = result["sources"]
     assert set(per) == {"photos", "ui"} and per["photos"] != per["ui"]
     assert abs(result["psnr"] - (2 * per["photos"] + per["ui"]) / 3) < 1e-9
+    assert "jpeg" not in result
+    # val.jpeg_quality: the same images, their small versions saved as JPEG first: lower, for bicubic too
+    torch.manual_seed(0)
+    both = train_mod.validate(models.make(cfg["model"]), val, [2], 48, torch.device("cpu"), jpeg_quality=30)["x2"]
+    assert both["psnr"] == result["psnr"] and both["jpeg"]["quality"] == 30
+    assert both["jpeg"]["bicubic"] < result["bicubic"] - 0.5 and both["jpeg"]["psnr"] != result["psnr"]
+    assert set(both["jpeg"]["sources"]) == {"photos", "ui"}
 
 
 def test_hidpi_text_images_are_reproducible(tmp_path):

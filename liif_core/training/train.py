@@ -27,7 +27,15 @@ from liif_core import models
 from liif_core.coords import make_coord
 from liif_core.errors import LiifError
 from liif_core.eval_sets import check_not_reserved
-from liif_core.training.data import JpegInputs, PatchSampler, Source, batches, list_images, load_rgb
+from liif_core.training.data import (
+    JpegInputs,
+    PatchSampler,
+    Source,
+    batches,
+    jpeg_round_trip,
+    list_images,
+    load_rgb,
+)
 from liif_core.training.ema import WeightAverage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -152,14 +160,18 @@ def psnr(a: torch.Tensor, b: torch.Tensor, shave: int) -> float:
     return 10 * math.log10(1 / max(mse, 1e-12))
 
 
-def _val_psnr(model, img: torch.Tensor, s: float, crop: int, device: torch.device) -> tuple[float, float]:
-    """PSNR of the model and of bicubic on one held-out image's centre crop at scale ``s``."""
+def _val_psnr(model, img: torch.Tensor, s: float, crop: int, device: torch.device,
+              jpeg_quality: int | None = None) -> tuple[float, float]:
+    """PSNR of the model and of bicubic on one held-out image's centre crop at scale ``s``, its small
+    image saved as JPEG at ``jpeg_quality`` first when given."""
     h, w = img.shape[-2:]
     side = min(crop, h, w) // int(s) * int(s)
     y, x = (h - side) // 2, (w - side) // 2
     hr = img[:, y:y + side, x:x + side].float().div(255).to(device)
     lr_side = round(side / s)
     lr = F.interpolate(hr[None], size=(lr_side, lr_side), mode="bicubic", antialias=True).clamp(0, 1)
+    if jpeg_quality is not None:
+        lr = jpeg_round_trip(lr[0], jpeg_quality)[None]
     coord = make_coord((side, side), device=device)[None]
     cell = torch.full_like(coord, 2 / side)
     pred = model((lr - 0.5) / 0.5, coord, cell)
@@ -170,23 +182,33 @@ def _val_psnr(model, img: torch.Tensor, s: float, crop: int, device: torch.devic
 
 @torch.no_grad()
 def validate(model, images: dict[str, list[torch.Tensor]], scales: list[float], crop: int,
-             device: torch.device) -> dict:
+             device: torch.device, jpeg_quality: int | None = None) -> dict:
     """Mean PSNR (RGB) of the model and of bicubic on held-out centre crops, per scale.
 
     Besides the mean over all images, ``sources`` gives the model's mean per source, so that a
-    gain on one kind of material cannot hide a loss on another.
+    gain on one kind of material cannot hide a loss on another. With ``jpeg_quality`` (config
+    ``val.jpeg_quality``), ``jpeg`` gives the same with each small image saved as JPEG at that
+    quality first: what the model makes of a user's JPEG photograph.
     """
     was_training = model.training
     model.eval()
     result = {}
     for s in scales:
-        scores = {name: [_val_psnr(model, img, s, crop, device) for img in imgs] for name, imgs in images.items()}
-        every = [pair for pairs in scores.values() for pair in pairs]
-        result[f"x{s:g}"] = {"psnr": sum(o for o, _ in every) / len(every),
-                             "bicubic": sum(b for _, b in every) / len(every),
-                             "sources": {name: sum(o for o, _ in pairs) / len(pairs) for name, pairs in scores.items()}}
+        result[f"x{s:g}"] = _val_means(model, images, s, crop, device)
+        if jpeg_quality is not None:
+            result[f"x{s:g}"]["jpeg"] = {"quality": jpeg_quality,
+                                         **_val_means(model, images, s, crop, device, jpeg_quality)}
     model.train(was_training)
     return result
+
+
+def _val_means(model, images: dict[str, list[torch.Tensor]], s: float, crop: int, device: torch.device,
+               jpeg_quality: int | None = None) -> dict:
+    scores = {name: [_val_psnr(model, img, s, crop, device, jpeg_quality) for img in imgs]
+              for name, imgs in images.items()}
+    every = [pair for pairs in scores.values() for pair in pairs]
+    return {"psnr": sum(o for o, _ in every) / len(every), "bicubic": sum(b for _, b in every) / len(every),
+            "sources": {name: sum(o for o, _ in pairs) / len(pairs) for name, pairs in scores.items()}}
 
 
 def save_checkpoint(run: Path, model, optimizer, step: int, total: int, cfg: dict, elapsed: float,
@@ -360,6 +382,7 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     seed, batch = tc.get("seed", 0), tc["batch"]
     every_log, every_val, every_ckpt = tc.get("log_every", 100), tc.get("val_every", 1000), tc.get("ckpt_every", 500)
     val_scales, val_crop = cfg.get("val", {}).get("scales", [2, 4]), cfg.get("val", {}).get("crop", 192)
+    val_jpeg = cfg.get("val", {}).get("jpeg_quality")
     start = time.time()
     run_start_step = step
     # the loss stays on the device between log lines: reading it each step would make the CPU wait
@@ -426,9 +449,9 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
                    "elapsed": elapsed + now - start}
             loss_sum, n_losses, last_t, data_wait = torch.zeros((), device=dev), 0, now, 0.0
             if val_images and (step % every_val == 0 or step == stop):
-                rec["val"] = validate(model, val_images, val_scales, val_crop, dev)
+                rec["val"] = validate(model, val_images, val_scales, val_crop, dev, val_jpeg)
                 if ema is not None:
-                    rec["val_ema"] = validate(ema.model(model), val_images, val_scales, val_crop, dev)
+                    rec["val_ema"] = validate(ema.model(model), val_images, val_scales, val_crop, dev, val_jpeg)
             log.write(json.dumps(rec) + "\n")
             log.flush()
             last_t = time.time()
