@@ -17,15 +17,15 @@ sets: measured here, never tuned on).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+import torch
 
 from liif_core import eval as ev
+from liif_core.training.data import jpeg_round_trip
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "eval" / "jpeg_inputs.md"
@@ -43,13 +43,11 @@ def held_out_photos(data: Path) -> list[Path]:
 
 
 def jpeg(lr: np.ndarray, quality: int | None) -> np.ndarray:
-    """``lr`` (uint8 RGB) saved as JPEG at ``quality`` and read back; ``None``: as it is."""
+    """``lr`` (uint8 RGB) saved as JPEG at ``quality`` and read back as training does; ``None``: as it is."""
     if quality is None:
         return lr
-    buffer = io.BytesIO()
-    Image.fromarray(lr).save(buffer, "JPEG", quality=quality, subsampling="4:2:0")
-    with Image.open(buffer) as im:
-        return np.asarray(im.convert("RGB"))
+    back = jpeg_round_trip(torch.from_numpy(lr).permute(2, 0, 1).float().div(255), quality)
+    return back.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
 def main(argv: list[str]) -> int:
