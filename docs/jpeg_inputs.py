@@ -17,7 +17,6 @@ sets: measured here, never tuned on).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -26,6 +25,8 @@ import torch
 
 from liif_core import eval as ev
 from liif_core.training.data import jpeg_round_trip
+from liif_core.training.train import _source_images as source_images
+from liif_core.training.train import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "eval" / "jpeg_inputs.md"
@@ -34,12 +35,8 @@ CONFIG = ROOT / "weights" / "liif-edsr.train.json"
 
 def held_out_photos(data: Path) -> list[Path]:
     """The T91 and BSD200 images the shipped config keeps out of training (the last ``holdout`` by name)."""
-    sources = json.loads(CONFIG.read_text())["data"]["sources"]
-    found = []
-    for spec in sources:
-        if spec["path"] in ("T91", "BSD200") and spec.get("holdout"):
-            found += sorted((data / spec["path"]).glob("*.png"))[-spec["holdout"]:]
-    return found
+    sources = load_config(CONFIG)["data"]["sources"]
+    return [path for spec in sources if spec["path"] in ("T91", "BSD200") for path in source_images(data, spec)[1]]
 
 
 def jpeg(lr: np.ndarray, quality: int | None) -> np.ndarray:
