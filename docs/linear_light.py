@@ -30,12 +30,13 @@ from liif_core.eval_sets import UI_SEED
 from liif_core.imresize import imresize
 from liif_core.pixels import srgb_decode, srgb_encode
 from liif_core.training.data import list_images
-from liif_core.training.train import DEFAULT_DATA_ROOT
+from liif_core.training.train import DEFAULT_DATA_ROOT, load_config
+from liif_core.training.train import _source_images as source_images
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "eval" / "linear_light.md"
 SCALES = (2, 4)
-BSD_HELD_OUT = 5  # the training config's holdout of BSD200
+CONFIG = ROOT / "weights" / "liif-edsr.train.json"
 
 
 def decode(x: np.ndarray) -> np.ndarray:
@@ -52,7 +53,8 @@ def images(tmp: Path) -> dict[str, list[np.ndarray]]:
     from liif_core.training.synth import generate
 
     generate(tmp, count=6, seed=UI_SEED, qt_count=0)
-    photos = list_images(DEFAULT_DATA_ROOT / "BSD200")[-BSD_HELD_OUT:]
+    bsd200 = next(spec for spec in load_config(CONFIG)["data"]["sources"] if spec["path"] == "BSD200")
+    photos = source_images(DEFAULT_DATA_ROOT, bsd200)[1]  # those the training config holds out
     return {"photographs (BSD200, held out)": [ev.load_rgb(p) / 255.0 for p in photos],
             "UI (our generator, ui set's seed)": [ev.load_rgb(p) / 255.0 for p in list_images(tmp)[:6]]}
 
