@@ -554,3 +554,37 @@ def test_fit_minutes_fits_the_last_cycle_and_resume_asks_for_it(tmp_path, monkey
     train_mod.train(cfg, run, data, max_steps=4 + length + 2)
     with pytest.raises(LiifError, match="must not have started"):
         train_mod.train(cfg, run, data, fit_minutes=1)  # inside the last cycle now
+
+
+def test_a_cycle_may_have_its_own_batch_and_resumes_exactly_across_it(tmp_path, monkeypatch):
+    """``batch`` in a cycle sets the batch of that cycle's steps only (a CPU fine-tune after a GPU
+    run takes smaller steps); a run stopped and resumed across the change ends with the same weights,
+    and the exported card counts the samples each cycle saw."""
+    from liif_core.training.export import export
+
+    cfg, data = _setup(tmp_path)
+    tiny = json.loads(cfg.read_text())
+    del tiny["train"]["steps"], tiny["train"]["lr"]
+    tiny["train"]["cycles"] = [{"steps": 3, "lr": 1e-3}, {"steps": 3, "lr": 5e-4, "batch": 3}]
+    cfg.write_text(json.dumps(tiny))
+    assert train_mod.batch_spans(tiny["train"], 0, 6) == [(0, 3, 2), (3, 6, 3)]
+    assert train_mod.batch_spans(tiny["train"], 4, 9) == [(4, 9, 3)]  # the last cycle runs on
+    tiny["train"]["cycles"][1]["batch"] = 2
+    assert train_mod.batch_spans(tiny["train"], 1, 6) == [(1, 6, 2)]  # one span: the workers keep going
+    tiny["train"]["cycles"][1]["batch"] = 3
+
+    sizes = []
+    real_step = train_mod.train_step
+    monkeypatch.setattr(train_mod, "train_step",
+                        lambda f, o, b, *a: sizes.append(b.inp.shape[0]) or real_step(f, o, b, *a))
+    torch.set_num_threads(1)
+    straight = train_mod.train(cfg, tmp_path / "straight", data)
+    assert sizes == [2, 2, 2, 3, 3, 3]
+    train_mod.train(cfg, tmp_path / "halves", data, max_steps=4)
+    train_mod.train(cfg, tmp_path / "halves", data)
+    a = torch.load(straight / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "halves" / "last.pt", weights_only=True)
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    card = json.loads(export(straight, tmp_path / "m.safetensors").with_suffix(".json").read_text())
+    assert card["training"]["samples_seen"] == 3 * 2 + 3 * 3

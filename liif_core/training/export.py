@@ -17,13 +17,15 @@ import torch
 
 from liif_core import models
 from liif_core.training.ema import WeightAverage
+from liif_core.training.train import batch_spans
 from liif_core.weights import save_model
 
 
 def export(run: str | Path, out: str | Path, half: bool = False, hardware: str | None = None,
-           ema: bool = False) -> Path:
+           ema: bool = False, summary: str | None = None) -> Path:
     """Write the run's last checkpoint (or, with ``ema``, its weight average) as ``out`` with a
-    model card beside it."""
+    model card beside it. ``summary`` says in a sentence what the model is for (the plug-ins show
+    it beside the model's name); without it, the card's earlier summary stays."""
     run = Path(run)
     meta = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     cfg = meta["config"]
@@ -44,6 +46,7 @@ def export(run: str | Path, out: str | Path, half: bool = False, hardware: str |
     old = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {}
     card = {
         "name": out.stem,
+        "summary": summary if summary is not None else old.get("summary", ""),
         "spec": cfg["model"],
         "architecture": "LIIF (Chen, Liu, Wang, CVPR 2021) with EDSR-baseline encoder, 4x256 MLP, 3x3 feature "
                         "unfolding, cell decoding, local ensemble; our variant: the MLP output is added to a "
@@ -54,7 +57,8 @@ def export(run: str | Path, out: str | Path, half: bool = False, hardware: str |
             "config": cfg,
             "steps": meta["step"],
             "batch": cfg["train"]["batch"],
-            "samples_seen": meta["step"] * cfg["train"]["batch"],
+            "samples_seen": sum((end - first) * size
+                                for first, end, size in batch_spans(cfg["train"], 0, meta["step"])),
             "train_seconds": round(meta["elapsed"], 1),
             "hardware": hardware or old.get("training", {}).get("hardware", "unknown"),
             "data": [s["path"] for s in cfg["data"]["sources"]],
@@ -76,8 +80,9 @@ def main() -> None:
     parser.add_argument("--half", action="store_true", help="store float16 weights")
     parser.add_argument("--hardware", help="what the run trained on, for the card")
     parser.add_argument("--ema", action="store_true", help="ship the run's weight average (last.ema.pt)")
+    parser.add_argument("--summary", help="what the model is for, in a sentence (default: the card's earlier one)")
     args = parser.parse_args()
-    print(export(args.run, args.out, args.half, args.hardware, args.ema))
+    print(export(args.run, args.out, args.half, args.hardware, args.ema, args.summary))
 
 
 if __name__ == "__main__":

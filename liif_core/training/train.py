@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from liif_core.coords import make_coord
 from liif_core.errors import LiifError
 from liif_core.eval_sets import check_not_reserved
 from liif_core.training.data import (
+    Batch,
     JpegInputs,
     PatchSampler,
     Source,
@@ -95,6 +97,31 @@ def check_resumable_schedule(saved: dict[str, Any], tc: dict[str, Any], step: in
                             f"trained {step - start} steps of it as {ran} (a length set by --fit-minutes is "
                             "logged as cycle_steps): put that back in the config, or start a new run")
         start += ran["steps"]
+
+
+def batch_spans(tc: dict[str, Any], start: int, stop: int) -> list[tuple[int, int, int]]:
+    """``(first, end, batch)`` spans covering steps ``start`` to ``stop - 1``: the config's ``batch``,
+    or a cycle's own ``batch`` during that cycle (a fine-tune on a CPU may take smaller steps than
+    the run it continues)."""
+    spans, first = [], 0
+    cycles = tc.get("cycles") or [{"steps": stop}]
+    for i, cycle in enumerate(cycles):
+        end = stop if i == len(cycles) - 1 else first + cycle["steps"]  # the last cycle runs on, as in learning_rate
+        a, b = max(first, start), min(end, stop)
+        if a < b:
+            size = cycle.get("batch", tc["batch"])
+            if spans and spans[-1][2] == size:
+                spans[-1] = (spans[-1][0], b, size)
+            else:
+                spans.append((a, b, size))
+        first = end
+    return spans
+
+
+def _batch_stream(sampler: PatchSampler, seed: int, tc: dict[str, Any], start: int, stop: int, workers: int,
+                  dev: torch.device) -> Iterator[Batch]:
+    for a, b, size in batch_spans(tc, start, stop):
+        yield from batches(sampler, seed, size, a, b, workers, dev)
 
 
 def learning_rate(cfg: dict[str, Any], step: int, total: int) -> float:
@@ -379,7 +406,7 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     forward = torch.compile(model) if compile_model else model  # the weights stay model's own
     log = open(run / "log.jsonl", "a")
     amp = dev.type == "cuda" and tc.get("amp", True)
-    seed, batch = tc.get("seed", 0), tc["batch"]
+    seed = tc.get("seed", 0)
     every_log, every_val, every_ckpt = tc.get("log_every", 100), tc.get("val_every", 1000), tc.get("ckpt_every", 500)
     val_scales, val_crop = cfg.get("val", {}).get("scales", [2, 4]), cfg.get("val", {}).get("crop", 192)
     val_jpeg = cfg.get("val", {}).get("jpeg_quality")
@@ -391,7 +418,7 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     last_t = time.time()
     data_wait = 0.0  # seconds spent waiting for batches since the last log line
     stop = total if max_steps is None else min(total, max_steps)
-    stream = batches(sampler, seed, batch, step, stop, workers, dev)
+    stream = _batch_stream(sampler, seed, tc, step, stop, workers, dev)
     profile_from = run_start_step + FIT_SKIP + (FIT_STEPS if fit_minutes else 0)
     profiler, profile_t0 = None, 0.0
     while step < stop:
@@ -424,7 +451,7 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
             else:
                 stop = total if max_steps is None else min(total, max_steps)
                 stream.close()
-                stream = batches(sampler, seed, batch, step, stop, workers, dev)
+                stream = _batch_stream(sampler, seed, tc, step, stop, workers, dev)
                 fitted = {"step": step, "total_steps": total, "steps_per_s": rate}
                 if "cycles" in tc:
                     fitted["cycle_steps"] = tc["cycles"][-1]["steps"]
