@@ -26,7 +26,7 @@ from liif_core.devices import PRECISIONS
 from liif_core.errors import LiifError
 from liif_core.imageio import READ_SUFFIXES, WRITE_FORMATS, read_image_and_metadata, stored_dtype, write_image
 from liif_core.upscale import output_size, upscale
-from liif_core.weights import Model, list_models, load_model
+from liif_core.weights import Model, list_models, load_model, model_summaries
 
 STDIO = Path("-")  # the input read from standard input, the output written to standard output
 
@@ -137,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="JPEG quality (default 95), or lossy WebP at this quality (default: lossless WebP); "
                         "PNG and TIFF are always lossless")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    p.add_argument("--list-models", action="store_true", help="print the bundled models and exit")
+    p.add_argument("--list-models", action="store_true",
+                   help="print the bundled models, each with what it is for, and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -232,8 +233,9 @@ def _upscale(args: argparse.Namespace, src: Path, dst: Path, model: Model, src_n
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.list_models:
-        print("\n".join(list_models()))
+    if args.list_models:  # a name per line, then what it is for (a script can cut the first column)
+        summaries = model_summaries()
+        print("\n".join(f"{name}\t{summaries[name]}".rstrip() for name in summaries))
         return 0
     if not args.inputs:
         parser.error("give at least one INPUT")

@@ -43,6 +43,28 @@ def list_models() -> list[str]:
     return sorted(names, key=lambda n: n != DEFAULT_MODEL)
 
 
+def bundled_card(name: str) -> dict[str, Any]:
+    """A bundled model's card without loading the model (empty if it has none or it cannot be read:
+    a broken card is reported when the model loads, not where models are listed)."""
+    try:
+        card = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
+def model_summaries() -> dict[str, str]:
+    """What each bundled model is for, in a sentence from its card (``summary``; empty if none), so
+    that a plug-in can say which to pick without loading any of them. The default comes first."""
+    return {name: str(bundled_card(name).get("summary", "")) for name in list_models()}
+
+
+def jpeg_models() -> list[str]:
+    """The bundled models made for images saved as JPEG (``"inputs": "jpeg"`` in their card): what a
+    plug-in suggests for an image opened from a JPEG file."""
+    return [name for name in list_models() if bundled_card(name).get("inputs") == "jpeg"]
+
+
 def save_model(net: torch.nn.Module, spec: dict[str, Any], path: str | Path, card: dict[str, Any] | None = None,
                half: bool = False) -> Path:
     """Write ``net``'s weights (fp16 if ``half``) with ``spec`` in the metadata, and the card beside it.

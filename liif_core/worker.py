@@ -395,11 +395,12 @@ class Engine:
 
         import liif_core
         from liif_core.devices import resolve_device
+        from liif_core.weights import jpeg_models, model_summaries
 
-        return {"models": liif_core.list_models(), "device": str(resolve_device("auto")),
-                "devices": available_devices(), "python": platform.python_version(),
-                "torch": torch.__version__, "liif_core": getattr(liif_core, "__version__", "unknown"),
-                "speed": self.speed(), "work": self.work()}
+        return {"models": liif_core.list_models(), "summaries": model_summaries(), "jpeg_models": jpeg_models(),
+                "device": str(resolve_device("auto")), "devices": available_devices(),
+                "python": platform.python_version(), "torch": torch.__version__,
+                "liif_core": getattr(liif_core, "__version__", "unknown"), "speed": self.speed(), "work": self.work()}
 
 
 # ---------------------------------------------------------------------------------------------

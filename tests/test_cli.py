@@ -355,3 +355,14 @@ def test_recursive_folders_keep_their_tree_and_skip_the_output_folder(tiny_model
     with pytest.raises(SystemExit) as e:
         run(tiny_model_path, str(empty), "--out-dir", str(out), "--scale", "2")
     assert e.value.code == 2 and "no images in" in capsys.readouterr().err
+
+
+def test_list_models_names_each_with_what_it_is_for(capsys):
+    from liif_core.weights import list_models, model_summaries
+
+    assert main(["--list-models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in lines] == list_models()  # the default first
+    summaries = model_summaries()
+    assert all(line == f"{name}\t{summaries[name]}".rstrip() for line, name in zip(lines, list_models()))
+    assert summaries[list_models()[0]]  # the shipped default says what it is for

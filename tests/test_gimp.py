@@ -44,6 +44,7 @@ import ast
 import importlib.util
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -790,6 +791,18 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         cases.append({"name": f"dialog_{name}", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": w,
                                                             "height": h},
                       "layers": [spec], "source": 0, "select": None, "interactive": interactive, "args": {}})
+    # a photograph opened from a JPEG file: the note under the model names the model made for those
+    # (when one is bundled); cancelled once the worker's info is shown, or after the timeout
+    from PIL import Image
+
+    from liif_core.weights import list_models, model_summaries
+
+    photo = gimp.work / "inputs" / "holiday.jpg"
+    Image.fromarray(_pixels((24, 32, 3), np.uint8, 21)).save(photo, quality=80)
+    summary = model_summaries()[list_models()[0]]
+    cases.append({"name": "dialog_jpeg", "image": {"open": str(photo), "width": 32, "height": 24}, "layers": [],
+                  "source": 0, "select": None, "args": {},
+                  "interactive": {"respond": "cancel", "labels": {"until": re.escape(summary[:30]), "timeout": 60}}})
     # the output "This image, every layer" chosen in the dialog (Alt+U: the Output field, End: its last choice);
     # OK with its mnemonic (Alt+O), since Return on a focused combo box opens its list; before, the Result line
     # with the worker's estimate, which an earlier job's speed allows
@@ -916,6 +929,22 @@ def test_dialog_cancel_changes_nothing(gui_run) -> None:
     assert res["responder"] == 0, "the dialog did not appear"
     assert res["status"] == "cancel"
     assert res["before"] == res["after"] and res["new_images"] == 0
+
+
+@requires_gimp
+def test_dialog_says_what_the_model_is_for_and_which_suits_a_jpeg(gui_run) -> None:
+    """Under the model field, as a screen reader reads it: what the default model is for (from its
+    card, through the worker's info); for an image opened from a JPEG file, also the bundled model
+    made for those. The dialog was cancelled: the image is unchanged."""
+    from liif_core.weights import jpeg_models, list_models, model_summaries
+
+    res = gui_run[0]["dialog_jpeg"]
+    assert res["responder"] == 0, "the dialog did not appear"
+    assert res["status"] == "cancel" and res["before"] == res["after"]
+    note = [model_summaries()[list_models()[0]]]
+    if jpeg_models():
+        note.append(f"This image was opened from a JPEG file: the model {jpeg_models()[0]} is made for those.")
+    assert "\n".join(note) in (res["labels"] or []), res["labels"]
 
 
 def _read_xwd(path: str) -> np.ndarray:

@@ -23,6 +23,7 @@ Unit tests of the plug-in's pure modules (``pixels.py``, ``geometry.py``) run wi
 from __future__ import annotations
 
 import hashlib
+import html
 import importlib.util
 import json
 import os
@@ -443,7 +444,13 @@ def run_in_krita(window: Any) -> int:
         _pump(0.3)
         shot = dialog.grab()
         res["screenshot"] = shot.save(str(out / "dialog.png"))
+        # what each bundled model is for: the default's under the list, every one's as its tooltip
+        _pump(60, lambda: dialog.info is not None)
+        combo = dialog.model_combo
+        res["model_note"] = {"text": dialog.model_note.text(), "shown": dialog.model_note.isVisibleTo(dialog),
+                             "tips": {combo.itemData(i) or "": combo.itemData(i, 3) for i in range(combo.count())}}
         dialog.add_model(model)  # after the screenshot: the picture shows the bundled model
+        res["model_note"]["shown_for_a_file"] = dialog.model_note.isVisibleTo(dialog)
         dialog.quality.setCurrentIndex(dialog.quality.findData(4))  # ... and the default quality (4 passes here)
         dialog.preview_size = (20, 14)  # a window inside the 32 x 24 result
         dialog.preview_check.setChecked(True)
@@ -1214,6 +1221,15 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert "error" not in res["dialog"], res["dialog"]
     assert res["restored"] == {"scale": 3.0, "document": True}  # last used values come back
     assert res["linear_render_offered"] is False  # the colour choice shows for linear layers only
+    from liif_core.weights import list_models, model_summaries  # torch: not at the top (Krita runs this file)
+
+    summaries = model_summaries()  # from the cards in weights/, as the worker reads them
+    default, *others = list_models()
+    assert summaries[default] and res["model_note"]["shown"], res["model_note"]
+    assert res["model_note"]["text"] == f"<small>{html.escape(summaries[default], quote=False)}</small>"
+    assert res["model_note"]["tips"] == {"": f"The default model: {summaries[default]}",
+                                         **{name: summaries[name] for name in others}}, res["model_note"]
+    assert res["model_note"]["shown_for_a_file"] is False
     label = res["dialog"]["result_label"].replace("\u00a0", " ")
     # (with a speed that earlier tests' jobs left in this home, the worker also tells the time)
     assert re.fullmatch(r"a 32 × 24 px layer \(×2\.00\); the image grows from 16 × 12 px to 32 × 24 px(; about \d+ s)?",

@@ -81,6 +81,7 @@ SCRIPT = textwrap.dedent('''
         def selection(self): return Rect(10, 10, 50, 40)
         def rootNode(self): return types.SimpleNamespace(childNodes=lambda: list(self.layers))
         def name(self): return ""
+        def fileName(self): return ""
 
     class Node:  # a float layer with Krita's default (linear) profile: the dialog offers the colour choice
         def bounds(self): return Rect(0, 0, 200, 100)
@@ -198,6 +199,34 @@ SCRIPT = textwrap.dedent('''
     d.remember()
     assert Krita.settings[("liif_upscale", "scope")] == "image"
     d.reject()
+
+    # what each bundled model is for, under the list; for an image opened from a JPEG file, the
+    # model made for those is named, until it is the one chosen
+    class TwoModels:
+        def info(self):
+            return dict(Client().info(), models=["liif-edsr", "liif-edsr-jpeg"], jpeg_models=["liif-edsr-jpeg"],
+                        summaries={"liif-edsr": "For clean images.", "liif-edsr-jpeg": "For JPEG <photos>."})
+
+    class FromJpeg(Document):
+        def fileName(self): return "/home/me/Holiday.JPG"
+
+    for doc, hint in ((Document(), False), (FromJpeg(), True)):
+        d = dialog.UpscaleDialog(doc, Node(), TwoModels())
+        for _ in range(100):
+            app.processEvents()
+            if d.info:
+                break
+            QtCore.QThread.msleep(10)
+        note = d.model_note.text()
+        assert d.model_note.isVisibleTo(d) and note.startswith("<small>For clean images."), note
+        assert ("opened from a JPEG file" in note and "liif-edsr-jpeg is made for those" in note) is hint, note
+        tips = [d.model_combo.itemData(i, qt.Qt.ItemDataRole.ToolTipRole) for i in range(d.model_combo.count())]
+        assert tips == ["The default model: For clean images.", "For JPEG <photos>."], tips
+        d.model_combo.setCurrentIndex(1)
+        assert d.model_note.text() == "<small>For JPEG &lt;photos&gt;.</small>", d.model_note.text()
+        d.add_model("/models/mine.safetensors")  # a file: nothing to say about it, but the JPEG hint
+        assert d.model_note.isVisibleTo(d) is hint, d.model_note.text()
+        d.reject()
 
     shown = []
 

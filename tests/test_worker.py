@@ -225,8 +225,28 @@ def test_info(client: WorkerClient) -> None:
     info = client.info()
     assert info["protocol"] == 1 and info["pid"] == client.pid
     assert isinstance(info["models"], list)
+    assert sorted(info["summaries"]) == sorted(info["models"])  # what each is for, for the plug-ins' model list
+    assert set(info["jpeg_models"]) <= set(info["models"])
     assert info["device"] in ("cpu", "cuda", "mps") and "cpu" in info["devices"]
     assert info["python"] and info["torch"]
+
+
+def test_model_summaries_and_jpeg_models_come_from_the_cards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each bundled model's card says what it is for, and whether it is made for JPEG inputs; a model
+    without a card, or with a broken one, has no summary instead of breaking the list."""
+    from liif_core import weights
+
+    for name in ("liif-edsr", "photo", "nocard", "broken"):
+        (tmp_path / f"{name}.safetensors").write_bytes(b"")
+    (tmp_path / "liif-edsr.json").write_text(json.dumps({"summary": "The default."}))
+    (tmp_path / "photo.json").write_text(json.dumps({"name": "photo", "summary": "For JPEG photographs.",
+                                                     "inputs": "jpeg"}))
+    (tmp_path / "broken.json").write_text("{")
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
+    assert weights.model_summaries() == {"liif-edsr": "The default.", "broken": "", "nocard": "",
+                                         "photo": "For JPEG photographs."}
+    assert list(weights.model_summaries()) == ["liif-edsr", "broken", "nocard", "photo"]  # the default first
+    assert weights.jpeg_models() == ["photo"]
 
 
 def test_info_reports_the_speed_of_finished_jobs(worker_setup: None, tiny_model_path: Path,

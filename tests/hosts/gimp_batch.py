@@ -24,7 +24,7 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp  # noqa: E402
+from gi.repository import Gegl, Gimp, Gio  # noqa: E402
 
 PROC = "python-fu-liif-upscale"
 JOB = json.load(open(os.environ["LIIF_GIMP_JOB"]))
@@ -84,6 +84,10 @@ def linear_render(case):
 
 def build(case):
     spec = case["image"]
+    if spec.get("open"):  # a file opened as a user opens a photograph: the image remembers where it came from
+        image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(spec["open"]))
+        image.clean_all()
+        return image
     base = Gimp.ImageBaseType.GRAY if spec["base"] == "gray" else Gimp.ImageBaseType.RGB
     precision = getattr(Gimp.Precision, spec["precision"])
     image = Gimp.Image.new_with_precision(spec["width"], spec["height"], base, precision)

@@ -16,6 +16,7 @@ gi.require_version("Gegl", "0.4")
 import liif_plan  # noqa: E402
 from gi.repository import Gimp, GLib  # noqa: E402
 from liif_common.client import WorkerCancelled, WorkerClient  # noqa: E402
+from liif_common.model_note import model_note  # noqa: E402
 from liif_common.preview import dragged_centre, preview_window  # noqa: E402
 from liif_common.time_left import format_seconds  # noqa: E402
 from liif_job import Job, job_seconds  # noqa: E402
@@ -189,6 +190,15 @@ class Estimate(WorkerRequest):
         return False
 
 
+def source_file_name(image: Gimp.Image) -> str:
+    """The file the image was opened or imported from ('' if none), for the model note's JPEG hint."""
+    for get in (image.get_imported_file, image.get_file):
+        file = get()
+        if file is not None and file.get_path():
+            return file.get_path()
+    return ""
+
+
 def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job, client: WorkerClient) -> bool:
     """The procedure dialog (fields from the arguments, the resulting size, the preview); True on OK."""
     gi.require_version("GimpUi", "3.0")
@@ -217,15 +227,34 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
         label.set_text(text)
 
     estimate = Estimate(job, client, show_size)
+    note = dialog.get_label("model-note", "", False, False)
+    note.set_line_wrap(True)
+    about: dict[str, Any] = {}  # the worker's info, once it arrived: what each bundled model is for
+    opened_from = source_file_name(job.image)
+
+    def show_note() -> bool:
+        note.set_text("\n".join(model_note(config.get_property("model"), about, opened_from)))
+        return False
+
+    def fetch_info() -> None:
+        try:
+            info = client.info()
+        except Exception:  # noqa: BLE001  (the worker's trouble is reported by the Result line and OK)
+            return
+        about.update(info)
+        GLib.idle_add(show_note)
+
+    threading.Thread(target=fetch_info, name="liif-upscale-info", daemon=True).start()
 
     def changed(*_args: Any) -> None:
         estimate.changed()
         show_size()
+        show_note()
         preview.changed()
 
     config.connect("notify", changed)
     show_size()
-    dialog.fill(["scale", "width", "height", "result-size", "output", "model", "device", "quality",
+    dialog.fill(["scale", "width", "height", "result-size", "output", "model", "model-note", "device", "quality",
                  "linear-render", "tile", "preview"])
     area = dialog.get_content_area()
     area.pack_start(frame, False, False, 0)

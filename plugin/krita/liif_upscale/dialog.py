@@ -26,6 +26,7 @@ from krita import Krita
 from . import api
 from .geometry import MAX_SIDE, GeometryError, Plan, Rect, plan, round_half_up
 from .liif_common.client import WorkerCancelled, WorkerClient
+from .liif_common.model_note import model_note
 from .liif_common.preview import dragged_centre, preview_window
 from .liif_common.time_left import VIEW_COUNTS, estimate_seconds, format_seconds, measured_speed
 from .qt import (
@@ -204,6 +205,10 @@ class UpscaleDialog(QDialog):
         model_row.addWidget(self.model_combo, 1)
         model_row.addWidget(browse)
         form.addRow("Model:", model_row)
+        self.model_note = QLabel()  # what the chosen model is for, from its card (the worker's info)
+        self.model_note.setWordWrap(True)
+        self.model_note.setVisible(False)
+        form.addRow("", self.model_note)
 
         self.device_combo = QComboBox()
         for label, value in (("Automatic", "auto"), ("GPU", "gpu"), ("CPU", "cpu")):
@@ -261,6 +266,7 @@ class UpscaleDialog(QDialog):
         self.output_layer.toggled.connect(self._refresh)
         # what the job costs depends on these too (the estimate on the Result line)
         self.model_combo.currentIndexChanged.connect(self._refresh)
+        self.model_combo.currentIndexChanged.connect(self._show_model_note)
         self.device_combo.currentIndexChanged.connect(self._refresh)
         self.quality.currentIndexChanged.connect(self._refresh)
 
@@ -348,6 +354,13 @@ class UpscaleDialog(QDialog):
         if select:
             self.model_combo.setCurrentIndex(index)
 
+    def _show_model_note(self) -> None:
+        """Say under the model list what the chosen bundled model is for, and, for an image opened
+        from a JPEG file, which bundled model is made for those."""
+        lines = model_note(self.model_combo.currentData(), self.info or {}, self.document.fileName())
+        self.model_note.setText("<small>" + "<br>".join(_escape(line) for line in lines) + "</small>")
+        self.model_note.setVisible(bool(lines))
+
     def _browse_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "LIIF model", "", "LIIF models (*.safetensors *.pth)")
         if path:
@@ -383,6 +396,14 @@ class UpscaleDialog(QDialog):
         for name in models[1:] + ([current] if current else []):
             self.add_model(name, select=False)
         self.add_model(current)
+        summaries = info.get("summaries") or {}
+        for i in range(self.model_combo.count()):
+            name = self.model_combo.itemData(i)
+            summary = summaries.get(name if name is not None else (models[0] if models else ""), "")
+            if summary:
+                self.model_combo.setItemData(i, summary if name else f"The default model: {summary}",
+                                             Qt.ItemDataRole.ToolTipRole)
+        self._show_model_note()
         gpus = [d for d in info.get("devices", []) if d != "cpu"]
         gpu_item = self.device_combo.model().item(self.device_combo.findData("gpu"))
         gpu_item.setEnabled(bool(gpus))
