@@ -559,7 +559,7 @@ def test_fit_minutes_fits_the_last_cycle_and_resume_asks_for_it(tmp_path, monkey
 def test_a_cycle_may_have_its_own_batch_and_resumes_exactly_across_it(tmp_path, monkeypatch):
     """``batch`` in a cycle sets the batch of that cycle's steps only (a CPU fine-tune after a GPU
     run takes smaller steps); a run stopped and resumed across the change ends with the same weights,
-    and the exported card counts the samples each cycle saw."""
+    and the exported card counts the samples each cycle saw (and says what the model is for)."""
     from liif_core.training.export import export
 
     cfg, data = _setup(tmp_path)
@@ -586,5 +586,9 @@ def test_a_cycle_may_have_its_own_batch_and_resumes_exactly_across_it(tmp_path, 
     b = torch.load(tmp_path / "halves" / "last.pt", weights_only=True)
     for name, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][name]), name
-    card = json.loads(export(straight, tmp_path / "m.safetensors").with_suffix(".json").read_text())
+    card = json.loads(export(straight, tmp_path / "m.safetensors", summary="For tests.", inputs="jpeg")
+                      .with_suffix(".json").read_text())
     assert card["training"]["samples_seen"] == 3 * 2 + 3 * 3
+    assert card["summary"] == "For tests." and card["inputs"] == "jpeg"
+    again = json.loads(export(straight, tmp_path / "m.safetensors").with_suffix(".json").read_text())
+    assert again["summary"] == "For tests." and again["inputs"] == "jpeg"  # a re-export keeps what the card says

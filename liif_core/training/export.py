@@ -22,10 +22,12 @@ from liif_core.weights import save_model
 
 
 def export(run: str | Path, out: str | Path, half: bool = False, hardware: str | None = None,
-           ema: bool = False, summary: str | None = None) -> Path:
+           ema: bool = False, summary: str | None = None, inputs: str | None = None) -> Path:
     """Write the run's last checkpoint (or, with ``ema``, its weight average) as ``out`` with a
     model card beside it. ``summary`` says in a sentence what the model is for (the plug-ins show
-    it beside the model's name); without it, the card's earlier summary stays."""
+    it beside the model's name); ``inputs="jpeg"`` marks a model made for images saved as JPEG,
+    which the plug-ins suggest for an image opened from a JPEG file. Without them, the card's earlier
+    values stay."""
     run = Path(run)
     meta = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     cfg = meta["config"]
@@ -47,6 +49,7 @@ def export(run: str | Path, out: str | Path, half: bool = False, hardware: str |
     card = {
         "name": out.stem,
         "summary": summary if summary is not None else old.get("summary", ""),
+        **({"inputs": inputs or old["inputs"]} if inputs or old.get("inputs") else {}),
         "spec": cfg["model"],
         "architecture": "LIIF (Chen, Liu, Wang, CVPR 2021) with EDSR-baseline encoder, 4x256 MLP, 3x3 feature "
                         "unfolding, cell decoding, local ensemble; our variant: the MLP output is added to a "
@@ -81,8 +84,9 @@ def main() -> None:
     parser.add_argument("--hardware", help="what the run trained on, for the card")
     parser.add_argument("--ema", action="store_true", help="ship the run's weight average (last.ema.pt)")
     parser.add_argument("--summary", help="what the model is for, in a sentence (default: the card's earlier one)")
+    parser.add_argument("--inputs", choices=["jpeg"], help="mark a model made for images saved as JPEG")
     args = parser.parse_args()
-    print(export(args.run, args.out, args.half, args.hardware, args.ema, args.summary))
+    print(export(args.run, args.out, args.half, args.hardware, args.ema, args.summary, args.inputs))
 
 
 if __name__ == "__main__":
