@@ -26,9 +26,10 @@ from liif_core.devices import PRECISIONS
 from liif_core.errors import LiifError
 from liif_core.imageio import READ_SUFFIXES, WRITE_FORMATS, read_image_and_metadata, stored_dtype, write_image
 from liif_core.upscale import output_size, upscale
-from liif_core.weights import Model, list_models, load_model, model_summaries
+from liif_core.weights import Model, jpeg_models, list_models, load_model, model_summaries
 
 STDIO = Path("-")  # the input read from standard input, the output written to standard output
+JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")  # as plugin/common/model_note.py (the plug-ins cannot import this)
 
 
 def expand_inputs(items: list[str], recursive: bool = False,
@@ -266,6 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     except LiifError as e:
         print(f"liif-upscale: {e}", file=sys.stderr)
         return 2
+    for_jpeg = jpeg_models()
+    if (not args.quiet and for_jpeg and model.name not in for_jpeg
+            and any(Path(src).suffix.lower() in JPEG_SUFFIXES for src, _ in inputs)):
+        print(f"liif-upscale: note: JPEG inputs; --model {for_jpeg[0]} is made for images saved as JPEG "
+              "(--list-models says what each model is for)", file=sys.stderr)
     failures = 0
     written: dict[Path, Path] = {}  # this run's outputs: a later input of the same name must not replace one
     try:

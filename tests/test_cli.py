@@ -366,3 +366,21 @@ def test_list_models_names_each_with_what_it_is_for(capsys):
     summaries = model_summaries()
     assert all(line == f"{name}\t{summaries[name]}".rstrip() for line, name in zip(lines, list_models()))
     assert summaries[list_models()[0]]  # the shipped default says what it is for
+
+
+def test_jpeg_inputs_get_a_note_naming_the_model_made_for_them(tiny_model_path, images, tmp_path, capsys,
+                                                                 monkeypatch):
+    from liif_core import cli
+
+    monkeypatch.setattr(cli, "jpeg_models", lambda: ["liif-edsr-jpeg"])
+    note = "--model liif-edsr-jpeg is made for images saved as JPEG"
+    args = ["--scale", "2", "--model", str(tiny_model_path)]
+    assert main([str(images / "photo.jpg"), "-o", str(tmp_path / "a.png"), *args]) == 0
+    assert note in capsys.readouterr().err
+    assert main([str(images / "rgb.png"), "-o", str(tmp_path / "b.png"), *args]) == 0
+    assert note not in capsys.readouterr().err  # not a JPEG
+    assert main([str(images / "photo.jpg"), "-o", str(tmp_path / "c.png"), *args, "-q"]) == 0
+    assert note not in capsys.readouterr().err  # quiet
+    monkeypatch.setattr(cli, "jpeg_models", lambda: [tiny_model_path.stem])
+    assert main([str(images / "photo.jpg"), "-o", str(tmp_path / "d.png"), *args]) == 0
+    assert "note: JPEG" not in capsys.readouterr().err  # the model chosen is the one
