@@ -589,6 +589,7 @@ def test_a_cycle_may_have_its_own_batch_and_resumes_exactly_across_it(tmp_path, 
     card = json.loads(export(straight, tmp_path / "m.safetensors", summary="For tests.", inputs="jpeg")
                       .with_suffix(".json").read_text())
     assert card["training"]["samples_seen"] == 3 * 2 + 3 * 3
+    assert card["training"]["batch"] == [{"steps": [0, 3], "batch": 2}, {"steps": [3, 6], "batch": 3}]
     assert card["summary"] == "For tests." and card["inputs"] == "jpeg"
     again = json.loads(export(straight, tmp_path / "m.safetensors").with_suffix(".json").read_text())
     assert again["summary"] == "For tests." and again["inputs"] == "jpeg"  # a re-export keeps what the card says

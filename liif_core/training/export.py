@@ -44,6 +44,7 @@ def export(run: str | Path, out: str | Path, half: bool = False, hardware: str |
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
     key = "val_ema" if ema else "val"
     last_val = next((r[key] for r in reversed(log) if key in r), None)
+    spans = batch_spans(cfg["train"], 0, meta["step"])
     out = Path(out)
     old = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {}
     card = {
@@ -59,9 +60,9 @@ def export(run: str | Path, out: str | Path, half: bool = False, hardware: str |
         "training": {
             "config": cfg,
             "steps": meta["step"],
-            "batch": cfg["train"]["batch"],
-            "samples_seen": sum((end - first) * size
-                                for first, end, size in batch_spans(cfg["train"], 0, meta["step"])),
+            "batch": cfg["train"]["batch"] if len(spans) == 1 else  # a cycle with a batch of its own: each span's
+            [{"steps": [first, end], "batch": size} for first, end, size in spans],
+            "samples_seen": sum((end - first) * size for first, end, size in spans),
             "train_seconds": round(meta["elapsed"], 1),
             "hardware": hardware or old.get("training", {}).get("hardware", "unknown"),
             "data": [s["path"] for s in cfg["data"]["sources"]],
