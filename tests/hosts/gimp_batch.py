@@ -84,7 +84,7 @@ def linear_render(case):
 
 def build(case):
     spec = case["image"]
-    if spec.get("open"):  # a file opened as a user opens a photograph: the image remembers where it came from
+    if spec.get("open"):  # a photograph loaded from a file (a script's file_load: GIMP 3.0 records no file)
         image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(spec["open"]))
         image.clean_all()
         return image
@@ -239,6 +239,8 @@ def run_case(case, proc, out_dir):
     source = image.get_layers()[case.get("source", 0)]
     _, x, y, w, h = source.mask_intersect()
     res["region"] = [x, y, w, h]
+    res["files"] = {kind: (f.get_path() if f is not None else None)
+                    for kind, f in (("imported", image.get_imported_file()), ("file", image.get_file()))}
     if case.get("select"):
         res["selection_file"] = os.path.join(out_dir, case["name"] + ".mask")
         with open(res["selection_file"], "wb") as f:
