@@ -451,12 +451,13 @@ def test_every_bundled_model_says_what_it_is_for_and_a_jpeg_model_suits_jpeg_pho
     spec = next(s for s in load_config(REPO / "weights" / "liif-edsr.train.json")["data"]["sources"]
                 if s["path"] == "BSD200")
     models = [liif_core.load_model(name, device="cpu", precision="float32") for name in ("default", jpeg_models()[0])]
+    photos = _source_images(DEFAULT_DATA_ROOT, spec)[1]
     scores = np.zeros(2)
-    for path in _source_images(DEFAULT_DATA_ROOT, spec)[1]:
+    for path in photos:
         hr = ev.load_rgb(path)[:160, :160]
         lr = ev.make_lr(hr, 2)
         lr = jpeg_round_trip(torch.from_numpy(lr).permute(2, 0, 1).float().div(255), 75)
         lr = lr.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
         scores += [ev.psnr_y(ev.upscale_ours(lr, hr.shape[:2], m), hr / 255.0, 2) for m in models]
-    default, for_jpeg = scores / len(_source_images(DEFAULT_DATA_ROOT, spec)[1])
+    default, for_jpeg = scores / len(photos)
     assert for_jpeg > default + 0.2, (default, for_jpeg)
