@@ -11,8 +11,9 @@ How Krita is driven:
 * GUI: once, the full ``krita`` under ``xvfb-run`` with a test-only harness plug-in that calls
   :func:`run_in_krita` when the main window exists and ends Krita with its status. It checks that the plug-in is
   loaded, the action sits in Filter > Enhance, and that triggering it with the dialog's values set here produces
-  the layer; then the remembered values, the two undo steps, a cancelled run (document unchanged) and the error
-  message box (no worker). It saves a screenshot of the dialog.
+  the layer; then the remembered values, the two undo steps, a cancelled run (document unchanged), the error
+  message box (no worker), and the model note of a document opened from a JPEG file. It saves a screenshot of
+  the dialog.
 
 Krita's own Python imports this module as well; it has neither pytest nor numpy, so everything that runs inside
 Krita uses the standard library only and everything pytest-specific is guarded.
@@ -612,6 +613,30 @@ def run_in_krita(window: Any) -> int:
             res["image"]["after_undo"] = {"size": [made[0].width(), made[0].height()],
                                           "same": bytes(icon[0].pixelData(0, 0, 32, 24)) == data}
     doc.setModified(False)
+
+    # a photograph opened from a JPEG file: the note under the model list names the model made for those,
+    # until that model is chosen (the dialog reads the document's file name; cancelled: no job)
+    photo = krita.openDocument(str(out / "photo.jpg"))
+    jpeg_state: dict[str, Any] = {}
+
+    def jpeg_note(dialog: Any) -> None:
+        _pump(60, lambda: dialog.info is not None)
+        jpeg_state["file_name"] = photo.fileName()
+        for choice in (None, "liif-edsr-jpeg"):
+            dialog.model_combo.setCurrentIndex(dialog.model_combo.findData(choice))
+            _pump(0.2)
+            jpeg_state[str(choice)] = {"text": dialog.model_note.text(), "shown": dialog.model_note.isVisibleTo(dialog)}
+
+    if photo is not None:
+        window.addView(photo)
+        krita.setActiveDocument(photo)
+        photo.setActiveNode(photo.topLevelNodes()[0])
+        _pump(1.0)
+        runner = ext.runner
+        QTimer.singleShot(200, lambda: _dialog_driver(jpeg_state, jpeg_note, time.monotonic() + 60, "Cancel"))
+        action.trigger()
+        jpeg_state["no_job"] = ext.runner is runner
+    res["jpeg"] = jpeg_state
     (out / "gui_result.json").write_text(json.dumps(res, indent=1))
     print("GUI-RESULT", json.dumps(res), flush=True)
     return 0
@@ -1202,8 +1227,11 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     text = kritarc.read_text()
     if "enable_liif_test_harness=true" not in text:
         kritarc.write_text(text.replace("[python]\n", "[python]\nenable_liif_test_harness=true\n", 1))
+    from PIL import Image
+
     image = random_layer(np.random.default_rng(9), 12, 16, 4, "U8")
     (out / "gui.in").write_bytes(krita_bytes(image, "U8"))
+    Image.fromarray(image[..., :3]).save(out / "photo.jpg", quality=90)
     env = krita_env(home, PYTHONPATH=str(Path(__file__).parent), LIIF_KRITA_TEST_OUT=str(out),
                     LIIF_KRITA_TEST_MODEL=str(tiny_model_path), LIIF_KRITA_TEST_TIMEOUT=str(GUI_TIMEOUT_S - 20))
     cmd = ["timeout", "-k", "10", str(GUI_TIMEOUT_S), "xvfb-run", "-a", "-s", "-screen 0 1280x1024x24",
@@ -1281,6 +1309,13 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert whole["after_undo"] == {"size": [32, 24], "same": True}, whole
     got = from_krita_bytes((out / "gui_image.out").read_bytes(), (24, 32, 4), "U8")
     assert_pixels_match(got, liif(image, (32, 24), tiny_model_path), "U8")
+    jpeg = res["jpeg"]  # a document opened from a JPEG file: its name, the hint, gone once the model is chosen
+    assert "error" not in jpeg and jpeg["file_name"] == str(out / "photo.jpg") and jpeg["no_job"], jpeg
+    lines = [summaries[default], "This image was opened from a JPEG file: the model liif-edsr-jpeg is made for those."]
+    note = "<small>" + "<br>".join(html.escape(line, quote=False) for line in lines) + "</small>"
+    assert jpeg["None"] == {"text": note, "shown": True}, jpeg
+    assert jpeg["liif-edsr-jpeg"] == {"text": f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}</small>",
+                                      "shown": True}, jpeg
     assert res["screenshot"]
     shot = os.environ.get(SCREENSHOT_ENV)
     if shot:
