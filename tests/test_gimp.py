@@ -216,11 +216,13 @@ class Gimp:
                        env=env, check=True, timeout=120)
 
     def run(self, name: str, cases: list[dict[str, Any]], during: Any = None,
-            gui: bool = False, fonts: bool = False) -> tuple[int, str, dict[str, Any]]:
+            gui: bool = False, fonts: bool = False, files: tuple[Path, ...] = ()) -> tuple[int, str, dict[str, Any]]:
         """Run ``gimp_batch.py`` on ``cases`` in a fresh GIMP process; ``(exit code, log, results)``.
 
         ``gui``: the full GIMP (``gimp-3.0``) on a virtual X display (``xvfb-run``), for dialogs.
         ``fonts``: load the fonts, which text layers need (else ``--no-fonts``: a faster start).
+        ``files``: images GIMP opens from its command line, as a user's double click does (a case's
+        ``{"opened": path}`` takes one).
         ``during(out)`` runs in a thread meanwhile (``out`` is the folder the batch writes to).
         """
         out = self.work / name
@@ -229,7 +231,8 @@ class Gimp:
                                    "labels_script": str(BATCH.parent / "dialog_labels.py")}))
         batch = f"exec(open({str(BATCH)!r}).read())"
         command = " ".join(["exec"] + (XVFB + [GIMP_GUI] if gui else [GIMP, "-i"]) + ["-d"] + ([] if fonts else ["-f"])
-                           + ["--batch-interpreter=python-fu-eval", "-b", shlex.quote(batch), "--quit"])
+                           + ["--batch-interpreter=python-fu-eval", "-b", shlex.quote(batch), "--quit"]
+                           + [shlex.quote(str(path)) for path in files])
         code, log = self.shell(name, command, {"LIIF_GIMP_JOB": str(job)}, lambda: during(out) if during else None)
         results_path = out / "results.json"
         results = json.loads(results_path.read_text()) if results_path.is_file() else {}
@@ -791,8 +794,8 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         cases.append({"name": f"dialog_{name}", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": w,
                                                             "height": h},
                       "layers": [spec], "source": 0, "select": None, "interactive": interactive, "args": {}})
-    # a photograph opened from a JPEG file: the note under the model names the model made for those
-    # (when one is bundled); cancelled once the worker's info is shown, or after the timeout
+    # a photograph opened from a JPEG file (on GIMP's command line, as from a file manager): the note under the
+    # model names the model made for those (when one is bundled); cancelled once the worker's info is shown
     from PIL import Image
 
     from liif_core.weights import list_models, model_summaries
@@ -800,7 +803,7 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     photo = gimp.work / "inputs" / "holiday.jpg"
     Image.fromarray(_pixels((24, 32, 3), np.uint8, 21)).save(photo, quality=80)
     summary = model_summaries()[list_models()[0]]
-    cases.append({"name": "dialog_jpeg", "image": {"open": str(photo), "width": 32, "height": 24}, "layers": [],
+    cases.append({"name": "dialog_jpeg", "image": {"opened": str(photo), "width": 32, "height": 24}, "layers": [],
                   "source": 0, "select": None, "args": {},
                   "interactive": {"respond": "cancel", "labels": {"until": re.escape(summary[:30]), "timeout": 60}}})
     # the output "This image, every layer" chosen in the dialog (Alt+U: the Output field, End: its last choice);
@@ -823,7 +826,7 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                       "layers": [{"name": "G", "kind": "group", "opacity": 70.0}] + layers, "source": 1,
                       "select": {"shape": "ellipse", "x": 1, "y": 1, "w": 5, "h": 4}, "undo": True,
                       "args": dict(args, output=output)})
-    code, log, results = gimp.run("gui", cases, gui=True)
+    code, log, results = gimp.run("gui", cases, gui=True, files=(photo,))
     assert code == 0 and results.get("cases"), f"gimp-3.0 exited with {code}; its log:\n{log[-6000:]}"
     return {c["name"]: c for c in results["cases"]}, {"image": image, "wide": wide, "noisy": noisy, "log": log,
                                                       "in_place": {spec["name"]: spec for spec in in_place}}
@@ -934,18 +937,16 @@ def test_dialog_cancel_changes_nothing(gui_run) -> None:
 @requires_gimp
 def test_dialog_says_what_the_model_is_for_and_which_suits_a_jpeg(gui_run) -> None:
     """Under the model field, as a screen reader reads it: what the default model is for (from its
-    card, through the worker's info), and nothing more for an image GIMP knows no JPEG file of (the
-    hint itself: tests/test_model_note.py, and under Krita's PyQt6 test). The dialog was cancelled:
-    the image is unchanged."""
+    card, through the worker's info) and, for a photograph GIMP opened from a JPEG file, which
+    bundled model is made for those. The dialog was cancelled: the image is unchanged."""
     from liif_core.weights import jpeg_models, list_models, model_summaries
 
     res = gui_run[0]["dialog_jpeg"]
     assert res["responder"] == 0, "the dialog did not appear"
     assert res["status"] == "cancel" and res["before"] == res["after"]
+    assert res["files"]["imported"].endswith("holiday.jpg"), res["files"]  # what the dialog reads
     note = [model_summaries()[list_models()[0]]]
-    # File > Open records the file (imported, or the image's own), which the hint reads; a script's
-    # file_load records none in GIMP 3.0, so here the hint shows only where GIMP kept the file's name
-    if jpeg_models() and any(str(path).lower().endswith(".jpg") for path in res["files"].values()):
+    if jpeg_models():
         note.append(f"This image was opened from a JPEG file: the model {jpeg_models()[0]} is made for those.")
     assert "\n".join(note) in (res["labels"] or []), str((res["labels"], res["files"]))
 

@@ -24,7 +24,7 @@ import gi
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp, Gio  # noqa: E402
+from gi.repository import Gegl, Gimp  # noqa: E402
 
 PROC = "python-fu-liif-upscale"
 JOB = json.load(open(os.environ["LIIF_GIMP_JOB"]))
@@ -84,10 +84,15 @@ def linear_render(case):
 
 def build(case):
     spec = case["image"]
-    if spec.get("open"):  # a photograph loaded from a file (a script's file_load: GIMP 3.0 records no file)
-        image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(spec["open"]))
-        image.clean_all()
-        return image
+    if spec.get("opened"):  # an image GIMP opened from its command line (a script's file_load records no file)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            found = [i for i in Gimp.get_images() if spec["opened"] in
+                     (f.get_path() for f in (i.get_imported_file(), i.get_file()) if f is not None)]
+            if found:
+                return found[0]
+            time.sleep(0.2)
+        raise RuntimeError(f"GIMP has not opened {spec['opened']}")
     base = Gimp.ImageBaseType.GRAY if spec["base"] == "gray" else Gimp.ImageBaseType.RGB
     precision = getattr(Gimp.Precision, spec["precision"])
     image = Gimp.Image.new_with_precision(spec["width"], spec["height"], base, precision)
