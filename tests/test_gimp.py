@@ -798,14 +798,18 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     # model names the model made for those (when one is bundled); cancelled once the worker's info is shown
     from PIL import Image
 
-    from liif_core.weights import list_models, model_summaries
+    from liif_core.weights import jpeg_models, list_models, model_summaries
 
     photo = gimp.work / "inputs" / "holiday.jpg"
     Image.fromarray(_pixels((24, 32, 3), np.uint8, 21)).save(photo, quality=80)
-    summary = model_summaries()[list_models()[0]]
+    summaries, suggested = model_summaries(), jpeg_models()
+    until = "made for those" if suggested else re.escape(summaries[list_models()[0]][:30])
+    interactive = {"respond": "cancel", "labels": {"until": until, "timeout": 60}}
+    if suggested:  # then the suggested model's name, a link: Alt+M (the Model field), Tab (the link), Return
+        interactive["then"] = {"keys": ["alt+m", "Tab", "Return"],
+                               "labels": {"until": re.escape(summaries[suggested[0]][:30]), "timeout": 20}}
     cases.append({"name": "dialog_jpeg", "image": {"opened": str(photo), "width": 32, "height": 24}, "layers": [],
-                  "source": 0, "select": None, "args": {},
-                  "interactive": {"respond": "cancel", "labels": {"until": re.escape(summary[:30]), "timeout": 60}}})
+                  "source": 0, "select": None, "args": {}, "interactive": interactive})
     # the output "This image, every layer" chosen in the dialog (Alt+U: the Output field, End: its last choice);
     # OK with its mnemonic (Alt+O), since Return on a focused combo box opens its list; before, the Result line
     # with the worker's estimate, which an earlier job's speed allows
@@ -938,17 +942,23 @@ def test_dialog_cancel_changes_nothing(gui_run) -> None:
 def test_dialog_says_what_the_model_is_for_and_which_suits_a_jpeg(gui_run) -> None:
     """Under the model field, as a screen reader reads it: what the default model is for (from its
     card, through the worker's info) and, for a photograph GIMP opened from a JPEG file, which
-    bundled model is made for those. The dialog was cancelled: the image is unchanged."""
+    bundled model is made for those; its name is a link, which the keyboard reaches and follows:
+    that model is then chosen, and the note says what it is for. The dialog was cancelled: the
+    image is unchanged."""
     from liif_core.weights import jpeg_models, list_models, model_summaries
 
     res = gui_run[0]["dialog_jpeg"]
     assert res["responder"] == 0, "the dialog did not appear"
     assert res["status"] == "cancel" and res["before"] == res["after"]
     assert res["files"]["imported"].endswith("holiday.jpg"), res["files"]  # what the dialog reads
-    note = [model_summaries()[list_models()[0]]]
-    if jpeg_models():
-        note.append(f"This image was opened from a JPEG file: the model {jpeg_models()[0]} is made for those.")
+    summaries, suggested = model_summaries(), jpeg_models()
+    note = [summaries[list_models()[0]]]
+    if suggested:
+        note.append(f"This image was opened from a JPEG file: the model {suggested[0]} is made for those.")
     assert "\n".join(note) in (res["labels"] or []), str((res["labels"], res["files"]))
+    if suggested:  # followed: the suggested model chosen in the Model field, and what it is for under it
+        assert summaries[suggested[0]] in (res["then"] or []), res["then"]
+        assert not any("opened from a JPEG file" in text for text in res["then"]), res["then"]
 
 
 def _read_xwd(path: str) -> np.ndarray:

@@ -620,12 +620,22 @@ def run_in_krita(window: Any) -> int:
     jpeg_state: dict[str, Any] = {}
 
     def jpeg_note(dialog: Any) -> None:
+        from PyQt5.QtCore import Qt
+        from PyQt5.QtTest import QTest
+
         _pump(60, lambda: dialog.info is not None)
         jpeg_state["file_name"] = photo.fileName()
-        for choice in (None, "liif-edsr-jpeg"):
-            dialog.model_combo.setCurrentIndex(dialog.model_combo.findData(choice))
-            _pump(0.2)
-            jpeg_state[str(choice)] = {"text": dialog.model_note.text(), "shown": dialog.model_note.isVisibleTo(dialog)}
+        note = dialog.model_note
+        dialog.model_combo.setCurrentIndex(dialog.model_combo.findData(None))
+        _pump(0.2)
+        jpeg_state["default"] = {"text": note.text(), "shown": note.isVisibleTo(dialog)}
+        # the suggested model's name is a link: Tab reaches the note, Tab again its link, Return follows it
+        note.setFocus(Qt.FocusReason.TabFocusReason)
+        QTest.keyClick(note, Qt.Key.Key_Tab)
+        QTest.keyClick(note, Qt.Key.Key_Return)
+        _pump(0.2)
+        jpeg_state["followed"] = {"model": dialog.model_combo.currentData(), "text": note.text(),
+                                  "shown": note.isVisibleTo(dialog), "dialog_open": dialog.isVisible()}
 
     if photo is not None:
         window.addView(photo)
@@ -1311,11 +1321,12 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert_pixels_match(got, liif(image, (32, 24), tiny_model_path), "U8")
     jpeg = res["jpeg"]  # a document opened from a JPEG file: its name, the hint, gone once the model is chosen
     assert "error" not in jpeg and jpeg["file_name"] == str(out / "photo.jpg") and jpeg["no_job"], jpeg
-    lines = [summaries[default], "This image was opened from a JPEG file: the model liif-edsr-jpeg is made for those."]
-    note = "<small>" + "<br>".join(html.escape(line, quote=False) for line in lines) + "</small>"
-    assert jpeg["None"] == {"text": note, "shown": True}, jpeg
-    assert jpeg["liif-edsr-jpeg"] == {"text": f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}</small>",
-                                      "shown": True}, jpeg
+    link = '<a href="liif-edsr-jpeg">liif-edsr-jpeg</a>'
+    note = (f"<small>{html.escape(summaries[default], quote=False)}<br>This image was opened from a JPEG file: "
+            f"the model {link} is made for those.</small>")
+    assert jpeg["default"] == {"text": note, "shown": True}, jpeg
+    chosen = f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}</small>"
+    assert jpeg["followed"] == {"model": "liif-edsr-jpeg", "text": chosen, "shown": True, "dialog_open": True}, jpeg
     assert res["screenshot"]
     shot = os.environ.get(SCREENSHOT_ENV)
     if shot:

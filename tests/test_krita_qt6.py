@@ -26,6 +26,7 @@ SCRIPT = textwrap.dedent('''
 
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PyQt6 import QtCore, QtWidgets
+    from PyQt6.QtTest import QTest
 
     krita = types.ModuleType("krita")
 
@@ -219,9 +220,19 @@ SCRIPT = textwrap.dedent('''
             QtCore.QThread.msleep(10)
         note = d.model_note.text()
         assert d.model_note.isVisibleTo(d) and note.startswith("<small>For clean images."), note
-        assert ("opened from a JPEG file" in note and "liif-edsr-jpeg is made for those" in note) is hint, note
+        link = '<a href="liif-edsr-jpeg">liif-edsr-jpeg</a> is made for those'
+        assert ("opened from a JPEG file" in note and link in note) is hint, note
         tips = [d.model_combo.itemData(i, qt.Qt.ItemDataRole.ToolTipRole) for i in range(d.model_combo.count())]
         assert tips == ["The default model: For clean images.", "For JPEG <photos>."], tips
+        if hint:  # the model's name is a link: reached with Tab and activated with Return, it is chosen
+            d.show()
+            d.activateWindow()
+            app.processEvents()
+            d.model_note.setFocus(qt.Qt.FocusReason.TabFocusReason)  # as Tab reaches the note ...
+            QTest.keyClick(d.model_note, qt.Qt.Key.Key_Tab)  # ... and, once more, its link
+            assert app.focusWidget() is d.model_note, app.focusWidget()
+            QTest.keyClick(d.model_note, qt.Qt.Key.Key_Return)
+            assert d.model_combo.currentData() == "liif-edsr-jpeg" and d.isVisible(), d.model_combo.currentData()
         d.model_combo.setCurrentIndex(1)
         assert d.model_note.text() == "<small>For JPEG &lt;photos&gt;.</small>", d.model_note.text()
         d.add_model("/models/mine.safetensors")  # a file: nothing to say about it, but the JPEG hint

@@ -1,25 +1,45 @@
-"""The line under the plug-ins' model choice (plugin/common/model_note.py)."""
+"""The text under the plug-ins' model choice (plugin/common/model_note.py)."""
 
 from __future__ import annotations
+
+import html
+import re
+import xml.etree.ElementTree as ET
 
 from plugin.common.model_note import model_note
 
 INFO = {"models": ["liif-edsr", "liif-edsr-jpeg", "mine"], "jpeg_models": ["liif-edsr-jpeg"],
-        "summaries": {"liif-edsr": "For clean images.", "liif-edsr-jpeg": "For JPEG photographs.", "mine": ""}}
+        "summaries": {"liif-edsr": "For clean images.", "liif-edsr-jpeg": "For JPEG <photos> & scans.", "mine": ""}}
 HINT = "This image was opened from a JPEG file: the model liif-edsr-jpeg is made for those."
+
+
+def as_read(markup: str) -> str:
+    """The note as a screen reader reads it: the markup's text."""
+    return html.unescape(re.sub(r"<[^>]+>", "", markup))
 
 
 def test_the_chosen_models_summary_and_the_jpeg_hint():
     for default in (None, "", "default", "liif-edsr"):
-        assert model_note(default, INFO, "/a/b.png") == ["For clean images."]
-        assert model_note(default, INFO, "/a/Photo.JPEG") == ["For clean images.", HINT]
-    assert model_note("liif-edsr-jpeg", INFO, "/a/b.jpg") == ["For JPEG photographs."]  # chosen: no hint
-    assert model_note("mine", INFO, "b.jfif") == [HINT]  # no summary in its card
-    assert model_note("/models/x.safetensors", INFO, "") == []
-    assert model_note(None, INFO, None) == ["For clean images."]  # never saved: no file name
+        assert model_note(default, INFO, "/a/b.png") == "For clean images."
+        assert as_read(model_note(default, INFO, "/a/Photo.JPEG")) == f"For clean images.\n{HINT}"
+    assert model_note("liif-edsr-jpeg", INFO, "/a/b.jpg") == "For JPEG &lt;photos&gt; &amp; scans."  # no hint
+    assert as_read(model_note("mine", INFO, "b.jfif", "<br>")) == HINT  # no summary in its card
+    assert model_note("/models/x.safetensors", INFO, "") == ""
+    assert model_note(None, INFO, None) == "For clean images."  # never saved: no file name
+
+
+def test_the_suggested_models_name_is_a_link_to_it():
+    """The link's target is the model's name, which the dialogs choose when it is activated; the
+    markup is well formed (Qt's rich text and GTK's Pango both read it)."""
+    markup = model_note(None, dict(INFO, summaries={"liif-edsr": "Clean & <sharp>"}), "/a/b.jpg", "<br/>")
+    root = ET.fromstring(f"<small>{markup}</small>")
+    links = [(a.get("href"), a.text) for a in root.iter("a")]
+    assert links == [("liif-edsr-jpeg", "liif-edsr-jpeg")], markup
+    assert as_read(markup.replace("<br/>", "\n")) == f"Clean & <sharp>\n{HINT}"
+    assert "<a " not in model_note("liif-edsr-jpeg", INFO, "/a/b.jpg")  # chosen: nothing to offer
 
 
 def test_an_older_worker_or_none_yet_says_nothing():
-    assert model_note(None, {}, "/a/b.jpg") == []
-    assert model_note(None, {"models": ["liif-edsr"]}, "/a/b.jpg") == []  # no summaries, no JPEG models
-    assert model_note(None, dict(INFO, jpeg_models=[]), "/a/b.jpg") == ["For clean images."]
+    assert model_note(None, {}, "/a/b.jpg") == ""
+    assert model_note(None, {"models": ["liif-edsr"]}, "/a/b.jpg") == ""  # no summaries, no JPEG models
+    assert model_note(None, dict(INFO, jpeg_models=[]), "/a/b.jpg") == "For clean images."

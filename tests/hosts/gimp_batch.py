@@ -185,9 +185,10 @@ def find_window(name, tries):
 
 def answer_dialog(interactive, stem):
     """In the GUI (Xvfb): wait for the plug-in's dialog, press the case's keys and make its mouse
-    drag (if any), wait, read the dialog's labels (``labels``: tests/hosts/dialog_labels.py), take a
-    screenshot, press a key (Return: OK; Escape: Cancel; or the case's
-    ``answer``, such as Alt+O for OK when the focus is on a field that takes Return itself)."""
+    drag (if any), wait, read the dialog's labels (``labels``: tests/hosts/dialog_labels.py), press
+    ``then``'s keys and read them again (if asked), take a screenshot, press a key (Return: OK;
+    Escape: Cancel; or the case's ``answer``, such as Alt+O for OK when the focus is on a field that
+    takes Return itself)."""
     key = interactive.get("answer") or {"ok": "Return", "cancel": "Escape"}[interactive["respond"]]
     keys = " ".join(interactive.get("keys", []))
     press = f'xdotool key --clearmodifiers {keys}' if keys else "true"
@@ -201,6 +202,11 @@ def answer_dialog(interactive, stem):
         until, script = interactive["labels"], shlex.quote(JOB["labels_script"])
         labels = (f"python3 {script} --until {shlex.quote(until['until'])} --timeout {until['timeout']} "
                   f"> '{stem}.labels.json'; cp \"$XDG_CACHE_HOME/liif-upscale/speed.json\" '{stem}.speed.json' || true")
+    then = "true"
+    if "then" in interactive:  # once the labels were read: more keys, and the labels again (``.then.json``)
+        step, script = interactive["then"], shlex.quote(JOB["labels_script"])
+        then = (f"xdotool key --clearmodifiers {' '.join(step['keys'])}; python3 {script} --until "
+                f"{shlex.quote(step['labels']['until'])} --timeout {step['labels']['timeout']} > '{stem}.then.json'")
     script = find_window("^LIIF Upscale$", 240) + f"""
         sleep 2
         xdotool windowfocus --sync "$W" || true
@@ -209,6 +215,7 @@ def answer_dialog(interactive, stem):
         {drag}
         sleep {interactive.get("wait", 0)}
         {labels}
+        {then}
         xwd -root -silent -out '{stem}.xwd'
         xdotool windowfocus --sync "$W" || true
         xdotool key --clearmodifiers {key}
@@ -271,7 +278,7 @@ def run_case(case, proc, out_dir):
         res["responder"] = responder.wait(30)
         xwd = os.path.join(out_dir, case["name"] + ".xwd")  # read on the host: GIMP's loader squeezes Xvfb's
         res["screenshot"] = xwd if os.path.exists(xwd) else None
-        for key, suffix in (("labels", ".labels.json"), ("speed", ".speed.json")):
+        for key, suffix in (("labels", ".labels.json"), ("speed", ".speed.json"), ("then", ".then.json")):
             path = os.path.join(out_dir, case["name"] + suffix)
             res[key] = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else None
     status = rv.index(0)

@@ -229,11 +229,18 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
     estimate = Estimate(job, client, show_size)
     note = dialog.get_label("model-note", "", False, False)
     note.set_line_wrap(True)
+
+    def choose_model(_label: Any, name: str) -> bool:
+        """The suggested model's name is a link: activated (a click, or Enter on it), it is chosen."""
+        config.set_property("model", name)
+        return True  # handled: not an address to open
+
+    note.connect("activate-link", choose_model)
     about: dict[str, Any] = {}  # the worker's info, once it arrived: what each bundled model is for
     opened_from = source_file_name(job.image)
 
     def show_note() -> bool:
-        note.set_text("\n".join(model_note(config.get_property("model"), about, opened_from)))
+        note.set_markup(model_note(config.get_property("model"), about, opened_from, "\n"))
         return False
 
     def fetch_info() -> None:

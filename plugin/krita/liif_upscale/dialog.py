@@ -208,6 +208,10 @@ class UpscaleDialog(QDialog):
         self.model_note = QLabel()  # what the chosen model is for, from its card (the worker's info)
         self.model_note.setWordWrap(True)
         self.model_note.setVisible(False)
+        self.model_note.setTextFormat(Qt.TextFormat.RichText)
+        self.model_note.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                                | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.model_note.linkActivated.connect(lambda name: self.add_model(name))  # the suggested model
         form.addRow("", self.model_note)
 
         self.device_combo = QComboBox()
@@ -357,9 +361,9 @@ class UpscaleDialog(QDialog):
     def _show_model_note(self) -> None:
         """Say under the model list what the chosen bundled model is for, and, for an image opened
         from a JPEG file, which bundled model is made for those."""
-        lines = model_note(self.model_combo.currentData(), self.info or {}, self.document.fileName())
-        self.model_note.setText("<small>" + "<br>".join(_escape(line) for line in lines) + "</small>")
-        self.model_note.setVisible(bool(lines))
+        note = model_note(self.model_combo.currentData(), self.info or {}, self.document.fileName(), "<br>")
+        self.model_note.setText(f"<small>{note}</small>")
+        self.model_note.setVisible(bool(note))
 
     def _browse_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "LIIF model", "", "LIIF models (*.safetensors *.pth)")
