@@ -224,6 +224,7 @@ SCRIPT = textwrap.dedent('''
         assert ("opened from a JPEG file" in note and link in note) is hint, note
         tips = [d.model_combo.itemData(i, qt.Qt.ItemDataRole.ToolTipRole) for i in range(d.model_combo.count())]
         assert tips == ["The default model: For clean images.", "For JPEG <photos>."], tips
+        assert (d.model_note.focusPolicy() == qt.Qt.FocusPolicy.StrongFocus) is hint  # Tab stops for a link only
         if hint:  # the model's name is a link: reached with Tab and activated with Return, it is chosen
             d.show()
             d.activateWindow()

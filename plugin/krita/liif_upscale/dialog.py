@@ -364,6 +364,8 @@ class UpscaleDialog(QDialog):
         note = model_note(self.model_combo.currentData(), self.info or {}, self.document.fileName(), "<br>")
         self.model_note.setText(f"<small>{note}</small>")
         self.model_note.setVisible(bool(note))
+        # Tab stops at the note only when it has a link to follow
+        self.model_note.setFocusPolicy(Qt.FocusPolicy.StrongFocus if "<a " in note else Qt.FocusPolicy.NoFocus)
 
     def _browse_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "LIIF model", "", "LIIF models (*.safetensors *.pth)")
