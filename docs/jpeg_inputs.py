@@ -31,6 +31,7 @@ from liif_core.training.train import load_config
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "eval" / "jpeg_inputs.md"
 CONFIG = ROOT / "weights" / "liif-edsr.train.json"
+CROP_QUALITY = 75
 
 
 def held_out_photos(data: Path) -> list[Path]:
@@ -47,13 +48,22 @@ def jpeg(lr: np.ndarray, quality: int | None) -> np.ndarray:
     return back.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
+def crop(ups: list[np.ndarray], hr: np.ndarray, scale: int) -> list[np.ndarray]:
+    """The same window of each result (floats in [0, 1]) and of ``hr``, as uint8: the window where
+    the first result (bicubic, which no model's output sways) shows the most structure."""
+    side = min(ev.CROP_SIDE, (min(hr.shape[:2]) // scale) * scale)
+    r, c = ev.busiest_window(ups[0], side, scale * 4)
+    return [np.round(up[r:r + side, c:c + side] * 255).astype(np.uint8) for up in ups] + [hr[r:r + side, c:c + side]]
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", default=["default"], help="default, a bundled name or a .safetensors")
     parser.add_argument("--qualities", default="90,75,50", help="JPEG qualities, besides the clean input")
     parser.add_argument("--scales", default="2,4")
     parser.add_argument("--data", type=Path, default=None, help="benchmark folder (default: as liif-eval)")
-    parser.add_argument("--out", type=Path, default=OUT, help=f"Markdown file to write (default {OUT})")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"Markdown file to write (default {OUT}); its "
+                        "crops (the first image of each group at the largest scale and quality 75) beside it as PNG")
     args = parser.parse_args(argv)
     data = ev.data_root(args.data)
     models = ev.compared_models(args.models)
@@ -62,6 +72,7 @@ def main(argv: list[str]) -> int:
     groups = {"held-out training photographs (T91, BSD200)": held_out_photos(data),
               "Set5": sorted((data / "Set5").glob("*.png")), "Set14": sorted((data / "Set14").glob("*.png"))}
     names = ["bicubic", "Lanczos"] + [n for n, _ in models]
+    panels: list[tuple[str, list[np.ndarray]]] = []
     text = ["# Enlarging JPEG photographs", "",
             "Mean Y-PSNR (dB) against the clean HR; the small image was saved as JPEG (Pillow, 4:2:0) at the "
             "quality given, or left clean, before it was enlarged. Written by `docs/jpeg_inputs.py` (its "
@@ -80,6 +91,9 @@ def main(argv: list[str]) -> int:
                     ups = [ev.upscale_bicubic(lr, hr.shape[:2]), ev.upscale_lanczos(lr, hr.shape[:2])]
                     ups += [ev.upscale_ours(lr, hr.shape[:2], m) for _, m in models]
                     scores[i] = [ev.psnr_y(up, hr.astype(np.float64) / 255.0, s) for up in ups]
+                    if i == 0 and s == max(scales) and q == CROP_QUALITY:
+                        shown = [ups[0]] + ups[2:]  # Lanczos left out: it looks like bicubic
+                        panels.append((f"{path.stem} x{s}, JPEG quality {q}", crop(shown, hr, s)))
                 mean = scores.mean(axis=0)
                 gains = [f"{mean[2 + j] - mean[0]:+.2f}" for j in range(len(models))]
                 text.append(f"| x{s} | {q or 'clean'} | " + " | ".join(f"{v:.2f}" for v in mean) + " | "
@@ -87,6 +101,11 @@ def main(argv: list[str]) -> int:
                 print(text[-1], flush=True)
         text.append("")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if panels:
+        sheet = ev.write_crops(args.out.with_suffix(".png"), panels,
+                               ["bicubic"] + [n for n, _ in models] + ["ground truth"])
+        text += ["Crops (the first image of each group; the window where bicubic shows the most structure):", "",
+                 f"![bicubic / {' / '.join(n for n, _ in models)} / ground truth]({sheet.name})", ""]
     args.out.write_text("\n".join(text))
     print(f"wrote {args.out}")
     return 0

@@ -609,7 +609,7 @@ def update_card(path: Path, rows: Sequence[dict[str, Any]], meta: dict[str, Any]
 # Crops
 
 
-def _busiest_window(img: np.ndarray, side: int, step: int) -> tuple[int, int]:
+def busiest_window(img: np.ndarray, side: int, step: int) -> tuple[int, int]:
     """Top-left of the ``side`` x ``side`` window (on a ``step`` grid) with the most gradient energy.
 
     ``img`` is RGB in [0, 1]; the caller passes the bicubic upscaling of the LR, so the window holds
@@ -637,7 +637,7 @@ def crop_tiles(hr_full: np.ndarray, scale: int, model: Any, lr_mode: str,
     hr = modcrop(hr_full, scale)
     lr = make_lr(hr, scale, lr_mode)
     side = min(CROP_SIDE, (min(hr.shape[:2]) // scale) * scale)
-    r, c = _busiest_window(upscale_bicubic(lr, hr.shape[:2]), side, scale * 4)
+    r, c = busiest_window(upscale_bicubic(lr, hr.shape[:2]), side, scale * 4)
     halo = int(getattr(model.net, "receptive_radius", 40)) + 4  # LR pixels of context: exact result inside
     lr0r, lr0c = max(0, r // scale - halo), max(0, c // scale - halo)
     lr1r = min(lr.shape[0], (r + side) // scale + halo)
