@@ -51,8 +51,7 @@ def jpeg(lr: np.ndarray, quality: int | None) -> np.ndarray:
 def crop(ups: list[np.ndarray], hr: np.ndarray, scale: int) -> list[np.ndarray]:
     """The same window of each result (floats in [0, 1]) and of ``hr``, as uint8: the window where
     the first result (bicubic, which no model's output sways) shows the most structure."""
-    side = min(ev.CROP_SIDE, (min(hr.shape[:2]) // scale) * scale)
-    r, c = ev.busiest_window(ups[0], side, scale * 4)
+    r, c, side = ev.crop_window(ups[0], scale)
     return [np.round(up[r:r + side, c:c + side] * 255).astype(np.uint8) for up in ups] + [hr[r:r + side, c:c + side]]
 
 

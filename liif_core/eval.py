@@ -609,7 +609,7 @@ def update_card(path: Path, rows: Sequence[dict[str, Any]], meta: dict[str, Any]
 # Crops
 
 
-def busiest_window(img: np.ndarray, side: int, step: int) -> tuple[int, int]:
+def _busiest_window(img: np.ndarray, side: int, step: int) -> tuple[int, int]:
     """Top-left of the ``side`` x ``side`` window (on a ``step`` grid) with the most gradient energy.
 
     ``img`` is RGB in [0, 1]; the caller passes the bicubic upscaling of the LR, so the window holds
@@ -631,13 +631,20 @@ def busiest_window(img: np.ndarray, side: int, step: int) -> tuple[int, int]:
     return best_yx
 
 
+def crop_window(bicubic: np.ndarray, scale: int) -> tuple[int, int, int]:
+    """``(row, col, side)`` of the crop to show from a ``scale`` x result: the busiest
+    :data:`CROP_SIDE` window (smaller in a small image) of ``bicubic``, the bicubic upscaling of the
+    LR, so that no model's output sways the choice."""
+    side = min(CROP_SIDE, (min(bicubic.shape[:2]) // scale) * scale)
+    return (*_busiest_window(bicubic, side, scale * 4), side)
+
+
 def crop_tiles(hr_full: np.ndarray, scale: int, model: Any, lr_mode: str,
                self_ensemble: bool | int = False) -> list[np.ndarray]:
     """Bicubic, ours and ground-truth uint8 crops of the busiest window, from an LR patch with context."""
     hr = modcrop(hr_full, scale)
     lr = make_lr(hr, scale, lr_mode)
-    side = min(CROP_SIDE, (min(hr.shape[:2]) // scale) * scale)
-    r, c = busiest_window(upscale_bicubic(lr, hr.shape[:2]), side, scale * 4)
+    r, c, side = crop_window(upscale_bicubic(lr, hr.shape[:2]), scale)
     halo = int(getattr(model.net, "receptive_radius", 40)) + 4  # LR pixels of context: exact result inside
     lr0r, lr0c = max(0, r // scale - halo), max(0, c // scale - halo)
     lr1r = min(lr.shape[0], (r + side) // scale + halo)

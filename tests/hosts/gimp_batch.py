@@ -197,16 +197,19 @@ def answer_dialog(interactive, stem):
         x0, y0, x1, y1 = interactive["drag"]
         drag = (f"xdotool mousemove --sync {x0} {y0} mousedown 1 mousemove --sync {(x0 + x1) // 2} {(y0 + y1) // 2} "
                 f"mousemove --sync {x1} {y1} mouseup 1")
+    def read_labels(until, suffix):
+        """Shell line: the dialog's labels into ``stem + suffix``, once one matches ``until["until"]``."""
+        return (f"python3 {shlex.quote(JOB['labels_script'])} --until {shlex.quote(until['until'])} "
+                f"--timeout {until['timeout']} > '{stem}{suffix}'")
+
     labels = "true"
     if "labels" in interactive:  # the dialog's text, and the speed the worker knew meanwhile (its estimates')
-        until, script = interactive["labels"], shlex.quote(JOB["labels_script"])
-        labels = (f"python3 {script} --until {shlex.quote(until['until'])} --timeout {until['timeout']} "
-                  f"> '{stem}.labels.json'; cp \"$XDG_CACHE_HOME/liif-upscale/speed.json\" '{stem}.speed.json' || true")
+        labels = (read_labels(interactive["labels"], ".labels.json")
+                  + f"; cp \"$XDG_CACHE_HOME/liif-upscale/speed.json\" '{stem}.speed.json' || true")
     then = "true"
     if "then" in interactive:  # once the labels were read: more keys, and the labels again (``.then.json``)
-        step, script = interactive["then"], shlex.quote(JOB["labels_script"])
-        then = (f"xdotool key --clearmodifiers {' '.join(step['keys'])}; python3 {script} --until "
-                f"{shlex.quote(step['labels']['until'])} --timeout {step['labels']['timeout']} > '{stem}.then.json'")
+        step = interactive["then"]
+        then = f"xdotool key --clearmodifiers {' '.join(step['keys'])}; " + read_labels(step["labels"], ".then.json")
     script = find_window("^LIIF Upscale$", 240) + f"""
         sleep 2
         xdotool windowfocus --sync "$W" || true
