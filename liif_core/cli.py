@@ -231,6 +231,21 @@ def _upscale(args: argparse.Namespace, src: Path, dst: Path, model: Model, src_n
         tqdm.write(f"{src_name} -> {dst_name} ({ow}x{oh})", file=sys.stderr if dst_name == "<stdout>" else None)
 
 
+
+def model_note(name: str, sources: list[Path]) -> str:
+    """Which bundled model suits the inputs better than the one chosen (``name``), or '': for JPEG
+    files, the model made for those; for inputs that are all other files, the default, when the
+    one chosen is made for JPEG files (standard input's format is not known: no note)."""
+    for_jpeg, default = jpeg_models(), next(iter(list_models()), None)
+    from_jpeg = [src != STDIO and Path(src).suffix.lower() in JPEG_SUFFIXES for src in sources]
+    if for_jpeg and name not in for_jpeg and any(from_jpeg):
+        return f"JPEG inputs; --model {for_jpeg[0]} is made for images saved as JPEG"
+    known = bool(sources) and STDIO not in sources
+    if name in for_jpeg and default and default not in for_jpeg and known and not any(from_jpeg):
+        return f"no JPEG inputs; the default model ({default}, without --model) is sharper on them"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -267,11 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     except LiifError as e:
         print(f"liif-upscale: {e}", file=sys.stderr)
         return 2
-    for_jpeg = jpeg_models()
-    if (not args.quiet and for_jpeg and model.name not in for_jpeg
-            and any(Path(src).suffix.lower() in JPEG_SUFFIXES for src, _ in inputs)):
-        print(f"liif-upscale: note: JPEG inputs; --model {for_jpeg[0]} is made for images saved as JPEG "
-              "(--list-models says what each model is for)", file=sys.stderr)
+    if not args.quiet:
+        note = model_note(model.name, [src for src, _ in inputs])
+        if note:
+            print(f"liif-upscale: note: {note} (--list-models says what each model is for)", file=sys.stderr)
     failures = 0
     written: dict[Path, Path] = {}  # this run's outputs: a later input of the same name must not replace one
     try:

@@ -384,3 +384,22 @@ def test_jpeg_inputs_get_a_note_naming_the_model_made_for_them(tiny_model_path, 
     monkeypatch.setattr(cli, "jpeg_models", lambda: [tiny_model_path.stem])
     assert main([str(images / "photo.jpg"), "-o", str(tmp_path / "d.png"), *args]) == 0
     assert "note: JPEG" not in capsys.readouterr().err  # the model chosen is the one
+
+
+def test_the_jpeg_model_on_other_inputs_gets_a_note_naming_the_default(tiny_model_path, images, tmp_path, capsys,
+                                                                       monkeypatch):
+    from liif_core import cli
+
+    monkeypatch.setattr(cli, "jpeg_models", lambda: [tiny_model_path.stem])  # the model chosen is made for JPEG
+    monkeypatch.setattr(cli, "list_models", lambda: ["liif-edsr", tiny_model_path.stem])
+    note = "no JPEG inputs; the default model (liif-edsr, without --model) is sharper on them"
+    args = ["--scale", "2", "--model", str(tiny_model_path)]
+    assert main([str(images / "rgb.png"), "-o", str(tmp_path / "a.png"), *args]) == 0
+    assert note in capsys.readouterr().err
+    assert main([str(images / "rgb.png"), str(images / "photo.jpg"), "--out-dir", str(tmp_path / "b"), *args]) == 0
+    assert "note:" not in capsys.readouterr().err  # a JPEG among them: the model suits it
+    assert main([str(images / "rgb.png"), "-o", str(tmp_path / "c.png"), *args, "-q"]) == 0
+    assert "note:" not in capsys.readouterr().err  # quiet
+    monkeypatch.setattr(cli, "jpeg_models", lambda: [])
+    assert main([str(images / "rgb.png"), "-o", str(tmp_path / "d.png"), *args]) == 0
+    assert "note:" not in capsys.readouterr().err  # not made for JPEG

@@ -810,6 +810,17 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                                "labels": {"until": re.escape(summaries[suggested[0]][:30]), "timeout": 20}}
     cases.append({"name": "dialog_jpeg", "image": {"opened": str(photo), "width": 32, "height": 24}, "layers": [],
                   "source": 0, "select": None, "args": {}, "interactive": interactive})
+    # the JPEG model typed into the Model field for a picture opened from a PNG file: the note links back to the
+    # default model; followed (Tab to the link, Return), the field says "default"
+    mockup = gimp.work / "inputs" / "mockup.png"
+    Image.fromarray(_pixels((24, 32, 3), np.uint8, 22)).save(mockup)
+    if suggested:
+        back = {"keys": ["alt+m", "ctrl+a"], "type": suggested[0], "respond": "cancel",
+                "labels": {"until": "is sharper on it", "timeout": 60},
+                "then": {"keys": ["Tab", "Return"],
+                         "labels": {"until": re.escape(summaries[list_models()[0]][:30]), "timeout": 20}}}
+        cases.append({"name": "dialog_png", "image": {"opened": str(mockup), "width": 32, "height": 24},
+                      "layers": [], "source": 0, "select": None, "args": {}, "interactive": back})
     # the output "This image, every layer" chosen in the dialog (Alt+U: the Output field, End: its last choice);
     # OK with its mnemonic (Alt+O), since Return on a focused combo box opens its list; before, the Result line
     # with the worker's estimate, which an earlier job's speed allows
@@ -830,7 +841,7 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                       "layers": [{"name": "G", "kind": "group", "opacity": 70.0}] + layers, "source": 1,
                       "select": {"shape": "ellipse", "x": 1, "y": 1, "w": 5, "h": 4}, "undo": True,
                       "args": dict(args, output=output)})
-    code, log, results = gimp.run("gui", cases, gui=True, files=(photo,))
+    code, log, results = gimp.run("gui", cases, gui=True, files=(photo, mockup))
     assert code == 0 and results.get("cases"), f"gimp-3.0 exited with {code}; its log:\n{log[-6000:]}"
     return {c["name"]: c for c in results["cases"]}, {"image": image, "wide": wide, "noisy": noisy, "log": log,
                                                       "in_place": {spec["name"]: spec for spec in in_place}}
@@ -959,6 +970,29 @@ def test_dialog_says_what_the_model_is_for_and_which_suits_a_jpeg(gui_run) -> No
     if suggested:  # followed: the suggested model chosen in the Model field, and what it is for under it
         assert summaries[suggested[0]] in (res["then"] or []), res["then"]
         assert not any("opened from a JPEG file" in text for text in res["then"]), res["then"]
+
+
+@requires_gimp
+def test_dialog_points_back_to_the_default_when_the_jpeg_model_is_chosen_for_a_png(gui_run) -> None:
+    """For a picture GIMP opened from a PNG file, the model made for JPEG files typed into the Model
+    field: the note under it says what that model is for and that the default model, a link, is
+    sharper on this image; followed with the keyboard, the default is chosen again (the field says
+    ``default``) and the hint is gone. Cancelled: the image is unchanged."""
+    from liif_core.weights import jpeg_models, list_models, model_summaries
+
+    summaries, suggested = model_summaries(), jpeg_models()
+    if not suggested:
+        pytest.skip("no bundled model is made for JPEG files")
+    res = gui_run[0]["dialog_png"]
+    assert res["responder"] == 0, "the dialog did not appear"
+    assert res["status"] == "cancel" and res["before"] == res["after"]
+    assert res["files"]["imported"].endswith("mockup.png"), res["files"]
+    default = list_models()[0]
+    note = (f"{summaries[suggested[0]]}\nThis image was not opened from a JPEG file: the default model, {default}, "
+            "is sharper on it.")
+    assert note in (res["labels"] or []), str((res["labels"], res["files"]))
+    assert summaries[default] in (res["then"] or []), res["then"]
+    assert not any("is sharper on it" in text for text in res["then"]), res["then"]
 
 
 def _read_xwd(path: str) -> np.ndarray:

@@ -614,39 +614,45 @@ def run_in_krita(window: Any) -> int:
                                           "same": bytes(icon[0].pixelData(0, 0, 32, 24)) == data}
     doc.setModified(False)
 
-    # a photograph opened from a JPEG file: the note under the model list names the model made for those,
-    # until that model is chosen (the dialog reads the document's file name; cancelled: no job)
-    photo = krita.openDocument(str(out / "photo.jpg"))
-    jpeg_state: dict[str, Any] = {}
+    # the note under the model list suits the file a document was opened from: for a photograph from a JPEG
+    # file it names the model made for those; for a PNG with that model chosen, the default; either name is a
+    # link that chooses its model (the dialog reads the document's file name; cancelled: no job)
+    def note_case(path: Path, choose: str | None) -> dict[str, Any]:
+        opened = krita.openDocument(str(path))
+        state: dict[str, Any] = {}
 
-    def jpeg_note(dialog: Any) -> None:
-        from PyQt5.QtCore import Qt
-        from PyQt5.QtTest import QTest
+        def follow_link(dialog: Any) -> None:
+            from PyQt5.QtCore import Qt
+            from PyQt5.QtTest import QTest
 
-        _pump(60, lambda: dialog.info is not None)
-        jpeg_state["file_name"] = photo.fileName()
-        note = dialog.model_note
-        dialog.model_combo.setCurrentIndex(dialog.model_combo.findData(None))
-        _pump(0.2)
-        jpeg_state["default"] = {"text": note.text(), "shown": note.isVisibleTo(dialog)}
-        # the suggested model's name is a link: Tab reaches the note, Tab again its link, Return follows it
-        note.setFocus(Qt.FocusReason.TabFocusReason)
-        QTest.keyClick(note, Qt.Key.Key_Tab)
-        QTest.keyClick(note, Qt.Key.Key_Return)
-        _pump(0.2)
-        jpeg_state["followed"] = {"model": dialog.model_combo.currentData(), "text": note.text(),
-                                  "shown": note.isVisibleTo(dialog), "dialog_open": dialog.isVisible()}
+            _pump(60, lambda: dialog.info is not None)
+            state["file_name"] = opened.fileName()
+            note = dialog.model_note
+            dialog.model_combo.setCurrentIndex(dialog.model_combo.findData(choose))
+            _pump(0.2)
+            state["before"] = {"text": note.text(), "shown": note.isVisibleTo(dialog)}
+            # Tab reaches the note, Tab again its link, Return follows it
+            note.setFocus(Qt.FocusReason.TabFocusReason)
+            QTest.keyClick(note, Qt.Key.Key_Tab)
+            QTest.keyClick(note, Qt.Key.Key_Return)
+            _pump(0.2)
+            state["followed"] = {"model": dialog.model_combo.currentData(), "text": note.text(),
+                                 "shown": note.isVisibleTo(dialog), "dialog_open": dialog.isVisible(),
+                                 "entries": dialog.model_combo.count()}
 
-    if photo is not None:
-        window.addView(photo)
-        krita.setActiveDocument(photo)
-        photo.setActiveNode(photo.topLevelNodes()[0])
-        _pump(1.0)
-        runner = ext.runner
-        QTimer.singleShot(200, lambda: _dialog_driver(jpeg_state, jpeg_note, time.monotonic() + 60, "Cancel"))
-        action.trigger()
-        jpeg_state["no_job"] = ext.runner is runner
-    res["jpeg"] = jpeg_state
+        if opened is not None:
+            window.addView(opened)
+            krita.setActiveDocument(opened)
+            opened.setActiveNode(opened.topLevelNodes()[0])
+            _pump(1.0)
+            runner = ext.runner
+            QTimer.singleShot(200, lambda: _dialog_driver(state, follow_link, time.monotonic() + 60, "Cancel"))
+            action.trigger()
+            state["no_job"] = ext.runner is runner
+        return state
+
+    res["jpeg"] = note_case(out / "photo.jpg", None)
+    res["png"] = note_case(out / "mockup.png", "liif-edsr-jpeg")
     (out / "gui_result.json").write_text(json.dumps(res, indent=1))
     print("GUI-RESULT", json.dumps(res), flush=True)
     return 0
@@ -1242,6 +1248,7 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     image = random_layer(np.random.default_rng(9), 12, 16, 4, "U8")
     (out / "gui.in").write_bytes(krita_bytes(image, "U8"))
     Image.fromarray(image[..., :3]).save(out / "photo.jpg", quality=90)
+    Image.fromarray(image[..., :3]).save(out / "mockup.png")
     env = krita_env(home, PYTHONPATH=str(Path(__file__).parent), LIIF_KRITA_TEST_OUT=str(out),
                     LIIF_KRITA_TEST_MODEL=str(tiny_model_path), LIIF_KRITA_TEST_TIMEOUT=str(GUI_TIMEOUT_S - 20))
     cmd = ["timeout", "-k", "10", str(GUI_TIMEOUT_S), "xvfb-run", "-a", "-s", "-screen 0 1280x1024x24",
@@ -1324,9 +1331,18 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     link = '<a href="liif-edsr-jpeg">liif-edsr-jpeg</a>'
     note = (f"<small>{html.escape(summaries[default], quote=False)}<br>This image was opened from a JPEG file: "
             f"the model {link} is made for those.</small>")
-    assert jpeg["default"] == {"text": note, "shown": True}, jpeg
+    assert jpeg["before"] == {"text": note, "shown": True}, jpeg
     chosen = f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}</small>"
-    assert jpeg["followed"] == {"model": "liif-edsr-jpeg", "text": chosen, "shown": True, "dialog_open": True}, jpeg
+    entries = jpeg["followed"]["entries"]
+    assert jpeg["followed"] == {"model": "liif-edsr-jpeg", "text": chosen, "shown": True, "dialog_open": True,
+                                "entries": entries}, jpeg
+    png = res["png"]  # the JPEG model chosen for a PNG: the note links back to the default, which the link chooses
+    assert "error" not in png and png["file_name"] == str(out / "mockup.png") and png["no_job"], png
+    back = (f"{chosen[:-len('</small>')]}<br>This image was not opened from a JPEG file: the default model, "
+            f'<a href="default">{default}</a>, is sharper on it.</small>')
+    assert png["before"] == {"text": back, "shown": True}, png
+    assert png["followed"] == {"model": None, "text": f"<small>{html.escape(summaries[default], quote=False)}</small>",
+                               "shown": True, "dialog_open": True, "entries": entries}, png  # no entry added
     assert res["screenshot"]
     shot = os.environ.get(SCREENSHOT_ENV)
     if shot:

@@ -240,6 +240,31 @@ SCRIPT = textwrap.dedent('''
         assert d.model_note.isVisibleTo(d) is hint, d.model_note.text()
         d.reject()
 
+    class FromPng(Document):
+        def fileName(self): return "/home/me/mockup.png"
+
+    # the JPEG model chosen for an image from a PNG file: the note links back to the default
+    d = dialog.UpscaleDialog(FromPng(), Node(), TwoModels())
+    for _ in range(100):
+        app.processEvents()
+        if d.info:
+            break
+        QtCore.QThread.msleep(10)
+    assert d.model_note.text() == "<small>For clean images.</small>", d.model_note.text()
+    d.model_combo.setCurrentIndex(1)
+    back = '<a href="default">liif-edsr</a>, is sharper on it'
+    assert "not opened from a JPEG file" in d.model_note.text() and back in d.model_note.text(), d.model_note.text()
+    assert d.model_note.focusPolicy() == qt.Qt.FocusPolicy.StrongFocus
+    d.show()
+    d.activateWindow()
+    app.processEvents()
+    d.model_note.setFocus(qt.Qt.FocusReason.TabFocusReason)
+    QTest.keyClick(d.model_note, qt.Qt.Key.Key_Tab)
+    QTest.keyClick(d.model_note, qt.Qt.Key.Key_Return)
+    assert d.model_combo.currentIndex() == 0 and d.model_combo.currentData() is None, d.model_combo.currentData()
+    assert d.model_combo.count() == 2 and d.model_note.text() == "<small>For clean images.</small>"  # no new entry
+    d.reject()
+
     shown = []
 
     def close_box():

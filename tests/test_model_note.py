@@ -11,6 +11,7 @@ from plugin.common.model_note import model_note
 INFO = {"models": ["liif-edsr", "liif-edsr-jpeg", "mine"], "jpeg_models": ["liif-edsr-jpeg"],
         "summaries": {"liif-edsr": "For clean images.", "liif-edsr-jpeg": "For JPEG <photos> & scans.", "mine": ""}}
 HINT = "This image was opened from a JPEG file: the model liif-edsr-jpeg is made for those."
+BACK = "This image was not opened from a JPEG file: the default model, liif-edsr, is sharper on it."
 
 
 def as_read(markup: str) -> str:
@@ -43,3 +44,19 @@ def test_an_older_worker_or_none_yet_says_nothing():
     assert model_note(None, {}, "/a/b.jpg") == ""
     assert model_note(None, {"models": ["liif-edsr"]}, "/a/b.jpg") == ""  # no summaries, no JPEG models
     assert model_note(None, dict(INFO, jpeg_models=[]), "/a/b.jpg") == "For clean images."
+
+
+def test_a_model_for_jpeg_files_chosen_for_another_file_points_back_to_the_default():
+    """The JPEG model chosen for a PNG (or any file not saved as JPEG): the note offers the default,
+    linked as 'default' (the dialogs' name for it); an image never saved gets no hint either way."""
+    for other in ("/a/b.png", "/a/painting.kra", "/a/scan.TIFF", "/a/shot.xcf"):
+        markup = model_note("liif-edsr-jpeg", INFO, other)
+        assert as_read(markup) == f"For JPEG <photos> & scans.\n{BACK}", (other, markup)
+        root = ET.fromstring(f"<small>{markup}</small>")
+        assert [(a.get("href"), a.text) for a in root.iter("a")] == [("default", "liif-edsr")], markup
+    assert as_read(model_note("liif-edsr-jpeg", INFO, None)) == "For JPEG <photos> & scans."
+    assert as_read(model_note("liif-edsr-jpeg", INFO, "")) == "For JPEG <photos> & scans."
+    for chosen in (None, "default", "liif-edsr", "mine", "/models/x.safetensors"):  # not made for JPEG
+        assert "<a " not in model_note(chosen, INFO, "/a/b.png"), chosen
+    # a default made for JPEG files itself (a user's own install) has nothing better to offer
+    assert "<a " not in model_note("liif-edsr-jpeg", dict(INFO, models=["liif-edsr-jpeg"]), "/a/b.png")

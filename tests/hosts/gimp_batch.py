@@ -184,14 +184,16 @@ def find_window(name, tries):
 
 
 def answer_dialog(interactive, stem):
-    """In the GUI (Xvfb): wait for the plug-in's dialog, press the case's keys and make its mouse
-    drag (if any), wait, read the dialog's labels (``labels``: tests/hosts/dialog_labels.py), press
+    """In the GUI (Xvfb): wait for the plug-in's dialog, press the case's keys, type its text and
+    make its mouse drag (if any), wait, read the dialog's labels (``labels``: tests/hosts/dialog_labels.py), press
     ``then``'s keys and read them again (if asked), take a screenshot, press a key (Return: OK;
     Escape: Cancel; or the case's ``answer``, such as Alt+O for OK when the focus is on a field that
     takes Return itself)."""
     key = interactive.get("answer") or {"ok": "Return", "cancel": "Escape"}[interactive["respond"]]
     keys = " ".join(interactive.get("keys", []))
     press = f'xdotool key --clearmodifiers {keys}' if keys else "true"
+    if interactive.get("type"):  # then text typed into the focused field
+        press += f"; xdotool type --clearmodifiers -- {shlex.quote(interactive['type'])}"
     drag = "true"
     if interactive.get("drag"):  # [x0, y0, x1, y1] on the screen: press, move, release
         x0, y0, x1, y1 = interactive["drag"]

@@ -211,7 +211,8 @@ class UpscaleDialog(QDialog):
         self.model_note.setTextFormat(Qt.TextFormat.RichText)
         self.model_note.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
                                                 | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
-        self.model_note.linkActivated.connect(lambda name: self.add_model(name))  # the suggested model
+        # the suggested model's name is a link to it ('default' for the default)
+        self.model_note.linkActivated.connect(lambda name: self.add_model(None if name == "default" else name))
         form.addRow("", self.model_note)
 
         self.device_combo = QComboBox()
@@ -359,8 +360,8 @@ class UpscaleDialog(QDialog):
             self.model_combo.setCurrentIndex(index)
 
     def _show_model_note(self) -> None:
-        """Say under the model list what the chosen bundled model is for, and, for an image opened
-        from a JPEG file, which bundled model is made for those."""
+        """Say under the model list what the chosen bundled model is for, and which bundled model
+        suits the file the image was opened from, if not the chosen one (model_note)."""
         note = model_note(self.model_combo.currentData(), self.info or {}, self.document.fileName(), "<br>")
         self.model_note.setText(f"<small>{note}</small>")
         self.model_note.setVisible(bool(note))
