@@ -570,6 +570,15 @@ def test_fit_minutes_fits_the_last_cycle_and_resume_asks_for_it(tmp_path, monkey
         train_mod.train(cfg, run, data, fit_minutes=1)  # inside the last cycle now
 
 
+def test_fit_minutes_spreads_a_validation_in_its_timed_window_over_the_steps_between_them():
+    """A validation inside the timed window belongs to one step in ``val_every``, not to the window's
+    steps: counted in full it made a CPU run fit 1964 steps where about 2500 fitted (200 steps of
+    1.75 s and a 190 s validation in the window)."""
+    assert train_mod.seconds_per_step(200 * 1.75 + 190, 200, 190, 1, 1000) == pytest.approx(1.75 + 0.19)
+    assert train_mod.seconds_per_step(200 * 1.75, 200, 0.0, 0, 1000) == pytest.approx(1.75)  # none in the window
+    assert train_mod.seconds_per_step(10 + 2 * 3, 10, 6, 2, 5) == pytest.approx(1 + 0.6)
+
+
 def test_a_cycle_may_have_its_own_batch_and_resumes_exactly_across_it(tmp_path, monkeypatch):
     """``batch`` in a cycle sets the batch of that cycle's steps only (a CPU fine-tune after a GPU
     run takes smaller steps); a run stopped and resumed across the change ends with the same weights,

@@ -85,6 +85,15 @@ def fit_schedule(tc: dict[str, Any], step: int, steps_left: int) -> int:
     return end
 
 
+def seconds_per_step(window: float, steps: int, val_seconds: float, vals: int, every_val: int) -> float:
+    """The mean wall time of a step over a run, from a timed window of ``steps`` steps that took
+    ``window`` seconds, ``val_seconds`` of them in ``vals`` validations: those belong to one step in
+    ``every_val``, not to the window's, so their cost is spread over that many steps instead (a
+    window without a validation cannot tell it, and counts none)."""
+    per_step = (window - val_seconds) / steps
+    return per_step + (val_seconds / vals / every_val if vals else 0.0)
+
+
 def check_resumable_schedule(saved: dict[str, Any], tc: dict[str, Any], step: int) -> None:
     """A resume may append cycles, but each cycle the run has begun must be the one it trained on,
     or the learning rate would jump and the run could not be reproduced."""
@@ -420,6 +429,7 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
     loss_sum, n_losses = torch.zeros((), device=dev), 0
     last_t = time.time()
     data_wait = 0.0  # seconds spent waiting for batches since the last log line
+    val_seconds, val_runs = 0.0, 0  # time in validation, for --fit-minutes' speed (seconds_per_step)
     stop = total if max_steps is None else min(total, max_steps)
     stream = _batch_stream(sampler, seed, tc, step, stop, workers, dev)
     profile_from = run_start_step + FIT_SKIP + (FIT_STEPS if fit_minutes else 0)
@@ -444,9 +454,10 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
             write_profile(profiler, run / "profile.txt", dev, profile_steps, profile_t0)
             profiler = None
         if fit_minutes and step == run_start_step + FIT_SKIP:
-            fit_start = time.time()
+            fit_start, fit_val = time.time(), (val_seconds, val_runs)
         if fit_minutes and step == run_start_step + FIT_SKIP + FIT_STEPS:
-            rate = FIT_STEPS / (time.time() - fit_start)
+            rate = 1 / seconds_per_step(time.time() - fit_start, FIT_STEPS, val_seconds - fit_val[0],
+                                        val_runs - fit_val[1], every_val)
             try:
                 total = fit_schedule(tc, step, int(rate * (fit_minutes * 60 - (time.time() - start))))
             except LiifError as e:  # a warning: stopping here would lose the steps since the last checkpoint
@@ -479,9 +490,11 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
                    "elapsed": elapsed + now - start}
             loss_sum, n_losses, last_t, data_wait = torch.zeros((), device=dev), 0, now, 0.0
             if val_images and (step % every_val == 0 or step == stop):
+                t_val = time.time()
                 rec["val"] = validate(model, val_images, val_scales, val_crop, dev, val_jpeg)
                 if ema is not None:
                     rec["val_ema"] = validate(ema.model(model), val_images, val_scales, val_crop, dev, val_jpeg)
+                val_seconds, val_runs = val_seconds + time.time() - t_val, val_runs + 1
             log.write(json.dumps(rec) + "\n")
             log.flush()
             last_t = time.time()
