@@ -231,7 +231,6 @@ def _upscale(args: argparse.Namespace, src: Path, dst: Path, model: Model, src_n
         tqdm.write(f"{src_name} -> {dst_name} ({ow}x{oh})", file=sys.stderr if dst_name == "<stdout>" else None)
 
 
-
 def model_note(name: str, sources: list[Path]) -> str:
     """Which bundled model suits the inputs better than the one chosen (``name``), or '': for JPEG
     files, the model made for those; for inputs that are all other files, the default, when the
