@@ -211,13 +211,28 @@ SCRIPT = textwrap.dedent('''
     class FromJpeg(Document):
         def fileName(self): return "/home/me/Holiday.JPG"
 
-    for doc, hint in ((Document(), False), (FromJpeg(), True)):
+    def with_info(doc):
+        """The dialog for ``doc``, once the worker's info has arrived."""
         d = dialog.UpscaleDialog(doc, Node(), TwoModels())
         for _ in range(100):
             app.processEvents()
             if d.info:
                 break
             QtCore.QThread.msleep(10)
+        return d
+
+    def follow_link(d):
+        """Shown, Tab reaches the note, Tab again its link, Return follows it."""
+        d.show()
+        d.activateWindow()
+        app.processEvents()
+        d.model_note.setFocus(qt.Qt.FocusReason.TabFocusReason)  # as Tab reaches the note ...
+        QTest.keyClick(d.model_note, qt.Qt.Key.Key_Tab)  # ... and, once more, its link
+        assert app.focusWidget() is d.model_note, app.focusWidget()
+        QTest.keyClick(d.model_note, qt.Qt.Key.Key_Return)
+
+    for doc, hint in ((Document(), False), (FromJpeg(), True)):
+        d = with_info(doc)
         note = d.model_note.text()
         assert d.model_note.isVisibleTo(d) and note.startswith("<small>For clean images."), note
         link = '<a href="liif-edsr-jpeg">liif-edsr-jpeg</a> is made for those'
@@ -226,13 +241,7 @@ SCRIPT = textwrap.dedent('''
         assert tips == ["The default model: For clean images.", "For JPEG <photos>."], tips
         assert (d.model_note.focusPolicy() == qt.Qt.FocusPolicy.StrongFocus) is hint  # Tab stops for a link only
         if hint:  # the model's name is a link: reached with Tab and activated with Return, it is chosen
-            d.show()
-            d.activateWindow()
-            app.processEvents()
-            d.model_note.setFocus(qt.Qt.FocusReason.TabFocusReason)  # as Tab reaches the note ...
-            QTest.keyClick(d.model_note, qt.Qt.Key.Key_Tab)  # ... and, once more, its link
-            assert app.focusWidget() is d.model_note, app.focusWidget()
-            QTest.keyClick(d.model_note, qt.Qt.Key.Key_Return)
+            follow_link(d)
             assert d.model_combo.currentData() == "liif-edsr-jpeg" and d.isVisible(), d.model_combo.currentData()
         d.model_combo.setCurrentIndex(1)
         assert d.model_note.text() == "<small>For JPEG &lt;photos&gt;.</small>", d.model_note.text()
@@ -244,23 +253,13 @@ SCRIPT = textwrap.dedent('''
         def fileName(self): return "/home/me/mockup.png"
 
     # the JPEG model chosen for an image from a PNG file: the note links back to the default
-    d = dialog.UpscaleDialog(FromPng(), Node(), TwoModels())
-    for _ in range(100):
-        app.processEvents()
-        if d.info:
-            break
-        QtCore.QThread.msleep(10)
+    d = with_info(FromPng())
     assert d.model_note.text() == "<small>For clean images.</small>", d.model_note.text()
     d.model_combo.setCurrentIndex(1)
     back = '<a href="default">liif-edsr</a>, is sharper on it'
     assert "not opened from a JPEG file" in d.model_note.text() and back in d.model_note.text(), d.model_note.text()
     assert d.model_note.focusPolicy() == qt.Qt.FocusPolicy.StrongFocus
-    d.show()
-    d.activateWindow()
-    app.processEvents()
-    d.model_note.setFocus(qt.Qt.FocusReason.TabFocusReason)
-    QTest.keyClick(d.model_note, qt.Qt.Key.Key_Tab)
-    QTest.keyClick(d.model_note, qt.Qt.Key.Key_Return)
+    follow_link(d)
     assert d.model_combo.currentIndex() == 0 and d.model_combo.currentData() is None, d.model_combo.currentData()
     assert d.model_combo.count() == 2 and d.model_note.text() == "<small>For clean images.</small>"  # no new entry
     d.reject()

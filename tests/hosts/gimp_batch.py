@@ -199,6 +199,7 @@ def answer_dialog(interactive, stem):
         x0, y0, x1, y1 = interactive["drag"]
         drag = (f"xdotool mousemove --sync {x0} {y0} mousedown 1 mousemove --sync {(x0 + x1) // 2} {(y0 + y1) // 2} "
                 f"mousemove --sync {x1} {y1} mouseup 1")
+
     def read_labels(until, suffix):
         """Shell line: the dialog's labels into ``stem + suffix``, once one matches ``until["until"]``."""
         return (f"python3 {shlex.quote(JOB['labels_script'])} --until {shlex.quote(until['until'])} "
