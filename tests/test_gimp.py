@@ -50,7 +50,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -61,11 +60,13 @@ import torch
 
 import liif_core
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "hosts"))
+import gimp_chroot  # noqa: E402  (tests/hosts: how the GIMP chroot is run)
+
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = REPO / "plugin" / "gimp" / "liif-upscale"
 BATCH = REPO / "tests" / "hosts" / "gimp_batch.py"
-CHROOT = Path(os.environ.get("LIIF_GIMP_CHROOT", "/tmp/liif-hosts/trixie"))
-GIMP = "/usr/bin/gimp-console-3.0"
+CHROOT, GIMP = gimp_chroot.CHROOT, gimp_chroot.GIMP
 GIMP_GUI = "/usr/bin/gimp-3.0"
 XVFB = ["dbus-run-session", "--", "xvfb-run", "-a", "-s", shlex.quote("-screen 0 1280x1024x24")]
 GIMP_TIMEOUT_S = 420
@@ -173,15 +174,8 @@ def test_plugin_imports_only_what_gimp_has(name: str) -> None:
 
 
 def _why_no_gimp() -> str | None:
-    if sys.platform != "linux":
-        return "GIMP 3 runs in a Debian trixie chroot, Linux only"
-    if not (CHROOT / GIMP.lstrip("/")).exists():
-        return (f"no GIMP 3 chroot at {CHROOT}: run tests/hosts/setup_gimp.sh (as root, ~2-4 min) "
-                "or set LIIF_GIMP_CHROOT")
-    if os.geteuid() != 0:
-        return "the GIMP tests need root (chroot and bind mounts)"
-    if not (shutil.which("unshare") and shutil.which("chroot")):
-        return "the GIMP tests need unshare and chroot (util-linux, coreutils)"
+    if (why := gimp_chroot.why_not_usable()) is not None:
+        return why
     if Path(sys.base_prefix).resolve() in (Path("/"), Path("/usr")):
         return ("this Python is the system's (/usr); it cannot be bind-mounted into the chroot without hiding the "
                 "chroot's own: run the tests from a venv made with a pyenv or standalone Python")
@@ -193,10 +187,7 @@ requires_gimp = pytest.mark.skipif(_why_no_gimp() is not None, reason=str(_why_n
 
 def _mount_points(work: Path) -> tuple[list[Path], list[Path]]:
     """Host folders the chroot needs (read-only: code and Pythons; read-write: ``work``), outermost only."""
-    wanted = {REPO, Path(sys.prefix), Path(sys.base_prefix)}
-    wanted |= {p.resolve() for p in wanted}
-    ro = sorted(p for p in wanted if not any(q != p and q in p.parents for q in wanted))
-    return ro, [work]
+    return gimp_chroot.outermost([REPO, Path(sys.prefix), Path(sys.base_prefix)]), [work]
 
 
 class Gimp:
@@ -241,37 +232,14 @@ class Gimp:
     def shell(self, name: str, command: str, env: dict[str, str] | None = None,
               during: Any = None) -> tuple[int, str]:
         """Run the shell ``command`` in the chroot, with the profile's environment; ``(exit code, output)``."""
-        env = {"HOME": str(self.work / "home"), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
-               "GIMP3_DIRECTORY": str(self.profile), "XDG_CONFIG_HOME": str(self.config_home),
+        env = {"HOME": str(self.work / "home"), "GIMP3_DIRECTORY": str(self.profile),
+               "XDG_CONFIG_HOME": str(self.config_home),
                "XDG_CACHE_HOME": str(self.work / "cache"), "XDG_DATA_HOME": str(self.work / "data"),
                "LIIF_UPSCALE_THREADS": THREADS, "LIIF_UPSCALE_PRECISION": os.environ["LIIF_UPSCALE_PRECISION"],
                **(env or {})}  # one thread and the precision of the expected results made here
         ro, rw = _mount_points(self.work)
-        root = shlex.quote(str(CHROOT))
-        lines = ["set -e", f"mount -t proc proc {root}/proc"]
-        for path in ro + rw:
-            q, inside = shlex.quote(str(path)), shlex.quote(f"{CHROOT}{path}")
-            lines += [f"mkdir -p {inside}", f"mount --bind {q} {inside}"]
-            if path in ro:
-                lines.append(f"mount -o remount,bind,ro {inside}")
-        # env -i: nothing of the host's environment (its PATH leads to pyenv's python3, which has no gi)
-        words = [shlex.quote(f"{k}={v}") for k, v in env.items()] + ["/bin/sh", "-c", shlex.quote(command)]
-        lines.append(" ".join([f"exec chroot {root} /usr/bin/env -i", *words]))
         log_path = self.work / f"{name}.log"
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
-                                     "\n".join(lines)], stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-            watcher = threading.Thread(target=during, daemon=True) if during else None
-            if watcher:
-                watcher.start()
-            try:
-                code = proc.wait(GIMP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                code = proc.wait()
-            if watcher:
-                watcher.join(60)
+        code = gimp_chroot.run(command, env, ro, rw, log_path, GIMP_TIMEOUT_S, during)
         return code, log_path.read_text(errors="replace")
 
 

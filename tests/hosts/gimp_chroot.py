@@ -1,0 +1,74 @@
+"""Running a command in the GIMP 3 chroot that ``setup_gimp.sh`` builds (Debian trixie, GIMP 3.0).
+
+Used by tests/test_gimp.py and by docs/editor_scaling.py. The project's machines run Debian 12,
+which has no GIMP 3: each command runs in a private mount namespace (``unshare --mount``) holding
+bind mounts of host folders at the same paths inside the chroot, so nothing stays mounted after
+the process ends. Needs root, ``unshare`` and ``chroot``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+CHROOT = Path(os.environ.get("LIIF_GIMP_CHROOT", "/tmp/liif-hosts/trixie"))
+GIMP = "/usr/bin/gimp-console-3.0"
+BASE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+
+
+def why_not_usable() -> str | None:
+    """Why GIMP cannot be run from here (``None``: it can)."""
+    if sys.platform != "linux":
+        return "GIMP 3 runs in a Debian trixie chroot, Linux only"
+    if not (CHROOT / GIMP.lstrip("/")).exists():
+        return (f"no GIMP 3 chroot at {CHROOT}: run tests/hosts/setup_gimp.sh (as root, ~2-4 min) "
+                "or set LIIF_GIMP_CHROOT")
+    if os.geteuid() != 0:
+        return "running GIMP in its chroot needs root (chroot and bind mounts)"
+    if not (shutil.which("unshare") and shutil.which("chroot")):
+        return "running GIMP in its chroot needs unshare and chroot (util-linux, coreutils)"
+    return None
+
+
+def outermost(paths: Sequence[Path]) -> list[Path]:
+    """``paths`` (and what they resolve to) without those inside another one: the folders to bind."""
+    wanted = set(paths) | {p.resolve() for p in paths}
+    return sorted(p for p in wanted if not any(q != p and q in p.parents for q in wanted))
+
+
+def run(command: str, env: dict[str, str], read_only: Sequence[Path], read_write: Sequence[Path], log_path: Path,
+        timeout: float, during: Callable[[], None] | None = None) -> int:
+    """Run the shell ``command`` in the chroot with only ``env`` (and a plain ``PATH``) as its environment,
+    the host folders given bound at their own paths; its output goes to ``log_path``; its exit status
+    (killed, with everything it started, after ``timeout`` seconds). ``during()`` runs in a thread meanwhile."""
+    root = shlex.quote(str(CHROOT))
+    lines = ["set -e", f"mount -t proc proc {root}/proc"]
+    for path in [*read_only, *read_write]:
+        q, inside = shlex.quote(str(path)), shlex.quote(f"{CHROOT}{path}")
+        lines += [f"mkdir -p {inside}", f"mount --bind {q} {inside}"]
+        if path in read_only:
+            lines.append(f"mount -o remount,bind,ro {inside}")
+    # env -i: nothing of the host's environment (its PATH leads to pyenv's python3, which has no gi)
+    words = [shlex.quote(f"{k}={v}") for k, v in {**BASE_ENV, **env}.items()] + ["/bin/sh", "-c", shlex.quote(command)]
+    lines.append(" ".join([f"exec chroot {root} /usr/bin/env -i", *words]))
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", "\n".join(lines)],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        watcher = threading.Thread(target=during, daemon=True) if during else None
+        if watcher:
+            watcher.start()
+        try:
+            code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            code = proc.wait()
+        if watcher:
+            watcher.join(60)
+    return code
