@@ -144,7 +144,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--model", default="default", help="default, a bundled name or a .safetensors")
     parser.add_argument("--data", type=Path, default=None, help="benchmark folder (default: as liif-eval)")
     parser.add_argument("--work", type=Path, default=None, help="keep the small images and every result here; "
-                        "a rerun with the same folder (and model) reuses the results already there")
+                        "a rerun with the same folder reuses the results already there (the model's: same weights)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"Markdown file to write (default {OUT}); "
                         "its crops beside it as PNG")
     args = parser.parse_args(argv)
@@ -154,6 +154,7 @@ def main(argv: list[str]) -> int:
     work.mkdir(parents=True, exist_ok=True)
     rendered = ev.render_sets(sets, work / "rendered")
     (name, model), = ev.compared_models([args.model])
+    weights = "{name}-{sha256}".format(**ev.model_id(model, args.model))  # the model's results are kept apart
 
     # the small images, as liif-eval makes them
     tasks = [(s, k, p) for s in sets for k in scales for p in ev.list_images(s, data, rendered)]
@@ -197,7 +198,7 @@ def main(argv: list[str]) -> int:
         hr = ev.modcrop(ev.load_rgb(path), scale)
         hr_f = hr.astype(np.float64) / 255.0
         lr_name = Path(item["lr"]).name
-        ours = result_path(work, "ours", model.name, lr_name)
+        ours = result_path(work, "ours", weights, lr_name)
         if not ours.is_file():  # rounded to 8 bits, as an 8-bit layer holds it: a PNG keeps it exactly
             ours.parent.mkdir(parents=True, exist_ok=True)
             sr = ev.upscale_ours(ev.load_rgb(Path(item["lr"])), hr.shape[:2], model)
