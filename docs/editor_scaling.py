@@ -1,6 +1,6 @@
 """Against the editors' own scaling: docs/eval/editor_scaling.md.
 
-    .venv/bin/python docs/editor_scaling.py [--sets Set5,Set14,ui,icons,docs] [--scales 2,3,4] [--out FILE]
+    .venv/bin/python docs/editor_scaling.py [--sets Set5,Set14,B100,ui,icons,docs] [--scales 2,3,4] [--out FILE]
 
 A Krita or GIMP user who does not use this plug-in enlarges with the editor's own Scale Image. The
 benchmark report compares the model with MATLAB's bicubic and PIL's Lanczos; here the real editors
@@ -139,7 +139,7 @@ def read_png(path: Path) -> np.ndarray:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="Set5,Set14,ui,icons,docs")
+    parser.add_argument("--sets", default="Set5,Set14,B100,ui,icons,docs")
     parser.add_argument("--scales", default="2,3,4")
     parser.add_argument("--model", default="default", help="default, a bundled name or a .safetensors")
     parser.add_argument("--data", type=Path, default=None, help="benchmark folder (default: as liif-eval)")
