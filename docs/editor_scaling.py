@@ -124,10 +124,8 @@ def stripes_text(work: Path, columns: list[tuple[str, str, str]]) -> list[str]:
             f"encoding the result again gives {light[0]}, {light[1]}, {light[1]}, {light[0]}.", "",
             "| Method | Output pixels 1-4 |", "| --- | --- |"]
     for label, editor, method in columns:
-        path = result_path(work, editor, method, "probe-stripes.png")
-        with Image.open(path) as im:
-            row = np.asarray(im.convert("RGB"))[2, 1:5, 0]
-        text.append(f"| {label} | {', '.join(str(int(v)) for v in row)} |")
+        row = read_png(result_path(work, editor, method, "probe-stripes.png"))[2, 1:5, 0] * 255.0
+        text.append(f"| {label} | {', '.join(str(round(v)) for v in row)} |")
     return text + [""]
 
 
