@@ -6,6 +6,7 @@ import html
 import re
 import xml.etree.ElementTree as ET
 
+from plugin.common import model_note as plugin_note
 from plugin.common.model_note import model_note
 
 INFO = {"models": ["liif-edsr", "liif-edsr-jpeg", "mine"], "jpeg_models": ["liif-edsr-jpeg"],
@@ -60,3 +61,11 @@ def test_a_model_for_jpeg_files_chosen_for_another_file_points_back_to_the_defau
         assert "<a " not in model_note(chosen, INFO, "/a/b.png"), chosen
     # a default made for JPEG files itself (a user's own install) has nothing better to offer
     assert "<a " not in model_note("liif-edsr-jpeg", dict(INFO, models=["liif-edsr-jpeg"]), "/a/b.png")
+
+
+def test_the_cli_and_the_plugins_take_the_same_files_for_jpeg():
+    """The rule is written twice (editor Pythons cannot import liif_core): both copies must agree,
+    or the CLI and the dialogs would suggest different models for the same file."""
+    from liif_core import cli
+
+    assert cli.JPEG_SUFFIXES == plugin_note.JPEG_SUFFIXES
