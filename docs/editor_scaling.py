@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -41,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "eval" / "editor_scaling.md"
 sys.path.insert(0, str(ROOT / "tests" / "hosts"))
 import gimp_chroot  # noqa: E402  (tests/hosts: how the GIMP chroot is run)
+import krita_home  # noqa: E402  (tests/hosts: Krita with a profile of its own)
 
 GIMP_METHODS = ("none", "linear", "cubic", "nohalo", "lohalo")
 GIMP_NAMES = {"none": "None", "linear": "Linear", "cubic": "Cubic", "nohalo": "NoHalo", "lohalo": "LoHalo"}
@@ -68,13 +68,8 @@ def run_krita(job: Path, work: Path) -> str | None:
     """Scale the job's images in Krita (kritarunner); ``None`` if it ran, else why not."""
     if shutil.which("kritarunner") is None:
         return "kritarunner not found (apt-get install krita python3-pyqt5)"
-    home, runtime = work / "krita-home", work / "krita-runtime"
-    home.mkdir(exist_ok=True)
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "QT_", "PYTHON")) and k != "DISPLAY"}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
-               XDG_CACHE_HOME=str(home / ".cache"), XDG_RUNTIME_DIR=str(runtime), QT_QPA_PLATFORM="offscreen",
-               PYTHONPATH=str(ROOT / "docs"))
+    env = krita_home.krita_env(work / "krita-home", work / "krita-runtime", QT_QPA_PLATFORM="offscreen",
+                               PYTHONPATH=str(ROOT / "docs"))
     runs_before = len(editor_runs(work, "Krita"))
     proc = subprocess.run(["kritarunner", "-s", "editor_scaling_krita", "-f", "main", str(job)], env=env, cwd=work,
                           capture_output=True, text=True, timeout=EDITOR_TIMEOUT_S)

@@ -662,6 +662,8 @@ def run_in_krita(window: Any) -> int:
 # pytest's side
 
 if pytest is not None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "hosts"))
+    import krita_home  # tests/hosts: Krita with a profile of its own (also used by docs/editor_scaling.py)
 
     def _load(name: str) -> Any:
         """One of the plug-in's pure modules, loaded from the source tree without its package (which needs Krita)."""
@@ -809,15 +811,10 @@ if pytest is not None:
         return cases, expect
 
     def krita_env(home: Path, **extra: str) -> dict[str, str]:
-        """A Krita environment whose profile, settings and worker configuration all live under ``home``."""
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("LIIF_UPSCALE_", "XDG_", "QT_", "PYTHON")) and k != "DISPLAY"}
-        env["LIIF_UPSCALE_PRECISION"] = os.environ["LIIF_UPSCALE_PRECISION"]  # as the reference's (conftest)
-        runtime = home.parent / "runtime"
-        runtime.mkdir(mode=0o700, exist_ok=True)
-        env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
-                   XDG_CACHE_HOME=str(home / ".cache"), XDG_RUNTIME_DIR=str(runtime), **extra)
-        return env
+        """A Krita environment whose profile, settings and worker configuration all live under ``home``;
+        the worker computes in the reference's precision (conftest)."""
+        return krita_home.krita_env(home, home.parent / "runtime",
+                                    LIIF_UPSCALE_PRECISION=os.environ["LIIF_UPSCALE_PRECISION"], **extra)
 
     _PROFILE: dict[str, Path] = {}
     _API: dict[str, Any] = {}
