@@ -616,3 +616,9 @@ def test_a_cycle_may_have_its_own_batch_and_resumes_exactly_across_it(tmp_path, 
     assert card["summary"] == "For tests." and card["inputs"] == "jpeg"
     again = json.loads(export(straight, tmp_path / "m.safetensors").with_suffix(".json").read_text())
     assert again["summary"] == "For tests." and again["inputs"] == "jpeg"  # a re-export keeps what the card says
+    card_path = tmp_path / "m.json"
+    card_path.write_text(json.dumps(dict(again, weights_dtype_check="measured")))
+    kept = json.loads(export(straight, tmp_path / "m.safetensors").with_suffix(".json").read_text())
+    assert kept["weights_dtype_check"] == "measured"  # same dtype: the earlier measurement still holds
+    half = json.loads(export(straight, tmp_path / "m.safetensors", half=True).with_suffix(".json").read_text())
+    assert half["weights_dtype"] == "float16" and "weights_dtype_check" not in half  # another dtype: not measured

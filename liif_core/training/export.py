@@ -27,7 +27,8 @@ def export(run: str | Path, out: str | Path, half: bool = False, hardware: str |
     model card beside it. ``summary`` says in a sentence what the model is for (the plug-ins show
     it beside the model's name); ``inputs="jpeg"`` marks a model made for images saved as JPEG,
     which the plug-ins suggest for an image opened from a JPEG file. Without them, the card's earlier
-    values stay."""
+    values stay; so does its ``weights_dtype_check`` (how storing in that dtype was measured to cost
+    nothing) while the dtype is the same."""
     run = Path(run)
     meta = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     cfg = meta["config"]
@@ -47,6 +48,7 @@ def export(run: str | Path, out: str | Path, half: bool = False, hardware: str |
     spans = batch_spans(cfg["train"], 0, meta["step"])
     out = Path(out)
     old = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {}
+    dtype = "float16" if half else "float32"
     card = {
         "name": out.stem,
         "summary": summary if summary is not None else old.get("summary", ""),
@@ -56,7 +58,9 @@ def export(run: str | Path, out: str | Path, half: bool = False, hardware: str |
                         "unfolding, cell decoding, local ensemble; our variant: the MLP output is added to a "
                         "bicubic interpolation of the input (residual 'bicubic skip'). Not an official checkpoint.",
         "parameters": sum(p.numel() for p in net.parameters()),
-        "weights_dtype": "float16" if half else "float32",
+        "weights_dtype": dtype,
+        **({"weights_dtype_check": old["weights_dtype_check"]}
+           if old.get("weights_dtype") == dtype and "weights_dtype_check" in old else {}),
         "training": {
             "config": cfg,
             "steps": meta["step"],
