@@ -2,7 +2,8 @@
 
     .venv/bin/python docs/jpeg_inputs.py [MODEL ...] [--qualities 90,75,50] [--scales 2,4] [--out FILE]
 
-A MODEL is ``default``, a bundled name or a ``.safetensors`` path (default: the shipped model).
+A MODEL is ``default``, a bundled name or a ``.safetensors`` path, or ``NAME=MODEL`` to label it
+``NAME`` (default: the shipped model).
 
 The benchmark protocol gives every method a clean small image: the HR downscaled with MATLAB's
 bicubic and quantised to 8 bits. Most photographs a user enlarges were saved as JPEG, whose
@@ -57,7 +58,8 @@ def crop(ups: list[np.ndarray], hr: np.ndarray, scale: int) -> list[np.ndarray]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="*", default=["default"], help="default, a bundled name or a .safetensors")
+    parser.add_argument("models", nargs="*", default=["default"],
+                        help="default, a bundled name or a .safetensors; NAME=MODEL labels it NAME")
     parser.add_argument("--qualities", default="90,75,50", help="JPEG qualities, besides the clean input")
     parser.add_argument("--scales", default="2,4")
     parser.add_argument("--data", type=Path, default=None, help="benchmark folder (default: as liif-eval)")

@@ -2,7 +2,7 @@
 
     .venv/bin/python docs/structures.py [MODEL ...] [--out FILE]    (default: the shipped model)
 
-A MODEL is ``default``, a bundled name or a ``.safetensors`` path.
+A MODEL is ``default``, a bundled name or a ``.safetensors`` path, or ``NAME=MODEL`` to label it ``NAME``.
 
 Our photo scores trail the paper most on Urban100 (buildings). To work on that without tuning on
 Urban100, training gained a source of rendered building views
@@ -33,7 +33,8 @@ SCALES = (2, 3, 4)
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="*", default=["default"], help="default, a bundled name or a .safetensors")
+    parser.add_argument("models", nargs="*", default=["default"],
+                        help="default, a bundled name or a .safetensors; NAME=MODEL labels it NAME")
     parser.add_argument("--out", type=Path, default=OUT, help=f"Markdown table to write (default {OUT})")
     args = parser.parse_args(argv)
     models = ev.compared_models(args.models)

@@ -2,8 +2,8 @@
 
     .venv/bin/python docs/text_colour.py [MODEL ...] [--out FILE]    (default: the shipped model)
 
-A MODEL is ``default``, a bundled name or a ``.safetensors`` path; the committed table compares
-two earlier shipped models with the shipped one: 11706 steps (``git show
+A MODEL is ``default``, a bundled name or a ``.safetensors`` path, or ``NAME=MODEL`` to label it
+``NAME``; the committed table compares two earlier shipped models with the shipped one: 11706 steps (``git show
 1b5c298:weights/liif-edsr.safetensors`` and the ``.json`` beside it, into
 out/prev/liif-edsr-11706.*) and 67127 steps (the same from ``850f482``).
 
@@ -71,7 +71,8 @@ def render(fg: tuple[int, int, int], bg: tuple[int, int, int]) -> np.ndarray:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="*", default=["default"], help="default, a bundled name or a .safetensors")
+    parser.add_argument("models", nargs="*", default=["default"],
+                        help="default, a bundled name or a .safetensors; NAME=MODEL labels it NAME")
     parser.add_argument("--out", type=Path, default=OUT, help=f"Markdown table to write (default {OUT})")
     args = parser.parse_args(argv)
     sources = args.models

@@ -198,10 +198,17 @@ def upscale_ours(lr: np.ndarray, out_hw: tuple[int, int], model: Any, self_ensem
 
 def compared_models(sources: Sequence[str]) -> list[tuple[str, Any]]:
     """The models a comparison script was given, loaded on the CPU in full float32 (as the protocol
-    scores) and named as given (``default`` as ``shipped``)."""
+    scores) and named as given (``default`` as ``shipped``), or ``NAME=MODEL``: ``MODEL`` named
+    ``NAME``, so that a candidate file scored from a scratch folder is labelled as it will ship."""
     from liif_core.weights import load_model
 
-    return [(s if s != "default" else "shipped", load_model(s, device="cpu", precision="float32")) for s in sources]
+    models = []
+    for source in sources:
+        name, sep, model = source.partition("=")
+        if not sep or not name or "/" in name or "\\" in name:  # a path that holds "=" is a path
+            name, model = source, source
+        models.append((name if name != "default" else "shipped", load_model(model, device="cpu", precision="float32")))
+    return models
 
 
 def models_legend(models: Sequence[tuple[str, Any]]) -> str:

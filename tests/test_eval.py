@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from liif_core import eval as ev
-from liif_core.errors import InputError
+from liif_core.errors import InputError, ModelError
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -127,6 +127,11 @@ def test_compared_models_are_named_as_given(tiny_model_path: Path) -> None:
     models = ev.compared_models([str(tiny_model_path)])
     assert [n for n, _ in models] == [str(tiny_model_path)] and models[0][1].device.type == "cpu"
     assert ev.models_legend(models) == f"- `{tiny_model_path}`: ? training steps"  # its card has no training
+    labelled = ev.compared_models([f"candidate={tiny_model_path}", "default"])
+    assert [n for n, _ in labelled] == ["candidate", "shipped"]
+    assert labelled[0][1].card == models[0][1].card
+    with pytest.raises(ModelError, match="not found: .*x=y"):  # a path holding "=" stays one path
+        ev.compared_models([str(tiny_model_path.parent / "x=y.safetensors")])
 
 
 def test_cli_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
