@@ -900,11 +900,12 @@ def test_dialog_result_line_tells_the_time_the_worker_expects(gui_run) -> None:
     size, seconds, speed = result_line(gui_run[0]["dialog_estimate"])
     assert size == "Result: 400 x 240 → 800 x 480 px (×2)"
     work = liif_core.work(gui_run[1]["noisy"], size=(800, 480), model=model)
+    expected = work * per_output / speed
     # the varying alpha's pass is half the work: the rounded text must tell an estimate that skipped it
     # (a job of 7.5 s or more at the measured speed; this one is 11 s on a 2-core Xeon with AMX)
-    assert format_seconds(work * per_output / speed) != format_seconds(work / 2 * per_output / speed), \
+    assert format_seconds(expected) != format_seconds(expected / 2), \
         "too small a job to tell estimates apart by their rounded text"
-    assert seconds == format_seconds(work * per_output / speed), (seconds, work, speed)
+    assert seconds == format_seconds(expected), (seconds, work, speed)
     size, seconds, speed = result_line(gui_run[0]["dialog_in_place"])
     assert size == "Result: 8 x 6 → 16 x 12 px (×2), 2 layers redrawn in place"
     work = sum(liif_core.work(source, size=(plan.width, plan.height), model=model)
@@ -984,8 +985,9 @@ def _read_xwd(path: str) -> np.ndarray:
 
 def _find(screen: np.ndarray, patch: np.ndarray) -> tuple[int, int] | None:
     """Where ``patch`` appears in ``screen`` pixel for pixel (top-left ``(x, y)``), or None. A value
-    may differ by one level: bfloat16 matrix products (auto precision on an AMX CPU) can round one
-    value of a 360 x 240 window differently when the window moves (seen once in 259200 values)."""
+    may differ by one level: a window computed on its own multiplies matrices of another shape, which
+    a CPU may sum in another order (on a 2-core Xeon with AMX, one value of a 360 x 240 window in
+    259200 rounded the other way, also from ``liif_core.upscale(..., region=...)`` in float32)."""
     ph, pw = patch.shape[:2]
     screen, patch = screen.astype(np.int16), patch.astype(np.int16)
     for y, x in np.argwhere((np.abs(screen - patch[0, 0]) <= 1).all(axis=-1)):
