@@ -47,7 +47,7 @@ def main() -> int:
     t0 = time.perf_counter()
     scores: dict[tuple[str, str], list[tuple[float, float]]] = {}
     crops: dict[str, list[np.ndarray]] = {}
-    below: list[str] = []  # images where ours scores under bicubic: misplaced glyphs favour the blur
+    below: list[str] = []  # images where ours scores under bicubic (README: most likely misplaced glyphs)
     for set_name, name, lr, hr in pairs():
         hr_f = hr / 255.0
         outs = {}
