@@ -95,6 +95,30 @@ def test_weight_average_resumes_exactly_and_is_validated_and_exported(tmp_path):
             assert torch.equal(tensor, a["ema"]["params"][name]), name
     card = shipped.card["training"]
     assert card["held_out_validation_psnr_rgb"] == log[-1]["val_ema"] and "average" in card["weights"]
+    assert json.loads((tmp_path / "avg.train.json").read_text()) == card["config"] == tiny
+
+
+def test_export_records_a_config_with_new_notes_but_refuses_other_settings(tmp_path):
+    """``export --config`` puts a config whose notes say why this step ships on the card and in
+    ``NAME.train.json``; a config with any other setting changed is not the run's and is refused
+    before anything is written."""
+    from liif_core.training.export import export
+
+    cfg, data = _setup(tmp_path)
+    torch.set_num_threads(1)
+    run = train_mod.train(cfg, tmp_path / "run", data, max_steps=2)
+    noted = json.loads(cfg.read_text())
+    noted["train"]["_note"] = "exported at step 2 because it is the test's"
+    (tmp_path / "noted.json").write_text(json.dumps(noted))
+    out = export(run, tmp_path / "m.safetensors", config=tmp_path / "noted.json")
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["training"]["config"] == noted == json.loads((tmp_path / "m.train.json").read_text())
+
+    noted["train"]["lr"] = noted["train"]["lr"] * 2
+    (tmp_path / "other.json").write_text(json.dumps(noted))
+    with pytest.raises(ValueError, match="only its notes"):
+        export(run, tmp_path / "n.safetensors", config=tmp_path / "other.json")
+    assert not list(tmp_path.glob("n.*"))
 
 
 def test_a_resume_keeps_the_optimizers_own_implementation_and_the_weights_layout():

@@ -3,8 +3,11 @@
 ``python -m liif_core.training.export RUN_DIR weights/NAME.safetensors [--half]`` writes the
 weights (fp16 if asked: half the size, see the card's evaluation for the effect) and a card with
 the architecture, training data, steps, hardware and time. ``--ema`` ships the run's weight
-average (``last.ema.pt``) instead of the last step's weights. ``liif_core.eval --card`` later adds
-the evaluation table to the same card.
+average (``last.ema.pt``) instead of the last step's weights. ``--config`` records a config whose
+notes (keys starting with ``_``) say more than those the run trained with, e.g. why this step is
+shipped; it must otherwise be the run's own. The recorded config is also written beside the weights
+as ``NAME.train.json``: the file that retrains the model. ``liif_core.eval --card`` later adds the
+evaluation table to the same card.
 """
 
 from __future__ import annotations
@@ -12,26 +15,44 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from liif_core import models
 from liif_core.training.ema import WeightAverage
-from liif_core.training.train import batch_spans
+from liif_core.training.train import batch_spans, load_config
 from liif_core.weights import save_model
 
 
+def without_notes(value: Any) -> Any:
+    """``value`` with every key that starts with ``_`` (a config's notes) removed, at any depth."""
+    if isinstance(value, dict):
+        return {k: without_notes(v) for k, v in value.items() if not k.startswith("_")}
+    if isinstance(value, list):
+        return [without_notes(v) for v in value]
+    return value
+
+
 def export(run: str | Path, out: str | Path, half: bool = False, hardware: str | None = None,
-           ema: bool = False, summary: str | None = None, inputs: str | None = None) -> Path:
+           ema: bool = False, summary: str | None = None, inputs: str | None = None,
+           config: str | Path | None = None) -> Path:
     """Write the run's last checkpoint (or, with ``ema``, its weight average) as ``out`` with a
     model card beside it. ``summary`` says in a sentence what the model is for (the plug-ins show
     it beside the model's name); ``inputs="jpeg"`` marks a model made for images saved as JPEG,
     which the plug-ins suggest for an image opened from a JPEG file. Without them, the card's earlier
     values stay; so does its ``weights_dtype_check`` (how storing in that dtype was measured to cost
-    nothing) while the dtype is the same."""
+    nothing) while the dtype is the same. ``config`` replaces the run's stored config on the card and
+    in ``NAME.train.json`` and may differ from it only in its notes."""
     run = Path(run)
     meta = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     cfg = meta["config"]
+    if config is not None:
+        given = load_config(config)
+        if without_notes(given) != without_notes(cfg):
+            raise ValueError(f"{config} is not the config {run} trained with (step {meta['step']}): "
+                             "only its notes (keys starting with '_') may differ")
+        cfg = given
     net = models.make(cfg["model"])
     net.load_state_dict(meta["model"])
     averaged = None
@@ -78,6 +99,7 @@ def export(run: str | Path, out: str | Path, half: bool = False, hardware: str |
         "licence": "weights trained by the LIIF Upscale project; training images belong to their authors",
     }
     save_model(net, cfg["model"], out, card, half=half)
+    out.with_name(f"{out.stem}.train.json").write_text(json.dumps(cfg, indent=2) + "\n")
     return out
 
 
@@ -90,8 +112,10 @@ def main() -> None:
     parser.add_argument("--ema", action="store_true", help="ship the run's weight average (last.ema.pt)")
     parser.add_argument("--summary", help="what the model is for, in a sentence (default: the card's earlier one)")
     parser.add_argument("--inputs", choices=["jpeg"], help="mark a model made for images saved as JPEG")
+    parser.add_argument("--config", help="the config to record, the run's own with other notes "
+                                         "(default: the one stored in the checkpoint)")
     args = parser.parse_args()
-    print(export(args.run, args.out, args.half, args.hardware, args.ema, args.summary, args.inputs))
+    print(export(args.run, args.out, args.half, args.hardware, args.ema, args.summary, args.inputs, args.config))
 
 
 if __name__ == "__main__":
