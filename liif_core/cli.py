@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda, cuda:N or mps")
     p.add_argument("--precision", choices=["auto", *PRECISIONS],
                    help="what the decoder computes in (default: LIIF_UPSCALE_PRECISION, else auto: bfloat16 "
-                        "where the CPU multiplies it natively, 1.5-1.8 times faster; float32 elsewhere)")
+                        "where the CPU multiplies it natively, 1.4-2.1 times faster; float32 elsewhere)")
     p.add_argument("--tile", type=int, help="tile side in input pixels (default: from available memory)")
     views = p.add_mutually_exclusive_group()
     views.add_argument("--self-ensemble", dest="views", action="store_const", const=8, default=1,

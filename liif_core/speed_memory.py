@@ -5,7 +5,7 @@ The editors' dialogs estimate a job's time before it starts from the speed the w
 call (GIMP), so without memory the first job of every session had no estimate, and GIMP never had
 one. The speed is remembered per device (the CPU's model and core count, the GPU's name) and per
 decoder precision, so a changed machine, a second GPU or a switch between float32 and bfloat16
-(1.5-1.8x apart on a CPU) does not inherit a wrong number.
+(1.4-2.1x apart on a CPU) does not inherit a wrong number.
 
 The file is a cache: it is rewritten whole after each measured job, and anything unreadable in it
 is ignored (the next job writes a good one).

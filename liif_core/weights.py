@@ -162,7 +162,7 @@ def load_model(source: str | os.PathLike = "default", device: str | torch.device
 
     ``precision`` (``auto``, ``float32``, ``bfloat16``, ``float16``; ``None``: the
     ``LIIF_UPSCALE_PRECISION`` setting, else ``auto``) is what the decoder's hidden layers compute
-    in: ``auto`` takes bfloat16 where the CPU multiplies it natively, 1.5-1.8 times faster at no
+    in: ``auto`` takes bfloat16 where the CPU multiplies it natively, 1.4-2.1 times faster at no
     measurable cost (see :func:`liif_core.devices.resolve_precision`).
     """
     path = _resolve(source)
