@@ -590,6 +590,8 @@ def test_fit_minutes_fits_the_last_cycle_and_resume_asks_for_it(tmp_path, monkey
     tiny["train"]["cycles"].append({"steps": 6, "lr": 1e-4})  # a further cycle may be appended
     cfg.write_text(json.dumps(tiny))
     train_mod.train(cfg, run, data, max_steps=4 + length + 2)
+    text = (run / "config.json").read_text()  # the run folder says the schedule it is on
+    assert json.loads(text)["train"]["cycles"][-1] == {"steps": 6, "lr": 1e-4} and text.endswith("}\n")
     with pytest.raises(LiifError, match="must not have started"):
         train_mod.train(cfg, run, data, fit_minutes=1)  # inside the last cycle now
 

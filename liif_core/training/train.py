@@ -248,6 +248,11 @@ def _val_means(model, images: dict[str, list[torch.Tensor]], s: float, crop: int
             "sources": {name: sum(o for o, _ in pairs) / len(pairs) for name, pairs in scores.items()}}
 
 
+def _write_config(run: Path, cfg: dict[str, Any]) -> None:
+    """The run's ``config.json``: the config its checkpoints store, readable beside them."""
+    (run / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+
+
 def save_checkpoint(run: Path, model, optimizer, step: int, total: int, cfg: dict, elapsed: float,
                     ema: WeightAverage | None = None) -> None:
     """Write ``last.pt``, ``last.optim.pt`` and ``last.ema.pt`` atomically (separate files keep
@@ -407,12 +412,11 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
         check_resumable_schedule(meta["config"]["train"], tc, step)
         total = total_steps(tc) if "cycles" in tc else meta["total_steps"]
         print(f"resuming {run} at step {step} of {total}")
-    else:
-        (run / "config.json").write_text(json.dumps(cfg, indent=2))
     if fit_minutes and step and ("cycles" not in tc or total - tc["cycles"][-1]["steps"] < step):
         raise LiifError(f"--fit-minutes sets the length of the schedule's last cycle, which must not have "
                         f"started: the run is at step {step}; append a cycle to the config to fit that one"
                         if "cycles" in tc else "--fit-minutes fits a schedule without cycles only from scratch")
+    _write_config(run, cfg)  # the schedule the run is on now, an appended cycle included
     forward = torch.compile(model) if compile_model else model  # the weights stay model's own
     log = open(run / "log.jsonl", "a")
     # mixed precision (bfloat16 autocast: convolutions and matrix products) where it is fast: on a GPU,
@@ -473,7 +477,7 @@ def train(config: str | Path, out: str | Path, data_root: str | Path | None = No
                           f"step {total}; write that into train.cycles of {config} to resume or reproduce this run")
                 else:
                     print(f"measured {rate:.2f} steps/s: total steps set to {total}")
-                (run / "config.json").write_text(json.dumps(cfg, indent=2))
+                _write_config(run, cfg)
                 log.write(json.dumps(fitted) + "\n")
         out_of_time = minutes is not None and time.time() - start > minutes * 60
         logging = step % every_log == 0 or step == stop
