@@ -150,7 +150,7 @@ def _pixels(path: Path, im: Image.Image, icc: bytes | None) -> tuple[np.ndarray,
     if mode == "I":
         return np.asarray(im).clip(0, 65535).astype(np.uint16)[..., None], icc
     if mode == "F":
-        return np.asarray(im, dtype=np.float32).clip(0, 1)[..., None], icc
+        return np.asarray(im, dtype=np.float32)[..., None], icc  # HDR values beyond 0..1 are kept
     if mode == "CMYK":
         if icc is not None and _profile_space(icc) == "CMYK":
             srgb = ImageCms.createProfile("sRGB")

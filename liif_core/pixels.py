@@ -5,10 +5,13 @@ upscaled by the network too (as a grey image), so shape edges get the same crisp
 Colour under fully or partly transparent pixels is meaningless and often black or garbage; it
 would bleed into visible edges as dark fringes. So before upscaling, colour is replaced where
 alpha is low by an alpha-weighted average of the visible colour nearby (a push-pull pyramid),
-and the result keeps straight (not premultiplied) colour.
+and the result keeps straight (not premultiplied) colour. Float colour beyond [0, 1] (HDR) is
+upscaled as a plane of its own and added back, so it keeps its range (:func:`beyond_range`).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -82,6 +85,49 @@ def split(image: np.ndarray, linear: bool = False,
         return colour.contiguous(), alpha
     colour, alpha = planes(arr)
     return fill_transparent(colour, alpha, (r0, r1, c0, c1)), alpha[r0:r1, c0:c1]
+
+
+class Beyond(NamedTuple):
+    """Float colour outside [0, 1] (:func:`beyond_range`)."""
+
+    plane: torch.Tensor  # (3, H, W): 0.5 + (value - clipped value) / (2 * reach)
+    reach: float  # the largest distance beyond [0, 1] in the whole image
+    low: float  # the result's colour range: the input's, widened to hold [0, 1]
+    high: float
+
+
+def beyond_range(image: np.ndarray, crop: tuple[int, int, int, int] | None = None) -> Beyond | None:
+    """Float colour outside [0, 1], which :func:`split` clips: ``None`` when there is none (always
+    for integer images).
+
+    HDR highlights above 1 in a float layer or image, and out-of-gamut colour below 0, would
+    otherwise be lost. The part beyond the range becomes an image in [0, 1] (flat 0.5 where nothing
+    is beyond) that the model upscales like any other, so its edges are as crisp as the colour's;
+    the result's colour is the clipped colour's upscale plus ``2 * reach * (upscaled plane - 0.5)``,
+    kept within the input's own range as an image within [0, 1] is kept within that. Stored
+    values, never sRGB-encoded: for linear light the part beyond is added in linear light. Fully
+    transparent pixels, whose colour nobody sees, add nothing. ``crop`` as for :func:`split`
+    (``reach`` and the range still from the whole image, so a window is computed as in the whole)."""
+    if image.dtype != np.float32:
+        return None
+    h, w, c = check_image(image)
+    arr = image.reshape(h, w, c)
+    colour = arr[..., :3 if c >= 3 else 1]
+    if float(colour.min()) >= 0 and float(colour.max()) <= 1:  # the usual case, found without a copy
+        return None
+    visible = arr[..., c - 1] > 0 if c in (2, 4) else None
+    seen = colour if visible is None else colour[visible]
+    if seen.size == 0 or (float(seen.min()) >= 0 and float(seen.max()) <= 1):
+        return None
+    low, high = min(0.0, float(seen.min())), max(1.0, float(seen.max()))
+    reach = max(-low, high - 1)
+    r0, r1, c0, c1 = crop or (0, h, 0, w)
+    part = colour[r0:r1, c0:c1]
+    part = part - part.clip(0, 1)
+    if visible is not None:
+        part = np.where(visible[r0:r1, c0:c1, None], part, np.float32(0))
+    plane = torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32)).permute(2, 0, 1) / (2 * reach) + 0.5
+    return Beyond(plane.expand(3, *plane.shape[1:]).contiguous(), reach, low, high)
 
 
 def fill_transparent(colour: torch.Tensor, alpha: torch.Tensor,

@@ -14,7 +14,7 @@ import torch
 from liif_core.devices import PRECISION_ENV, ThreadGovernor
 from liif_core.errors import InputError, MemoryLimitError
 from liif_core.flat import quiet_map
-from liif_core.pixels import DTYPES, check_image, split, srgb_decode, to_dtype
+from liif_core.pixels import DTYPES, Beyond, beyond_range, check_image, split, srgb_decode, to_dtype
 from liif_core.self_ensemble import View, views
 from liif_core.tiling import Plan, input_window, plan_tiles, run_tiles
 from liif_core.weights import Model, load_model
@@ -22,7 +22,7 @@ from liif_core.weights import Model, load_model
 MEMORY_LIMIT_ENV = "LIIF_UPSCALE_MEMORY_LIMIT"
 _CACHE: dict[tuple[str, str, str], Model] = {}
 # the input planes and flat maps the last work() prepared, for the upscale of the same pixels that
-# usually follows (an editor's estimate, then its job): (key, (colour, alpha, flat maps))
+# usually follows (an editor's estimate, then its job): (key, (colour, alpha, beyond, flat maps))
 _kept: tuple[tuple, tuple] | None = None
 _kept_lock = threading.Lock()
 
@@ -142,9 +142,15 @@ class _Job:
                                    f"{limit / 2**30:.1f} GiB; choose a smaller size or raise {MEMORY_LIMIT_ENV}")
         self.model, self.part, self.tile = m, part, int(tile) if tile else auto_tile(m)
         self.in_hw, self.out_hw, self.window, self.channels = (h, w), (oh, ow), (x0, y0, rw, rh), c
-        colour, alpha, self.quiet = _prepare(image, linear, part, m.net.skip is not None, keep, region is None)
+        colour, alpha, beyond, self.quiet = _prepare(image, linear, part, m.net.skip is not None, keep,
+                                                     region is None)
         self.alpha = alpha
         self.planes = [colour] + ([alpha.expand(3, *alpha.shape)] if alpha is not None else [])
+        self.kinds = ["colour"] + (["alpha"] if alpha is not None else [])
+        self.beyond = beyond  # float colour beyond [0, 1]: its own plane (pixels.beyond_range)
+        if beyond is not None:
+            self.planes.append(beyond.plane)
+            self.kinds.append("beyond")
 
     def plan(self, i: int, view: View) -> Plan:
         """The tiles of plane i's pass through ``view``, decoding only where it is not flat."""
@@ -190,13 +196,15 @@ def forget() -> int:
         kept, _kept = _kept, None
     if kept is None:
         return 0
-    colour, alpha, quiet = kept[1]
-    return sum(t.nbytes for t in (colour, alpha, *quiet) if t is not None)
+    colour, alpha, beyond, quiet = kept[1]
+    planes = (colour, alpha, beyond.plane if beyond is not None else None, *quiet)
+    return sum(t.nbytes for t in planes if t is not None)
 
 
 def _prepare(image: np.ndarray, linear: bool, part: tuple[int, int, int, int], skip: bool, keep: bool,
-             whole: bool) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor | None]]:
-    """The colour and alpha planes of ``image``'s ``part`` and, per plane, where the result is the
+             whole: bool) -> tuple[torch.Tensor, torch.Tensor | None, Beyond | None, list[torch.Tensor | None]]:
+    """The colour and alpha planes of ``image``'s ``part``, the float colour beyond [0, 1]
+    (:func:`~liif_core.pixels.beyond_range`) and, per plane, where the result is the
     skip alone (flat areas; only a model with a ``skip`` has them): what :func:`work` kept for the
     same pixels when there is such, else made now. ``keep`` (work): kept in turn. A job of the
     whole result (``whole``) releases what was kept either way; a preview's leaves it alone."""
@@ -213,10 +221,12 @@ def _prepare(image: np.ndarray, linear: bool, part: tuple[int, int, int, int], s
             _kept = None
     if found is None:
         colour, alpha = split(image, linear, part)
-        quiet: list[torch.Tensor | None] = [None] * (1 if alpha is None else 2)
+        beyond = beyond_range(image, part)
+        extra = ([alpha[None]] if alpha is not None else []) + ([beyond.plane] if beyond is not None else [])
+        quiet: list[torch.Tensor | None] = [None] * (1 + len(extra))
         if skip:
-            quiet = [quiet_map(colour, alpha)] + ([quiet_map(alpha[None])] if alpha is not None else [])
-        found = (colour, alpha, quiet)
+            quiet = [quiet_map(colour, alpha)] + [quiet_map(p) for p in extra]
+        found = (colour, alpha, beyond, quiet)
     if keep:
         with _kept_lock:
             _kept = (key, found)
@@ -230,7 +240,10 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
             region: Sequence[int] | None = None, linear: bool = False) -> np.ndarray:
     """Upscale ``image`` (H x W or H x W x C; uint8, uint16 or float32) to exactly the requested size.
 
-    Returns a new array with the input's dtype and channels; the input is never modified. Raises
+    Returns a new array with the input's dtype and channels; the input is never modified. Float
+    values lie in [0, 1], except where the input's colour goes beyond (HDR highlights, colour below
+    0): that part is upscaled too and the result keeps the input's range
+    (:func:`~liif_core.pixels.beyond_range`). Raises
     :class:`~liif_core.errors.InputError` for unusable input and
     :class:`~liif_core.errors.Cancelled` when ``cancel()`` returns true (no partial result).
     ``self_ensemble`` averages passes over flipped and transposed views of the input, for a slightly
@@ -270,11 +283,18 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
     for i, plane in enumerate(planes):
         inp = ((plane.to(m.device) - 0.5) / 0.5).unsqueeze(0)
 
-        def store(rows: slice, cols: slice, block: torch.Tensor, i: int = i) -> None:
+        def store(rows: slice, cols: slice, block: torch.Tensor, kind: str = job.kinds[i]) -> None:
             """Write a normalised ``(rows, cols, 3)`` block of plane i into the result (window coordinates)."""
             values = block.float() * 0.5 + 0.5
-            if i == 1:  # alpha: the mean of the three identical-input channels
+            if kind == "alpha":  # the mean of the three identical-input channels
                 out[rows, cols, c - 1] = to_dtype(values.mean(dim=-1), image.dtype)
+                return
+            if kind == "beyond":  # added to the colour stored before it (float images only)
+                b = job.beyond
+                part = values if c >= 3 else values.mean(dim=-1, keepdim=True)  # grey: the mean
+                part = (part.clamp(0, 1) - 0.5) * (2 * b.reach)  # the plane's upscale, clipped as any image's
+                n = part.shape[-1]
+                out[rows, cols, :n] = np.clip(out[rows, cols, :n] + part.cpu().numpy(), b.low, b.high)
                 return
             colour = values if c >= 3 else values.mean(dim=-1)  # grey: the mean of the three
             if linear:

@@ -232,6 +232,63 @@ def test_linear_light_is_upscaled_in_srgb_form(tiny, dtype, channels):
     assert np.abs(got[..., colour] - plain[..., colour]).mean() > 0.01  # the flag does change the colour
 
 
+@pytest.mark.parametrize("channels, linear", [(3, False), (4, True), (2, False), (0, True)])
+def test_float_colour_beyond_0_1_keeps_its_range(tiny, channels, linear):
+    """HDR highlights above 1 and colour below 0 in a float image are not clipped: the part beyond
+    [0, 1] is upscaled as an image of its own (0.5 + beyond / (2 * reach)) and added to the
+    clipped colour's upscale, within the input's own range. Colour under fully transparent pixels
+    plays no part, and a window of the result is that of the whole."""
+    image = rand_image(12, 14, channels, np.float32, seed=8)
+    hdr = image.reshape(12, 14, -1).copy()
+    n = 3 if hdr.shape[2] >= 3 else 1
+    hdr[3:7, 4:9, :n] *= 6  # highlights up to 6
+    hdr[8:11, 2:6, :n] -= 0.4  # some colour below 0
+    if hdr.shape[2] in (2, 4):
+        hdr[..., -1] = np.where(hdr[..., -1] > 0.25, hdr[..., -1], 0)
+        hdr[3:11, 2:9, -1] = 1
+        hdr[0, 0, -1], hdr[0, 0, :n] = 0, 100  # hidden: must not count
+    visible = hdr[..., :n][hdr[..., -1] > 0] if hdr.shape[2] in (2, 4) else hdr[..., :n]
+    low, high = float(visible.min()), float(visible.max())
+    assert low < -0.1 and high > 4
+    hdr = hdr.reshape(image.shape)
+    got = liif_core.upscale(hdr, scale=3, model=tiny, tile=8, linear=linear)
+    assert got.shape == (36, 42) + image.shape[2:]
+
+    # what it must equal: the clipped colour's upscale, plus the part beyond upscaled as an image
+    flat = hdr.reshape(12, 14, -1)
+    clipped = flat.copy()
+    clipped[..., :n] = clipped[..., :n].clip(0, 1)
+    beyond = flat[..., :n] - clipped[..., :n]
+    if flat.shape[2] in (2, 4):
+        beyond = np.where(flat[..., -1:] > 0, beyond, 0)
+    reach = max(-low, high - 1)
+    plane = np.ascontiguousarray((0.5 + beyond / (2 * reach)).astype(np.float32))
+    base = liif_core.upscale(clipped.reshape(image.shape), scale=3, model=tiny, tile=8, linear=linear)
+    up = liif_core.upscale(plane, scale=3, model=tiny, tile=8).reshape(36, 42, n)
+    want = base.reshape(36, 42, -1).copy()
+    want[..., :n] = (want[..., :n] + 2 * reach * (up - 0.5)).clip(low, high)
+    got = got.reshape(want.shape)
+    assert np.abs(got - want).max() < 1e-5 * reach
+    assert got[..., :n].max() > 3 and got[..., :n].min() < -0.1  # the range is kept
+    if flat.shape[2] in (2, 4):
+        assert np.array_equal(got[..., -1], want[..., -1])  # alpha as without the part beyond
+
+    window = liif_core.upscale(hdr, scale=3, model=tiny, tile=8, linear=linear, region=(20, 5, 15, 12))
+    assert np.abs(window.reshape(12, 15, -1) - got[5:17, 20:35]).max() < 1e-5 * reach
+
+
+def test_nothing_is_beyond_0_1_in_integer_images_or_floats_within_it():
+    from liif_core.pixels import beyond_range
+
+    assert beyond_range(rand_image(5, 6, 3, np.uint16)) is None
+    assert beyond_range(rand_image(5, 6, 4, np.float32)) is None
+    hidden = rand_image(5, 6, 2, np.float32)
+    hidden[0, 0] = (7.0, 0.0)  # beyond, but fully transparent
+    assert beyond_range(hidden) is None
+    hidden[0, 0, 1] = 0.01
+    assert beyond_range(hidden).high == 7.0
+
+
 @pytest.mark.parametrize("region", [(0, 0, 31, 20), (0, 0, 5, 4), (26, 15, 5, 5), (7, 3, 17, 11), (30, 0, 1, 20)])
 @pytest.mark.parametrize("self_ensemble", [False, True])
 @pytest.mark.parametrize("holes", [False, True])

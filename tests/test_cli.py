@@ -242,6 +242,16 @@ def test_float_tiff_stays_float(tmp_path):
     assert back.dtype == np.float32 and np.array_equal(back, arr)
 
 
+def test_float_tiff_keeps_hdr_values_beyond_0_1(tiny_model_path, tmp_path):
+    arr = np.random.default_rng(4).random((6, 7, 1), dtype=np.float32)
+    arr[1:4, 2:5] *= 10
+    arr[5, :3] -= 0.5
+    write_image(tmp_path / "hdr.tif", arr)
+    assert run(tiny_model_path, str(tmp_path / "hdr.tif"), "-o", str(tmp_path / "big.tif"), "--scale", "2") == 0
+    big = read_image(tmp_path / "big.tif")
+    assert big.shape == (12, 14, 1) and big.max() > 5 and big.min() < -0.1
+
+
 def test_float64_is_written_like_float32(tmp_path):
     arr = np.random.default_rng(3).random((4, 5, 3))
     write_image(tmp_path / "d.png", arr)

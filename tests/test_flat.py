@@ -208,7 +208,8 @@ def test_what_work_prepared_serves_the_job_of_the_same_pixels(tiny, monkeypatch)
 
     # forget(): the job is not coming (an editor's dialog was cancelled): what was kept goes
     liif_core.work(image, scale=2.5, model=tiny)
-    colour, alpha, flat = module._kept[1]
+    colour, alpha, beyond, flat = module._kept[1]
+    assert beyond is None  # a uint8 image: nothing beyond 0..1
     held = colour.nbytes + alpha.nbytes + sum(m.nbytes for m in flat)
     assert held >= 36 * 44 * 4 * 4 and liif_core.forget() == held  # at least the four float32 planes
     assert module._kept is None and liif_core.forget() == 0

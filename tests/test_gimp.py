@@ -289,6 +289,10 @@ def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str,
         {"width": 15, "output": "image"})
     add("float_new_image", "rgb", "FLOAT_NON_LINEAR", (5, 4), [("flt", _pixels((4, 5, 3), np.float32, 4), 0, 0)],
         {"scale": 3.0, "output": "image", "tile": 16})
+    hdr = _pixels((5, 6, 4), np.float32, 23)
+    hdr[1:4, 1:4, :3] *= 8  # HDR highlights up to 8 and colour below 0: kept, not clipped
+    hdr[-2:, :3, :3] -= 0.5
+    add("float_hdr", "rgb", "FLOAT_NON_LINEAR", (6, 5), [("hdr", hdr, 0, 0)], {"scale": 2.0})
     edged = _pixels((5, 6, 4), np.uint8, 5)
     edged[0, :, 3] = edged[-1, :, 3] = edged[:, 0, 3] = edged[:, -1, 3] = 0  # transparent edges
     edged[2, 2, 3] = 128
@@ -505,7 +509,7 @@ def kill_plugin_mid_job(out: Path, record: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------------------------- tests
 
-SUCCESS_CASES = ["rgba8_scale", "rgba16_axes", "gray8_width_new_image", "float_new_image",
+SUCCESS_CASES = ["rgba8_scale", "rgba16_axes", "gray8_width_new_image", "float_new_image", "float_hdr",
                  "transparent_offset_layer", "selection_ellipse", "selection_gray16_new_image",
                  "selection_self_ensemble", "linear16_render"]
 
@@ -535,7 +539,9 @@ def test_pixels_match_the_engine(main_run, name: str, monkeypatch: pytest.Monkey
     expected = expected.reshape(got.shape[0], got.shape[1], -1)
     assert got.shape == expected.shape
     if dtype == np.float32:
-        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+        if name == "float_hdr":  # the range beyond 0..1 is kept (else both would be clipped alike)
+            assert got[..., :3].max() > 4 and got[..., :3].min() < -0.1
     else:
         diff = np.abs(got.astype(np.int64) - expected.astype(np.int64))
         assert diff.max() == 0, f"{(diff > 0).sum()} of {diff.size} samples differ, by up to {diff.max()}"

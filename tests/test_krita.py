@@ -712,13 +712,17 @@ if pytest is not None:
 
         def add(name: str, model: str, depth: str, canvas: tuple[int, int], rect: tuple[int, int, int, int] | None,
                 call: dict[str, Any], result: dict[str, Any] | None = None, mask_rect: tuple[int, ...] | None = None,
-                doc_depth: str | None = None, **extra: Any) -> None:
+                doc_depth: str | None = None, hdr: bool = False, **extra: Any) -> None:
             channels = 4 if model == "RGBA" else 2
             layer: dict[str, Any] = {"name": "Icon"}
             image = mask = None
             if rect is not None:
                 x, y, w, h = rect
                 image = random_layer(rng, h, w, channels, depth)
+                if hdr:  # highlights up to 8 and colour below 0, as HDR painting makes
+                    image[1:4, 1:4, :-1] *= 8
+                    image[-2:, :3, :-1] -= 0.5
+                    image = image.astype(np.float16).astype(np.float32) if depth == "F16" else image
                 (folder / f"{name}.in").write_bytes(krita_bytes(image, depth))
                 layer.update(x=x, y=y, w=w, h=h, file=f"{name}.in")
             case = {"name": name, "doc": {"w": canvas[0], "h": canvas[1], "model": model, "depth": doc_depth or depth},
@@ -748,6 +752,9 @@ if pytest is not None:
             {"canvas": (14, 10), "target": (0, 0, 14, 10), "label": "x2.00"})
         add("rgba_f32", "RGBA", "F32", (7, 5), (0, 0, 7, 5), {"scale": 1.5},
             {"canvas": (11, 8), "target": (0, 0, 11, 8), "label": "x1.50"}, preview=True)
+        # HDR: colour beyond 0..1 keeps its range
+        add("rgba_f16_hdr", "RGBA", "F16", (7, 6), (0, 0, 7, 6), {"scale": 2},
+            {"canvas": (14, 12), "target": (0, 0, 14, 12), "label": "x2.00"}, hdr=True)
         # a render made in linear light: its values upscaled as stored, not in sRGB form
         add("rgba_f32_linear_render", "RGBA", "F32", (7, 5), (0, 0, 7, 5), {"scale": 2, "linear_render": True},
             {"canvas": (14, 10), "target": (0, 0, 14, 10), "label": "x2.00"})
@@ -899,13 +906,17 @@ if pytest is not None:
         return canvas
 
     def assert_pixels_match(got: np.ndarray, want: np.ndarray, depth: str) -> None:
-        """Same pixels as ``liif_core.upscale``, up to one step of the depth (and half-float rounding)."""
+        """Same pixels as ``liif_core.upscale``, up to one step of the depth (a half float's step grows
+        with the value: HDR colour above 1)."""
         assert got.shape == want.shape
         tolerance = {"U8": 1, "U16": 1, "F16": 1e-3, "F32": 1e-5}[depth]
         if depth == "F16":
-            want = want.astype(np.float16).astype(np.float32)
+            want = want.astype(np.float16)
+            tolerance = np.maximum(tolerance, np.spacing(np.abs(want)).astype(np.float64))
+            want = want.astype(np.float32)
         diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
-        assert diff.max() <= tolerance, f"max difference {diff.max()} at {np.unravel_index(diff.argmax(), diff.shape)}"
+        worst = np.unravel_index((diff - tolerance).argmax(), diff.shape)
+        assert (diff <= tolerance).all(), f"difference {diff[worst]} at {worst}"
 
     def check_result(name: str, tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         api = run_api(tiny_model_path, tmp_path_factory)
@@ -1071,6 +1082,16 @@ def test_api_rgba_u16_non_integer_scale(tiny_model_path: Path, tmp_path_factory:
 def test_api_rgba_float_depths(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     check_result("rgba_f16", tiny_model_path, tmp_path_factory)
     check_result("rgba_f32", tiny_model_path, tmp_path_factory)
+
+
+def test_api_hdr_float_layer_keeps_colour_beyond_0_1(tiny_model_path: Path,
+                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A half-float layer with highlights up to 8 and colour below 0 (Krita's HDR painting) comes back
+    with that range, as ``liif_core.upscale`` makes it, not clipped to 0..1."""
+    check_result("rgba_f16_hdr", tiny_model_path, tmp_path_factory)
+    api = run_api(tiny_model_path, tmp_path_factory)
+    pixels = from_krita_bytes((api["folder"] / "rgba_f16_hdr.out").read_bytes(), (12, 14, 4), "F16")
+    assert pixels[..., :3].max() > 4 and pixels[..., :3].min() < -0.1
 
 
 def test_api_linear_render_upscales_the_values_as_stored(tiny_model_path: Path,
