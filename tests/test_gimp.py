@@ -246,7 +246,7 @@ class Gimp:
 # --------------------------------------------------------------------------------------------- cases
 
 DTYPES = {"U8_NON_LINEAR": np.uint8, "U16_NON_LINEAR": np.uint16, "FLOAT_NON_LINEAR": np.float32,
-          "U16_LINEAR": np.uint16}
+          "U16_LINEAR": np.uint16, "FLOAT_LINEAR": np.float32}
 
 
 def _pixels(shape: tuple[int, ...], dtype: Any, seed: int) -> np.ndarray:
@@ -293,6 +293,8 @@ def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str,
     hdr[1:4, 1:4, :3] *= 8  # HDR highlights up to 8 and colour below 0: kept, not clipped
     hdr[-2:, :3, :3] -= 0.5
     add("float_hdr", "rgb", "FLOAT_NON_LINEAR", (6, 5), [("hdr", hdr, 0, 0)], {"scale": 2.0})
+    # GIMP's usual HDR image: linear light, read and written in perceptual form by Babl, range and all
+    add("float_linear_hdr", "rgb", "FLOAT_LINEAR", (6, 5), [("hdr", hdr, 0, 0)], {"scale": 2.0})
     edged = _pixels((5, 6, 4), np.uint8, 5)
     edged[0, :, 3] = edged[-1, :, 3] = edged[:, 0, 3] = edged[:, -1, 3] = 0  # transparent edges
     edged[2, 2, 3] = 128
@@ -705,6 +707,22 @@ def test_every_layer_in_place_redraws_the_image_itself(main_run) -> None:
     # same as in GIMP's scaled copy (output "layers"), where the plug-in does not touch the selection
     assert out["selection_bounds"] is not None and out["selection_bounds"][:2] == [0, 0]
     assert out["selection"] == main_run[1]["every_layer"]["result"]["selection"]
+
+
+@requires_gimp
+def test_linear_hdr_image_keeps_colour_beyond_0_1(main_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A float linear-light image with highlights up to 8 and colour below 0: Babl's conversions to
+    the perceptual form the plug-in reads and back keep that range, and so does the upscale."""
+    monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)
+    results, by_name, sources, extra = main_run
+    case, res = extra["cases"]["float_linear_hdr"], by_name["float_linear_hdr"]
+    assert res["status"] == "success", res["message"]
+    assert res["result"]["geometry"]["precision"] == "float-linear"
+    got = read_result(res, np.float32)
+    expected = expected_result(case, res, sources["float_linear_hdr"], Path(case["args"]["model"]))
+    # Babl's float conversions between linear light and the perceptual form differ by up to 0.3% here
+    np.testing.assert_allclose(got, expected.reshape(got.shape), rtol=0.01, atol=0.03)
+    assert got[..., :3].max() > 4 and got[..., :3].min() < -0.1
 
 
 @requires_gimp
