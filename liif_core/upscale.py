@@ -249,8 +249,9 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
     ``self_ensemble`` averages passes over flipped and transposed views of the input, for a slightly
     better result at as many times the work: ``True`` all 8, or a count, 2 (the half turn added) or
     4 (the rotations, most of the 8's gain) (:mod:`liif_core.self_ensemble`). ``progress(done, total)``
-    counts the work of every pass (the colour, a visible alpha, each once per view) in decoded output
-    pixels, the encoder's work converted at its cost (:class:`~liif_core.tiling.Plan`). Flat areas
+    counts the work of every pass (the colour, a visible alpha, float colour beyond [0, 1], each once
+    per view) in decoded output pixels, the encoder's work converted at its cost
+    (:class:`~liif_core.tiling.Plan`). Flat areas
     take a model's skip alone, decode nothing and count nothing (:mod:`liif_core.flat`): on UI
     images and painted layers often a quarter to a half of the work.
 
