@@ -277,6 +277,16 @@ def test_float_colour_beyond_0_1_keeps_its_range(tiny, channels, linear):
     assert np.abs(window.reshape(12, 15, -1) - got[5:17, 20:35]).max() < 1e-5 * reach
 
 
+def test_the_pass_beyond_0_1_decodes_only_around_the_highlights(tiny):
+    """Where nothing is beyond, that plane is flat and decodes nothing: a 6 x 6 highlight in a
+    96 x 96 image adds a few percent of work, not a second pass."""
+    image = rand_image(96, 96, 3, np.float32, seed=9)
+    hdr = image.copy()
+    hdr[40:46, 40:46] *= 8
+    within, beyond = (liif_core.work(x, scale=3, model=tiny) for x in (image, hdr))
+    assert within < beyond < 1.1 * within
+
+
 def test_nothing_is_beyond_0_1_in_integer_images_or_floats_within_it():
     from liif_core.pixels import beyond_range
 
