@@ -113,13 +113,18 @@ def beyond_range(image: np.ndarray, crop: tuple[int, int, int, int] | None = Non
     h, w, c = check_image(image)
     arr = image.reshape(h, w, c)
     colour = arr[..., :3 if c >= 3 else 1]
-    if float(colour.min()) >= 0 and float(colour.max()) <= 1:  # the usual case, found without a copy
+    low, high = float(colour.min()), float(colour.max())
+    if low >= 0 and high <= 1:  # the usual case, found without a copy
         return None
     visible = arr[..., c - 1] > 0 if c in (2, 4) else None
-    seen = colour if visible is None else colour[visible]
-    if seen.size == 0 or (float(seen.min()) >= 0 and float(seen.max()) <= 1):
-        return None
-    low, high = min(0.0, float(seen.min())), max(1.0, float(seen.max()))
+    if visible is not None:  # only what can be seen counts
+        seen = colour[visible]
+        if seen.size == 0:
+            return None
+        low, high = float(seen.min()), float(seen.max())
+        if low >= 0 and high <= 1:
+            return None
+    low, high = min(0.0, low), max(1.0, high)
     reach = max(-low, high - 1)
     r0, r1, c0, c1 = crop or (0, h, 0, w)
     part = colour[r0:r1, c0:c1]
