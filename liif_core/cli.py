@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import io
 import shutil
 import sys
 import tempfile
@@ -19,12 +18,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from liif_core.devices import PRECISIONS
 from liif_core.errors import LiifError
-from liif_core.imageio import READ_SUFFIXES, WRITE_FORMATS, read_image_and_metadata, stored_dtype, write_image
+from liif_core.imageio import (
+    READ_SUFFIXES,
+    WRITE_FORMATS,
+    read_image_and_metadata,
+    stored_dtype,
+    suffix_of,
+    write_image,
+)
 from liif_core.upscale import output_size, upscale
 from liif_core.weights import Model, jpeg_models, list_models, load_model, model_summaries
 
@@ -130,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "made in sRGB form (photographs, screenshots, drawings): upscale their colour in sRGB form, "
                         "the form the model learned on. Leave it off for a render made in linear light: its values "
                         "upscale best as they are")
-    p.add_argument("--format", help="output format when writing to --out-dir or to standard output: png, jpg, webp "
-                                    "or tif")
+    p.add_argument("--format", help="output format when writing to --out-dir or to standard output: png, jpg, webp, "
+                                    "tif, exr or hdr")
     p.add_argument("-r", "--recursive", action="store_true",
                    help="take the images of a folder's subfolders too; --out-dir repeats the subfolders")
     p.add_argument("--quality", type=int, metavar="1-100",
@@ -162,12 +167,11 @@ def standard_streams(src: Path, dst: Path, suffix: str | None) -> Iterator[tuple
     with tempfile.TemporaryDirectory(prefix="liif-upscale-") as folder:
         if src == STDIO:
             data = sys.stdin.buffer.read()
-            try:
-                kind = Image.open(io.BytesIO(data)).format
-            except UnidentifiedImageError:
+            kind = suffix_of(data)
+            if kind is None:
                 raise LiifError(f"standard input holds no image that can be read ({len(data)} bytes; "
-                                f"{', '.join(READ_SUFFIXES)} files can)") from None
-            src = Path(folder) / f"stdin.{kind.lower()}"
+                                f"{', '.join(READ_SUFFIXES)} files can)")
+            src = Path(folder) / f"stdin{kind}"
             src.write_bytes(data)
         if dst == STDIO:
             dst = Path(folder) / f"stdout{suffix or '.png'}"

@@ -1,6 +1,9 @@
 """Image files to arrays and back, keeping alpha and 16 bits per channel where the format can.
 
-Pillow reads and writes most formats but not 16-bit colour PNGs; those go through ``pypng``.
+Pillow reads and writes most formats, but not 16-bit colour PNGs (those go through ``pypng``) nor
+TIFFs of more than 8 bits per sample: it reads a 16-bit colour TIFF as 8 bits and cannot open a
+float colour one (what Krita, GIMP or a raw developer export for print or HDR work), nor OpenEXR
+and Radiance HDR files: :mod:`liif_core.deep_files` reads and writes those as stored.
 
 A photograph's file says more than its pixels: which way up it is (the EXIF orientation a camera or
 phone writes instead of turning the pixels), which colours its numbers mean (an embedded ICC
@@ -24,9 +27,13 @@ import numpy as np
 import png
 from PIL import Image, ImageCms, UnidentifiedImageError
 
+from liif_core import deep_files
 from liif_core.errors import InputError
 
-WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
+                 ".exr": "EXR", ".hdr": "HDR"}
+FLOAT_FORMATS = ("EXR", "HDR")  # hold floats only: integer pixels are written as values 0..1
+HALF_MAX = 65504.0  # the largest half float
 READ_SUFFIXES = tuple(WRITE_FORMATS) + (".bmp", ".gif", ".tga", ".ppm", ".pgm")
 
 
@@ -48,12 +55,16 @@ class Metadata:
     profile for colour, a grey one for grey); ``exif``: EXIF tags (:data:`KEPT_TAGS`, and the Exif
     and GPS sub-directories as dicts), without the orientation, which reading has applied to the
     pixels; ``dpi``: the print resolution, kept as it is (the print grows with the pixels, as when
-    an editor scales an image).
+    an editor scales an image); ``attributes``: an OpenEXR file's header attributes (chromaticities,
+    owner, comments...), for an OpenEXR output; ``half``: the input stored half floats (OpenEXR,
+    TIFF), so a float output in those formats stores them too.
     """
 
     icc_profile: bytes | None = None
     exif: dict[int, Any] | None = None
     dpi: tuple[float, float] | None = None
+    attributes: dict[str, Any] | None = None
+    half: bool = False
 
 
 def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
@@ -82,9 +93,22 @@ def _read_png16(path: Path) -> np.ndarray | None:
     return arr.reshape(height, width, info["planes"])
 
 
+def suffix_of(data: bytes) -> str | None:
+    """The file suffix of the format that an image file's bytes are in (``".png"``, ``".exr"``...),
+    or ``None`` when no reader here knows them."""
+    kind = deep_files.sniff(data[:16])
+    if kind is None:
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                kind = f".{im.format.lower()}"
+        except (UnidentifiedImageError, OSError):
+            return None
+    return kind
+
+
 def read_image(path: str | Path) -> np.ndarray:
-    """Read ``path`` as H x W x C (C = 1..4) ``uint8``, ``uint16`` or (float TIFF) ``float32``,
-    turned upright by its EXIF orientation.
+    """Read ``path`` as H x W x C (C = 1..4) ``uint8``, ``uint16`` or (float TIFF, OpenEXR,
+    Radiance HDR) ``float32``, turned upright by its EXIF orientation.
 
     Errors say what is wrong; an animation or multi-page file gives its first frame and a warning.
     """
@@ -100,17 +124,32 @@ def read_image_and_metadata(path: str | Path) -> tuple[np.ndarray, Metadata]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    with open(path, "rb") as f:
+        kind = deep_files.sniff(f.read(16))
     try:
-        with Image.open(path) as im:
-            exif = im.getexif()
-            icc = im.info.get("icc_profile") or None
-            dpi = im.info.get("dpi")
-            deep = _read_png16(path) if path.suffix.lower() == ".png" else None
+        if kind == ".exr":
+            arr, attributes, half = deep_files.read_exr(path)
+            return arr, Metadata(attributes=attributes, half=half)
+        if kind == ".hdr":
+            return deep_files.read_radiance(path), Metadata()
+        deep = _read_png16(path) if path.suffix.lower() == ".png" else deep_files.read_tiff(path)
+        try:
+            with Image.open(path) as im:
+                exif = im.getexif()
+                icc = im.info.get("icc_profile") or None
+                dpi = im.info.get("dpi")
+                if deep is None:
+                    arr, icc = _pixels(path, im, icc)
+                else:
+                    arr = deep
+        except UnidentifiedImageError:
             if deep is None:
-                arr, icc = _pixels(path, im, icc)
-            else:
-                arr = deep
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, png.FormatError) as e:
+                raise
+            tags, icc, dpi = deep_files.tiff_metadata(path)  # a float colour TIFF: Pillow cannot open it
+            arr, exif = deep, Image.Exif()
+            exif.update({tag: value for tag, value in tags.items() if tag in KEPT_TAGS or tag == ORIENTATION})
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, png.FormatError,
+            deep_files.TiffFileError) as e:
         raise InputError(f"{path}: cannot read this image ({e})") from None
     if icc is not None:
         space = _profile_space(icc)
@@ -119,9 +158,11 @@ def read_image_and_metadata(path: str | Path) -> tuple[np.ndarray, Metadata]:
                           "pixels; the result is written without one", stacklevel=2)
             icc = None
     orientation = exif.get(ORIENTATION, 1)
-    arr = np.ascontiguousarray(_orient(arr, orientation if isinstance(orientation, int) else 1))
+    half = arr.dtype == np.float16
+    arr = np.ascontiguousarray(_orient(arr, orientation if isinstance(orientation, int) else 1), dtype=
+                               np.float32 if half else arr.dtype)
     dpi = tuple(float(d) for d in dpi) if isinstance(dpi, tuple) and len(dpi) == 2 and all(dpi) else None
-    return arr, Metadata(icc_profile=icc, exif=_kept_exif(exif), dpi=dpi)
+    return arr, Metadata(icc_profile=icc, exif=_kept_exif(exif), dpi=dpi, half=half)
 
 
 def _kept_exif(exif: Image.Exif) -> dict[int, Any] | None:
@@ -173,17 +214,18 @@ def stored_dtype(path: str | Path, channels: int, dtype: np.dtype) -> np.dtype:
     fmt = WRITE_FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
         raise InputError(f"{path}: unknown output format; use one of {', '.join(WRITE_FORMATS)}")
-    if fmt == "JPEG" and channels in (2, 4):
-        raise InputError(f"{path}: JPEG has no transparency; write .png, .webp or .tif to keep the alpha channel")
+    if fmt in ("JPEG", "HDR") and channels in (2, 4):
+        name = "JPEG" if fmt == "JPEG" else "Radiance HDR"
+        raise InputError(f"{path}: {name} has no transparency; write "
+                         f"{'.png, .webp' if fmt == 'JPEG' else '.exr'} or .tif to keep the alpha channel")
+    if fmt in FLOAT_FORMATS:
+        return np.dtype(np.float32)
     dtype = np.dtype(dtype)
     if dtype == np.uint8:
         return dtype
-    if fmt == "PNG" or (fmt == "TIFF" and channels == 1):
-        return np.dtype(np.float32) if fmt == "TIFF" and dtype == np.float32 else np.dtype(np.uint16)
     if fmt in ("JPEG", "WEBP"):  # 8-bit formats by nature: asked for, so given (write_image warns)
         return np.dtype(np.uint8)
-    raise InputError(f"{path}: {fmt} cannot hold this {'float' if dtype == np.float32 else '16-bit'} "
-                     "colour image here; write a .png to keep 16 bits")
+    return np.dtype(np.float32) if fmt == "TIFF" and dtype == np.float32 else np.dtype(np.uint16)
 
 
 def write_image(path: str | Path, image: np.ndarray, metadata: Metadata | None = None,
@@ -191,10 +233,11 @@ def write_image(path: str | Path, image: np.ndarray, metadata: Metadata | None =
     """Write an H x W x C array at the deepest precision the format holds here, with ``metadata``
     (a colour profile, EXIF with the new size, print resolution) where the format holds it.
 
-    16-bit data stays 16-bit in PNG (and single-channel TIFF); float32 becomes 16-bit PNG, float
-    TIFF for one channel, and 8 bits in JPEG and WebP. ``quality`` (1-100) is JPEG's (default 95)
-    and makes WebP lossy (default lossless); JPEG keeps full colour resolution (4:4:4), so
-    coloured edges stay as crisp as the upscale drew them.
+    16-bit data stays 16-bit in PNG and TIFF; float32 becomes float TIFF or OpenEXR (values beyond
+    0..1 kept; half floats where the input had them), Radiance HDR (no colour below 0), 16-bit PNG,
+    and 8 bits in JPEG and WebP; integers in OpenEXR and Radiance HDR become floats 0..1.
+    ``quality`` (1-100) is JPEG's (default 95) and makes WebP lossy (default lossless); JPEG keeps
+    full colour resolution (4:4:4), so coloured edges stay as crisp as the upscale drew them.
     """
     path = Path(path)
     arr = image if image.ndim == 3 else image[..., None]
@@ -211,8 +254,16 @@ def write_image(path: str | Path, image: np.ndarray, metadata: Metadata | None =
                       "write a .png to keep 16", stacklevel=2)
     if arr.dtype == np.float32 and stored != np.float32:
         arr = np.round(arr.clip(0, 1) * np.iinfo(stored).max).astype(stored)
+    elif arr.dtype != np.float32 and stored == np.float32:
+        arr = arr.astype(np.float32) / np.iinfo(arr.dtype).max
+    below = int((arr < 0).any(axis=-1).sum()) if fmt == "HDR" else 0
+    if below:
+        warnings.warn(f"{path}: Radiance HDR holds no colour below 0; {below} pixels are stored as 0 (write a "
+                      ".exr or .tif to keep them)", stacklevel=2)
     elif arr.dtype == np.uint16 and stored == np.uint8:
         arr = ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if stored == np.float32 and metadata is not None and metadata.half and fmt in ("TIFF", "EXR"):
+        arr = arr.clip(-HALF_MAX, HALF_MAX).astype(np.float16)
     path.parent.mkdir(parents=True, exist_ok=True)
     # written beside it and renamed: an interrupted or failed write never leaves half a file, nor
     # replaces the one that was there
@@ -235,9 +286,18 @@ def write_image(path: str | Path, image: np.ndarray, metadata: Metadata | None =
 def _write(path: Path, arr: np.ndarray, fmt: str, extra: dict, quality: int | None) -> None:
     """:func:`write_image`'s writing, once the samples are in their stored type."""
     h, w, c = arr.shape
-    if fmt == "TIFF" and c == 1 and arr.dtype != np.uint8:
-        Image.fromarray(np.ascontiguousarray(arr[..., 0])).save(path, format=fmt, compression="tiff_deflate",
-                                                                **extra)
+    if fmt == "EXR":
+        deep_files.write_exr(path, arr, extra.get("attributes"))
+        return
+    if fmt == "HDR":
+        deep_files.write_radiance(path, arr if c == 3 else np.repeat(arr, 3, axis=2))
+        return
+    if fmt == "TIFF" and arr.dtype != np.uint8:
+        exif = Image.Exif()
+        if "exif" in extra:
+            exif.load(extra["exif"])
+        deep_files.write_tiff(path, arr, extra.get("icc_profile"), extra.get("dpi"),
+                              {tag: value for tag, value in exif.items() if tag in KEPT_TAGS})
         return
     if arr.dtype == np.uint16:
         _write_png16(path, arr, extra)
@@ -258,7 +318,10 @@ def _write(path: Path, arr: np.ndarray, fmt: str, extra: dict, quality: int | No
 
 
 def _save_options(metadata: Metadata, fmt: str, size: tuple[int, int]) -> dict:
-    """``metadata`` as Pillow's ``save`` options for ``fmt``, the EXIF image size set to ``size``."""
+    """``metadata`` as Pillow's ``save`` options for ``fmt``, the EXIF image size set to ``size``
+    (for OpenEXR: its attributes; Radiance HDR keeps nothing)."""
+    if fmt in FLOAT_FORMATS:
+        return {"attributes": metadata.attributes} if fmt == "EXR" and metadata.attributes else {}
     extra: dict = {}
     if metadata.icc_profile:
         extra["icc_profile"] = metadata.icc_profile

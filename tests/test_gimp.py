@@ -1069,6 +1069,87 @@ def test_dialog_preview_follows_a_drag(gimp: Gimp, gui_run, monkeypatch: pytest.
     assert _find(screen, expected[30:270, 220:580]) is not None, "the dragged preview is not on the screen"
 
 
+# --------------------------------------------------------------------------------------------- files
+
+
+@requires_gimp
+def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None:
+    """What GIMP's *Export* writes for print and HDR work (16-bit and float TIFF with LZW or Deflate,
+    half and full float OpenEXR, Radiance HDR) reads as GIMP held it, HDR values included, and what
+    ``write_image`` writes (the CLI's outputs) loads in GIMP with the same values. Pillow alone reads
+    a 16-bit colour TIFF as 8 bits and none of the others at all."""
+    from liif_core.imageio import Metadata, read_image, read_image_and_metadata, write_image
+
+    folder = gimp.work / "files"
+    folder.mkdir()
+    deep = _pixels((6, 7, 4), np.uint16, 31)
+    hdr = _pixels((5, 8, 4), np.float32, 32) * 6 - 1  # highlights up to 5, colour below 0
+    hdr[..., 3] = _pixels((5, 8), np.float32, 33)
+    light = np.abs(hdr[..., :3])  # Radiance holds no colour below 0
+    half = hdr.astype(np.float16).astype(np.float32)
+    tiff, exr, rgbe = "file-tiff-export", "file-exr-export", "file-rgbe-export"
+    made = {"g_u16_lzw.tif": (deep, "U16_NON_LINEAR", tiff, {"compression": "lzw"}),
+            "g_u16_deflate.tif": (deep[..., :3], "U16_NON_LINEAR", tiff, {"compression": "adobe_deflate"}),
+            "g_float_lzw.tif": (hdr[..., :3], "FLOAT_NON_LINEAR", tiff, {"compression": "lzw"}),
+            "g_half.exr": (half, "HALF_LINEAR", exr, {}),
+            "g_float.exr": (hdr[..., :3], "FLOAT_LINEAR", exr, {}),
+            "g_rgbe.hdr": (light, "FLOAT_LINEAR", rgbe, {})}
+    exports = []
+    for name, (array, precision, procedure, options) in made.items():
+        raw = folder / f"{name}.raw"
+        raw.write_bytes(array.astype(np.float16 if precision.startswith("HALF") else array.dtype).tobytes())
+        exports.append({"raw": str(raw), "width": array.shape[1], "height": array.shape[0], "precision": precision,
+                        "alpha": array.shape[2] == 4, "procedure": procedure, "options": options,
+                        "path": str(folder / name)})
+    ours = {"o_u16.tif": (deep, Metadata(), "u16"), "o_u16_rgb.tif": (deep[..., :3], Metadata(), "u16"),
+            "o_float.tif": (hdr[..., :3], Metadata(), "float"), "o_half.exr": (half, Metadata(half=True), "half"),
+            "o_float.exr": (hdr[..., :3], Metadata(), "float"), "o_rgbe.hdr": (light, Metadata(), "float")}
+    for name, (array, metadata, _) in ours.items():
+        write_image(folder / name, array, metadata)
+    loads = [{"path": str(folder / name), "raw": str(folder / f"{name}.out")} for name in ours]
+    job = folder / "job.json"
+    job.write_text(json.dumps({"out": str(folder), "exports": exports, "loads": loads}))
+    batch = f"exec(open({str(BATCH.parent / 'gimp_files.py')!r}).read())"
+    code, log = gimp.shell("files", f"exec {GIMP} -i -d -f --batch-interpreter=python-fu-eval -b {shlex.quote(batch)} "
+                           "--quit", {"LIIF_GIMP_JOB": str(job)})
+    results = json.loads((folder / "results.json").read_text()) if (folder / "results.json").is_file() else {}
+    assert code == 0 and results, f"gimp-console exited with {code}; its log:\n{log[-6000:]}"
+    assert [res.get("status") for res in results["exports"]] == ["success"] * len(exports), results["exports"]
+
+    def same(got: np.ndarray, want: np.ndarray, name: str) -> None:
+        """Equal; within the rounding of OpenEXR's premultiplied colour (half or full float), or of
+        Radiance's 8-bit mantissas beside a shared exponent (1/256 of a pixel's brightest channel)."""
+        assert got.shape == want.shape, (name, got.shape, want.shape)
+        if name.endswith(".hdr"):
+            assert np.all(np.abs(got - want) <= want.max(axis=-1, keepdims=True) / 128 + 1e-6), name
+        elif name.endswith(".exr"):
+            np.testing.assert_allclose(got, want, rtol=2e-3 if "half" in name else 1e-6, atol=1e-6, err_msg=name)
+        else:
+            assert got.dtype == want.dtype and np.array_equal(got, want), name
+
+    for name, (array, precision, _, _) in made.items():
+        got, metadata = read_image_and_metadata(folder / name)
+        same(got, array, name)
+        assert metadata.half == precision.startswith("HALF"), name
+    for (name, (array, _, sample)), res in zip(ours.items(), results["loads"]):
+        assert "error" not in res, res["error"]
+        assert (res["height"], res["width"]) == array.shape[:2] and res["alpha"] >= (array.shape[2] == 4), res
+        assert res["precision"].split("-")[0] == sample, (name, res)
+        dtype = {"u16": np.uint16, "half": np.float16, "float": np.float32}[sample]
+        got = np.fromfile(folder / f"{name}.out", dtype=dtype).reshape(*array.shape[:2], 3 + res["alpha"])
+        got = got.astype(array.dtype)
+        if got.shape[2] > array.shape[2]:  # GIMP's OpenEXR loader gives every image an alpha channel
+            assert np.all(got[..., 3] == 1), name
+            got = got[..., :3]
+        if name.endswith(".hdr"):  # what the file holds: the values rounded to its shared exponents
+            array = read_image(folder / name)
+        if name.endswith(".exr") and array.shape[2] == 4:
+            # GIMP 3.0's OpenEXR loader keeps the colour premultiplied as the file stores it (its exporter,
+            # above, premultiplies; Krita's loader divides, as the OpenEXR format means it)
+            array = np.concatenate([array[..., :3] * array[..., 3:], array[..., 3:]], axis=2)
+        same(got, array, name)
+
+
 # --------------------------------------------------------------------------------------------- the README
 
 

@@ -88,6 +88,77 @@ def test_sixteen_bit_png_keeps_profile_and_exif(tmp_path: Path) -> None:
     assert metadata.exif[EXIF_IFD] == {TAKEN: "2024:05:06 07:08:09", PIXEL_X: 5, PIXEL_Y: 6}
 
 
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_deep_tiffs_keep_their_samples_and_metadata(tmp_path: Path, channels: int, dtype: type) -> None:
+    """16-bit and float TIFFs of every channel count, float values beyond 0..1 included, come back
+    as written, with their profile (colour only), first-directory EXIF tags and resolution."""
+    rng = np.random.default_rng(channels)
+    if dtype == np.uint16:
+        image = rng.integers(0, 65536, (6, 5, channels), np.uint16)
+    else:
+        image = (rng.random((6, 5, channels), dtype=np.float32) * 6 - 1).astype(np.float32)
+    exif = {0x010E: "a scan", 0x013B: "Artist", 0x0131: "GIMP 3.0", 0x4746: 4}
+    profile = SRGB if channels >= 3 else None
+    write_image(tmp_path / "deep.tif", image, Metadata(icc_profile=profile, exif=exif, dpi=(300.0, 300.0)))
+    back, metadata = read_image_and_metadata(tmp_path / "deep.tif")
+    assert back.dtype == dtype and np.array_equal(back, image)
+    assert metadata.icc_profile == profile and metadata.dpi == pytest.approx((300, 300))
+    assert metadata.exif == exif  # the input's Software tag, not the writer's
+
+
+def test_deep_tiffs_as_other_programs_write_them(tmp_path: Path) -> None:
+    """Planar LZW with straight alpha, premultiplied alpha, white-is-zero grey, half floats, several
+    pages: read as the pixels they stand for."""
+    import tifffile
+
+    rng = np.random.default_rng(5)
+    rgba = rng.integers(0, 65536, (6, 7, 4), np.uint16)
+    tifffile.imwrite(tmp_path / "planar.tif", rgba.transpose(2, 0, 1), photometric="rgb", planarconfig="separate",
+                     extrasamples=["unassalpha"], compression="lzw", predictor=True)
+    assert np.array_equal(read_image(tmp_path / "planar.tif"), rgba)
+
+    rgba[..., 3] = rng.integers(1, 65536, (6, 7))
+    premultiplied = rgba.copy()
+    premultiplied[..., :3] = np.round(rgba[..., :3] * (rgba[..., 3:] / 65535)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "premultiplied.tif", premultiplied, photometric="rgb", extrasamples=["assocalpha"])
+    straight = read_image(tmp_path / "premultiplied.tif").astype(np.int64)
+    assert np.array_equal(straight[..., 3], rgba[..., 3])
+    # straight colour, up to the premultiplied file's rounding (half a step, divided by alpha) and its own
+    err = np.abs(straight[..., :3] - rgba[..., :3]) * (rgba[..., 3:] / 65535)
+    assert err.max() <= 1
+
+    grey = rng.integers(0, 65536, (4, 5), np.uint16)
+    tifffile.imwrite(tmp_path / "white_is_zero.tif", grey, photometric="miniswhite")
+    assert np.array_equal(read_image(tmp_path / "white_is_zero.tif")[..., 0], 65535 - grey)
+
+    half = (rng.random((4, 5, 3)) * 4).astype(np.float16)
+    with tifffile.TiffWriter(tmp_path / "pages.tif") as tif:
+        tif.write(half, photometric="rgb")
+        tif.write(half[::-1], photometric="rgb")
+    with pytest.warns(UserWarning, match="has 2 pages; only the first"):
+        got, metadata = read_image_and_metadata(tmp_path / "pages.tif")
+    assert got.dtype == np.float32 and np.array_equal(got, half.astype(np.float32)) and metadata.half
+    write_image(tmp_path / "half.tif", got, metadata)  # a result of half-float input: stored in half floats
+    assert tifffile.imread(tmp_path / "half.tif").dtype == np.float16
+    assert np.array_equal(read_image(tmp_path / "half.tif"), got)
+
+
+def test_a_float_colour_tiff_pillow_cannot_open_keeps_its_metadata(tmp_path: Path) -> None:
+    """Turned upright by its orientation tag; its profile and resolution (in centimetres) kept."""
+    import tifffile
+
+    image = np.random.default_rng(6).random((4, 6, 3), dtype=np.float32) * 3
+    tifffile.imwrite(tmp_path / "hdr.tif", image, photometric="rgb", iccprofile=SRGB, resolution=(40, 40),
+                     resolutionunit="CENTIMETER", extratags=[(ORIENTATION, "H", 1, 6, True)], metadata=None)
+    with pytest.raises(OSError):
+        Image.open(tmp_path / "hdr.tif")
+    back, metadata = read_image_and_metadata(tmp_path / "hdr.tif")
+    assert np.array_equal(back, np.rot90(image, -1))
+    assert metadata.icc_profile == SRGB and metadata.dpi == pytest.approx((101.6, 101.6))
+    assert ORIENTATION not in (metadata.exif or {})
+
+
 def test_a_profile_that_does_not_fit_the_pixels_is_left_out(tmp_path: Path) -> None:
     grey_profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
     src = tmp_path / "lab.png"
@@ -124,3 +195,82 @@ def test_metadata_a_format_will_not_take_costs_only_the_metadata(tmp_path: Path)
     with pytest.warns(UserWarning, match="without the input's metadata"):
         write_image(out, pixels(), Metadata(exif={0x010F: object()}))
     assert np.array_equal(read_image(out), pixels())
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("half", [False, True])
+def test_openexr_keeps_values_precision_and_attributes(tmp_path: Path, channels: int, half: bool) -> None:
+    """OpenEXR pictures of every channel count come back as written, HDR values included, in half
+    floats where the input had them, with its header attributes; alpha is stored premultiplied, as
+    the format means it."""
+    import OpenEXR
+
+    rng = np.random.default_rng(channels)
+    image = (rng.random((6, 5, channels), dtype=np.float32) * 6 - 1).astype(np.float32)
+    if channels in (2, 4):
+        image[..., -1] = rng.random((6, 5), dtype=np.float32) * 0.9 + 0.1
+    if half:
+        image = image.astype(np.float16).astype(np.float32)
+    attributes = {"owner": "studio", "comments": "beauty pass", "compression": OpenEXR.DWAA_COMPRESSION}
+    write_image(tmp_path / "a.exr", image, Metadata(attributes=attributes, half=half))
+    back, metadata = read_image_and_metadata(tmp_path / "a.exr")
+    assert back.dtype == np.float32 and back.shape == image.shape and metadata.half == half
+    np.testing.assert_allclose(back, image, rtol=2e-3 if half else 1e-6, atol=1e-6)
+    assert metadata.attributes["owner"] == "studio" and metadata.attributes["comments"] == "beauty pass"
+    assert metadata.attributes["compression"] == OpenEXR.ZIP_COMPRESSION  # lossy DWAA: not for a result
+    stored = OpenEXR.File(str(tmp_path / "a.exr"), separate_channels=True).channels()
+    names = {1: "Y", 2: "YA", 3: "RGB", 4: "RGBA"}[channels]
+    assert sorted(stored) == sorted(names)
+    assert {c.pixels.dtype for c in stored.values()} == {np.dtype(np.float16 if half else np.float32)}
+    if channels in (2, 4):
+        np.testing.assert_allclose(stored[names[0]].pixels.astype(np.float32), image[..., 0] * image[..., -1],
+                                   rtol=2e-3 if half else 1e-6, atol=1e-6)
+
+
+def test_openexr_layers_and_what_cannot_be_upscaled(tmp_path: Path) -> None:
+    """Krita names its layer's channels (``paint.R``); of several layers the first is read with a
+    warning; a file without colour, or with integer channels, says so."""
+    import OpenEXR
+
+    from liif_core.errors import InputError
+
+    rgb = np.random.default_rng(8).random((4, 5, 3), dtype=np.float32) * 3
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    layer = {f"paint.{c}": rgb[..., i].copy() for i, c in enumerate("RGB")}
+    OpenEXR.File(header, layer).write(str(tmp_path / "krita.exr"))
+    assert np.array_equal(read_image(tmp_path / "krita.exr"), rgb)
+    both = {**layer, **{f"zz.{c}": rgb[..., i] * 2 for i, c in enumerate("RGB")}}
+    OpenEXR.File(header, both).write(str(tmp_path / "layers.exr"))
+    with pytest.warns(UserWarning, match="2 colour layers.*only paint"):
+        assert np.array_equal(read_image(tmp_path / "layers.exr"), rgb)
+    OpenEXR.File(header, {"Z": rgb[..., 0].copy()}).write(str(tmp_path / "depth.exr"))
+    with pytest.raises(InputError, match="no R, G, B or Y channels .*Z"):
+        read_image(tmp_path / "depth.exr")
+    ids = {c: rgb[..., 0].astype(np.uint32) for c in "RGB"}
+    OpenEXR.File(header, ids).write(str(tmp_path / "ids.exr"))
+    with pytest.raises(InputError, match="integers"):
+        read_image(tmp_path / "ids.exr")
+
+
+def test_radiance_hdr_reads_its_shared_exponents_and_exposure(tmp_path: Path) -> None:
+    """A flat Radiance file made by hand: each pixel is its mantissas times 2 ** (exponent - 136),
+    divided by the header's EXPOSURE; what ``write_image`` writes reads back within the format's
+    precision (1/128 of a pixel's brightest channel), colour below 0 stored as 0 with a warning."""
+    from liif_core.errors import InputError
+
+    pixels_ = np.array([[[128, 64, 32, 129], [255, 0, 0, 140]], [[0, 0, 0, 0], [200, 100, 50, 120]]], np.uint8)
+    head = b"#?RADIANCE\nEXPOSURE=2.0\nFORMAT=32-bit_rle_rgbe\n\n-Y 2 +X 2\n"
+    (tmp_path / "made.hdr").write_bytes(head + pixels_.tobytes())
+    want = pixels_[..., :3] * 2.0 ** (pixels_[..., 3:].astype(int) - 136) * (pixels_[..., 3:] > 0) / 2.0
+    got = read_image(tmp_path / "made.hdr")
+    assert got.dtype == np.float32 and got.shape == (2, 2, 3)
+    np.testing.assert_allclose(got, want, rtol=0.5 / 128, atol=0)  # a reader may add half a mantissa step
+
+    light = (np.random.default_rng(9).random((7, 40, 3)) ** 3 * 50 - 0.5).astype(np.float32)
+    with pytest.warns(UserWarning, match="no colour below 0"):
+        write_image(tmp_path / "env.hdr", light)
+    back = read_image(tmp_path / "env.hdr")
+    clipped = light.clip(0, None)
+    assert np.all(np.abs(back - clipped) <= clipped.max(axis=-1, keepdims=True) / 128 + 1e-30)
+    with pytest.raises(InputError, match="Radiance HDR has no transparency"):
+        write_image(tmp_path / "alpha.hdr", np.ones((2, 2, 4), np.float32))

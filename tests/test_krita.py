@@ -287,6 +287,56 @@ def krita_api_main(args: list[str]) -> None:
     _flush_exit(code)
 
 
+def krita_files_main(args: list[str]) -> None:
+    """kritarunner entry (``-f krita_files_main SPEC``): Krita's own file export and import, for the
+    file tests. SPEC's ``exports``: RGBA documents of a depth made from raw pixels and exported
+    (``doc.exportImage``, with the export dialog's ``options``); its ``loads``: files opened as a user opens
+    them, the first layer's raw pixels and its depth written out. Writes ``files.json`` beside SPEC."""
+    from krita import InfoObject, Krita
+
+    code = 1
+    try:
+        spec_path = Path(args[0])
+        spec = json.loads(spec_path.read_text())
+        Krita.instance().setBatchmode(True)  # no import or export dialogs
+        results: dict[str, list[Any]] = {"exports": [], "loads": []}
+        for item in spec["exports"]:
+            try:
+                doc = Krita.instance().createDocument(item["w"], item["h"], "export", "RGBA", item["depth"], "", 72.0)
+                doc.setBatchmode(True)
+                node = doc.createNode("pixels", "paintlayer")
+                doc.rootNode().addChildNode(node, None)
+                node.setPixelData(Path(item["raw"]).read_bytes(), 0, 0, item["w"], item["h"])
+                for other in doc.rootNode().childNodes():  # only the layer made here: the export is its pixels
+                    if other.name() != "pixels":
+                        other.remove()
+                doc.refreshProjection()
+                doc.waitForDone()
+                options = InfoObject()
+                for key, value in item.get("options", {}).items():
+                    options.setProperty(key, value)
+                results["exports"].append({"ok": bool(doc.exportImage(item["path"], options))})
+                doc.close()
+            except Exception:  # noqa: BLE001
+                results["exports"].append({"crash": traceback.format_exc()})
+        for item in spec["loads"]:
+            try:
+                doc = Krita.instance().openDocument(item["path"])
+                doc.setBatchmode(True)
+                node = doc.topLevelNodes()[0]
+                Path(item["raw"]).write_bytes(bytes(node.pixelData(0, 0, doc.width(), doc.height())))
+                results["loads"].append({"w": doc.width(), "h": doc.height(), "model": node.colorModel(),
+                                         "depth": node.colorDepth()})
+                doc.close()
+            except Exception:  # noqa: BLE001
+                results["loads"].append({"crash": traceback.format_exc()})
+        (spec_path.parent / "files.json").write_text(json.dumps(results, indent=1))
+        code = 0
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+    _flush_exit(code)
+
+
 HARNESS = '''"""Test-only plug-in written by tests/test_krita.py (never shipped).
 
 Once Krita's main window exists it calls test_krita.run_in_krita(window) and ends Krita with its status;
@@ -1092,6 +1142,60 @@ def test_api_hdr_float_layer_keeps_colour_beyond_0_1(tiny_model_path: Path,
     api = run_api(tiny_model_path, tmp_path_factory)
     pixels = from_krita_bytes((api["folder"] / "rgba_f16_hdr.out").read_bytes(), (12, 14, 4), "F16")
     assert pixels[..., :3].max() > 4 and pixels[..., :3].min() < -0.1
+
+
+def test_deep_and_hdr_files_pass_between_krita_and_the_engine(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """What Krita exports for print and HDR work (16-bit TIFF, half and full float OpenEXR, float TIFF)
+    reads as Krita held it, HDR values included, and what ``write_image`` writes (the CLI's outputs:
+    16-bit and float TIFF, half-float OpenEXR) opens in Krita at that depth with the same values.
+    Pillow alone could read none of these as stored. (Krita 5.1.5 here takes a Radiance ``.hdr``
+    for a camera raw file and cannot open it.)"""
+    from liif_core.imageio import Metadata, read_image_and_metadata, write_image
+
+    need("kritarunner")
+    home = krita_profile(tmp_path_factory)
+    folder = tmp_path_factory.mktemp("krita_files")
+    rng = np.random.default_rng(40)
+    hdr = (rng.random((5, 7, 4), dtype=np.float32) * 6 - 1)  # highlights up to 5, colour below 0
+    hdr[..., 3] = rng.random((5, 7), dtype=np.float32)
+    made = {"k_u16.tif": (random_layer(rng, 6, 5, 4, "U16"), "U16"),
+            "k_f16.exr": (hdr.astype(np.float16).astype(np.float32), "F16"),
+            "k_f32.exr": (hdr, "F32"), "k_f32.tif": (hdr, "F32")}
+    exports = []
+    for name, (image, depth) in made.items():
+        (folder / f"{name}.raw").write_bytes(krita_bytes(image, depth))
+        exports.append({"raw": str(folder / f"{name}.raw"), "w": image.shape[1], "h": image.shape[0],
+                        "depth": depth, "path": str(folder / name),
+                        "options": {"alpha": True, "compressiontype": 3} if name.endswith(".tif") else {}})
+    ours = {"o_u16.tif": (random_layer(rng, 4, 6, 4, "U16"), Metadata(), "U16"),
+            "o_f16.exr": (hdr.astype(np.float16).astype(np.float32), Metadata(half=True), "F16"),
+            "o_f32.tif": (hdr, Metadata(), "F32")}
+    for name, (image, metadata, _) in ours.items():
+        write_image(folder / name, image, metadata)
+    loads = [{"path": str(folder / name), "raw": str(folder / f"{name}.out")} for name in ours]
+    (folder / "spec.json").write_text(json.dumps({"exports": exports, "loads": loads}))
+    env = krita_env(home, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(Path(__file__).parent))
+    proc = subprocess.run(["kritarunner", "-s", "test_krita", "-f", "krita_files_main", str(folder / "spec.json")],
+                          env=env, capture_output=True, text=True, timeout=RUNNER_TIMEOUT_S, cwd=folder)
+    assert proc.returncode == 0 and (folder / "files.json").is_file(), (proc.stdout + proc.stderr)[-6000:]
+    results = json.loads((folder / "files.json").read_text())
+    assert results["exports"] == [{"ok": True}] * len(exports), results["exports"]
+    def same(got: np.ndarray, want: np.ndarray, name: str, depth: str) -> None:
+        """Equal; through OpenEXR's premultiplied colour, within the rounding of the product (half or full float)."""
+        if name.endswith(".exr"):
+            np.testing.assert_allclose(got, want, rtol=2e-3 if depth == "F16" else 1e-6, atol=1e-7, err_msg=name)
+        else:
+            assert np.array_equal(got, want), name
+
+    for name, (image, depth) in made.items():
+        got, metadata = read_image_and_metadata(folder / name)
+        assert got.shape == image.shape and got.dtype == image.dtype, name
+        same(got, image, name, depth)
+        assert metadata.half == (depth == "F16"), name
+    for (name, (image, _, depth)), res in zip(ours.items(), results["loads"]):
+        assert "crash" not in res, res["crash"]
+        assert (res["model"], res["depth"], res["h"], res["w"]) == ("RGBA", depth, *image.shape[:2]), (name, res)
+        same(from_krita_bytes((folder / f"{name}.out").read_bytes(), image.shape, depth), image, name, depth)
 
 
 def test_api_linear_render_upscales_the_values_as_stored(tiny_model_path: Path,

@@ -1,0 +1,237 @@
+"""Files of more than 8 bits per sample that Pillow cannot read or write as stored: 16-bit and
+float TIFFs (Pillow reads a 16-bit colour TIFF as 8 bits and cannot open a float colour one),
+OpenEXR (``.exr``, what Krita, Blender and compositors write for HDR work) and Radiance RGBE
+(``.hdr``, the HDRI environment maps of 3D work).
+
+``tifffile`` reads and writes TIFFs whatever their compression (``imagecodecs`` decodes LZW);
+``OpenEXR`` and ``imagecodecs`` the HDR formats. OpenEXR and Radiance values are linear light by
+convention and may exceed 1; they pass as they are (the engine keeps colour beyond 0..1,
+``liif_core.pixels.beyond_range``). :mod:`liif_core.imageio` calls these; use its functions.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+from tifffile import TiffFileError
+
+from liif_core.errors import InputError
+
+__all__ = ["TiffFileError", "read_exr", "read_radiance", "read_tiff", "sniff", "tiff_metadata", "unpremultiply",
+           "write_exr", "write_radiance", "write_tiff"]
+
+TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF, either byte order
+ICC_TAG, X_RESOLUTION, Y_RESOLUTION, RESOLUTION_UNIT = 34675, 282, 283, 296  # TIFF tags
+EXR_MAGIC = b"v/1\x01"
+RADIANCE_MAGIC = (b"#?RADIANCE", b"#?RGBE")
+# Header attributes that describe the file's layout, not the picture: written anew for the result
+EXR_LAYOUT = frozenset({"channels", "dataWindow", "displayWindow", "type", "tiles", "chunkCount",
+                        "lineOrder", "name", "version", "preview", "view", "multiView"})
+LOSSLESS = ("NO_COMPRESSION", "RLE_COMPRESSION", "ZIPS_COMPRESSION", "ZIP_COMPRESSION", "PIZ_COMPRESSION")
+
+
+def sniff(head: bytes) -> str | None:
+    """``".tif"``, ``".exr"`` or ``".hdr"`` for the first bytes of such a file, else ``None``."""
+    if head[:4] in TIFF_MAGIC:
+        return ".tif"
+    if head.startswith(EXR_MAGIC):
+        return ".exr"
+    if head.startswith(RADIANCE_MAGIC):
+        return ".hdr"
+    return None
+
+
+def read_tiff(path: Path) -> np.ndarray | None:
+    """A grey or RGB TIFF of more than 8 bits per sample as ``uint16``, ``float32`` or ``float16``
+    (H, W, planes: colour, then alpha), or ``None`` for any other file, which Pillow reads.
+
+    Premultiplied alpha is undone (colour as :func:`read_image` gives it is straight); extra samples
+    that are not alpha are left out; integer samples of other depths (10, 12, 32 bits) are scaled to
+    16 bits.
+    """
+    with open(path, "rb") as f:
+        if sniff(f.read(4)) != ".tif":
+            return None
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages.first
+        photometric = int(page.photometric)
+        if page.bitspersample <= 8 or photometric not in (0, 1, 2) or page.sampleformat not in (1, 3):
+            return None  # 8-bit, palette, CMYK, YCbCr, signed: Pillow's
+        if len(tif.pages) > 1:
+            warnings.warn(f"{path}: has {len(tif.pages)} pages; only the first is upscaled", stacklevel=4)
+        arr = page.asarray()
+        arr = arr[..., None] if "S" not in page.axes else np.moveaxis(arr, page.axes.index("S"), -1)
+        colour = 3 if photometric == 2 else 1
+        alpha = page.extrasamples[0] if page.extrasamples else 0  # 1: premultiplied, 2: straight
+        arr = arr[..., :colour + (alpha in (1, 2))]
+        if photometric == 0:  # white is zero
+            arr = arr.copy()
+            arr[..., 0] = (1 - arr[..., 0]) if arr.dtype.kind == "f" else np.iinfo(arr.dtype).max - arr[..., 0]
+    if arr.dtype.kind == "f" and arr.dtype != np.float16:  # half floats: the caller notes them
+        arr = arr.astype(np.float32)
+    elif arr.dtype.kind != "f" and arr.dtype != np.uint16:
+        arr = np.round(arr * (65535 / (2 ** page.bitspersample - 1))).astype(np.uint16)
+    if alpha == 1:
+        arr = unpremultiply(arr)
+    return np.ascontiguousarray(arr)
+
+
+def unpremultiply(arr: np.ndarray) -> np.ndarray:
+    """Straight colour from colour multiplied by the alpha in the last plane (TIFF's associated
+    alpha, OpenEXR's always), left as it is where the alpha is zero."""
+    top = 1.0 if arr.dtype.kind == "f" else float(np.iinfo(arr.dtype).max)
+    alpha = arr[..., -1:].astype(np.float64) / top
+    colour = np.where(alpha > 0, arr[..., :-1] / np.maximum(alpha, 1e-12), arr[..., :-1])
+    if arr.dtype.kind != "f":
+        colour = np.round(colour.clip(0, top))
+    return np.concatenate([colour.astype(arr.dtype), arr[..., -1:]], axis=-1)
+
+
+def tiff_metadata(path: Path) -> tuple[dict[int, Any], bytes | None, tuple[float, float] | None]:
+    """The tags of a TIFF's first directory (which Pillow calls its EXIF), its colour profile and
+    print resolution in dots per inch: for a TIFF that Pillow cannot open."""
+    with tifffile.TiffFile(path) as tif:
+        tags = {tag.code: tag.value for tag in tif.pages.first.tags}
+    icc = tags.get(ICC_TAG)
+    dpi = None
+    if X_RESOLUTION in tags and Y_RESOLUTION in tags and tags.get(RESOLUTION_UNIT, 2) in (2, 3):
+        per_inch = 2.54 if tags.get(RESOLUTION_UNIT, 2) == 3 else 1.0
+        dpi = tuple(n / d * per_inch if d else 0.0 for n, d in (tags[X_RESOLUTION], tags[Y_RESOLUTION]))
+    return tags, bytes(icc) if icc else None, dpi
+
+
+def write_tiff(path: Path, arr: np.ndarray, icc_profile: bytes | None, dpi: tuple[float, float] | None,
+               tags: dict[int, Any]) -> None:
+    """A 16-bit or float (full or half) TIFF, Deflate with a predictor as every editor reads, with
+    straight alpha, the colour profile, print resolution and ``tags`` of the first directory
+    (descriptions, authorship: those of their values a TIFF tag can hold)."""
+    c = arr.shape[2]
+    extratags = [entry for code, value in tags.items() for entry in _tiff_tag(code, value)]
+    tifffile.imwrite(path, arr if c > 1 else arr[..., 0], photometric="rgb" if c >= 3 else "minisblack",
+                     extrasamples=["unassalpha"] if c in (2, 4) else None, compression="zlib", predictor=True,
+                     iccprofile=icc_profile, resolution=tuple(dpi) if dpi else None,
+                     resolutionunit="INCH" if dpi else None, software=False, metadata=None, extratags=extratags)
+
+
+def _tiff_tag(code: int, value: Any) -> list[tuple]:
+    """A tag of the first directory as tifffile's ``extratags`` entry (none for other values)."""
+    if isinstance(value, str):
+        return [(code, "s", 0, value, True)]
+    if isinstance(value, bytes):
+        return [(code, "B", len(value), value, True)]
+    if isinstance(value, int) and 0 <= value < 2**32:
+        return [(code, "H" if value < 2**16 else "I", 1, value, True)]
+    return []
+
+
+def read_exr(path: Path) -> tuple[np.ndarray, dict[str, Any], bool]:
+    """An OpenEXR file's picture as float32 (H, W, C: R, G, B and A, or Y and A), its header
+    attributes that describe the picture (chromaticities, white luminance, owner, comments,
+    capture date...) and its compression, and whether its pixels were half floats.
+
+    The colour comes straight, divided by the alpha that the file stores it multiplied by. Of a
+    file of several parts or several layers, the first is read, with a warning.
+
+    Only the data window is read (the pixels the file holds); a display window of another size is
+    named in a warning.
+    """
+    import OpenEXR
+
+    try:
+        exr = OpenEXR.File(str(path), separate_channels=True)
+    except Exception as e:  # OpenEXR raises plain exceptions for damaged files
+        raise InputError(f"{path}: cannot read this OpenEXR file ({e})") from None
+    if len(exr.parts) > 1:
+        warnings.warn(f"{path}: has {len(exr.parts)} parts; only the first is upscaled", stacklevel=4)
+    header, channels = exr.header(), exr.channels()
+    layers = _colour_layers(set(channels))
+    if not layers:
+        raise InputError(f"{path}: holds no R, G, B or Y channels (it has {', '.join(sorted(channels)) or 'none'}); "
+                         "only colour and grey images can be upscaled")
+    layer, names = layers[0]
+    if len(layers) > 1:
+        warnings.warn(f"{path}: holds {len(layers)} colour layers ({', '.join(n or '(unnamed)' for n, _ in layers)}); "
+                      f"only {layer or 'the unnamed one'} is upscaled", stacklevel=4)
+    planes = [channels[f"{layer}.{n}" if layer else n].pixels for n in names]
+    if any(p.dtype.kind != "f" for p in planes):
+        raise InputError(f"{path}: its channels hold integers (an ID or mask pass?), not colour; only float "
+                         "colour can be upscaled")
+    if len({p.shape for p in planes}) > 1:
+        raise InputError(f"{path}: its channels are subsampled (luminance/chroma); save it as RGB to upscale it")
+    data, display = header.get("dataWindow"), header.get("displayWindow")
+    if data is not None and display is not None and any(
+            not np.array_equal(a, b) for a, b in zip(data, display)):
+        warnings.warn(f"{path}: its data window differs from its display window; the data window is upscaled as "
+                      "a picture of its own", stacklevel=4)
+    kept = {key: value for key, value in header.items() if key not in EXR_LAYOUT}
+    half = all(p.dtype == np.float16 for p in planes)
+    image = np.stack(planes, axis=-1).astype(np.float32)
+    return unpremultiply(image) if names[-1] == "A" else image, kept, half
+
+
+def _colour_layers(names: set[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """The layers of an OpenEXR file's channel names that hold a picture, each with its channels
+    (R, G, B and A, or Y and A): the unnamed layer first (``R``, ``G``...), then those named as
+    Krita and renderers name them (``paint.R``, ``diffuse.R``), in name order."""
+    found = []
+    for layer in sorted({name.rpartition(".")[0] for name in names}, key=lambda n: (n != "", n)):
+        prefix = f"{layer}." if layer else ""
+        group = next((g for g in (("R", "G", "B", "A"), ("R", "G", "B"), ("Y", "A"), ("Y",))
+                      if all(prefix + n in names for n in g)), None)
+        if group:
+            found.append((layer, group))
+    return found
+
+
+def write_exr(path: Path, image: np.ndarray, attributes: dict[str, Any] | None) -> None:
+    """``image`` (H, W, C float32 or float16: grey, grey+alpha, RGB, RGBA; straight colour, stored
+    premultiplied as OpenEXR wants it) as an OpenEXR file of full or half floats, with
+    ``attributes`` (from :func:`read_exr`; the compression only when lossless)."""
+    import OpenEXR
+
+    names = {1: "Y", 2: "YA", 3: "RGB", 4: "RGBA"}[image.shape[2]]
+    if names.endswith("A"):  # OpenEXR colour is premultiplied by its alpha
+        alpha = image[..., -1:].astype(np.float32)
+        image = np.concatenate([image[..., :-1] * alpha, alpha], axis=-1).astype(image.dtype)
+    channels = {n: np.ascontiguousarray(image[..., i]) for i, n in enumerate(names)}
+    header = dict(attributes or {})
+    if getattr(header.get("compression"), "name", None) not in LOSSLESS:  # none given, or lossy (DWA, B44)
+        header["compression"] = OpenEXR.ZIP_COMPRESSION
+    header["type"] = OpenEXR.scanlineimage
+    OpenEXR.File(header, channels).write(str(path))
+
+
+def read_radiance(path: Path) -> np.ndarray:
+    """A Radiance RGBE file as float32 RGB (H, W, 3), its ``EXPOSURE`` undone (values as measured)."""
+    import imagecodecs
+
+    data = path.read_bytes()
+    try:
+        image = imagecodecs.rgbe_decode(data)
+    except Exception as e:  # imagecodecs' codec errors
+        raise InputError(f"{path}: cannot read this Radiance HDR file ({e})") from None
+    head = data[:data.find(b"\n\n") + 1].decode("latin-1")
+    exposure = float(np.prod([float(v) for v in re.findall(r"^EXPOSURE=\s*([0-9.eE+-]+)", head, re.M)] or [1.0]))
+    image = np.asarray(image, dtype=np.float32)
+    return image / np.float32(exposure) if exposure not in (0.0, 1.0) else image
+
+
+def write_radiance(path: Path, image: np.ndarray) -> None:
+    """RGB float32 as a Radiance RGBE file; colour below 0, which the format cannot hold, is stored
+    as 0. Scanlines are stored flat, not run-length encoded: every Radiance reader reads the flat
+    form, and GIMP 3.0's (GEGL's) cannot read imagecodecs' run-length encoding."""
+    rgb = np.ascontiguousarray(image, dtype=np.float32).clip(0, 2.0 ** 127 * 0.999)  # the exponent's range
+    top = rgb.max(axis=-1)
+    mantissa, exponent = np.frexp(top)  # top = mantissa * 2 ** exponent, mantissa in [0.5, 1)
+    lit = top > 1e-32
+    scale = np.where(lit, mantissa * 256 / np.where(lit, top, 1), 0)
+    rgbe = np.empty((*rgb.shape[:2], 4), np.uint8)
+    rgbe[..., :3] = np.minimum(rgb * scale[..., None], 255)  # truncated, as Radiance's own writer does
+    rgbe[..., 3] = np.where(lit, exponent + 128, 0)
+    head = f"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y {rgb.shape[0]} +X {rgb.shape[1]}\n".encode()
+    path.write_bytes(head + rgbe.tobytes())
