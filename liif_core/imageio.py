@@ -30,8 +30,8 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 from liif_core import deep_files
 from liif_core.errors import InputError
 
-WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
-                 ".exr": "EXR", ".hdr": "HDR"}
+WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".avif": "AVIF", ".tif": "TIFF",
+                 ".tiff": "TIFF", ".exr": "EXR", ".hdr": "HDR"}
 FLOAT_FORMATS = ("EXR", "HDR")  # hold floats only: integer pixels are written as values 0..1
 HALF_MAX = 65504.0  # the largest half float
 READ_SUFFIXES = tuple(WRITE_FORMATS) + (".bmp", ".gif", ".tga", ".ppm", ".pgm")
@@ -223,7 +223,7 @@ def stored_dtype(path: str | Path, channels: int, dtype: np.dtype) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype == np.uint8:
         return dtype
-    if fmt in ("JPEG", "WEBP"):  # 8-bit formats by nature: asked for, so given (write_image warns)
+    if fmt in ("JPEG", "WEBP", "AVIF"):  # 8-bit here by nature: asked for, so given (write_image warns)
         return np.dtype(np.uint8)
     return np.dtype(np.float32) if fmt == "TIFF" and dtype == np.float32 else np.dtype(np.uint16)
 
@@ -235,9 +235,10 @@ def write_image(path: str | Path, image: np.ndarray, metadata: Metadata | None =
 
     16-bit data stays 16-bit in PNG and TIFF; float32 becomes float TIFF or OpenEXR (values beyond
     0..1 kept; half floats where the input had them), Radiance HDR (no colour below 0), 16-bit PNG,
-    and 8 bits in JPEG and WebP; integers in OpenEXR and Radiance HDR become floats 0..1.
-    ``quality`` (1-100) is JPEG's (default 95) and makes WebP lossy (default lossless); JPEG keeps
-    full colour resolution (4:4:4), so coloured edges stay as crisp as the upscale drew them.
+    and 8 bits in JPEG, WebP and AVIF; integers in OpenEXR and Radiance HDR become floats 0..1.
+    ``quality`` (1-100) is JPEG's (default 95) and AVIF's (default 90) and makes WebP lossy
+    (default lossless); JPEG and AVIF keep full colour resolution (4:4:4), so coloured edges stay
+    as crisp as the upscale drew them.
     """
     path = Path(path)
     arr = image if image.ndim == 3 else image[..., None]
@@ -253,6 +254,10 @@ def write_image(path: str | Path, image: np.ndarray, metadata: Metadata | None =
                       f"{'float' if arr.dtype == np.float32 else '16-bit'} result is stored in 8; "
                       "write a .png to keep 16", stacklevel=2)
     if arr.dtype == np.float32 and stored != np.float32:
+        beyond = int(((arr < 0) | (arr > 1)).any(axis=-1).sum())
+        if beyond:
+            warnings.warn(f"{path}: {beyond} pixels hold colour beyond 0..1 (HDR), which {fmt} cannot hold: "
+                          "stored clipped; write a .exr or .tif to keep it", stacklevel=2)
         arr = np.round(arr.clip(0, 1) * np.iinfo(stored).max).astype(stored)
     elif arr.dtype != np.float32 and stored == np.float32:
         arr = arr.astype(np.float32) / np.iinfo(arr.dtype).max
@@ -310,8 +315,9 @@ def _write(path: Path, arr: np.ndarray, fmt: str, extra: dict, quality: int | No
         im = Image.fromarray(arr)
     options = {"JPEG": {"quality": quality or 95, "subsampling": 0},
                "WEBP": {"quality": quality} if quality else {"lossless": True, "exact": True},
+               "AVIF": {"quality": quality or 90, "subsampling": "4:4:4"},
                "TIFF": {"compression": "tiff_deflate"}, "PNG": {}}[fmt]
-    if fmt == "WEBP" and c <= 2:
+    if fmt in ("WEBP", "AVIF") and c <= 2:
         im = im.convert("RGBA" if c == 2 else "RGB")
         extra = {k: v for k, v in extra.items() if k != "icc_profile"}  # a grey one cannot describe RGB
     im.save(path, format=fmt, **options, **extra)
@@ -337,7 +343,7 @@ def _save_options(metadata: Metadata, fmt: str, size: tuple[int, int]) -> dict:
                     sub[tag] = value
             exif[EXIF_IFD] = sub
         extra["exif"] = exif.tobytes()
-    if metadata.dpi and fmt != "WEBP":
+    if metadata.dpi and fmt not in ("WEBP", "AVIF"):
         extra["dpi"] = metadata.dpi
     return extra
 

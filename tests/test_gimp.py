@@ -1076,8 +1076,8 @@ def test_dialog_preview_follows_a_drag(gimp: Gimp, gui_run, monkeypatch: pytest.
 def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None:
     """What GIMP's *Export* writes for print and HDR work (16-bit and float TIFF with LZW or Deflate,
     half and full float OpenEXR, Radiance HDR) reads as GIMP held it, HDR values included, and what
-    ``write_image`` writes (the CLI's outputs) loads in GIMP with the same values. Pillow alone reads
-    a 16-bit colour TIFF as 8 bits and none of the others at all."""
+    ``write_image`` writes (the CLI's outputs, an AVIF too) loads in GIMP with the same values.
+    Pillow alone reads a 16-bit colour TIFF as 8 bits and none of the other deep files at all."""
     from liif_core.imageio import Metadata, read_image, read_image_and_metadata, write_image
 
     folder = gimp.work / "files"
@@ -1103,7 +1103,8 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
                         "path": str(folder / name)})
     ours = {"o_u16.tif": (deep, Metadata(), "u16"), "o_u16_rgb.tif": (deep[..., :3], Metadata(), "u16"),
             "o_float.tif": (hdr[..., :3], Metadata(), "float"), "o_half.exr": (half, Metadata(half=True), "half"),
-            "o_float.exr": (hdr[..., :3], Metadata(), "float"), "o_rgbe.hdr": (light, Metadata(), "float")}
+            "o_float.exr": (hdr[..., :3], Metadata(), "float"), "o_rgbe.hdr": (light, Metadata(), "float"),
+            "o_rgba.avif": (np.kron(_pixels((4, 4, 4), np.uint8, 34), np.ones((4, 4, 1), np.uint8)), Metadata(), "u8")}
     for name, (array, metadata, _) in ours.items():
         write_image(folder / name, array, metadata)
     loads = [{"path": str(folder / name), "raw": str(folder / f"{name}.out")} for name in ours]
@@ -1117,11 +1118,14 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
     assert [res.get("status") for res in results["exports"]] == ["success"] * len(exports), results["exports"]
 
     def same(got: np.ndarray, want: np.ndarray, name: str) -> None:
-        """Equal; within the rounding of OpenEXR's premultiplied colour (half or full float), or of
-        Radiance's 8-bit mantissas beside a shared exponent (1/256 of a pixel's brightest channel)."""
+        """Equal; within the rounding of OpenEXR's premultiplied colour (half or full float), of
+        Radiance's 8-bit mantissas beside a shared exponent (1/256 of a pixel's brightest channel), or
+        of two AVIF decoders' conversions from YUV."""
         assert got.shape == want.shape, (name, got.shape, want.shape)
         if name.endswith(".hdr"):
             assert np.all(np.abs(got - want) <= want.max(axis=-1, keepdims=True) / 128 + 1e-6), name
+        elif name.endswith(".avif"):  # two decoders' YUV to RGB rounding
+            assert np.abs(got.astype(int) - want).max() <= 2, name
         elif name.endswith(".exr"):
             np.testing.assert_allclose(got, want, rtol=2e-3 if "half" in name else 1e-6, atol=1e-6, err_msg=name)
         else:
@@ -1135,13 +1139,13 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
         assert "error" not in res, res["error"]
         assert (res["height"], res["width"]) == array.shape[:2] and res["alpha"] >= (array.shape[2] == 4), res
         assert res["precision"].split("-")[0] == sample, (name, res)
-        dtype = {"u16": np.uint16, "half": np.float16, "float": np.float32}[sample]
+        dtype = {"u8": np.uint8, "u16": np.uint16, "half": np.float16, "float": np.float32}[sample]
         got = np.fromfile(folder / f"{name}.out", dtype=dtype).reshape(*array.shape[:2], 3 + res["alpha"])
         got = got.astype(array.dtype)
         if got.shape[2] > array.shape[2]:  # GIMP's OpenEXR loader gives every image an alpha channel
             assert np.all(got[..., 3] == 1), name
             got = got[..., :3]
-        if name.endswith(".hdr"):  # what the file holds: the values rounded to its shared exponents
+        if name.endswith((".hdr", ".avif")):  # what the file holds (rounded to shared exponents; lossy)
             array = read_image(folder / name)
         if name.endswith(".exr") and array.shape[2] == 4:
             # GIMP 3.0's OpenEXR loader keeps the colour premultiplied as the file stores it (its exporter,
