@@ -58,7 +58,7 @@ def read_tiff(path: Path) -> np.ndarray | None:
         if sniff(f.read(4)) != ".tif":
             return None
     with tifffile.TiffFile(path) as tif:
-        page = tif.pages.first
+        page = tif.pages[0]
         photometric = int(page.photometric)
         if page.bitspersample <= 8 or photometric not in (0, 1, 2) or page.sampleformat not in (1, 3):
             return None  # 8-bit, palette, CMYK, YCbCr, signed: Pillow's
@@ -96,7 +96,7 @@ def tiff_metadata(path: Path) -> tuple[dict[int, Any], bytes | None, tuple[float
     """The tags of a TIFF's first directory (which Pillow calls its EXIF), its colour profile and
     print resolution in dots per inch: for a TIFF that Pillow cannot open."""
     with tifffile.TiffFile(path) as tif:
-        tags = {tag.code: tag.value for tag in tif.pages.first.tags}
+        tags = {tag.code: tag.value for tag in tif.pages[0].tags}
     icc = tags.get(ICC_TAG)
     dpi = None
     if X_RESOLUTION in tags and Y_RESOLUTION in tags and tags.get(RESOLUTION_UNIT, 2) in (2, 3):
