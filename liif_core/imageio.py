@@ -158,9 +158,9 @@ def read_image_and_metadata(path: str | Path) -> tuple[np.ndarray, Metadata]:
                           "pixels; the result is written without one", stacklevel=2)
             icc = None
     orientation = exif.get(ORIENTATION, 1)
-    half = arr.dtype == np.float16
-    arr = np.ascontiguousarray(_orient(arr, orientation if isinstance(orientation, int) else 1), dtype=
-                               np.float32 if half else arr.dtype)
+    half = arr.dtype == np.float16  # a half-float TIFF: computed in float32, written back in half floats
+    arr = _orient(arr, orientation if isinstance(orientation, int) else 1)
+    arr = np.ascontiguousarray(arr, dtype=np.float32 if half else arr.dtype)
     dpi = tuple(float(d) for d in dpi) if isinstance(dpi, tuple) and len(dpi) == 2 and all(dpi) else None
     return arr, Metadata(icc_profile=icc, exif=_kept_exif(exif), dpi=dpi, half=half)
 
@@ -261,12 +261,12 @@ def write_image(path: str | Path, image: np.ndarray, metadata: Metadata | None =
         arr = np.round(arr.clip(0, 1) * np.iinfo(stored).max).astype(stored)
     elif arr.dtype != np.float32 and stored == np.float32:
         arr = arr.astype(np.float32) / np.iinfo(arr.dtype).max
+    elif arr.dtype == np.uint16 and stored == np.uint8:
+        arr = ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     below = int((arr < 0).any(axis=-1).sum()) if fmt == "HDR" else 0
     if below:
         warnings.warn(f"{path}: Radiance HDR holds no colour below 0; {below} pixels are stored as 0 (write a "
                       ".exr or .tif to keep them)", stacklevel=2)
-    elif arr.dtype == np.uint16 and stored == np.uint8:
-        arr = ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     if stored == np.float32 and metadata is not None and metadata.half and fmt in ("TIFF", "EXR"):
         arr = arr.clip(-HALF_MAX, HALF_MAX).astype(np.float16)
     path.parent.mkdir(parents=True, exist_ok=True)
