@@ -11,6 +11,7 @@ convention and may exceed 1; they pass as they are (the engine keeps colour beyo
 
 from __future__ import annotations
 
+import logging
 import re
 import warnings
 from pathlib import Path
@@ -33,6 +34,8 @@ RADIANCE_MAGIC = (b"#?RADIANCE", b"#?RGBE")
 EXR_LAYOUT = frozenset({"channels", "dataWindow", "displayWindow", "type", "tiles", "chunkCount",
                         "lineOrder", "name", "version", "preview", "view", "multiView"})
 LOSSLESS = ("NO_COMPRESSION", "RLE_COMPRESSION", "ZIPS_COMPRESSION", "ZIP_COMPRESSION", "PIZ_COMPRESSION")
+# tifffile logs what it finds wrong in a file before raising; the error says it, once, as ours
+logging.getLogger("tifffile").addHandler(logging.NullHandler())
 
 
 def sniff(head: bytes) -> str | None:
@@ -57,6 +60,14 @@ def read_tiff(path: Path) -> np.ndarray | None:
     with open(path, "rb") as f:
         if sniff(f.read(4)) != ".tif":
             return None
+    try:
+        return _read_tiff(path)
+    except (TiffFileError, IndexError, KeyError, ValueError, TypeError, RuntimeError) as e:  # a damaged file
+        raise InputError(f"{path}: cannot read this TIFF ({e or type(e).__name__})") from None
+
+
+def _read_tiff(path: Path) -> np.ndarray | None:
+    """:func:`read_tiff` of a file that starts as a TIFF."""
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
         photometric = int(page.photometric)
@@ -145,7 +156,7 @@ def read_exr(path: Path) -> tuple[np.ndarray, dict[str, Any], bool]:
     try:
         exr = OpenEXR.File(str(path), separate_channels=True)
     except Exception as e:  # OpenEXR raises plain exceptions for damaged files
-        raise InputError(f"{path}: cannot read this OpenEXR file ({e})") from None
+        raise InputError(f"{path}: cannot read this OpenEXR file ({str(e).replace(str(path), path.name)})") from None
     if len(exr.parts) > 1:
         warnings.warn(f"{path}: has {len(exr.parts)} parts; only the first is upscaled", stacklevel=4)
     header, channels = exr.header(), exr.channels()

@@ -148,6 +148,8 @@ def read_image_and_metadata(path: str | Path) -> tuple[np.ndarray, Metadata]:
             tags, icc, dpi = deep_files.tiff_metadata(path)  # a float colour TIFF: Pillow cannot open it
             arr, exif = deep, Image.Exif()
             exif.update({tag: value for tag, value in tags.items() if tag in KEPT_TAGS or tag == ORIENTATION})
+    except InputError:  # already says what is wrong with the file
+        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, png.FormatError,
             deep_files.TiffFileError) as e:
         raise InputError(f"{path}: cannot read this image ({e})") from None

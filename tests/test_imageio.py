@@ -274,3 +274,16 @@ def test_radiance_hdr_reads_its_shared_exponents_and_exposure(tmp_path: Path) ->
     assert np.all(np.abs(back - clipped) <= clipped.max(axis=-1, keepdims=True) / 128 + 1e-30)
     with pytest.raises(InputError, match="Radiance HDR has no transparency"):
         write_image(tmp_path / "alpha.hdr", np.ones((2, 2, 4), np.float32))
+
+
+@pytest.mark.parametrize("name, head", [("scan.tif", b"II*\0"), ("render.exr", b"v/1\x01"),
+                                        ("sky.hdr", b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 5 +X 5\n")])
+def test_damaged_deep_files_say_so_once(tmp_path: Path, name: str, head: bytes,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from liif_core.errors import InputError
+
+    (tmp_path / name).write_bytes(head + b"\xff" * 40)
+    with pytest.raises(InputError) as e:
+        read_image(tmp_path / name)
+    assert str(e.value).count(str(tmp_path / name)) == 1 and "cannot read this" in str(e.value)
+    assert capsys.readouterr().err == ""
