@@ -1,6 +1,6 @@
 """How models enlarge JPEG photographs: docs/eval/jpeg_inputs.md.
 
-    .venv/bin/python docs/jpeg_inputs.py [MODEL ...] [--qualities 90,75,50] [--scales 2,4] [--out FILE]
+    .venv/bin/python docs/jpeg_inputs.py [MODEL ...] [--qualities 98,95,90,75,50] [--scales 2,4] [--out FILE]
 
 A MODEL is ``default``, a bundled name or a ``.safetensors`` path, or ``NAME=MODEL`` to label it
 ``NAME`` (default: the shipped model).
@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", default=["default"],
                         help="default, a bundled name or a .safetensors; NAME=MODEL labels it NAME")
-    parser.add_argument("--qualities", default="90,75,50", help="JPEG qualities, besides the clean input")
+    parser.add_argument("--qualities", default="98,95,90,75,50", help="JPEG qualities, besides the clean input")
     parser.add_argument("--scales", default="2,4")
     parser.add_argument("--data", type=Path, default=None, help="benchmark folder (default: as liif-eval)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"Markdown file to write (default {OUT}); its "

@@ -35,6 +35,30 @@ from liif_core.weights import Model, jpeg_models, list_models, load_model, model
 
 STDIO = Path("-")  # the input read from standard input, the output written to standard output
 JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")  # as plugin/common/model_note.py (the plug-ins cannot import this)
+AUTO = "auto"  # --model: the model made for each input
+
+
+class Models:
+    """The model each input is upscaled with: the one ``--model`` names, or with ``auto`` the one
+    made for the input's kind (the bundled model for JPEG files, if there is one, for those; the
+    default for the others). Each is loaded once, when first needed."""
+
+    def __init__(self, name: str, device: str, precision: str | None):
+        self.name, self.device, self.precision = name, device, precision
+        self.loaded: dict[str, Model] = {}
+
+    def named(self, name: str) -> Model:
+        """The model called ``name``, loaded on first use (raises :class:`LiifError`)."""
+        if name not in self.loaded:
+            self.loaded[name] = load_model(name, self.device, self.precision)
+        return self.loaded[name]
+
+    def for_file(self, path: Path) -> Model:
+        """The model for the image file ``path`` (its suffix tells a JPEG file)."""
+        if self.name != AUTO:
+            return self.named(self.name)
+        for_jpeg = jpeg_models()
+        return self.named(for_jpeg[0] if for_jpeg and path.suffix.lower() in JPEG_SUFFIXES else "default")
 
 
 def expand_inputs(items: list[str], recursive: bool = False,
@@ -116,8 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--size", type=lambda t: parse_pair(t, int, "--size"), help="exact WIDTHxHEIGHT")
     p.add_argument("--width", type=int, help="output width (height keeps the aspect ratio unless given)")
     p.add_argument("--height", type=int, help="output height (width keeps the aspect ratio unless given)")
-    p.add_argument("--model", default="default", help=f"bundled model or a .safetensors/.pth file "
-                                                       f"(bundled: {', '.join(list_models()) or 'none'})")
+    p.add_argument("--model", default=AUTO, help=f"auto (the default): the model made for each input, "
+                   f"{(jpeg_models() or ['the JPEG model'])[0]} for JPEG files and the default for the others; "
+                   f"or a bundled model, or a .safetensors/.pth file (bundled: {', '.join(list_models()) or 'none'})")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda, cuda:N or mps")
     p.add_argument("--precision", choices=["auto", *PRECISIONS],
                    help="what the decoder computes in (default: LIIF_UPSCALE_PRECISION, else auto: bfloat16 "
@@ -183,7 +208,7 @@ def standard_streams(src: Path, dst: Path, suffix: str | None) -> Iterator[tuple
             yield src, dst
 
 
-def upscale_file(args: argparse.Namespace, src: Path, rel: Path, model: Model,
+def upscale_file(args: argparse.Namespace, src: Path, rel: Path, models: Models,
                  written: dict[Path, Path]) -> None:
     """Upscale one input (``rel``: its output's path below --out-dir) into its output file as the
     command line asks, and record it in ``written`` (output -> input, this run's). Raises
@@ -193,7 +218,7 @@ def upscale_file(args: argparse.Namespace, src: Path, rel: Path, model: Model,
         raise LiifError(f"{dst} exists; pass --overwrite to replace it")
     if STDIO in (src, dst):
         with standard_streams(src, dst, args.format) as (read, write):
-            _upscale(args, read, write, model, "<stdin>" if src == STDIO else str(src),
+            _upscale(args, read, write, models, "<stdin>" if src == STDIO else str(src),
                      "<stdout>" if dst == STDIO else str(dst))
         if dst != STDIO:
             written[dst.resolve()] = src
@@ -206,11 +231,11 @@ def upscale_file(args: argparse.Namespace, src: Path, rel: Path, model: Model,
                         "on their common folder)")
     if dst.exists() and not args.overwrite:
         raise LiifError(f"{dst} exists; pass --overwrite to replace it")
-    _upscale(args, src, dst, model, str(src), str(dst))
+    _upscale(args, src, dst, models, str(src), str(dst))
     written[dst.resolve()] = src
 
 
-def _upscale(args: argparse.Namespace, src: Path, dst: Path, model: Model, src_name: str, dst_name: str) -> None:
+def _upscale(args: argparse.Namespace, src: Path, dst: Path, models: Models, src_name: str, dst_name: str) -> None:
     """Read ``src``, upscale it, write ``dst``; the names are what the messages call them."""
     try:
         with warnings_as_lines():
@@ -218,6 +243,7 @@ def _upscale(args: argparse.Namespace, src: Path, dst: Path, model: Model, src_n
         stored_dtype(dst, image.shape[2], image.dtype)
     except (LiifError, OSError) as e:  # the temporary file of standard input or output: say which stream
         raise type(e)(str(e).replace(str(src), src_name).replace(str(dst), dst_name)) from None
+    model = models.for_file(src)  # standard input's temporary file has its format's suffix
     kwargs = target(args, image.shape[:2])
     oh, ow = output_size(image.shape[:2], **kwargs)
     with tqdm(total=1, desc=f"{Path(src_name).name} -> {ow}x{oh}", unit="px", unit_scale=True, leave=False,
@@ -231,8 +257,10 @@ def _upscale(args: argparse.Namespace, src: Path, dst: Path, model: Model, src_n
                          self_ensemble=args.views, linear=args.linear, **kwargs)
     with warnings_as_lines():
         write_image(dst, result, metadata, args.quality)
-    if not args.quiet:  # standard output may hold the image itself
-        tqdm.write(f"{src_name} -> {dst_name} ({ow}x{oh})", file=sys.stderr if dst_name == "<stdout>" else None)
+    if not args.quiet:  # standard output may hold the image itself; with auto, the model each input got
+        chosen = f", {model.name}" if models.name == AUTO else ""
+        tqdm.write(f"{src_name} -> {dst_name} ({ow}x{oh}{chosen})",
+                   file=sys.stderr if dst_name == "<stdout>" else None)
 
 
 def model_note(name: str, sources: list[Path]) -> str:
@@ -242,7 +270,8 @@ def model_note(name: str, sources: list[Path]) -> str:
     for_jpeg, default = jpeg_models(), next(iter(list_models()), None)
     from_jpeg = [src != STDIO and Path(src).suffix.lower() in JPEG_SUFFIXES for src in sources]
     if for_jpeg and name not in for_jpeg and any(from_jpeg):
-        return f"JPEG inputs; --model {for_jpeg[0]} is made for images saved as JPEG"
+        return (f"JPEG inputs; --model {for_jpeg[0]} is made for images saved as JPEG (without --model, each "
+                "input gets the model made for it)")
     known = bool(sources) and STDIO not in sources
     if name in for_jpeg and default and default not in for_jpeg and known and not any(from_jpeg):
         return f"no JPEG inputs; the default model ({default}, without --model) is sharper on them"
@@ -280,12 +309,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"-o takes exactly one input, got {len(inputs)}; use --out-dir for batches")
     if STDIO in (src for src, _ in inputs) and not args.output:
         parser.error("- (standard input) takes -o OUTPUT, or -o - for standard output")
-    try:
-        model = load_model(args.model, args.device, args.precision)
+    models = Models(args.model, args.device, args.precision)
+    try:  # the model named (with auto, the default): a model that cannot load is a usage error
+        model = models.named("default" if args.model == AUTO else args.model)
     except LiifError as e:
         print(f"liif-upscale: {e}", file=sys.stderr)
         return 2
-    if not args.quiet:
+    if not args.quiet and args.model != AUTO:
         note = model_note(model.name, [src for src, _ in inputs])
         if note:
             print(f"liif-upscale: note: {note} (--list-models says what each model is for)", file=sys.stderr)
@@ -294,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for src, rel in tqdm(inputs, desc="images", unit="img", disable=args.quiet or len(inputs) < 2 or None):
             try:
-                upscale_file(args, src, rel, model, written)
+                upscale_file(args, src, rel, models, written)
             except (LiifError, OSError) as e:
                 failures += 1
                 message = str(e) if str(src) in str(e) else f"{src}: {e}"

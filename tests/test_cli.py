@@ -450,6 +450,49 @@ def test_jpeg_inputs_get_a_note_naming_the_model_made_for_them(tiny_model_path, 
     assert "note: JPEG" not in capsys.readouterr().err  # the model chosen is the one
 
 
+def test_without_model_each_input_gets_the_model_made_for_it(images, tmp_path, capsys, monkeypatch):
+    """``--model auto``, the default: JPEG files (also one piped in, told by its bytes) are upscaled
+    with the bundled model made for them, other files with the default, each loaded once; every
+    line names the model; without a model for JPEG files, JPEGs get the default."""
+    import io
+
+    import liif_core
+    from liif_core import cli
+    from liif_core.weights import jpeg_models, list_models
+
+    if not jpeg_models():
+        pytest.skip("no bundled model made for JPEG files")
+    monkeypatch.setenv("LIIF_UPSCALE_THREADS", "1")
+    default, for_jpeg = list_models()[0], jpeg_models()[0]
+    loads = []
+    real_load = cli.load_model
+    monkeypatch.setattr(cli, "load_model", lambda name, *a: loads.append(name) or real_load(name, *a))
+    out = tmp_path / "out"
+    assert main([str(images / "photo.jpg"), str(images / "rgb.png"), str(images / "rgba.png"), "--out-dir", str(out),
+                 "--scale", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"{images / 'photo.jpg'} -> {out / 'photo.jpg'} (16x16, {for_jpeg})",
+                     f"{images / 'rgb.png'} -> {out / 'rgb.png'} (32x20, {default})",
+                     f"{images / 'rgba.png'} -> {out / 'rgba.png'} (14x18, {default})"]
+    assert sorted(loads) == sorted(["default", for_jpeg])  # each once
+    photo = read_image(images / "photo.jpg")
+    png = np.asarray(Image.open(images / "rgb.png"))
+    with_jpeg_model = liif_core.upscale(photo, scale=2, model=for_jpeg)
+    assert not np.array_equal(with_jpeg_model, liif_core.upscale(photo, scale=2, model="default"))
+    write_image(tmp_path / "want.jpg", with_jpeg_model)  # the same JPEG encoding as the output's
+    assert np.array_equal(read_image(out / "photo.jpg"), read_image(tmp_path / "want.jpg"))
+    assert np.array_equal(read_image(out / "rgb.png"), liif_core.upscale(png, scale=2, model="default"))
+
+    command = [sys.executable, "-m", "liif_core", "-", "-o", "-", "--scale", "2"]
+    proc = subprocess.run(command, input=(images / "photo.jpg").read_bytes(), capture_output=True)
+    assert proc.returncode == 0 and proc.stderr.decode().strip() == f"<stdin> -> <stdout> (16x16, {for_jpeg})"
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(proc.stdout))), with_jpeg_model)
+
+    monkeypatch.setattr(cli, "jpeg_models", lambda: [])
+    assert main([str(images / "photo.jpg"), "-o", str(tmp_path / "plain.png"), "--scale", "2"]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"(16x16, {default})")
+
+
 def test_the_jpeg_model_on_other_inputs_gets_a_note_naming_the_default(tiny_model_path, images, tmp_path, capsys,
                                                                        monkeypatch):
     from liif_core import cli
