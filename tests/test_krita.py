@@ -1180,6 +1180,7 @@ def test_deep_and_hdr_files_pass_between_krita_and_the_engine(tmp_path_factory: 
     assert proc.returncode == 0 and (folder / "files.json").is_file(), (proc.stdout + proc.stderr)[-6000:]
     results = json.loads((folder / "files.json").read_text())
     assert results["exports"] == [{"ok": True}] * len(exports), results["exports"]
+
     def same(got: np.ndarray, want: np.ndarray, name: str, depth: str) -> None:
         """Equal; through OpenEXR's premultiplied colour, within the rounding of the product (half or full float)."""
         if name.endswith(".exr"):

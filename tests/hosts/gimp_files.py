@@ -1,5 +1,5 @@
 """Runs inside a real GIMP 3 (``gimp-console-3.0 --batch-interpreter=python-fu-eval``) for the file
-tests of tests/test_gimp.py: do deep TIFFs pass between GIMP and ``liif_core.imageio`` unchanged?
+tests of tests/test_gimp.py: do deep and HDR files pass between GIMP and ``liif_core.imageio`` unchanged?
 
 Reads the job file named by ``$LIIF_GIMP_JOB`` (JSON written by the test):
 
