@@ -1,7 +1,8 @@
 """Files of more than 8 bits per sample that Pillow cannot read or write as stored: 16-bit and
 float TIFFs (Pillow reads a 16-bit colour TIFF as 8 bits and cannot open a float colour one),
-OpenEXR (``.exr``, what Krita, Blender and compositors write for HDR work) and Radiance RGBE
-(``.hdr``, the HDRI environment maps of 3D work).
+16-bit PPM and PGM (what ``dcraw -4`` pipes out; Pillow reads a 16-bit PPM as 8 bits), OpenEXR
+(``.exr``, what Krita, Blender and compositors write for HDR work) and Radiance RGBE (``.hdr``,
+the HDRI environment maps of 3D work).
 
 ``tifffile`` reads and writes TIFFs whatever their compression (``imagecodecs`` decodes LZW);
 ``OpenEXR`` and ``imagecodecs`` the HDR formats. OpenEXR and Radiance values are linear light by
@@ -23,8 +24,8 @@ from tifffile import TiffFileError
 
 from liif_core.errors import InputError
 
-__all__ = ["TiffFileError", "read_exr", "read_radiance", "read_tiff", "sniff", "tiff_metadata", "unpremultiply",
-           "write_exr", "write_radiance", "write_tiff"]
+__all__ = ["TiffFileError", "read_exr", "read_pnm", "read_radiance", "read_tiff", "sniff", "tiff_metadata",
+           "unpremultiply", "write_exr", "write_radiance", "write_tiff"]
 
 TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF, either byte order
 ICC_TAG, X_RESOLUTION, Y_RESOLUTION, RESOLUTION_UNIT = 34675, 282, 283, 296  # TIFF tags
@@ -90,6 +91,39 @@ def _read_tiff(path: Path) -> np.ndarray | None:
     if alpha == 1:
         arr = unpremultiply(arr)
     return np.ascontiguousarray(arr)
+
+
+def read_pnm(path: Path) -> np.ndarray | None:
+    """A binary PGM or PPM of more than 8 bits (maximum value above 255) as ``uint16`` (H, W, 1 or 3),
+    its values scaled to 0..65535 from its maximum (a 12-bit 4095 becomes 65535); ``None`` for any
+    other file, which Pillow reads."""
+    with open(path, "rb") as f:
+        data = f.read(512)
+        if data[:2] not in (b"P5", b"P6"):
+            return None
+        tokens, i = [], 2
+        while len(tokens) < 3:  # width, height, maximum: whitespace and # comments between them
+            while i < len(data) and data[i:i + 1].isspace():
+                i += 1
+            if data[i:i + 1] == b"#":
+                i = data.find(b"\n", i) + 1 or len(data)
+                continue
+            start = i
+            while i < len(data) and data[i:i + 1].isdigit():
+                i += 1
+            if i == start:
+                raise InputError(f"{path}: cannot read this PNM header")
+            tokens.append(int(data[start:i]))
+        width, height, top = tokens
+        if top <= 255:
+            return None
+        channels = 3 if data[:2] == b"P6" else 1
+        f.seek(i + 1)  # one whitespace character ends the header
+        samples = np.fromfile(f, dtype=">u2", count=width * height * channels)
+    if samples.size != width * height * channels:
+        raise InputError(f"{path}: ends before its {width}x{height} pixels")
+    arr = samples.reshape(height, width, channels).astype(np.uint16)
+    return arr if top == 65535 else np.round(arr * (65535 / top)).clip(0, 65535).astype(np.uint16)
 
 
 def unpremultiply(arr: np.ndarray) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 Pillow reads and writes most formats, but not 16-bit colour PNGs (those go through ``pypng``) nor
 TIFFs of more than 8 bits per sample: it reads a 16-bit colour TIFF as 8 bits and cannot open a
-float colour one (what Krita, GIMP or a raw developer export for print or HDR work), nor OpenEXR
-and Radiance HDR files: :mod:`liif_core.deep_files` reads and writes those as stored.
+float colour one (what Krita, GIMP or a raw developer export for print or HDR work), 16-bit PPMs,
+nor OpenEXR and Radiance HDR files: :mod:`liif_core.deep_files` reads and writes those as stored.
 
 A photograph's file says more than its pixels: which way up it is (the EXIF orientation a camera or
 phone writes instead of turning the pixels), which colours its numbers mean (an embedded ICC
@@ -133,6 +133,8 @@ def read_image_and_metadata(path: str | Path) -> tuple[np.ndarray, Metadata]:
         if kind == ".hdr":
             return deep_files.read_radiance(path), Metadata()
         deep = _read_png16(path) if path.suffix.lower() == ".png" else deep_files.read_tiff(path)
+        if deep is None:
+            deep = deep_files.read_pnm(path)
         try:
             with Image.open(path) as im:
                 exif = im.getexif()

@@ -510,3 +510,26 @@ def test_the_jpeg_model_on_other_inputs_gets_a_note_naming_the_default(tiny_mode
     monkeypatch.setattr(cli, "jpeg_models", lambda: [])
     assert main([str(images / "rgb.png"), "-o", str(tmp_path / "d.png"), *args]) == 0
     assert "note:" not in capsys.readouterr().err  # not made for JPEG
+
+
+def test_sixteen_bit_ppm_from_a_raw_developer_pipes_in_at_sixteen_bits(tiny_model_path, tmp_path):
+    """``dcraw -4 -c photo.CR2 | liif-upscale - ...``: a 16-bit PPM (Pillow reads its colour as 8
+    bits) is upscaled from all 16 and written in 16; a 12-bit PGM's values are scaled to 0..65535."""
+    import liif_core
+
+    rng = np.random.default_rng(14)
+    image = rng.integers(0, 65536, (6, 7, 3), np.uint16)
+    ppm = b"P6\n# dcraw\n7 6\n65535\n" + image.astype(">u2").tobytes()
+    command = [sys.executable, "-m", "liif_core", "-", "-o", str(tmp_path / "big.png"), "--scale", "2",
+               "--model", str(tiny_model_path)]
+    proc = subprocess.run(command, input=ppm, capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode()
+    big = read_image(tmp_path / "big.png")
+    assert big.dtype == np.uint16 and np.array_equal(big, liif_core.upscale(image, scale=2, model=str(tiny_model_path)))
+    grey = rng.integers(0, 4096, (5, 4), np.uint16)
+    (tmp_path / "scan.pgm").write_bytes(b"P5 4 5 4095\n" + grey.astype(">u2").tobytes())
+    got = read_image(tmp_path / "scan.pgm")
+    assert got.dtype == np.uint16 and np.array_equal(got[..., 0], np.round(grey * (65535 / 4095)).astype(np.uint16))
+    (tmp_path / "short.ppm").write_bytes(ppm[:-10])
+    with pytest.raises(LiifError, match="ends before its 7x6 pixels"):
+        read_image(tmp_path / "short.ppm")
