@@ -1,6 +1,6 @@
 """How models enlarge JPEG photographs: docs/eval/jpeg_inputs.md.
 
-    .venv/bin/python docs/jpeg_inputs.py [MODEL ...] [--qualities 98,95,90,75,50] [--scales 2,4] [--out FILE]
+    .venv/bin/python docs/jpeg_inputs.py [MODEL ...] [--qualities 98,95,90,75,50] [--scales 2,4] [--ui] [--out FILE]
 
 A MODEL is ``default``, a bundled name or a ``.safetensors`` path, or ``NAME=MODEL`` to label it
 ``NAME`` (default: the shipped model).
@@ -11,14 +11,17 @@ blocks and ringing a model trained on clean images may take for detail and sharp
 small image is also saved as JPEG (Pillow, 4:2:0 chroma, as cameras and most programs write it)
 at each quality and read back before it is enlarged, and every result is scored against the
 clean HR (Y-PSNR with ``scale`` pixels shaved, as liif-eval). Images: the photographs the shipped
-training config holds out of T91 and BSD200 (never trained on), and Set5 and Set14 (evaluation
-sets: measured here, never tuned on).
+training config holds out of T91 and BSD200 (never trained on), Set5 and Set14 (evaluation sets:
+measured here, never tuned on), and with ``--ui`` the UI sets of liif-eval (``ui``, ``icons``,
+``docs``, rendered here; about an hour more on a 2-core CPU): screenshots get saved as JPEG too,
+and ``liif-upscale`` gives every JPEG file the model made for those.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "eval" / "jpeg_inputs.md"
 CONFIG = ROOT / "weights" / "liif-edsr.train.json"
 CROP_QUALITY = 75
+UI_SETS = {"ui": "ui (our UI generator, a seed never trained on)", "icons": "icons (Breeze and Papirus sheets)",
+           "docs": "docs (Debian Reference pages)"}  # liif-eval's rendered sets, with their headings here
 
 
 def held_out_photos(data: Path) -> list[Path]:
@@ -63,6 +68,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--qualities", default="98,95,90,75,50", help="JPEG qualities, besides the clean input")
     parser.add_argument("--scales", default="2,4")
     parser.add_argument("--data", type=Path, default=None, help="benchmark folder (default: as liif-eval)")
+    parser.add_argument("--ui", action="store_true", help="also the UI sets ui, icons and docs (rendered)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"Markdown file to write (default {OUT}); its "
                         "crops (the first image of each group at the largest scale and quality 75) beside it as PNG")
     args = parser.parse_args(argv)
@@ -72,6 +78,9 @@ def main(argv: list[str]) -> int:
     scales = [int(s) for s in args.scales.split(",")]
     groups = {"held-out training photographs (T91, BSD200)": held_out_photos(data),
               "Set5": sorted((data / "Set5").glob("*.png")), "Set14": sorted((data / "Set14").glob("*.png"))}
+    rendered_in = tempfile.TemporaryDirectory(prefix="jpeg-inputs-")  # the UI sets, drawn for this run
+    rendered = ev.render_sets(list(UI_SETS) if args.ui else [], Path(rendered_in.name))
+    groups.update({heading: ev.list_images(name, data, rendered) for name, heading in UI_SETS.items() if args.ui})
     names = ["bicubic", "Lanczos"] + [n for n, _ in models]
     panels: list[tuple[str, list[np.ndarray]]] = []
     text = ["# Enlarging JPEG photographs", "",
@@ -108,6 +117,7 @@ def main(argv: list[str]) -> int:
         text += ["Crops (the first image of each group; the window where bicubic shows the most structure):", "",
                  f"![bicubic / {' / '.join(n for n, _ in models)} / ground truth]({sheet.name})", ""]
     args.out.write_text("\n".join(text))
+    rendered_in.cleanup()
     print(f"wrote {args.out}")
     return 0
 
