@@ -46,6 +46,7 @@ class Models:
     def __init__(self, name: str, device: str, precision: str | None):
         self.name, self.device, self.precision = name, device, precision
         self.loaded: dict[str, Model] = {}
+        self.for_jpeg = jpeg_models()[:1] if name == AUTO else []  # read from the cards once
 
     def named(self, name: str) -> Model:
         """The model called ``name``, loaded on first use (raises :class:`LiifError`)."""
@@ -57,8 +58,12 @@ class Models:
         """The model for the image file ``path`` (its suffix tells a JPEG file)."""
         if self.name != AUTO:
             return self.named(self.name)
-        for_jpeg = jpeg_models()
-        return self.named(for_jpeg[0] if for_jpeg and path.suffix.lower() in JPEG_SUFFIXES else "default")
+        return self.named(self.for_jpeg[0] if self.for_jpeg and is_jpeg(path) else "default")
+
+
+def is_jpeg(path: Path) -> bool:
+    """Whether ``path`` names a JPEG file (by its suffix; standard input's ``-`` is not one)."""
+    return path != STDIO and path.suffix.lower() in JPEG_SUFFIXES
 
 
 def expand_inputs(items: list[str], recursive: bool = False,
@@ -268,7 +273,7 @@ def model_note(name: str, sources: list[Path]) -> str:
     files, the model made for those; for inputs that are all other files, the default, when the
     one chosen is made for JPEG files (standard input's format is not known: no note)."""
     for_jpeg, default = jpeg_models(), next(iter(list_models()), None)
-    from_jpeg = [src != STDIO and Path(src).suffix.lower() in JPEG_SUFFIXES for src in sources]
+    from_jpeg = [is_jpeg(Path(src)) for src in sources]
     if for_jpeg and name not in for_jpeg and any(from_jpeg):
         return (f"JPEG inputs; --model {for_jpeg[0]} is made for images saved as JPEG (without --model, each "
                 "input gets the model made for it)")

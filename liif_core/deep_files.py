@@ -29,6 +29,7 @@ __all__ = ["TiffFileError", "read_exr", "read_pnm", "read_radiance", "read_tiff"
 
 TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF, either byte order
 ICC_TAG, X_RESOLUTION, Y_RESOLUTION, RESOLUTION_UNIT = 34675, 282, 283, 296  # TIFF tags
+PNM_MAGIC = (b"P5", b"P6")  # binary PGM and PPM
 EXR_MAGIC = b"v/1\x01"
 RADIANCE_MAGIC = (b"#?RADIANCE", b"#?RGBE")
 # Header attributes that describe the file's layout, not the picture: written anew for the result
@@ -51,16 +52,14 @@ def sniff(head: bytes) -> str | None:
 
 
 def read_tiff(path: Path) -> np.ndarray | None:
-    """A grey or RGB TIFF of more than 8 bits per sample as ``uint16``, ``float32`` or ``float16``
-    (H, W, planes: colour, then alpha), or ``None`` for any other file, which Pillow reads.
+    """A TIFF file (one :func:`sniff` calls so) that is grey or RGB with more than 8 bits per
+    sample as ``uint16``, ``float32`` or ``float16`` (H, W, planes: colour, then alpha); ``None``
+    for any other TIFF, which Pillow reads.
 
     Premultiplied alpha is undone (colour as :func:`read_image` gives it is straight); extra samples
     that are not alpha are left out; integer samples of other depths (10, 12, 32 bits) are scaled to
     16 bits.
     """
-    with open(path, "rb") as f:
-        if sniff(f.read(4)) != ".tif":
-            return None
     try:
         return _read_tiff(path)
     except (TiffFileError, IndexError, KeyError, ValueError, TypeError, RuntimeError) as e:  # a damaged file
@@ -68,7 +67,7 @@ def read_tiff(path: Path) -> np.ndarray | None:
 
 
 def _read_tiff(path: Path) -> np.ndarray | None:
-    """:func:`read_tiff` of a file that starts as a TIFF."""
+    """:func:`read_tiff`, its errors as tifffile raises them."""
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
         photometric = int(page.photometric)
@@ -87,20 +86,18 @@ def _read_tiff(path: Path) -> np.ndarray | None:
     if arr.dtype.kind == "f" and arr.dtype != np.float16:  # half floats: the caller notes them
         arr = arr.astype(np.float32)
     elif arr.dtype.kind != "f" and arr.dtype != np.uint16:
-        arr = np.round(arr * (65535 / (2 ** page.bitspersample - 1))).astype(np.uint16)
+        arr = _to_16_bits(arr, 2 ** page.bitspersample - 1)
     if alpha == 1:
         arr = unpremultiply(arr)
     return np.ascontiguousarray(arr)
 
 
 def read_pnm(path: Path) -> np.ndarray | None:
-    """A binary PGM or PPM of more than 8 bits (maximum value above 255) as ``uint16`` (H, W, 1 or 3),
-    its values scaled to 0..65535 from its maximum (a 12-bit 4095 becomes 65535); ``None`` for any
-    other file, which Pillow reads."""
+    """A binary PGM or PPM (a file that starts with :data:`PNM_MAGIC`) of more than 8 bits (maximum
+    value above 255) as ``uint16`` (H, W, 1 or 3), its values scaled to 0..65535 from its maximum
+    (a 12-bit 4095 becomes 65535); ``None`` for one of 8 bits, which Pillow reads."""
     with open(path, "rb") as f:
         data = f.read(512)
-        if data[:2] not in (b"P5", b"P6"):
-            return None
         tokens, i = [], 2
         while len(tokens) < 3:  # width, height, maximum: whitespace and # comments between them
             while i < len(data) and data[i:i + 1].isspace():
@@ -122,8 +119,14 @@ def read_pnm(path: Path) -> np.ndarray | None:
         samples = np.fromfile(f, dtype=">u2", count=width * height * channels)
     if samples.size != width * height * channels:
         raise InputError(f"{path}: ends before its {width}x{height} pixels")
-    arr = samples.reshape(height, width, channels).astype(np.uint16)
-    return arr if top == 65535 else np.round(arr * (65535 / top)).clip(0, 65535).astype(np.uint16)
+    return _to_16_bits(samples.reshape(height, width, channels), top)
+
+
+def _to_16_bits(arr: np.ndarray, top: int) -> np.ndarray:
+    """Integer samples whose largest value is ``top`` as ``uint16`` samples whose largest is 65535."""
+    if top == 65535:
+        return arr.astype(np.uint16)
+    return np.round(arr * (65535 / top)).clip(0, 65535).astype(np.uint16)
 
 
 def unpremultiply(arr: np.ndarray) -> np.ndarray:

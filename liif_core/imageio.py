@@ -125,16 +125,21 @@ def read_image_and_metadata(path: str | Path) -> tuple[np.ndarray, Metadata]:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     with open(path, "rb") as f:
-        kind = deep_files.sniff(f.read(16))
+        head = f.read(16)
+    kind = deep_files.sniff(head)
     try:
         if kind == ".exr":
             arr, attributes, half = deep_files.read_exr(path)
             return arr, Metadata(attributes=attributes, half=half)
         if kind == ".hdr":
             return deep_files.read_radiance(path), Metadata()
-        deep = _read_png16(path) if path.suffix.lower() == ".png" else deep_files.read_tiff(path)
-        if deep is None:
+        deep = None  # pixels that Pillow would cut to 8 bits, read here instead
+        if kind == ".tif":
+            deep = deep_files.read_tiff(path)
+        elif head[:2] in deep_files.PNM_MAGIC:
             deep = deep_files.read_pnm(path)
+        elif path.suffix.lower() == ".png":
+            deep = _read_png16(path)
         try:
             with Image.open(path) as im:
                 exif = im.getexif()
