@@ -786,20 +786,24 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         cases.append({"name": f"dialog_{name}", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": w,
                                                             "height": h},
                       "layers": [spec], "source": 0, "select": None, "interactive": interactive, "args": {}})
-    # a photograph opened from a JPEG file (on GIMP's command line, as from a file manager): the note under the
-    # model names the model made for those (when one is bundled); cancelled once the worker's info is shown
+    # a photograph opened from a JPEG file (on GIMP's command line, as from a file manager): with the Model field
+    # as it comes (auto), the note under it says the model made for those was chosen (when one is bundled);
+    # "default" typed in instead, the note names that model as a link, which the keyboard follows; cancelled
     from PIL import Image
 
     from liif_core.weights import jpeg_models, list_models, model_summaries
+    from plugin.common.model_choice import AUTO_JPEG
 
     photo = gimp.work / "inputs" / "holiday.jpg"
     Image.fromarray(_pixels((24, 32, 3), np.uint8, 21)).save(photo, quality=80)
     summaries, suggested = model_summaries(), jpeg_models()
-    until = "made for those" if suggested else re.escape(summaries[list_models()[0]][:30])
+    until = re.escape(AUTO_JPEG) if suggested else re.escape(summaries[list_models()[0]][:30])
     interactive = {"respond": "cancel", "labels": {"until": until, "timeout": 60}}
-    if suggested:  # then the suggested model's name, a link: Alt+M (the Model field), Tab (the link), Return
-        interactive["then"] = {"keys": ["alt+m", "Tab", "Return"],
-                               "labels": {"until": re.escape(summaries[suggested[0]][:30]), "timeout": 20}}
+    if suggested:  # Alt+M (the Model field), "default" typed over it; then Tab (the note's link), Return
+        interactive["then"] = [{"keys": ["alt+m", "ctrl+a"], "type": "default",
+                                "labels": {"until": "made for those", "timeout": 20}},
+                               {"keys": ["Tab", "Return"],
+                                "labels": {"until": re.escape(summaries[suggested[0]][:30]), "timeout": 20}}]
     cases.append({"name": "dialog_jpeg", "image": {"opened": str(photo), "width": 32, "height": 24}, "layers": [],
                   "source": 0, "select": None, "args": {}, "interactive": interactive})
     # the JPEG model typed into the Model field for a picture opened from a PNG file: the note links back to the
@@ -809,10 +813,15 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if suggested:
         back = {"keys": ["alt+m", "ctrl+a"], "type": suggested[0], "respond": "cancel",
                 "labels": {"until": "is sharper on it", "timeout": 60},
-                "then": {"keys": ["Tab", "Return"],
-                         "labels": {"until": re.escape(summaries[list_models()[0]][:30]), "timeout": 20}}}
+                "then": [{"keys": ["Tab", "Return"],
+                          "labels": {"until": re.escape(summaries[list_models()[0]][:30]), "timeout": 20}}]}
         cases.append({"name": "dialog_png", "image": {"opened": str(mockup), "width": 32, "height": 24},
                       "layers": [], "source": 0, "select": None, "args": {}, "interactive": back})
+    # no dialog, the Model argument as it comes (auto): the JPEG photograph gets the model made for those, the
+    # PNG the default (output "image": the opened images stay as they were for the dialog cases)
+    for name, opened in (("auto_jpeg", photo), ("auto_png", mockup)):
+        cases.append({"name": name, "image": {"opened": str(opened), "width": 32, "height": 24}, "layers": [],
+                      "source": 0, "select": None, "args": {"device": "cpu", "output": "image", "scale": 2.0}})
     # the output "This image, every layer" chosen in the dialog (Alt+U: the Output field, End: its last choice);
     # OK with its mnemonic (Alt+O), since Return on a focused combo box opens its list; before, the Result line
     # with the worker's estimate, which an earlier job's speed allows
@@ -947,25 +956,31 @@ def test_dialog_cancel_changes_nothing(gui_run) -> None:
 
 @requires_gimp
 def test_dialog_says_what_the_model_is_for_and_which_suits_a_jpeg(gui_run) -> None:
-    """Under the model field, as a screen reader reads it: what the default model is for (from its
-    card, through the worker's info) and, for a photograph GIMP opened from a JPEG file, which
-    bundled model is made for those; its name is a link, which the keyboard reaches and follows:
-    that model is then chosen, and the note says what it is for. The dialog was cancelled: the
-    image is unchanged."""
+    """Under the model field, as a screen reader reads it, for a photograph GIMP opened from a JPEG
+    file: with the field as it comes (``auto``), what the model made for those is for (from its
+    card, through the worker's info) and that it was chosen for that reason; with ``default`` typed
+    in, what the default is for and which bundled model is made for JPEG files: its name is a link,
+    which the keyboard reaches and follows: that model is then chosen, and the note says what it
+    is for. The dialog was cancelled: the image is unchanged."""
     from liif_core.weights import jpeg_models, list_models, model_summaries
+    from plugin.common.model_choice import AUTO_JPEG
 
     res = gui_run[0]["dialog_jpeg"]
     assert res["responder"] == 0, "the dialog did not appear"
     assert res["status"] == "cancel" and res["before"] == res["after"]
     assert res["files"]["imported"].endswith("holiday.jpg"), res["files"]  # what the dialog reads
     summaries, suggested = model_summaries(), jpeg_models()
-    note = [summaries[list_models()[0]]]
-    if suggested:
-        note.append(f"This image was opened from a JPEG file: the model {suggested[0]} is made for those.")
-    assert "\n".join(note) in (res["labels"] or []), str((res["labels"], res["files"]))
-    if suggested:  # followed: the suggested model chosen in the Model field, and what it is for under it
-        assert summaries[suggested[0]] in (res["then"] or []), res["then"]
-        assert not any("opened from a JPEG file" in text for text in res["then"]), res["then"]
+    default = summaries[list_models()[0]]
+    if not suggested:
+        assert default in (res["labels"] or []), str((res["labels"], res["files"]))
+        return
+    assert f"{summaries[suggested[0]]}\n{AUTO_JPEG}" in (res["labels"] or []), str((res["labels"], res["files"]))
+    typed, followed = res["then"]
+    hint = f"This image was opened from a JPEG file: the model {suggested[0]} is made for those."
+    assert f"{default}\n{hint}" in (typed or []), typed
+    # followed: the suggested model chosen in the Model field, and what it is for under it
+    assert summaries[suggested[0]] in (followed or []), followed
+    assert not any("opened from a JPEG file" in text for text in followed), followed
 
 
 @requires_gimp
@@ -987,8 +1002,31 @@ def test_dialog_points_back_to_the_default_when_the_jpeg_model_is_chosen_for_a_p
     note = (f"{summaries[suggested[0]]}\nThis image was not opened from a JPEG file: the default model, {default}, "
             "is sharper on it.")
     assert note in (res["labels"] or []), str((res["labels"], res["files"]))
-    assert summaries[default] in (res["then"] or []), res["then"]
-    assert not any("is sharper on it" in text for text in res["then"]), res["then"]
+    (followed,) = res["then"]
+    assert summaries[default] in (followed or []), followed
+    assert not any("is sharper on it" in text for text in followed), followed
+
+
+@requires_gimp
+def test_model_auto_takes_the_jpeg_model_for_an_image_opened_from_a_jpeg_file(
+        gui_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Model argument's default, ``auto``, run without the dialog: a photograph GIMP opened from a
+    JPEG file is upscaled by the bundled model made for those, a picture opened from a PNG file by the
+    default model (each the same pixels as ``liif_core.upscale`` with that model on what GIMP loaded)."""
+    from liif_core.weights import jpeg_models
+
+    monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)  # as the worker in GIMP: the same pixels
+    for name, model in (("auto_jpeg", (jpeg_models() or ["default"])[0]), ("auto_png", "default")):
+        res = gui_run[0][name]
+        assert res["status"] == "success", (name, res["message"])
+        assert res["result"]["new_image"] and res["before"] == res["after"], name
+        source = np.fromfile(res["tree_before"][0]["file"], np.uint8).reshape(24, 32, -1)
+        got = read_result(res, np.uint8)
+        assert got.shape == (48, 64, source.shape[2]), (name, got.shape)
+        expected = liif_core.upscale(source, scale=2, model=model, device="cpu")
+        assert np.array_equal(got, expected), name
+        if model != "default":  # the choice mattered: the default model gives other pixels
+            assert not np.array_equal(got, liif_core.upscale(source, scale=2, model="default", device="cpu")), name
 
 
 def _read_xwd(path: str) -> np.ndarray:

@@ -337,6 +337,44 @@ def krita_files_main(args: list[str]) -> None:
     _flush_exit(code)
 
 
+def krita_auto_main(args: list[str]) -> None:
+    """kritarunner entry (``-f krita_auto_main SPEC``): each of SPEC's ``files`` opened as a user opens it
+    and its first layer upscaled x2 into a new document through the plug-in's API with the model left
+    as it comes (``auto``); Krita's pixels of the layer and of the result written beside SPEC, with what
+    the prepared job holds, into ``auto.json``."""
+    import liif_upscale
+    from krita import Krita
+    from liif_upscale import api
+
+    code = 1
+    try:
+        spec_path = Path(args[0])
+        folder = spec_path.parent
+        Krita.instance().setBatchmode(True)
+        results = []
+        for name in json.loads(spec_path.read_text())["files"]:
+            try:
+                doc = Krita.instance().openDocument(str(folder / name))
+                doc.setBatchmode(True)
+                node = doc.topLevelNodes()[0]
+                (folder / f"{name}.in").write_bytes(bytes(node.pixelData(0, 0, doc.width(), doc.height())))
+                job = api.prepare(doc, node, scale=2, output="document", device="cpu")
+                made = liif_upscale.upscale_node(doc, node, scale=2, output="document", device="cpu")
+                layer = made.rootNode().childNodes()[-1]
+                (folder / f"{name}.out").write_bytes(bytes(layer.pixelData(0, 0, made.width(), made.height())))
+                results.append({"model": job.model, "source_file": job.source_file, "depth": node.colorDepth(),
+                                "size": [made.width(), made.height()], "source": [doc.width(), doc.height()]})
+                made.close()
+                doc.close()
+            except Exception:  # noqa: BLE001
+                results.append({"crash": traceback.format_exc()})
+        (folder / "auto.json").write_text(json.dumps(results, indent=1))
+        code = 0
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+    _flush_exit(code)
+
+
 HARNESS = '''"""Test-only plug-in written by tests/test_krita.py (never shipped).
 
 Once Krita's main window exists it calls test_krita.run_in_krita(window) and ends Krita with its status;
@@ -499,7 +537,8 @@ def run_in_krita(window: Any) -> int:
         _pump(60, lambda: dialog.info is not None)
         combo = dialog.model_combo
         res["model_note"] = {"text": dialog.model_note.text(), "shown": dialog.model_note.isVisibleTo(dialog),
-                             "tips": {combo.itemData(i) or "": combo.itemData(i, 3) for i in range(combo.count())}}
+                             "tips": {combo.itemData(i) or "": combo.itemData(i, 3) for i in range(combo.count())},
+                             "entries": [combo.itemText(i) for i in range(combo.count())]}
         dialog.add_model(model)  # after the screenshot: the picture shows the bundled model
         res["model_note"]["shown_for_a_file"] = dialog.model_note.isVisibleTo(dialog)
         dialog.quality.setCurrentIndex(dialog.quality.findData(4))  # ... and the default quality (4 passes here)
@@ -678,7 +717,11 @@ def run_in_krita(window: Any) -> int:
             _pump(60, lambda: dialog.info is not None)
             state["file_name"] = opened.fileName()
             note = dialog.model_note
-            dialog.model_combo.setCurrentIndex(dialog.model_combo.findData(choose))
+            combo = dialog.model_combo
+            combo.setCurrentIndex(combo.findData("auto"))  # what "Automatic" stands for with this document
+            _pump(0.2)
+            state["auto"] = {"entry": combo.currentText(), "text": note.text(), "runs": dialog.chosen_model()}
+            combo.setCurrentIndex(combo.findData(choose))
             _pump(0.2)
             state["before"] = {"text": note.text(), "shown": note.isVisibleTo(dialog)}
             # Tab reaches the note, Tab again its link, Return follows it
@@ -1199,6 +1242,44 @@ def test_deep_and_hdr_files_pass_between_krita_and_the_engine(tmp_path_factory: 
         same(from_krita_bytes((folder / f"{name}.out").read_bytes(), image.shape, depth), image, name, depth)
 
 
+def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_file(
+        tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API's model argument left as it comes (``auto``): a photograph Krita opened from a JPEG file
+    is upscaled by the bundled model made for those, a picture opened from a PNG file by the default
+    (each the same pixels as ``liif_core.upscale`` with that model on what Krita loaded, and the JPEG
+    one unlike the default's)."""
+    from PIL import Image
+
+    import liif_core
+    from liif_core.weights import jpeg_models
+
+    need("kritarunner")
+    monkeypatch.setenv("LIIF_UPSCALE_THREADS", "1")  # the worker's and this process's pixels alike
+    home = krita_profile(tmp_path_factory)
+    folder = tmp_path_factory.mktemp("krita_auto")
+    rng = np.random.default_rng(41)
+    picture = rng.integers(0, 256, (18, 26, 3), dtype=np.uint8)
+    Image.fromarray(picture).save(folder / "holiday.jpg", quality=80)
+    Image.fromarray(picture).save(folder / "mockup.png")
+    files = {"holiday.jpg": (jpeg_models() or ["default"])[0], "mockup.png": "default"}
+    (folder / "spec.json").write_text(json.dumps({"files": list(files)}))
+    pythonpath = os.pathsep.join([str(Path(__file__).parent), str(home / ".local/share/krita/pykrita")])
+    env = krita_env(home, QT_QPA_PLATFORM="offscreen", PYTHONPATH=pythonpath)
+    proc = subprocess.run(["kritarunner", "-s", "test_krita", "-f", "krita_auto_main", str(folder / "spec.json")],
+                          env=env, capture_output=True, text=True, timeout=RUNNER_TIMEOUT_S, cwd=folder)
+    assert proc.returncode == 0 and (folder / "auto.json").is_file(), (proc.stdout + proc.stderr)[-6000:]
+    for (name, model), res in zip(files.items(), json.loads((folder / "auto.json").read_text())):
+        assert "crash" not in res, res["crash"]
+        assert res["model"] == "auto" and res["source_file"] == str(folder / name), res
+        assert (res["depth"], res["source"], res["size"]) == ("U8", [26, 18], [52, 36]), res
+        source = from_krita_bytes((folder / f"{name}.in").read_bytes(), (18, 26, 4), "U8")
+        got = from_krita_bytes((folder / f"{name}.out").read_bytes(), (36, 52, 4), "U8")
+        expected = liif_core.upscale(source, scale=2, model=model, device="cpu")
+        assert_pixels_match(got, expected, "U8")
+        if model != "default":  # the choice mattered: the default model gives other pixels
+            assert not np.array_equal(got, liif_core.upscale(source, scale=2, model="default", device="cpu")), name
+
+
 def test_api_linear_render_upscales_the_values_as_stored(tiny_model_path: Path,
                                                          tmp_path_factory: pytest.TempPathFactory) -> None:
     got = check_result("rgba_f32_linear_render", tiny_model_path, tmp_path_factory)
@@ -1389,13 +1470,18 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert "error" not in res["dialog"], res["dialog"]
     assert res["restored"] == {"scale": 3.0, "document": True}  # last used values come back
     assert res["linear_render_offered"] is False  # the colour choice shows for linear layers only
-    from liif_core.weights import list_models, model_summaries  # torch: not at the top (Krita runs this file)
+    from liif_core.weights import jpeg_models, list_models, model_summaries  # torch: not at the top (Krita
+    from plugin.common.model_choice import AUTO_CLEAN, AUTO_JPEG, AUTO_TIP  # runs this file)
 
     summaries = model_summaries()  # from the cards in weights/, as the worker reads them
     default, *others = list_models()
     assert summaries[default] and res["model_note"]["shown"], res["model_note"]
-    assert res["model_note"]["text"] == f"<small>{html.escape(summaries[default], quote=False)}</small>"
-    assert res["model_note"]["tips"] == {"": f"The default model: {summaries[default]}",
+    jpeg_model = jpeg_models()[0]  # "Automatic" (a new document, not opened from a JPEG file): the default
+    assert res["model_note"]["text"] == (f"<small>{html.escape(summaries[default], quote=False)}<br>"
+                                         f"{AUTO_CLEAN.format(jpeg_model)}</small>"), res["model_note"]
+    assert res["model_note"]["entries"][:2] == [f"Automatic ({default})", f"Default ({default})"], res["model_note"]
+    assert res["model_note"]["tips"] == {"auto": AUTO_TIP.format(jpeg_model),
+                                         "": f"The default model: {summaries[default]}",
                                          **{name: summaries[name] for name in others}}, res["model_note"]
     assert res["model_note"]["shown_for_a_file"] is False
     label = res["dialog"]["result_label"].replace("\u00a0", " ")
@@ -1455,6 +1541,10 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     note = (f"<small>{html.escape(summaries[default], quote=False)}<br>This image was opened from a JPEG file: "
             f"the model {link} is made for those.</small>")
     assert jpeg["before"] == {"text": note, "shown": True}, jpeg
+    # before that, "Automatic" stood for the JPEG model, and the note said why
+    assert jpeg["auto"] == {"entry": "Automatic (liif-edsr-jpeg)", "runs": "liif-edsr-jpeg",
+                            "text": f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}<br>{AUTO_JPEG}"
+                                    "</small>"}, jpeg
     chosen = f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}</small>"
     entries = jpeg["followed"]["entries"]
     assert jpeg["followed"] == {"model": "liif-edsr-jpeg", "text": chosen, "shown": True, "dialog_open": True,
@@ -1464,6 +1554,9 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     back = (f"{chosen[:-len('</small>')]}<br>This image was not opened from a JPEG file: the default model, "
             f'<a href="default">{default}</a>, is sharper on it.</small>')
     assert png["before"] == {"text": back, "shown": True}, png
+    assert png["auto"] == {"entry": f"Automatic ({default})", "runs": None,
+                           "text": f"<small>{html.escape(summaries[default], quote=False)}<br>"
+                                   f"{AUTO_CLEAN.format('liif-edsr-jpeg')}</small>"}, png
     assert png["followed"] == {"model": None, "text": f"<small>{html.escape(summaries[default], quote=False)}</small>",
                                "shown": True, "dialog_open": True, "entries": entries}, png  # no entry added
     assert res["screenshot"]

@@ -119,16 +119,23 @@ SCRIPT = textwrap.dedent('''
         if d.info:
             break
         QtCore.QThread.msleep(10)
-    assert d.info and d.model_combo.itemText(0) == "Default (liif-edsr)", d.model_combo.itemText(0)
+    entries = [d.model_combo.itemText(i) for i in range(d.model_combo.count())]
+    assert d.info and entries == ["Automatic (liif-edsr)", "Default (liif-edsr)"], entries  # no JPEG model
+    assert d.model_combo.currentData() == "auto" and d.request()["model"] == "auto"
     assert "no GPU found" in d.status_label.text()
-    tip = d.model_combo.itemData(0, qt.Qt.ItemDataRole.ToolTipRole)
-    assert tip == "the default model", tip
+    tip = d.model_combo.itemData(1, qt.Qt.ItemDataRole.ToolTipRole)
+    assert tip == "The default model", tip
     QtCore.QTimer.singleShot(0, d.accept)
     assert d.exec() == qt.QDialog.DialogCode.Accepted
     request = d.request()
     assert request["size"] == (100, 80) and request["scope"] == "selection" and request["device"] == "auto"
     d.remember()
     assert Krita.settings[("liif_upscale", "scale")] == "2.00", Krita.settings
+    assert Krita.settings[("liif_upscale", "model")] == "auto", Krita.settings
+    for stored, shown in (("default", None), ("", "auto"), ("/m/x.pth", "/m/x.pth")):  # "": an earlier version's
+        Krita.settings[("liif_upscale", "model")] = stored  # default, now automatic
+        assert dialog.UpscaleDialog(Document(), Node(), Client()).model_combo.currentData() == shown, stored
+    Krita.settings[("liif_upscale", "model")] = "auto"
     assert Krita.settings[("liif_upscale", "self_ensemble")] == "1", Krita.settings  # one pass by default
     Krita.settings[("liif_upscale", "self_ensemble")] = "true"  # stored by an earlier version: all 8 passes
     assert dialog.UpscaleDialog(Document(), Node(), Client()).quality.currentData() == 8
@@ -231,19 +238,31 @@ SCRIPT = textwrap.dedent('''
         assert app.focusWidget() is d.model_note, app.focusWidget()
         QTest.keyClick(d.model_note, qt.Qt.Key.Key_Return)
 
+    from liif_upscale.liif_common.model_choice import AUTO_CLEAN, AUTO_JPEG, AUTO_TIP
+
     for doc, hint in ((Document(), False), (FromJpeg(), True)):
         d = with_info(doc)
+        # "Automatic" (as it comes): the model made for the document's file, and why, under the list
+        runs = "liif-edsr-jpeg" if hint else "liif-edsr"
+        assert d.model_combo.currentText() == f"Automatic ({runs})", d.model_combo.currentText()
+        assert d.chosen_model() == (runs if hint else None) and d.request()["model"] == "auto"
+        why = AUTO_JPEG if hint else AUTO_CLEAN.format("liif-edsr-jpeg")
+        summary = "For JPEG &lt;photos&gt;." if hint else "For clean images."
+        assert d.model_note.text() == f"<small>{summary}<br>{why}</small>", d.model_note.text()
+        assert d.model_note.focusPolicy() == qt.Qt.FocusPolicy.NoFocus  # no link: nothing for Tab to stop at
+        d.model_combo.setCurrentIndex(d.model_combo.findData(None))  # the default, chosen by hand
         note = d.model_note.text()
         assert d.model_note.isVisibleTo(d) and note.startswith("<small>For clean images."), note
         link = '<a href="liif-edsr-jpeg">liif-edsr-jpeg</a> is made for those'
         assert ("opened from a JPEG file" in note and link in note) is hint, note
         tips = [d.model_combo.itemData(i, qt.Qt.ItemDataRole.ToolTipRole) for i in range(d.model_combo.count())]
-        assert tips == ["The default model: For clean images.", "For JPEG <photos>."], tips
+        assert tips == [AUTO_TIP.format("liif-edsr-jpeg"), "The default model: For clean images.",
+                        "For JPEG <photos>."], tips
         assert (d.model_note.focusPolicy() == qt.Qt.FocusPolicy.StrongFocus) is hint  # Tab stops for a link only
         if hint:  # the model's name is a link: reached with Tab and activated with Return, it is chosen
             follow_link(d)
             assert d.model_combo.currentData() == "liif-edsr-jpeg" and d.isVisible(), d.model_combo.currentData()
-        d.model_combo.setCurrentIndex(1)
+        d.model_combo.setCurrentIndex(d.model_combo.findData("liif-edsr-jpeg"))
         assert d.model_note.text() == "<small>For JPEG &lt;photos&gt;.</small>", d.model_note.text()
         d.add_model("/models/mine.safetensors")  # a file: nothing to say about it, but the JPEG hint
         assert d.model_note.isVisibleTo(d) is hint, d.model_note.text()
@@ -254,14 +273,15 @@ SCRIPT = textwrap.dedent('''
 
     # the JPEG model chosen for an image from a PNG file: the note links back to the default
     d = with_info(FromPng())
+    d.model_combo.setCurrentIndex(d.model_combo.findData(None))
     assert d.model_note.text() == "<small>For clean images.</small>", d.model_note.text()
-    d.model_combo.setCurrentIndex(1)
+    d.model_combo.setCurrentIndex(d.model_combo.findData("liif-edsr-jpeg"))
     back = '<a href="default">liif-edsr</a>, is sharper on it'
     assert "not opened from a JPEG file" in d.model_note.text() and back in d.model_note.text(), d.model_note.text()
     assert d.model_note.focusPolicy() == qt.Qt.FocusPolicy.StrongFocus
     follow_link(d)
-    assert d.model_combo.currentIndex() == 0 and d.model_combo.currentData() is None, d.model_combo.currentData()
-    assert d.model_combo.count() == 2 and d.model_note.text() == "<small>For clean images.</small>"  # no new entry
+    assert d.model_combo.currentIndex() == 1 and d.model_combo.currentData() is None, d.model_combo.currentData()
+    assert d.model_combo.count() == 3 and d.model_note.text() == "<small>For clean images.</small>"  # no new entry
     d.reject()
 
     shown = []

@@ -231,6 +231,25 @@ def test_info(client: WorkerClient) -> None:
     assert info["python"] and info["torch"]
 
 
+def test_model_auto_is_the_model_made_for_the_file_the_image_came_from(client: WorkerClient) -> None:
+    """``model="auto"`` with ``opened_from``: the bundled JPEG model for a JPEG file, the default for any
+    other (or none), the same pixels as ``liif_core.upscale`` with that model; the estimate too."""
+    from liif_core.weights import jpeg_models
+
+    image = random_image((7, 9, 3), "uint8", seed=9)
+    for opened_from, model in (("/photos/Holiday.JPG", (jpeg_models() or ["default"])[0]),
+                               ("/work/mockup.png", "default"), (None, "default")):
+        expected = liif_core.upscale(image, scale=2, model=model, device="cpu")
+        got = via_worker(client, image, scale=2, model="auto", opened_from=opened_from, device="cpu")
+        assert got.tobytes() == expected.tobytes(), (opened_from, model)
+        assert client.model_for("auto", opened_from) == (None if model == "default" else model)
+        client.estimate(image.tobytes(), image.shape, "uint8", scale=2, model="auto", opened_from=opened_from,
+                        device="cpu")  # accepted: the worker knows the model it stands for
+    if jpeg_models():  # and the choice mattered
+        assert not np.array_equal(via_worker(client, image, scale=2, model="auto", opened_from="a.jpg", device="cpu"),
+                                  liif_core.upscale(image, scale=2, model="default", device="cpu"))
+
+
 def test_model_summaries_and_jpeg_models_come_from_the_cards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each bundled model's card says what it is for, and whether it is made for JPEG inputs; a model
     without a card, or with a broken one, has no summary instead of breaking the list."""

@@ -43,6 +43,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .model_choice import AUTO, chosen_model
+
 if TYPE_CHECKING:  # annotations only: typing.Self is Python 3.11+, the editors may run 3.8
     from typing import Self
 
@@ -425,7 +427,7 @@ class WorkerClient:
                 tile: int | None = None, progress: Callable[[int, int], None] | None = None,
                 cancel: Callable[[], bool] | None = None, timeout: float | None = None,
                 self_ensemble: bool | int = False, region: Sequence[int] | None = None,
-                linear: bool = False) -> tuple[bytes, tuple[int, ...], str]:
+                linear: bool = False, opened_from: str | None = None) -> tuple[bytes, tuple[int, ...], str]:
         """Upscale an image given as raw pixels; returns ``(pixels, shape, dtype)`` of the result.
 
         ``scale`` is a number or ``(sx, sy)``; ``size`` is ``(width, height)``; give one of them.
@@ -437,8 +439,11 @@ class WorkerClient:
         8; or 2 or 4, most of the 8's gain). ``region = (x, y, width,
         height)`` returns only that window of the result (a preview), at a fraction of the cost.
         ``linear``: the colour is linear light (a layer with a linear profile); the model then
-        works on its sRGB-encoded form, as on the images it learned from.
+        works on its sRGB-encoded form, as on the images it learned from. ``model``: a bundled
+        model's name, a ``.safetensors``/``.pth`` path, None (the default) or ``auto``: the bundled
+        model made for the file the image was ``opened_from`` (:func:`model_choice.chosen_model`).
         """
+        model = self.model_for(model, opened_from, cancel)
         header, payload = _job("upscale", data, shape, dtype, scale, size, model, device, tile, self_ensemble,
                                region, linear)
         reply, result = self._request(header, "result", payload=payload, progress=progress, cancel=cancel,
@@ -448,17 +453,29 @@ class WorkerClient:
     def estimate(self, data: bytes, shape: Sequence[int], dtype: str, scale: Any = None,
                  size: Sequence[int] | None = None, model: str | None = None, device: str = "auto",
                  tile: int | None = None, cancel: Callable[[], bool] | None = None, timeout: float | None = None,
-                 self_ensemble: bool | int = False, linear: bool = False) -> float | None:
+                 self_ensemble: bool | int = False, linear: bool = False, opened_from: str | None = None
+                 ) -> float | None:
         """Seconds :meth:`upscale` with the same arguments would take, from the pixels (flat areas
         cost nothing) and the speed the worker measured on that device; ``None`` before any job
         measured it. The worker plans the job without running the model (on a 2-core CPU 0.09 s for
         1920 x 1080, 0.6 s for an opaque 4000 x 3000 layer, 2.4 s with transparency; for the same
         pixels again about 0.1 s, and the job that follows starts that much sooner). Raises as
         :meth:`upscale`."""
+        model = self.model_for(model, opened_from, cancel)
         header, payload = _job("estimate", data, shape, dtype, scale, size, model, device, tile, self_ensemble,
                                None, linear)
         reply, _ = self._request(header, "estimate", payload=payload, cancel=cancel, timeout=timeout)
         return reply.get("seconds")
+
+    def model_for(self, model: str | None, opened_from: str | None,
+                  cancel: Callable[[], bool] | None = None) -> str | None:
+        """The model a job with ``model`` runs with, for an image opened from the file ``opened_from``:
+        ``auto`` resolved by the worker's models (an info request, which starts the worker if need
+        be; ``cancel`` as for :meth:`upscale`), any other ``model`` as it is."""
+        if model != AUTO:
+            return model
+        header, _ = self._request({"op": "info"}, "info", timeout=START_TIMEOUT_S, cancel=cancel)
+        return chosen_model(model, header, opened_from)
 
     def forget(self) -> None:
         """Tell the worker that the job its estimates prepared for is not coming (the dialog was

@@ -185,10 +185,10 @@ def find_window(name, tries):
 
 def answer_dialog(interactive, stem):
     """In the GUI (Xvfb): wait for the plug-in's dialog, press the case's keys, type its text and
-    make its mouse drag (if any), wait, read the dialog's labels (``labels``: tests/hosts/dialog_labels.py), press
-    ``then``'s keys and read them again (if asked), take a screenshot, press a key (Return: OK;
-    Escape: Cancel; or the case's ``answer``, such as Alt+O for OK when the focus is on a field that
-    takes Return itself)."""
+    make its mouse drag (if any), wait, read the dialog's labels (``labels``: tests/hosts/dialog_labels.py);
+    for each step of ``then``, press its keys, type its text and read the labels again; take a screenshot,
+    press a key (Return: OK; Escape: Cancel; or the case's ``answer``, such as Alt+O for OK when the focus
+    is on a field that takes Return itself)."""
     key = interactive.get("answer") or {"ok": "Return", "cancel": "Escape"}[interactive["respond"]]
     keys = " ".join(interactive.get("keys", []))
     press = f'xdotool key --clearmodifiers {keys}' if keys else "true"
@@ -210,9 +210,11 @@ def answer_dialog(interactive, stem):
         labels = (read_labels(interactive["labels"], ".labels.json")
                   + f"; cp \"$XDG_CACHE_HOME/liif-upscale/speed.json\" '{stem}.speed.json' || true")
     then = "true"
-    if "then" in interactive:  # once the labels were read: more keys, and the labels again (``.then.json``)
-        step = interactive["then"]
-        then = f"xdotool key --clearmodifiers {' '.join(step['keys'])}; " + read_labels(step["labels"], ".then.json")
+    for i, step in enumerate(interactive.get("then", [])):  # once the labels were read: more keys, and the labels
+        then += f"; xdotool key --clearmodifiers {' '.join(step['keys'])}"  # again (``.then<i>.json``)
+        if step.get("type"):
+            then += f"; xdotool type --clearmodifiers -- {shlex.quote(step['type'])}"
+        then += "; " + read_labels(step["labels"], f".then{i}.json")
     script = find_window("^LIIF Upscale$", 240) + f"""
         sleep 2
         xdotool windowfocus --sync "$W" || true
@@ -284,9 +286,13 @@ def run_case(case, proc, out_dir):
         res["responder"] = responder.wait(30)
         xwd = os.path.join(out_dir, case["name"] + ".xwd")  # read on the host: GIMP's loader squeezes Xvfb's
         res["screenshot"] = xwd if os.path.exists(xwd) else None
-        for key, suffix in (("labels", ".labels.json"), ("speed", ".speed.json"), ("then", ".then.json")):
+
+        def read(suffix):
             path = os.path.join(out_dir, case["name"] + suffix)
-            res[key] = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else None
+            return json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else None
+
+        res["labels"], res["speed"] = read(".labels.json"), read(".speed.json")
+        res["then"] = [read(f".then{i}.json") for i in range(len(case["interactive"].get("then", [])))]
     status = rv.index(0)
     res["status"] = status.value_nick
     res["message"] = ""

@@ -16,10 +16,10 @@ gi.require_version("Gegl", "0.4")
 import liif_plan  # noqa: E402
 from gi.repository import Gimp, GLib  # noqa: E402
 from liif_common.client import WorkerCancelled, WorkerClient  # noqa: E402
-from liif_common.model_note import model_note  # noqa: E402
+from liif_common.model_choice import model_note  # noqa: E402
 from liif_common.preview import dragged_centre, preview_window  # noqa: E402
 from liif_common.time_left import format_seconds  # noqa: E402
-from liif_job import Job, job_seconds  # noqa: E402
+from liif_job import Job, job_seconds, source_file_name  # noqa: E402
 from liif_pixels import checked, display_rgba  # noqa: E402
 from liif_plan import PixelFormat, PlanError, UserError  # noqa: E402
 
@@ -188,15 +188,6 @@ class Estimate(WorkerRequest):
             self.seconds = seconds
             self.show()
         return False
-
-
-def source_file_name(image: Gimp.Image) -> str:
-    """The file the image was opened or imported from ('' if none), for the model note's JPEG hint."""
-    for get in (image.get_imported_file, image.get_file):
-        file = get()
-        if file is not None and file.get_path():
-            return file.get_path()
-    return ""
 
 
 def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job, client: WorkerClient) -> bool:

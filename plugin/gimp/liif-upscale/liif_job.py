@@ -84,6 +84,16 @@ def redraw(image: Gimp.Image, layers: list[Gimp.Layer], pieces: list[Piece], pla
             image.remove_channel(selection)
 
 
+def source_file_name(image: Gimp.Image) -> str:
+    """The file the image was opened or imported from ('' if none): model ``auto`` and the dialog's
+    model note go by it."""
+    for get in (image.get_imported_file, image.get_file):
+        file = get()
+        if file is not None and file.get_path():
+            return file.get_path()
+    return ""
+
+
 class Job:
     """One run: the source region, the plan, the worker call, and placing the result."""
 
@@ -213,9 +223,11 @@ class Job:
         return liif_plan.size_summary(w, h, ow, oh)
 
     def options(self) -> dict[str, Any]:
-        """The worker's options from the fields: model, device, tile, quality (the self-ensemble's passes)."""
+        """The worker's options from the fields: model, device, tile, quality (the self-ensemble's passes),
+        and the file the image came from, which model ``auto`` goes by."""
         c = self.config
-        return {"model": (c.get_property("model") or "").strip() or None, "device": c.get_property("device"),
+        return {"model": (c.get_property("model") or "").strip() or None, "opened_from": source_file_name(self.image),
+                "device": c.get_property("device"),
                 "tile": c.get_property("tile") or None, "self_ensemble": liif_plan.PASSES[c.get_property("quality")]}
 
     def run(self, client: WorkerClient) -> Gimp.Layer:

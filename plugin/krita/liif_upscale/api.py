@@ -50,6 +50,7 @@ from .liif_common.client import (
     WorkerNotConfigured,
     WorkerTimeout,
 )
+from .liif_common.model_choice import AUTO
 from .liif_common.time_left import view_count
 from .pixels import (
     PixelFormat,
@@ -92,6 +93,7 @@ class UpscaleJob:
     resampler: str = RESAMPLER
     self_ensemble: bool | int = False  # True: 8 views, or their count (time_left.view_count)
     linear_render: bool = False  # a linear layer's values are upscaled as stored, not in sRGB form
+    source_file: str = ""  # the file the document was opened from: model "auto" goes by it
 
     @property
     def step_weights(self) -> tuple[int, ...]:
@@ -196,7 +198,7 @@ def check_node(node: Any) -> PixelFormat:
 
 
 def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | None = None, output: str = "layer",
-            model: str | None = None, device: str = "auto", tile: int | None = None, scope: str = "auto",
+            model: str | None = AUTO, device: str = "auto", tile: int | None = None, scope: str = "auto",
             resampler: str = RESAMPLER, self_ensemble: bool | int = False, linear_render: bool = False,
             cache: dict[tuple[Any, ...], bytes] | None = None) -> UpscaleJob:
     """Check a request and read what it needs from ``document``; raises :class:`UpscaleError`. Changes nothing.
@@ -239,7 +241,7 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
             mask = None
     name = f"{node.name()} {factor_label(where.factors)} (LIIF)"
     return UpscaleJob(document, node, where, fmt, pixels, mask, output, model, device, tile, name, resampler,
-                      self_ensemble, linear_render)
+                      self_ensemble, linear_render, document.fileName())
 
 
 def _read(cache: dict[tuple[Any, ...], bytes] | None, key: tuple[Any, ...], read: Callable[[], Any]) -> bytes:
@@ -278,7 +280,7 @@ def paint_layers(document: Any) -> list[Any]:
             if node.type() == "paintlayer" and not canvas.intersected(_rect(node.bounds())).is_empty()]
 
 
-def prepare_image(document: Any, scale: Scale | None = None, size: Size | None = None, model: str | None = None,
+def prepare_image(document: Any, scale: Scale | None = None, size: Size | None = None, model: str | None = AUTO,
                   device: str = "auto", tile: int | None = None, resampler: str = RESAMPLER,
                   self_ensemble: bool | int = False, linear_render: bool = False,
                   cache: dict[tuple[Any, ...], bytes] | None = None) -> ImageJob:
@@ -341,7 +343,8 @@ def estimate(job: UpscaleJob | ImageJob, client: WorkerClient, cancel: Cancel | 
         seconds = [estimate(part, client, cancel) for part in job.parts]
         return None if None in seconds else sum(seconds)
     src, size = job.plan.source, job.plan.target_size
-    options = {"size": size, "model": job.model, "device": job.device, "tile": job.tile, "cancel": cancel}
+    options = {"size": size, "model": job.model, "device": job.device, "tile": job.tile, "cancel": cancel,
+               "opened_from": job.source_file}
     data, shape, dtype = to_worker(job.pixels, src.width, src.height, job.fmt)
     seconds = client.estimate(data, shape, dtype, self_ensemble=job.self_ensemble,
                               linear=job.fmt.linear and not job.linear_render, **options)
@@ -365,6 +368,7 @@ def _upscaled(job: UpscaleJob, client: WorkerClient, progress: Progress | None, 
     """The worker's samples of the job's result (or of its ``window``), the selection's mask applied."""
     src, (width, height) = job.plan.source, job.plan.target_size
     options = {"size": (width, height), "model": job.model, "device": job.device, "tile": job.tile, "cancel": cancel,
+               "opened_from": job.source_file,
                "region": None if window is None else (window.x, window.y, window.width, window.height)}
     weights = job.step_weights
 
@@ -506,7 +510,7 @@ def _apply_image(job: ImageJob, results: list[bytes]) -> Any:
 
 
 def upscale_node(document: Any, node: Any, scale: Scale | None = None, size: Size | None = None,
-                 output: str = "layer", model: str | None = None, device: str = "auto", tile: int | None = None,
+                 output: str = "layer", model: str | None = AUTO, device: str = "auto", tile: int | None = None,
                  *, scope: str = "auto", resampler: str = RESAMPLER, self_ensemble: bool | int = False,
                  linear_render: bool = False, progress: Progress | None = None, cancel: Cancel | None = None,
                  client: WorkerClient | None = None) -> Any:
@@ -522,7 +526,9 @@ def upscale_node(document: Any, node: Any, scale: Scale | None = None, size: Siz
     - ``scope``: ``"auto"`` upscales the selection if there is one, else the layer; ``"layer"`` or
       ``"selection"`` force one. With a selection, its bounding box is upscaled and its (upscaled) mask becomes
       the new layer's transparency.
-    - ``model``: a bundled model's name or a ``.safetensors``/``.pth`` path (None: the default model);
+    - ``model``: ``"auto"`` (the default) takes the bundled model made for the file the document was opened
+      from: for a JPEG file ``liif-edsr-jpeg`` (better from JPEG quality 95 down), else the default model, which
+      ``None`` or ``"default"`` names; or a bundled model's name, or a ``.safetensors``/``.pth`` path;
       ``device``: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``; ``tile``: tile size in pixels
       (None: chosen from free memory).
     - ``self_ensemble``: average 8 flipped and transposed passes of the model: better (measured +0.1-0.2 dB
@@ -546,7 +552,7 @@ def upscale_node(document: Any, node: Any, scale: Scale | None = None, size: Siz
     return apply(job, result)
 
 
-def upscale_image(document: Any, scale: Scale | None = None, size: Size | None = None, model: str | None = None,
+def upscale_image(document: Any, scale: Scale | None = None, size: Size | None = None, model: str | None = AUTO,
                   device: str = "auto", tile: int | None = None, *, resampler: str = RESAMPLER,
                   self_ensemble: bool | int = False, linear_render: bool = False, progress: Progress | None = None,
                   cancel: Cancel | None = None, client: WorkerClient | None = None) -> Any:

@@ -26,7 +26,7 @@ from krita import Krita
 from . import api
 from .geometry import MAX_SIDE, GeometryError, Plan, Rect, plan, round_half_up
 from .liif_common.client import WorkerCancelled, WorkerClient
-from .liif_common.model_note import model_note
+from .liif_common.model_choice import AUTO, AUTO_TIP, chosen_model, model_note
 from .liif_common.preview import dragged_centre, preview_window
 from .liif_common.time_left import VIEW_COUNTS, estimate_seconds, format_seconds, measured_speed
 from .qt import (
@@ -52,7 +52,7 @@ from .qt import (
 )
 
 SETTINGS_GROUP = "liif_upscale"
-DEFAULTS = {"scale": "2.00", "keep_aspect": "true", "model": "", "device": "auto", "tile": "0",
+DEFAULTS = {"scale": "2.00", "keep_aspect": "true", "model": AUTO, "device": "auto", "tile": "0",
             "self_ensemble": "1", "linear_render": "false", "scope": "selection", "output": "layer",
             "preview": "false"}
 MAX_SCALE = 32.0
@@ -207,6 +207,9 @@ class UpscaleDialog(QDialog):
         form.addRow("Model:", model_row)
         self.model_note = QLabel()  # what the chosen model is for, from its card (the worker's info)
         self.model_note.setWordWrap(True)
+        # as wide as the preview: a wrapped label's height is figured at its least width, which would
+        # otherwise leave lines of empty space around the note in the wider dialog
+        self.model_note.setMinimumWidth(PREVIEW_SIZE[0])
         self.model_note.setVisible(False)
         self.model_note.setTextFormat(Qt.TextFormat.RichText)
         self.model_note.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
@@ -333,8 +336,9 @@ class UpscaleDialog(QDialog):
         self.quality.setCurrentIndex(max(self.quality.findData(remembered_views(s["self_ensemble"])), 0))
         self.linear_render.setChecked(s["linear_render"] == "true")
         self.preview_check.setChecked(s["preview"] == "true")
-        self.add_model(None, select=False)  # always item 0
-        self.add_model(s["model"] or None)
+        self.add_model(AUTO, select=False)  # always item 0
+        self.add_model(None, select=False)  # always item 1
+        self.add_model(None if s["model"] == "default" else s["model"])  # (an earlier version's "": automatic)
         self._updating = False
         try:
             scale = min(max(float(s["scale"]), 1.0), MAX_SCALE)
@@ -345,19 +349,29 @@ class UpscaleDialog(QDialog):
 
     # models and worker info ---------------------------------------------------------------
     def add_model(self, value: str | None, select: bool = True) -> None:
-        """Add a model (bundled name, file path, or None for the default) to the list, and select it."""
+        """Add a model (``auto``, a bundled name, a file path, or None for the default) to the list, and
+        select it."""
         found = [i for i in range(self.model_combo.count()) if self.model_combo.itemData(i) == value]
         index = found[0] if found else -1
         if index < 0:
             if value is None:
                 label = "Default"
+            elif value == AUTO:
+                label = "Automatic"
             else:
                 label = os.path.basename(value) if os.sep in value or "/" in value else value
             self.model_combo.addItem(label, value)
             index = self.model_combo.count() - 1
-            self.model_combo.setItemData(index, value or "the default model", Qt.ItemDataRole.ToolTipRole)
+            tip = {None: "The default model", AUTO: AUTO_TIP.format("the model made for those")}.get(value, value)
+            self.model_combo.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
         if select:
             self.model_combo.setCurrentIndex(index)
+
+    def chosen_model(self) -> str | None:
+        """The model the job runs with: the one chosen, or the one "Automatic" stands for with this
+        document (the worker's info tells the model made for JPEG files; before it arrives, ``auto``)."""
+        model = self.model_combo.currentData()
+        return chosen_model(model, self.info, self.document.fileName()) if self.info else model
 
     def _show_model_note(self) -> None:
         """Say under the model list what the chosen bundled model is for, and which bundled model
@@ -399,15 +413,19 @@ class UpscaleDialog(QDialog):
         current = self.model_combo.currentData()
         models = list(info.get("models", []))
         if models:  # the first is the default: say which it is instead of listing it twice
-            self.model_combo.setItemText(0, f"Default ({models[0]})")
-        for name in models[1:] + ([current] if current else []):
+            self.model_combo.setItemText(1, f"Default ({models[0]})")
+            automatic = chosen_model(AUTO, info, self.document.fileName()) or models[0]
+            self.model_combo.setItemText(0, f"Automatic ({automatic})")
+        for name in models[1:] + ([current] if current not in (None, AUTO) else []):
             self.add_model(name, select=False)
         self.add_model(current)
-        summaries = info.get("summaries") or {}
+        summaries, jpeg = info.get("summaries") or {}, info.get("jpeg_models") or []
         for i in range(self.model_combo.count()):
             name = self.model_combo.itemData(i)
             summary = summaries.get(name if name is not None else (models[0] if models else ""), "")
-            if summary:
+            if name == AUTO and jpeg:
+                self.model_combo.setItemData(i, AUTO_TIP.format(jpeg[0]), Qt.ItemDataRole.ToolTipRole)
+            elif summary and name != AUTO:
                 self.model_combo.setItemData(i, summary if name else f"The default model: {summary}",
                                              Qt.ItemDataRole.ToolTipRole)
         self._show_model_note()
@@ -545,13 +563,14 @@ class UpscaleDialog(QDialog):
             return None
         req, ref = self.request(), self.reference
         if not self.scope_image.isChecked():
-            return estimate_seconds(self.info, req["model"], req["device"], ref.width * ref.height,
+            return estimate_seconds(self.info, self.chosen_model(), req["device"], ref.width * ref.height,
                                     target.width * target.height, req["self_ensemble"])
         total = 0.0
         for layer in self.paint_layers:  # the whole image: as long as each paint layer on its own
             b = layer.bounds()
             where = self._plan(Rect(b.x(), b.y(), b.width(), b.height()))
-            seconds = estimate_seconds(self.info, req["model"], req["device"], where.source.width * where.source.height,
+            seconds = estimate_seconds(self.info, self.chosen_model(), req["device"],
+                                       where.source.width * where.source.height,
                                        where.target.width * where.target.height, req["self_ensemble"])
             if seconds is None:
                 return None
@@ -725,7 +744,7 @@ class UpscaleDialog(QDialog):
         if scope == "layer" and not offered.get(saved, True):
             scope = saved  # the earlier choice was not offered this time: keep it
         save_settings({"scale": f"{self._fx:.2f}", "keep_aspect": "true" if self.keep_aspect.isChecked() else "false",
-                       "model": self.model_combo.currentData() or "", "device": self.device_combo.currentData(),
+                       "model": self.model_combo.currentData() or "default", "device": self.device_combo.currentData(),
                        "tile": "0" if self.tile_auto.isChecked() else str(self.tile_spin.value()),
                        "self_ensemble": str(self.quality.currentData()), "scope": scope,
                        "linear_render": self.settings["linear_render"] if not self.any_linear  # not offered: kept

@@ -1,13 +1,15 @@
-"""The text under the plug-ins' model choice (plugin/common/model_note.py)."""
+"""Which model a plug-in job runs with, and the text under the plug-ins' model choice
+(plugin/common/model_choice.py)."""
 
 from __future__ import annotations
 
 import html
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
-from plugin.common import model_note as plugin_note
-from plugin.common.model_note import model_note
+from plugin.common import model_choice as plugin_choice
+from plugin.common.model_choice import AUTO_CLEAN, AUTO_JPEG, chosen_model, model_note
 
 INFO = {"models": ["liif-edsr", "liif-edsr-jpeg", "mine"], "jpeg_models": ["liif-edsr-jpeg"],
         "summaries": {"liif-edsr": "For clean images.", "liif-edsr-jpeg": "For JPEG <photos> & scans.", "mine": ""}}
@@ -68,4 +70,28 @@ def test_the_cli_and_the_plugins_take_the_same_files_for_jpeg():
     or the CLI and the dialogs would suggest different models for the same file."""
     from liif_core import cli
 
-    assert cli.JPEG_SUFFIXES == plugin_note.JPEG_SUFFIXES
+    assert cli.JPEG_SUFFIXES == plugin_choice.JPEG_SUFFIXES
+    assert cli.AUTO == plugin_choice.AUTO
+    for name in ("a.jpg", "B.JPEG", "c.jfif", "d.png", "e.jpg.png", "f", "g.tif"):
+        assert cli.is_jpeg(Path(name)) == plugin_choice.from_jpeg_file(name), name
+
+
+def test_automatic_takes_the_jpeg_model_for_an_image_opened_from_a_jpeg_file():
+    for name in ("/a/b.jpg", "/a/Photo.JPEG", "c.jpe", "d.jfif"):
+        assert chosen_model("auto", INFO, name) == "liif-edsr-jpeg", name
+    for name in ("/a/b.png", "/a/b.kra", "/a/jpg", "/a/b.jpg.xcf", "", None):
+        assert chosen_model("auto", INFO, name) is None, name  # the default
+    assert chosen_model("auto", dict(INFO, jpeg_models=[]), "/a/b.jpg") is None  # no JPEG model bundled
+    assert chosen_model("auto", {}, "/a/b.jpg") is None
+    for model in (None, "", "default", "liif-edsr", "mine", "/m/x.pth"):  # a choice stands for itself
+        assert chosen_model(model, INFO, "/a/b.jpg") == model
+
+
+def test_automatic_says_why_under_the_model_list_with_no_link():
+    jpeg = model_note("auto", INFO, "/a/holiday.jpg")
+    assert as_read(jpeg) == f"For JPEG <photos> & scans.\n{AUTO_JPEG}" and "<a " not in jpeg
+    for other in ("/a/b.png", None):  # also an image never saved
+        note = model_note("auto", INFO, other)
+        assert as_read(note) == f"For clean images.\n{AUTO_CLEAN.format('liif-edsr-jpeg')}" and "<a " not in note
+    assert model_note("auto", dict(INFO, jpeg_models=[]), "/a/b.jpg") == "For clean images."  # nothing to choose
+    assert model_note("auto", {}, "/a/b.jpg") == ""  # no info yet

@@ -1,0 +1,78 @@
+"""Which model a plug-in job runs with, and what a dialog says under its model choice: shared by the
+Krita and GIMP plug-ins.
+
+Neither editor's Python can load a model, so the worker's ``info()`` carries each bundled model's
+summary (from its card) and the models made for images saved as JPEG. The automatic choice is the
+CLI's ``--model auto`` rule (``liif_core.cli``), written again here because an editor's Python
+cannot import ``liif_core``; a test holds the two equal.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from typing import Any
+
+AUTO = "auto"  # the model made for the file the image was opened from
+JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+JPEG_HINT = "This image was opened from a JPEG file: the model {} is made for those."
+CLEAN_HINT = "This image was not opened from a JPEG file: the default model, {}, is sharper on it."
+AUTO_TIP = ("The model made for the file this image was opened from: for a JPEG file {}, for any other file "
+            "(or an image not saved yet) the default")
+AUTO_JPEG = "Chosen automatically: this image was opened from a JPEG file."
+AUTO_CLEAN = "Chosen automatically: this image was not opened from a JPEG file (those get {})."
+
+
+def from_jpeg_file(file_name: str | None) -> bool:
+    """Whether the image was opened from a JPEG file (told by the file's name)."""
+    return os.path.splitext(file_name or "")[1].lower() in JPEG_SUFFIXES
+
+
+def chosen_model(model: str | None, info: dict[str, Any], file_name: str | None) -> str | None:
+    """The model a job runs with when ``model`` was chosen for an image opened from ``file_name``:
+    for ``auto``, the bundled model made for JPEG files when the image came from one (and the
+    worker, whose ``info`` this is, has such a model), else ``None``, the default; any other
+    ``model`` stands for itself. JPEG compression is what the default model was not trained on
+    (docs/eval/jpeg_inputs.md: the JPEG model is ahead from quality 95 down, level at 98)."""
+    if model != AUTO:
+        return model
+    for_jpeg = info.get("jpeg_models") or []
+    return str(for_jpeg[0]) if for_jpeg and from_jpeg_file(file_name) else None
+
+
+def model_note(model: str | None, info: dict[str, Any], file_name: str | None, line_break: str = "\n") -> str:
+    """The text under the model choice, as markup that Qt's rich text and GTK's Pango both read
+    (lines joined by ``line_break``): what the bundled model the job runs with is for, and then
+
+    - for ``auto``: why it was chosen (the file the image was opened from, ``file_name``);
+    - for a model chosen by hand, a hint where that file calls for another bundled model: for a
+      JPEG file, the model made for those, unless it is the one chosen; for any other file, the
+      default model, when the one chosen is made for JPEG files (an image never saved gets no
+      hint: where it came from is unknown). The suggested model's name is a link whose target is
+      its name (the default's is ``default``): the dialogs choose the model when it is activated,
+      so the hint is one click from being followed.
+
+    ``model`` is ``auto``, a bundled name, ``default`` (or None, empty) or a file's path, about
+    which nothing is said."""
+    models = info.get("models") or []
+    runs = chosen_model(model, info, file_name)
+    name = (models[0] if models else "") if runs in (None, "", "default") else runs
+    summary = str((info.get("summaries") or {}).get(name, ""))
+    lines = [html.escape(summary, quote=False)] if summary else []
+    for_jpeg = info.get("jpeg_models") or []
+    from_jpeg = from_jpeg_file(file_name)
+    if model == AUTO:
+        if for_jpeg and from_jpeg:
+            lines.append(html.escape(AUTO_JPEG, quote=False))
+        elif for_jpeg and name not in for_jpeg:
+            lines.append(html.escape(AUTO_CLEAN.format(for_jpeg[0]), quote=False))
+    elif for_jpeg and from_jpeg and name not in for_jpeg:
+        lines.append(_hint(JPEG_HINT, str(for_jpeg[0]), str(for_jpeg[0])))
+    elif file_name and not from_jpeg and name in for_jpeg and models and models[0] not in for_jpeg:
+        lines.append(_hint(CLEAN_HINT, "default", str(models[0])))
+    return line_break.join(lines)
+
+
+def _hint(text: str, target: str, shown: str) -> str:
+    """``text`` with a link to the model ``target`` (shown as ``shown``) in place of its ``{}``."""
+    return html.escape(text, quote=False).format(f'<a href="{html.escape(target)}">{html.escape(shown)}</a>')
