@@ -797,7 +797,7 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     photo = gimp.work / "inputs" / "holiday.jpg"
     Image.fromarray(_pixels((24, 32, 3), np.uint8, 21)).save(photo, quality=80)
     summaries, suggested = model_summaries(), jpeg_models()
-    until = re.escape(AUTO_JPEG) if suggested else re.escape(summaries[list_models()[0]][:30])
+    until = re.escape(AUTO_JPEG.format(suggested[0])) if suggested else re.escape(summaries[list_models()[0]][:30])
     interactive = {"respond": "cancel", "labels": {"until": until, "timeout": 60}}
     if suggested:  # Alt+M (the Model field), "default" typed over it; then Tab (the note's link), Return
         interactive["then"] = [{"keys": ["alt+m", "ctrl+a"], "type": "default",
@@ -974,7 +974,8 @@ def test_dialog_says_what_the_model_is_for_and_which_suits_a_jpeg(gui_run) -> No
     if not suggested:
         assert default in (res["labels"] or []), str((res["labels"], res["files"]))
         return
-    assert f"{summaries[suggested[0]]}\n{AUTO_JPEG}" in (res["labels"] or []), str((res["labels"], res["files"]))
+    auto = f"{summaries[suggested[0]]}\n{AUTO_JPEG.format(suggested[0])}"
+    assert auto in (res["labels"] or []), str((res["labels"], res["files"]))
     typed, followed = res["then"]
     hint = f"This image was opened from a JPEG file: the model {suggested[0]} is made for those."
     assert f"{default}\n{hint}" in (typed or []), typed

@@ -720,7 +720,7 @@ def run_in_krita(window: Any) -> int:
             combo = dialog.model_combo
             combo.setCurrentIndex(combo.findData("auto"))  # what "Automatic" stands for with this document
             _pump(0.2)
-            state["auto"] = {"entry": combo.currentText(), "text": note.text(), "runs": dialog.chosen_model()}
+            state["auto"] = {"entry": combo.currentText(), "text": note.text(), "runs": dialog.job_model()}
             combo.setCurrentIndex(combo.findData(choose))
             _pump(0.2)
             state["before"] = {"text": note.text(), "shown": note.isVisibleTo(dialog)}
@@ -1478,7 +1478,7 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert summaries[default] and res["model_note"]["shown"], res["model_note"]
     jpeg_model = jpeg_models()[0]  # "Automatic" (a new document, not opened from a JPEG file): the default
     assert res["model_note"]["text"] == (f"<small>{html.escape(summaries[default], quote=False)}<br>"
-                                         f"{AUTO_CLEAN.format(jpeg_model)}</small>"), res["model_note"]
+                                         f"{AUTO_CLEAN.format(default, jpeg_model)}</small>"), res["model_note"]
     assert res["model_note"]["entries"][:2] == [f"Automatic ({default})", f"Default ({default})"], res["model_note"]
     assert res["model_note"]["tips"] == {"auto": AUTO_TIP.format(jpeg_model),
                                          "": f"The default model: {summaries[default]}",
@@ -1543,7 +1543,8 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert jpeg["before"] == {"text": note, "shown": True}, jpeg
     # before that, "Automatic" stood for the JPEG model, and the note said why
     assert jpeg["auto"] == {"entry": "Automatic (liif-edsr-jpeg)", "runs": "liif-edsr-jpeg",
-                            "text": f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}<br>{AUTO_JPEG}"
+                            "text": f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}<br>"
+                                    f"{AUTO_JPEG.format('liif-edsr-jpeg')}"
                                     "</small>"}, jpeg
     chosen = f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}</small>"
     entries = jpeg["followed"]["entries"]
@@ -1556,7 +1557,7 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert png["before"] == {"text": back, "shown": True}, png
     assert png["auto"] == {"entry": f"Automatic ({default})", "runs": None,
                            "text": f"<small>{html.escape(summaries[default], quote=False)}<br>"
-                                   f"{AUTO_CLEAN.format('liif-edsr-jpeg')}</small>"}, png
+                                   f"{AUTO_CLEAN.format(default, 'liif-edsr-jpeg')}</small>"}, png
     assert png["followed"] == {"model": None, "text": f"<small>{html.escape(summaries[default], quote=False)}</small>",
                                "shown": True, "dialog_open": True, "entries": entries}, png  # no entry added
     assert res["screenshot"]

@@ -245,8 +245,8 @@ SCRIPT = textwrap.dedent('''
         # "Automatic" (as it comes): the model made for the document's file, and why, under the list
         runs = "liif-edsr-jpeg" if hint else "liif-edsr"
         assert d.model_combo.currentText() == f"Automatic ({runs})", d.model_combo.currentText()
-        assert d.chosen_model() == (runs if hint else None) and d.request()["model"] == "auto"
-        why = AUTO_JPEG if hint else AUTO_CLEAN.format("liif-edsr-jpeg")
+        assert d.job_model() == (runs if hint else None) and d.request()["model"] == "auto"
+        why = AUTO_JPEG.format(runs) if hint else AUTO_CLEAN.format(runs, "liif-edsr-jpeg")
         summary = "For JPEG &lt;photos&gt;." if hint else "For clean images."
         assert d.model_note.text() == f"<small>{summary}<br>{why}</small>", d.model_note.text()
         assert d.model_note.focusPolicy() == qt.Qt.FocusPolicy.NoFocus  # no link: nothing for Tab to stop at

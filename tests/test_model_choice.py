@@ -89,9 +89,10 @@ def test_automatic_takes_the_jpeg_model_for_an_image_opened_from_a_jpeg_file():
 
 def test_automatic_says_why_under_the_model_list_with_no_link():
     jpeg = model_note("auto", INFO, "/a/holiday.jpg")
-    assert as_read(jpeg) == f"For JPEG <photos> & scans.\n{AUTO_JPEG}" and "<a " not in jpeg
+    assert as_read(jpeg) == f"For JPEG <photos> & scans.\n{AUTO_JPEG.format('liif-edsr-jpeg')}" and "<a " not in jpeg
     for other in ("/a/b.png", None):  # also an image never saved
         note = model_note("auto", INFO, other)
-        assert as_read(note) == f"For clean images.\n{AUTO_CLEAN.format('liif-edsr-jpeg')}" and "<a " not in note
+        why = AUTO_CLEAN.format("liif-edsr", "liif-edsr-jpeg")
+        assert as_read(note) == f"For clean images.\n{why}" and "<a " not in note
     assert model_note("auto", dict(INFO, jpeg_models=[]), "/a/b.jpg") == "For clean images."  # nothing to choose
     assert model_note("auto", {}, "/a/b.jpg") == ""  # no info yet

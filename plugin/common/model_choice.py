@@ -19,8 +19,8 @@ JPEG_HINT = "This image was opened from a JPEG file: the model {} is made for th
 CLEAN_HINT = "This image was not opened from a JPEG file: the default model, {}, is sharper on it."
 AUTO_TIP = ("The model made for the file this image was opened from: for a JPEG file {}, for any other file "
             "(or an image not saved yet) the default")
-AUTO_JPEG = "Chosen automatically: this image was opened from a JPEG file."
-AUTO_CLEAN = "Chosen automatically: this image was not opened from a JPEG file (those get {})."
+AUTO_JPEG = "Automatic: {}, made for images opened from a JPEG file, as this one was."
+AUTO_CLEAN = "Automatic: the default model, {}; an image opened from a JPEG file would get {}."
 
 
 def from_jpeg_file(file_name: str | None) -> bool:
@@ -63,9 +63,9 @@ def model_note(model: str | None, info: dict[str, Any], file_name: str | None, l
     from_jpeg = from_jpeg_file(file_name)
     if model == AUTO:
         if for_jpeg and from_jpeg:
-            lines.append(html.escape(AUTO_JPEG, quote=False))
+            lines.append(html.escape(AUTO_JPEG.format(name), quote=False))
         elif for_jpeg and name not in for_jpeg:
-            lines.append(html.escape(AUTO_CLEAN.format(for_jpeg[0]), quote=False))
+            lines.append(html.escape(AUTO_CLEAN.format(name, for_jpeg[0]), quote=False))
     elif for_jpeg and from_jpeg and name not in for_jpeg:
         lines.append(_hint(JPEG_HINT, str(for_jpeg[0]), str(for_jpeg[0])))
     elif file_name and not from_jpeg and name in for_jpeg and models and models[0] not in for_jpeg:

@@ -367,7 +367,7 @@ class UpscaleDialog(QDialog):
         if select:
             self.model_combo.setCurrentIndex(index)
 
-    def chosen_model(self) -> str | None:
+    def job_model(self) -> str | None:
         """The model the job runs with: the one chosen, or the one "Automatic" stands for with this
         document (the worker's info tells the model made for JPEG files; before it arrives, ``auto``)."""
         model = self.model_combo.currentData()
@@ -563,13 +563,13 @@ class UpscaleDialog(QDialog):
             return None
         req, ref = self.request(), self.reference
         if not self.scope_image.isChecked():
-            return estimate_seconds(self.info, self.chosen_model(), req["device"], ref.width * ref.height,
+            return estimate_seconds(self.info, self.job_model(), req["device"], ref.width * ref.height,
                                     target.width * target.height, req["self_ensemble"])
         total = 0.0
         for layer in self.paint_layers:  # the whole image: as long as each paint layer on its own
             b = layer.bounds()
             where = self._plan(Rect(b.x(), b.y(), b.width(), b.height()))
-            seconds = estimate_seconds(self.info, self.chosen_model(), req["device"],
+            seconds = estimate_seconds(self.info, self.job_model(), req["device"],
                                        where.source.width * where.source.height,
                                        where.target.width * where.target.height, req["self_ensemble"])
             if seconds is None:
