@@ -1,6 +1,7 @@
 """How models enlarge JPEG photographs: docs/eval/jpeg_inputs.md.
 
-    .venv/bin/python docs/jpeg_inputs.py [MODEL ...] [--qualities 98,95,90,75,50] [--scales 2,4] [--ui] [--out FILE]
+    .venv/bin/python docs/jpeg_inputs.py [MODEL ...] [--qualities 98,95,90,75,50] [--scales 2,4] [--ui]
+        [--sets photos,Set5,Set14,ui,icons,docs] [--out FILE]
 
 A MODEL is ``default``, a bundled name or a ``.safetensors`` path, or ``NAME=MODEL`` to label it
 ``NAME`` (default: the shipped model).
@@ -13,8 +14,10 @@ at each quality and read back before it is enlarged, and every result is scored 
 clean HR (Y-PSNR with ``scale`` pixels shaved, as liif-eval). Images: the photographs the shipped
 training config holds out of T91 and BSD200 (never trained on), Set5 and Set14 (evaluation sets:
 measured here, never tuned on), and with ``--ui`` the UI sets of liif-eval (``ui``, ``icons``,
-``docs``, rendered here; about an hour more on a 2-core CPU): screenshots get saved as JPEG too,
-and ``liif-upscale`` gives every JPEG file the model made for those.
+``docs``, rendered here; ``ui`` about 30 minutes on a 2-core CPU, ``docs`` longer): screenshots get
+saved as JPEG too, and ``liif-upscale`` gives every JPEG file the model made for those. ``--sets``
+names the groups to measure (``photos`` are the held-out photographs); docs/eval/jpeg_inputs_ui.md
+is ``--sets ui,icons --out docs/eval/jpeg_inputs_ui.md``.
 """
 
 from __future__ import annotations
@@ -69,6 +72,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scales", default="2,4")
     parser.add_argument("--data", type=Path, default=None, help="benchmark folder (default: as liif-eval)")
     parser.add_argument("--ui", action="store_true", help="also the UI sets ui, icons and docs (rendered)")
+    parser.add_argument("--sets", default=None, help="the groups to measure, of photos, Set5, Set14, "
+                        + ", ".join(UI_SETS) + " (default: photos,Set5,Set14, with --ui also the UI sets)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"Markdown file to write (default {OUT}); its "
                         "crops (the first image of each group at the largest scale and quality 75) beside it as PNG")
     args = parser.parse_args(argv)
@@ -76,14 +81,21 @@ def main(argv: list[str]) -> int:
     models = ev.compared_models(args.models)
     qualities: list[int | None] = [None] + [int(q) for q in args.qualities.split(",")]
     scales = [int(s) for s in args.scales.split(",")]
-    groups = {"held-out training photographs (T91, BSD200)": held_out_photos(data),
-              "Set5": sorted((data / "Set5").glob("*.png")), "Set14": sorted((data / "Set14").glob("*.png"))}
+    chosen = (args.sets or "photos,Set5,Set14" + (",".join([""] + list(UI_SETS)) if args.ui else "")).split(",")
+    unknown = sorted(set(chosen) - {"photos", "Set5", "Set14", *UI_SETS})
+    if unknown:
+        parser.error(f"unknown sets: {', '.join(unknown)}")
+    groups = {}
+    if "photos" in chosen:
+        groups["held-out training photographs (T91, BSD200)"] = held_out_photos(data)
+    groups.update({name: sorted((data / name).glob("*.png")) for name in ("Set5", "Set14") if name in chosen})
+    ui_sets = [name for name in UI_SETS if name in chosen]
     rendered_in = tempfile.TemporaryDirectory(prefix="jpeg-inputs-")  # the UI sets, drawn for this run
-    rendered = ev.render_sets(list(UI_SETS) if args.ui else [], Path(rendered_in.name))
-    groups.update({heading: ev.list_images(name, data, rendered) for name, heading in UI_SETS.items() if args.ui})
+    rendered = ev.render_sets(ui_sets, Path(rendered_in.name))
+    groups.update({UI_SETS[name]: ev.list_images(name, data, rendered) for name in ui_sets})
     names = ["bicubic", "Lanczos"] + [n for n, _ in models]
     panels: list[tuple[str, list[np.ndarray]]] = []
-    text = ["# Enlarging JPEG photographs", "",
+    text = ["# Enlarging images saved as JPEG" if ui_sets else "# Enlarging JPEG photographs", "",
             "Mean Y-PSNR (dB) against the clean HR; the small image was saved as JPEG (Pillow, 4:2:0) at the "
             "quality given, or left clean, before it was enlarged. Written by `docs/jpeg_inputs.py` (its "
             "docstring says why and how).", "", ev.models_legend(models), ""]
