@@ -374,8 +374,9 @@ class UpscaleDialog(QDialog):
         return chosen_model(model, self.info, self.document.fileName()) if self.info else model
 
     def _show_model_note(self) -> None:
-        """Say under the model list what the chosen bundled model is for, and which bundled model
-        suits the file the image was opened from, if not the chosen one (model_note)."""
+        """Say under the model list what the bundled model the job runs with is for: for Automatic,
+        why it was chosen; for a model chosen by hand, which bundled model suits the file the image
+        was opened from, if not that one (model_note)."""
         note = model_note(self.model_combo.currentData(), self.info or {}, self.document.fileName(), "<br>")
         self.model_note.setText(f"<small>{note}</small>")
         self.model_note.setVisible(bool(note))
