@@ -81,7 +81,7 @@ def main(argv: list[str]) -> int:
     models = ev.compared_models(args.models)
     qualities: list[int | None] = [None] + [int(q) for q in args.qualities.split(",")]
     scales = [int(s) for s in args.scales.split(",")]
-    chosen = (args.sets or "photos,Set5,Set14" + (",".join([""] + list(UI_SETS)) if args.ui else "")).split(",")
+    chosen = args.sets.split(",") if args.sets else ["photos", "Set5", "Set14"] + (list(UI_SETS) if args.ui else [])
     unknown = sorted(set(chosen) - {"photos", "Set5", "Set14", *UI_SETS})
     if unknown:
         parser.error(f"unknown sets: {', '.join(unknown)}")
