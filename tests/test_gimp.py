@@ -792,12 +792,12 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     from PIL import Image
 
     from liif_core.weights import jpeg_models, list_models, model_summaries
-    from plugin.common.model_choice import AUTO_JPEG
+    from plugin.common.model_choice import AUTO_JPEG, shown_name
 
     photo = gimp.work / "inputs" / "holiday.jpg"
     Image.fromarray(_pixels((24, 32, 3), np.uint8, 21)).save(photo, quality=80)
     summaries, suggested = model_summaries(), jpeg_models()
-    until = re.escape(AUTO_JPEG.format(suggested[0])) if suggested else re.escape(summaries[list_models()[0]][:30])
+    until = re.escape(AUTO_JPEG.format(shown_name(suggested[0])) if suggested else summaries[list_models()[0]][:30])
     interactive = {"respond": "cancel", "labels": {"until": until, "timeout": 60}}
     if suggested:  # Alt+M (the Model field), "default" typed over it; then Tab (the note's link), Return
         interactive["then"] = [{"keys": ["alt+m", "ctrl+a"], "type": "default",
@@ -963,7 +963,7 @@ def test_dialog_says_what_the_model_is_for_and_which_suits_a_jpeg(gui_run) -> No
     which the keyboard reaches and follows: that model is then chosen, and the note says what it
     is for. The dialog was cancelled: the image is unchanged."""
     from liif_core.weights import jpeg_models, list_models, model_summaries
-    from plugin.common.model_choice import AUTO_JPEG
+    from plugin.common.model_choice import AUTO_JPEG, shown_name
 
     res = gui_run[0]["dialog_jpeg"]
     assert res["responder"] == 0, "the dialog did not appear"
@@ -974,10 +974,10 @@ def test_dialog_says_what_the_model_is_for_and_which_suits_a_jpeg(gui_run) -> No
     if not suggested:
         assert default in (res["labels"] or []), str((res["labels"], res["files"]))
         return
-    auto = f"{summaries[suggested[0]]}\n{AUTO_JPEG.format(suggested[0])}"
+    auto = f"{summaries[suggested[0]]}\n{AUTO_JPEG.format(shown_name(suggested[0]))}"
     assert auto in (res["labels"] or []), str((res["labels"], res["files"]))
     typed, followed = res["then"]
-    hint = f"This image was opened from a JPEG file: the model {suggested[0]} is made for those."
+    hint = f"This image was opened from a JPEG file: the model {shown_name(suggested[0])} is made for those."
     assert f"{default}\n{hint}" in (typed or []), typed
     # followed: the suggested model chosen in the Model field, and what it is for under it
     assert summaries[suggested[0]] in (followed or []), followed
@@ -991,6 +991,7 @@ def test_dialog_points_back_to_the_default_when_the_jpeg_model_is_chosen_for_a_p
     sharper on this image; followed with the keyboard, the default is chosen again (the field says
     ``default``) and the hint is gone. Cancelled: the image is unchanged."""
     from liif_core.weights import jpeg_models, list_models, model_summaries
+    from plugin.common.model_choice import shown_name
 
     summaries, suggested = model_summaries(), jpeg_models()
     if not suggested:
@@ -1000,8 +1001,8 @@ def test_dialog_points_back_to_the_default_when_the_jpeg_model_is_chosen_for_a_p
     assert res["status"] == "cancel" and res["before"] == res["after"]
     assert res["files"]["imported"].endswith("mockup.png"), res["files"]
     default = list_models()[0]
-    note = (f"{summaries[suggested[0]]}\nThis image was not opened from a JPEG file: the default model, {default}, "
-            "is sharper on it.")
+    note = (f"{summaries[suggested[0]]}\nThis image was not opened from a JPEG file: the default model, "
+            f"{shown_name(default)}, is sharper on it.")
     assert note in (res["labels"] or []), str((res["labels"], res["files"]))
     (followed,) = res["then"]
     assert summaries[default] in (followed or []), followed

@@ -1471,14 +1471,15 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert res["restored"] == {"scale": 3.0, "document": True}  # last used values come back
     assert res["linear_render_offered"] is False  # the colour choice shows for linear layers only
     from liif_core.weights import jpeg_models, list_models, model_summaries  # torch: not at the top (Krita
-    from plugin.common.model_choice import AUTO_CLEAN, AUTO_JPEG, AUTO_TIP  # runs this file)
+    from plugin.common.model_choice import AUTO_CLEAN, AUTO_JPEG, AUTO_TIP, shown_name  # runs this file)
 
     summaries = model_summaries()  # from the cards in weights/, as the worker reads them
     default, *others = list_models()
     assert summaries[default] and res["model_note"]["shown"], res["model_note"]
     jpeg_model = jpeg_models()[0]  # "Automatic" (a new document, not opened from a JPEG file): the default
+    why = AUTO_CLEAN.format(shown_name(default), shown_name(jpeg_model))  # names with hyphens that do not break
     assert res["model_note"]["text"] == (f"<small>{html.escape(summaries[default], quote=False)}<br>"
-                                         f"{AUTO_CLEAN.format(default, jpeg_model)}</small>"), res["model_note"]
+                                         f"{why}</small>"), res["model_note"]
     assert res["model_note"]["entries"][:2] == [f"Automatic ({default})", f"Default ({default})"], res["model_note"]
     assert res["model_note"]["tips"] == {"auto": AUTO_TIP.format(jpeg_model),
                                          "": f"The default model: {summaries[default]}",
@@ -1537,14 +1538,14 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert_pixels_match(got, liif(image, (32, 24), tiny_model_path), "U8")
     jpeg = res["jpeg"]  # a document opened from a JPEG file: its name, the hint, gone once the model is chosen
     assert "error" not in jpeg and jpeg["file_name"] == str(out / "photo.jpg") and jpeg["no_job"], jpeg
-    link = '<a href="liif-edsr-jpeg">liif-edsr-jpeg</a>'
+    link = f'<a href="liif-edsr-jpeg">{shown_name("liif-edsr-jpeg")}</a>'
     note = (f"<small>{html.escape(summaries[default], quote=False)}<br>This image was opened from a JPEG file: "
             f"the model {link} is made for those.</small>")
     assert jpeg["before"] == {"text": note, "shown": True}, jpeg
     # before that, "Automatic" stood for the JPEG model, and the note said why
     assert jpeg["auto"] == {"entry": "Automatic (liif-edsr-jpeg)", "runs": "liif-edsr-jpeg",
                             "text": f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}<br>"
-                                    f"{AUTO_JPEG.format('liif-edsr-jpeg')}"
+                                    f"{AUTO_JPEG.format(shown_name('liif-edsr-jpeg'))}"
                                     "</small>"}, jpeg
     chosen = f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}</small>"
     entries = jpeg["followed"]["entries"]
@@ -1553,11 +1554,11 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     png = res["png"]  # the JPEG model chosen for a PNG: the note links back to the default, which the link chooses
     assert "error" not in png and png["file_name"] == str(out / "mockup.png") and png["no_job"], png
     back = (f"{chosen[:-len('</small>')]}<br>This image was not opened from a JPEG file: the default model, "
-            f'<a href="default">{default}</a>, is sharper on it.</small>')
+            f'<a href="default">{shown_name(default)}</a>, is sharper on it.</small>')
     assert png["before"] == {"text": back, "shown": True}, png
     assert png["auto"] == {"entry": f"Automatic ({default})", "runs": None,
                            "text": f"<small>{html.escape(summaries[default], quote=False)}<br>"
-                                   f"{AUTO_CLEAN.format(default, 'liif-edsr-jpeg')}</small>"}, png
+                                   f"{why}</small>"}, png
     assert png["followed"] == {"model": None, "text": f"<small>{html.escape(summaries[default], quote=False)}</small>",
                                "shown": True, "dialog_open": True, "entries": entries}, png  # no entry added
     assert res["screenshot"]

@@ -238,7 +238,7 @@ SCRIPT = textwrap.dedent('''
         assert app.focusWidget() is d.model_note, app.focusWidget()
         QTest.keyClick(d.model_note, qt.Qt.Key.Key_Return)
 
-    from liif_upscale.liif_common.model_choice import AUTO_CLEAN, AUTO_JPEG, AUTO_TIP
+    from liif_upscale.liif_common.model_choice import AUTO_CLEAN, AUTO_JPEG, AUTO_TIP, shown_name
 
     for doc, hint in ((Document(), False), (FromJpeg(), True)):
         d = with_info(doc)
@@ -246,14 +246,15 @@ SCRIPT = textwrap.dedent('''
         runs = "liif-edsr-jpeg" if hint else "liif-edsr"
         assert d.model_combo.currentText() == f"Automatic ({runs})", d.model_combo.currentText()
         assert d.job_model() == (runs if hint else None) and d.request()["model"] == "auto"
-        why = AUTO_JPEG.format(runs) if hint else AUTO_CLEAN.format(runs, "liif-edsr-jpeg")
+        shown = shown_name(runs)  # in the note: hyphens that do not break
+        why = AUTO_JPEG.format(shown) if hint else AUTO_CLEAN.format(shown, shown_name("liif-edsr-jpeg"))
         summary = "For JPEG &lt;photos&gt;." if hint else "For clean images."
         assert d.model_note.text() == f"<small>{summary}<br>{why}</small>", d.model_note.text()
         assert d.model_note.focusPolicy() == qt.Qt.FocusPolicy.NoFocus  # no link: nothing for Tab to stop at
         d.model_combo.setCurrentIndex(d.model_combo.findData(None))  # the default, chosen by hand
         note = d.model_note.text()
         assert d.model_note.isVisibleTo(d) and note.startswith("<small>For clean images."), note
-        link = '<a href="liif-edsr-jpeg">liif-edsr-jpeg</a> is made for those'
+        link = f'<a href="liif-edsr-jpeg">{shown_name("liif-edsr-jpeg")}</a> is made for those'
         assert ("opened from a JPEG file" in note and link in note) is hint, note
         tips = [d.model_combo.itemData(i, qt.Qt.ItemDataRole.ToolTipRole) for i in range(d.model_combo.count())]
         assert tips == [AUTO_TIP.format("liif-edsr-jpeg"), "The default model: For clean images.",
@@ -276,7 +277,7 @@ SCRIPT = textwrap.dedent('''
     d.model_combo.setCurrentIndex(d.model_combo.findData(None))
     assert d.model_note.text() == "<small>For clean images.</small>", d.model_note.text()
     d.model_combo.setCurrentIndex(d.model_combo.findData("liif-edsr-jpeg"))
-    back = '<a href="default">liif-edsr</a>, is sharper on it'
+    back = f'<a href="default">{shown_name("liif-edsr")}</a>, is sharper on it'
     assert "not opened from a JPEG file" in d.model_note.text() and back in d.model_note.text(), d.model_note.text()
     assert d.model_note.focusPolicy() == qt.Qt.FocusPolicy.StrongFocus
     follow_link(d)

@@ -9,12 +9,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from plugin.common import model_choice as plugin_choice
-from plugin.common.model_choice import AUTO_CLEAN, AUTO_JPEG, chosen_model, model_note
+from plugin.common.model_choice import AUTO_CLEAN, AUTO_JPEG, chosen_model, model_note, shown_name
 
 INFO = {"models": ["liif-edsr", "liif-edsr-jpeg", "mine"], "jpeg_models": ["liif-edsr-jpeg"],
         "summaries": {"liif-edsr": "For clean images.", "liif-edsr-jpeg": "For JPEG <photos> & scans.", "mine": ""}}
-HINT = "This image was opened from a JPEG file: the model liif-edsr-jpeg is made for those."
-BACK = "This image was not opened from a JPEG file: the default model, liif-edsr, is sharper on it."
+JPEG_MODEL, DEFAULT = "liif\u2011edsr\u2011jpeg", "liif\u2011edsr"  # as shown: hyphens that do not break
+HINT = f"This image was opened from a JPEG file: the model {JPEG_MODEL} is made for those."
+BACK = f"This image was not opened from a JPEG file: the default model, {DEFAULT}, is sharper on it."
 
 
 def as_read(markup: str) -> str:
@@ -38,9 +39,19 @@ def test_the_suggested_models_name_is_a_link_to_it():
     markup = model_note(None, dict(INFO, summaries={"liif-edsr": "Clean & <sharp>"}), "/a/b.jpg", "<br/>")
     root = ET.fromstring(f"<small>{markup}</small>")
     links = [(a.get("href"), a.text) for a in root.iter("a")]
-    assert links == [("liif-edsr-jpeg", "liif-edsr-jpeg")], markup
+    assert links == [("liif-edsr-jpeg", JPEG_MODEL)], markup
     assert as_read(markup.replace("<br/>", "\n")) == f"Clean & <sharp>\n{HINT}"
     assert "<a " not in model_note("liif-edsr-jpeg", INFO, "/a/b.jpg")  # chosen: nothing to offer
+
+
+def test_a_model_name_in_the_note_is_never_split_at_a_line_end():
+    """Qt and Pango may wrap a line after a plain hyphen, which split "liif-" from "edsr-jpeg" in a
+    narrow dialog; the names are shown with U+2011 (the non-breaking hyphen) instead."""
+    assert shown_name("liif-edsr-jpeg") == JPEG_MODEL and shown_name("mine") == "mine"
+    for model, file_name in (("auto", "/a/b.jpg"), ("auto", "/a/b.png"), (None, "/a/b.jpg"),
+                             ("liif-edsr-jpeg", "/a/b.png")):
+        note = as_read(model_note(model, INFO, file_name))
+        assert "liif-edsr" not in note and DEFAULT in note, (model, file_name, note)
 
 
 def test_an_older_worker_or_none_yet_says_nothing():
@@ -56,7 +67,7 @@ def test_a_model_for_jpeg_files_chosen_for_another_file_points_back_to_the_defau
         markup = model_note("liif-edsr-jpeg", INFO, other)
         assert as_read(markup) == f"For JPEG <photos> & scans.\n{BACK}", (other, markup)
         root = ET.fromstring(f"<small>{markup}</small>")
-        assert [(a.get("href"), a.text) for a in root.iter("a")] == [("default", "liif-edsr")], markup
+        assert [(a.get("href"), a.text) for a in root.iter("a")] == [("default", DEFAULT)], markup
     assert as_read(model_note("liif-edsr-jpeg", INFO, None)) == "For JPEG <photos> & scans."
     assert as_read(model_note("liif-edsr-jpeg", INFO, "")) == "For JPEG <photos> & scans."
     for chosen in (None, "default", "liif-edsr", "mine", "/models/x.safetensors"):  # not made for JPEG
@@ -89,10 +100,10 @@ def test_automatic_takes_the_jpeg_model_for_an_image_opened_from_a_jpeg_file():
 
 def test_automatic_says_why_under_the_model_list_with_no_link():
     jpeg = model_note("auto", INFO, "/a/holiday.jpg")
-    assert as_read(jpeg) == f"For JPEG <photos> & scans.\n{AUTO_JPEG.format('liif-edsr-jpeg')}" and "<a " not in jpeg
+    assert as_read(jpeg) == f"For JPEG <photos> & scans.\n{AUTO_JPEG.format(JPEG_MODEL)}" and "<a " not in jpeg
     for other in ("/a/b.png", None):  # also an image never saved
         note = model_note("auto", INFO, other)
-        why = AUTO_CLEAN.format("liif-edsr", "liif-edsr-jpeg")
+        why = AUTO_CLEAN.format(DEFAULT, JPEG_MODEL)
         assert as_read(note) == f"For clean images.\n{why}" and "<a " not in note
     assert model_note("auto", dict(INFO, jpeg_models=[]), "/a/b.jpg") == "For clean images."  # nothing to choose
     assert model_note("auto", {}, "/a/b.jpg") == ""  # no info yet

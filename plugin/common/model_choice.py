@@ -28,6 +28,12 @@ def from_jpeg_file(file_name: str | None) -> bool:
     return os.path.splitext(file_name or "")[1].lower() in JPEG_SUFFIXES
 
 
+def shown_name(name: str) -> str:
+    """A model's name as the note shows it: with non-breaking hyphens, so that a narrow dialog wraps
+    the line between words rather than inside the name ("liif-" / "edsr-jpeg")."""
+    return name.replace("-", "\u2011")
+
+
 def chosen_model(model: str | None, info: dict[str, Any], file_name: str | None) -> str | None:
     """The model a job runs with when ``model`` was chosen for an image opened from ``file_name``:
     for ``auto``, the bundled model made for JPEG files when the image came from one (and the
@@ -63,9 +69,9 @@ def model_note(model: str | None, info: dict[str, Any], file_name: str | None, l
     from_jpeg = from_jpeg_file(file_name)
     if model == AUTO:
         if for_jpeg and from_jpeg:
-            lines.append(html.escape(AUTO_JPEG.format(name), quote=False))
+            lines.append(html.escape(AUTO_JPEG.format(shown_name(name)), quote=False))
         elif for_jpeg and name not in for_jpeg:
-            lines.append(html.escape(AUTO_CLEAN.format(name, for_jpeg[0]), quote=False))
+            lines.append(html.escape(AUTO_CLEAN.format(shown_name(name), shown_name(for_jpeg[0])), quote=False))
     elif for_jpeg and from_jpeg and name not in for_jpeg:
         lines.append(_hint(JPEG_HINT, str(for_jpeg[0]), str(for_jpeg[0])))
     elif file_name and not from_jpeg and name in for_jpeg and models and models[0] not in for_jpeg:
@@ -75,4 +81,5 @@ def model_note(model: str | None, info: dict[str, Any], file_name: str | None, l
 
 def _hint(text: str, target: str, shown: str) -> str:
     """``text`` with a link to the model ``target`` (shown as ``shown``) in place of its ``{}``."""
-    return html.escape(text, quote=False).format(f'<a href="{html.escape(target)}">{html.escape(shown)}</a>')
+    link = f'<a href="{html.escape(target)}">{html.escape(shown_name(shown))}</a>'
+    return html.escape(text, quote=False).format(link)
