@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                                             "unless --format says otherwise)")
     out.add_argument("--out-dir", help="folder for the outputs (same file names)")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--scale", type=lambda t: parse_pair(t, float, "--scale"), help="factor, e.g. 3 or 2x1.5")
+    size.add_argument("-s", "--scale", type=lambda t: parse_pair(t, float, "--scale"), help="factor, e.g. 3 or 2x1.5")
     size.add_argument("--size", type=lambda t: parse_pair(t, int, "--size"), help="exact WIDTHxHEIGHT")
     p.add_argument("--width", type=int, help="output width (height keeps the aspect ratio unless given)")
     p.add_argument("--height", type=int, help="output height (width keeps the aspect ratio unless given)")

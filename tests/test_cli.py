@@ -34,6 +34,7 @@ def run(tiny_model_path, *args):
 @pytest.mark.parametrize("args, size", [
     (["--scale", "2"], (32, 20)),
     (["--scale", "2.5x1.5"], (40, 15)),
+    (["-s", "3"], (48, 30)),
     (["--size", "50x31"], (50, 31)),
     (["--width", "40"], (40, 25)),
     (["--height", "15"], (24, 15)),
