@@ -842,6 +842,14 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                       "layers": [{"name": "G", "kind": "group", "opacity": 70.0}] + layers, "source": 1,
                       "select": {"shape": "ellipse", "x": 1, "y": 1, "w": 5, "h": 4}, "undo": True,
                       "args": dict(args, output=output)})
+    # the output "New image" chosen in the dialog (Alt+U, Home, Down: its second choice), OK; then the procedure run
+    # as Filters > Repeat runs it (the last values, no dialog): each result opens in a window of its own
+    for name, extra in (("dialog_new_image", {"interactive": {"respond": "ok", "keys": ["alt+u", "Home", "Down"],
+                                                              "answer": "alt+o"}}),
+                        ("repeat_new_image", {"run_mode": "last"})):
+        spec = _layer(gimp.work, name, image) | {"name": "photo"}
+        cases.append({"name": name, "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 6, "height": 4},
+                      "layers": [spec], "source": 0, "select": None, "args": {}, **extra})
     code, log, results = gimp.run("gui", cases, gui=True, files=(photo, mockup))
     assert code == 0 and results.get("cases"), f"gimp-3.0 exited with {code}; its log:\n{log[-6000:]}"
     return {c["name"]: c for c in results["cases"]}, {"image": image, "wide": wide, "noisy": noisy, "log": log,
@@ -885,6 +893,23 @@ def in_place_layers(gui_run) -> dict[str, tuple[Any, np.ndarray]]:
         plan = liif_plan.scaled_item(8, 6, 16, 12, spec["x"], spec["y"], spec["width"], spec["height"])
         found[name] = plan, np.fromfile(spec["file"], np.uint8).reshape(spec["height"], spec["width"], -1)
     return found
+
+
+@requires_gimp
+def test_a_new_image_opens_in_a_window_also_when_repeated(gui_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Output "New image" chosen in the dialog, then Filters > Repeat (run with the last values, no dialog):
+    both results are new images shown in a window of their own, each the upscale of its layer; the source images
+    stay as they were. (A repeat once made an image no window showed.)"""
+    monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)
+    expected = liif_core.upscale(gui_run[1]["image"], scale=2, model="default", device="cpu")
+    for name in ("dialog_new_image", "repeat_new_image"):
+        res = gui_run[0][name]
+        assert res["status"] == "success", (name, res["message"])
+        out = res["result"]
+        assert out["new_image"] and out["displays"] == 1, (name, out)
+        assert (out["width"], out["height"]) == (12, 8) and res["before"] == res["after"], (name, out)
+        np.testing.assert_array_equal(read_result(res, np.uint8), expected, err_msg=name)
+    assert gui_run[0]["dialog_new_image"]["responder"] == 0, "the dialog did not appear"
 
 
 @requires_gimp

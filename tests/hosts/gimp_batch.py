@@ -253,6 +253,11 @@ def undo_and_redo(image, out_dir, stem, sizes):
     return dumps
 
 
+def displays():
+    """The ids of GIMP's open image windows (libgimp lists images, not displays: ids are probed)."""
+    return {i for i in range(1, 200) if Gimp.Display.id_is_valid(i)}
+
+
 def run_case(case, proc, out_dir):
     res = {"name": case["name"]}
     image = build(case)
@@ -267,10 +272,13 @@ def run_case(case, proc, out_dir):
             f.write(read_all(image.get_selection(), "Y u8"))
     res["before"] = digest(image, source)
     res["tree_before"] = tree(image, out_dir, case["name"] + ".before")
-    images_before = {i.get_id() for i in Gimp.get_images()}
+    images_before, displays_before = {i.get_id() for i in Gimp.get_images()}, displays()
     cfg = proc.create_config()
     interactive = case.get("interactive")
-    cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE if interactive else Gimp.RunMode.NONINTERACTIVE)
+    # "last": as Filters > Repeat runs it, with the values of the last interactive run and no dialog
+    mode = (Gimp.RunMode.INTERACTIVE if interactive else
+            Gimp.RunMode.WITH_LAST_VALS if case.get("run_mode") == "last" else Gimp.RunMode.NONINTERACTIVE)
+    cfg.set_property("run-mode", mode)
     cfg.set_property("image", image)
     cfg.set_core_object_array("drawables", [source])
     for key, value in case["args"].items():
@@ -316,7 +324,11 @@ def run_case(case, proc, out_dir):
         res["result"]["selection"] = hashlib.sha256(read_all(target.get_selection(), "Y u8")).hexdigest()
         with open(res["result"]["file"], "wb") as f:
             f.write(read_all(layer, fmt_of(layer, linear_render(case)).babl))
-        if target.get_id() != image.get_id():
+        opened = displays() - displays_before  # the windows the run opened, closed here with their images
+        res["result"]["displays"] = len(opened)
+        for display in opened:
+            Gimp.Display.get_by_id(display).delete()
+        if target.get_id() != image.get_id() and target.is_valid():
             target.delete()
     res["after"] = digest(image, source)
     res["tree_after"] = tree(image, out_dir, case["name"] + ".after")

@@ -166,8 +166,8 @@ def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode, image: Gimp.Image, dr
             except PlanError as exc:
                 return failure(procedure, Gimp.PDBStatusType.CALLING_ERROR, f"LIIF Upscale: {exc}")
             layer = job.run(client)
-        if run_mode == Gimp.RunMode.INTERACTIVE and layer.get_image().get_id() != image.get_id():
-            Gimp.Display.new(layer.get_image())
+        if run_mode != Gimp.RunMode.NONINTERACTIVE and layer.get_image().get_id() != image.get_id():
+            Gimp.Display.new(layer.get_image())  # also for Filters > Repeat (the last values, no dialog)
         Gimp.displays_flush()
     except WorkerCancelled:
         return failure(procedure, Gimp.PDBStatusType.CANCEL, "LIIF Upscale was cancelled.")
