@@ -178,10 +178,22 @@ def has_nvidia_gpu() -> bool:
         return False
 
 
-def local_torch_wheel() -> bool:
-    """Whether pip's configured find-links already hold this torch (as on the project's machines)."""
-    links = os.environ.get("PIP_FIND_LINKS", "")
-    return any(Path(d).is_dir() and any(Path(d).glob(f"torch-{TORCH_VERSION}*.whl")) for d in links.split())
+def local_torch_wheel(py: Path) -> bool:
+    """Whether pip's find-links (``PIP_FIND_LINKS`` or pip's configuration files, as ``py``'s pip reads
+    them) already hold this torch, as on the project's machines: then no index is named, which would
+    make pip ask it over the network first."""
+    links = os.environ.get("PIP_FIND_LINKS", "").split()
+    try:
+        pip = py if py.exists() else Path(sys.executable)  # (a dry run before the environment exists)
+        listed = subprocess.run([str(pip), "-m", "pip", "config", "list"], capture_output=True, text=True,
+                                timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        listed = ""
+    for line in listed.splitlines():  # e.g. global.find-links='/opt/wheels'
+        key, _, value = line.partition("=")
+        if key.endswith("find-links"):
+            links += value.strip("'\"").split()
+    return any(Path(d).is_dir() and any(Path(d).glob(f"torch-{TORCH_VERSION}*.whl")) for d in links)
 
 
 def torch_command(py: Path, choice: str, index_url: str | None) -> list[str]:
@@ -193,9 +205,10 @@ def torch_command(py: Path, choice: str, index_url: str | None) -> list[str]:
         return cmd + ["--index-url", "https://download.pytorch.org/whl/rocm6.4"]
     if choice == "cuda" or (choice == "auto" and sys.platform != "darwin" and has_nvidia_gpu()):
         return cmd + ["--index-url", "https://download.pytorch.org/whl/cu128"]
-    if choice == "cpu" and sys.platform.startswith("linux") and not local_torch_wheel():
+    if choice in ("cpu", "auto") and sys.platform.startswith("linux") and not local_torch_wheel(py):
+        # PyPI's Linux torch is the CUDA build (several GB with its NVIDIA libraries), of no use without one
         return cmd + ["--index-url", "https://download.pytorch.org/whl/cpu"]
-    return cmd  # PyPI: CPU build on Windows, MPS-enabled on macOS; on Linux whatever the index offers
+    return cmd  # PyPI: the CPU build on Windows, MPS-enabled on macOS; the local wheel here
 
 
 def venv_base_python() -> str:
@@ -382,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Set up LIIF Upscale (engine, plug-ins, example).")
     p.add_argument("--venv", type=Path, default=REPO / ".venv", help="virtual environment to create or reuse")
     p.add_argument("--torch", choices=["auto", "cpu", "cuda", "rocm", "skip"], default="auto",
-                   help="which PyTorch build (auto: CUDA if an NVIDIA driver is found)")
+                   help="which PyTorch build (auto: CUDA if an NVIDIA driver is found, else the CPU build; an "
+                        "AMD GPU on Linux needs rocm)")
     p.add_argument("--torch-index-url", help="pip index for PyTorch, e.g. https://download.pytorch.org/whl/cpu")
     p.add_argument("--no-dev", action="store_true", help="skip the test tools (pytest, ruff, PyQt5/6)")
     p.add_argument("--krita-dir", type=Path, help=f"Krita resource folder (default {default_krita_dir()})")

@@ -140,3 +140,56 @@ def test_release_archives(tmp_path):
     subprocess.run([sys.executable, str(REPO / "plugin" / "build_release.py"), "--out", str(again)], check=True,
                    capture_output=True)
     assert (again / krita.name).read_bytes() == krita.read_bytes()  # reproducible
+
+
+def test_the_pytorch_build_fits_the_machine(monkeypatch):
+    """auto: the CUDA build where an NVIDIA driver answers; else, on Linux, the CPU build (PyPI's Linux torch
+    is the CUDA one, several GB of libraries no such machine can use), unless pip's find-links hold the wheel
+    (this project's machines); Windows and macOS take PyPI's own (CPU, MPS)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("install_under_test", REPO / "install.py")
+    inst = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(inst)
+    py, cpu = Path("/venv/bin/python"), "https://download.pytorch.org/whl/cpu"
+
+    def index(choice, platform, nvidia, local_wheel, url=None):
+        monkeypatch.setattr(inst.sys, "platform", platform)
+        monkeypatch.setattr(inst, "has_nvidia_gpu", lambda: nvidia)
+        monkeypatch.setattr(inst, "local_torch_wheel", lambda _py: local_wheel)
+        cmd = inst.torch_command(py, choice, url)
+        assert cmd[:5] == [str(py), "-m", "pip", "install", f"torch=={inst.TORCH_VERSION}"], cmd
+        return cmd[6] if len(cmd) > 5 else None
+
+    assert index("auto", "linux", nvidia=False, local_wheel=False) == cpu
+    assert index("auto", "linux", nvidia=True, local_wheel=False).endswith("/cu128")
+    assert index("auto", "linux", nvidia=False, local_wheel=True) is None
+    assert index("auto", "win32", nvidia=False, local_wheel=False) is None
+    assert index("auto", "darwin", nvidia=True, local_wheel=False) is None
+    assert index("cpu", "linux", nvidia=True, local_wheel=False) == cpu
+    assert index("rocm", "linux", nvidia=False, local_wheel=False).endswith("/rocm6.4")
+    assert index("auto", "linux", nvidia=True, local_wheel=False, url="https://mirror/x") == "https://mirror/x"
+
+
+def test_a_local_torch_wheel_is_found_where_pip_is_told_to_look(tmp_path, monkeypatch):
+    """find-links from the environment or from pip's own configuration file (as a user's pip.conf)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("install_under_test", REPO / "install.py")
+    inst = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(inst)
+    wheels, empty = tmp_path / "wheels", tmp_path / "empty"
+    wheels.mkdir(), empty.mkdir()
+    (wheels / f"torch-{inst.TORCH_VERSION}+cpu-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"")
+    for var in [k for k in os.environ if k.startswith("PIP_")]:
+        monkeypatch.delenv(var)
+    conf = tmp_path / "pip.conf"
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))  # pip reads this file, and the others it knows
+    conf.write_text(f"[global]\nfind-links = {empty}\n")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(empty))
+    assert not inst.local_torch_wheel(Path(sys.executable))
+    monkeypatch.setenv("PIP_FIND_LINKS", f"{empty} {wheels}")
+    assert inst.local_torch_wheel(Path(sys.executable))
+    monkeypatch.delenv("PIP_FIND_LINKS")
+    conf.write_text(f"[global]\nfind-links = {wheels}\n")
+    assert inst.local_torch_wheel(Path(sys.executable))
