@@ -309,6 +309,19 @@ def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str,
         {"scale": 2.0, "quality": "four-passes"}, select={"shape": "ellipse", "x": 2, "y": 1, "w": 6, "h": 5})
     add("linear16_new_image", "rgb", "U16_LINEAR", (5, 4), [("lin", _pixels((4, 5, 4), np.uint16, 10), 0, 0)],
         {"scale": 2.0, "output": "image"})
+    # a layer mask GIMP applies: the result is the layer as it shows, the mask its transparency (also with the
+    # mask itself selected, as while editing it, and together with a selection); a mask switched off plays no part
+    mask = _pixels((7, 9, 1), np.uint8, 24)[..., 0]
+    mask[:, :3], mask[:2, 5:] = 0, 255
+    for name, extra, select in (("layer_mask", {"scale": 2.0}, None),
+                                ("layer_mask_edited", {"scale": 2.0, "output": "image"}, None),
+                                ("layer_mask_selection", {"scale": 2.0},
+                                 {"shape": "ellipse", "x": 1, "y": 0, "w": 8, "h": 6}),
+                                ("layer_mask_off", {"scale": 2.0}, None)):
+        add(name, "rgb", "U8_NON_LINEAR", (9, 7), [("masked", _pixels((7, 9, 3), np.uint8, 25), 0, 0)], extra,
+            select=select, source_mask=name == "layer_mask_edited")
+        cases[-1]["layers"][0].update(mask=str(_layer(work, f"{name}-mask", mask[..., None])["file"]),
+                                      apply_mask=name != "layer_mask_off")
     # a render made in linear light: its stored values are what the model gets (written and read as stored)
     add("linear16_render", "rgb", "U16_LINEAR", (5, 4), [("lin", _pixels((4, 5, 4), np.uint16, 10), 0, 0)],
         {"scale": 2.0, "linear-render": True})
@@ -370,10 +383,15 @@ def _masked(region: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def expected_result(case: dict[str, Any], res: dict[str, Any], source: np.ndarray, model: Path) -> np.ndarray:
     x, y, w, h = res["region"]
     region = source[y:y + h, x:x + w]
+    spec, layer = case["image"], case["layers"][0]
+    masks = []  # 0..255 over the region: the selection, and the layer mask GIMP applies
     if case["select"]:
-        spec, layer = case["image"], case["layers"][0]
         mask = np.fromfile(res["selection_file"], np.uint8).reshape(spec["height"], spec["width"])
-        region = _masked(region, mask[layer["y"] + y:layer["y"] + y + h, layer["x"] + x:layer["x"] + x + w])
+        masks.append(mask[layer["y"] + y:layer["y"] + y + h, layer["x"] + x:layer["x"] + x + w])
+    if layer.get("mask") and layer.get("apply_mask", True):
+        masks.append(np.fromfile(layer["mask"], np.uint8).reshape(layer["height"], layer["width"])[y:y + h, x:x + w])
+    if masks:  # multiplied together before GIMP rounds them to the layer's alpha
+        region = _masked(region, np.prod([m.astype(np.float64) / 255 for m in masks], axis=0) * 255)
     out = res["result"]
     return liif_core.upscale(region, size=(out["width"], out["height"]), model=str(model), device="cpu",
                              tile=case["args"]["tile"] or None,
@@ -513,7 +531,8 @@ def kill_plugin_mid_job(out: Path, record: dict[str, Any]) -> None:
 
 SUCCESS_CASES = ["rgba8_scale", "rgba16_axes", "gray8_width_new_image", "float_new_image", "float_hdr",
                  "transparent_offset_layer", "selection_ellipse", "selection_gray16_new_image",
-                 "selection_self_ensemble", "linear16_render"]
+                 "selection_self_ensemble", "linear16_render", "layer_mask", "layer_mask_edited",
+                 "layer_mask_selection", "layer_mask_off"]
 
 
 @requires_gimp

@@ -130,6 +130,12 @@ def build(case):
         with open(layer_spec["file"], "rb") as f:
             buffer.set(Gegl.Rectangle.new(0, 0, w, h), fmt_of(layer, linear_render(case)).babl, f.read())
         buffer.flush()
+        if layer_spec.get("mask"):  # a layer mask: its values (one byte a pixel) from a file
+            mask = layer.create_mask(Gimp.AddMaskType.WHITE)
+            layer.add_mask(mask)
+            with open(layer_spec["mask"], "rb") as f:
+                mask.get_buffer().set(Gegl.Rectangle.new(0, 0, w, h), "Y u8", f.read())
+            layer.set_apply_mask(layer_spec.get("apply_mask", True))
         layer.set_lock_content(layer_spec.get("lock_content", False))  # after its pixels: a lock refuses writes
     select = case.get("select")
     if select:
@@ -262,6 +268,8 @@ def run_case(case, proc, out_dir):
     res = {"name": case["name"]}
     image = build(case)
     source = image.get_layers()[case.get("source", 0)]
+    # what the procedure is given: the layer, or its mask (as when the user edits the mask)
+    drawable = source.get_mask() if case.get("source_mask") else source
     _, x, y, w, h = source.mask_intersect()
     res["region"] = [x, y, w, h]
     res["files"] = {kind: (f.get_path() if f is not None else None)
@@ -280,7 +288,7 @@ def run_case(case, proc, out_dir):
             Gimp.RunMode.WITH_LAST_VALS if case.get("run_mode") == "last" else Gimp.RunMode.NONINTERACTIVE)
     cfg.set_property("run-mode", mode)
     cfg.set_property("image", image)
-    cfg.set_core_object_array("drawables", [source])
+    cfg.set_core_object_array("drawables", [drawable])
     for key, value in case["args"].items():
         cfg.set_property(key, value)
     if case.get("marker"):  # tells the test on the host that this case's call starts now

@@ -98,8 +98,10 @@ class Job:
     """One run: the source region, the plan, the worker call, and placing the result."""
 
     def __init__(self, image: Gimp.Image, drawables: list[Gimp.Drawable], config: Gimp.ProcedureConfig):
+        if len(drawables) == 1 and drawables[0].is_layer_mask():  # the mask being edited: its layer is meant
+            drawables = [Gimp.Layer.from_mask(drawables[0])]
         if len(drawables) != 1 or not drawables[0].is_layer():
-            raise UserError("Select exactly one layer to upscale (not a mask or a channel).")
+            raise UserError("Select exactly one layer to upscale (not a channel).")
         self.image = image
         self.drawable = drawable = drawables[0]
         self.config = config
@@ -107,6 +109,8 @@ class Job:
         overlap, x, y, w, h = drawable.mask_intersect()
         self._region = (x, y, w, h) if overlap and w >= 1 and h >= 1 else None
         self.gray = drawable.is_gray()
+        mask = drawable.get_mask()
+        self.layer_mask = mask if mask is not None and drawable.get_apply_mask() else None
         self._pixels: dict[int, tuple[tuple[Any, ...], bytes]] = {}  # layer id -> (what was read, its pixels)
 
     @property
@@ -119,8 +123,15 @@ class Job:
         return self.selected and not self.whole
 
     @property
+    def shown_mask(self) -> Gimp.LayerMask | None:
+        """The layer's mask, when GIMP applies it and the result is this layer's alone (not the whole image's,
+        whose layers keep their masks): it becomes the result's transparency, so the result looks as the layer
+        does (an unmasked copy above it would show what the mask hides)."""
+        return None if self.whole else self.layer_mask
+
+    @property
     def alpha(self) -> bool:
-        return self.drawable.has_alpha() or self.masked
+        return self.drawable.has_alpha() or self.masked or self.shown_mask is not None
 
     @property
     def rect(self) -> tuple[int, int, int, int]:
@@ -144,15 +155,18 @@ class Job:
 
     def source(self) -> bytes:
         """The region's pixels in :attr:`fmt`, little-endian."""
-        return self.read(self.drawable, self.fmt, self.rect, self.masked)
+        return self.read(self.drawable, self.fmt, self.rect, self.masked, self.shown_mask)
 
-    def read(self, layer: Gimp.Layer, fmt: PixelFormat, rect: tuple[int, int, int, int], masked: bool) -> bytes:
-        """A layer's pixels in ``fmt`` (little-endian) inside ``rect``, read once per format and region (the
-        dialog's preview and estimate share them) until :meth:`reread`."""
-        key = (fmt, rect, masked)
+    def read(self, layer: Gimp.Layer, fmt: PixelFormat, rect: tuple[int, int, int, int], masked: bool,
+             layer_mask: Gimp.LayerMask | None = None) -> bytes:
+        """A layer's pixels in ``fmt`` (little-endian) inside ``rect`` (alpha times the selection when ``masked``,
+        and times ``layer_mask``), read once per format and region (the dialog's preview and estimate share
+        them) until :meth:`reread`."""
+        key = (fmt, rect, masked, layer_mask is not None)
         cached = self._pixels.get(layer.get_id())
         if cached is None or cached[0] != key:
-            data = liif_plan.to_little_endian(read_region(self.image, layer, fmt, rect, masked), fmt.itemsize)
+            data = liif_plan.to_little_endian(read_region(self.image, layer, fmt, rect, masked, layer_mask),
+                                              fmt.itemsize)
             self._pixels[layer.get_id()] = cached = (key, data)
         return cached[1]
 

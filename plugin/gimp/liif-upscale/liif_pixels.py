@@ -18,34 +18,41 @@ def drawable_format(image: Gimp.Image, drawable: Gimp.Drawable, alpha: bool, lin
 
 
 def read_region(image: Gimp.Image, drawable: Gimp.Drawable, fmt: PixelFormat, rect: tuple[int, int, int, int],
-                masked: bool) -> bytes:
-    """The pixels of ``rect`` (drawable coordinates) in ``fmt``; with ``masked``, alpha times the selection.
+                masked: bool, layer_mask: Gimp.LayerMask | None = None) -> bytes:
+    """The pixels of ``rect`` (drawable coordinates) in ``fmt``; with ``masked``, alpha times the selection,
+    and with ``layer_mask``, alpha times that mask: the layer as it shows.
 
-    The multiplication runs in GEGL (``gegl:opacity`` with the selection as aux), so a large layer
-    costs no Python loop. The selection lives in image coordinates, hence the translate.
+    The multiplications run in GEGL (``gegl:opacity`` with the mask as aux), so a large layer costs no
+    Python loop. The selection lives in image coordinates, hence its translate; a layer mask in the
+    layer's.
     """
     x, y, w, h = rect
     region = Gegl.Rectangle.new(x, y, w, h)
-    if not masked:
+    if not masked and layer_mask is None:
         return bytes(drawable.get_buffer().get(region, 1.0, fmt.babl, Gegl.AbyssPolicy.NONE))
     _, ox, oy = drawable.get_offsets()
     Gegl.init(None)  # libgimp makes buffers without it, but GEGL's operations need it (idempotent)
     graph = Gegl.Node.new()
-    source = graph.create_child("gegl:buffer-source")
-    source.set_property("buffer", drawable.get_buffer())
-    mask = graph.create_child("gegl:buffer-source")
-    mask.set_property("buffer", image.get_selection().get_buffer())
-    shift = graph.create_child("gegl:translate")
-    shift.set_property("x", float(-ox))
-    shift.set_property("y", float(-oy))
-    opacity = graph.create_child("gegl:opacity")
+    node = graph.create_child("gegl:buffer-source")
+    node.set_property("buffer", drawable.get_buffer())
+    masks = [(layer_mask, 0, 0)] if layer_mask is not None else []
+    if masked:
+        masks.append((image.get_selection(), -ox, -oy))
+    for channel, dx, dy in masks:
+        mask = graph.create_child("gegl:buffer-source")
+        mask.set_property("buffer", channel.get_buffer())
+        shift = graph.create_child("gegl:translate")
+        shift.set_property("x", float(dx))
+        shift.set_property("y", float(dy))
+        opacity = graph.create_child("gegl:opacity")
+        node.link(opacity)
+        mask.link(shift)
+        shift.connect_to("output", opacity, "aux")
+        node = opacity
     out = Gegl.Buffer.new(fmt.babl, x, y, w, h)
     sink = graph.create_child("gegl:write-buffer")
     sink.set_property("buffer", out)
-    source.link(opacity)
-    mask.link(shift)
-    shift.connect_to("output", opacity, "aux")
-    opacity.link(sink)
+    node.link(sink)
     sink.process()
     return bytes(out.get(region, 1.0, fmt.babl, Gegl.AbyssPolicy.NONE))
 
