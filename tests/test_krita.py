@@ -108,9 +108,25 @@ def _make_document(case: dict[str, Any], folder: Path) -> tuple[Any, Any]:
     if case.get("group"):
         doc.refreshProjection()
         node = parent
-    if case.get("mask_node"):  # a transparency mask on the layer is what gets "upscaled"
-        mask = doc.createNode("Mask", "transparencymask")
+    mask = None
+    if case.get("filter_mask"):  # Invert through a selection: the layer shows partly inverted
+        fm = case["filter_mask"]
+        inside = Selection()
+        inside.setPixelData((folder / fm["file"]).read_bytes(), fm["x"], fm["y"], fm["w"], fm["h"])
+        mask = doc.createFilterMask("Invert", Krita.instance().filter("invert"), inside)
         node.addChildNode(mask, None)
+        doc.refreshProjection()
+        doc.waitForDone()
+        w, h = d["w"], d["h"]  # the layer as it shows (what its result is made from)
+        (folder / f"{case['name']}.shown").write_bytes(bytes(node.projectionPixelData(0, 0, w, h)))
+        (folder / f"{case['name']}.raw").write_bytes(bytes(node.pixelData(0, 0, w, h)))
+    if case.get("mask_node"):  # a mask of the layer is the active node (as while it is edited)
+        if mask is None:  # a local selection (a transparency mask made by a script has no selection in Krita
+            mask = doc.createSelectionMask("Mask")  # 5.1, which crashes Krita when the image is scaled)
+            everything = Selection()
+            everything.select(0, 0, d["w"], d["h"], 255)
+            mask.setSelection(everything)
+            node.addChildNode(mask, None)
         node = mask
     sel = case.get("selection")
     if sel:
@@ -879,7 +895,15 @@ if pytest is not None:
         add("shrink", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 0.5})
         add("linear_render_not_a_flag", "RGBA", "F32", (6, 5), (0, 0, 6, 5), {"scale": 2, "linear_render": "yes"})
         add("no_selection", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2, "scope": "selection"})
-        add("mask_node", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2}, mask_node=True)
+        # a layer with a mask that changes how it shows: the result is made from the layer as it shows; the
+        # same with the mask as the active node (a mask: its layer); a transparency mask active: its layer
+        for name, extra in (("filter_mask", {}), ("filter_mask_node", {"mask_node": True})):
+            (folder / f"{name}.fmask").write_bytes(ellipse_mask(7, 5).tobytes())
+            add(name, "RGBA", "U8", (10, 7), (0, 0, 10, 7), {"scale": 2},
+                {"canvas": (20, 14), "target": (0, 0, 20, 14), "label": "x2.00"},
+                filter_mask={"x": 2, "y": 1, "w": 7, "h": 5, "file": f"{name}.fmask"}, **extra)
+        add("mask_node", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2},
+            {"canvas": (12, 10), "target": (0, 0, 12, 10), "label": "x2.00"}, mask_node=True)
         add("selection_document_untouched", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2, "output": "document"},
             mask_rect=(1, 1, 3, 3), cancel=True)
 
@@ -1334,6 +1358,25 @@ def test_api_selection_mask_becomes_transparency(tiny_model_path: Path,
     assert got["source_unchanged"] and got["layers"] == ["Icon x3.00 (LIIF)"]
 
 
+def test_api_a_layers_masks_shape_its_result_and_a_mask_stands_for_its_layer(
+        tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A paint layer under a filter mask (Invert through a soft ellipse) is upscaled as it shows, not as its
+    own pixels; with the mask as the active node, its layer is upscaled all the same; a local selection mask
+    active (before: refused as "not a layer"), its layer, from its own pixels (such a mask changes no pixel)."""
+    api = run_api(tiny_model_path, tmp_path_factory)
+    for name in ("filter_mask", "filter_mask_node"):
+        got, exp = api["results"][name], api["expect"][name]
+        assert "crash" not in got and "error" not in got, got
+        assert got["name"] == "Icon x2.00 (LIIF)" and got["layers"] == ["Background", "Icon", got["name"]], got
+        shown = from_krita_bytes((api["folder"] / f"{name}.shown").read_bytes(), (7, 10, 4), "U8")
+        raw = from_krita_bytes((api["folder"] / f"{name}.raw").read_bytes(), (7, 10, 4), "U8")
+        assert np.array_equal(raw, exp["image"]) and (shown != raw).sum() > 40, "the mask changed nothing"
+        result = from_krita_bytes((api["folder"] / f"{name}.out").read_bytes(), (14, 20, 4), "U8")
+        assert_pixels_match(result, liif(shown, (20, 14), tiny_model_path), "U8")
+        assert not np.array_equal(result, liif(raw, (20, 14), tiny_model_path))
+    check_result("mask_node", tiny_model_path, tmp_path_factory)
+
+
 def test_api_self_ensemble(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     check_result("selection_self_ensemble", tiny_model_path, tmp_path_factory)
     exp = dict(run_api(tiny_model_path, tmp_path_factory)["expect"]["selection_self_ensemble"], self_ensemble=False)
@@ -1360,7 +1403,7 @@ def test_api_cancel_and_errors_leave_the_document_as_it_was(tiny_model_path: Pat
     results = run_api(tiny_model_path, tmp_path_factory)["results"]
     expected = {"cancel": "WorkerCancelled", "no_worker": "WorkerNotConfigured", "worker_crash": "WorkerCrashed",
                 "out_of_memory_limit": "WorkerError", "cmyk": "UpscaleError", "shrink": "UpscaleError",
-                "no_selection": "UpscaleError", "mask_node": "UpscaleError",
+                "no_selection": "UpscaleError",
                 "linear_render_not_a_flag": "UpscaleError", "selection_document_untouched": "WorkerCancelled"}
     for name, error in expected.items():
         got = results[name]
@@ -1370,7 +1413,6 @@ def test_api_cancel_and_errors_leave_the_document_as_it_was(tiny_model_path: Pat
     assert results["out_of_memory_limit"]["type"] == "MemoryLimitError"
     assert "install.py" in results["no_worker"]["message"]
     assert "CMYK" in results["cmyk"]["message"] and "Convert" in results["cmyk"]["message"]
-    assert "not a layer" in results["mask_node"]["message"]
     assert "linear_render must be True or False" in results["linear_render_not_a_flag"]["message"]
 
 

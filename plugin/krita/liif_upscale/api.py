@@ -186,6 +186,22 @@ def _rect(qrect: Any) -> Rect:
     return Rect(qrect.x(), qrect.y(), qrect.width(), qrect.height())
 
 
+EFFECT_MASKS = ("transparencymask", "filtermask", "colorizemask", "transformmask")  # change how a layer shows
+
+
+def layer_of(node: Any) -> Any:
+    """The node a job upscales for the active node ``node``: for a mask (active while it is edited), the
+    layer it belongs to; else ``node`` itself."""
+    parent = node.parentNode() if node is not None and node.type().endswith("mask") else None
+    return parent if parent is not None and parent.parentNode() is not None else node
+
+
+def shows_masks(node: Any) -> bool:
+    """Whether a visible mask changes how ``node`` shows (transparency, filter, colorize, transform;
+    a local selection does not): its result is then made from the layer as it shows."""
+    return any(child.type() in EFFECT_MASKS and child.visible() for child in node.childNodes())
+
+
 def check_node(node: Any) -> PixelFormat:
     """The pixel format of ``node`` if it can be upscaled; else :class:`UpscaleError` saying why and what to do."""
     kind = node.type()
@@ -211,6 +227,7 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
     if scope not in SCOPES:
         raise UpscaleError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
     _check_options(tile, self_ensemble, linear_render)
+    node = layer_of(node)
     fmt = check_node(node)
     kind = node.type()
     document.waitForDone()  # pending strokes and projections first: read what the user sees
@@ -226,9 +243,11 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
     except GeometryError as exc:
         raise UpscaleError(f"{node.name()}: {exc}") from None
     src = where.source
-    read = node.pixelData if kind == "paintlayer" else node.projectionPixelData
-    pixels = _read(cache, (node.uniqueId().toString(), kind, tuple(src)), lambda: read(src.x, src.y, src.width,
-                                                                                        src.height))
+    # a paint layer's own pixels, unless masks change how it shows; any other layer as Krita composes it
+    shown = kind != "paintlayer" or shows_masks(node)
+    read = node.projectionPixelData if shown else node.pixelData
+    pixels = _read(cache, (node.uniqueId().toString(), shown, tuple(src)), lambda: read(src.x, src.y, src.width,
+                                                                                         src.height))
     if len(pixels) != src.width * src.height * fmt.pixel_bytes:
         raise UpscaleError(f"Krita returned no pixels for the {kind} {node.name()!r}; convert it to a paint layer "
                            "(Layer > Convert > to Paint Layer) and try again.")

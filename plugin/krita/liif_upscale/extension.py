@@ -49,7 +49,7 @@ class LiifUpscaleExtension(Extension):
         if self.runner is not None and self.runner.state == "running":
             return
         document = Krita.instance().activeDocument()
-        node = document.activeNode() if document is not None else None
+        node = api.layer_of(document.activeNode()) if document is not None else None  # a mask: its layer
         if document is None or node is None:
             QMessageBox.information(parent, TITLE, "Open an image and select the layer to upscale.")
             return
