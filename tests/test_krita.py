@@ -167,7 +167,7 @@ def _layer_tree(doc: Any) -> list[Any]:
 def _run_image_case(case: dict[str, Any], spec: dict[str, Any], folder: Path) -> dict[str, Any]:
     """``upscale_image`` on a document of several layers (case["layers"], bottom first, under the Background)."""
     import liif_upscale
-    from krita import Krita
+    from krita import Krita, Selection
 
     d = case["doc"]
     doc = Krita.instance().createDocument(d["w"], d["h"], case["name"], d["model"], d["depth"], "", 72.0)
@@ -189,6 +189,10 @@ def _run_image_case(case: dict[str, Any], spec: dict[str, Any], folder: Path) ->
         node.setBlendingMode(layer.get("blend", "normal"))
         node.setVisible(layer.get("visible", True))
         node.setLocked(layer.get("locked", False))
+        if layer.get("filter_mask"):  # an Invert filter mask over all of it (kept on the layer, as Krita scales it)
+            everything = Selection()
+            everything.select(0, 0, d["w"], d["h"], 255)
+            node.addChildNode(doc.createFilterMask("Invert", Krita.instance().filter("invert"), everything), None)
         made[layer["name"]] = node
     doc.waitForDone()
     before, tree = _snapshot(doc), _layer_tree(doc)
@@ -923,7 +927,7 @@ if pytest is not None:
         add_image("image", {"scale": 2.5}, [
             {"name": "Group", "kind": "grouplayer", "opacity": 200},
             {"name": "Inner", "kind": "paintlayer", "parent": "Group", "rect": (1, 1, 6, 4), "opacity": 128,
-             "blend": "multiply"},
+             "blend": "multiply", "filter_mask": True},
             {"name": "Empty", "kind": "paintlayer"},
             {"name": "Off canvas", "kind": "paintlayer", "rect": (12, 0, 3, 3)},
             {"name": "Edge", "kind": "paintlayer", "rect": (7, 5, 5, 4), "visible": False, "locked": True}])
@@ -1419,7 +1423,8 @@ def test_api_cancel_and_errors_leave_the_document_as_it_was(tiny_model_path: Pat
 def test_api_whole_image_redraws_every_paint_layer(tiny_model_path: Path,
                                                    tmp_path_factory: pytest.TempPathFactory) -> None:
     """upscale_image: a new document, the layer stack as it was, each paint layer (in a group, hidden and
-    locked, partly off the canvas, the Background) exactly its own LIIF result and transparent elsewhere."""
+    locked, partly off the canvas, the Background) exactly its own LIIF result and transparent elsewhere (a
+    layer's masks stay on it: its own pixels are redrawn, not as the filter mask shows them)."""
     geometry = _load("geometry")
     api = run_api(tiny_model_path, tmp_path_factory)
     got, exp = api["results"]["image"], api["expect"]["image"]

@@ -216,8 +216,12 @@ def check_node(node: Any) -> PixelFormat:
 def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | None = None, output: str = "layer",
             model: str | None = AUTO, device: str = "auto", tile: int | None = None, scope: str = "auto",
             resampler: str = RESAMPLER, self_ensemble: bool | int = False, linear_render: bool = False,
-            cache: dict[tuple[Any, ...], bytes] | None = None) -> UpscaleJob:
+            cache: dict[tuple[Any, ...], bytes] | None = None, as_shown: bool = True) -> UpscaleJob:
     """Check a request and read what it needs from ``document``; raises :class:`UpscaleError`. Changes nothing.
+
+    A paint layer is read as it shows (``as_shown``: its masks applied, when it has any that change it),
+    since its result goes above it or on its own; without ``as_shown``, its own pixels (for a layer
+    redrawn in place, which keeps its masks).
 
     ``cache``: pixels read by earlier calls with the same dictionary, by node and rectangle, so that a
     dialog that asks again for another size reads a layer only once (a modal dialog's document cannot
@@ -244,7 +248,7 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
         raise UpscaleError(f"{node.name()}: {exc}") from None
     src = where.source
     # a paint layer's own pixels, unless masks change how it shows; any other layer as Krita composes it
-    shown = kind != "paintlayer" or shows_masks(node)
+    shown = kind != "paintlayer" or (as_shown and shows_masks(node))
     read = node.projectionPixelData if shown else node.pixelData
     pixels = _read(cache, (node.uniqueId().toString(), shown, tuple(src)), lambda: read(src.x, src.y, src.width,
                                                                                          src.height))
@@ -323,7 +327,7 @@ def prepare_image(document: Any, scale: Scale | None = None, size: Size | None =
         except UpscaleError as exc:
             raise UpscaleError(f"The layer {node.name()!r}: {exc}") from None
         parts.append(prepare(document, node, scale, size, "layer", model, device, tile, "layer", resampler,
-                             self_ensemble, linear_render, cache))
+                             self_ensemble, linear_render, cache, as_shown=False))  # it keeps its masks
     if not parts:
         raise UpscaleError("This image has no paint layer with pixels on the canvas, so there is nothing for LIIF "
                            "to redraw; use Image > Scale Image To New Size.")
