@@ -364,7 +364,7 @@ def krita_auto_main(args: list[str]) -> None:
     the prepared job holds, into ``auto.json``."""
     import liif_upscale
     from krita import Krita
-    from liif_upscale import api
+    from liif_upscale import api, origin
 
     code = 1
     try:
@@ -374,6 +374,12 @@ def krita_auto_main(args: list[str]) -> None:
         results = []
         for name in json.loads(spec_path.read_text())["files"]:
             try:
+                if name.endswith(".kra"):  # the JPEG file of its name opened (and noted, as the plug-in does
+                    made = Krita.instance().openDocument(str(folder / name.replace(".kra", ".jpg")))  # on opening)
+                    origin.remember(made)
+                    made.setBatchmode(True)
+                    made.saveAs(str(folder / name))
+                    made.close()
                 doc = Krita.instance().openDocument(str(folder / name))
                 doc.setBatchmode(True)
                 node = doc.topLevelNodes()[0]
@@ -766,6 +772,16 @@ def run_in_krita(window: Any) -> int:
 
     res["jpeg"] = note_case(out / "photo.jpg", None)
     res["png"] = note_case(out / "mockup.png", "liif-edsr-jpeg")
+    # the photograph opened from its JPEG file (noted in the document, which stays unmodified), saved as .kra,
+    # closed and opened again: "Automatic" still stands for the model made for JPEG files
+    from liif_upscale import origin
+
+    photo = krita.openDocument(str(out / "photo.jpg"))
+    res["kra"] = {"noted": origin.ANNOTATION in photo.annotationTypes(), "modified": photo.modified()}
+    photo.setBatchmode(True)
+    res["kra"]["saved"] = photo.saveAs(str(out / "photo.kra"))
+    photo.close()
+    res["kra"].update(note_case(out / "photo.kra", None))
     (out / "gui_result.json").write_text(json.dumps(res, indent=1))
     print("GUI-RESULT", json.dumps(res), flush=True)
     return 0
@@ -1275,7 +1291,8 @@ def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_f
     """The API's model argument left as it comes (``auto``): a photograph Krita opened from a JPEG file
     is upscaled by the bundled model made for those, a picture opened from a PNG file by the default
     (each the same pixels as ``liif_core.upscale`` with that model on what Krita loaded, and the JPEG
-    one unlike the default's)."""
+    one unlike the default's); so is the photograph saved as .kra after it was opened from its JPEG file
+    (the plug-in's note of that file, kept in the .kra)."""
     from PIL import Image
 
     import liif_core
@@ -1289,7 +1306,9 @@ def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_f
     picture = rng.integers(0, 256, (18, 26, 3), dtype=np.uint8)
     Image.fromarray(picture).save(folder / "holiday.jpg", quality=80)
     Image.fromarray(picture).save(folder / "mockup.png")
-    files = {"holiday.jpg": (jpeg_models() or ["default"])[0], "mockup.png": "default"}
+    # also the photograph saved as .kra after it was opened from its JPEG file: still the JPEG model
+    files = {"holiday.jpg": (jpeg_models() or ["default"])[0], "mockup.png": "default",
+             "holiday.kra": (jpeg_models() or ["default"])[0]}
     (folder / "spec.json").write_text(json.dumps({"files": list(files)}))
     pythonpath = os.pathsep.join([str(Path(__file__).parent), str(home / ".local/share/krita/pykrita")])
     env = krita_env(home, QT_QPA_PLATFORM="offscreen", PYTHONPATH=pythonpath)
@@ -1298,7 +1317,7 @@ def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_f
     assert proc.returncode == 0 and (folder / "auto.json").is_file(), (proc.stdout + proc.stderr)[-6000:]
     for (name, model), res in zip(files.items(), json.loads((folder / "auto.json").read_text())):
         assert "crash" not in res, res["crash"]
-        assert res["model"] == "auto" and res["source_file"] == str(folder / name), res
+        assert res["model"] == "auto" and res["source_file"] == str(folder / name.replace(".kra", ".jpg")), res
         assert (res["depth"], res["source"], res["size"]) == ("U8", [26, 18], [52, 36]), res
         source = from_krita_bytes((folder / f"{name}.in").read_bytes(), (18, 26, 4), "U8")
         got = from_krita_bytes((folder / f"{name}.out").read_bytes(), (36, 52, 4), "U8")
@@ -1606,6 +1625,9 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert png["auto"] == {"entry": f"Automatic ({default})", "runs": None,
                            "text": f"<small>{html.escape(summaries[default], quote=False)}<br>"
                                    f"{why}</small>"}, png
+    kra = res["kra"]  # opened from a JPEG file, saved as .kra, opened again
+    assert kra["noted"] and not kra["modified"] and kra["saved"] and kra["file_name"] == str(out / "photo.kra"), kra
+    assert kra["auto"]["entry"] == "Automatic (liif-edsr-jpeg)" and kra["auto"]["runs"] == "liif-edsr-jpeg", kra
     assert png["followed"] == {"model": None, "text": f"<small>{html.escape(summaries[default], quote=False)}</small>",
                                "shown": True, "dialog_open": True, "entries": entries}, png  # no entry added
     assert res["screenshot"]

@@ -40,6 +40,7 @@ from typing import Any
 
 from krita import InfoObject, Krita
 
+from . import origin
 from .geometry import GeometryError, Plan, Rect, Scale, Size, factor_label, outside, plan
 from .liif_common.client import (
     LiifClientError,
@@ -93,7 +94,7 @@ class UpscaleJob:
     resampler: str = RESAMPLER
     self_ensemble: bool | int = False  # True: 8 views, or their count (time_left.view_count)
     linear_render: bool = False  # a linear layer's values are upscaled as stored, not in sRGB form
-    source_file: str = ""  # the file the document was opened from: model "auto" goes by it
+    source_file: str = ""  # the file the document was opened from (origin.opened_from): model "auto" goes by it
 
     @property
     def step_weights(self) -> tuple[int, ...]:
@@ -264,7 +265,7 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
             mask = None
     name = f"{node.name()} {factor_label(where.factors)} (LIIF)"
     return UpscaleJob(document, node, where, fmt, pixels, mask, output, model, device, tile, name, resampler,
-                      self_ensemble, linear_render, document.fileName())
+                      self_ensemble, linear_render, origin.opened_from(document))
 
 
 def _read(cache: dict[tuple[Any, ...], bytes] | None, key: tuple[Any, ...], read: Callable[[], Any]) -> bytes:

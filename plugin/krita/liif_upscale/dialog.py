@@ -23,7 +23,7 @@ from typing import Any
 
 from krita import Krita
 
-from . import api
+from . import api, origin
 from .geometry import MAX_SIDE, GeometryError, Plan, Rect, plan, round_half_up
 from .liif_common.client import WorkerCancelled, WorkerClient
 from .liif_common.model_choice import AUTO, AUTO_TIP, chosen_model, model_note
@@ -371,13 +371,13 @@ class UpscaleDialog(QDialog):
         """The model the job runs with: the one chosen, or the one "Automatic" stands for with this
         document (the worker's info tells the model made for JPEG files; before it arrives, ``auto``)."""
         model = self.model_combo.currentData()
-        return chosen_model(model, self.info, self.document.fileName()) if self.info else model
+        return chosen_model(model, self.info, origin.opened_from(self.document)) if self.info else model
 
     def _show_model_note(self) -> None:
         """Say under the model list what the bundled model the job runs with is for: for Automatic,
         why it was chosen; for a model chosen by hand, which bundled model suits the file the image
         was opened from, if not that one (model_note)."""
-        note = model_note(self.model_combo.currentData(), self.info or {}, self.document.fileName(), "<br>")
+        note = model_note(self.model_combo.currentData(), self.info or {}, origin.opened_from(self.document), "<br>")
         self.model_note.setText(f"<small>{note}</small>")
         self.model_note.setVisible(bool(note))
         # Tab stops at the note only when it has a link to follow
@@ -415,7 +415,7 @@ class UpscaleDialog(QDialog):
         models = list(info.get("models", []))
         if models:  # the first is the default: say which it is instead of listing it twice
             self.model_combo.setItemText(1, f"Default ({models[0]})")
-            automatic = chosen_model(AUTO, info, self.document.fileName()) or models[0]
+            automatic = chosen_model(AUTO, info, origin.opened_from(self.document)) or models[0]
             self.model_combo.setItemText(0, f"Automatic ({automatic})")
         for name in models[1:] + ([current] if current not in (None, AUTO) else []):
             self.add_model(name, select=False)

@@ -12,7 +12,7 @@ from typing import Any
 
 from krita import Extension, Krita
 
-from . import api
+from . import api, origin
 from .dialog import UpscaleDialog
 from .job import TITLE, UpscaleRunner, show_error
 from .qt import QApplication, QDialog, QIcon, QMessageBox, QWidget
@@ -33,6 +33,9 @@ class LiifUpscaleExtension(Extension):
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(api.close_shared_client)
+        notifier = Krita.instance().notifier()  # each opened document: note a JPEG file it came from
+        notifier.setActive(True)
+        notifier.imageCreated.connect(origin.remember)
 
     def createActions(self, window: Any) -> None:  # noqa: N802  (Krita's name)
         action = window.createAction(ACTION_ID, ACTION_TEXT, MENU_LOCATION)

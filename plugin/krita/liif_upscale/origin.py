@@ -1,0 +1,38 @@
+"""The file a Krita document was opened from, as the automatic model choice needs it.
+
+Krita knows only a document's current file: a photograph opened from a JPEG file and saved as
+``.kra`` would no longer count as "opened from a JPEG file", and "Automatic" would give it the
+default model, which sharpens JPEG artefacts. So when a document is opened from a JPEG file, the
+plug-in notes that file in the document itself (a Krita annotation, saved inside the ``.kra``),
+and the choice goes by the note first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .liif_common.model_choice import from_jpeg_file
+
+ANNOTATION = "liif-upscale-opened-from"
+DESCRIPTION = "LIIF Upscale: the JPEG file this image was first opened from (its model choice goes by it)"
+
+
+def remember(document: Any) -> None:
+    """Note in ``document`` the JPEG file it was just opened from (nothing for any other file, or a
+    document that has its note already). A note, not an edit: an untouched document stays untouched."""
+    name = document.fileName() if document is not None else ""
+    if not from_jpeg_file(name) or not hasattr(document, "setAnnotation") or ANNOTATION in document.annotationTypes():
+        return
+    modified = document.modified()
+    document.setAnnotation(ANNOTATION, DESCRIPTION, name.encode("utf-8"))
+    document.setModified(modified)
+
+
+def opened_from(document: Any) -> str:
+    """The file the model choice goes by: the JPEG file ``document`` was first opened from, if noted,
+    else its current file ('' for a document never saved)."""
+    if hasattr(document, "annotationTypes") and ANNOTATION in document.annotationTypes():
+        noted = bytes(document.annotation(ANNOTATION)).decode("utf-8", "replace")
+        if noted:
+            return noted
+    return document.fileName() or ""
