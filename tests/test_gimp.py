@@ -777,6 +777,9 @@ def test_cancel_kills_the_worker_and_leaves_the_image(main_run) -> None:
 
 # --------------------------------------------------------------------------------------------- the dialog
 
+XCF_FROM_JPEG = ("from gi.repository import Gimp, Gio; "
+                 "image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path({0!r})); "
+                 "Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image, Gio.File.new_for_path({1!r}), None)")
 GUI_TOOLS = ("usr/bin/xvfb-run", "usr/bin/xdotool", "usr/bin/xwd", "usr/bin/dbus-run-session",
              "usr/libexec/at-spi-bus-launcher", GIMP_GUI.lstrip("/"))
 
@@ -838,7 +841,13 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                       "layers": [], "source": 0, "select": None, "args": {}, "interactive": back})
     # no dialog, the Model argument as it comes (auto): the JPEG photograph gets the model made for those, the
     # PNG the default (output "image": the opened images stay as they were for the dialog cases)
-    for name, opened in (("auto_jpeg", photo), ("auto_png", mockup)):
+    # the photograph saved as XCF by GIMP after it was opened from its JPEG file, opened again: the JPEG file's name
+    # is gone, GIMP's JPEG settings are kept (the "jpeg-settings" parasite), and auto still takes the JPEG model
+    saved = gimp.work / "inputs" / "holiday.xcf"
+    script = shlex.quote(XCF_FROM_JPEG.format(str(photo), str(saved)))
+    code, log = gimp.shell("xcf_from_jpeg", f"{GIMP} -i -d -f --batch-interpreter=python-fu-eval -b {script} --quit")
+    assert code == 0 and saved.is_file(), log[-3000:]
+    for name, opened in (("auto_jpeg", photo), ("auto_png", mockup), ("auto_xcf_from_jpeg", saved)):
         cases.append({"name": name, "image": {"opened": str(opened), "width": 32, "height": 24}, "layers": [],
                       "source": 0, "select": None, "args": {"device": "cpu", "output": "image", "scale": 2.0}})
     # the output "This image, every layer" chosen in the dialog (Alt+U: the Output field, End: its last choice);
@@ -869,7 +878,7 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         spec = _layer(gimp.work, name, image) | {"name": "photo"}
         cases.append({"name": name, "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 6, "height": 4},
                       "layers": [spec], "source": 0, "select": None, "args": {}, **extra})
-    code, log, results = gimp.run("gui", cases, gui=True, files=(photo, mockup))
+    code, log, results = gimp.run("gui", cases, gui=True, files=(photo, mockup, saved))
     assert code == 0 and results.get("cases"), f"gimp-3.0 exited with {code}; its log:\n{log[-6000:]}"
     return {c["name"]: c for c in results["cases"]}, {"image": image, "wide": wide, "noisy": noisy, "log": log,
                                                       "in_place": {spec["name"]: spec for spec in in_place}}
@@ -1058,11 +1067,13 @@ def test_model_auto_takes_the_jpeg_model_for_an_image_opened_from_a_jpeg_file(
         gui_run, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Model argument's default, ``auto``, run without the dialog: a photograph GIMP opened from a
     JPEG file is upscaled by the bundled model made for those, a picture opened from a PNG file by the
-    default model (each the same pixels as ``liif_core.upscale`` with that model on what GIMP loaded)."""
+    default model (each the same pixels as ``liif_core.upscale`` with that model on what GIMP loaded); so is
+    the photograph saved as XCF after it was opened from its JPEG file (GIMP keeps its JPEG loader's settings)."""
     from liif_core.weights import jpeg_models
 
     monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)  # as the worker in GIMP: the same pixels
-    for name, model in (("auto_jpeg", (jpeg_models() or ["default"])[0]), ("auto_png", "default")):
+    jpeg = (jpeg_models() or ["default"])[0]
+    for name, model in (("auto_jpeg", jpeg), ("auto_png", "default"), ("auto_xcf_from_jpeg", jpeg)):
         res = gui_run[0][name]
         assert res["status"] == "success", (name, res["message"])
         assert res["result"]["new_image"] and res["before"] == res["after"], name

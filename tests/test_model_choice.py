@@ -88,7 +88,7 @@ def test_the_cli_and_the_plugins_take_the_same_files_for_jpeg():
 
 
 def test_automatic_takes_the_jpeg_model_for_an_image_opened_from_a_jpeg_file():
-    for name in ("/a/b.jpg", "/a/Photo.JPEG", "c.jpe", "d.jfif"):
+    for name in ("/a/b.jpg", "/a/Photo.JPEG", "c.jpe", "d.jfif", plugin_choice.JPEG_NAME_UNKNOWN):
         assert chosen_model("auto", INFO, name) == "liif-edsr-jpeg", name
     for name in ("/a/b.png", "/a/b.kra", "/a/jpg", "/a/b.jpg.xcf", "", None):
         assert chosen_model("auto", INFO, name) is None, name  # the default

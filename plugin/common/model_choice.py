@@ -17,6 +17,9 @@ AUTO = "auto"  # the model made for the file the image was opened from
 JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
 JPEG_HINT = "This image was opened from a JPEG file: the model {} is made for those."
 CLEAN_HINT = "This image was not opened from a JPEG file: the default model, {}, is sharper on it."
+# The file name that stands for a JPEG file whose name is gone: GIMP's JPEG loader leaves its settings
+# on the image (the "jpeg-settings" parasite, kept in an XCF saved from it), not the file's name.
+JPEG_NAME_UNKNOWN = "(a JPEG file).jpg"
 AUTO_TIP = ("The model made for the file this image was opened from: for a JPEG file {}, for any other file "
             "(or an image not saved yet) the default")
 AUTO_JPEG = "Automatic: {}, made for images opened from a JPEG file, as this one was."

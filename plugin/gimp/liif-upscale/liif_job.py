@@ -16,6 +16,7 @@ gi.require_version("Gegl", "0.4")
 import liif_plan  # noqa: E402
 from gi.repository import Gegl, Gimp  # noqa: E402
 from liif_common.client import WorkerClient  # noqa: E402
+from liif_common.model_choice import JPEG_NAME_UNKNOWN, from_jpeg_file  # noqa: E402
 from liif_common.time_left import TimeLeft, measured_speed  # noqa: E402
 from liif_pixels import checked, drawable_format, new_layer, pixel_layers, read_region  # noqa: E402
 from liif_plan import PixelFormat, UserError  # noqa: E402
@@ -86,12 +87,18 @@ def redraw(image: Gimp.Image, layers: list[Gimp.Layer], pieces: list[Piece], pla
 
 def source_file_name(image: Gimp.Image) -> str:
     """The file the image was opened or imported from ('' if none): model ``auto`` and the dialog's
-    model note go by it."""
+    model note go by it. An image GIMP's JPEG loader made keeps that loader's settings (the persistent
+    "jpeg-settings" parasite) when it is saved as XCF, while GIMP forgets the JPEG file's name: such an
+    image counts as opened from a JPEG file (:data:`JPEG_NAME_UNKNOWN`) whatever its file is now."""
+    name = ""
     for get in (image.get_imported_file, image.get_file):
         file = get()
         if file is not None and file.get_path():
-            return file.get_path()
-    return ""
+            name = file.get_path()
+            break
+    if not from_jpeg_file(name) and image.get_parasite("jpeg-settings") is not None:
+        return JPEG_NAME_UNKNOWN
+    return name
 
 
 class Job:
