@@ -363,7 +363,7 @@ def krita_auto_main(args: list[str]) -> None:
     as it comes (``auto``); Krita's pixels of the layer and of the result written beside SPEC, with what
     the prepared job holds, into ``auto.json``."""
     import liif_upscale
-    from krita import Krita
+    from krita import InfoObject, Krita
     from liif_upscale import api, origin
 
     code = 1
@@ -391,6 +391,13 @@ def krita_auto_main(args: list[str]) -> None:
                 results.append({"model": job.model, "source_file": job.source_file, "depth": node.colorDepth(),
                                 "size": [made.width(), made.height()], "source": [doc.width(), doc.height()]})
                 made.close()
+                if name.endswith(".kra"):  # the note stays in the .kra: none of it in files exported from it
+                    doc.refreshProjection()
+                    doc.waitForDone()
+                    exported = [folder / f"{name}.{ext}" for ext in ("png", "jpg", "tif", "webp")]
+                    results[-1]["exported"] = [doc.exportImage(str(path), InfoObject()) for path in exported]
+                    results[-1]["note_in_exports"] = [origin.ANNOTATION.encode() in path.read_bytes()
+                                                      or b"holiday.jpg" in path.read_bytes() for path in exported]
                 doc.close()
             except Exception:  # noqa: BLE001
                 results.append({"crash": traceback.format_exc()})
@@ -1317,7 +1324,10 @@ def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_f
     assert proc.returncode == 0 and (folder / "auto.json").is_file(), (proc.stdout + proc.stderr)[-6000:]
     for (name, model), res in zip(files.items(), json.loads((folder / "auto.json").read_text())):
         assert "crash" not in res, res["crash"]
-        assert res["model"] == "auto" and res["source_file"] == str(folder / name.replace(".kra", ".jpg")), res
+        opened = "holiday.jpg" if name.endswith(".kra") else str(folder / name)  # a .kra: the JPEG's name only
+        assert res["model"] == "auto" and res["source_file"] == opened, res
+        if name.endswith(".kra"):
+            assert res["exported"] == [True] * 4 and res["note_in_exports"] == [False] * 4, res
         assert (res["depth"], res["source"], res["size"]) == ("U8", [26, 18], [52, 36]), res
         source = from_krita_bytes((folder / f"{name}.in").read_bytes(), (18, 26, 4), "U8")
         got = from_krita_bytes((folder / f"{name}.out").read_bytes(), (36, 52, 4), "U8")

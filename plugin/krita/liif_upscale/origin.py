@@ -3,34 +3,37 @@
 Krita knows only a document's current file: a photograph opened from a JPEG file and saved as
 ``.kra`` would no longer count as "opened from a JPEG file", and "Automatic" would give it the
 default model, which sharpens JPEG artefacts. So when a document is opened from a JPEG file, the
-plug-in notes that file in the document itself (a Krita annotation, saved inside the ``.kra``),
+plug-in notes that file's name in the document itself (a Krita annotation, saved inside the
+``.kra``; the name only, not its folder, so a ``.kra`` passed on tells nothing of where it was made),
 and the choice goes by the note first.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .liif_common.model_choice import from_jpeg_file
 
 ANNOTATION = "liif-upscale-opened-from"
-DESCRIPTION = "LIIF Upscale: the JPEG file this image was first opened from (its model choice goes by it)"
+DESCRIPTION = "LIIF Upscale: the name of the JPEG file this image was opened from (its model choice goes by it)"
 
 
 def remember(document: Any) -> None:
-    """Note in ``document`` the JPEG file it was just opened from (nothing for any other file, or a
-    document that has its note already). A note, not an edit: an untouched document stays untouched."""
+    """Note in ``document`` the name of the JPEG file it was just opened from (nothing for any other
+    file, or a document that has its note already). A note, not an edit: an untouched document stays
+    untouched."""
     name = document.fileName() if document is not None else ""
     if not from_jpeg_file(name) or not hasattr(document, "setAnnotation") or ANNOTATION in document.annotationTypes():
         return
     modified = document.modified()
-    document.setAnnotation(ANNOTATION, DESCRIPTION, name.encode("utf-8"))
+    document.setAnnotation(ANNOTATION, DESCRIPTION, os.path.basename(name).encode("utf-8"))
     document.setModified(modified)
 
 
 def opened_from(document: Any) -> str:
-    """The file the model choice goes by: the JPEG file ``document`` was first opened from, if noted,
-    else its current file ('' for a document never saved)."""
+    """The file the model choice goes by: the JPEG file ``document`` was first opened from (its name), if
+    noted, else its current file ('' for a document never saved)."""
     if hasattr(document, "annotationTypes") and ANNOTATION in document.annotationTypes():
         noted = bytes(document.annotation(ANNOTATION)).decode("utf-8", "replace")
         if noted:
