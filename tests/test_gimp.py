@@ -322,6 +322,9 @@ def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str,
             select=select, source_mask=name == "layer_mask_edited")
         cases[-1]["layers"][0].update(mask=str(_layer(work, f"{name}-mask", mask[..., None])["file"]),
                                       apply_mask=name != "layer_mask_off")
+    # a layer at 60% in Multiply: the new layer above it gets that look
+    add("layer_look", "rgb", "U8_NON_LINEAR", (7, 5), [("src", rgba8, 0, 0)], {"scale": 2.0})
+    cases[-1]["layers"][0].update(opacity=60.0, mode="MULTIPLY")
     # a render made in linear light: its stored values are what the model gets (written and read as stored)
     add("linear16_render", "rgb", "U16_LINEAR", (5, 4), [("lin", _pixels((4, 5, 4), np.uint16, 10), 0, 0)],
         {"scale": 2.0, "linear-render": True})
@@ -345,7 +348,7 @@ def make_cases(work: Path, model: Path) -> tuple[list[dict[str, Any]], dict[str,
     add("group_new_layer", "rgb", "U8_NON_LINEAR", (10, 8), [("a", _pixels((4, 5, 4), np.uint8, 21), 1, 1),
                                                              ("b", _pixels((8, 10, 3), np.uint8, 22), 0, 0)],
         {"scale": 2.0})
-    cases[-1]["layers"] = [{"name": "G", "kind": "group", "opacity": 100.0}] + [
+    cases[-1]["layers"] = [{"name": "G", "kind": "group", "opacity": 100.0, "mode": "PASS_THROUGH"}] + [
         dict(spec, parent="G") for spec in cases[-1]["layers"]]
     # a text layer upscaled on its own: its pixels as GIMP rendered them
     add("text_new_layer", "rgb", "U8_NON_LINEAR", (12, 8), [("bg", _pixels((8, 12, 3), np.uint8, 14), 0, 0)],
@@ -532,7 +535,7 @@ def kill_plugin_mid_job(out: Path, record: dict[str, Any]) -> None:
 SUCCESS_CASES = ["rgba8_scale", "rgba16_axes", "gray8_width_new_image", "float_new_image", "float_hdr",
                  "transparent_offset_layer", "selection_ellipse", "selection_gray16_new_image",
                  "selection_self_ensemble", "linear16_render", "layer_mask", "layer_mask_edited",
-                 "layer_mask_selection", "layer_mask_off"]
+                 "layer_mask_selection", "layer_mask_off", "layer_look"]
 
 
 @requires_gimp
@@ -616,6 +619,20 @@ def test_new_layer_output_scales_the_image_and_keeps_the_source(main_run) -> Non
     axes = by_name["rgba16_axes"]["result"]
     assert (axes["width"], axes["height"]) == (20, 9) and axes["name"] == "src16 20x9 (LIIF)"
     assert axes["geometry"]["precision"] == "u16-non-linear"
+
+
+@requires_gimp
+def test_the_new_layer_takes_its_sources_look(main_run) -> None:
+    """Opacity and layer mode of the source go to the LIIF layer above it (with the source hidden, the image
+    looks as it did, enlarged); a plain source gives a plain layer, a pass-through group a Normal one."""
+    for name, look in (("layer_look", (60.0, "multiply")), ("rgba8_scale", (100.0, "normal")),
+                       ("group_new_layer", (100.0, "normal"))):
+        res = main_run[1][name]
+        assert res["status"] == "success", (name, res["message"])
+        new, source = res["tree_after"][:2]
+        assert new["name"].endswith("(LIIF)") and (new["opacity"], new["mode"]) == look, (name, new, source)
+    group = main_run[1]["group_new_layer"]["tree_after"][1]
+    assert group["mode"] == "pass-through", group  # (else the last case would test nothing)
 
 
 @requires_gimp

@@ -104,6 +104,11 @@ def _make_document(case: dict[str, Any], folder: Path) -> tuple[Any, Any]:
         assert node.setColorSpace(d["model"], case["layer_depth"], "sRGB-elle-V2-g10.icc")
     if layer.get("file"):
         node.setPixelData((folder / layer["file"]).read_bytes(), layer["x"], layer["y"], layer["w"], layer["h"])
+    look = case.get("look")
+    if look:  # how the layer shows in the stack
+        node.setOpacity(look["opacity"])
+        node.setBlendingMode(look["blend"])
+        node.setInheritAlpha(look["inherit_alpha"])
     doc.waitForDone()
     if case.get("group"):
         doc.refreshProjection()
@@ -278,6 +283,8 @@ def _run_case(case: dict[str, Any], spec: dict[str, Any], folder: Path) -> dict[
         out.update(kind="layer", name=result.name(), size=[w, h], bounds=[b.x(), b.y(), b.width(), b.height()],
                    layers=[n.name() for n in doc.rootNode().childNodes() if n.type() != "selectionmask"],
                    type=result.type(), depth=result.colorDepth(),
+                   look={"opacity": result.opacity(), "blend": result.blendingMode(),
+                         "inherit_alpha": result.inheritAlpha()},
                    active=doc.activeNode().name() if doc.activeNode() else None)
         (folder / f"{case['name']}.out").write_bytes(bytes(result.pixelData(0, 0, w, h)))
     else:
@@ -929,6 +936,10 @@ if pytest is not None:
             add(name, "RGBA", "U8", (10, 7), (0, 0, 10, 7), {"scale": 2},
                 {"canvas": (20, 14), "target": (0, 0, 20, 14), "label": "x2.00"},
                 filter_mask={"x": 2, "y": 1, "w": 7, "h": 5, "file": f"{name}.fmask"}, **extra)
+        # a layer at 60% in Multiply, clipped to the layers below (inherit alpha): the new layer looks the same
+        add("layer_look", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2},
+            {"canvas": (12, 10), "target": (0, 0, 12, 10), "label": "x2.00"},
+            look={"opacity": 153, "blend": "multiply", "inherit_alpha": True})
         add("mask_node", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2},
             {"canvas": (12, 10), "target": (0, 0, 12, 10), "label": "x2.00"}, mask_node=True)
         add("selection_document_untouched", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2, "output": "document"},
@@ -1408,6 +1419,16 @@ def test_api_a_layers_masks_shape_its_result_and_a_mask_stands_for_its_layer(
         assert_pixels_match(result, liif(shown, (20, 14), tiny_model_path), "U8")
         assert not np.array_equal(result, liif(raw, (20, 14), tiny_model_path))
     check_result("mask_node", tiny_model_path, tmp_path_factory)
+
+
+def test_api_the_new_layer_takes_its_sources_look(tiny_model_path: Path,
+                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Opacity, blending mode and inherit alpha of the source go to the LIIF layer above it (with the source
+    hidden, the image looks as it did, enlarged); a plain source gives a plain layer."""
+    got = check_result("layer_look", tiny_model_path, tmp_path_factory)
+    assert got["look"] == {"opacity": 153, "blend": "multiply", "inherit_alpha": True}, got["look"]
+    plain = check_result("rgba_u8", tiny_model_path, tmp_path_factory)
+    assert plain["look"] == {"opacity": 255, "blend": "normal", "inherit_alpha": False}, plain["look"]
 
 
 def test_api_self_ensemble(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:

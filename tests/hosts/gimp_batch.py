@@ -104,6 +104,7 @@ def build(case):
                 group = groups[layer_spec["name"]] = Gimp.GroupLayer.new(image, layer_spec["name"])
                 image.insert_layer(group, None, 0)
             group.set_opacity(layer_spec.get("opacity", 100.0))
+            group.set_mode(getattr(Gimp.LayerMode, layer_spec.get("mode", "NORMAL")))
             continue
         if layer_spec.get("kind") == "text":  # an editable text layer: the plug-in leaves it to GIMP
             font = Gimp.Font.get_by_name(layer_spec["font"]) or Gimp.context_get_font()

@@ -101,6 +101,17 @@ def source_file_name(image: Gimp.Image) -> str:
     return name
 
 
+def copy_look(source: Gimp.Layer, layer: Gimp.Layer) -> None:
+    """Give the result placed above ``source`` its opacity and layer mode (a group's pass-through, which a
+    pixel layer cannot have, stays Normal): with the source hidden, the image looks as it did, enlarged."""
+    layer.set_opacity(source.get_opacity())
+    if source.get_mode() != Gimp.LayerMode.PASS_THROUGH:
+        layer.set_mode(source.get_mode())
+        layer.set_blend_space(source.get_blend_space())
+        layer.set_composite_space(source.get_composite_space())
+        layer.set_composite_mode(source.get_composite_mode())
+
+
 class Job:
     """One run: the source region, the plan, the worker call, and placing the result."""
 
@@ -348,6 +359,7 @@ class Job:
                 raise UserError(f"GIMP could not scale the image to {plan.image_width} x {plan.image_height}.")
             image.insert_layer(layer, source.get_parent(), image.get_item_position(source))
             layer.set_offsets(plan.x, plan.y)
+            copy_look(source, layer)
             image.set_selected_layers([layer])
         finally:
             image.undo_group_end()

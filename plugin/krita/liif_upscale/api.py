@@ -451,6 +451,10 @@ def apply(job: UpscaleJob | ImageJob, pixels: bytes | list[bytes]) -> Any:
     if (new_w, new_h) != (doc.width(), doc.height()):
         doc.scaleImage(new_w, new_h, round(doc.xRes()), round(doc.yRes()), job.resampler)
         doc.waitForDone()
+    # its look: with the source hidden, the image looks as it did, enlarged
+    layer.setOpacity(node.opacity())
+    layer.setBlendingMode(node.blendingMode())
+    layer.setInheritAlpha(node.inheritAlpha())
     if not parent.addChildNode(layer, node):
         raise UpscaleError(f"Krita refused to add the new layer next to {node.name()!r} (is its group locked?).")
     doc.setActiveNode(layer)
