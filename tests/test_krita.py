@@ -553,6 +553,7 @@ def run_in_krita(window: Any) -> int:
     doc = krita.createDocument(16, 12, "GuiTest", "RGBA", "U8", "", 72.0)
     node = doc.createNode("Icon", "paintlayer")
     node.setPixelData(pixels, 0, 0, 16, 12)
+    node.setOpacity(230)  # a look of its own, which the LIIF layer takes (and undo still takes two steps)
     doc.rootNode().addChildNode(node, None)
     window.addView(doc)
     krita.setActiveDocument(doc)
@@ -624,6 +625,7 @@ def run_in_krita(window: Any) -> int:
     if new:
         b = new[0].bounds()
         res["bounds"] = [b.x(), b.y(), b.width(), b.height()]
+        res["opacity"] = new[0].opacity()
         (out / "gui.out").write_bytes(bytes(new[0].pixelData(0, 0, doc.width(), doc.height())))
     res["remembered"] = {k: krita.readSetting("liif_upscale", k, "")
                          for k in ("scale", "output", "model", "device", "self_ensemble")}
@@ -1593,6 +1595,7 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert_pixels_match(got, liif(image, (32, 24), tiny_model_path, self_ensemble=4), "U8")
     assert res["remembered"] == {"scale": "2.00", "output": "layer", "model": str(tiny_model_path), "device": "cpu",
                                  "self_ensemble": "4"}
+    assert res["opacity"] == 230  # the source's
     assert res["undo"] == [  # as plugin/krita/README.md says: two steps, the source comes back exactly
         {"size": [32, 24], "layers": ["Background", "Icon"], "icon_restored": False},
         {"size": [16, 12], "layers": ["Background", "Icon"], "icon_restored": True}]

@@ -447,19 +447,29 @@ def apply(job: UpscaleJob | ImageJob, pixels: bytes | list[bytes]) -> Any:
                            f"({node.colorModel()}/{node.colorDepth()}, {node.colorProfile()}); convert the "
                            "layer to the image's colour space and try again. Nothing was changed.")
     layer.setPixelData(pixels, target.x, target.y, target.width, target.height)  # filled before it is added
+    _copy_look(node, layer)
     new_w, new_h = job.plan.canvas_size
     if (new_w, new_h) != (doc.width(), doc.height()):
         doc.scaleImage(new_w, new_h, round(doc.xRes()), round(doc.yRes()), job.resampler)
         doc.waitForDone()
-    # its look: with the source hidden, the image looks as it did, enlarged
-    layer.setOpacity(node.opacity())
-    layer.setBlendingMode(node.blendingMode())
-    layer.setInheritAlpha(node.inheritAlpha())
     if not parent.addChildNode(layer, node):
         raise UpscaleError(f"Krita refused to add the new layer next to {node.name()!r} (is its group locked?).")
     doc.setActiveNode(layer)
     doc.waitForDone()
     return layer
+
+
+def _copy_look(source: Any, layer: Any) -> None:
+    """Give the new layer ``source``'s opacity, blending mode and inherit alpha: with the source hidden, the
+    image looks as it did, enlarged. Krita's scripting records each change as an undo step of its own, so
+    only what differs is set, and before the image is scaled: two undo steps still give the image back
+    (the ones below them change only the layer those two took away)."""
+    if layer.opacity() != source.opacity():
+        layer.setOpacity(source.opacity())
+    if layer.blendingMode() != source.blendingMode():
+        layer.setBlendingMode(source.blendingMode())
+    if layer.inheritAlpha() != source.inheritAlpha():
+        layer.setInheritAlpha(source.inheritAlpha())
 
 
 def _apply_document(job: UpscaleJob, pixels: bytes) -> Any:
