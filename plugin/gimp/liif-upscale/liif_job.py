@@ -127,8 +127,6 @@ class Job:
         overlap, x, y, w, h = drawable.mask_intersect()
         self._region = (x, y, w, h) if overlap and w >= 1 and h >= 1 else None
         self.gray = drawable.is_gray()
-        mask = drawable.get_mask()
-        self.layer_mask = mask if mask is not None and drawable.get_apply_mask() else None
         self._pixels: dict[int, tuple[tuple[Any, ...], bytes]] = {}  # layer id -> (what was read, its pixels)
 
     @property
@@ -144,8 +142,10 @@ class Job:
     def shown_mask(self) -> Gimp.LayerMask | None:
         """The layer's mask, when GIMP applies it and the result is this layer's alone (not the whole image's,
         whose layers keep their masks): it becomes the result's transparency, so the result looks as the layer
-        does (an unmasked copy above it would show what the mask hides)."""
-        return None if self.whole else self.layer_mask
+        does (an unmasked copy above it would show what the mask hides). Asked each time: the dialog is not
+        modal, so the mask may be added or switched off while it is open."""
+        mask = None if self.whole else self.drawable.get_mask()
+        return mask if mask is not None and self.drawable.get_apply_mask() else None
 
     @property
     def alpha(self) -> bool:
