@@ -41,6 +41,7 @@ module: about 3.5 minutes on 2 cores.
 from __future__ import annotations
 
 import ast
+import html
 import importlib.util
 import json
 import os
@@ -412,6 +413,14 @@ def unchanged(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> bool
         return unchanged(a.get("children", []), b.get("children", []))
 
     return len(before) == len(after) and all(same(a, b) for a, b in zip(before, after))
+
+
+def others(model: str) -> str:
+    """The dialog's line of links to the Model field's other values, as a screen reader reads it."""
+    from liif_core.weights import list_models
+    from plugin.common.model_choice import other_models
+
+    return html.unescape(re.sub(r"<[^>]+>", "", other_models({"models": list_models()}, model)))
 
 
 def read_result(res: dict[str, Any], dtype: Any) -> np.ndarray:
@@ -853,7 +862,9 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         back = {"keys": ["alt+m", "ctrl+a"], "type": suggested[0], "respond": "cancel",
                 "labels": {"until": "is sharper on it", "timeout": 60},
                 "then": [{"keys": ["Tab", "Return"],
-                          "labels": {"until": re.escape(summaries[list_models()[0]][:30]), "timeout": 20}}]}
+                          "labels": {"until": re.escape(summaries[list_models()[0]][:30]), "timeout": 20}},
+                         # then the first of the other models' links (Alt+M, the field; Tab, the note): auto
+                         {"keys": ["alt+m", "Tab", "Return"], "labels": {"until": "Automatic: ", "timeout": 20}}]}
         cases.append({"name": "dialog_png", "image": {"opened": str(mockup), "width": 32, "height": 24},
                       "layers": [], "source": 0, "select": None, "args": {}, "interactive": back})
     # no dialog, the Model argument as it comes (auto): the JPEG photograph gets the model made for those, the
@@ -1031,7 +1042,8 @@ def test_dialog_says_what_the_model_is_for_and_which_suits_a_jpeg(gui_run) -> No
     card, through the worker's info) and that it was chosen for that reason; with ``default`` typed
     in, what the default is for and which bundled model is made for JPEG files: its name is a link,
     which the keyboard reaches and follows: that model is then chosen, and the note says what it
-    is for. The dialog was cancelled: the image is unchanged."""
+    is for; under it each time, links to the field's other values. The dialog was cancelled: the image is
+    unchanged."""
     from liif_core.weights import jpeg_models, list_models, model_summaries
     from plugin.common.model_choice import AUTO_JPEG, shown_name
 
@@ -1042,15 +1054,15 @@ def test_dialog_says_what_the_model_is_for_and_which_suits_a_jpeg(gui_run) -> No
     summaries, suggested = model_summaries(), jpeg_models()
     default = summaries[list_models()[0]]
     if not suggested:
-        assert default in (res["labels"] or []), str((res["labels"], res["files"]))
+        assert f"{default}\n{others('auto')}" in (res["labels"] or []), str((res["labels"], res["files"]))
         return
-    auto = f"{summaries[suggested[0]]}\n{AUTO_JPEG.format(shown_name(suggested[0]))}"
+    auto = f"{summaries[suggested[0]]}\n{AUTO_JPEG.format(shown_name(suggested[0]))}\n{others('auto')}"
     assert auto in (res["labels"] or []), str((res["labels"], res["files"]))
     typed, followed = res["then"]
     hint = f"This image was opened from a JPEG file: the model {shown_name(suggested[0])} is made for those."
-    assert f"{default}\n{hint}" in (typed or []), typed
+    assert f"{default}\n{hint}\n{others('default')}" in (typed or []), typed
     # followed: the suggested model chosen in the Model field, and what it is for under it
-    assert summaries[suggested[0]] in (followed or []), followed
+    assert f"{summaries[suggested[0]]}\n{others(suggested[0])}" in (followed or []), followed
     assert not any("opened from a JPEG file" in text for text in followed), followed
 
 
@@ -1059,9 +1071,10 @@ def test_dialog_points_back_to_the_default_when_the_jpeg_model_is_chosen_for_a_p
     """For a picture GIMP opened from a PNG file, the model made for JPEG files typed into the Model
     field: the note under it says what that model is for and that the default model, a link, is
     sharper on this image; followed with the keyboard, the default is chosen again (the field says
-    ``default``) and the hint is gone. Cancelled: the image is unchanged."""
+    ``default``) and the hint is gone; the first link of the line of other models then chooses ``auto``.
+    Cancelled: the image is unchanged."""
     from liif_core.weights import jpeg_models, list_models, model_summaries
-    from plugin.common.model_choice import shown_name
+    from plugin.common.model_choice import AUTO_CLEAN, shown_name
 
     summaries, suggested = model_summaries(), jpeg_models()
     if not suggested:
@@ -1072,11 +1085,14 @@ def test_dialog_points_back_to_the_default_when_the_jpeg_model_is_chosen_for_a_p
     assert res["files"]["imported"].endswith("mockup.png"), res["files"]
     default = list_models()[0]
     note = (f"{summaries[suggested[0]]}\nThis image was not opened from a JPEG file: the default model, "
-            f"{shown_name(default)}, is sharper on it.")
+            f"{shown_name(default)}, is sharper on it.\n{others(suggested[0])}")
     assert note in (res["labels"] or []), str((res["labels"], res["files"]))
-    (followed,) = res["then"]
-    assert summaries[default] in (followed or []), followed
+    followed, auto = res["then"]
+    assert f"{summaries[default]}\n{others('default')}" in (followed or []), followed
     assert not any("is sharper on it" in text for text in followed), followed
+    # the first link of the line under it, "auto", puts that in the field: the note says what it stands for
+    why = AUTO_CLEAN.format(shown_name(default), shown_name(suggested[0]))
+    assert f"{summaries[default]}\n{why}\n{others('auto')}" in (auto or []), auto
 
 
 @requires_gimp

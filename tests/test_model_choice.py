@@ -107,3 +107,21 @@ def test_automatic_says_why_under_the_model_list_with_no_link():
         assert as_read(note) == f"For clean images.\n{why}" and "<a " not in note
     assert model_note("auto", dict(INFO, jpeg_models=[]), "/a/b.jpg") == "For clean images."  # nothing to choose
     assert model_note("auto", {}, "/a/b.jpg") == ""  # no info yet
+
+
+def test_the_typed_model_field_gets_links_to_its_other_values():
+    """GIMP's Model field is typed in: under it, links to ``auto``, ``default`` and each bundled model but
+    the default (names with non-breaking hyphens), the value in the field left out; each link's target is
+    what it puts in the field. Nothing before the worker's info came."""
+    def links(model):
+        root = ET.fromstring(f"<small>{plugin_choice.other_models(INFO, model)}</small>")
+        return [(a.get("href"), a.text) for a in root.iter("a")]
+
+    everything = [("auto", "auto"), ("default", "default"), ("liif-edsr-jpeg", JPEG_MODEL), ("mine", "mine")]
+    assert links("auto") == everything[1:]
+    for default in (None, "default"):
+        assert links(default) == [everything[0], *everything[2:]]
+    assert links("liif-edsr-jpeg") == [*everything[:2], everything[3]]
+    assert links("/models/x.safetensors") == everything  # a file: every bundled choice
+    assert as_read(plugin_choice.other_models(INFO, "auto")) == f"Other models: default, {JPEG_MODEL}, mine"
+    assert plugin_choice.other_models({}, "auto") == ""

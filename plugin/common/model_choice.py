@@ -22,6 +22,7 @@ CLEAN_HINT = "This image was not opened from a JPEG file: the default model, {},
 JPEG_NAME_UNKNOWN = "(a JPEG file).jpg"
 AUTO_TIP = ("The model made for the file this image was opened from: for a JPEG file {}, for any other file "
             "(or an image not saved yet) the default")
+OTHERS = "Other models: {}"
 AUTO_JPEG = "Automatic: {}, made for images opened from a JPEG file, as this one was."
 AUTO_CLEAN = "Automatic: the default model, {}; an image opened from a JPEG file would get {}."
 
@@ -80,6 +81,20 @@ def model_note(model: str | None, info: dict[str, Any], file_name: str | None, l
     elif file_name and not from_jpeg and name in for_jpeg and models and models[0] not in for_jpeg:
         lines.append(_hint(CLEAN_HINT, "default", str(models[0])))
     return line_break.join(lines)
+
+
+def other_models(info: dict[str, Any], model: str | None) -> str:
+    """For a dialog whose model field is typed in (GIMP's), a line of links to the field's other values:
+    ``auto``, ``default`` and each bundled model but the default, the one in the field left out; each
+    link's target is the value it puts in the field (the dialogs choose it when it is activated). Empty
+    until the worker's ``info`` has come."""
+    models = info.get("models") or []
+    if not models:
+        return ""
+    current = model or "default"
+    links = [f'<a href="{html.escape(value)}">{html.escape(shown_name(value))}</a>'
+             for value in [AUTO, "default", *map(str, models[1:])] if value != current]
+    return OTHERS.format(", ".join(links))
 
 
 def _hint(text: str, target: str, shown: str) -> str:

@@ -16,7 +16,7 @@ gi.require_version("Gegl", "0.4")
 import liif_plan  # noqa: E402
 from gi.repository import Gimp, GLib  # noqa: E402
 from liif_common.client import WorkerCancelled, WorkerClient  # noqa: E402
-from liif_common.model_choice import model_note  # noqa: E402
+from liif_common.model_choice import model_note, other_models  # noqa: E402
 from liif_common.preview import dragged_centre, preview_window  # noqa: E402
 from liif_common.time_left import format_seconds  # noqa: E402
 from liif_job import Job, job_seconds, source_file_name  # noqa: E402
@@ -231,7 +231,11 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
     opened_from = source_file_name(job.image)
 
     def show_note() -> bool:
-        note.set_markup(model_note(config.get_property("model"), about, opened_from, "\n"))
+        """What the model in the field is for (and why, or a better one), then links to the field's other
+        values: the field is typed in, so the links are how the bundled models are found and chosen."""
+        model = config.get_property("model")
+        lines = [model_note(model, about, opened_from, "\n"), other_models(about, (model or "").strip() or None)]
+        note.set_markup("\n".join(line for line in lines if line))
         return False
 
     def fetch_info() -> None:
