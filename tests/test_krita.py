@@ -932,7 +932,7 @@ if pytest is not None:
         add("linear_render_not_a_flag", "RGBA", "F32", (6, 5), (0, 0, 6, 5), {"scale": 2, "linear_render": "yes"})
         add("no_selection", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2, "scope": "selection"})
         # a layer with a mask that changes how it shows: the result is made from the layer as it shows; the
-        # same with the mask as the active node (a mask: its layer); a transparency mask active: its layer
+        # same with the mask as the active node (a mask: its layer); a local selection mask active: its layer
         for name, extra in (("filter_mask", {}), ("filter_mask_node", {"mask_node": True})):
             (folder / f"{name}.fmask").write_bytes(ellipse_mask(7, 5).tobytes())
             add(name, "RGBA", "U8", (10, 7), (0, 0, 10, 7), {"scale": 2},

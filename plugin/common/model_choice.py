@@ -92,12 +92,15 @@ def other_models(info: dict[str, Any], model: str | None) -> str:
     if not models:
         return ""
     current = model or "default"
-    links = [f'<a href="{html.escape(value)}">{html.escape(shown_name(value))}</a>'
-             for value in [AUTO, "default", *map(str, models[1:])] if value != current]
+    links = [_link(value, value) for value in [AUTO, "default", *map(str, models[1:])] if value != current]
     return OTHERS.format(", ".join(links))
 
 
 def _hint(text: str, target: str, shown: str) -> str:
     """``text`` with a link to the model ``target`` (shown as ``shown``) in place of its ``{}``."""
-    link = f'<a href="{html.escape(target)}">{html.escape(shown_name(shown))}</a>'
-    return html.escape(text, quote=False).format(link)
+    return html.escape(text, quote=False).format(_link(target, shown))
+
+
+def _link(target: str, shown: str) -> str:
+    """A link that chooses the model ``target``, showing the name ``shown`` (hyphens that do not break)."""
+    return f'<a href="{html.escape(target)}">{html.escape(shown_name(shown))}</a>'
