@@ -1,4 +1,4 @@
-"""Prints, as a JSON list, the text of every label in the plug-in's "LIIF Upscale" dialog, read the
+"""Prints, as a JSON list, the text of every label shown in the plug-in's "LIIF Upscale" dialog, read the
 way a screen reader reads it (AT-SPI, over the session's D-Bus): the tests' view of what the user
 reads in GIMP's dialog. For tests/test_gimp.py; runs in the GIMP chroot's own Python (``gi`` with
 the ``Atspi`` typelib), started by ``gimp_batch.answer_dialog`` while the dialog is open.
@@ -29,10 +29,11 @@ def labels() -> list[str]:
         try:
             role, name = node.get_role(), node.get_name() or ""
             count = node.get_child_count()
+            showing = node.get_state_set().contains(Atspi.StateType.SHOWING)
         except GLib.Error:  # the dialog closed meanwhile
             return
         inside = inside or (role == Atspi.Role.DIALOG and name == TITLE)
-        if inside and role == Atspi.Role.LABEL:
+        if inside and role == Atspi.Role.LABEL and showing:  # a hidden label is not read
             found.append(name)
         for i in range(count):
             walk(node.get_child_at_index(i), inside)

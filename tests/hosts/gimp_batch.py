@@ -8,7 +8,8 @@ geometry, the result's pixels as a raw file, checksums of the source before and 
 ``<out>/results.json``. The test on the host compares the pixels with ``liif_core.upscale``.
 
 No assertions here: a case that fails is recorded and the next one runs, so one GIMP start
-serves every case. Only a broken harness raises (GIMP then exits with status 64).
+serves every case; so is an exception in a case (``harness_error``). Only a broken harness
+outside the cases raises (GIMP then exits with status 64).
 """
 
 import contextlib
@@ -19,6 +20,7 @@ import shlex
 import subprocess
 import sys
 import time
+import traceback
 
 import gi
 
@@ -300,7 +302,11 @@ def run_case(case, proc, out_dir):
         rv = proc.run(cfg)
     res["seconds"] = round(time.time() - t0, 2)
     if responder is not None:
-        res["responder"] = responder.wait(30)
+        try:  # the dialog's keys are pressed by now, unless it closed early (such as the plug-in crashing)
+            res["responder"] = responder.wait(30)
+        except subprocess.TimeoutExpired:  # then its waits for the dialog run out: recorded, not raised
+            responder.kill()
+            res["responder"] = "still waiting for the dialog 30 s after the run ended"
         xwd = os.path.join(out_dir, case["name"] + ".xwd")  # read on the host: GIMP's loader squeezes Xvfb's
         res["screenshot"] = xwd if os.path.exists(xwd) else None
 
@@ -362,7 +368,10 @@ def main():
         results["arguments"] = [spec.name for spec in proc.get_arguments()]
         results["return_values"] = [spec.name for spec in proc.get_return_values()]
         for case in JOB["cases"]:
-            results["cases"].append(run_case(case, proc, out_dir))
+            try:
+                results["cases"].append(run_case(case, proc, out_dir))
+            except Exception:  # a broken case: recorded (the test shows it), and the next case runs
+                results["cases"].append({"name": case["name"], "harness_error": traceback.format_exc()})
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
 

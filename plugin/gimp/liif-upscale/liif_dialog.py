@@ -190,6 +190,38 @@ class Estimate(WorkerRequest):
         return False
 
 
+class LinkNote:
+    """The note under the Model field: markup whose links choose a model. GTK 3 keeps an accessible object
+    for each link of a label, which screen readers hold on to; new markup on that label frees the links
+    under them (GIMP 3.0 then logs Atk-CRITICALs about dead objects and, seen once in a test that reads the
+    dialog over AT-SPI, the plug-in crashed). So each text gets a label of its own, made once and from
+    then on only shown or hidden: a label's links are never replaced. The texts are few (the note goes by
+    the model's kind and the image's file, not by each letter typed)."""
+
+    def __init__(self, box: Any, activate: Callable[[Any, str], bool]):
+        self.box, self.activate = box, activate  # activate(label, target): the "activate-link" handler
+        self.labels: dict[str, Any] = {}
+        self.markup: str | None = None  # shown now
+
+    def show(self, markup: str) -> None:
+        if markup == self.markup:
+            return
+        label = self.labels.get(markup)
+        if label is None:
+            from gi.repository import Gtk
+
+            label = Gtk.Label(xalign=0.0)
+            label.set_line_wrap(True)
+            label.set_no_show_all(True)  # the dialog's show_all leaves the others hidden
+            label.set_markup(markup)
+            label.connect("activate-link", self.activate)
+            self.box.pack_start(label, False, False, 0)
+            self.labels[markup] = label
+        for other in self.labels.values():
+            other.set_visible(other is label)
+        self.markup = markup
+
+
 def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job, client: WorkerClient) -> bool:
     """The procedure dialog (fields from the arguments, the resulting size, the preview); True on OK."""
     gi.require_version("GimpUi", "3.0")
@@ -218,15 +250,16 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
         label.set_text(text)
 
     estimate = Estimate(job, client, show_size)
-    note = dialog.get_label("model-note", "", False, False)
-    note.set_line_wrap(True)
 
     def choose_model(_label: Any, name: str) -> bool:
         """The suggested model's name is a link: activated (a click, or Enter on it), it is chosen."""
         config.set_property("model", name)
         return True  # handled: not an address to open
 
-    note.connect("activate-link", choose_model)
+    # under the Model field, a box for the note's labels (a box is made from widgets: an empty label, hidden
+    # once the dialog is shown; the field itself stays outside the box, lined up with the other fields)
+    start = dialog.get_label("model-note-start", "", False, False)
+    note = LinkNote(dialog.fill_box("model-note", ["model-note-start"]), choose_model)
     about: dict[str, Any] = {}  # the worker's info, once it arrived: what each bundled model is for
     opened_from = source_file_name(job.image)
 
@@ -235,7 +268,7 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
         values: the field is typed in, so the links are how the bundled models are found and chosen."""
         model = config.get_property("model")
         lines = [model_note(model, about, opened_from, "\n"), other_models(about, (model or "").strip() or None)]
-        note.set_markup("\n".join(line for line in lines if line))
+        note.show("\n".join(line for line in lines if line))
         return False
 
     def fetch_info() -> None:
@@ -262,6 +295,7 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
     area.pack_start(frame, False, False, 0)
     area.pack_start(status, False, False, 0)
     dialog.show_all()
+    start.hide()
     preview.changed()  # hides the preview, or starts it when it was on last time
     estimate.changed()  # the time, once a job measured the speed
     ok = dialog.run()
