@@ -865,11 +865,13 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     summaries, suggested = model_summaries(), jpeg_models()
     until = re.escape(AUTO_JPEG.format(shown_name(suggested[0])) if suggested else summaries[list_models()[0]][:30])
     interactive = {"respond": "cancel", "labels": {"until": until, "timeout": 60}}
-    if suggested:  # Alt+M (the Model field), "default" typed over it; then Tab (the note's link), Return
+    if suggested:  # Alt+M (the Model field), "default" typed over it; then Tab (the note's link), Return; then
+        # Return again: the keyboard is still in the note, on its first link (auto), not on the dialog's OK
         interactive["then"] = [{"keys": ["alt+m", "ctrl+a"], "type": "default",
                                 "labels": {"until": "made for those", "timeout": 20}},
                                {"keys": ["Tab", "Return"],
-                                "labels": {"until": re.escape(summaries[suggested[0]][:30]), "timeout": 20}}]
+                                "labels": {"until": re.escape(summaries[suggested[0]][:30]), "timeout": 20}},
+                               {"keys": ["Return"], "labels": {"until": "Automatic: ", "timeout": 20}}]
     cases.append({"name": "dialog_jpeg", "image": {"opened": str(photo), "width": 32, "height": 24}, "layers": [],
                   "source": 0, "select": None, "args": {}, "interactive": interactive})
     # the JPEG model typed into the Model field for a picture opened from a PNG file: the note links back to the
@@ -1071,8 +1073,8 @@ def test_dialog_says_what_the_model_is_for_and_which_suits_a_jpeg(gui_run) -> No
     card, through the worker's info) and that it was chosen for that reason; with ``default`` typed
     in, what the default is for and which bundled model is made for JPEG files: its name is a link,
     which the keyboard reaches and follows: that model is then chosen, and the note says what it
-    is for; under it each time, links to the field's other values. The dialog was cancelled: the image is
-    unchanged."""
+    is for; under it each time, links to the field's other values, and the keyboard stays on the note's
+    links (Return again chooses ``auto``). The dialog was cancelled: the image is unchanged."""
     from liif_core.weights import jpeg_models, list_models, model_summaries
     from plugin.common.model_choice import AUTO_JPEG, shown_name
 
@@ -1087,12 +1089,14 @@ def test_dialog_says_what_the_model_is_for_and_which_suits_a_jpeg(gui_run) -> No
         return
     auto = f"{summaries[suggested[0]]}\n{AUTO_JPEG.format(shown_name(suggested[0]))}\n{others('auto')}"
     assert auto in (res["labels"] or []), str((res["labels"], res["files"]))
-    typed, followed = res["then"]
+    typed, followed, again = res["then"]
     hint = f"This image was opened from a JPEG file: the model {shown_name(suggested[0])} is made for those."
     assert f"{default}\n{hint}\n{others('default')}" in (typed or []), typed
     # followed: the suggested model chosen in the Model field, and what it is for under it
     assert f"{summaries[suggested[0]]}\n{others(suggested[0])}" in (followed or []), followed
     assert not any("opened from a JPEG file" in text for text in followed), followed
+    # Return again followed the first link under it, auto (the note's new text kept the keyboard's place)
+    assert auto in (again or []), again
 
 
 @requires_gimp

@@ -213,12 +213,16 @@ class LinkNote:
             label = Gtk.Label(xalign=0.0)
             label.set_line_wrap(True)
             label.set_no_show_all(True)  # the dialog's show_all leaves the others hidden
+            label.set_track_visited_links(False)  # a link chooses a model: nothing is visited
             label.set_markup(markup)
             label.connect("activate-link", self.activate)
             self.box.pack_start(label, False, False, 0)
             self.labels[markup] = label
+        focused = any(other.has_focus() for other in self.labels.values())  # a link followed with the keyboard
         for other in self.labels.values():
             other.set_visible(other is label)
+        if focused:  # the keyboard stays in the note (on its first link), not back at the dialog's start
+            label.grab_focus()
         self.markup = markup
 
 
