@@ -1224,7 +1224,7 @@ def test_dialog_preview_follows_a_drag(gimp: Gimp, gui_run, monkeypatch: pytest.
             "interactive": {"respond": "ok", "before_drag": 20, "drag": [x, y, x - 100, y + 50], "wait": 30}}
     code, log, results = gimp.run("gui-drag", [case], gui=True)
     assert code == 0 and results.get("cases"), f"gimp-3.0 exited with {code}; its log:\n{log[-6000:]}"
-    res = results["cases"][0]
+    res = cases_by_name(results, log)["dialog_drag"]
     assert res["responder"] == 0 and res["status"] == "success", res
     screen = _read_xwd(res["screenshot"])
     assert _find(screen, expected[30:270, 220:580]) is not None, "the dragged preview is not on the screen"
