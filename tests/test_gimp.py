@@ -43,6 +43,7 @@ from __future__ import annotations
 import ast
 import html
 import importlib.util
+import itertools
 import json
 import os
 import re
@@ -427,10 +428,28 @@ class BrokenCase(dict):
                              + "\n".join(self.get("log_lines", [])))
 
 
+def log_trouble(log: str) -> list[str]:
+    """A GIMP log's fatal errors (a plug-in's process dying) and Python tracebacks, in order."""
+    lines, trouble = log.splitlines(), []
+    for i, line in enumerate(lines):
+        if "fatal error" in line:
+            trouble.append(line)
+        elif line.startswith("Traceback"):
+            trouble += list(itertools.takewhile(str.strip, lines[i:i + 60]))
+    return trouble
+
+
+def gimp_failed(program: str, code: int, log: str) -> str:
+    """Why a GIMP run ended badly: the log's trouble first (a failure report may show only a message's
+    start, and GIMP's exit fills the log's end with noise), then the log's end."""
+    return f"{program} exited with {code}; " + "\n".join(["its log's trouble:", *log_trouble(log),
+                                                          "its log's end:", log[-4000:]])
+
+
 def cases_by_name(results: dict[str, Any], log: str) -> dict[str, dict[str, Any]]:
-    """The batch's results by case name; a broken case as a :class:`BrokenCase`, with the log's fatal lines."""
-    fatal = [line for line in log.splitlines() if "fatal error" in line or "Traceback" in line]
-    return {c["name"]: BrokenCase(c, log_lines=fatal) if "harness_error" in c else c for c in results["cases"]}
+    """The batch's results by case name; a broken case as a :class:`BrokenCase`, with the log's trouble."""
+    trouble = log_trouble(log)
+    return {c["name"]: BrokenCase(c, log_lines=trouble) if "harness_error" in c else c for c in results["cases"]}
 
 
 def others(model: str) -> str:
@@ -473,7 +492,7 @@ def main_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dic
     code, log, results = gimp.run("main", cases, during=lambda out: kill_plugin_mid_job(out, killed),
                                   fonts=True)  # a text layer in case every_layer
     (gimp.work / "cancel.json").write_text(json.dumps(killed))  # for a look after a failure
-    assert code == 0 and results.get("cases"), f"gimp-console exited with {code}; its log:\n{log[-6000:]}"
+    assert code == 0 and results.get("cases"), gimp_failed("gimp-console", code, log)
     by_name = cases_by_name(results, log)
     return results, by_name, sources, {"cases": {c["name"]: c for c in cases}, "killed": killed, "log": log}
 
@@ -927,7 +946,7 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         cases.append({"name": name, "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 6, "height": 4},
                       "layers": [spec], "source": 0, "select": None, "args": {}, **extra})
     code, log, results = gimp.run("gui", cases, gui=True, files=(photo, mockup, saved))
-    assert code == 0 and results.get("cases"), f"gimp-3.0 exited with {code}; its log:\n{log[-6000:]}"
+    assert code == 0 and results.get("cases"), gimp_failed("gimp-3.0", code, log)
     return cases_by_name(results, log), {"image": image, "wide": wide, "noisy": noisy, "log": log,
                                                       "in_place": {spec["name"]: spec for spec in in_place}}
 
@@ -1223,7 +1242,7 @@ def test_dialog_preview_follows_a_drag(gimp: Gimp, gui_run, monkeypatch: pytest.
             "layers": [spec], "source": 0, "select": None, "args": {},  # the preview is on: GIMP remembers it
             "interactive": {"respond": "ok", "before_drag": 20, "drag": [x, y, x - 100, y + 50], "wait": 30}}
     code, log, results = gimp.run("gui-drag", [case], gui=True)
-    assert code == 0 and results.get("cases"), f"gimp-3.0 exited with {code}; its log:\n{log[-6000:]}"
+    assert code == 0 and results.get("cases"), gimp_failed("gimp-3.0", code, log)
     res = cases_by_name(results, log)["dialog_drag"]
     assert res["responder"] == 0 and res["status"] == "success", res
     screen = _read_xwd(res["screenshot"])
@@ -1275,7 +1294,7 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
     code, log = gimp.shell("files", f"exec {GIMP} -i -d -f --batch-interpreter=python-fu-eval -b {shlex.quote(batch)} "
                            "--quit", {"LIIF_GIMP_JOB": str(job)})
     results = json.loads((folder / "results.json").read_text()) if (folder / "results.json").is_file() else {}
-    assert code == 0 and results, f"gimp-console exited with {code}; its log:\n{log[-6000:]}"
+    assert code == 0 and results, gimp_failed("gimp-console", code, log)
     assert [res.get("status") for res in results["exports"]] == ["success"] * len(exports), results["exports"]
 
     def same(got: np.ndarray, want: np.ndarray, name: str) -> None:
