@@ -913,7 +913,7 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     saved = gimp.work / "inputs" / "holiday.xcf"
     script = shlex.quote(XCF_FROM_JPEG.format(str(photo), str(saved)))
     code, log = gimp.shell("xcf_from_jpeg", f"{GIMP} -i -d -f --batch-interpreter=python-fu-eval -b {script} --quit")
-    assert code == 0 and saved.is_file(), log[-3000:]
+    assert code == 0 and saved.is_file(), gimp_failed("gimp-console (saving the XCF)", code, log)
     for name, opened in (("auto_jpeg", photo), ("auto_png", mockup), ("auto_xcf_from_jpeg", saved)):
         cases.append({"name": name, "image": {"opened": str(opened), "width": 32, "height": 24}, "layers": [],
                       "source": 0, "select": None, "args": {"device": "cpu", "output": "image", "scale": 2.0}})
@@ -1350,7 +1350,7 @@ def test_readme_batch_command_works_as_written(gimp: Gimp, monkeypatch: pytest.M
     photo = _pixels((6, 8, 3), np.uint8, 12)
     Image.fromarray(photo).save(folder / "photo.png")
     code, log = gimp.shell("readme", f"cd {shlex.quote(str(folder))}\n{block}")
-    assert code == 0, log[-4000:]
+    assert code == 0, gimp_failed("the README's batch command", code, log)
     with Image.open(folder / "photo_x2.5.png") as result:
         assert result.size == (20, 15)  # 8 x 6 at 2.5
         got = np.asarray(result.convert("RGB"))
