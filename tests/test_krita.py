@@ -368,7 +368,9 @@ def krita_auto_main(args: list[str]) -> None:
     """kritarunner entry (``-f krita_auto_main SPEC``): each of SPEC's ``files`` opened as a user opens it
     and its first layer upscaled x2 into a new document through the plug-in's API with the model left
     as it comes (``auto``); Krita's pixels of the layer and of the result written beside SPEC, with what
-    the prepared job holds, into ``auto.json``."""
+    the prepared job holds, into ``auto.json``. A name ``A+B``: the file A opened, and the file B brought
+    in as a layer on top, named after its file as Krita's Import Layer names it (KisImportCatcher: the
+    file's name), then that layer upscaled, and the whole image (both layers, into ``A+B.image.out``)."""
     import liif_upscale
     from krita import InfoObject, Krita
     from liif_upscale import api, origin
@@ -387,9 +389,19 @@ def krita_auto_main(args: list[str]) -> None:
                     made.setBatchmode(True)
                     made.saveAs(str(folder / name))
                     made.close()
-                doc = Krita.instance().openDocument(str(folder / name))
+                base, _, imported = name.partition("+")
+                doc = Krita.instance().openDocument(str(folder / base))
                 doc.setBatchmode(True)
                 node = doc.topLevelNodes()[0]
+                if imported:
+                    other = Krita.instance().openDocument(str(folder / imported))
+                    other.setBatchmode(True)
+                    pixels = other.topLevelNodes()[0].pixelData(0, 0, other.width(), other.height())
+                    other.close()
+                    node = doc.createNode(imported, "paintlayer")
+                    doc.rootNode().addChildNode(node, None)
+                    node.setPixelData(pixels, 0, 0, doc.width(), doc.height())
+                    doc.waitForDone()
                 (folder / f"{name}.in").write_bytes(bytes(node.pixelData(0, 0, doc.width(), doc.height())))
                 job = api.prepare(doc, node, scale=2, output="document", device="cpu")
                 made = liif_upscale.upscale_node(doc, node, scale=2, output="document", device="cpu")
@@ -398,6 +410,15 @@ def krita_auto_main(args: list[str]) -> None:
                 results.append({"model": job.model, "source_file": job.source_file, "depth": node.colorDepth(),
                                 "size": [made.width(), made.height()], "source": [doc.width(), doc.height()]})
                 made.close()
+                if imported:  # every layer by its own file: the imported one by its, the first by the document's
+                    whole = api.prepare_image(doc, scale=2, device="cpu")
+                    results[-1]["parts"] = [[part.node.name(), part.source_file] for part in whole.parts]
+                    made = liif_upscale.upscale_image(doc, scale=2, device="cpu")
+                    for suffix, image in (("image.in", doc), ("image.out", made)):  # the layers, bottom first
+                        (folder / f"{name}.{suffix}").write_bytes(b"".join(
+                            bytes(layer.pixelData(0, 0, image.width(), image.height()))
+                            for layer in image.rootNode().childNodes()))
+                    made.close()
                 if name.endswith(".kra"):  # the note stays in the .kra: none of it in files exported from it
                     doc.refreshProjection()
                     doc.waitForDone()
@@ -788,6 +809,40 @@ def run_in_krita(window: Any) -> int:
 
     res["jpeg"] = note_case(out / "photo.jpg", None)
     res["png"] = note_case(out / "mockup.png", "liif-edsr-jpeg")
+
+    # a photograph brought into the PNG's document as a layer named after its JPEG file (as Import Layer names
+    # it): "Automatic" goes by that layer's file, and with "The whole image" by each layer's (cancelled)
+    def layer_case(dialog: Any) -> None:
+        _pump(60, lambda: dialog.info is not None)
+        combo = dialog.model_combo
+        combo.setCurrentIndex(combo.findData("auto"))
+        dialog.scope_layer.setChecked(True)  # (the last job's scope, the whole image, comes back)
+        _pump(0.2)
+        layer_state["layer"] = {"entry": combo.currentText(), "text": dialog.model_note.text(),
+                                "runs": dialog.job_model()}
+        dialog.scope_image.setChecked(True)
+        _pump(0.2)
+        layer_state["image"] = {"entry": combo.currentText(), "text": dialog.model_note.text(),
+                                "runs": [dialog.job_model(layer) for layer in dialog.paint_layers]}
+        dialog.scope_layer.setChecked(True)
+        _pump(0.2)
+        layer_state["back"] = {"entry": combo.currentText(), "text": dialog.model_note.text()}
+
+    layer_state: dict[str, Any] = {}
+    mixed = krita.openDocument(str(out / "mockup.png"))
+    if mixed is not None:
+        photo = mixed.createNode("photo.jpg", "paintlayer")
+        mixed.rootNode().addChildNode(photo, None)
+        photo.setPixelData((out / "gui.in").read_bytes(), 0, 0, 16, 12)
+        mixed.waitForDone()
+        window.addView(mixed)
+        krita.setActiveDocument(mixed)
+        mixed.setActiveNode(photo)
+        _pump(1.0)
+        QTimer.singleShot(200, lambda: _dialog_driver(layer_state, layer_case, time.monotonic() + 60, "Cancel"))
+        action.trigger()
+        mixed.setModified(False)
+    res["layer"] = layer_state
     # the photograph opened from its JPEG file (noted in the document, which stays unmodified), saved as .kra,
     # closed and opened again: "Automatic" still stands for the model made for JPEG files
     from liif_upscale import origin
@@ -1327,8 +1382,11 @@ def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_f
     Image.fromarray(picture).save(folder / "holiday.jpg", quality=80)
     Image.fromarray(picture).save(folder / "mockup.png")
     # also the photograph saved as .kra after it was opened from its JPEG file: still the JPEG model
-    files = {"holiday.jpg": (jpeg_models() or ["default"])[0], "mockup.png": "default",
-             "holiday.kra": (jpeg_models() or ["default"])[0]}
+    jpeg = (jpeg_models() or ["default"])[0]
+    # also a layer brought in from a JPEG file into the PNG's document, and one from the PNG into the JPEG's:
+    # each by the file it is named after
+    files = {"holiday.jpg": jpeg, "mockup.png": "default", "holiday.kra": jpeg, "mockup.png+holiday.jpg": jpeg,
+             "holiday.jpg+mockup.png": "default"}
     (folder / "spec.json").write_text(json.dumps({"files": list(files)}))
     pythonpath = os.pathsep.join([str(Path(__file__).parent), str(home / ".local/share/krita/pykrita")])
     env = krita_env(home, QT_QPA_PLATFORM="offscreen", PYTHONPATH=pythonpath)
@@ -1337,7 +1395,8 @@ def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_f
     assert proc.returncode == 0 and (folder / "auto.json").is_file(), (proc.stdout + proc.stderr)[-6000:]
     for (name, model), res in zip(files.items(), json.loads((folder / "auto.json").read_text())):
         assert "crash" not in res, res["crash"]
-        opened = "holiday.jpg" if name.endswith(".kra") else str(folder / name)  # a .kra: the JPEG's name only
+        base, _, imported = name.partition("+")
+        opened = "holiday.jpg" if name.endswith(".kra") else imported or str(folder / name)  # the name only
         assert res["model"] == "auto" and res["source_file"] == opened, res
         if name.endswith(".kra"):
             assert res["exported"] == [True] * 4 and res["note_in_exports"] == [False] * 4, res
@@ -1348,6 +1407,13 @@ def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_f
         assert_pixels_match(got, expected, "U8")
         if model != "default":  # the choice mattered: the default model gives other pixels
             assert not np.array_equal(got, liif_core.upscale(source, scale=2, model="default", device="cpu")), name
+        if imported:  # the whole image: the first layer by the document's file, the brought-in one by its own
+            assert res["parts"] == [["Background", str(folder / base)], [imported, imported]], res
+            layers = from_krita_bytes((folder / f"{name}.image.in").read_bytes(), (2 * 18, 26, 4), "U8")
+            results = from_krita_bytes((folder / f"{name}.image.out").read_bytes(), (2 * 36, 52, 4), "U8")
+            for layer, result, file_name in ((layers[:18], results[:36], base), (layers[18:], results[36:], imported)):
+                expected = liif_core.upscale(layer, scale=2, model=files[file_name], device="cpu")
+                assert_pixels_match(result, expected, "U8")
 
 
 def test_api_linear_render_upscales_the_values_as_stored(tiny_model_path: Path,
@@ -1569,8 +1635,8 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert "error" not in res["dialog"], res["dialog"]
     assert res["restored"] == {"scale": 3.0, "document": True}  # last used values come back
     assert res["linear_render_offered"] is False  # the colour choice shows for linear layers only
-    from liif_core.weights import jpeg_models, list_models, model_summaries  # torch: not at the top (Krita
-    from plugin.common.model_choice import AUTO_CLEAN, AUTO_JPEG, AUTO_TIP, shown_name  # runs this file)
+    from liif_core.weights import jpeg_models, list_models, model_summaries  # not at the top: Krita runs this file
+    from plugin.common.model_choice import AUTO_CLEAN, AUTO_JPEG, AUTO_TIP, LAYER_AUTO_JPEG, LAYERS_JPEG, shown_name
 
     summaries = model_summaries()  # from the cards in weights/, as the worker reads them
     default, *others = list_models()
@@ -1659,6 +1725,15 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert png["auto"] == {"entry": f"Automatic ({default})", "runs": None,
                            "text": f"<small>{html.escape(summaries[default], quote=False)}<br>"
                                    f"{why}</small>"}, png
+    layer = res["layer"]  # a layer named after a JPEG file in the PNG's document
+    assert layer["layer"] == {"entry": "Automatic (liif-edsr-jpeg)", "runs": "liif-edsr-jpeg",
+                              "text": f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}<br>"
+                                      f"{LAYER_AUTO_JPEG.format(shown_name('liif-edsr-jpeg'))}</small>"}, layer
+    layers_line = LAYERS_JPEG.format(shown_name("liif-edsr-jpeg"), "photo.jpg")
+    assert layer["image"] == {"entry": f"Automatic ({default}, liif-edsr-jpeg)", "runs": [None, "liif-edsr-jpeg"],
+                              "text": f"<small>{html.escape(summaries[default], quote=False)}<br>{why}<br>"
+                                      f"{layers_line}</small>"}, layer
+    assert layer["back"] == {key: layer["layer"][key] for key in ("entry", "text")}, layer
     kra = res["kra"]  # opened from a JPEG file, saved as .kra, opened again
     assert kra["noted"] and not kra["modified"] and kra["saved"] and kra["file_name"] == str(out / "photo.kra"), kra
     assert kra["auto"]["entry"] == "Automatic (liif-edsr-jpeg)" and kra["auto"]["runs"] == "liif-edsr-jpeg", kra

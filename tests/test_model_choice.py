@@ -125,3 +125,55 @@ def test_the_typed_model_field_gets_links_to_its_other_values():
     assert links("/models/x.safetensors") == everything  # a file: every bundled choice
     assert as_read(plugin_choice.other_models(INFO, "auto")) == f"Other models: default, {JPEG_MODEL}, mine"
     assert plugin_choice.other_models({}, "auto") == ""
+
+
+def test_a_layer_named_after_an_image_file_goes_by_that_file():
+    """A file brought into another image as a layer (GIMP's Open as Layers or a drop, Krita's Import Layer)
+    names the layer after itself, and copies keep the name with a word added: such a layer goes by its
+    file; any other layer by the image's file."""
+    for name, file_name in (("holiday.jpg", "holiday.jpg"), ("IMG_0042.JPEG copy", "IMG_0042.JPEG"),
+                            ("holiday.jpg ×2 (LIIF)", "holiday.jpg"), ("Copy of scan.jfif #1", "scan.jfif"),
+                            ("mockup.png", "mockup.png"), ("render.v2.exr", "render.v2.exr"),
+                            ("/home/me/My Photos/cat.jpe", "cat.jpe")):  # a Krita file layer's path
+        assert plugin_choice.layer_file(name) == file_name, name
+        assert plugin_choice.origin("/a/b.xcf", name) == file_name, name
+    for name in ("Background", "Layer 1", "Paint Layer 3", "v2.0 final", "photo.jpg.bak", "notes.txt", "jpg",
+                 "www.example.com", "", None):
+        assert plugin_choice.layer_file(name) == "", name
+        assert plugin_choice.origin("/a/b.jpg", name) == "/a/b.jpg", name
+        assert plugin_choice.origin(None, name) == "", name
+    assert chosen_model("auto", INFO, plugin_choice.origin("/a/shot.png", "holiday.jpg")) == "liif-edsr-jpeg"
+    assert chosen_model("auto", INFO, plugin_choice.origin("/a/holiday.jpg", "shot.png copy")) is None
+
+
+def test_the_note_of_a_layer_named_after_a_file_says_the_layer_decides():
+    layer_auto = plugin_choice.LAYER_AUTO_JPEG.format(JPEG_MODEL)
+    assert as_read(model_note("auto", INFO, "/a/shot.png", layer="holiday.jpg")) == (
+        f"For JPEG <photos> & scans.\n{layer_auto}")
+    why = plugin_choice.LAYER_AUTO_CLEAN.format(DEFAULT, JPEG_MODEL)
+    assert as_read(model_note("auto", INFO, "/a/holiday.jpg", layer="shot.png")) == f"For clean images.\n{why}"
+    hint = plugin_choice.LAYER_JPEG_HINT.format(JPEG_MODEL)
+    markup = model_note(None, INFO, "/a/shot.png", layer="holiday.jpg copy")
+    assert as_read(markup) == f"For clean images.\n{hint}" and 'href="liif-edsr-jpeg"' in markup
+    back = plugin_choice.LAYER_CLEAN_HINT.format(DEFAULT)
+    markup = model_note("liif-edsr-jpeg", INFO, "/a/holiday.jpg", layer="shot.png")
+    assert as_read(markup) == f"For JPEG <photos> & scans.\n{back}" and 'href="default"' in markup
+    # a layer not named after a file: the image's note, word for word
+    for model, file_name in (("auto", "/a/b.jpg"), ("auto", "/a/b.png"), (None, "/a/b.jpg"),
+                             ("liif-edsr-jpeg", "b.png")):
+        assert model_note(model, INFO, file_name, layer="Background") == model_note(model, INFO, file_name)
+
+
+def test_automatic_on_the_whole_image_names_the_layers_that_get_another_model():
+    """A whole-image job gives each layer the model its own file calls for: the note names those whose model
+    is not the image's (up to three, then a count); with a model chosen by hand, every layer gets it."""
+    layers = ["Background", "<b>.jpg", "shot.png", "b.jpeg", "c.jpg", "d.jpg copy"]
+    note = as_read(model_note("auto", INFO, "/a/mockup.png", layers=layers))
+    why = AUTO_CLEAN.format(DEFAULT, JPEG_MODEL)
+    assert note == (f"For clean images.\n{why}\n"
+                    f"{plugin_choice.LAYERS_JPEG.format(JPEG_MODEL, '<b>.jpg, b.jpeg, c.jpg and 1 more')}"), note
+    note = as_read(model_note("auto", INFO, "/a/holiday.jpg", layers=layers))
+    assert note.endswith(f"\n{plugin_choice.LAYERS_CLEAN.format(DEFAULT, 'shot.png')}"), note
+    assert model_note("auto", INFO, "/a/b.png", layers=["Background", "x.png"]) == model_note("auto", INFO, "/a/b.png")
+    assert model_note(None, INFO, "/a/b.png", layers=layers) == "For clean images."
+    assert "<b>" not in model_note("auto", INFO, "/a/b.png", layers=layers)  # a layer's name is text, not markup

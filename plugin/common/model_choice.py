@@ -11,25 +11,59 @@ from __future__ import annotations
 
 import html
 import os
+import re
+from collections.abc import Sequence
 from typing import Any
 
 AUTO = "auto"  # the model made for the file the image was opened from
 JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+# files a layer may be named after: GIMP's Open as Layers and drops, and Krita's Import Layer, name the layer
+# after its file ("photo.jpg"); copies keep that name with a word added ("photo.jpg copy")
+IMAGE_SUFFIXES = JPEG_SUFFIXES + (".png", ".webp", ".avif", ".heic", ".heif", ".jxl", ".jp2", ".tif", ".tiff", ".bmp",
+                                  ".gif", ".tga", ".ico", ".ppm", ".pgm", ".pbm", ".pnm", ".exr", ".hdr", ".psd",
+                                  ".xcf", ".kra", ".ora", ".svg", ".pdf", ".dng", ".cr2", ".nef", ".arw", ".raf")
+_NAMED_FILE = re.compile(r"[^\s/\\]+(?:" + "|".join(re.escape(s) for s in sorted(IMAGE_SUFFIXES, key=len, reverse=True))
+                         + r")(?![\w.])", re.IGNORECASE)
 JPEG_HINT = "This image was opened from a JPEG file: the model {} is made for those."
 CLEAN_HINT = "This image was not opened from a JPEG file: the default model, {}, is sharper on it."
 # The file name that stands for a JPEG file whose name is gone: GIMP's JPEG loader leaves its settings
 # on the image (the "jpeg-settings" parasite, kept in an XCF saved from it), not the file's name.
 JPEG_NAME_UNKNOWN = "(a JPEG file).jpg"
-AUTO_TIP = ("The model made for the file this image was opened from: for a JPEG file {}, for any other file "
-            "(or an image not saved yet) the default")
+AUTO_TIP = ("The model made for the file this image was opened from (a layer named after a file, as imported layers "
+            "are, goes by that file): for a JPEG file {}, for any other file (or an image not saved yet) the default")
 OTHERS = "Other models: {}"
 AUTO_JPEG = "Automatic: {}, made for images opened from a JPEG file, as this one was."
 AUTO_CLEAN = "Automatic: the default model, {}; an image opened from a JPEG file would get {}."
+# the same for a layer named after its file (layer_file), which goes by that file rather than the image's
+LAYER_JPEG_HINT = "This layer is named after a JPEG file: the model {} is made for those."
+LAYER_CLEAN_HINT = "This layer is named after a file that is not JPEG: the default model, {}, is sharper on it."
+LAYER_AUTO_JPEG = "Automatic: {}, made for images from a JPEG file, as this layer's name says it is."
+LAYER_AUTO_CLEAN = ("Automatic: the default model, {}, as this layer is named after a file that is not JPEG; a layer "
+                    "from a JPEG file would get {}.")
+# a whole-image job whose layers do not all go by the image's file: which get another model, and why
+LAYERS_JPEG = "Layers named after a JPEG file get {}: {}."
+LAYERS_CLEAN = "Layers named after a file that is not JPEG get the default model, {}: {}."
+LAYERS_LISTED = 3  # layer names listed in such a line; more are counted
 
 
 def from_jpeg_file(file_name: str | None) -> bool:
     """Whether the image was opened from a JPEG file (told by the file's name)."""
     return os.path.splitext(file_name or "")[1].lower() in JPEG_SUFFIXES
+
+
+def layer_file(layer_name: str | None) -> str:
+    """The image file a layer is named after ('' if none): the layer of a file brought into another image
+    (GIMP's Open as Layers or a drop, Krita's Import Layer) is named after that file, and a copy of it keeps
+    the name with a word added ("photo.jpg copy", "photo.jpg ×2 (LIIF)")."""
+    found = _NAMED_FILE.search(layer_name or "")
+    return found.group(0) if found else ""
+
+
+def origin(file_name: str | None, layer_name: str | None = None) -> str:
+    """The file a job on the layer ``layer_name`` of an image opened from ``file_name`` goes by: the file the
+    layer is named after (:func:`layer_file`), else the image's ('' for an image never saved). A photograph
+    brought in from a JPEG file into a screenshot's image is still a JPEG photograph."""
+    return layer_file(layer_name) or file_name or ""
 
 
 def shown_name(name: str) -> str:
@@ -50,7 +84,8 @@ def chosen_model(model: str | None, info: dict[str, Any], file_name: str | None)
     return str(for_jpeg[0]) if for_jpeg and from_jpeg_file(file_name) else None
 
 
-def model_note(model: str | None, info: dict[str, Any], file_name: str | None, line_break: str = "\n") -> str:
+def model_note(model: str | None, info: dict[str, Any], file_name: str | None, line_break: str = "\n", *,
+               layer: str | None = None, layers: Sequence[str] = ()) -> str:
     """The text under the model choice, as markup that Qt's rich text and GTK's Pango both read
     (lines joined by ``line_break``): what the bundled model the job runs with is for, and then
 
@@ -62,8 +97,14 @@ def model_note(model: str | None, info: dict[str, Any], file_name: str | None, l
       its name (the default's is ``default``): the dialogs choose the model when it is activated,
       so the hint is one click from being followed.
 
+    A job on one layer passes its name, ``layer``: a layer named after a file goes by that file
+    (:func:`origin`), and the note says so. A job on the whole image passes its layers' names,
+    ``layers``: with ``auto``, a line names those that get another model than the image's file calls for.
+
     ``model`` is ``auto``, a bundled name, ``default`` (or None, empty) or a file's path, about
     which nothing is said."""
+    by_layer = bool(layer_file(layer))
+    file_name = origin(file_name, layer)
     models = info.get("models") or []
     runs = chosen_model(model, info, file_name)
     name = (models[0] if models else "") if runs in (None, "", "default") else runs
@@ -73,13 +114,22 @@ def model_note(model: str | None, info: dict[str, Any], file_name: str | None, l
     from_jpeg = from_jpeg_file(file_name)
     if model == AUTO:
         if for_jpeg and from_jpeg:
-            lines.append(html.escape(AUTO_JPEG.format(shown_name(name)), quote=False))
+            why = (LAYER_AUTO_JPEG if by_layer else AUTO_JPEG).format(shown_name(name))
+            lines.append(html.escape(why, quote=False))
         elif for_jpeg and name not in for_jpeg:
-            lines.append(html.escape(AUTO_CLEAN.format(shown_name(name), shown_name(for_jpeg[0])), quote=False))
+            why = (LAYER_AUTO_CLEAN if by_layer else AUTO_CLEAN).format(shown_name(name), shown_name(for_jpeg[0]))
+            lines.append(html.escape(why, quote=False))
+        others = [n for n in layers if layer_file(n) and from_jpeg_file(layer_file(n)) != from_jpeg]
+        if for_jpeg and models and others:
+            listed = ", ".join(others[:LAYERS_LISTED]) + (f" and {len(others) - LAYERS_LISTED} more"
+                                                         if len(others) > LAYERS_LISTED else "")
+            line = (LAYERS_CLEAN.format(shown_name(str(models[0])), listed) if from_jpeg
+                    else LAYERS_JPEG.format(shown_name(str(for_jpeg[0])), listed))
+            lines.append(html.escape(line, quote=False))
     elif for_jpeg and from_jpeg and name not in for_jpeg:
-        lines.append(_hint(JPEG_HINT, str(for_jpeg[0]), str(for_jpeg[0])))
+        lines.append(_hint(LAYER_JPEG_HINT if by_layer else JPEG_HINT, str(for_jpeg[0]), str(for_jpeg[0])))
     elif file_name and not from_jpeg and name in for_jpeg and models and models[0] not in for_jpeg:
-        lines.append(_hint(CLEAN_HINT, "default", str(models[0])))
+        lines.append(_hint(LAYER_CLEAN_HINT if by_layer else CLEAN_HINT, "default", str(models[0])))
     return line_break.join(lines)
 
 

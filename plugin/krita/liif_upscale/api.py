@@ -94,7 +94,7 @@ class UpscaleJob:
     resampler: str = RESAMPLER
     self_ensemble: bool | int = False  # True: 8 views, or their count (time_left.view_count)
     linear_render: bool = False  # a linear layer's values are upscaled as stored, not in sRGB form
-    source_file: str = ""  # the file the document was opened from (origin.opened_from): model "auto" goes by it
+    source_file: str = ""  # the file model "auto" goes by: the layer's or the document's (origin.of_layer)
 
     @property
     def step_weights(self) -> tuple[int, ...]:
@@ -265,7 +265,7 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
             mask = None
     name = f"{node.name()} {factor_label(where.factors)} (LIIF)"
     return UpscaleJob(document, node, where, fmt, pixels, mask, output, model, device, tile, name, resampler,
-                      self_ensemble, linear_render, origin.opened_from(document))
+                      self_ensemble, linear_render, origin.of_layer(document, node))
 
 
 def _read(cache: dict[tuple[Any, ...], bytes] | None, key: tuple[Any, ...], read: Callable[[], Any]) -> bytes:

@@ -367,21 +367,42 @@ class UpscaleDialog(QDialog):
         if select:
             self.model_combo.setCurrentIndex(index)
 
-    def job_model(self) -> str | None:
-        """The model the job runs with: the one chosen, or the one "Automatic" stands for with this
-        document (the worker's info tells the model made for JPEG files; before it arrives, ``auto``)."""
+    def job_model(self, layer: Any = None) -> str | None:
+        """The model the job on ``layer`` (default: the active one) runs with: the one chosen, or the one
+        "Automatic" stands for with that layer (the worker's info tells the model made for JPEG files;
+        before it arrives, ``auto``)."""
         model = self.model_combo.currentData()
-        return chosen_model(model, self.info, origin.opened_from(self.document)) if self.info else model
+        if not self.info:
+            return model
+        return chosen_model(model, self.info, origin.of_layer(self.document, layer or self.node))
 
     def _show_model_note(self) -> None:
         """Say under the model list what the bundled model the job runs with is for: for Automatic,
-        why it was chosen; for a model chosen by hand, which bundled model suits the file the image
-        was opened from, if not that one (model_note)."""
-        note = model_note(self.model_combo.currentData(), self.info or {}, origin.opened_from(self.document), "<br>")
+        why it was chosen; for a model chosen by hand, which bundled model suits the file the layer
+        or the image came from, if not that one (model_note). With "The whole image", the layers that
+        Automatic gives another model are named."""
+        whole = self.scope_image.isChecked()
+        layers = {"layers": [layer.name() for layer in self.paint_layers]} if whole else {"layer": self.node.name()}
+        note = model_note(self.model_combo.currentData(), self.info or {}, origin.opened_from(self.document), "<br>",
+                          **layers)
         self.model_note.setText(f"<small>{note}</small>")
         self.model_note.setVisible(bool(note))
         # Tab stops at the note only when it has a link to follow
         self.model_note.setFocusPolicy(Qt.FocusPolicy.StrongFocus if "<a " in note else Qt.FocusPolicy.NoFocus)
+
+    def _show_automatic(self) -> None:
+        """Name in the Automatic entry the model it stands for: the active layer's, or with "The whole image"
+        those of its paint layers."""
+        models = list((self.info or {}).get("models", []))
+        if not models:
+            return
+        layers = self.paint_layers if self.scope_image.isChecked() else [self.node]
+        automatic: list[str] = []
+        for layer in layers:
+            model = chosen_model(AUTO, self.info or {}, origin.of_layer(self.document, layer)) or models[0]
+            if model not in automatic:
+                automatic.append(model)
+        self.model_combo.setItemText(0, f"Automatic ({', '.join(automatic)})")
 
     def _browse_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "LIIF model", "", "LIIF models (*.safetensors *.pth)")
@@ -415,8 +436,6 @@ class UpscaleDialog(QDialog):
         models = list(info.get("models", []))
         if models:  # the first is the default: say which it is instead of listing it twice
             self.model_combo.setItemText(1, f"Default ({models[0]})")
-            automatic = chosen_model(AUTO, info, origin.opened_from(self.document)) or models[0]
-            self.model_combo.setItemText(0, f"Automatic ({automatic})")
         for name in models[1:] + ([current] if current not in (None, AUTO) else []):
             self.add_model(name, select=False)
         self.add_model(current)
@@ -430,6 +449,7 @@ class UpscaleDialog(QDialog):
                 self.model_combo.setItemData(i, summary if name else f"The default model: {summary}",
                                              Qt.ItemDataRole.ToolTipRole)
         self._show_model_note()
+        self._show_automatic()
         gpus = [d for d in info.get("devices", []) if d != "cpu"]
         gpu_item = self.device_combo.model().item(self.device_combo.findData("gpu"))
         gpu_item.setEnabled(bool(gpus))
@@ -488,6 +508,8 @@ class UpscaleDialog(QDialog):
         whole_image = self.scope_image.isChecked()
         self.output_layer.setEnabled(not whole_image)  # the whole image always goes into a new document
         self.output_document.setEnabled(not whole_image)
+        self._show_model_note()  # Automatic goes by each layer's file
+        self._show_automatic()
         if not self._updating:
             self._set_sizes()
 
@@ -570,7 +592,7 @@ class UpscaleDialog(QDialog):
         for layer in self.paint_layers:  # the whole image: as long as each paint layer on its own
             b = layer.bounds()
             where = self._plan(Rect(b.x(), b.y(), b.width(), b.height()))
-            seconds = estimate_seconds(self.info, self.job_model(), req["device"],
+            seconds = estimate_seconds(self.info, self.job_model(layer), req["device"],
                                        where.source.width * where.source.height,
                                        where.target.width * where.target.height, req["self_ensemble"])
             if seconds is None:

@@ -6,6 +6,9 @@ default model, which sharpens JPEG artefacts. So when a document is opened from 
 plug-in notes that file's name in the document itself (a Krita annotation, saved inside the
 ``.kra``; the name only, not its folder, so a ``.kra`` passed on tells nothing of where it was made),
 and the choice goes by the note first.
+
+A layer brought in from another file (Layer > Import/Export > Import Layer, or a file dropped on the
+canvas) is named after that file, and a job on it goes by that file (``model_choice.origin``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .liif_common.model_choice import from_jpeg_file
+from .liif_common.model_choice import from_jpeg_file, origin
 
 ANNOTATION = "liif-upscale-opened-from"
 DESCRIPTION = "LIIF Upscale: the name of the JPEG file this image was opened from (its model choice goes by it)"
@@ -39,3 +42,9 @@ def opened_from(document: Any) -> str:
         if noted:
             return noted
     return document.fileName() or ""
+
+
+def of_layer(document: Any, node: Any) -> str:
+    """The file the model choice goes by for a job on ``node``: the file the layer is named after, if it is,
+    else the document's (:func:`opened_from`)."""
+    return origin(opened_from(document), node.name())
