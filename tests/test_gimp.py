@@ -877,7 +877,7 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     from PIL import Image
 
     from liif_core.weights import jpeg_models, list_models, model_summaries
-    from plugin.common.model_choice import AUTO_JPEG, shown_name
+    from plugin.common.model_choice import AUTO_JPEG, LAYER_AUTO_JPEG, shown_name
 
     photo = gimp.work / "inputs" / "holiday.jpg"
     Image.fromarray(_pixels((24, 32, 3), np.uint8, 21)).save(photo, quality=80)
@@ -917,6 +917,22 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     for name, opened in (("auto_jpeg", photo), ("auto_png", mockup), ("auto_xcf_from_jpeg", saved)):
         cases.append({"name": name, "image": {"opened": str(opened), "width": 32, "height": 24}, "layers": [],
                       "source": 0, "select": None, "args": {"device": "cpu", "output": "image", "scale": 2.0}})
+    # the JPEG photograph brought into a PNG's image with File > Open as Layers (named after its file, on top):
+    # auto takes the JPEG model for that layer; for the whole image (a new image, every layer), each layer the
+    # model of its own file. In the dialog, the note says why, and names the layer once Output is every layer
+    collage = gimp.work / "inputs" / "collage.png"
+    Image.fromarray(_pixels((24, 32, 3), np.uint8, 23)).save(collage)
+    with_photo = {"opened": str(collage), "layers_from": [str(photo)], "width": 32, "height": 24}
+    for name, output in (("auto_layer_from_jpeg", "image"), ("auto_layers_with_one_from_jpeg", "layers")):
+        cases.append({"name": name, "image": with_photo, "layers": [], "source": 0, "select": None,
+                      "args": {"device": "cpu", "output": output, "scale": 2.0}})
+    if suggested:
+        layer_note = re.escape(LAYER_AUTO_JPEG.format(shown_name(suggested[0])))
+        cases.append({"name": "dialog_layer_from_jpeg", "image": with_photo, "layers": [], "source": 0,
+                      "select": None, "args": {"model": "auto", "output": "layer"},
+                      "interactive": {"respond": "cancel", "labels": {"until": layer_note, "timeout": 60},
+                                      "then": [{"keys": ["alt+u", "End", "Up"],
+                                                "labels": {"until": "Layers named after", "timeout": 20}}]}})
     # the output "This image, every layer" chosen in the dialog (Alt+U: the Output field, End: its last choice);
     # OK with its mnemonic (Alt+O), since Return on a focused combo box opens its list; before, the Result line
     # with the worker's estimate, which an earlier job's speed allows
@@ -945,7 +961,7 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         spec = _layer(gimp.work, name, image) | {"name": "photo"}
         cases.append({"name": name, "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 6, "height": 4},
                       "layers": [spec], "source": 0, "select": None, "args": {}, **extra})
-    code, log, results = gimp.run("gui", cases, gui=True, files=(photo, mockup, saved))
+    code, log, results = gimp.run("gui", cases, gui=True, files=(photo, mockup, saved, collage))
     assert code == 0 and results.get("cases"), gimp_failed("gimp-3.0", code, log)
     return cases_by_name(results, log), {"image": image, "wide": wide, "noisy": noisy, "log": log,
                                                       "in_place": {spec["name"]: spec for spec in in_place}}
@@ -1170,6 +1186,46 @@ def test_model_auto_takes_the_jpeg_model_for_an_image_opened_from_a_jpeg_file(
         assert np.array_equal(got, expected), name
         if model != "default":  # the choice mattered: the default model gives other pixels
             assert not np.array_equal(got, liif_core.upscale(source, scale=2, model="default", device="cpu")), name
+
+
+@requires_gimp
+def test_model_auto_goes_by_the_file_a_layer_was_opened_as_layers_from(
+        gui_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A JPEG photograph brought into an image opened from a PNG file with File > Open as Layers (GIMP names the
+    layer after the file): ``auto`` upscales that layer with the bundled JPEG model; the whole image (output
+    "New image, every layer") gets each layer upscaled by its own file's model, the PNG's layer by the default.
+    In the dialog, the note says the layer's name decided, and once Output is every layer, names that layer."""
+    from liif_core.weights import jpeg_models, list_models, model_summaries
+    from plugin.common.model_choice import AUTO_CLEAN, LAYER_AUTO_JPEG, LAYERS_JPEG, shown_name
+
+    monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)  # as the worker in GIMP: the same pixels
+    jpeg = (jpeg_models() or ["default"])[0]
+    res = gui_run[0]["auto_layer_from_jpeg"]
+    assert res["status"] == "success", res["message"]
+    names = [layer["name"] for layer in res["tree_before"]]
+    assert names[0] == "holiday.jpg" and len(names) == 2, names  # Open as Layers: on top, named after its file
+    source = np.fromfile(res["tree_before"][0]["file"], np.uint8).reshape(24, 32, -1)
+    expected = liif_core.upscale(source, scale=2, model=jpeg, device="cpu")
+    assert np.array_equal(read_result(res, np.uint8), expected)
+    if jpeg != "default":  # the choice mattered
+        assert not np.array_equal(expected, liif_core.upscale(source, scale=2, model="default", device="cpu"))
+    whole = gui_run[0]["auto_layers_with_one_from_jpeg"]
+    assert whole["status"] == "success", whole["message"]
+    assert [layer["name"] for layer in whole["result"]["tree"]] == names, whole["result"]["tree"]
+    for before, after, model in zip(whole["tree_before"], whole["result"]["tree"], (jpeg, "default")):
+        pixels = np.fromfile(before["file"], np.uint8).reshape(24, 32, -1)
+        got = np.fromfile(after["file"], np.uint8).reshape(48, 64, -1)
+        assert np.array_equal(got, liif_core.upscale(pixels, scale=2, model=model, device="cpu")), before["name"]
+    if jpeg == "default":
+        return
+    dialog = gui_run[0]["dialog_layer_from_jpeg"]
+    summaries, default = model_summaries(), list_models()[0]
+    note = f"{summaries[jpeg]}\n{LAYER_AUTO_JPEG.format(shown_name(jpeg))}"
+    assert any(text.startswith(note) for text in dialog["labels"] or []), dialog["labels"]
+    (every_layer,) = dialog["then"]
+    why = AUTO_CLEAN.format(shown_name(default), shown_name(jpeg))
+    note = f"{summaries[default]}\n{why}\n{LAYERS_JPEG.format(shown_name(jpeg), 'holiday.jpg')}"
+    assert any(text.startswith(note) for text in every_layer or []), every_layer
 
 
 def _read_xwd(path: str) -> np.ndarray:

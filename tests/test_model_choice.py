@@ -158,10 +158,12 @@ def test_the_note_of_a_layer_named_after_a_file_says_the_layer_decides():
     back = plugin_choice.LAYER_CLEAN_HINT.format(DEFAULT)
     markup = model_note("liif-edsr-jpeg", INFO, "/a/holiday.jpg", layer="shot.png")
     assert as_read(markup) == f"For JPEG <photos> & scans.\n{back}" and 'href="default"' in markup
-    # a layer not named after a file: the image's note, word for word
+    # a layer not named after a file, or after the image's own (GIMP names an opened file's layer so): the
+    # image's note, word for word
     for model, file_name in (("auto", "/a/b.jpg"), ("auto", "/a/b.png"), (None, "/a/b.jpg"),
                              ("liif-edsr-jpeg", "b.png")):
-        assert model_note(model, INFO, file_name, layer="Background") == model_note(model, INFO, file_name)
+        for layer in ("Background", file_name.rpartition("/")[2], file_name.rpartition("/")[2].upper() + " copy"):
+            assert model_note(model, INFO, file_name, layer=layer) == model_note(model, INFO, file_name), layer
 
 
 def test_automatic_on_the_whole_image_names_the_layers_that_get_another_model():

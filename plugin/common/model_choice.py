@@ -98,12 +98,14 @@ def model_note(model: str | None, info: dict[str, Any], file_name: str | None, l
       so the hint is one click from being followed.
 
     A job on one layer passes its name, ``layer``: a layer named after a file goes by that file
-    (:func:`origin`), and the note says so. A job on the whole image passes its layers' names,
-    ``layers``: with ``auto``, a line names those that get another model than the image's file calls for.
+    (:func:`origin`), and the note says so where it is not the image's own file. A job on the whole image
+    passes its layers' names, ``layers``: with ``auto``, a line names those that get another model than the
+    image's file calls for.
 
     ``model`` is ``auto``, a bundled name, ``default`` (or None, empty) or a file's path, about
     which nothing is said."""
-    by_layer = bool(layer_file(layer))
+    named = layer_file(layer)  # GIMP names the layer of an image it opens after the file: that is the image's
+    by_layer = bool(named) and named.lower() != os.path.basename(file_name or "").lower()
     file_name = origin(file_name, layer)
     models = info.get("models") or []
     runs = chosen_model(model, info, file_name)

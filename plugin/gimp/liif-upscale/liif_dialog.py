@@ -20,7 +20,7 @@ from liif_common.model_choice import model_note, other_models  # noqa: E402
 from liif_common.preview import dragged_centre, preview_window  # noqa: E402
 from liif_common.time_left import format_seconds  # noqa: E402
 from liif_job import Job, job_seconds, source_file_name  # noqa: E402
-from liif_pixels import checked, display_rgba  # noqa: E402
+from liif_pixels import checked, display_rgba, pixel_layers  # noqa: E402
 from liif_plan import PixelFormat, PlanError, UserError  # noqa: E402
 
 PREVIEW_SIZE = (360, 240)  # the dialog's preview, in result pixels (shown at 100%)
@@ -265,13 +265,17 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
     start = dialog.get_label("model-note-start", "", False, False)
     note = LinkNote(dialog.fill_box("model-note", ["model-note-start"]), choose_model)
     about: dict[str, Any] = {}  # the worker's info, once it arrived: what each bundled model is for
-    opened_from = source_file_name(job.image)
-
     def show_note() -> bool:
         """What the model in the field is for (and why, or a better one), then links to the field's other
-        values: the field is typed in, so the links are how the bundled models are found and chosen."""
+        values: the field is typed in, so the links are how the bundled models are found and chosen. Model
+        ``auto`` goes by the file the layer is named after, or the image's: for the whole image, each layer's."""
         model = config.get_property("model")
-        lines = [model_note(model, about, opened_from, "\n"), other_models(about, (model or "").strip() or None)]
+        if job.whole:
+            layers = {"layers": [layer.get_name() for layer in pixel_layers(job.image)]}
+        else:
+            layers = {"layer": job.drawable.get_name()}
+        lines = [model_note(model, about, source_file_name(job.image), "\n", **layers),
+                 other_models(about, (model or "").strip() or None)]
         note.show("\n".join(line for line in lines if line))
         return False
 

@@ -16,7 +16,7 @@ gi.require_version("Gegl", "0.4")
 import liif_plan  # noqa: E402
 from gi.repository import Gegl, Gimp  # noqa: E402
 from liif_common.client import WorkerClient  # noqa: E402
-from liif_common.model_choice import JPEG_NAME_UNKNOWN, from_jpeg_file  # noqa: E402
+from liif_common.model_choice import JPEG_NAME_UNKNOWN, from_jpeg_file, origin  # noqa: E402
 from liif_common.time_left import TimeLeft, measured_speed  # noqa: E402
 from liif_pixels import checked, drawable_format, new_layer, pixel_layers, read_region  # noqa: E402
 from liif_plan import PixelFormat, UserError  # noqa: E402
@@ -26,12 +26,14 @@ WHOLE_IMAGE = ("layers", "layers-in-place")  # the outputs that redraw every pix
 
 
 class Piece(NamedTuple):
-    """One worker call: ``data`` (little-endian, ``fmt``) of ``shape`` ``(w, h)``, upscaled to ``size``."""
+    """One worker call: ``data`` (little-endian, ``fmt``) of ``shape`` ``(w, h)``, upscaled to ``size``; model
+    ``auto`` goes by the file ``opened_from`` (:meth:`Job.opened_from` of the piece's layer)."""
 
     data: bytes
     fmt: PixelFormat
     shape: tuple[int, int]
     size: tuple[int, int]
+    opened_from: str
 
 
 def job_seconds(client: WorkerClient, pieces: list[Piece], options: dict[str, Any],
@@ -45,7 +47,7 @@ def job_seconds(client: WorkerClient, pieces: list[Piece], options: dict[str, An
     total = 0.0
     for p in pieces:
         seconds = client.estimate(p.data, (p.shape[1], p.shape[0], p.fmt.channels), p.fmt.dtype, size=p.size,
-                                  cancel=cancel, **options)
+                                  cancel=cancel, **dict(options, opened_from=p.opened_from))
         if seconds is None:
             return None
         total += seconds
@@ -199,7 +201,8 @@ class Job:
         if not self.whole:
             _, _, w, h = self.rect
             size, plan = self.target()
-            return [Piece(self.source(), self.fmt, (w, h), size)], [plan], [self.drawable]
+            piece = Piece(self.source(), self.fmt, (w, h), size, self.opened_from(self.drawable))
+            return [piece], [plan], [self.drawable]
         image, linear_render = self.image, bool(self.config.get_property("linear-render"))
         width, height = image.get_width(), image.get_height()
         new_w, new_h = self.size()
@@ -212,7 +215,8 @@ class Job:
             w, h = layer.get_width(), layer.get_height()
             _, x, y = layer.get_offsets()
             plan = liif_plan.scaled_item(width, height, new_w, new_h, x, y, w, h)
-            pieces.append(Piece(self.read(layer, fmt, (0, 0, w, h), False), fmt, (w, h), (plan.width, plan.height)))
+            pieces.append(Piece(self.read(layer, fmt, (0, 0, w, h), False), fmt, (w, h), (plan.width, plan.height),
+                                self.opened_from(layer)))
             plans.append(plan)
         return pieces, plans, layers
 
@@ -254,12 +258,17 @@ class Job:
         _, _, w, h = self.rect
         return liif_plan.size_summary(w, h, ow, oh)
 
+    def opened_from(self, layer: Gimp.Layer) -> str:
+        """The file model ``auto`` goes by for ``layer``: the file it is named after (a layer GIMP's Open as
+        Layers brought in is named after its file), else the image's (:func:`source_file_name`)."""
+        return origin(source_file_name(self.image), layer.get_name())
+
     def options(self) -> dict[str, Any]:
         """The worker's options from the fields: model, device, tile, quality (the self-ensemble's passes),
-        and the file the image came from, which model ``auto`` goes by."""
+        and the file model ``auto`` goes by for the selected layer (each :class:`Piece` has its own)."""
         c = self.config
-        return {"model": (c.get_property("model") or "").strip() or None, "opened_from": source_file_name(self.image),
-                "device": c.get_property("device"),
+        return {"model": (c.get_property("model") or "").strip() or None,
+                "opened_from": self.opened_from(self.drawable), "device": c.get_property("device"),
                 "tile": c.get_property("tile") or None, "self_ensemble": liif_plan.PASSES[c.get_property("quality")]}
 
     def run(self, client: WorkerClient) -> Gimp.Layer:
@@ -344,7 +353,8 @@ class Job:
         for index, piece in enumerate(pieces):
             (w, h), fmt = piece.shape, piece.fmt
             result, shape, dtype = client.upscale(piece.data, (h, w, fmt.channels), fmt.dtype, size=piece.size,
-                                                  progress=progress, cancel=poll, **options)
+                                                  progress=progress, cancel=poll,
+                                                  **dict(options, opened_from=piece.opened_from))
             results.append(checked(result, shape, dtype, fmt, (piece.size[1], piece.size[0])))
             before[0] += work[index]
         return results
