@@ -265,6 +265,7 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
     start = dialog.get_label("model-note-start", "", False, False)
     note = LinkNote(dialog.fill_box("model-note", ["model-note-start"]), choose_model)
     about: dict[str, Any] = {}  # the worker's info, once it arrived: what each bundled model is for
+
     def show_note() -> bool:
         """What the model in the field is for (and why, or a better one), then links to the field's other
         values: the field is typed in, so the links are how the bundled models are found and chosen. Model
