@@ -821,9 +821,11 @@ def run_in_krita(window: Any) -> int:
         layer_state["layer"] = {"entry": combo.currentText(), "text": dialog.model_note.text(),
                                 "runs": dialog.job_model()}
         dialog.scope_image.setChecked(True)
-        _pump(0.2)
-        layer_state["image"] = {"entry": combo.currentText(), "text": dialog.model_note.text(),
-                                "runs": [dialog.job_model(layer) for layer in dialog.paint_layers]}
+        _pump(0.5)
+        note = dialog.model_note  # a line longer: the dialog grows, so that no line of it is cut off
+        layer_state["image"] = {"entry": combo.currentText(), "text": note.text(),
+                                "runs": [dialog.job_model(layer) for layer in dialog.paint_layers],
+                                "fits": note.height() >= note.heightForWidth(note.width())}
         dialog.scope_layer.setChecked(True)
         _pump(0.2)
         layer_state["back"] = {"entry": combo.currentText(), "text": dialog.model_note.text()}
@@ -1731,6 +1733,7 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
                                       f"{LAYER_AUTO_JPEG.format(shown_name('liif-edsr-jpeg'))}</small>"}, layer
     layers_line = LAYERS_JPEG.format(shown_name("liif-edsr-jpeg"), "photo.jpg")
     assert layer["image"] == {"entry": f"Automatic ({default}, liif-edsr-jpeg)", "runs": [None, "liif-edsr-jpeg"],
+                              "fits": True,
                               "text": f"<small>{html.escape(summaries[default], quote=False)}<br>{why}<br>"
                                       f"{layers_line}</small>"}, layer
     assert layer["back"] == {key: layer["layer"][key] for key in ("entry", "text")}, layer

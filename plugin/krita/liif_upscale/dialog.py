@@ -389,6 +389,15 @@ class UpscaleDialog(QDialog):
         self.model_note.setVisible(bool(note))
         # Tab stops at the note only when it has a link to follow
         self.model_note.setFocusPolicy(Qt.FocusPolicy.StrongFocus if "<a " in note else Qt.FocusPolicy.NoFocus)
+        QTimer.singleShot(0, self._fit_height)  # once the layout has taken the new text in
+
+    def _fit_height(self) -> None:
+        """Grow the dialog to the height its contents ask for: Qt does not for a shown dialog whose wrapped
+        label got a line longer (the note, when it names layers), and squeezes that label until its last
+        line is cut off."""
+        wanted = self.sizeHint().height()
+        if self.height() < wanted:
+            self.resize(self.width(), wanted)
 
     def _show_automatic(self) -> None:
         """Name in the Automatic entry the model it stands for: the active layer's, or with "The whole image"
