@@ -1,6 +1,6 @@
 """How models enlarge JPEG photographs: docs/eval/jpeg_inputs.md.
 
-    .venv/bin/python docs/jpeg_inputs.py [MODEL ...] [--qualities 98,95,90,75,50] [--scales 2,4] [--ui]
+    .venv/bin/python docs/jpeg_inputs.py [MODEL ...] [--qualities 100,98,95,90,75,50] [--scales 2,4] [--ui]
         [--sets photos,Set5,Set14,ui,icons,docs] [--out FILE]
 
 A MODEL is ``default``, a bundled name or a ``.safetensors`` path, or ``NAME=MODEL`` to label it
@@ -17,7 +17,9 @@ measured here, never tuned on), and with ``--ui`` the UI sets of liif-eval (``ui
 ``docs``, rendered here; ``ui`` about 30 minutes on a 2-core CPU, ``docs`` longer): screenshots get
 saved as JPEG too, and ``liif-upscale`` gives every JPEG file the model made for those. ``--sets``
 names the groups to measure (``photos`` are the held-out photographs); docs/eval/jpeg_inputs_ui.md
-is ``--sets ui,icons --out docs/eval/jpeg_inputs_ui.md``.
+is ``--sets ui,icons --out docs/eval/jpeg_inputs_ui.md`` (written before quality 100 was among the
+defaults: ``--qualities 98,95,90,75,50`` gives it again, as it gives jpeg_inputs_docs.md with ``--sets docs``).
+Quality 100 quantizes every frequency by 1 but keeps Pillow's 4:2:0 chroma, as most programs save it.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", default=["default"],
                         help="default, a bundled name or a .safetensors; NAME=MODEL labels it NAME")
-    parser.add_argument("--qualities", default="98,95,90,75,50", help="JPEG qualities, besides the clean input")
+    parser.add_argument("--qualities", default="100,98,95,90,75,50", help="JPEG qualities, besides the clean input")
     parser.add_argument("--scales", default="2,4")
     parser.add_argument("--data", type=Path, default=None, help="benchmark folder (default: as liif-eval)")
     parser.add_argument("--ui", action="store_true", help="also the UI sets ui, icons and docs (rendered)")

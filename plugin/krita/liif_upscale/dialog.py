@@ -27,6 +27,7 @@ from . import api, origin
 from .geometry import MAX_SIDE, GeometryError, Plan, Rect, plan, round_half_up
 from .liif_common.client import WorkerCancelled, WorkerClient
 from .liif_common.model_choice import AUTO, AUTO_TIP, chosen_model, model_note
+from .liif_common.model_choice import origin as layer_origin
 from .liif_common.preview import dragged_centre, preview_window
 from .liif_common.time_left import VIEW_COUNTS, estimate_seconds, format_seconds, measured_speed
 from .qt import (
@@ -123,6 +124,7 @@ class UpscaleDialog(QDialog):
         self.selection = self.canvas.intersected(Rect(sel.x(), sel.y(), sel.width(), sel.height())) if sel else None
         self.settings = load_settings()
         self.paint_layers = api.paint_layers(document)  # what "The whole image" redraws
+        self.opened_from = origin.opened_from(document)  # asked once: the dialog is modal
         self.linear = self._is_linear(node)  # the Colour choice is for this layer, or any the whole image has
         self.any_linear = self.linear or any(self._is_linear(layer) for layer in self.paint_layers)
         self.info: dict[str, Any] | None = None  # the worker's info() once it arrived
@@ -374,7 +376,7 @@ class UpscaleDialog(QDialog):
         model = self.model_combo.currentData()
         if not self.info:
             return model
-        return chosen_model(model, self.info, origin.of_layer(self.document, layer or self.node))
+        return chosen_model(model, self.info, layer_origin(self.opened_from, (layer or self.node).name()))
 
     def _show_model_note(self) -> None:
         """Say under the model list what the bundled model the job runs with is for: for Automatic,
@@ -383,8 +385,7 @@ class UpscaleDialog(QDialog):
         Automatic gives another model are named."""
         whole = self.scope_image.isChecked()
         layers = {"layers": [layer.name() for layer in self.paint_layers]} if whole else {"layer": self.node.name()}
-        note = model_note(self.model_combo.currentData(), self.info or {}, origin.opened_from(self.document), "<br>",
-                          **layers)
+        note = model_note(self.model_combo.currentData(), self.info or {}, self.opened_from, "<br>", **layers)
         self.model_note.setText(f"<small>{note}</small>")
         self.model_note.setVisible(bool(note))
         # Tab stops at the note only when it has a link to follow
@@ -408,7 +409,7 @@ class UpscaleDialog(QDialog):
         layers = self.paint_layers if self.scope_image.isChecked() else [self.node]
         automatic: list[str] = []
         for layer in layers:
-            model = chosen_model(AUTO, self.info or {}, origin.of_layer(self.document, layer)) or models[0]
+            model = chosen_model(AUTO, self.info or {}, layer_origin(self.opened_from, layer.name())) or models[0]
             if model not in automatic:
                 automatic.append(model)
         self.model_combo.setItemText(0, f"Automatic ({', '.join(automatic)})")
