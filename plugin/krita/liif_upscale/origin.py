@@ -7,8 +7,8 @@ plug-in notes that file's name in the document itself (a Krita annotation, saved
 ``.kra``; the name only, not its folder, so a ``.kra`` passed on tells nothing of where it was made),
 and the choice goes by the note first.
 
-A layer brought in from another file (Layer > Import/Export > Import Layer, or a file dropped on the
-canvas) is named after that file, and a job on it goes by that file (``model_choice.origin``).
+A layer brought in from another file (Layer > Import/Export > Import Layer) is named after that file,
+and a job on it goes by that file (``model_choice.origin``).
 """
 
 from __future__ import annotations
