@@ -121,7 +121,7 @@ def model_note(model: str | None, info: dict[str, Any], file_name: str | None, l
         elif for_jpeg and name not in for_jpeg:
             why = (LAYER_AUTO_CLEAN if by_layer else AUTO_CLEAN).format(shown_name(name), shown_name(for_jpeg[0]))
             lines.append(html.escape(why, quote=False))
-        others = [n for n in layers if layer_file(n) and from_jpeg_file(layer_file(n)) != from_jpeg]
+        others = [n for n in layers if (f := layer_file(n)) and from_jpeg_file(f) != from_jpeg]
         if for_jpeg and models and others:
             listed = ", ".join(others[:LAYERS_LISTED]) + (f" and {len(others) - LAYERS_LISTED} more"
                                                          if len(others) > LAYERS_LISTED else "")

@@ -19,7 +19,7 @@ from liif_common.client import WorkerCancelled, WorkerClient  # noqa: E402
 from liif_common.model_choice import model_note, other_models  # noqa: E402
 from liif_common.preview import dragged_centre, preview_window  # noqa: E402
 from liif_common.time_left import format_seconds  # noqa: E402
-from liif_job import Job, job_seconds, source_file_name  # noqa: E402
+from liif_job import Job, job_seconds  # noqa: E402
 from liif_pixels import checked, display_rgba, pixel_layers  # noqa: E402
 from liif_plan import PixelFormat, PlanError, UserError  # noqa: E402
 
@@ -275,7 +275,7 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
             layers = {"layers": [layer.get_name() for layer in pixel_layers(job.image)]}
         else:
             layers = {"layer": job.drawable.get_name()}
-        lines = [model_note(model, about, source_file_name(job.image), "\n", **layers),
+        lines = [model_note(model, about, job.image_file, "\n", **layers),
                  other_models(about, (model or "").strip() or None)]
         note.show("\n".join(line for line in lines if line))
         return False

@@ -5,6 +5,7 @@ undo group. Nothing in an image changes before every result is here."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -258,10 +259,16 @@ class Job:
         _, _, w, h = self.rect
         return liif_plan.size_summary(w, h, ow, oh)
 
+    @functools.cached_property
+    def image_file(self) -> str:
+        """The file the image came from (:func:`source_file_name`), asked once: a Save As while the dialog is
+        open gives an XCF, which counts as before (GIMP keeps its JPEG loader's settings in it)."""
+        return source_file_name(self.image)
+
     def opened_from(self, layer: Gimp.Layer) -> str:
         """The file model ``auto`` goes by for ``layer``: the file it is named after (a layer GIMP's Open as
-        Layers brought in is named after its file), else the image's (:func:`source_file_name`)."""
-        return origin(source_file_name(self.image), layer.get_name())
+        Layers brought in is named after its file), else the image's (:attr:`image_file`)."""
+        return origin(self.image_file, layer.get_name())
 
     def options(self) -> dict[str, Any]:
         """The worker's options from the fields: model, device, tile, quality (the self-ensemble's passes),
