@@ -6,6 +6,14 @@ the ``Atspi`` typelib), started by ``gimp_batch.answer_dialog`` while the dialog
 ``--until REGEX``: read again every half second until a label matches (or ``--timeout`` passes),
 for text the dialog fills in later (the worker's estimate). Prints ``[]`` when there is no such
 dialog.
+
+``--hold``: read nothing; stay an AT-SPI client (one listening for an event) until terminated, as a
+screen reader stays while the user works. Why: GTK 3 hands each key press to the AT-SPI bridge, which
+asks the registry whether a screen reader wants the key and runs the main loop until it answers; when
+the last client leaves meanwhile, the bridge removes its key listener from the list GTK is walking,
+and the application crashes (seen: the plug-in died in GTK's accessibility key snooper on a key pressed
+just after a reader of the labels had exited, about one dialog in twenty). With a client held for the
+whole dialog, the readers that come and go are never the last one.
 """
 
 import argparse
@@ -50,7 +58,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--until", help="read until a label matches this regular expression")
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--hold", action="store_true", help="stay a client until terminated; read nothing")
     args = parser.parse_args()
+    if args.hold:
+        listener = Atspi.EventListener.new(lambda _event: None)
+        listener.register("window:activate")
+        GLib.MainLoop().run()
+        return
     deadline = time.monotonic() + args.timeout
     found = labels()
     while args.until and not any(re.search(args.until, text) for text in found) and time.monotonic() < deadline:
