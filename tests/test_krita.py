@@ -370,7 +370,9 @@ def krita_auto_main(args: list[str]) -> None:
     as it comes (``auto``); Krita's pixels of the layer and of the result written beside SPEC, with what
     the prepared job holds, into ``auto.json``. A name ``A+B``: the file A opened, and the file B brought
     in as a layer on top, named after its file as Krita's Import Layer names it (KisImportCatcher: the
-    file's name), then that layer upscaled, and the whole image (both layers, into ``A+B.image.out``)."""
+    file's name), then that layer upscaled, and the whole image (both layers, into ``A+B.image.out``).
+    A name ``A@B``: the file A opened, and a file layer showing the file B on top (named as Krita's dialog
+    names it, "File Layer 1"), then that layer upscaled."""
     import liif_upscale
     from krita import InfoObject, Krita
     from liif_upscale import api, origin
@@ -390,9 +392,14 @@ def krita_auto_main(args: list[str]) -> None:
                     made.saveAs(str(folder / name))
                     made.close()
                 base, _, imported = name.partition("+")
+                base, _, shown = base.partition("@")
                 doc = Krita.instance().openDocument(str(folder / base))
                 doc.setBatchmode(True)
                 node = doc.topLevelNodes()[0]
+                if shown:
+                    node = doc.createFileLayer("File Layer 1", str(folder / shown), "None")
+                    doc.rootNode().addChildNode(node, None)
+                    doc.waitForDone()
                 if imported:
                     other = Krita.instance().openDocument(str(folder / imported))
                     other.setBatchmode(True)
@@ -402,7 +409,8 @@ def krita_auto_main(args: list[str]) -> None:
                     doc.rootNode().addChildNode(node, None)
                     node.setPixelData(pixels, 0, 0, doc.width(), doc.height())
                     doc.waitForDone()
-                (folder / f"{name}.in").write_bytes(bytes(node.pixelData(0, 0, doc.width(), doc.height())))
+                read = node.projectionPixelData if shown else node.pixelData  # a file layer: as it shows
+                (folder / f"{name}.in").write_bytes(bytes(read(0, 0, doc.width(), doc.height())))
                 job = api.prepare(doc, node, scale=2, output="document", device="cpu")
                 made = liif_upscale.upscale_node(doc, node, scale=2, output="document", device="cpu")
                 layer = made.rootNode().childNodes()[-1]
@@ -845,6 +853,32 @@ def run_in_krita(window: Any) -> int:
         action.trigger()
         mixed.setModified(False)
     res["layer"] = layer_state
+    # a file layer showing the JPEG file in the PNG's document (named as Krita's dialog names it): "Automatic"
+    # goes by the file it shows, and the note says so (cancelled)
+    file_layer_state: dict[str, Any] = {}
+
+    def file_layer_case(dialog: Any) -> None:
+        _pump(60, lambda: dialog.info is not None)
+        combo = dialog.model_combo
+        combo.setCurrentIndex(combo.findData("auto"))
+        dialog.scope_layer.setChecked(True)
+        _pump(0.2)
+        file_layer_state.update(entry=combo.currentText(), text=dialog.model_note.text(), runs=dialog.job_model())
+
+    shown = krita.openDocument(str(out / "mockup.png"))
+    if shown is not None:
+        file_layer = shown.createFileLayer("File Layer 1", str(out / "photo.jpg"), "None")
+        shown.rootNode().addChildNode(file_layer, None)
+        shown.waitForDone()
+        window.addView(shown)
+        krita.setActiveDocument(shown)
+        shown.setActiveNode(file_layer)
+        _pump(1.0)
+        QTimer.singleShot(200, lambda: _dialog_driver(file_layer_state, file_layer_case, time.monotonic() + 60,
+                                                      "Cancel"))
+        action.trigger()
+        shown.setModified(False)
+    res["file_layer"] = file_layer_state
     # the photograph opened from its JPEG file (noted in the document, which stays unmodified), saved as .kra,
     # closed and opened again: "Automatic" still stands for the model made for JPEG files
     from liif_upscale import origin
@@ -1387,8 +1421,9 @@ def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_f
     jpeg = (jpeg_models() or ["default"])[0]
     # also a layer brought in from a JPEG file into the PNG's document, and one from the PNG into the JPEG's:
     # each by the file it is named after
+    # and a file layer showing the JPEG file in the PNG's document, and the reverse: each by the file it shows
     files = {"holiday.jpg": jpeg, "mockup.png": "default", "holiday.kra": jpeg, "mockup.png+holiday.jpg": jpeg,
-             "holiday.jpg+mockup.png": "default"}
+             "holiday.jpg+mockup.png": "default", "mockup.png@holiday.jpg": jpeg, "holiday.jpg@mockup.png": "default"}
     (folder / "spec.json").write_text(json.dumps({"files": list(files)}))
     pythonpath = os.pathsep.join([str(Path(__file__).parent), str(home / ".local/share/krita/pykrita")])
     env = krita_env(home, QT_QPA_PLATFORM="offscreen", PYTHONPATH=pythonpath)
@@ -1398,7 +1433,8 @@ def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_f
     for (name, model), res in zip(files.items(), json.loads((folder / "auto.json").read_text())):
         assert "crash" not in res, res["crash"]
         base, _, imported = name.partition("+")
-        opened = "holiday.jpg" if name.endswith(".kra") else imported or str(folder / name)  # the name only
+        shown = name.partition("@")[2]
+        opened = "holiday.jpg" if name.endswith(".kra") else imported or shown or str(folder / name)  # the name only
         assert res["model"] == "auto" and res["source_file"] == opened, res
         if name.endswith(".kra"):
             assert res["exported"] == [True] * 4 and res["note_in_exports"] == [False] * 4, res
@@ -1638,7 +1674,15 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert res["restored"] == {"scale": 3.0, "document": True}  # last used values come back
     assert res["linear_render_offered"] is False  # the colour choice shows for linear layers only
     from liif_core.weights import jpeg_models, list_models, model_summaries  # not at the top: Krita runs this file
-    from plugin.common.model_choice import AUTO_CLEAN, AUTO_JPEG, AUTO_TIP, LAYER_AUTO_JPEG, LAYERS_JPEG, shown_name
+    from plugin.common.model_choice import (
+        AUTO_CLEAN,
+        AUTO_JPEG,
+        AUTO_TIP,
+        FILE_LAYER_AUTO_JPEG,
+        LAYER_AUTO_JPEG,
+        LAYERS_JPEG,
+        shown_name,
+    )
 
     summaries = model_summaries()  # from the cards in weights/, as the worker reads them
     default, *others = list_models()
@@ -1737,6 +1781,11 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
                               "text": f"<small>{html.escape(summaries[default], quote=False)}<br>{why}<br>"
                                       f"{layers_line}</small>"}, layer
     assert layer["back"] == {key: layer["layer"][key] for key in ("entry", "text")}, layer
+    file_layer = res["file_layer"]  # a file layer showing the JPEG file in the PNG's document
+    assert {key: file_layer.get(key) for key in ("entry", "runs", "text")} == {
+        "entry": "Automatic (liif-edsr-jpeg)", "runs": "liif-edsr-jpeg",
+        "text": f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}<br>"
+                f"{FILE_LAYER_AUTO_JPEG.format(shown_name('liif-edsr-jpeg'))}</small>"}, file_layer
     kra = res["kra"]  # opened from a JPEG file, saved as .kra, opened again
     assert kra["noted"] and not kra["modified"] and kra["saved"] and kra["file_name"] == str(out / "photo.kra"), kra
     assert kra["auto"]["entry"] == "Automatic (liif-edsr-jpeg)" and kra["auto"]["runs"] == "liif-edsr-jpeg", kra

@@ -166,6 +166,31 @@ def test_the_note_of_a_layer_named_after_a_file_says_the_layer_decides():
             assert model_note(model, INFO, file_name, layer=layer) == model_note(model, INFO, file_name), layer
 
 
+def test_a_file_layer_goes_by_the_file_it_shows():
+    """Krita's file layer shows a file kept outside the document (its name is "File Layer 1", not the file's):
+    a job on it goes by that file, whatever the layer is called, and the note says the file layer decides."""
+    for shows in ("/home/me/Photos/holiday.jpg", "holiday.jpg", "C:\\Users\\me\\holiday.jpg"):
+        assert plugin_choice.origin("/a/shot.png", "File Layer 1", shows) == "holiday.jpg", shows
+        assert plugin_choice.origin("/a/shot.png", "mockup.png", shows) == "holiday.jpg", shows
+    assert plugin_choice.origin("/a/holiday.jpg", "File Layer 1", "/b/shot.png") == "shot.png"
+    assert plugin_choice.origin("/a/holiday.jpg", "File Layer 1", "") == "/a/holiday.jpg"
+    why = plugin_choice.FILE_LAYER_AUTO_JPEG.format(JPEG_MODEL)
+    note = model_note("auto", INFO, "/a/shot.png", layer="File Layer 1", shows="/b/holiday.jpg")
+    assert as_read(note) == f"For JPEG <photos> & scans.\n{why}", note
+    why = plugin_choice.FILE_LAYER_AUTO_CLEAN.format(DEFAULT, JPEG_MODEL)
+    note = model_note("auto", INFO, "/a/holiday.jpg", layer="holiday.jpg", shows="/b/shot.png")
+    assert as_read(note) == f"For clean images.\n{why}", note
+    hint = plugin_choice.FILE_LAYER_JPEG_HINT.format(JPEG_MODEL)
+    markup = model_note(None, INFO, "/a/shot.png", layer="File Layer 1", shows="/b/holiday.jpg")
+    assert as_read(markup) == f"For clean images.\n{hint}" and 'href="liif-edsr-jpeg"' in markup
+    back = plugin_choice.FILE_LAYER_CLEAN_HINT.format(DEFAULT)
+    markup = model_note("liif-edsr-jpeg", INFO, "/a/holiday.jpg", layer="File Layer 1", shows="/b/shot.png")
+    assert as_read(markup) == f"For JPEG <photos> & scans.\n{back}" and 'href="default"' in markup
+    # a file layer showing the image's own file: the image's note
+    assert (model_note("auto", INFO, "/a/holiday.jpg", layer="File Layer 1", shows="/b/holiday.jpg")
+            == model_note("auto", INFO, "/a/holiday.jpg"))
+
+
 def test_automatic_on_the_whole_image_names_the_layers_that_get_another_model():
     """A whole-image job gives each layer the model its own file calls for: the note names those whose model
     is not the image's (up to three, then a count); with a model chosen by hand, every layer gets it."""

@@ -30,7 +30,8 @@ CLEAN_HINT = "This image was not opened from a JPEG file: the default model, {},
 # on the image (the "jpeg-settings" parasite, kept in an XCF saved from it), not the file's name.
 JPEG_NAME_UNKNOWN = "(a JPEG file).jpg"
 AUTO_TIP = ("The model made for the file this image was opened from (a layer named after a file, as imported layers "
-            "are, goes by that file): for a JPEG file {}, for any other file (or an image not saved yet) the default")
+            "are, and a file layer go by that file): for a JPEG file {}, for any other file (or an image not saved "
+            "yet) the default")
 OTHERS = "Other models: {}"
 AUTO_JPEG = "Automatic: {}, made for images opened from a JPEG file, as this one was."
 AUTO_CLEAN = "Automatic: the default model, {}; an image opened from a JPEG file would get {}."
@@ -40,6 +41,12 @@ LAYER_CLEAN_HINT = "This layer is named after a file that is not JPEG: the defau
 LAYER_AUTO_JPEG = "Automatic: {}, made for images from a JPEG file, as this layer's name says it is."
 LAYER_AUTO_CLEAN = ("Automatic: the default model, {}, as this layer is named after a file that is not JPEG; a layer "
                     "from a JPEG file would get {}.")
+# the same for a file layer (Krita's), which goes by the file it shows
+FILE_LAYER_JPEG_HINT = "This file layer shows a JPEG file: the model {} is made for those."
+FILE_LAYER_CLEAN_HINT = "This file layer shows a file that is not JPEG: the default model, {}, is sharper on it."
+FILE_LAYER_AUTO_JPEG = "Automatic: {}, made for images from a JPEG file, as this file layer shows one."
+FILE_LAYER_AUTO_CLEAN = ("Automatic: the default model, {}, as this file layer shows a file that is not JPEG; a layer "
+                         "from a JPEG file would get {}.")
 # a whole-image job whose layers do not all go by the image's file: which get another model, and why
 LAYERS_JPEG = "Layers named after a JPEG file get {}: {}."
 LAYERS_CLEAN = "Layers named after a file that is not JPEG get the default model, {}: {}."
@@ -59,11 +66,17 @@ def layer_file(layer_name: str | None) -> str:
     return found.group(0) if found else ""
 
 
-def origin(file_name: str | None, layer_name: str | None = None) -> str:
-    """The file a job on the layer ``layer_name`` of an image opened from ``file_name`` goes by: the file the
-    layer is named after (:func:`layer_file`), else the image's ('' for an image never saved). A photograph
-    brought in from a JPEG file into a screenshot's image is still a JPEG photograph."""
-    return layer_file(layer_name) or file_name or ""
+def origin(file_name: str | None, layer_name: str | None = None, shows: str | None = None) -> str:
+    """The file a job on the layer ``layer_name`` of an image opened from ``file_name`` goes by: for a file
+    layer, the file it shows (``shows``, its path; the name only is kept); else the file the layer is named
+    after (:func:`layer_file`), else the image's ('' for an image never saved). A photograph brought in from
+    a JPEG file into a screenshot's image is still a JPEG photograph."""
+    return _base_name(shows) or layer_file(layer_name) or file_name or ""
+
+
+def _base_name(path: str | None) -> str:
+    """A path's last part, with either kind of slash (a file layer made on Windows keeps its path so)."""
+    return re.split(r"[/\\]", path or "")[-1]
 
 
 def shown_name(name: str) -> str:
@@ -85,7 +98,7 @@ def chosen_model(model: str | None, info: dict[str, Any], file_name: str | None)
 
 
 def model_note(model: str | None, info: dict[str, Any], file_name: str | None, line_break: str = "\n", *,
-               layer: str | None = None, layers: Sequence[str] = ()) -> str:
+               layer: str | None = None, shows: str | None = None, layers: Sequence[str] = ()) -> str:
     """The text under the model choice, as markup that Qt's rich text and GTK's Pango both read
     (lines joined by ``line_break``): what the bundled model the job runs with is for, and then
 
@@ -97,16 +110,25 @@ def model_note(model: str | None, info: dict[str, Any], file_name: str | None, l
       its name (the default's is ``default``): the dialogs choose the model when it is activated,
       so the hint is one click from being followed.
 
-    A job on one layer passes its name, ``layer``: a layer named after a file goes by that file
-    (:func:`origin`), and the note says so where it is not the image's own file. A job on the whole image
+    A job on one layer passes its name, ``layer``, and for a file layer the file it shows, ``shows``: the
+    layer goes by that file, or by the file it is named after (:func:`origin`), and the note says so where it
+    is not the image's own file. A job on the whole image
     passes its layers' names, ``layers``: with ``auto``, a line names those that get another model than the
     image's file calls for.
 
     ``model`` is ``auto``, a bundled name, ``default`` (or None, empty) or a file's path, about
     which nothing is said."""
-    named = layer_file(layer)  # GIMP names the layer of an image it opens after the file: that is the image's
+    named = _base_name(shows) or layer_file(layer)  # GIMP names an opened file's layer after it: the image's file
     by_layer = bool(named) and named.lower() != os.path.basename(file_name or "").lower()
-    file_name = origin(file_name, layer)
+    if not by_layer:
+        jpeg_hint, clean_hint, auto_jpeg, auto_clean = JPEG_HINT, CLEAN_HINT, AUTO_JPEG, AUTO_CLEAN
+    elif shows:
+        jpeg_hint, clean_hint = FILE_LAYER_JPEG_HINT, FILE_LAYER_CLEAN_HINT
+        auto_jpeg, auto_clean = FILE_LAYER_AUTO_JPEG, FILE_LAYER_AUTO_CLEAN
+    else:
+        jpeg_hint, clean_hint = LAYER_JPEG_HINT, LAYER_CLEAN_HINT
+        auto_jpeg, auto_clean = LAYER_AUTO_JPEG, LAYER_AUTO_CLEAN
+    file_name = origin(file_name, layer, shows)
     models = info.get("models") or []
     runs = chosen_model(model, info, file_name)
     name = (models[0] if models else "") if runs in (None, "", "default") else runs
@@ -116,10 +138,10 @@ def model_note(model: str | None, info: dict[str, Any], file_name: str | None, l
     from_jpeg = from_jpeg_file(file_name)
     if model == AUTO:
         if for_jpeg and from_jpeg:
-            why = (LAYER_AUTO_JPEG if by_layer else AUTO_JPEG).format(shown_name(name))
+            why = auto_jpeg.format(shown_name(name))
             lines.append(html.escape(why, quote=False))
         elif for_jpeg and name not in for_jpeg:
-            why = (LAYER_AUTO_CLEAN if by_layer else AUTO_CLEAN).format(shown_name(name), shown_name(for_jpeg[0]))
+            why = auto_clean.format(shown_name(name), shown_name(for_jpeg[0]))
             lines.append(html.escape(why, quote=False))
         others = [n for n in layers if (f := layer_file(n)) and from_jpeg_file(f) != from_jpeg]
         if for_jpeg and models and others:
@@ -129,9 +151,9 @@ def model_note(model: str | None, info: dict[str, Any], file_name: str | None, l
                     else LAYERS_JPEG.format(shown_name(str(for_jpeg[0])), listed))
             lines.append(html.escape(line, quote=False))
     elif for_jpeg and from_jpeg and name not in for_jpeg:
-        lines.append(_hint(LAYER_JPEG_HINT if by_layer else JPEG_HINT, str(for_jpeg[0]), str(for_jpeg[0])))
+        lines.append(_hint(jpeg_hint, str(for_jpeg[0]), str(for_jpeg[0])))
     elif file_name and not from_jpeg and name in for_jpeg and models and models[0] not in for_jpeg:
-        lines.append(_hint(LAYER_CLEAN_HINT if by_layer else CLEAN_HINT, "default", str(models[0])))
+        lines.append(_hint(clean_hint, "default", str(models[0])))
     return line_break.join(lines)
 
 

@@ -27,7 +27,6 @@ from . import api, origin
 from .geometry import MAX_SIDE, GeometryError, Plan, Rect, plan, round_half_up
 from .liif_common.client import WorkerCancelled, WorkerClient
 from .liif_common.model_choice import AUTO, AUTO_TIP, chosen_model, model_note
-from .liif_common.model_choice import origin as layer_origin
 from .liif_common.preview import dragged_centre, preview_window
 from .liif_common.time_left import VIEW_COUNTS, estimate_seconds, format_seconds, measured_speed
 from .qt import (
@@ -376,7 +375,7 @@ class UpscaleDialog(QDialog):
         model = self.model_combo.currentData()
         if not self.info:
             return model
-        return chosen_model(model, self.info, layer_origin(self.opened_from, (layer or self.node).name()))
+        return chosen_model(model, self.info, origin.of_node(self.opened_from, layer or self.node))
 
     def _show_model_note(self) -> None:
         """Say under the model list what the bundled model the job runs with is for: for Automatic,
@@ -384,7 +383,8 @@ class UpscaleDialog(QDialog):
         or the image came from, if not that one (model_note). With "The whole image", the layers that
         Automatic gives another model are named."""
         whole = self.scope_image.isChecked()
-        layers = {"layers": [layer.name() for layer in self.paint_layers]} if whole else {"layer": self.node.name()}
+        layers = ({"layers": [layer.name() for layer in self.paint_layers]} if whole
+                  else {"layer": self.node.name(), "shows": origin.shows(self.node)})
         note = model_note(self.model_combo.currentData(), self.info or {}, self.opened_from, "<br>", **layers)
         self.model_note.setText(f"<small>{note}</small>")
         self.model_note.setVisible(bool(note))
@@ -409,7 +409,7 @@ class UpscaleDialog(QDialog):
         layers = self.paint_layers if self.scope_image.isChecked() else [self.node]
         automatic: list[str] = []
         for layer in layers:
-            model = chosen_model(AUTO, self.info or {}, layer_origin(self.opened_from, layer.name())) or models[0]
+            model = chosen_model(AUTO, self.info or {}, origin.of_node(self.opened_from, layer)) or models[0]
             if model not in automatic:
                 automatic.append(model)
         self.model_combo.setItemText(0, f"Automatic ({', '.join(automatic)})")

@@ -8,7 +8,8 @@ plug-in notes that file's name in the document itself (a Krita annotation, saved
 and the choice goes by the note first.
 
 A layer brought in from another file (Layer > Import/Export > Import Layer) is named after that file,
-and a job on it goes by that file (``model_choice.origin``).
+and a job on it goes by that file (``model_choice.origin``); a file layer (Layer > New > File Layer,
+named "File Layer 1" by Krita) goes by the file it shows.
 """
 
 from __future__ import annotations
@@ -44,7 +45,18 @@ def opened_from(document: Any) -> str:
     return document.fileName() or ""
 
 
+def shows(node: Any) -> str:
+    """The path of the file ``node`` shows, for a file layer; '' for any other node."""
+    return str(node.path() or "") if node.type() == "filelayer" and hasattr(node, "path") else ""
+
+
 def of_layer(document: Any, node: Any) -> str:
-    """The file the model choice goes by for a job on ``node``: the file the layer is named after, if it is,
-    else the document's (:func:`opened_from`)."""
-    return origin(opened_from(document), node.name())
+    """The file the model choice goes by for a job on ``node`` of ``document`` (:func:`of_node`)."""
+    return of_node(opened_from(document), node)
+
+
+def of_node(document_file: str, node: Any) -> str:
+    """The file the model choice goes by for a job on ``node`` of a document that goes by ``document_file``
+    (:func:`opened_from`, asked once by a dialog): the file a file layer shows, or the file the layer is named
+    after, if it is; else ``document_file``."""
+    return origin(document_file, node.name(), shows(node))
