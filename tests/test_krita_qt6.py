@@ -104,14 +104,14 @@ SCRIPT = textwrap.dedent('''
     assert d.request()["linear_render"] is True
     d.scope_layer.setChecked(True)
     d.scale_spin.setValue(3.0)
-    assert d.size() == (600, 300), d.size()
+    assert d.target_size() == (600, 300), d.target_size()
     d.keep_aspect.setChecked(False)
     d.height_spin.setValue(250)
-    assert d.size() == (600, 250), d.size()
+    assert d.target_size() == (600, 250), d.target_size()
     d.scope_selection.setChecked(True)
     d.keep_aspect.setChecked(True)
     d.width_spin.setValue(100)
-    assert d.size() == (100, 80), d.size()
+    assert d.target_size() == (100, 80), d.target_size()
     ok = d.buttons.button(qt.QDialogButtonBox.StandardButton.Ok)
     assert ok.text() == "Upscale" and ok.isEnabled()
     for _ in range(100):  # the worker info arrives through a thread, a queue and a QTimer

@@ -566,10 +566,10 @@ class UpscaleDialog(QDialog):
         layer's bounds than the active one's (with "The whole image", each paint layer is planned alike)."""
         if self.scope_image.isChecked():
             return plan((self.canvas.width, self.canvas.height), self.canvas, content or self.canvas,
-                        size=self.size(), output="layer")
+                        size=self.target_size(), output="layer")
         output = "document" if self.output_document.isChecked() else "layer"
         return plan((self.canvas.width, self.canvas.height), self.reference, content or self.content,
-                    size=self.size(), output=output)
+                    size=self.target_size(), output=output)
 
     def estimate(self) -> float | None:
         """Seconds the job as chosen would take, from the speed the worker measured on an earlier
@@ -734,7 +734,8 @@ class UpscaleDialog(QDialog):
         super().done(result)
 
     # the answer ---------------------------------------------------------------------------
-    def size(self) -> tuple[int, int]:
+    def target_size(self) -> tuple[int, int]:
+        """The result's width and height as the fields say (not QWidget.size(), the dialog's own)."""
         return self.width_spin.value(), self.height_spin.value()
 
     def job(self) -> api.UpscaleJob | api.ImageJob:
@@ -758,7 +759,7 @@ class UpscaleDialog(QDialog):
         if device == "gpu":
             gpus = [d for d in (self.info or {}).get("devices", []) if d != "cpu"]
             device = gpus[0] if gpus else "cuda"
-        return {"size": self.size(), "output": "document" if self.output_document.isChecked() else "layer",
+        return {"size": self.target_size(), "output": "document" if self.output_document.isChecked() else "layer",
                 "model": self.model_combo.currentData(), "device": device,
                 "tile": None if self.tile_auto.isChecked() else self.tile_spin.value(),
                 "self_ensemble": self.quality.currentData(),
