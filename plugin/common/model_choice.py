@@ -112,9 +112,8 @@ def model_note(model: str | None, info: dict[str, Any], file_name: str | None, l
 
     A job on one layer passes its name, ``layer``, and for a file layer the file it shows, ``shows``: the
     layer goes by that file, or by the file it is named after (:func:`origin`), and the note says so where it
-    is not the image's own file. A job on the whole image
-    passes its layers' names, ``layers``: with ``auto``, a line names those that get another model than the
-    image's file calls for.
+    is not the image's own file. A job on the whole image passes its layers' names, ``layers``: with
+    ``auto``, a line names those that get another model than the image's file calls for.
 
     ``model`` is ``auto``, a bundled name, ``default`` (or None, empty) or a file's path, about
     which nothing is said."""
