@@ -98,7 +98,10 @@ def _make_document(case: dict[str, Any], folder: Path) -> tuple[Any, Any]:
         group = doc.createGroupLayer("Group")
         parent.addChildNode(group, None)
         parent = group
-    node = doc.createNode(layer["name"], "paintlayer")
+    if case.get("file_layer"):  # a file layer showing that file (named as Krita's dialog names it)
+        node = doc.createFileLayer("File Layer 1", case["file_layer"], "None")
+    else:
+        node = doc.createNode(layer["name"], "paintlayer")
     parent.addChildNode(node, None)
     if case.get("layer_depth"):  # a layer whose colour space differs from the image's
         assert node.setColorSpace(d["model"], case["layer_depth"], "sRGB-elle-V2-g10.icc")
@@ -1022,6 +1025,8 @@ if pytest is not None:
         add("shrink", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 0.5})
         add("linear_render_not_a_flag", "RGBA", "F32", (6, 5), (0, 0, 6, 5), {"scale": 2, "linear_render": "yes"})
         add("no_selection", "RGBA", "U8", (6, 5), (0, 0, 6, 5), {"scale": 2, "scope": "selection"})
+        # a file layer whose file is gone (moved or renamed): it shows nothing, and the message says why
+        add("file_layer_missing", "RGBA", "U8", (6, 5), None, {"scale": 2}, file_layer=str(folder / "gone.png"))
         # a layer with a mask that changes how it shows: the result is made from the layer as it shows; the
         # same with the mask as the active node (a mask: its layer); a local selection mask active: its layer
         for name, extra in (("filter_mask", {}), ("filter_mask_node", {"mask_node": True})):
@@ -1563,7 +1568,7 @@ def test_api_cancel_and_errors_leave_the_document_as_it_was(tiny_model_path: Pat
     results = run_api(tiny_model_path, tmp_path_factory)["results"]
     expected = {"cancel": "WorkerCancelled", "no_worker": "WorkerNotConfigured", "worker_crash": "WorkerCrashed",
                 "out_of_memory_limit": "WorkerError", "cmyk": "UpscaleError", "shrink": "UpscaleError",
-                "no_selection": "UpscaleError",
+                "no_selection": "UpscaleError", "file_layer_missing": "UpscaleError",
                 "linear_render_not_a_flag": "UpscaleError", "selection_document_untouched": "WorkerCancelled"}
     for name, error in expected.items():
         got = results[name]
@@ -1574,6 +1579,7 @@ def test_api_cancel_and_errors_leave_the_document_as_it_was(tiny_model_path: Pat
     assert "install.py" in results["no_worker"]["message"]
     assert "CMYK" in results["cmyk"]["message"] and "Convert" in results["cmyk"]["message"]
     assert "linear_render must be True or False" in results["linear_render_not_a_flag"]["message"]
+    assert "gone.png was not found" in results["file_layer_missing"]["message"], results["file_layer_missing"]
 
 
 def test_api_whole_image_redraws_every_paint_layer(tiny_model_path: Path,

@@ -246,7 +246,7 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
     try:
         where = plan((canvas.width, canvas.height), reference, _rect(node.bounds()), scale, size, output)
     except GeometryError as exc:
-        raise UpscaleError(f"{node.name()}: {exc}") from None
+        raise UpscaleError(f"{node.name()}: {_missing_file(document, node) or exc}") from None
     src = where.source
     # a paint layer's own pixels, unless masks change how it shows; any other layer as Krita composes it
     shown = kind != "paintlayer" or (as_shown and shows_masks(node))
@@ -266,6 +266,19 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
     name = f"{node.name()} {factor_label(where.factors)} (LIIF)"
     return UpscaleJob(document, node, where, fmt, pixels, mask, output, model, device, tile, name, resampler,
                       self_ensemble, linear_render, origin.of_layer(document, node))
+
+
+def _missing_file(document: Any, node: Any) -> str:
+    """Why a file layer shows nothing when the file it shows is not there (moved, renamed, on a drive not
+    connected); '' otherwise. A relative path is the document's folder's, as Krita keeps it."""
+    path = origin.shows(node)
+    if not path:
+        return ""
+    folder = os.path.dirname(document.fileName() or "")
+    if os.path.exists(os.path.join(folder, path)):
+        return ""
+    return (f"this file layer shows nothing: its file {path} was not found (moved or renamed?). Point the layer "
+            "at it again in its Layer Properties and try again.")
 
 
 def _read(cache: dict[tuple[Any, ...], bytes] | None, key: tuple[Any, ...], read: Callable[[], Any]) -> bytes:
