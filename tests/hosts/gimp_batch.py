@@ -236,9 +236,13 @@ def answer_dialog(interactive, stem):
         then += "; " + read_labels(step["labels"], f".then{i}.json")
     # a screen reader's client held from before the dialog until after it closed (dialog_labels.py --hold
     # says why): the label readers then never leave the bridge without clients while a key is pressed
-    hold = "true"
-    if "labels" in interactive:
+    hold = release = "true"
+    if "labels" in interactive:  # released once the dialog's window is gone
         hold = f"python3 {shlex.quote(JOB['labels_script'])} --hold & H=$!; trap 'kill $H' EXIT"
+        release = """for i in $(seq 60); do
+            xdotool search --onlyvisible --name '^LIIF Upscale$' > /dev/null 2>&1 || break
+            sleep 0.5
+        done"""
     script = hold + find_window("^LIIF Upscale$", 240) + f"""
         sleep 2
         xdotool windowfocus --sync "$W" || true
@@ -251,10 +255,7 @@ def answer_dialog(interactive, stem):
         xwd -root -silent -out '{stem}.xwd'
         xdotool windowfocus --sync "$W" || true
         xdotool key --clearmodifiers {key}
-        for i in $(seq 60); do
-            xdotool search --onlyvisible --name '^LIIF Upscale$' > /dev/null 2>&1 || break
-            sleep 0.5
-        done
+        {release}
     """
     return subprocess.Popen(["/bin/sh", "-c", script])
 
