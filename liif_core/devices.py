@@ -89,6 +89,12 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def _wanted_threads() -> int | None:
+    """The thread count ``LIIF_UPSCALE_THREADS`` fixes, or ``None``."""
+    wanted = os.environ.get("LIIF_UPSCALE_THREADS")
+    return max(1, int(wanted)) if wanted else None
+
+
 def _busy_and_total_ticks() -> tuple[int, int] | None:
     """System-wide (busy, total) CPU ticks from /proc/stat, or ``None`` where there is none."""
     try:
@@ -111,9 +117,8 @@ class ThreadGovernor:
     """
 
     def __init__(self) -> None:
-        wanted = os.environ.get("LIIF_UPSCALE_THREADS")
         self.cores = usable_cores()
-        self.fixed = max(1, int(wanted)) if wanted else None
+        self.fixed = _wanted_threads()
         self.threads = self.fixed or self._first_guess()
         torch.set_num_threads(self.threads)
         self._last = self._sample()
@@ -129,6 +134,15 @@ class ThreadGovernor:
         self._last = self._sample()
         time.sleep(0.06)  # /proc/stat counts in 10 ms ticks: enough of them to tell a busy core
         return self.update()
+
+    def resume(self) -> int:
+        """At the start of a job: the others' load since the last look (over the time between the
+        jobs, our own use subtracted), or ``LIIF_UPSCALE_THREADS`` as it is now; sets and returns
+        the thread count."""
+        self.fixed = _wanted_threads()
+        self.threads = self.fixed or self.update()
+        torch.set_num_threads(self.threads)  # also if someone else changed it meanwhile
+        return self.threads
 
     @staticmethod
     def _sample() -> tuple[tuple[int, int] | None, float, float]:
@@ -155,3 +169,18 @@ class ThreadGovernor:
             torch.set_num_threads(threads)
             self.threads = threads
         return threads
+
+
+_cpu_governor: ThreadGovernor | None = None
+
+
+def cpu_governor() -> ThreadGovernor:
+    """The process's governor, resumed for each job (:meth:`ThreadGovernor.resume`). Kept between
+    jobs, it knows the others' load from the time in between, so a job starts at once instead of
+    first looking for 60 ms (7% of a preview's time, almost half a small layer's)."""
+    global _cpu_governor
+    if _cpu_governor is None:
+        _cpu_governor = ThreadGovernor()
+    else:
+        _cpu_governor.resume()
+    return _cpu_governor

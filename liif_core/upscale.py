@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from liif_core.devices import PRECISION_ENV, ThreadGovernor
+from liif_core.devices import PRECISION_ENV, cpu_governor
 from liif_core.errors import InputError, MemoryLimitError
 from liif_core.flat import quiet_map
 from liif_core.pixels import DTYPES, Beyond, beyond_range, check_image, split, srgb_decode, to_dtype
@@ -268,7 +268,7 @@ def upscale(image: np.ndarray, *, scale: float | Sequence[float] | None = None, 
     job = _Job(image, scale, size, model, device, tile, self_ensemble, region, linear)
     m, views, planes, alpha, c = job.model, job.views, job.planes, job.alpha, job.channels
     (oh, ow), (x0, y0, rw, rh) = job.out_hw, job.window
-    governor = ThreadGovernor() if m.device.type == "cpu" else None
+    governor = cpu_governor() if m.device.type == "cpu" else None
 
     def between_chunks() -> bool:
         """Called by the tiler before every chunk: adapt CPU threads, then ask the caller's cancel."""

@@ -49,3 +49,27 @@ def test_governor_yields_a_core_to_a_busy_process(monkeypatch):
     finally:
         busy.kill()
         torch.set_num_threads(before)
+
+
+def test_the_governor_is_kept_between_jobs(monkeypatch):
+    """Each job resumes the process's governor: only the first looks at the others' load for 60 ms
+    before it starts, and LIIF_UPSCALE_THREADS counts as it is at each job."""
+    from liif_core import devices
+
+    before = torch.get_num_threads()
+    looks = []
+    monkeypatch.setattr(devices.time, "sleep", looks.append)
+    monkeypatch.setattr(devices, "_cpu_governor", None)
+    monkeypatch.delenv("LIIF_UPSCALE_THREADS", raising=False)
+    try:
+        first = devices.cpu_governor()
+        assert devices.cpu_governor() is first and devices.cpu_governor() is first
+        assert len(looks) == (1 if first.cores > 1 and sys.platform.startswith("linux") else 0)
+        monkeypatch.setenv("LIIF_UPSCALE_THREADS", "1")
+        assert devices.cpu_governor().threads == 1 and torch.get_num_threads() == 1
+        monkeypatch.delenv("LIIF_UPSCALE_THREADS")
+        torch.set_num_threads(1)
+        governor = devices.cpu_governor()
+        assert governor.fixed is None and torch.get_num_threads() == governor.threads
+    finally:
+        torch.set_num_threads(before)

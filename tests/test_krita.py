@@ -1646,6 +1646,18 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     need("krita", "xvfb-run", "xauth")
     home = krita_profile(tmp_path_factory)
     out = tmp_path_factory.mktemp("krita_gui")
+    # a speed an earlier session measured (the jobs here are far too short to measure one): the dialogs
+    # tell the time from it
+    with pytest.MonkeyPatch.context() as mp:
+        import torch
+
+        from liif_core import speed_memory
+        from liif_core.devices import resolve_precision
+
+        mp.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+        cpu = torch.device("cpu")
+        precision = resolve_precision(None, cpu)  # the worker's: krita_env passes LIIF_UPSCALE_PRECISION on
+        speed_memory.remember(speed_memory.device_identity(cpu, precision), 1e8)
     pykrita = home / ".local/share/krita/pykrita"
     (pykrita / "liif_test_harness").mkdir(exist_ok=True)
     (pykrita / "liif_test_harness" / "__init__.py").write_text(HARNESS)
@@ -1703,7 +1715,7 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
                                          **{name: summaries[name] for name in others}}, res["model_note"]
     assert res["model_note"]["shown_for_a_file"] is False
     label = res["dialog"]["result_label"].replace("\u00a0", " ")
-    # (with a speed that earlier tests' jobs left in this home, the worker also tells the time)
+    # (the worker also tells the time, from the speed remembered in this home)
     assert re.fullmatch(r"a 32 × 24 px layer \(×2\.00\); the image grows from 16 × 12 px to 32 × 24 px(; about \d+ s)?",
                         label), label
     assert res["dialog"]["status_label"].startswith("Worker ready")
@@ -1729,8 +1741,8 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert closed["unchanged"] and closed["no_job"], closed
     assert len(closed["released"]) == 1 and closed["released"][0] >= 16 * 12 * 4 * 4, closed  # the float planes
     assert res["cancel"]["state"] == "cancelled" and res["cancel"]["unchanged"], res["cancel"]
-    # the second dialog of the session knows the worker's speed: its Result line says how long the job takes,
-    # at first from the sizes, then as the worker planned it from the pixels: here noise with a varying alpha,
+    # the second dialog knows the worker's speed too: its Result line says how long the job takes, at first
+    # from the sizes, then as the worker planned it from the pixels: here noise with a varying alpha,
     # so the alpha's pass too (4 views each: the quality remembered from the first dialog), which the sizes
     # alone leave out
     second, state = res["cancel"]["dialog"]["result_label"].replace("\u00a0", " "), res["cancel"]["dialog"]

@@ -20,8 +20,11 @@ class MeanShift(nn.Conv2d):
 
     def __init__(self, rgb_range: float = 1.0, rgb_mean=(0.4488, 0.4371, 0.4040), sign: int = -1):
         super().__init__(3, 3, kernel_size=1)
-        self.weight.data = torch.eye(3).view(3, 3, 1, 1)
-        self.bias.data = sign * rgb_range * torch.tensor(rgb_mean)
+        # made on the CPU and copied: on the meta device (weights.architecture) torch.eye first imports
+        # torch._dynamo, a second of a worker's start-up
+        with torch.no_grad():
+            self.weight.copy_(torch.eye(3, device="cpu").view(3, 3, 1, 1))
+            self.bias.copy_(sign * rgb_range * torch.tensor(rgb_mean, device="cpu"))
         for p in self.parameters():
             p.requires_grad = False
 
