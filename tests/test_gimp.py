@@ -75,6 +75,7 @@ GIMP_TIMEOUT_S = 420
 # The engine picks its CPU thread count from the machine's load, and float sums may round
 # differently with another count: the worker in GIMP and the expected result use one thread each.
 THREADS = "1"
+SCREENSHOT_ENV = "LIIF_GIMP_SCREENSHOT"  # also save the dialog with its preview there, as PNG (for the README)
 
 _spec = importlib.util.spec_from_file_location("liif_plan", PLUGIN_DIR / "liif_plan.py")
 liif_plan = importlib.util.module_from_spec(_spec)
@@ -853,7 +854,10 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if missing:
         pytest.skip(f"the chroot lacks {', '.join(missing)}: run tests/hosts/setup_gimp.sh again to add them")
     image = _pixels((4, 6, 3), np.uint8, 11)
-    wide = _pixels((200, 300, 3), np.uint8, 13)  # x2: 600 x 400, of which the preview shows 360 x 240
+    from PIL import Image
+
+    # the bundled example, a piece of a dialog: x2, 440 x 320, of which the preview shows 360 x 240
+    wide = np.asarray(Image.open(REPO / "examples" / "dialog.png").convert("RGB"))
     noisy = _pixels((240, 400, 4), np.uint8, 20)  # a varying alpha: the estimate counts its second pass
     cases = []
     # first: the Result line before any job measured the worker's speed (the speed memory is emptied first);
@@ -874,8 +878,6 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     # a photograph opened from a JPEG file (on GIMP's command line, as from a file manager): with the Model field
     # as it comes (auto), the note under it says the model made for those was chosen (when one is bundled);
     # "default" typed in instead, the note names that model as a link, which the keyboard follows; cancelled
-    from PIL import Image
-
     from liif_core.weights import jpeg_models, list_models, model_summaries
     from plugin.common.model_choice import AUTO_JPEG, LAYER_AUTO_JPEG, shown_name
 
@@ -1251,15 +1253,20 @@ def _find(screen: np.ndarray, patch: np.ndarray) -> tuple[int, int] | None:
     259200 rounded the other way, also from ``liif_core.upscale(..., region=...)`` in float32)."""
     ph, pw = patch.shape[:2]
     screen, patch = screen.astype(np.int16), patch.astype(np.int16)
-    for y, x in np.argwhere((np.abs(screen - patch[0, 0]) <= 1).all(axis=-1)):
-        if y + ph <= screen.shape[0] and x + pw <= screen.shape[1] and np.abs(
+    # anchored on the one of a few of its pixels that the screen has least often (a flat background's
+    # first pixel would match thousands of places, each then compared whole)
+    spots = [(ph * i // 7, pw * j // 7) for i in range(7) for j in range(7)]
+    matches = {spot: np.argwhere((np.abs(screen - patch[spot]) <= 1).all(axis=-1)) for spot in spots}
+    (ay, ax), found = min(matches.items(), key=lambda item: len(item[1]))
+    for y, x in found - (ay, ax):
+        if 0 <= y <= screen.shape[0] - ph and 0 <= x <= screen.shape[1] - pw and np.abs(
                 screen[y:y + ph, x:x + pw] - patch).max() <= 1:
             return int(x), int(y)
     return None
 
 
 def _wide_result(gui_run) -> np.ndarray:
-    """The 600 x 400 upscale of the preview cases' layer (computed once)."""
+    """The 440 x 320 upscale of the preview cases' layer (computed once)."""
     if "wide_result" not in gui_run[1]:
         gui_run[1]["wide_result"] = liif_core.upscale(gui_run[1]["wide"], scale=2, model="default", device="cpu")
     return gui_run[1]["wide_result"]
@@ -1267,7 +1274,7 @@ def _wide_result(gui_run) -> np.ndarray:
 
 @requires_gimp
 def test_dialog_preview_shows_the_result_at_100_percent(gui_run, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Switched on, the preview shows the middle 360 x 240 of the 600 x 400 result at 100%: the very
+    """Switched on, the preview shows the middle 360 x 240 of the 440 x 320 result at 100%: the very
     pixels of the upscale, found on the screen; the job then runs as usual."""
     monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)
     res = gui_run[0]["dialog_preview"]
@@ -1277,33 +1284,38 @@ def test_dialog_preview_shows_the_result_at_100_percent(gui_run, monkeypatch: py
     assert np.array_equal(read_result(res, np.uint8), expected)
     assert res["screenshot"], "no screenshot"
     screen = _read_xwd(res["screenshot"])
-    assert _find(screen, expected[80:320, 120:480]) is not None, "the preview is not on the screen"
-    assert _find(screen, expected[80:320, 120:480][:, ::-1]) is None  # a mirrored one would not be found
+    assert _find(screen, expected[40:280, 40:400]) is not None, "the preview is not on the screen"
+    assert _find(screen, expected[40:280, 40:400][:, ::-1]) is None  # a mirrored one would not be found
+    shot = os.environ.get(SCREENSHOT_ENV)
+    if shot:  # the dialog's window alone
+        from PIL import Image
+
+        Image.fromarray(_read_xwd(res["dialog_screenshot"])).save(shot, optimize=True)
 
 
 @requires_gimp
 def test_dialog_preview_follows_a_drag(gimp: Gimp, gui_run, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Dragging the picture 100 px left and 50 px down moves the window 100 px right and 50 px up
+    """Dragging the picture 30 px left and 20 px down moves the window 30 px right and 20 px up
     over the result (a picture pushed under a frame), as in Krita's dialog."""
     monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)
     first = gui_run[0]["dialog_preview"]
     expected = _wide_result(gui_run)
-    found = first["screenshot"] and _find(_read_xwd(first["screenshot"]), expected[80:320, 120:480])
+    found = first["screenshot"] and _find(_read_xwd(first["screenshot"]), expected[40:280, 40:400])
     if not found:
         pytest.fail("the first preview was not on the screen (see the test before)")
     x, y = found[0] + 180, found[1] + 120  # the picture's middle
     spec = _layer(gimp.work, "dialog-drag", gui_run[1]["wide"])
     spec["name"] = "photo"
-    case = {"name": "dialog_drag", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 300,
-                                              "height": 200},
+    case = {"name": "dialog_drag", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 220,
+                                              "height": 160},
             "layers": [spec], "source": 0, "select": None, "args": {},  # the preview is on: GIMP remembers it
-            "interactive": {"respond": "ok", "before_drag": 20, "drag": [x, y, x - 100, y + 50], "wait": 30}}
+            "interactive": {"respond": "ok", "before_drag": 20, "drag": [x, y, x - 30, y + 20], "wait": 30}}
     code, log, results = gimp.run("gui-drag", [case], gui=True)
     assert code == 0 and results.get("cases"), gimp_failed("gimp-3.0", code, log)
     res = cases_by_name(results, log)["dialog_drag"]
     assert res["responder"] == 0 and res["status"] == "success", res
     screen = _read_xwd(res["screenshot"])
-    assert _find(screen, expected[30:270, 220:580]) is not None, "the dragged preview is not on the screen"
+    assert _find(screen, expected[20:260, 70:430]) is not None, "the dragged preview is not on the screen"
 
 
 # --------------------------------------------------------------------------------------------- files

@@ -205,7 +205,8 @@ def find_window(name, tries):
 def answer_dialog(interactive, stem):
     """In the GUI (Xvfb): wait for the plug-in's dialog, press the case's keys, type its text and
     make its mouse drag (if any), wait, read the dialog's labels (``labels``: tests/hosts/dialog_labels.py);
-    for each step of ``then``, press its keys, type its text and read the labels again; take a screenshot,
+    for each step of ``then``, press its keys, type its text and read the labels again; take a screenshot
+    (of the screen, and of the dialog's window alone),
     press a key (Return: OK; Escape: Cancel; or the case's ``answer``, such as Alt+O for OK when the focus
     is on a field that takes Return itself)."""
     key = interactive.get("answer") or {"ok": "Return", "cancel": "Escape"}[interactive["respond"]]
@@ -253,6 +254,7 @@ def answer_dialog(interactive, stem):
         {labels}
         {then}
         xwd -root -silent -out '{stem}.xwd'
+        xwd -id "$W" -silent -out '{stem}.dialog.xwd' || true
         xdotool windowfocus --sync "$W" || true
         xdotool key --clearmodifiers {key}
         {release}
@@ -329,6 +331,8 @@ def run_case(case, proc, out_dir):
             res["responder"] = "still waiting for the dialog 30 s after the run ended"
         xwd = os.path.join(out_dir, case["name"] + ".xwd")  # read on the host: GIMP's loader squeezes Xvfb's
         res["screenshot"] = xwd if os.path.exists(xwd) else None
+        xwd = os.path.join(out_dir, case["name"] + ".dialog.xwd")  # the dialog's window alone
+        res["dialog_screenshot"] = xwd if os.path.exists(xwd) else None
 
         def read(suffix):
             path = os.path.join(out_dir, case["name"] + suffix)
