@@ -963,6 +963,17 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         spec = _layer(gimp.work, name, image) | {"name": "photo"}
         cases.append({"name": name, "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 6, "height": 4},
                       "layers": [spec], "source": 0, "select": None, "args": {}, **extra})
+    # a width typed (Alt+W), then a scale (Alt+A): the scale counts, Width goes back to 0; each value counts
+    # once the focus leaves its field (Tab); cancelled, so GIMP remembers none of it
+    size_steps = [{"keys": ["Tab"], "labels": {"until": "→ 24 x 16 px", "timeout": 20}},
+                  {"keys": ["alt+a", "ctrl+a"], "type": "3", "labels": {"until": "Result: ", "timeout": 20}},
+                  {"keys": ["Tab"], "labels": {"until": re.escape("→ 18 x 12 px (×3)"), "timeout": 20}}]
+    cases.append({"name": "dialog_scale_after_width", "image": {"base": "rgb", "precision": "U8_NON_LINEAR",
+                                                                 "width": 6, "height": 4},
+                  "layers": [_layer(gimp.work, "dialog-sizes", image) | {"name": "photo"}], "source": 0,
+                  "select": None, "args": {},
+                  "interactive": {"respond": "cancel", "keys": ["alt+w", "ctrl+a"], "type": "24",
+                                  "labels": {"until": "Result: ", "timeout": 20}, "then": size_steps}})
     code, log, results = gimp.run("gui", cases, gui=True, files=(photo, mockup, saved, collage))
     assert code == 0 and results.get("cases"), gimp_failed("gimp-3.0", code, log)
     return cases_by_name(results, log), {"image": image, "wide": wide, "noisy": noisy, "log": log,
@@ -1082,6 +1093,22 @@ def test_dialog_result_line_tells_the_time_the_worker_expects(gui_run) -> None:
     work = sum(liif_core.work(source, size=(plan.width, plan.height), model=model)
                for plan, source in in_place_layers(gui_run).values())
     assert seconds == format_seconds(work * per_output / speed), (seconds, work, speed)
+
+
+@requires_gimp
+def test_dialog_a_scale_typed_after_a_width_counts(gui_run) -> None:
+    """GIMP brings back the last run's Width and Height, which win over Scale: a scale typed into its
+    field afterwards puts them back to 0, so the Result line follows the scale."""
+    res = gui_run[0]["dialog_scale_after_width"]
+    assert res["responder"] == 0, "the dialog did not appear"
+    width_typed, _, scale_typed = res["then"]
+
+    def size(labels: list[str] | None) -> str | None:  # the Result line without the time (once it is known)
+        return next((text.split(";")[0] for text in labels or [] if text.startswith("Result: ")), None)
+
+    assert size(width_typed) == "Result: 6 x 4 → 24 x 16 px (×4)", width_typed
+    assert size(scale_typed) == "Result: 6 x 4 → 18 x 12 px (×3)", scale_typed
+    assert res["status"] == "cancel" and res["before"] == res["after"]
 
 
 @requires_gimp

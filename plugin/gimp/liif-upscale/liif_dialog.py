@@ -14,7 +14,7 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 import liif_plan  # noqa: E402
-from gi.repository import Gimp, GLib  # noqa: E402
+from gi.repository import Gimp, GLib, GObject  # noqa: E402
 from liif_common.client import WorkerCancelled, WorkerClient  # noqa: E402
 from liif_common.model_choice import model_note, other_models  # noqa: E402
 from liif_common.preview import dragged_centre, preview_window  # noqa: E402
@@ -290,7 +290,24 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
 
     threading.Thread(target=fetch_info, name="liif-upscale-info", daemon=True).start()
 
-    def changed(*_args: Any) -> None:
+    # Scale counts while Width and Height are 0, and GIMP brings back the last run's values: a scale typed
+    # after a run with a width would not count. So a scale set in its own field (it has the keyboard focus:
+    # its buttons give it that) puts Width and Height back to 0; Reset and Load Saved Settings, which set
+    # every field from a button, keep theirs. A typed value counts once the focus leaves the field, which
+    # the window does before its "set-focus" handlers connected after, so the field still counts as focused.
+    scale_field = dialog.get_widget("scale", GObject.TYPE_NONE)
+    in_scale = [False]
+
+    def focus_moved(_window: Any, widget: Any) -> None:
+        in_scale[0] = widget is not None and (widget is scale_field or widget.is_ancestor(scale_field))
+
+    dialog.connect_after("set-focus", focus_moved)
+
+    def changed(_config: Any, spec: Any) -> None:
+        if spec.name == "scale" and in_scale[0] and (config.get_property("width") or config.get_property("height")):
+            config.set_property("width", 0)  # each notifies: the Result line and the rest follow from there
+            config.set_property("height", 0)
+            return
         estimate.changed()
         show_size()
         show_note()
