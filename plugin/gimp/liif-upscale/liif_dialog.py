@@ -293,8 +293,8 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
     # Scale counts while Width and Height are 0, and GIMP brings back the last run's values: a scale typed
     # after a run with a width would not count. So a scale set in its own field (it has the keyboard focus:
     # its buttons give it that) puts Width and Height back to 0; Reset and Load Saved Settings, which set
-    # every field from a button, keep theirs. A typed value counts once the focus leaves the field, which
-    # the window does before its "set-focus" handlers connected after, so the field still counts as focused.
+    # every field from a button, keep theirs. A typed value is taken as the focus leaves the field, in the
+    # window's own "set-focus" handler: the one connected after it here still has the field as focused then.
     scale_field = dialog.get_widget("scale", GObject.TYPE_NONE)
     in_scale = [False]
 
