@@ -254,19 +254,44 @@ def write_exr(path: Path, image: np.ndarray, attributes: dict[str, Any] | None) 
     OpenEXR.File(header, channels).write(str(path))
 
 
+RADIANCE_SIZE = re.compile(rb"([-+])([XY]) (\d+) ([-+])([XY]) (\d+)")  # the resolution line
+
+
 def read_radiance(path: Path) -> np.ndarray:
-    """A Radiance RGBE file as float32 RGB (H, W, 3), its ``EXPOSURE`` undone (values as measured)."""
+    """A Radiance RGBE file as float32 RGB (H, W, 3), its ``EXPOSURE`` undone (values as measured),
+    upright whichever of the format's eight orientations it is stored in."""
     import imagecodecs
 
     data = path.read_bytes()
+    end = data.find(b"\n\n") + 2  # the header's end; the resolution line follows
+    size_end = data.find(b"\n", end)
+    size = RADIANCE_SIZE.fullmatch(data[end:size_end].strip()) if end > 1 and size_end > 0 else None
+    if size is not None and {size[2], size[5]} == {b"X", b"Y"}:
+        # the decoder knows "-Y rows +X columns" alone: scanlines top to bottom, each left to right
+        data = data[:end] + b"-Y %s +X %s" % (size[3], size[6]) + data[size_end:]
     try:
-        image = imagecodecs.rgbe_decode(data)
+        image = np.asarray(imagecodecs.rgbe_decode(data), dtype=np.float32)
     except Exception as e:  # imagecodecs' codec errors
         raise InputError(f"{path}: cannot read this Radiance HDR file ({e})") from None
-    head = data[:data.find(b"\n\n") + 1].decode("latin-1")
+    if size is not None and {size[2], size[5]} == {b"X", b"Y"}:
+        image = _radiance_upright(image, size[1] + size[2], size[4] + size[5])
+    head = data[:end].decode("latin-1")
     exposure = float(np.prod([float(v) for v in re.findall(r"^EXPOSURE=\s*([0-9.eE+-]+)", head, re.M)] or [1.0]))
-    image = np.asarray(image, dtype=np.float32)
     return image / np.float32(exposure) if exposure not in (0.0, 1.0) else image
+
+
+def _radiance_upright(image: np.ndarray, outer: bytes, inner: bytes) -> np.ndarray:
+    """Scanlines as stored (``outer``: the axis from scanline to scanline, ``inner``: along one, such
+    as ``b"-Y"`` and ``b"+X"``) turned into rows from the top and columns from the left. Radiance's
+    Y axis points up, so ``-Y`` runs from the top."""
+    if outer[1:] == b"X":  # each scanline is a column
+        image = image.transpose(1, 0, 2)
+    signs = dict((axis[1:], axis[:1]) for axis in (outer, inner))
+    if signs[b"Y"] == b"+":
+        image = image[::-1]
+    if signs[b"X"] == b"-":
+        image = image[:, ::-1]
+    return np.ascontiguousarray(image)
 
 
 def write_radiance(path: Path, image: np.ndarray) -> None:

@@ -276,6 +276,30 @@ def test_radiance_hdr_reads_its_shared_exponents_and_exposure(tmp_path: Path) ->
         write_image(tmp_path / "alpha.hdr", np.ones((2, 2, 4), np.float32))
 
 
+@pytest.mark.parametrize("outer, inner", [("-Y", "+X"), ("+Y", "+X"), ("-Y", "-X"), ("+Y", "-X"),
+                                          ("+X", "-Y"), ("+X", "+Y"), ("-X", "-Y"), ("-X", "+Y")])
+def test_radiance_hdr_comes_upright_from_any_of_its_orientations(tmp_path: Path, outer: str, inner: str) -> None:
+    """The format stores scanlines in one of eight orientations, named by its resolution line (``-Y 2 +X 3``:
+    rows from the top, each from the left; Radiance's Y points up; ``+X 3 -Y 2``: columns as scanlines):
+    each reads back as the same upright picture. The decoder alone knows only the first."""
+    upright = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4) * 5 + 1
+    upright[..., 3] = 129  # the shared exponent
+    stored = upright
+    if "+Y" in (outer, inner):
+        stored = stored[::-1]
+    if "-X" in (outer, inner):
+        stored = stored[:, ::-1]
+    if outer[1] == "X":
+        stored = stored.transpose(1, 0, 2)
+    counts = {"Y": 2, "X": 3}
+    head = f"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n{outer} {counts[outer[1]]} {inner} {counts[inner[1]]}\n".encode()
+    (tmp_path / "turned.hdr").write_bytes(head + np.ascontiguousarray(stored).tobytes())
+    (tmp_path / "upright.hdr").write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 2 +X 3\n" + upright.tobytes())
+    got, want = read_image(tmp_path / "turned.hdr"), read_image(tmp_path / "upright.hdr")
+    assert got.shape == want.shape == (2, 3, 3) and np.array_equal(got, want)
+    assert len(np.unique(want.reshape(-1, 3), axis=0)) == 6  # every pixel differs: a turn would show
+
+
 @pytest.mark.parametrize("name, head", [("scan.tif", b"II*\0"), ("render.exr", b"v/1\x01"),
                                         ("sky.hdr", b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 5 +X 5\n")])
 def test_damaged_deep_files_say_so_once(tmp_path: Path, name: str, head: bytes,
