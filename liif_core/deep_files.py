@@ -32,9 +32,10 @@ ICC_TAG, X_RESOLUTION, Y_RESOLUTION, RESOLUTION_UNIT = 34675, 282, 283, 296  # T
 PNM_MAGIC = (b"P5", b"P6")  # binary PGM and PPM
 EXR_MAGIC = b"v/1\x01"
 RADIANCE_MAGIC = (b"#?RADIANCE", b"#?RGBE")
-# Header attributes that describe the file's layout, not the picture: written anew for the result
-EXR_LAYOUT = frozenset({"channels", "dataWindow", "displayWindow", "type", "tiles", "chunkCount",
-                        "lineOrder", "name", "version", "preview", "view", "multiView"})
+# Header attributes that describe the file's layout, not the picture: written anew for the result (the
+# windows too, scaled: :func:`write_exr`)
+EXR_LAYOUT = frozenset({"channels", "type", "tiles", "chunkCount", "lineOrder", "name", "version", "preview",
+                        "view", "multiView"})
 LOSSLESS = ("NO_COMPRESSION", "RLE_COMPRESSION", "ZIPS_COMPRESSION", "ZIP_COMPRESSION", "PIZ_COMPRESSION")
 # tifffile logs what it finds wrong in a file before raising; the error says it, once, as ours
 logging.getLogger("tifffile").addHandler(logging.NullHandler())
@@ -185,8 +186,9 @@ def read_exr(path: Path) -> tuple[np.ndarray, dict[str, Any], bool]:
     The colour comes straight, divided by the alpha that the file stores it multiplied by. Of a
     file of several parts or several layers, the first is read, with a warning.
 
-    Only the data window is read (the pixels the file holds); a display window of another size is
-    named in a warning.
+    The pixels are the data window's (what the file holds); the attributes keep it and the display
+    window (the frame it sits in: a crop or border render holds part of it, an overscan more), which
+    :func:`write_exr` scales with the picture.
     """
     import OpenEXR
 
@@ -211,11 +213,6 @@ def read_exr(path: Path) -> tuple[np.ndarray, dict[str, Any], bool]:
                          "colour can be upscaled")
     if len({p.shape for p in planes}) > 1:
         raise InputError(f"{path}: its channels are subsampled (luminance/chroma); save it as RGB to upscale it")
-    data, display = header.get("dataWindow"), header.get("displayWindow")
-    if data is not None and display is not None and any(
-            not np.array_equal(a, b) for a, b in zip(data, display)):
-        warnings.warn(f"{path}: its data window differs from its display window; the data window is upscaled as "
-                      "a picture of its own", stacklevel=4)
     kept = {key: value for key, value in header.items() if key not in EXR_LAYOUT}
     half = all(p.dtype == np.float16 for p in planes)
     image = np.stack(planes, axis=-1).astype(np.float32)
@@ -239,7 +236,8 @@ def _colour_layers(names: set[str]) -> list[tuple[str, tuple[str, ...]]]:
 def write_exr(path: Path, image: np.ndarray, attributes: dict[str, Any] | None) -> None:
     """``image`` (H, W, C float32 or float16: grey, grey+alpha, RGB, RGBA; straight colour, stored
     premultiplied as OpenEXR wants it) as an OpenEXR file of full or half floats, with
-    ``attributes`` (from :func:`read_exr`; the compression only when lossless)."""
+    ``attributes`` (from :func:`read_exr`; the compression only when lossless; the data and display
+    windows scaled as the data window's pixels were to ``image``: a crop of a frame stays in its place)."""
     import OpenEXR
 
     names = {1: "Y", 2: "YA", 3: "RGB", 4: "RGBA"}[image.shape[2]]
@@ -251,7 +249,26 @@ def write_exr(path: Path, image: np.ndarray, attributes: dict[str, Any] | None) 
     if getattr(header.get("compression"), "name", None) not in LOSSLESS:  # none given, or lossy (DWA, B44)
         header["compression"] = OpenEXR.ZIP_COMPRESSION
     header["type"] = OpenEXR.scanlineimage
+    header.update(_scaled_windows(header.get("dataWindow"), header.get("displayWindow"), *image.shape[1::-1]))
     OpenEXR.File(header, channels).write(str(path))
+
+
+def _scaled_windows(data: Any, display: Any, width: int, height: int) -> dict[str, Any]:
+    """OpenEXR's ``dataWindow`` and ``displayWindow`` for a picture of ``width`` x ``height`` made from
+    the pixels of the data window ``data`` (inclusive corners), the frame ``display`` scaled by as
+    much; without them, both are the picture itself."""
+    def corners(x0: int, y0: int, x1: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.array([x0, y0], np.int32), np.array([x1, y1], np.int32)
+
+    if data is None:
+        data = ((0, 0), (width - 1, height - 1))
+    (x0, y0), (x1, y1) = (int(v) for v in data[0]), (int(v) for v in data[1])
+    sx, sy = width / (x1 - x0 + 1), height / (y1 - y0 + 1)
+    left, top = round(x0 * sx), round(y0 * sy)
+    (dx0, dy0), (dx1, dy1) = ((int(v) for v in corner) for corner in (display if display is not None else data))
+    return {"dataWindow": corners(left, top, left + width - 1, top + height - 1),
+            "displayWindow": corners(round(dx0 * sx), round(dy0 * sy), round((dx1 + 1) * sx) - 1,
+                                     round((dy1 + 1) * sy) - 1)}
 
 
 RADIANCE_SIZE = re.compile(rb"([-+])([XY]) (\d+) ([-+])([XY]) (\d+)")  # the resolution line

@@ -307,6 +307,34 @@ def test_hdr_files_in_a_folder_keep_their_range_precision_and_header(tiny_model_
     assert OpenEXR.File(str(tmp_path / "piped.exr")).header()["owner"] == "studio"
 
 
+def test_a_crop_of_an_openexr_frame_stays_in_its_place(tiny_model_path, tmp_path):
+    """A border render holds pixels for part of its frame: an OpenEXR data window (its pixels, at 10, 20)
+    inside a display window (the 100 x 50 frame). Upscaled x2, the result is the data window's pixels
+    upscaled, at 20, 40 in a 200 x 100 frame, where a compositor places it; a file whose windows are the
+    picture itself keeps them so."""
+    import OpenEXR
+
+    from liif_core import upscale
+
+    rng = np.random.default_rng(13)
+    pixels = rng.random((3, 4, 3), dtype=np.float32) * 2
+    corners = [np.array(c, np.int32) for c in ((10, 20), (13, 22), (0, 0), (99, 49))]
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage,
+              "dataWindow": (corners[0], corners[1]), "displayWindow": (corners[2], corners[3])}
+    channels = {name: np.ascontiguousarray(pixels[..., i]) for i, name in enumerate("RGB")}
+    OpenEXR.File(header, channels).write(str(tmp_path / "border.exr"))
+    write_image(tmp_path / "full.exr", pixels)
+    assert run(tiny_model_path, str(tmp_path / "border.exr"), str(tmp_path / "full.exr"), "--out-dir",
+               str(tmp_path / "out"), "--scale", "2") == 0
+    result = OpenEXR.File(str(tmp_path / "out" / "border.exr"), separate_channels=True)
+    windows = {key: [c.tolist() for c in result.header()[key]] for key in ("dataWindow", "displayWindow")}
+    assert windows == {"dataWindow": [[20, 40], [27, 45]], "displayWindow": [[0, 0], [199, 99]]}
+    want = upscale(pixels, scale=2, model=str(tiny_model_path))
+    np.testing.assert_allclose(read_image(tmp_path / "out" / "border.exr"), want, rtol=1e-6, atol=1e-6)
+    full = OpenEXR.File(str(tmp_path / "out" / "full.exr")).header()
+    assert [c.tolist() for c in full["dataWindow"]] == [c.tolist() for c in full["displayWindow"]] == [[0, 0], [7, 5]]
+
+
 def test_float64_is_written_like_float32(tmp_path):
     arr = np.random.default_rng(3).random((4, 5, 3))
     write_image(tmp_path / "d.png", arr)
