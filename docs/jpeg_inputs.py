@@ -1,7 +1,7 @@
-"""How models enlarge JPEG photographs: docs/eval/jpeg_inputs.md.
+"""How models enlarge JPEG photographs: docs/eval/jpeg_inputs.md (and HEIC ones: docs/eval/heic_inputs.md).
 
     .venv/bin/python docs/jpeg_inputs.py [MODEL ...] [--qualities 100,98,95,90,75,50] [--scales 2,4] [--ui]
-        [--sets photos,Set5,Set14,ui,icons,docs] [--out FILE]
+        [--sets photos,Set5,Set14,ui,icons,docs] [--codec jpeg|heic] [--out FILE]
 
 A MODEL is ``default``, a bundled name or a ``.safetensors`` path, or ``NAME=MODEL`` to label it
 ``NAME`` (default: the shipped model).
@@ -20,11 +20,16 @@ names the groups to measure (``photos`` are the held-out photographs); docs/eval
 is ``--sets ui,icons --out docs/eval/jpeg_inputs_ui.md`` (written before quality 100 was among the
 defaults: ``--qualities 98,95,90,75,50`` gives it again, as it gives jpeg_inputs_docs.md with ``--sets docs``).
 Quality 100 quantizes every frequency by 1 but keeps Pillow's 4:2:0 chroma, as most programs save it.
+
+``--codec heic`` saves the small image as HEIC instead (HEVC through libheif and x265, as ``pillow-heif``
+writes it; 4:2:0 chroma, as phones save photographs): docs/eval/heic_inputs.md is
+``--codec heic --qualities 90,75,50 liif-edsr liif-edsr-jpeg --out docs/eval/heic_inputs.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import tempfile
 from pathlib import Path
@@ -59,6 +64,21 @@ def jpeg(lr: np.ndarray, quality: int | None) -> np.ndarray:
     return back.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
+def heic(lr: np.ndarray, quality: int | None) -> np.ndarray:
+    """``lr`` (uint8 RGB) saved as HEIC at ``quality`` (4:2:0) and read back; ``None``: as it is."""
+    if quality is None:
+        return lr
+    import pillow_heif
+
+    encoded = io.BytesIO()
+    pillow_heif.from_bytes("RGB", lr.shape[1::-1], lr.tobytes()).save(encoded, quality=quality, chroma=420)
+    return np.asarray(pillow_heif.open_heif(io.BytesIO(encoded.getvalue()), convert_hdr_to_8bit=True)).copy()
+
+
+CODECS = {"jpeg": ("JPEG", "JPEG (Pillow, 4:2:0)", jpeg),
+          "heic": ("HEIC", "HEIC (pillow-heif: libheif and x265, 4:2:0)", heic)}
+
+
 def crop(ups: list[np.ndarray], hr: np.ndarray, scale: int) -> list[np.ndarray]:
     """The same window of each result (floats in [0, 1]) and of ``hr``, as uint8: the window where
     the first result (bicubic, which no model's output sways) shows the most structure."""
@@ -76,6 +96,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--ui", action="store_true", help="also the UI sets ui, icons and docs (rendered)")
     parser.add_argument("--sets", default=None, help="the groups to measure, of photos, Set5, Set14, "
                         + ", ".join(UI_SETS) + " (default: photos,Set5,Set14, with --ui also the UI sets)")
+    parser.add_argument("--codec", choices=sorted(CODECS), default="jpeg", help="what the small image is saved as")
     parser.add_argument("--out", type=Path, default=OUT, help=f"Markdown file to write (default {OUT}); its "
                         "crops (the first image of each group at the largest scale and quality 75) beside it as PNG")
     args = parser.parse_args(argv)
@@ -96,14 +117,15 @@ def main(argv: list[str]) -> int:
     rendered = ev.render_sets(ui_sets, Path(rendered_in.name))
     groups.update({UI_SETS[name]: ev.list_images(name, data, rendered) for name in ui_sets})
     names = ["bicubic", "Lanczos"] + [n for n, _ in models]
+    codec, saved_as, compress = CODECS[args.codec]
     panels: list[tuple[str, list[np.ndarray]]] = []
-    text = ["# Enlarging images saved as JPEG" if ui_sets else "# Enlarging JPEG photographs", "",
-            "Mean Y-PSNR (dB) against the clean HR; the small image was saved as JPEG (Pillow, 4:2:0) at the "
+    text = [f"# Enlarging images saved as {codec}" if ui_sets else f"# Enlarging {codec} photographs", "",
+            f"Mean Y-PSNR (dB) against the clean HR; the small image was saved as {saved_as} at the "
             "quality given, or left clean, before it was enlarged. Written by `docs/jpeg_inputs.py` (its "
             "docstring says why and how).", "", ev.models_legend(models), ""]
     for group, paths in groups.items():
         text += [f"## {group}: {len(paths)} images", "",
-                 "| Scale | JPEG quality | " + " | ".join(names) + " | "
+                 f"| Scale | {codec} quality | " + " | ".join(names) + " | "
                  + " | ".join(f"{n} - bicubic" for n, _ in models) + " |",
                  "| ---: | ---: |" + " ---: |" * (len(names) + len(models))]
         for s in scales:
@@ -111,13 +133,13 @@ def main(argv: list[str]) -> int:
                 scores = np.zeros((len(paths), len(names)))
                 for i, path in enumerate(paths):
                     hr = ev.modcrop(ev.load_rgb(path), s)
-                    lr = jpeg(ev.make_lr(hr, s), q)
+                    lr = compress(ev.make_lr(hr, s), q)
                     ups = [ev.upscale_bicubic(lr, hr.shape[:2]), ev.upscale_lanczos(lr, hr.shape[:2])]
                     ups += [ev.upscale_ours(lr, hr.shape[:2], m) for _, m in models]
                     scores[i] = [ev.psnr_y(up, hr.astype(np.float64) / 255.0, s) for up in ups]
                     if i == 0 and s == max(scales) and q == CROP_QUALITY:
                         shown = [ups[0]] + ups[2:]  # Lanczos left out: it looks like bicubic
-                        panels.append((f"{path.stem} x{s}, JPEG quality {q}", crop(shown, hr, s)))
+                        panels.append((f"{path.stem} x{s}, {codec} quality {q}", crop(shown, hr, s)))
                 mean = scores.mean(axis=0)
                 gains = [f"{mean[2 + j] - mean[0]:+.2f}" for j in range(len(models))]
                 text.append(f"| x{s} | {q or 'clean'} | " + " | ".join(f"{v:.2f}" for v in mean) + " | "

@@ -166,11 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "the form the model learned on. Leave it off for a render made in linear light: its values "
                         "upscale best as they are")
     p.add_argument("--format", help="output format when writing to --out-dir or to standard output: png, jpg, webp, "
-                                    "avif, tif, exr or hdr")
+                                    "avif, heic, tif, exr or hdr")
     p.add_argument("-r", "--recursive", action="store_true",
                    help="take the images of a folder's subfolders too; --out-dir repeats the subfolders")
     p.add_argument("--quality", type=int, metavar="1-100",
-                   help="JPEG and AVIF quality (default 95 and 90), or lossy WebP at this quality (default: "
+                   help="JPEG, AVIF and HEIC quality (default 95, 90, 90), or lossy WebP at this quality (default: "
                         "lossless WebP); PNG, TIFF and OpenEXR are always lossless")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--list-models", action="store_true",

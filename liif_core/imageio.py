@@ -30,11 +30,19 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 from liif_core import deep_files
 from liif_core.errors import InputError
 
-WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".avif": "AVIF", ".tif": "TIFF",
-                 ".tiff": "TIFF", ".exr": "EXR", ".hdr": "HDR"}
+WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".avif": "AVIF", ".heic": "HEIF",
+                 ".heif": "HEIF", ".tif": "TIFF", ".tiff": "TIFF", ".exr": "EXR", ".hdr": "HDR"}
 FLOAT_FORMATS = ("EXR", "HDR")  # hold floats only: integer pixels are written as values 0..1
 HALF_MAX = 65504.0  # the largest half float
 READ_SUFFIXES = tuple(WRITE_FORMATS) + (".bmp", ".gif", ".tga", ".ppm", ".pgm")
+LOSSY_8_BIT = ("JPEG", "WEBP", "AVIF", "HEIF")  # 8 bits per sample as written here
+
+try:  # HEIC/HEIF, the photographs of phones (iPhones save them by default): read and written through Pillow
+    import pillow_heif
+except ImportError:  # an environment made before it was a dependency; install.py adds it
+    pillow_heif = None
+else:
+    pillow_heif.register_heif_opener()
 
 
 ORIENTATION = 0x0112  # EXIF tag
@@ -223,6 +231,8 @@ def stored_dtype(path: str | Path, channels: int, dtype: np.dtype) -> np.dtype:
     fmt = WRITE_FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
         raise InputError(f"{path}: unknown output format; use one of {', '.join(WRITE_FORMATS)}")
+    if fmt == "HEIF" and pillow_heif is None:
+        raise InputError(f"{path}: writing HEIC needs the package pillow-heif; run install.py again")
     if fmt in ("JPEG", "HDR") and channels in (2, 4):
         name = "JPEG" if fmt == "JPEG" else "Radiance HDR"
         raise InputError(f"{path}: {name} has no transparency; write "
@@ -232,7 +242,7 @@ def stored_dtype(path: str | Path, channels: int, dtype: np.dtype) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype == np.uint8:
         return dtype
-    if fmt in ("JPEG", "WEBP", "AVIF"):  # 8-bit here by nature: asked for, so given (write_image warns)
+    if fmt in LOSSY_8_BIT:  # 8-bit here by nature: asked for, so given (write_image warns)
         return np.dtype(np.uint8)
     return np.dtype(np.float32) if fmt == "TIFF" and dtype == np.float32 else np.dtype(np.uint16)
 
@@ -244,9 +254,9 @@ def write_image(path: str | Path, image: np.ndarray, metadata: Metadata | None =
 
     16-bit data stays 16-bit in PNG and TIFF; float32 becomes float TIFF or OpenEXR (values beyond
     0..1 kept; half floats where the input had them), Radiance HDR (no colour below 0), 16-bit PNG,
-    and 8 bits in JPEG, WebP and AVIF; integers in OpenEXR and Radiance HDR become floats 0..1.
-    ``quality`` (1-100) is JPEG's (default 95) and AVIF's (default 90) and makes WebP lossy
-    (default lossless); JPEG and AVIF keep full colour resolution (4:4:4), so coloured edges stay
+    and 8 bits in JPEG, WebP, AVIF and HEIC; integers in OpenEXR and Radiance HDR become floats 0..1.
+    ``quality`` (1-100) is JPEG's (default 95), AVIF's and HEIC's (default 90) and makes WebP lossy
+    (default lossless); JPEG, AVIF and HEIC keep full colour resolution (4:4:4), so coloured edges stay
     as crisp as the upscale drew them.
     """
     path = Path(path)
@@ -325,8 +335,9 @@ def _write(path: Path, arr: np.ndarray, fmt: str, extra: dict, quality: int | No
     options = {"JPEG": {"quality": quality or 95, "subsampling": 0},
                "WEBP": {"quality": quality} if quality else {"lossless": True, "exact": True},
                "AVIF": {"quality": quality or 90, "subsampling": "4:4:4"},
+               "HEIF": {"quality": quality or 90, "chroma": 444},
                "TIFF": {"compression": "tiff_deflate"}, "PNG": {}}[fmt]
-    if fmt in ("WEBP", "AVIF") and c <= 2:
+    if fmt in ("WEBP", "AVIF", "HEIF") and c <= 2:
         im = im.convert("RGBA" if c == 2 else "RGB")
         extra = {k: v for k, v in extra.items() if k != "icc_profile"}  # a grey one cannot describe RGB
     im.save(path, format=fmt, **options, **extra)
@@ -352,7 +363,7 @@ def _save_options(metadata: Metadata, fmt: str, size: tuple[int, int]) -> dict:
                     sub[tag] = value
             exif[EXIF_IFD] = sub
         extra["exif"] = exif.tobytes()
-    if metadata.dpi and fmt not in ("WEBP", "AVIF"):
+    if metadata.dpi and fmt not in ("WEBP", "AVIF", "HEIF"):
         extra["dpi"] = metadata.dpi
     return extra
 

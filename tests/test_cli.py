@@ -96,7 +96,7 @@ def test_precision_option(tiny_model_path, images, tmp_path):
 
 
 def test_formats(tiny_model_path, images, tmp_path):
-    for fmt, mode in (("webp", "RGBA"), ("avif", "RGBA"), ("tif", "RGBA"), ("png", "RGBA")):
+    for fmt, mode in (("webp", "RGBA"), ("avif", "RGBA"), ("heic", "RGBA"), ("tif", "RGBA"), ("png", "RGBA")):
         out = tmp_path / fmt
         assert run(tiny_model_path, str(images / "rgba.png"), "--out-dir", str(out), "--scale", "2",
                    "--format", fmt) == 0

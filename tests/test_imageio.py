@@ -59,7 +59,7 @@ def test_the_cli_keeps_profile_exif_and_resolution(tiny_model_path: Path, tmp_pa
     EXIF pixel size of the result and the same dpi; no orientation tag is left to turn it again."""
     src = tmp_path / "phone.jpg"
     Image.fromarray(pixels()).save(src, exif=camera_exif(6, (30, 20)), icc_profile=SRGB, dpi=(300, 300))
-    for name in ("out.png", "out.jpg", "out.webp", "out.avif", "out.tif"):
+    for name in ("out.png", "out.jpg", "out.webp", "out.avif", "out.heic", "out.tif"):
         out = tmp_path / name
         assert main([str(src), "-o", str(out), "--scale", "2", "--model", str(tiny_model_path), "-q"]) == 0
         with Image.open(out) as im:
@@ -67,12 +67,31 @@ def test_the_cli_keeps_profile_exif_and_resolution(tiny_model_path: Path, tmp_pa
             assert im.info.get("icc_profile") == SRGB, name
             exif = im.getexif()
             assert exif.get(0x010F) == "Camera" and ORIENTATION not in exif and exif.get(0x0100) != 30, name
-            if name not in ("out.webp", "out.avif"):
+            if name not in ("out.webp", "out.avif", "out.heic"):
                 assert im.info["dpi"] == pytest.approx((300, 300), abs=0.02), name
             if name != "out.tif":  # libtiff writes no sub-directories
                 sub = exif.get_ifd(EXIF_IFD)
                 assert (sub[TAKEN], sub[PIXEL_X], sub[PIXEL_Y]) == ("2024:05:06 07:08:09", 40, 60), name
                 assert exif.get_ifd(GPS_IFD) == {1: "N"}, name
+
+
+def test_a_phones_heic_photograph_reads_upright_and_stays_heic(tiny_model_path: Path, tmp_path: Path) -> None:
+    """HEIC, as phones save photographs: one taken sideways (HEIF stores the turn as a transform, which
+    pillow-heif makes of the EXIF orientation) reads upright with its profile and EXIF; upscaled, it is
+    written as HEIC again, upright, with both, at full colour resolution (4:4:4)."""
+    src = tmp_path / "IMG_0001.HEIC"
+    y, x = np.mgrid[0:20, 0:30]
+    smooth = np.dstack([x * 8, y * 12, 255 - x * 4]).astype(np.uint8)  # HEVC keeps a gradient, not noise
+    Image.fromarray(smooth).save(src, exif=camera_exif(6, (30, 20)).tobytes(), icc_profile=SRGB, quality=100)
+    image, metadata = read_image_and_metadata(src)
+    assert image.shape == (30, 20, 3) and metadata.icc_profile == SRGB and metadata.exif[0x010F] == "Camera"
+    error = {turn: np.abs(image.astype(int) - np.rot90(smooth, turn)).mean() for turn in (-1, 1)}
+    assert error[-1] < 6 < 40 < error[1], error  # orientation 6: shown turned a quarter clockwise
+    assert main([str(src), "--out-dir", str(tmp_path / "big"), "--scale", "2", "--model", str(tiny_model_path),
+                 "-q"]) == 0
+    with Image.open(tmp_path / "big" / "IMG_0001.HEIC") as im:
+        assert im.format == "HEIF" and im.size == (40, 60) and im.info.get("chroma") == 444
+        assert im.info.get("icc_profile") == SRGB and im.getexif().get(0x010F) == "Camera"
 
 
 def test_sixteen_bit_png_keeps_profile_and_exif(tmp_path: Path) -> None:
