@@ -23,7 +23,8 @@ Quality 100 quantizes every frequency by 1 but keeps Pillow's 4:2:0 chroma, as m
 
 ``--codec heic`` saves the small image as HEIC instead (HEVC through libheif and x265, as ``pillow-heif``
 writes it; 4:2:0 chroma, as phones save photographs): docs/eval/heic_inputs.md is
-``--codec heic --qualities 90,75,50 liif-edsr liif-edsr-jpeg --out docs/eval/heic_inputs.md``.
+``--codec heic --qualities 100,95,90,75,50 --sets photos,Set5 liif-edsr liif-edsr-jpeg --out docs/eval/heic_inputs.md``
+(pillow-heif's 95 and 100 give the same file: its encoder's finest).
 """
 
 from __future__ import annotations

@@ -34,13 +34,15 @@ from liif_core.upscale import output_size, upscale
 from liif_core.weights import Model, jpeg_models, list_models, load_model, model_summaries
 
 STDIO = Path("-")  # the input read from standard input, the output written to standard output
-JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")  # as plugin/common/model_note.py (the plug-ins cannot import this)
+# JPEG files, and HEIC ones, on which the JPEG model scored higher too: as plugin/common/model_choice.py (the plug-ins
+# cannot import this)
+JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".heic", ".heif")
 AUTO = "auto"  # --model: the model made for each input
 
 
 class Models:
     """The model each input is upscaled with: the one ``--model`` names, or with ``auto`` the one
-    made for the input's kind (the bundled model for JPEG files, if there is one, for those; the
+    made for the input's kind (the bundled model for JPEG and HEIC files, if there is one, for those; the
     default for the others). Each is loaded once, when first needed."""
 
     def __init__(self, name: str, device: str, precision: str | None):
@@ -146,8 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, help="output width (height keeps the aspect ratio unless given)")
     p.add_argument("--height", type=int, help="output height (width keeps the aspect ratio unless given)")
     p.add_argument("--model", default=AUTO, help=f"auto (the default): the model made for each input, "
-                   f"{(jpeg_models() or ['the JPEG model'])[0]} for JPEG files and the default for the others; "
-                   f"or a bundled model, or a .safetensors/.pth file (bundled: {', '.join(list_models()) or 'none'})")
+                   f"{(jpeg_models() or ['the JPEG model'])[0]} for JPEG and HEIC files and the default for the "
+                   f"others; or a bundled model, or a .safetensors/.pth file (bundled: "
+                   f"{', '.join(list_models()) or 'none'})")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda, cuda:N or mps")
     p.add_argument("--precision", choices=["auto", *PRECISIONS],
                    help="what the decoder computes in (default: LIIF_UPSCALE_PRECISION, else auto: bfloat16 "
@@ -270,16 +273,16 @@ def _upscale(args: argparse.Namespace, src: Path, dst: Path, models: Models, src
 
 def model_note(name: str, sources: list[Path]) -> str:
     """Which bundled model suits the inputs better than the one chosen (``name``), or '': for JPEG
-    files, the model made for those; for inputs that are all other files, the default, when the
+    (and HEIC) files, the model made for those; for inputs that are all other files, the default, when the
     one chosen is made for JPEG files (standard input's format is not known: no note)."""
     for_jpeg, default = jpeg_models(), next(iter(list_models()), None)
     from_jpeg = [is_jpeg(Path(src)) for src in sources]
     if for_jpeg and name not in for_jpeg and any(from_jpeg):
-        return (f"JPEG inputs; --model {for_jpeg[0]} is made for images saved as JPEG (without --model, each "
-                "input gets the model made for it)")
+        return (f"JPEG or HEIC inputs; --model {for_jpeg[0]} is made for images saved as JPEG and scores higher on "
+                "HEIC ones too (without --model, each input gets the model made for it)")
     known = bool(sources) and STDIO not in sources
     if name in for_jpeg and default and default not in for_jpeg and known and not any(from_jpeg):
-        return f"no JPEG inputs; the default model ({default}, without --model) is sharper on them"
+        return f"no JPEG or HEIC inputs; the default model ({default}, without --model) is sharper on them"
     return ""
 
 

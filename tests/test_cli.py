@@ -480,9 +480,9 @@ def test_jpeg_inputs_get_a_note_naming_the_model_made_for_them(tiny_model_path, 
 
 
 def test_without_model_each_input_gets_the_model_made_for_it(images, tmp_path, capsys, monkeypatch):
-    """``--model auto``, the default: JPEG files (also one piped in, told by its bytes) are upscaled
-    with the bundled model made for them, other files with the default, each loaded once; every
-    line names the model; without a model for JPEG files, JPEGs get the default."""
+    """``--model auto``, the default: JPEG files (also one piped in, told by its bytes) and HEIC ones
+    are upscaled with the bundled model made for them, other files with the default, each loaded once;
+    every line names the model; without a model for JPEG files, JPEGs get the default."""
     import io
 
     import liif_core
@@ -497,12 +497,14 @@ def test_without_model_each_input_gets_the_model_made_for_it(images, tmp_path, c
     real_load = cli.load_model
     monkeypatch.setattr(cli, "load_model", lambda name, *a: loads.append(name) or real_load(name, *a))
     out = tmp_path / "out"
-    assert main([str(images / "photo.jpg"), str(images / "rgb.png"), str(images / "rgba.png"), "--out-dir", str(out),
-                 "--scale", "2"]) == 0
+    Image.open(images / "photo.jpg").save(images / "phone.heic")
+    assert main([str(images / "photo.jpg"), str(images / "rgb.png"), str(images / "rgba.png"),
+                 str(images / "phone.heic"), "--out-dir", str(out), "--scale", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines == [f"{images / 'photo.jpg'} -> {out / 'photo.jpg'} (16x16, {for_jpeg})",
                      f"{images / 'rgb.png'} -> {out / 'rgb.png'} (32x20, {default})",
-                     f"{images / 'rgba.png'} -> {out / 'rgba.png'} (14x18, {default})"]
+                     f"{images / 'rgba.png'} -> {out / 'rgba.png'} (14x18, {default})",
+                     f"{images / 'phone.heic'} -> {out / 'phone.heic'} (16x16, {for_jpeg})"]
     assert sorted(loads) == sorted(["default", for_jpeg])  # each once
     photo = read_image(images / "photo.jpg")
     png = np.asarray(Image.open(images / "rgb.png"))
@@ -528,7 +530,7 @@ def test_the_jpeg_model_on_other_inputs_gets_a_note_naming_the_default(tiny_mode
 
     monkeypatch.setattr(cli, "jpeg_models", lambda: [tiny_model_path.stem])  # the model chosen is made for JPEG
     monkeypatch.setattr(cli, "list_models", lambda: ["liif-edsr", tiny_model_path.stem])
-    note = "no JPEG inputs; the default model (liif-edsr, without --model) is sharper on them"
+    note = "no JPEG or HEIC inputs; the default model (liif-edsr, without --model) is sharper on them"
     args = ["--scale", "2", "--model", str(tiny_model_path)]
     assert main([str(images / "rgb.png"), "-o", str(tmp_path / "a.png"), *args]) == 0
     assert note in capsys.readouterr().err

@@ -1155,7 +1155,7 @@ def test_dialog_says_what_the_model_is_for_and_which_suits_a_jpeg(gui_run) -> No
     auto = f"{summaries[suggested[0]]}\n{AUTO_JPEG.format(shown_name(suggested[0]))}\n{others('auto')}"
     assert auto in (res["labels"] or []), str((res["labels"], res["files"]))
     typed, followed, again = res["then"]
-    hint = f"This image was opened from a JPEG file: the model {shown_name(suggested[0])} is made for those."
+    hint = f"This image was opened from a JPEG or HEIC file: the model {shown_name(suggested[0])} is made for those."
     assert f"{default}\n{hint}\n{others('default')}" in (typed or []), typed
     # followed: the suggested model chosen in the Model field, and what it is for under it
     assert f"{summaries[suggested[0]]}\n{others(suggested[0])}" in (followed or []), followed
@@ -1182,7 +1182,7 @@ def test_dialog_points_back_to_the_default_when_the_jpeg_model_is_chosen_for_a_p
     assert res["status"] == "cancel" and res["before"] == res["after"]
     assert res["files"]["imported"].endswith("mockup.png"), res["files"]
     default = list_models()[0]
-    note = (f"{summaries[suggested[0]]}\nThis image was not opened from a JPEG file: the default model, "
+    note = (f"{summaries[suggested[0]]}\nThis image was not opened from a JPEG or HEIC file: the default model, "
             f"{shown_name(default)}, is sharper on it.\n{others(suggested[0])}")
     assert note in (res["labels"] or []), str((res["labels"], res["files"]))
     followed, auto = res["then"]

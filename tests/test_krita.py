@@ -1769,7 +1769,7 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     jpeg = res["jpeg"]  # a document opened from a JPEG file: its name, the hint, gone once the model is chosen
     assert "error" not in jpeg and jpeg["file_name"] == str(out / "photo.jpg") and jpeg["no_job"], jpeg
     link = f'<a href="liif-edsr-jpeg">{shown_name("liif-edsr-jpeg")}</a>'
-    note = (f"<small>{html.escape(summaries[default], quote=False)}<br>This image was opened from a JPEG file: "
+    note = (f"<small>{html.escape(summaries[default], quote=False)}<br>This image was opened from a JPEG or HEIC file: "
             f"the model {link} is made for those.</small>")
     assert jpeg["before"] == {"text": note, "shown": True}, jpeg
     # before that, "Automatic" stood for the JPEG model, and the note said why
@@ -1783,7 +1783,7 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
                                 "entries": entries}, jpeg
     png = res["png"]  # the JPEG model chosen for a PNG: the note links back to the default, which the link chooses
     assert "error" not in png and png["file_name"] == str(out / "mockup.png") and png["no_job"], png
-    back = (f"{chosen[:-len('</small>')]}<br>This image was not opened from a JPEG file: the default model, "
+    back = (f"{chosen[:-len('</small>')]}<br>This image was not opened from a JPEG or HEIC file: the default model, "
             f'<a href="default">{shown_name(default)}</a>, is sharper on it.</small>')
     assert png["before"] == {"text": back, "shown": True}, png
     assert png["auto"] == {"entry": f"Automatic ({default})", "runs": None,

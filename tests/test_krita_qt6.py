@@ -255,7 +255,7 @@ SCRIPT = textwrap.dedent('''
         note = d.model_note.text()
         assert d.model_note.isVisibleTo(d) and note.startswith("<small>For clean images."), note
         link = f'<a href="liif-edsr-jpeg">{shown_name("liif-edsr-jpeg")}</a> is made for those'
-        assert ("opened from a JPEG file" in note and link in note) is hint, note
+        assert ("opened from a JPEG or HEIC file" in note and link in note) is hint, note
         tips = [d.model_combo.itemData(i, qt.Qt.ItemDataRole.ToolTipRole) for i in range(d.model_combo.count())]
         assert tips == [AUTO_TIP.format("liif-edsr-jpeg"), "The default model: For clean images.",
                         "For JPEG <photos>."], tips
@@ -278,7 +278,8 @@ SCRIPT = textwrap.dedent('''
     assert d.model_note.text() == "<small>For clean images.</small>", d.model_note.text()
     d.model_combo.setCurrentIndex(d.model_combo.findData("liif-edsr-jpeg"))
     back = f'<a href="default">{shown_name("liif-edsr")}</a>, is sharper on it'
-    assert "not opened from a JPEG file" in d.model_note.text() and back in d.model_note.text(), d.model_note.text()
+    note = d.model_note.text()
+    assert "not opened from a JPEG or HEIC file" in note and back in note, note
     assert d.model_note.focusPolicy() == qt.Qt.FocusPolicy.StrongFocus
     follow_link(d)
     assert d.model_combo.currentIndex() == 1 and d.model_combo.currentData() is None, d.model_combo.currentData()

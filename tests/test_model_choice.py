@@ -14,8 +14,8 @@ from plugin.common.model_choice import AUTO_CLEAN, AUTO_JPEG, chosen_model, mode
 INFO = {"models": ["liif-edsr", "liif-edsr-jpeg", "mine"], "jpeg_models": ["liif-edsr-jpeg"],
         "summaries": {"liif-edsr": "For clean images.", "liif-edsr-jpeg": "For JPEG <photos> & scans.", "mine": ""}}
 JPEG_MODEL, DEFAULT = "liif\u2011edsr\u2011jpeg", "liif\u2011edsr"  # as shown: hyphens that do not break
-HINT = f"This image was opened from a JPEG file: the model {JPEG_MODEL} is made for those."
-BACK = f"This image was not opened from a JPEG file: the default model, {DEFAULT}, is sharper on it."
+HINT = f"This image was opened from a JPEG or HEIC file: the model {JPEG_MODEL} is made for those."
+BACK = f"This image was not opened from a JPEG or HEIC file: the default model, {DEFAULT}, is sharper on it."
 
 
 def as_read(markup: str) -> str:
@@ -83,12 +83,13 @@ def test_the_cli_and_the_plugins_take_the_same_files_for_jpeg():
 
     assert cli.JPEG_SUFFIXES == plugin_choice.JPEG_SUFFIXES
     assert cli.AUTO == plugin_choice.AUTO
-    for name in ("a.jpg", "B.JPEG", "c.jfif", "d.png", "e.jpg.png", "f", "g.tif"):
+    for name in ("a.jpg", "B.JPEG", "c.jfif", "d.png", "e.jpg.png", "f", "g.tif", "h.HEIC", "i.heif"):
         assert cli.is_jpeg(Path(name)) == plugin_choice.from_jpeg_file(name), name
 
 
 def test_automatic_takes_the_jpeg_model_for_an_image_opened_from_a_jpeg_file():
-    for name in ("/a/b.jpg", "/a/Photo.JPEG", "c.jpe", "d.jfif", plugin_choice.JPEG_NAME_UNKNOWN):
+    for name in ("/a/b.jpg", "/a/Photo.JPEG", "c.jpe", "d.jfif", plugin_choice.JPEG_NAME_UNKNOWN,
+                 "/phone/IMG_0001.HEIC", "e.heif"):  # HEIC too: the JPEG model scored higher on those
         assert chosen_model("auto", INFO, name) == "liif-edsr-jpeg", name
     for name in ("/a/b.png", "/a/b.kra", "/a/jpg", "/a/b.jpg.xcf", "", None):
         assert chosen_model("auto", INFO, name) is None, name  # the default

@@ -16,45 +16,49 @@ from collections.abc import Sequence
 from typing import Any
 
 AUTO = "auto"  # the model made for the file the image was opened from
-JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+# files saved with lossy photograph compression, for which the JPEG model is made: JPEG, and HEIC (HEVC, what phones
+# save photographs as), on which it scored higher too (docs/eval/heic_inputs.md)
+JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".heic", ".heif")
 # files a layer may be named after: GIMP's Open as Layers and drops, and Krita's Import Layer, name the layer
 # after its file ("photo.jpg"); copies keep that name with a word added ("photo.jpg copy")
-IMAGE_SUFFIXES = JPEG_SUFFIXES + (".png", ".webp", ".avif", ".heic", ".heif", ".jxl", ".jp2", ".tif", ".tiff", ".bmp",
+IMAGE_SUFFIXES = JPEG_SUFFIXES + (".png", ".webp", ".avif", ".jxl", ".jp2", ".tif", ".tiff", ".bmp",
                                   ".gif", ".tga", ".ico", ".ppm", ".pgm", ".pbm", ".pnm", ".exr", ".hdr", ".psd",
                                   ".xcf", ".kra", ".ora", ".svg", ".pdf", ".dng", ".cr2", ".nef", ".arw", ".raf")
 _NAMED_FILE = re.compile(r"[^\s/\\]+(?:" + "|".join(re.escape(s) for s in sorted(IMAGE_SUFFIXES, key=len, reverse=True))
                          + r")(?![\w.])", re.IGNORECASE)
-JPEG_HINT = "This image was opened from a JPEG file: the model {} is made for those."
-CLEAN_HINT = "This image was not opened from a JPEG file: the default model, {}, is sharper on it."
+JPEG_HINT = "This image was opened from a JPEG or HEIC file: the model {} is made for those."
+CLEAN_HINT = "This image was not opened from a JPEG or HEIC file: the default model, {}, is sharper on it."
 # The file name that stands for a JPEG file whose name is gone: GIMP's JPEG loader leaves its settings
 # on the image (the "jpeg-settings" parasite, kept in an XCF saved from it), not the file's name.
 JPEG_NAME_UNKNOWN = "(a JPEG file).jpg"
 AUTO_TIP = ("The model made for the file this image was opened from (a layer named after a file, as imported layers "
-            "are, and a file layer go by that file): for a JPEG file {}, for any other file (or an image not saved "
-            "yet) the default")
+            "are, and a file layer go by that file): for a JPEG or HEIC file {}, for any other file (or an image not "
+            "saved yet) the default")
 OTHERS = "Other models: {}"
-AUTO_JPEG = "Automatic: {}, made for images opened from a JPEG file, as this one was."
-AUTO_CLEAN = "Automatic: the default model, {}; an image opened from a JPEG file would get {}."
+AUTO_JPEG = "Automatic: {}, made for images opened from a JPEG or HEIC file, as this one was."
+AUTO_CLEAN = "Automatic: the default model, {}; an image opened from a JPEG or HEIC file would get {}."
 # the same for a layer named after its file (layer_file), which goes by that file rather than the image's
-LAYER_JPEG_HINT = "This layer is named after a JPEG file: the model {} is made for those."
-LAYER_CLEAN_HINT = "This layer is named after a file that is not JPEG: the default model, {}, is sharper on it."
-LAYER_AUTO_JPEG = "Automatic: {}, made for images from a JPEG file, as this layer's name says it is."
-LAYER_AUTO_CLEAN = ("Automatic: the default model, {}, as this layer is named after a file that is not JPEG; a layer "
-                    "from a JPEG file would get {}.")
+LAYER_JPEG_HINT = "This layer is named after a JPEG or HEIC file: the model {} is made for those."
+LAYER_CLEAN_HINT = ("This layer is named after a file that is neither JPEG nor HEIC: the default model, {}, is sharper "
+                    "on it.")
+LAYER_AUTO_JPEG = "Automatic: {}, made for images from a JPEG or HEIC file, as this layer's name says it is."
+LAYER_AUTO_CLEAN = ("Automatic: the default model, {}, as this layer is named after a file that is neither JPEG nor "
+                    "HEIC; a layer from a JPEG or HEIC file would get {}.")
 # the same for a file layer (Krita's), which goes by the file it shows
-FILE_LAYER_JPEG_HINT = "This file layer shows a JPEG file: the model {} is made for those."
-FILE_LAYER_CLEAN_HINT = "This file layer shows a file that is not JPEG: the default model, {}, is sharper on it."
-FILE_LAYER_AUTO_JPEG = "Automatic: {}, made for images from a JPEG file, as this file layer shows one."
-FILE_LAYER_AUTO_CLEAN = ("Automatic: the default model, {}, as this file layer shows a file that is not JPEG; a layer "
-                         "from a JPEG file would get {}.")
+FILE_LAYER_JPEG_HINT = "This file layer shows a JPEG or HEIC file: the model {} is made for those."
+FILE_LAYER_CLEAN_HINT = ("This file layer shows a file that is neither JPEG nor HEIC: the default model, {}, is "
+                         "sharper on it.")
+FILE_LAYER_AUTO_JPEG = "Automatic: {}, made for images from a JPEG or HEIC file, as this file layer shows one."
+FILE_LAYER_AUTO_CLEAN = ("Automatic: the default model, {}, as this file layer shows a file that is neither JPEG nor "
+                         "HEIC; a layer from a JPEG or HEIC file would get {}.")
 # a whole-image job whose layers do not all go by the image's file: which get another model, and why
-LAYERS_JPEG = "Layers named after a JPEG file get {}: {}."
-LAYERS_CLEAN = "Layers named after a file that is not JPEG get the default model, {}: {}."
+LAYERS_JPEG = "Layers named after a JPEG or HEIC file get {}: {}."
+LAYERS_CLEAN = "Layers named after a file that is neither JPEG nor HEIC get the default model, {}: {}."
 LAYERS_LISTED = 3  # layer names listed in such a line; more are counted
 
 
 def from_jpeg_file(file_name: str | None) -> bool:
-    """Whether the image was opened from a JPEG file (told by the file's name)."""
+    """Whether the image was opened from a JPEG file, or a HEIC one (told by the file's name)."""
     return os.path.splitext(file_name or "")[1].lower() in JPEG_SUFFIXES
 
 
