@@ -35,7 +35,7 @@ WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"
 FLOAT_FORMATS = ("EXR", "HDR")  # hold floats only: integer pixels are written as values 0..1
 HALF_MAX = 65504.0  # the largest half float
 READ_SUFFIXES = tuple(WRITE_FORMATS) + (".bmp", ".gif", ".tga", ".ppm", ".pgm")
-LOSSY_8_BIT = ("JPEG", "WEBP", "AVIF", "HEIF")  # 8 bits per sample as written here
+EIGHT_BIT_FORMATS = ("JPEG", "WEBP", "AVIF", "HEIF")  # 8 bits per sample as written here
 
 try:  # HEIC/HEIF, the photographs of phones (iPhones save them by default): read and written through Pillow
     import pillow_heif
@@ -242,7 +242,7 @@ def stored_dtype(path: str | Path, channels: int, dtype: np.dtype) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype == np.uint8:
         return dtype
-    if fmt in LOSSY_8_BIT:  # 8-bit here by nature: asked for, so given (write_image warns)
+    if fmt in EIGHT_BIT_FORMATS:  # 8-bit here by nature: asked for, so given (write_image warns)
         return np.dtype(np.uint8)
     return np.dtype(np.float32) if fmt == "TIFF" and dtype == np.float32 else np.dtype(np.uint16)
 
