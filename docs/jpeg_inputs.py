@@ -24,7 +24,9 @@ Quality 100 quantizes every frequency by 1 but keeps Pillow's 4:2:0 chroma, as m
 ``--codec heic`` saves the small image as HEIC instead (HEVC through libheif and x265, as ``pillow-heif``
 writes it; 4:2:0 chroma, as phones save photographs): docs/eval/heic_inputs.md is
 ``--codec heic --qualities 100,95,90,75,50 --sets photos,Set5 liif-edsr liif-edsr-jpeg --out docs/eval/heic_inputs.md``
-(pillow-heif's 95 and 100 give the same file: its encoder's finest).
+(pillow-heif's 95 and 100 give the same file: its encoder's finest). ``--codec webp``: lossy WebP, as web
+pages serve pictures (``liif-upscale`` cannot tell a lossy WebP file from a lossless one by its name, so
+``auto`` gives those the default).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from liif_core import eval as ev
 from liif_core.training.data import jpeg_round_trip
@@ -76,8 +79,18 @@ def heic(lr: np.ndarray, quality: int | None) -> np.ndarray:
     return np.asarray(pillow_heif.open_heif(io.BytesIO(encoded.getvalue()), convert_hdr_to_8bit=True)).copy()
 
 
+def webp(lr: np.ndarray, quality: int | None) -> np.ndarray:
+    """``lr`` (uint8 RGB) saved as lossy WebP at ``quality`` (Pillow, VP8: 4:2:0) and read back."""
+    if quality is None:
+        return lr
+    encoded = io.BytesIO()
+    Image.fromarray(lr).save(encoded, format="WEBP", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(encoded.getvalue())).convert("RGB"))
+
+
 CODECS = {"jpeg": ("JPEG", "JPEG (Pillow, 4:2:0)", jpeg),
-          "heic": ("HEIC", "HEIC (pillow-heif: libheif and x265, 4:2:0)", heic)}
+          "heic": ("HEIC", "HEIC (pillow-heif: libheif and x265, 4:2:0)", heic),
+          "webp": ("WebP", "lossy WebP (Pillow: VP8, 4:2:0)", webp)}
 
 
 def crop(ups: list[np.ndarray], hr: np.ndarray, scale: int) -> list[np.ndarray]:
