@@ -283,14 +283,16 @@ def read_radiance(path: Path) -> np.ndarray:
     end = data.find(b"\n\n") + 2  # the header's end; the resolution line follows
     size_end = data.find(b"\n", end)
     size = RADIANCE_SIZE.fullmatch(data[end:size_end].strip()) if end > 1 and size_end > 0 else None
-    if size is not None and {size[2], size[5]} == {b"X", b"Y"}:
+    if size is not None and {size[2], size[5]} != {b"X", b"Y"}:
+        size = None  # not a resolution line: the decoder says what is wrong
+    if size is not None:
         # the decoder knows "-Y rows +X columns" alone: scanlines top to bottom, each left to right
         data = data[:end] + b"-Y %s +X %s" % (size[3], size[6]) + data[size_end:]
     try:
         image = np.asarray(imagecodecs.rgbe_decode(data), dtype=np.float32)
     except Exception as e:  # imagecodecs' codec errors
         raise InputError(f"{path}: cannot read this Radiance HDR file ({e})") from None
-    if size is not None and {size[2], size[5]} == {b"X", b"Y"}:
+    if size is not None:
         image = _radiance_upright(image, size[1] + size[2], size[4] + size[5])
     head = data[:end].decode("latin-1")
     exposure = float(np.prod([float(v) for v in re.findall(r"^EXPOSURE=\s*([0-9.eE+-]+)", head, re.M)] or [1.0]))
