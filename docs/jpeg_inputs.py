@@ -1,7 +1,7 @@
 """How models enlarge JPEG photographs: docs/eval/jpeg_inputs.md (and HEIC ones: docs/eval/heic_inputs.md).
 
     .venv/bin/python docs/jpeg_inputs.py [MODEL ...] [--qualities 100,98,95,90,75,50] [--scales 2,4] [--ui]
-        [--sets photos,Set5,Set14,ui,icons,docs] [--codec jpeg|heic] [--out FILE]
+        [--sets photos,Set5,Set14,ui,icons,docs] [--codec jpeg|heic|webp|avif] [--out FILE]
 
 A MODEL is ``default``, a bundled name or a ``.safetensors`` path, or ``NAME=MODEL`` to label it
 ``NAME`` (default: the shipped model).
@@ -25,8 +25,9 @@ Quality 100 quantizes every frequency by 1 but keeps Pillow's 4:2:0 chroma, as m
 writes it; 4:2:0 chroma, as phones save photographs): docs/eval/heic_inputs.md is
 ``--codec heic --qualities 100,95,90,75,50 --sets photos,Set5 liif-edsr liif-edsr-jpeg --out docs/eval/heic_inputs.md``
 (pillow-heif's 95 and 100 give the same file: its encoder's finest). ``--codec webp``: lossy WebP, as web
-pages serve pictures (``liif-upscale`` cannot tell a lossy WebP file from a lossless one by its name, so
-``auto`` gives those the default).
+pages serve pictures (docs/eval/webp_inputs.md); ``--codec avif``: AVIF (docs/eval/avif_inputs.md,
+``--codec avif --qualities 100,90,75,50 --sets photos,Set5 liif-edsr liif-edsr-jpeg``). ``auto`` reads such a
+file to tell lossy from lossless (``liif_core.imageio.lossy_compression``).
 """
 
 from __future__ import annotations
@@ -88,9 +89,19 @@ def webp(lr: np.ndarray, quality: int | None) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(encoded.getvalue())).convert("RGB"))
 
 
+def avif(lr: np.ndarray, quality: int | None) -> np.ndarray:
+    """``lr`` (uint8 RGB) saved as AVIF at ``quality`` (Pillow: AV1 through libavif, 4:2:0) and read back."""
+    if quality is None:
+        return lr
+    encoded = io.BytesIO()
+    Image.fromarray(lr).save(encoded, format="AVIF", quality=quality, subsampling="4:2:0")
+    return np.asarray(Image.open(io.BytesIO(encoded.getvalue())).convert("RGB"))
+
+
 CODECS = {"jpeg": ("JPEG", "JPEG (Pillow, 4:2:0)", jpeg),
           "heic": ("HEIC", "HEIC (pillow-heif: libheif and x265, 4:2:0)", heic),
-          "webp": ("WebP", "lossy WebP (Pillow: VP8, 4:2:0)", webp)}
+          "webp": ("WebP", "lossy WebP (Pillow: VP8, 4:2:0)", webp),
+          "avif": ("AVIF", "AVIF (Pillow: AV1 through libavif, 4:2:0)", avif)}
 
 
 def crop(ups: list[np.ndarray], hr: np.ndarray, scale: int) -> list[np.ndarray]:
