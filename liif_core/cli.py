@@ -25,6 +25,7 @@ from liif_core.errors import LiifError
 from liif_core.imageio import (
     READ_SUFFIXES,
     WRITE_FORMATS,
+    lossy_compression,
     read_image_and_metadata,
     stored_dtype,
     suffix_of,
@@ -34,16 +35,13 @@ from liif_core.upscale import output_size, upscale
 from liif_core.weights import Model, jpeg_models, list_models, load_model, model_summaries
 
 STDIO = Path("-")  # the input read from standard input, the output written to standard output
-# JPEG files, and HEIC ones, on which the JPEG model scored higher too: as plugin/common/model_choice.py (the plug-ins
-# cannot import this)
-JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".heic", ".heif")
 AUTO = "auto"  # --model: the model made for each input
 
 
 class Models:
     """The model each input is upscaled with: the one ``--model`` names, or with ``auto`` the one
-    made for the input's kind (the bundled model for JPEG and HEIC files, if there is one, for those; the
-    default for the others). Each is loaded once, when first needed."""
+    made for the input's kind (the bundled model made for JPEG files, if there is one, for files saved with lossy
+    compression: JPEG, HEIC, AVIF, lossy WebP; the default for the others). Each is loaded once, when first needed."""
 
     def __init__(self, name: str, device: str, precision: str | None):
         self.name, self.device, self.precision = name, device, precision
@@ -57,15 +55,16 @@ class Models:
         return self.loaded[name]
 
     def for_file(self, path: Path) -> Model:
-        """The model for the image file ``path`` (its suffix tells a JPEG file)."""
+        """The model for the image file ``path`` (:func:`is_lossy`)."""
         if self.name != AUTO:
             return self.named(self.name)
-        return self.named(self.for_jpeg[0] if self.for_jpeg and is_jpeg(path) else "default")
+        return self.named(self.for_jpeg[0] if self.for_jpeg and is_lossy(path) else "default")
 
 
-def is_jpeg(path: Path) -> bool:
-    """Whether ``path`` names a JPEG file (by its suffix; standard input's ``-`` is not one)."""
-    return path != STDIO and path.suffix.lower() in JPEG_SUFFIXES
+def is_lossy(path: Path) -> bool:
+    """Whether ``path`` is a file saved with lossy compression (:func:`~liif_core.imageio.lossy_compression`;
+    standard input's ``-`` is not one: its temporary file, named by its format, is)."""
+    return path != STDIO and bool(lossy_compression(path))
 
 
 def expand_inputs(items: list[str], recursive: bool = False,
@@ -272,17 +271,18 @@ def _upscale(args: argparse.Namespace, src: Path, dst: Path, models: Models, src
 
 
 def model_note(name: str, sources: list[Path]) -> str:
-    """Which bundled model suits the inputs better than the one chosen (``name``), or '': for JPEG
-    (and HEIC) files, the model made for those; for inputs that are all other files, the default, when the
-    one chosen is made for JPEG files (standard input's format is not known: no note)."""
+    """Which bundled model suits the inputs better than the one chosen (``name``), or '': for files saved with
+    lossy compression (:func:`is_lossy`), the model made for JPEG files; for inputs that are all other files, the
+    default, when the one chosen is made for JPEG files (standard input's format is not known: no note)."""
     for_jpeg, default = jpeg_models(), next(iter(list_models()), None)
-    from_jpeg = [is_jpeg(Path(src)) for src in sources]
+    from_jpeg = [is_lossy(Path(src)) for src in sources]
     if for_jpeg and name not in for_jpeg and any(from_jpeg):
-        return (f"JPEG or HEIC inputs; --model {for_jpeg[0]} is made for images saved as JPEG and scores higher on "
-                "HEIC ones too (without --model, each input gets the model made for it)")
+        return (f"JPEG, HEIC, AVIF or lossy WebP inputs; --model {for_jpeg[0]} is made for images saved as JPEG and "
+                "scores higher on the others too (without --model, each input gets the model made for it)")
     known = bool(sources) and STDIO not in sources
     if name in for_jpeg and default and default not in for_jpeg and known and not any(from_jpeg):
-        return f"no JPEG or HEIC inputs; the default model ({default}, without --model) is sharper on them"
+        return (f"no JPEG, HEIC, AVIF or lossy WebP inputs; the default model ({default}, without --model) is "
+                "sharper on them")
     return ""
 
 

@@ -36,6 +36,10 @@ FLOAT_FORMATS = ("EXR", "HDR")  # hold floats only: integer pixels are written a
 HALF_MAX = 65504.0  # the largest half float
 READ_SUFFIXES = tuple(WRITE_FORMATS) + (".bmp", ".gif", ".tga", ".ppm", ".pgm")
 EIGHT_BIT_FORMATS = ("JPEG", "WEBP", "AVIF", "HEIF")  # 8 bits per sample as written here
+# The lossy compression each suffix stands for, as notes name it; WebP and AVIF files are read to tell lossless ones
+# (lossy_compression). As plugin/common/model_choice.py (the plug-ins cannot import this; a test holds them equal).
+LOSSY_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG", ".heic": "HEIC", ".heif": "HEIC",
+                  ".avif": "AVIF", ".webp": "lossy WebP"}
 
 try:  # HEIC/HEIF, the photographs of phones (iPhones save them by default): read and written through Pillow
     import pillow_heif
@@ -43,6 +47,39 @@ except ImportError:  # an environment made before it was a dependency; install.p
     pillow_heif = None
 else:
     pillow_heif.register_heif_opener()
+
+
+def lossy_compression(path: Path) -> str:
+    """The lossy compression the file at ``path`` was saved with ("JPEG", "HEIC", "AVIF", "lossy WebP"), or ''
+    for a file saved without loss: what model ``auto`` goes by. Told by the suffix, and for WebP and AVIF by the
+    file itself: a WebP file is lossy by its ``VP8`` chunk (``VP8L`` is lossless), an AVIF file lossless by its
+    identity colour matrix (lossless AV1 stores RGB so). A WebP file that cannot be read counts as lossless,
+    an AVIF one as lossy (as most are)."""
+    kind = LOSSY_SUFFIXES.get(path.suffix.lower(), "")
+    try:
+        with open(path, "rb") as f:
+            if kind == "lossy WebP":
+                return kind if _webp_codec(f) == b"VP8 " else ""
+            if kind == "AVIF":
+                at = (head := f.read(65536)).find(b"colrnclx")  # the colour properties, in the first boxes
+                return "" if at >= 0 and head[at + 12:at + 14] == b"\x00\x00" else kind
+    except OSError:
+        return "" if kind == "lossy WebP" else kind
+    return kind
+
+
+def _webp_codec(f: Any) -> bytes:
+    """The name of the open WebP file ``f``'s first image chunk (``VP8 `` lossy, ``VP8L`` lossless; an
+    animation's first frame's), b'' if none."""
+    head = f.read(12)
+    if head[:4] != b"RIFF" or head[8:] != b"WEBP":
+        return b""
+    while len(chunk := f.read(8)) == 8:
+        name, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+        if name in (b"VP8 ", b"VP8L"):
+            return name
+        f.seek(16 if name == b"ANMF" else size + size % 2, os.SEEK_CUR)  # a frame's header, then its chunks
+    return b""
 
 
 ORIENTATION = 0x0112  # EXIF tag

@@ -480,8 +480,9 @@ def test_jpeg_inputs_get_a_note_naming_the_model_made_for_them(tiny_model_path, 
 
 
 def test_without_model_each_input_gets_the_model_made_for_it(images, tmp_path, capsys, monkeypatch):
-    """``--model auto``, the default: JPEG files (also one piped in, told by its bytes) and HEIC ones
-    are upscaled with the bundled model made for them, other files with the default, each loaded once;
+    """``--model auto``, the default: JPEG files (also one piped in, told by its bytes), HEIC, AVIF and lossy
+    WebP ones are upscaled with the bundled model made for JPEG files, other files (a lossless WebP among
+    them) with the default, each loaded once;
     every line names the model; without a model for JPEG files, JPEGs get the default."""
     import io
 
@@ -498,13 +499,20 @@ def test_without_model_each_input_gets_the_model_made_for_it(images, tmp_path, c
     monkeypatch.setattr(cli, "load_model", lambda name, *a: loads.append(name) or real_load(name, *a))
     out = tmp_path / "out"
     Image.open(images / "photo.jpg").save(images / "phone.heic")
+    Image.open(images / "photo.jpg").save(images / "web.avif", quality=60)
+    Image.open(images / "photo.jpg").save(images / "web.webp", quality=80)  # lossy
+    Image.open(images / "rgb.png").save(images / "shot.webp", lossless=True)
     assert main([str(images / "photo.jpg"), str(images / "rgb.png"), str(images / "rgba.png"),
-                 str(images / "phone.heic"), "--out-dir", str(out), "--scale", "2"]) == 0
+                 str(images / "phone.heic"), str(images / "web.avif"), str(images / "web.webp"),
+                 str(images / "shot.webp"), "--out-dir", str(out), "--scale", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines == [f"{images / 'photo.jpg'} -> {out / 'photo.jpg'} (16x16, {for_jpeg})",
                      f"{images / 'rgb.png'} -> {out / 'rgb.png'} (32x20, {default})",
                      f"{images / 'rgba.png'} -> {out / 'rgba.png'} (14x18, {default})",
-                     f"{images / 'phone.heic'} -> {out / 'phone.heic'} (16x16, {for_jpeg})"]
+                     f"{images / 'phone.heic'} -> {out / 'phone.heic'} (16x16, {for_jpeg})",
+                     f"{images / 'web.avif'} -> {out / 'web.avif'} (16x16, {for_jpeg})",
+                     f"{images / 'web.webp'} -> {out / 'web.webp'} (16x16, {for_jpeg})",
+                     f"{images / 'shot.webp'} -> {out / 'shot.webp'} (32x20, {default})"]
     assert sorted(loads) == sorted(["default", for_jpeg])  # each once
     photo = read_image(images / "photo.jpg")
     png = np.asarray(Image.open(images / "rgb.png"))
@@ -517,6 +525,9 @@ def test_without_model_each_input_gets_the_model_made_for_it(images, tmp_path, c
     command = [sys.executable, "-m", "liif_core", "-", "-o", "-", "--scale", "2"]
     proc = subprocess.run(command, input=(images / "photo.jpg").read_bytes(), capture_output=True)
     assert proc.returncode == 0 and proc.stderr.decode().strip() == f"<stdin> -> <stdout> (16x16, {for_jpeg})"
+    for piped, model in (("web.webp", for_jpeg), ("shot.webp", default)):  # a WebP piped in is read too
+        webp = subprocess.run(command, input=(images / piped).read_bytes(), capture_output=True)
+        assert webp.returncode == 0 and webp.stderr.decode().strip().endswith(f", {model})"), webp.stderr
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(proc.stdout))), with_jpeg_model)
 
     monkeypatch.setattr(cli, "jpeg_models", lambda: [])
@@ -530,7 +541,8 @@ def test_the_jpeg_model_on_other_inputs_gets_a_note_naming_the_default(tiny_mode
 
     monkeypatch.setattr(cli, "jpeg_models", lambda: [tiny_model_path.stem])  # the model chosen is made for JPEG
     monkeypatch.setattr(cli, "list_models", lambda: ["liif-edsr", tiny_model_path.stem])
-    note = "no JPEG or HEIC inputs; the default model (liif-edsr, without --model) is sharper on them"
+    note = ("no JPEG, HEIC, AVIF or lossy WebP inputs; the default model (liif-edsr, without --model) is sharper "
+            "on them")
     args = ["--scale", "2", "--model", str(tiny_model_path)]
     assert main([str(images / "rgb.png"), "-o", str(tmp_path / "a.png"), *args]) == 0
     assert note in capsys.readouterr().err

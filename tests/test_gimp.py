@@ -884,12 +884,13 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     photo = gimp.work / "inputs" / "holiday.jpg"
     Image.fromarray(_pixels((24, 32, 3), np.uint8, 21)).save(photo, quality=80)
     summaries, suggested = model_summaries(), jpeg_models()
-    until = re.escape(AUTO_JPEG.format(shown_name(suggested[0])) if suggested else summaries[list_models()[0]][:30])
+    until = re.escape(AUTO_JPEG.format(shown_name(suggested[0]), kind='JPEG') if suggested
+                      else summaries[list_models()[0]][:30])
     interactive = {"respond": "cancel", "labels": {"until": until, "timeout": 60}}
     if suggested:  # Alt+M (the Model field), "default" typed over it; then Tab (the note's link), Return; then
         # Return again: the keyboard is still in the note, on its first link (auto), not on the dialog's OK
         interactive["then"] = [{"keys": ["alt+m", "ctrl+a"], "type": "default",
-                                "labels": {"until": "made for those", "timeout": 20}},
+                                "labels": {"until": "made for lossy compression", "timeout": 20}},
                                {"keys": ["Tab", "Return"],
                                 "labels": {"until": re.escape(summaries[suggested[0]][:30]), "timeout": 20}},
                                {"keys": ["Return"], "labels": {"until": "Automatic: ", "timeout": 20}}]
@@ -916,7 +917,13 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     script = shlex.quote(XCF_FROM_JPEG.format(str(photo), str(saved)))
     code, log = gimp.shell("xcf_from_jpeg", f"{GIMP} -i -d -f --batch-interpreter=python-fu-eval -b {script} --quit")
     assert code == 0 and saved.is_file(), gimp_failed("gimp-console (saving the XCF)", code, log)
-    for name, opened in (("auto_jpeg", photo), ("auto_png", mockup), ("auto_xcf_from_jpeg", saved)):
+    # and WebP files, whose name does not say lossy or lossless: GIMP gives the plug-in the file's path, which
+    # is read (a lossy one gets the JPEG model)
+    webp, lossless = gimp.work / "inputs" / "web.webp", gimp.work / "inputs" / "shot.webp"
+    Image.open(photo).save(webp, quality=80)
+    Image.open(mockup).save(lossless, lossless=True)
+    for name, opened in (("auto_jpeg", photo), ("auto_png", mockup), ("auto_xcf_from_jpeg", saved),
+                         ("auto_webp", webp), ("auto_webp_lossless", lossless)):
         cases.append({"name": name, "image": {"opened": str(opened), "width": 32, "height": 24}, "layers": [],
                       "source": 0, "select": None, "args": {"device": "cpu", "output": "image", "scale": 2.0}})
     # the JPEG photograph brought into a PNG's image with File > Open as Layers (named after its file, on top):
@@ -929,7 +936,7 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         cases.append({"name": name, "image": with_photo, "layers": [], "source": 0, "select": None,
                       "args": {"device": "cpu", "output": output, "scale": 2.0}})
     if suggested:
-        layer_note = re.escape(LAYER_AUTO_JPEG.format(shown_name(suggested[0])))
+        layer_note = re.escape(LAYER_AUTO_JPEG.format(shown_name(suggested[0]), kind='JPEG'))
         cases.append({"name": "dialog_layer_from_jpeg", "image": with_photo, "layers": [], "source": 0,
                       "select": None, "args": {"model": "auto", "output": "layer"},
                       "interactive": {"respond": "cancel", "labels": {"until": layer_note, "timeout": 60},
@@ -974,7 +981,7 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                   "select": None, "args": {},
                   "interactive": {"respond": "cancel", "keys": ["alt+w", "ctrl+a"], "type": "24",
                                   "labels": {"until": "Result: ", "timeout": 20}, "then": size_steps}})
-    code, log, results = gimp.run("gui", cases, gui=True, files=(photo, mockup, saved, collage))
+    code, log, results = gimp.run("gui", cases, gui=True, files=(photo, mockup, saved, collage, webp, lossless))
     assert code == 0 and results.get("cases"), gimp_failed("gimp-3.0", code, log)
     return cases_by_name(results, log), {"image": image, "wide": wide, "noisy": noisy, "log": log,
                                                       "in_place": {spec["name"]: spec for spec in in_place}}
@@ -1152,10 +1159,11 @@ def test_dialog_says_what_the_model_is_for_and_which_suits_a_jpeg(gui_run) -> No
     if not suggested:
         assert f"{default}\n{others('auto')}" in (res["labels"] or []), str((res["labels"], res["files"]))
         return
-    auto = f"{summaries[suggested[0]]}\n{AUTO_JPEG.format(shown_name(suggested[0]))}\n{others('auto')}"
+    auto = f"{summaries[suggested[0]]}\n{AUTO_JPEG.format(shown_name(suggested[0]), kind='JPEG')}\n{others('auto')}"
     assert auto in (res["labels"] or []), str((res["labels"], res["files"]))
     typed, followed, again = res["then"]
-    hint = f"This image was opened from a JPEG or HEIC file: the model {shown_name(suggested[0])} is made for those."
+    hint = (f"This image was opened from a JPEG file: the model {shown_name(suggested[0])} is made for lossy "
+            "compression.")
     assert f"{default}\n{hint}\n{others('default')}" in (typed or []), typed
     # followed: the suggested model chosen in the Model field, and what it is for under it
     assert f"{summaries[suggested[0]]}\n{others(suggested[0])}" in (followed or []), followed
@@ -1182,8 +1190,8 @@ def test_dialog_points_back_to_the_default_when_the_jpeg_model_is_chosen_for_a_p
     assert res["status"] == "cancel" and res["before"] == res["after"]
     assert res["files"]["imported"].endswith("mockup.png"), res["files"]
     default = list_models()[0]
-    note = (f"{summaries[suggested[0]]}\nThis image was not opened from a JPEG or HEIC file: the default model, "
-            f"{shown_name(default)}, is sharper on it.\n{others(suggested[0])}")
+    note = (f"{summaries[suggested[0]]}\nThis image was not opened from a JPEG, HEIC, AVIF or lossy WebP file: "
+            f"the default model, {shown_name(default)}, is sharper on it.\n{others(suggested[0])}")
     assert note in (res["labels"] or []), str((res["labels"], res["files"]))
     followed, auto = res["then"]
     assert f"{summaries[default]}\n{others('default')}" in (followed or []), followed
@@ -1199,12 +1207,14 @@ def test_model_auto_takes_the_jpeg_model_for_an_image_opened_from_a_jpeg_file(
     """The Model argument's default, ``auto``, run without the dialog: a photograph GIMP opened from a
     JPEG file is upscaled by the bundled model made for those, a picture opened from a PNG file by the
     default model (each the same pixels as ``liif_core.upscale`` with that model on what GIMP loaded); so is
-    the photograph saved as XCF after it was opened from its JPEG file (GIMP keeps its JPEG loader's settings)."""
+    the photograph saved as XCF after it was opened from its JPEG file (GIMP keeps its JPEG loader's settings).
+    A lossy WebP file gets the JPEG model too, a lossless one the default (told by the file, not its name)."""
     from liif_core.weights import jpeg_models
 
     monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)  # as the worker in GIMP: the same pixels
     jpeg = (jpeg_models() or ["default"])[0]
-    for name, model in (("auto_jpeg", jpeg), ("auto_png", "default"), ("auto_xcf_from_jpeg", jpeg)):
+    for name, model in (("auto_jpeg", jpeg), ("auto_png", "default"), ("auto_xcf_from_jpeg", jpeg), ("auto_webp", jpeg),
+                        ("auto_webp_lossless", "default")):
         res = gui_run[0][name]
         assert res["status"] == "success", (name, res["message"])
         assert res["result"]["new_image"] and res["before"] == res["after"], name
@@ -1249,7 +1259,7 @@ def test_model_auto_goes_by_the_file_a_layer_was_opened_as_layers_from(
         return
     dialog = gui_run[0]["dialog_layer_from_jpeg"]
     summaries, default = model_summaries(), list_models()[0]
-    note = f"{summaries[jpeg]}\n{LAYER_AUTO_JPEG.format(shown_name(jpeg))}"
+    note = f"{summaries[jpeg]}\n{LAYER_AUTO_JPEG.format(shown_name(jpeg), kind='JPEG')}"
     assert any(text.startswith(note) for text in dialog["labels"] or []), dialog["labels"]
     (every_layer,) = dialog["then"]
     why = AUTO_CLEAN.format(shown_name(default), shown_name(jpeg))

@@ -519,6 +519,19 @@ def _menu_entries(menu: Any, path: list[str], labels: list[str], out: list[dict[
             _menu_entries(act.menu(), path + [name], labels + [label], out)
 
 
+def _accept_import_dialog(deadline: float) -> None:
+    """Accept the next modal dialog that is not LIIF's before ``deadline``: Krita 5.1's WebP import asks for
+    its options in one (each time a WebP file is opened or a file layer loads one), even in batch mode."""
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication
+
+    dialog = QApplication.activeModalWidget()
+    if dialog is not None and type(dialog).__name__ != "UpscaleDialog":
+        dialog.accept()
+    elif time.monotonic() < deadline:
+        QTimer.singleShot(50, lambda: _accept_import_dialog(deadline))
+
+
 def _dialog_driver(state: dict[str, Any], setup: Any, deadline: float, press: str = "Ok") -> None:
     """Wait for the modal LIIF dialog (and its worker info), let ``setup(dialog)`` fill it in, then press OK
     (or the button ``press`` names: ``Cancel``)."""
@@ -870,7 +883,8 @@ def run_in_krita(window: Any) -> int:
 
     shown = krita.openDocument(str(out / "mockup.png"))
     if shown is not None:
-        file_layer = shown.createFileLayer("File Layer 1", str(out / "photo.jpg"), "None")
+        _accept_import_dialog(time.monotonic() + 20)
+        file_layer = shown.createFileLayer("File Layer 1", str(out / "web.webp"), "None")
         shown.rootNode().addChildNode(file_layer, None)
         shown.waitForDone()
         window.addView(shown)
@@ -882,16 +896,17 @@ def run_in_krita(window: Any) -> int:
         action.trigger()
         shown.setModified(False)
     res["file_layer"] = file_layer_state
-    # the photograph opened from its JPEG file (noted in the document, which stays unmodified), saved as .kra,
-    # closed and opened again: "Automatic" still stands for the model made for JPEG files
+    # the photograph opened from its lossy WebP file (noted in the document, which stays unmodified), saved as
+    # .kra, closed and opened again: "Automatic" still stands for the model made for JPEG files
     from liif_upscale import origin
 
-    photo = krita.openDocument(str(out / "photo.jpg"))
+    _accept_import_dialog(time.monotonic() + 20)
+    photo = krita.openDocument(str(out / "web.webp"))
     res["kra"] = {"noted": origin.ANNOTATION in photo.annotationTypes(), "modified": photo.modified()}
     photo.setBatchmode(True)
-    res["kra"]["saved"] = photo.saveAs(str(out / "photo.kra"))
+    res["kra"]["saved"] = photo.saveAs(str(out / "web.kra"))
     photo.close()
-    res["kra"].update(note_case(out / "photo.kra", None))
+    res["kra"].update(note_case(out / "web.kra", None))
     (out / "gui_result.json").write_text(json.dumps(res, indent=1))
     print("GUI-RESULT", json.dumps(res), flush=True)
     return 0
@@ -1439,7 +1454,8 @@ def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_f
         assert "crash" not in res, res["crash"]
         base, _, imported = name.partition("+")
         shown = name.partition("@")[2]
-        opened = "holiday.jpg" if name.endswith(".kra") else imported or shown or str(folder / name)  # the name only
+        # the .kra's note and an imported layer's name give a file's name only; a file layer shows a path
+        opened = "holiday.jpg" if name.endswith(".kra") else imported or str(folder / (shown or name))
         assert res["model"] == "auto" and res["source_file"] == opened, res
         if name.endswith(".kra"):
             assert res["exported"] == [True] * 4 and res["note_in_exports"] == [False] * 4, res
@@ -1673,6 +1689,7 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     image = random_layer(np.random.default_rng(9), 12, 16, 4, "U8")
     (out / "gui.in").write_bytes(krita_bytes(image, "U8"))
     Image.fromarray(image[..., :3]).save(out / "photo.jpg", quality=90)
+    Image.fromarray(image[..., :3]).save(out / "web.webp", quality=80)  # lossy: its name does not say so
     Image.fromarray(image[..., :3]).save(out / "mockup.png")
     env = krita_env(home, PYTHONPATH=str(Path(__file__).parent), LIIF_KRITA_TEST_OUT=str(out),
                     LIIF_KRITA_TEST_MODEL=str(tiny_model_path), LIIF_KRITA_TEST_TIMEOUT=str(GUI_TIMEOUT_S - 20))
@@ -1769,13 +1786,13 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     jpeg = res["jpeg"]  # a document opened from a JPEG file: its name, the hint, gone once the model is chosen
     assert "error" not in jpeg and jpeg["file_name"] == str(out / "photo.jpg") and jpeg["no_job"], jpeg
     link = f'<a href="liif-edsr-jpeg">{shown_name("liif-edsr-jpeg")}</a>'
-    note = (f"<small>{html.escape(summaries[default], quote=False)}<br>This image was opened from a JPEG or HEIC file: "
-            f"the model {link} is made for those.</small>")
+    note = (f"<small>{html.escape(summaries[default], quote=False)}<br>This image was opened from a JPEG file: "
+            f"the model {link} is made for lossy compression.</small>")
     assert jpeg["before"] == {"text": note, "shown": True}, jpeg
     # before that, "Automatic" stood for the JPEG model, and the note said why
     assert jpeg["auto"] == {"entry": "Automatic (liif-edsr-jpeg)", "runs": "liif-edsr-jpeg",
                             "text": f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}<br>"
-                                    f"{AUTO_JPEG.format(shown_name('liif-edsr-jpeg'))}"
+                                    f"{AUTO_JPEG.format(shown_name('liif-edsr-jpeg'), kind='JPEG')}"
                                     "</small>"}, jpeg
     chosen = f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}</small>"
     entries = jpeg["followed"]["entries"]
@@ -1783,8 +1800,8 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
                                 "entries": entries}, jpeg
     png = res["png"]  # the JPEG model chosen for a PNG: the note links back to the default, which the link chooses
     assert "error" not in png and png["file_name"] == str(out / "mockup.png") and png["no_job"], png
-    back = (f"{chosen[:-len('</small>')]}<br>This image was not opened from a JPEG or HEIC file: the default model, "
-            f'<a href="default">{shown_name(default)}</a>, is sharper on it.</small>')
+    back = (f"{chosen[:-len('</small>')]}<br>This image was not opened from a JPEG, HEIC, AVIF or lossy WebP file: "
+            f'the default model, <a href="default">{shown_name(default)}</a>, is sharper on it.</small>')
     assert png["before"] == {"text": back, "shown": True}, png
     assert png["auto"] == {"entry": f"Automatic ({default})", "runs": None,
                            "text": f"<small>{html.escape(summaries[default], quote=False)}<br>"
@@ -1792,21 +1809,24 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     layer = res["layer"]  # a layer named after a JPEG file in the PNG's document
     assert layer["layer"] == {"entry": "Automatic (liif-edsr-jpeg)", "runs": "liif-edsr-jpeg",
                               "text": f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}<br>"
-                                      f"{LAYER_AUTO_JPEG.format(shown_name('liif-edsr-jpeg'))}</small>"}, layer
+                                      f"{LAYER_AUTO_JPEG.format(shown_name('liif-edsr-jpeg'), kind='JPEG')}"
+                                      "</small>"}, layer
     layers_line = LAYERS_JPEG.format(shown_name("liif-edsr-jpeg"), "photo.jpg")
     assert layer["image"] == {"entry": f"Automatic ({default}, liif-edsr-jpeg)", "runs": [None, "liif-edsr-jpeg"],
                               "fits": True,
                               "text": f"<small>{html.escape(summaries[default], quote=False)}<br>{why}<br>"
                                       f"{layers_line}</small>"}, layer
     assert layer["back"] == {key: layer["layer"][key] for key in ("entry", "text")}, layer
-    file_layer = res["file_layer"]  # a file layer showing the JPEG file in the PNG's document
+    file_layer = res["file_layer"]  # a file layer showing the lossy WebP file in the PNG's document
     assert {key: file_layer.get(key) for key in ("entry", "runs", "text")} == {
         "entry": "Automatic (liif-edsr-jpeg)", "runs": "liif-edsr-jpeg",
         "text": f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}<br>"
-                f"{FILE_LAYER_AUTO_JPEG.format(shown_name('liif-edsr-jpeg'))}</small>"}, file_layer
-    kra = res["kra"]  # opened from a JPEG file, saved as .kra, opened again
-    assert kra["noted"] and not kra["modified"] and kra["saved"] and kra["file_name"] == str(out / "photo.kra"), kra
+                f"{FILE_LAYER_AUTO_JPEG.format(shown_name('liif-edsr-jpeg'), kind='lossy WebP')}</small>"}, file_layer
+    kra = res["kra"]  # opened from a lossy WebP file, saved as .kra, opened again
+    assert kra["noted"] and not kra["modified"] and kra["saved"] and kra["file_name"] == str(out / "web.kra"), kra
     assert kra["auto"]["entry"] == "Automatic (liif-edsr-jpeg)" and kra["auto"]["runs"] == "liif-edsr-jpeg", kra
+    assert kra["auto"]["text"].endswith(f"{AUTO_JPEG.format(shown_name('liif-edsr-jpeg'), kind='lossy WebP')}"
+                                        "</small>"), kra
     assert png["followed"] == {"model": None, "text": f"<small>{html.escape(summaries[default], quote=False)}</small>",
                                "shown": True, "dialog_open": True, "entries": entries}, png  # no entry added
     assert res["screenshot"]

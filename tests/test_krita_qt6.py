@@ -247,15 +247,15 @@ SCRIPT = textwrap.dedent('''
         assert d.model_combo.currentText() == f"Automatic ({runs})", d.model_combo.currentText()
         assert d.job_model() == (runs if hint else None) and d.request()["model"] == "auto"
         shown = shown_name(runs)  # in the note: hyphens that do not break
-        why = AUTO_JPEG.format(shown) if hint else AUTO_CLEAN.format(shown, shown_name("liif-edsr-jpeg"))
+        why = AUTO_JPEG.format(shown, kind='JPEG') if hint else AUTO_CLEAN.format(shown, shown_name("liif-edsr-jpeg"))
         summary = "For JPEG &lt;photos&gt;." if hint else "For clean images."
         assert d.model_note.text() == f"<small>{summary}<br>{why}</small>", d.model_note.text()
         assert d.model_note.focusPolicy() == qt.Qt.FocusPolicy.NoFocus  # no link: nothing for Tab to stop at
         d.model_combo.setCurrentIndex(d.model_combo.findData(None))  # the default, chosen by hand
         note = d.model_note.text()
         assert d.model_note.isVisibleTo(d) and note.startswith("<small>For clean images."), note
-        link = f'<a href="liif-edsr-jpeg">{shown_name("liif-edsr-jpeg")}</a> is made for those'
-        assert ("opened from a JPEG or HEIC file" in note and link in note) is hint, note
+        link = f'<a href="liif-edsr-jpeg">{shown_name("liif-edsr-jpeg")}</a> is made for lossy compression'
+        assert ("opened from a JPEG file" in note and link in note) is hint, note
         tips = [d.model_combo.itemData(i, qt.Qt.ItemDataRole.ToolTipRole) for i in range(d.model_combo.count())]
         assert tips == [AUTO_TIP.format("liif-edsr-jpeg"), "The default model: For clean images.",
                         "For JPEG <photos>."], tips
@@ -279,7 +279,7 @@ SCRIPT = textwrap.dedent('''
     d.model_combo.setCurrentIndex(d.model_combo.findData("liif-edsr-jpeg"))
     back = f'<a href="default">{shown_name("liif-edsr")}</a>, is sharper on it'
     note = d.model_note.text()
-    assert "not opened from a JPEG or HEIC file" in note and back in note, note
+    assert "not opened from a JPEG, HEIC, AVIF or lossy WebP file" in note and back in note, note
     assert d.model_note.focusPolicy() == qt.Qt.FocusPolicy.StrongFocus
     follow_link(d)
     assert d.model_combo.currentIndex() == 1 and d.model_combo.currentData() is None, d.model_combo.currentData()

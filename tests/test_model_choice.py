@@ -8,14 +8,17 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
+
 from plugin.common import model_choice as plugin_choice
 from plugin.common.model_choice import AUTO_CLEAN, AUTO_JPEG, chosen_model, model_note, shown_name
 
 INFO = {"models": ["liif-edsr", "liif-edsr-jpeg", "mine"], "jpeg_models": ["liif-edsr-jpeg"],
         "summaries": {"liif-edsr": "For clean images.", "liif-edsr-jpeg": "For JPEG <photos> & scans.", "mine": ""}}
 JPEG_MODEL, DEFAULT = "liif\u2011edsr\u2011jpeg", "liif\u2011edsr"  # as shown: hyphens that do not break
-HINT = f"This image was opened from a JPEG or HEIC file: the model {JPEG_MODEL} is made for those."
-BACK = f"This image was not opened from a JPEG or HEIC file: the default model, {DEFAULT}, is sharper on it."
+HINT = f"This image was opened from a JPEG file: the model {JPEG_MODEL} is made for lossy compression."
+BACK = (f"This image was not opened from a JPEG, HEIC, AVIF or lossy WebP file: the default model, {DEFAULT}, is "
+        "sharper on it.")
 
 
 def as_read(markup: str) -> str:
@@ -76,15 +79,98 @@ def test_a_model_for_jpeg_files_chosen_for_another_file_points_back_to_the_defau
     assert "<a " not in model_note("liif-edsr-jpeg", dict(INFO, models=["liif-edsr-jpeg"]), "/a/b.png")
 
 
-def test_the_cli_and_the_plugins_take_the_same_files_for_jpeg():
-    """The rule is written twice (editor Pythons cannot import liif_core): both copies must agree,
-    or the CLI and the dialogs would suggest different models for the same file."""
-    from liif_core import cli
+def lossy_and_lossless_files(folder: Path) -> dict[str, str]:
+    """Image files saved with and without lossy compression, written here by Pillow, each with the kind of
+    lossy compression it was saved with ('' for none)."""
+    from PIL import Image
 
-    assert cli.JPEG_SUFFIXES == plugin_choice.JPEG_SUFFIXES
+    rng = np.random.default_rng(3)
+    rgb = Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    rgba = Image.fromarray(rng.integers(0, 256, (24, 32, 4), dtype=np.uint8))
+    frames = [rgb, Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))]
+    icc = b"\x00" * 70001  # an odd size: a chunk's padding byte, and the image chunk beyond the first 64 KiB
+    saved = {"photo.webp": (rgb, {"quality": 80}, "lossy WebP"),
+             "shot.webp": (rgb, {"lossless": True}, ""),
+             "alpha.webp": (rgba, {"quality": 80}, "lossy WebP"),  # VP8X, ALPH, then VP8
+             "alpha-lossless.WEBP": (rgba, {"lossless": True}, ""),
+             "profile.webp": (rgb, {"quality": 80, "icc_profile": icc, "exif": b"Exif\x00\x00" + b"\x00" * 9},
+                              "lossy WebP"),
+             "profile-lossless.webp": (rgb, {"lossless": True, "icc_profile": icc}, ""),
+             "anim.webp": (rgb, {"save_all": True, "append_images": frames, "quality": 70}, "lossy WebP"),
+             "anim-lossless.webp": (rgb, {"save_all": True, "append_images": frames, "lossless": True}, ""),
+             "photo.avif": (rgb, {"quality": 60}, "AVIF"),
+             "photo.jpg": (rgb, {"quality": 90}, "JPEG"),
+             "phone.HEIC": (rgb, {"quality": 90}, "HEIC"),
+             "shot.png": (rgb, {}, ""),
+             "named.webp.png": (rgb, {}, ""),
+             "not-a-webp.webp": (rgb, {"format": "PNG"}, "")}  # a PNG misnamed: no VP8 chunk
+    kinds = {}
+    for name, (image, options, kind) in saved.items():
+        image.save(folder / name, **options)
+        kinds[name] = kind
+    # lossless AVIF stores RGB with the identity matrix (avifenc --lossless, libheif's lossless): Pillow writes no
+    # lossless AVIF, so its file's colour properties are given that matrix (what is read is the header only)
+    data = (folder / "photo.avif").read_bytes()
+    at = data.index(b"colrnclx")
+    (folder / "lossless.avif").write_bytes(data[:at + 12] + b"\x00\x00" + data[at + 14:])
+    kinds["lossless.avif"] = ""
+    (folder / "empty.webp").write_bytes(b"")
+    kinds["empty.webp"] = ""
+    (folder / "cut.webp").write_bytes((folder / "photo.webp").read_bytes()[:15])  # cut in the first chunk's name
+    kinds["cut.webp"] = ""
+    kinds["missing.webp"], kinds["missing.avif"], kinds["missing.jpg"] = "", "AVIF", "JPEG"  # not there
+    return kinds
+
+
+def test_the_cli_and_the_plugins_take_the_same_files_for_jpeg(tmp_path):
+    """The rule is written twice (editor Pythons cannot import liif_core): both copies must agree,
+    or the CLI and the dialogs would suggest different models for the same file. Lossy WebP and lossless
+    AVIF are told by the files themselves: their names do not say."""
+    from liif_core import cli, imageio
+
+    assert imageio.LOSSY_SUFFIXES == plugin_choice.LOSSY_SUFFIXES
     assert cli.AUTO == plugin_choice.AUTO
-    for name in ("a.jpg", "B.JPEG", "c.jfif", "d.png", "e.jpg.png", "f", "g.tif", "h.HEIC", "i.heif"):
-        assert cli.is_jpeg(Path(name)) == plugin_choice.from_jpeg_file(name), name
+    for name, kind in lossy_and_lossless_files(tmp_path).items():
+        path = tmp_path / name
+        assert plugin_choice.lossy_kind(str(path)) == kind, name
+        assert imageio.lossy_compression(path) == kind, name
+        assert cli.is_lossy(path) == bool(kind) == plugin_choice.from_lossy_file(str(path)), name
+    assert not cli.is_lossy(cli.STDIO)
+
+
+def test_a_webp_file_known_by_name_only_counts_as_lossless(tmp_path, monkeypatch):
+    """A layer's name is no path: a WebP file named so is not read, even where a file of that name lies in
+    the editor's working folder; an AVIF one counts as lossy, as most are. Krita's note of a lossy WebP file
+    a document was opened from stands for one by a name of its own."""
+    lossy_and_lossless_files(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert plugin_choice.lossy_kind("photo.webp") == "" and plugin_choice.lossy_kind(str(tmp_path / "photo.webp"))
+    assert plugin_choice.lossy_kind("lossless.avif") == "AVIF"
+    assert plugin_choice.lossy_kind(plugin_choice.LOSSY_WEBP_NAME) == "lossy WebP"
+    assert chosen_model("auto", INFO, plugin_choice.origin("/a/shot.png", "photo.webp copy")) is None
+    # GIMP names an opened file's layer after it: such a layer goes by the image's file, which is read
+    image_file = str(tmp_path / "photo.webp")
+    for layer in ("photo.webp", "Photo.WEBP copy"):
+        assert plugin_choice.origin(image_file, layer) == image_file, layer
+    assert chosen_model("auto", INFO, plugin_choice.origin(image_file, "photo.webp")) == "liif-edsr-jpeg"
+    assert chosen_model("auto", INFO, plugin_choice.origin("/a/shot.png", "photo.avif copy")) == "liif-edsr-jpeg"
+
+
+def test_the_notes_name_the_lossy_compression_the_file_was_saved_with(tmp_path):
+    kinds = lossy_and_lossless_files(tmp_path)
+    for name in ("photo.webp", "photo.avif", "phone.HEIC", "photo.jpg", "shot.webp", "lossless.avif"):
+        path, kind = str(tmp_path / name), kinds[name]
+        assert chosen_model("auto", INFO, path) == ("liif-edsr-jpeg" if kind else None), name
+        auto, chosen = as_read(model_note("auto", INFO, path)), as_read(model_note("liif-edsr", INFO, path))
+        if kind:
+            assert auto.endswith(f"\n{AUTO_JPEG.format(JPEG_MODEL, kind=kind)}"), auto
+            assert chosen.endswith(f"\nThis image was opened from a {kind} file: the model {JPEG_MODEL} is made for "
+                                   "lossy compression."), chosen
+        else:
+            assert auto.endswith(f"\n{AUTO_CLEAN.format(DEFAULT, JPEG_MODEL)}") and chosen == "For clean images.", name
+            assert as_read(model_note("liif-edsr-jpeg", INFO, path)).endswith(f"\n{BACK}"), name
+    webp = as_read(model_note("auto", INFO, "/a/shot.png", layer="File Layer 1", shows=str(tmp_path / "photo.webp")))
+    assert webp.endswith(plugin_choice.FILE_LAYER_AUTO_JPEG.format(JPEG_MODEL, kind="lossy WebP")), webp
 
 
 def test_automatic_takes_the_jpeg_model_for_an_image_opened_from_a_jpeg_file():
@@ -101,7 +187,8 @@ def test_automatic_takes_the_jpeg_model_for_an_image_opened_from_a_jpeg_file():
 
 def test_automatic_says_why_under_the_model_list_with_no_link():
     jpeg = model_note("auto", INFO, "/a/holiday.jpg")
-    assert as_read(jpeg) == f"For JPEG <photos> & scans.\n{AUTO_JPEG.format(JPEG_MODEL)}" and "<a " not in jpeg
+    why = AUTO_JPEG.format(JPEG_MODEL, kind='JPEG')
+    assert as_read(jpeg) == f"For JPEG <photos> & scans.\n{why}" and "<a " not in jpeg
     for other in ("/a/b.png", None):  # also an image never saved
         note = model_note("auto", INFO, other)
         why = AUTO_CLEAN.format(DEFAULT, JPEG_MODEL)
@@ -148,12 +235,12 @@ def test_a_layer_named_after_an_image_file_goes_by_that_file():
 
 
 def test_the_note_of_a_layer_named_after_a_file_says_the_layer_decides():
-    layer_auto = plugin_choice.LAYER_AUTO_JPEG.format(JPEG_MODEL)
+    layer_auto = plugin_choice.LAYER_AUTO_JPEG.format(JPEG_MODEL, kind='JPEG')
     assert as_read(model_note("auto", INFO, "/a/shot.png", layer="holiday.jpg")) == (
         f"For JPEG <photos> & scans.\n{layer_auto}")
     why = plugin_choice.LAYER_AUTO_CLEAN.format(DEFAULT, JPEG_MODEL)
     assert as_read(model_note("auto", INFO, "/a/holiday.jpg", layer="shot.png")) == f"For clean images.\n{why}"
-    hint = plugin_choice.LAYER_JPEG_HINT.format(JPEG_MODEL)
+    hint = plugin_choice.LAYER_JPEG_HINT.format(JPEG_MODEL, kind='JPEG')
     markup = model_note(None, INFO, "/a/shot.png", layer="holiday.jpg copy")
     assert as_read(markup) == f"For clean images.\n{hint}" and 'href="liif-edsr-jpeg"' in markup
     back = plugin_choice.LAYER_CLEAN_HINT.format(DEFAULT)
@@ -171,17 +258,18 @@ def test_a_file_layer_goes_by_the_file_it_shows():
     """Krita's file layer shows a file kept outside the document (its name is "File Layer 1", not the file's):
     a job on it goes by that file, whatever the layer is called, and the note says the file layer decides."""
     for shows in ("/home/me/Photos/holiday.jpg", "holiday.jpg", "C:\\Users\\me\\holiday.jpg"):
-        assert plugin_choice.origin("/a/shot.png", "File Layer 1", shows) == "holiday.jpg", shows
-        assert plugin_choice.origin("/a/shot.png", "mockup.png", shows) == "holiday.jpg", shows
-    assert plugin_choice.origin("/a/holiday.jpg", "File Layer 1", "/b/shot.png") == "shot.png"
+        assert plugin_choice.origin("/a/shot.png", "File Layer 1", shows) == shows  # the path: it may be read
+        assert plugin_choice.origin("/a/shot.png", "mockup.png", shows) == shows
+        assert chosen_model("auto", INFO, plugin_choice.origin("/a/shot.png", "mockup.png", shows)) == "liif-edsr-jpeg"
+    assert plugin_choice.origin("/a/holiday.jpg", "File Layer 1", "/b/shot.png") == "/b/shot.png"
     assert plugin_choice.origin("/a/holiday.jpg", "File Layer 1", "") == "/a/holiday.jpg"
-    why = plugin_choice.FILE_LAYER_AUTO_JPEG.format(JPEG_MODEL)
+    why = plugin_choice.FILE_LAYER_AUTO_JPEG.format(JPEG_MODEL, kind='JPEG')
     note = model_note("auto", INFO, "/a/shot.png", layer="File Layer 1", shows="/b/holiday.jpg")
     assert as_read(note) == f"For JPEG <photos> & scans.\n{why}", note
     why = plugin_choice.FILE_LAYER_AUTO_CLEAN.format(DEFAULT, JPEG_MODEL)
     note = model_note("auto", INFO, "/a/holiday.jpg", layer="holiday.jpg", shows="/b/shot.png")
     assert as_read(note) == f"For clean images.\n{why}", note
-    hint = plugin_choice.FILE_LAYER_JPEG_HINT.format(JPEG_MODEL)
+    hint = plugin_choice.FILE_LAYER_JPEG_HINT.format(JPEG_MODEL, kind='JPEG')
     markup = model_note(None, INFO, "/a/shot.png", layer="File Layer 1", shows="/b/holiday.jpg")
     assert as_read(markup) == f"For clean images.\n{hint}" and 'href="liif-edsr-jpeg"' in markup
     back = plugin_choice.FILE_LAYER_CLEAN_HINT.format(DEFAULT)

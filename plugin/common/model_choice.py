@@ -16,50 +16,110 @@ from collections.abc import Sequence
 from typing import Any
 
 AUTO = "auto"  # the model made for the file the image was opened from
-# files saved with lossy photograph compression, for which the JPEG model is made: JPEG, and HEIC (HEVC, what phones
-# save photographs as), on which it scored higher too (docs/eval/heic_inputs.md)
-JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".heic", ".heif")
+# files saved with lossy compression, for which the JPEG model is made (docs/eval/jpeg_inputs.md), and on which it
+# scored higher too: HEIC (what phones save photographs as), AVIF and lossy WebP (docs/eval/heic_inputs.md,
+# avif_inputs.md, webp_inputs.md); the kind each suffix stands for, as the notes name it. A WebP file is lossy or
+# lossless whatever its name, and so is an AVIF file: lossy_kind reads which (when the file can be read).
+LOSSY_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG", ".heic": "HEIC", ".heif": "HEIC",
+                  ".avif": "AVIF", ".webp": "lossy WebP"}
+LOSSY = "JPEG, HEIC, AVIF or lossy WebP"  # the notes' name for them all
 # files a layer may be named after: GIMP's Open as Layers and drops, and Krita's Import Layer, name the layer
 # after its file ("photo.jpg"); copies keep that name with a word added ("photo.jpg copy")
-IMAGE_SUFFIXES = JPEG_SUFFIXES + (".png", ".webp", ".avif", ".jxl", ".jp2", ".tif", ".tiff", ".bmp",
-                                  ".gif", ".tga", ".ico", ".ppm", ".pgm", ".pbm", ".pnm", ".exr", ".hdr", ".psd",
-                                  ".xcf", ".kra", ".ora", ".svg", ".pdf", ".dng", ".cr2", ".nef", ".arw", ".raf")
+IMAGE_SUFFIXES = tuple(LOSSY_SUFFIXES) + (
+    ".png", ".jxl", ".jp2", ".tif", ".tiff", ".bmp", ".gif", ".tga", ".ico", ".ppm", ".pgm", ".pbm", ".pnm", ".exr",
+    ".hdr", ".psd", ".xcf", ".kra", ".ora", ".svg", ".pdf", ".dng", ".cr2", ".nef", ".arw", ".raf")
 _NAMED_FILE = re.compile(r"[^\s/\\]+(?:" + "|".join(re.escape(s) for s in sorted(IMAGE_SUFFIXES, key=len, reverse=True))
                          + r")(?![\w.])", re.IGNORECASE)
-JPEG_HINT = "This image was opened from a JPEG or HEIC file: the model {} is made for those."
-CLEAN_HINT = "This image was not opened from a JPEG or HEIC file: the default model, {}, is sharper on it."
+JPEG_HINT = "This image was opened from a {kind} file: the model {} is made for lossy compression."
+CLEAN_HINT = f"This image was not opened from a {LOSSY} file: the default model, {{}}, is sharper on it."
 # The file name that stands for a JPEG file whose name is gone: GIMP's JPEG loader leaves its settings
 # on the image (the "jpeg-settings" parasite, kept in an XCF saved from it), not the file's name.
 JPEG_NAME_UNKNOWN = "(a JPEG file).jpg"
+# The same for a lossy WebP file known by its name only (Krita's note of the file a document was opened from):
+# a WebP file's name does not say lossy, so this one does.
+LOSSY_WEBP_NAME = "(a lossy WebP file).webp"
 AUTO_TIP = ("The model made for the file this image was opened from (a layer named after a file, as imported layers "
-            "are, and a file layer go by that file): for a JPEG or HEIC file {}, for any other file (or an image not "
+            f"are, and a file layer go by that file): for a {LOSSY} file {{}}, for any other file (or an image not "
             "saved yet) the default")
 OTHERS = "Other models: {}"
-AUTO_JPEG = "Automatic: {}, made for images opened from a JPEG or HEIC file, as this one was."
-AUTO_CLEAN = "Automatic: the default model, {}; an image opened from a JPEG or HEIC file would get {}."
-# the same for a layer named after its file (layer_file), which goes by that file rather than the image's
-LAYER_JPEG_HINT = "This layer is named after a JPEG or HEIC file: the model {} is made for those."
-LAYER_CLEAN_HINT = ("This layer is named after a file that is neither JPEG nor HEIC: the default model, {}, is sharper "
+AUTO_JPEG = "Automatic: {}, made for images saved with lossy compression, as this one was ({kind})."
+AUTO_CLEAN = f"Automatic: the default model, {{}}; an image opened from a {LOSSY} file would get {{}}."
+# the same for a layer named after its file (layer_file), which goes by that file rather than the image's; such a
+# layer's WebP file cannot be read (it is known by name only) and counts as lossless
+LAYER_JPEG_HINT = "This layer is named after a {kind} file: the model {} is made for lossy compression."
+LAYER_CLEAN_HINT = (f"This layer is named after a file not known to be {LOSSY}: the default model, {{}}, is sharper "
                     "on it.")
-LAYER_AUTO_JPEG = "Automatic: {}, made for images from a JPEG or HEIC file, as this layer's name says it is."
-LAYER_AUTO_CLEAN = ("Automatic: the default model, {}, as this layer is named after a file that is neither JPEG nor "
-                    "HEIC; a layer from a JPEG or HEIC file would get {}.")
+LAYER_AUTO_JPEG = ("Automatic: {}, made for images saved with lossy compression, as this layer's name says it was "
+                   "({kind}).")
+LAYER_AUTO_CLEAN = (f"Automatic: the default model, {{}}, as this layer is named after a file not known to be {LOSSY}; "
+                    "a layer from such a file would get {}.")
 # the same for a file layer (Krita's), which goes by the file it shows
-FILE_LAYER_JPEG_HINT = "This file layer shows a JPEG or HEIC file: the model {} is made for those."
-FILE_LAYER_CLEAN_HINT = ("This file layer shows a file that is neither JPEG nor HEIC: the default model, {}, is "
-                         "sharper on it.")
-FILE_LAYER_AUTO_JPEG = "Automatic: {}, made for images from a JPEG or HEIC file, as this file layer shows one."
-FILE_LAYER_AUTO_CLEAN = ("Automatic: the default model, {}, as this file layer shows a file that is neither JPEG nor "
-                         "HEIC; a layer from a JPEG or HEIC file would get {}.")
+FILE_LAYER_JPEG_HINT = "This file layer shows a {kind} file: the model {} is made for lossy compression."
+FILE_LAYER_CLEAN_HINT = (f"This file layer shows a file that is not {LOSSY}: the default model, {{}}, is sharper "
+                         "on it.")
+FILE_LAYER_AUTO_JPEG = ("Automatic: {}, made for images saved with lossy compression, as the file this file layer "
+                        "shows was ({kind}).")
+FILE_LAYER_AUTO_CLEAN = (f"Automatic: the default model, {{}}, as this file layer shows a file that is not {LOSSY}; "
+                         "a layer from such a file would get {}.")
 # a whole-image job whose layers do not all go by the image's file: which get another model, and why
-LAYERS_JPEG = "Layers named after a JPEG or HEIC file get {}: {}."
-LAYERS_CLEAN = "Layers named after a file that is neither JPEG nor HEIC get the default model, {}: {}."
+LAYERS_JPEG = f"Layers named after a {LOSSY} file get {{}}: {{}}."
+LAYERS_CLEAN = f"Layers named after a file not known to be {LOSSY} get the default model, {{}}: {{}}."
 LAYERS_LISTED = 3  # layer names listed in such a line; more are counted
 
 
-def from_jpeg_file(file_name: str | None) -> bool:
-    """Whether the image was opened from a JPEG file, or a HEIC one (told by the file's name)."""
-    return os.path.splitext(file_name or "")[1].lower() in JPEG_SUFFIXES
+def lossy_kind(file_name: str | None) -> str:
+    """The lossy compression the file ``file_name`` was saved with, as the notes name it (a value of
+    :data:`LOSSY_SUFFIXES`), or '' for a file saved without loss. Told by the file's name, and for WebP and
+    AVIF by the file itself where it can be read: a WebP file is lossy by its ``VP8`` chunk (``VP8L`` is
+    lossless; one that cannot be read counts as lossless), an AVIF file lossless by its identity colour
+    matrix (lossless AV1 stores RGB so; one that cannot be read counts as lossy, as most are). Only an absolute
+    path is read: a name (a layer's) says nothing of where its file is."""
+    kind = LOSSY_SUFFIXES.get(os.path.splitext(file_name or "")[1].lower(), "")
+    readable = file_name if file_name and os.path.isabs(file_name) else ""  # a layer's name is no path to read
+    if kind == "lossy WebP":
+        return kind if file_name == LOSSY_WEBP_NAME or _webp_codec(readable) == b"VP8 " else ""
+    if kind == "AVIF":
+        return "" if _avif_identity_matrix(readable) else kind
+    return kind
+
+
+def _webp_codec(path: str) -> bytes:
+    """The name of a WebP file's first image chunk (``VP8 `` lossy, ``VP8L`` lossless; an animation's
+    first frame's), b'' where there is none or the file cannot be read."""
+    if not path:
+        return b""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if head[:4] != b"RIFF" or head[8:] != b"WEBP":
+                return b""
+            while len(chunk := f.read(8)) == 8:
+                name, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if name in (b"VP8 ", b"VP8L"):
+                    return name
+                f.seek(16 if name == b"ANMF" else size + size % 2, os.SEEK_CUR)  # a frame holds its chunks
+    except OSError:
+        pass
+    return b""
+
+
+def _avif_identity_matrix(path: str) -> bool:
+    """Whether an AVIF file's colour properties (its ``colr`` box of type ``nclx``, among the first
+    64 KiB) give the identity matrix, as lossless AVIF is written; False where the file cannot be read."""
+    if not path:
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(65536)
+    except OSError:
+        return False
+    at = head.find(b"colrnclx")
+    return at >= 0 and head[at + 12:at + 14] == b"\x00\x00"
+
+
+def from_lossy_file(file_name: str | None) -> bool:
+    """Whether the image was opened from a file saved with lossy compression (:func:`lossy_kind`)."""
+    return bool(lossy_kind(file_name))
 
 
 def layer_file(layer_name: str | None) -> str:
@@ -72,10 +132,15 @@ def layer_file(layer_name: str | None) -> str:
 
 def origin(file_name: str | None, layer_name: str | None = None, shows: str | None = None) -> str:
     """The file a job on the layer ``layer_name`` of an image opened from ``file_name`` goes by: for a file
-    layer, the file it shows (``shows``, its path; the name only is kept); else the file the layer is named
+    layer, the file it shows (``shows``, its path: an absolute one is read, as :func:`lossy_kind` may); else the
+    file the layer is named
     after (:func:`layer_file`), else the image's ('' for an image never saved). A photograph brought in from
-    a JPEG file into a screenshot's image is still a JPEG photograph."""
-    return _base_name(shows) or layer_file(layer_name) or file_name or ""
+    a JPEG file into a screenshot's image is still a JPEG photograph. A layer named after the image's own file
+    (GIMP names an opened file's layer so) goes by that file's path, which may be read."""
+    named = layer_file(layer_name)
+    if named and named.lower() == _base_name(file_name).lower():
+        named = ""
+    return shows or named or file_name or ""
 
 
 def _base_name(path: str | None) -> str:
@@ -98,7 +163,7 @@ def chosen_model(model: str | None, info: dict[str, Any], file_name: str | None)
     if model != AUTO:
         return model
     for_jpeg = info.get("jpeg_models") or []
-    return str(for_jpeg[0]) if for_jpeg and from_jpeg_file(file_name) else None
+    return str(for_jpeg[0]) if for_jpeg and from_lossy_file(file_name) else None
 
 
 def model_note(model: str | None, info: dict[str, Any], file_name: str | None, line_break: str = "\n", *,
@@ -138,15 +203,16 @@ def model_note(model: str | None, info: dict[str, Any], file_name: str | None, l
     summary = str((info.get("summaries") or {}).get(name, ""))
     lines = [html.escape(summary, quote=False)] if summary else []
     for_jpeg = info.get("jpeg_models") or []
-    from_jpeg = from_jpeg_file(file_name)
+    kind = lossy_kind(file_name)
+    from_jpeg = bool(kind)
     if model == AUTO:
         if for_jpeg and from_jpeg:
-            why = auto_jpeg.format(shown_name(name))
+            why = auto_jpeg.format(shown_name(name), kind=kind)
             lines.append(html.escape(why, quote=False))
         elif for_jpeg and name not in for_jpeg:
             why = auto_clean.format(shown_name(name), shown_name(for_jpeg[0]))
             lines.append(html.escape(why, quote=False))
-        others = [n for n in layers if (f := layer_file(n)) and from_jpeg_file(f) != from_jpeg]
+        others = [n for n in layers if (f := layer_file(n)) and from_lossy_file(f) != from_jpeg]
         if for_jpeg and models and others:
             listed = ", ".join(others[:LAYERS_LISTED]) + (f" and {len(others) - LAYERS_LISTED} more"
                                                          if len(others) > LAYERS_LISTED else "")
@@ -154,7 +220,7 @@ def model_note(model: str | None, info: dict[str, Any], file_name: str | None, l
                     else LAYERS_JPEG.format(shown_name(str(for_jpeg[0])), listed))
             lines.append(html.escape(line, quote=False))
     elif for_jpeg and from_jpeg and name not in for_jpeg:
-        lines.append(_hint(jpeg_hint, str(for_jpeg[0]), str(for_jpeg[0])))
+        lines.append(_hint(jpeg_hint, str(for_jpeg[0]), str(for_jpeg[0]), kind=kind))
     elif file_name and not from_jpeg and name in for_jpeg and models and models[0] not in for_jpeg:
         lines.append(_hint(clean_hint, "default", str(models[0])))
     return line_break.join(lines)
@@ -173,9 +239,10 @@ def other_models(info: dict[str, Any], model: str | None) -> str:
     return OTHERS.format(", ".join(links))
 
 
-def _hint(text: str, target: str, shown: str) -> str:
-    """``text`` with a link to the model ``target`` (shown as ``shown``) in place of its ``{}``."""
-    return html.escape(text, quote=False).format(_link(target, shown))
+def _hint(text: str, target: str, shown: str, kind: str = "") -> str:
+    """``text`` with a link to the model ``target`` (shown as ``shown``) in place of its ``{}``, and the
+    file's kind (:func:`lossy_kind`) in place of its ``{kind}``."""
+    return html.escape(text, quote=False).format(_link(target, shown), kind=html.escape(kind, quote=False))
 
 
 def _link(target: str, shown: str) -> str:

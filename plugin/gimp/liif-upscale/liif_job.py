@@ -17,7 +17,7 @@ gi.require_version("Gegl", "0.4")
 import liif_plan  # noqa: E402
 from gi.repository import Gegl, Gimp  # noqa: E402
 from liif_common.client import WorkerClient  # noqa: E402
-from liif_common.model_choice import JPEG_NAME_UNKNOWN, from_jpeg_file, origin  # noqa: E402
+from liif_common.model_choice import JPEG_NAME_UNKNOWN, from_lossy_file, origin  # noqa: E402
 from liif_common.time_left import TimeLeft, measured_speed  # noqa: E402
 from liif_pixels import checked, drawable_format, new_layer, pixel_layers, read_region  # noqa: E402
 from liif_plan import PixelFormat, UserError  # noqa: E402
@@ -99,7 +99,7 @@ def source_file_name(image: Gimp.Image) -> str:
         if file is not None and file.get_path():
             name = file.get_path()
             break
-    if not from_jpeg_file(name) and image.get_parasite("jpeg-settings") is not None:
+    if not from_lossy_file(name) and image.get_parasite("jpeg-settings") is not None:
         return JPEG_NAME_UNKNOWN
     return name
 

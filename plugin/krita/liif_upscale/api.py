@@ -270,12 +270,9 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
 
 def _missing_file(document: Any, node: Any) -> str:
     """Why a file layer shows nothing when the file it shows is not there (moved, renamed, on a drive not
-    connected); '' otherwise. A relative path is the document's folder's, as Krita keeps it."""
-    path = origin.shows(node)
-    if not path:
-        return ""
-    folder = os.path.dirname(document.fileName() or "")
-    if os.path.exists(os.path.join(folder, path)):
+    connected); '' otherwise."""
+    path = origin.shows(node, document)
+    if not path or os.path.exists(path):
         return ""
     return (f"this file layer shows nothing: its file {path} was not found (moved or renamed?). Point the layer "
             "at it again in its Layer Properties and try again.")

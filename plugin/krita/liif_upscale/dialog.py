@@ -36,6 +36,7 @@ from .qt import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
+    QEvent,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -375,7 +376,7 @@ class UpscaleDialog(QDialog):
         model = self.model_combo.currentData()
         if not self.info:
             return model
-        return chosen_model(model, self.info, origin.of_node(self.opened_from, layer or self.node))
+        return chosen_model(model, self.info, origin.of_node(self.document, self.opened_from, layer or self.node))
 
     def _show_model_note(self) -> None:
         """Say under the model list what the bundled model the job runs with is for: for Automatic,
@@ -384,18 +385,25 @@ class UpscaleDialog(QDialog):
         Automatic gives another model are named."""
         whole = self.scope_image.isChecked()
         layers = ({"layers": [layer.name() for layer in self.paint_layers]} if whole
-                  else {"layer": self.node.name(), "shows": origin.shows(self.node)})
+                  else {"layer": self.node.name(), "shows": origin.shows(self.node, self.document)})
         note = model_note(self.model_combo.currentData(), self.info or {}, self.opened_from, "<br>", **layers)
         self.model_note.setText(f"<small>{note}</small>")
         self.model_note.setVisible(bool(note))
         # Tab stops at the note only when it has a link to follow
         self.model_note.setFocusPolicy(Qt.FocusPolicy.StrongFocus if "<a " in note else Qt.FocusPolicy.NoFocus)
-        QTimer.singleShot(0, self._fit_height)  # once the layout has taken the new text in
+
+    def event(self, event: Any) -> bool:
+        """Qt's handling, and after each new layout, :meth:`_fit_height`."""
+        handled = super().event(event)
+        if event.type() == QEvent.Type.LayoutRequest and self.isVisible():
+            self._fit_height()
+        return handled
 
     def _fit_height(self) -> None:
         """Grow the dialog to the height its contents ask for: Qt does not for a shown dialog whose wrapped
         label got a line longer (the note, when it names layers), and squeezes that label until its last
-        line is cut off."""
+        line is cut off. Checked after each new layout, when the size asked for is known (the note and the
+        Automatic entry change together, and a wider entry wraps the note into more lines)."""
         wanted = self.sizeHint().height()
         if self.height() < wanted:
             self.resize(self.width(), wanted)
@@ -409,7 +417,8 @@ class UpscaleDialog(QDialog):
         layers = self.paint_layers if self.scope_image.isChecked() else [self.node]
         automatic: list[str] = []
         for layer in layers:
-            model = chosen_model(AUTO, self.info or {}, origin.of_node(self.opened_from, layer)) or models[0]
+            source = origin.of_node(self.document, self.opened_from, layer)
+            model = chosen_model(AUTO, self.info or {}, source) or models[0]
             if model not in automatic:
                 automatic.append(model)
         self.model_combo.setItemText(0, f"Automatic ({', '.join(automatic)})")

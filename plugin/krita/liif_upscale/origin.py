@@ -2,7 +2,8 @@
 
 Krita knows only a document's current file: a photograph opened from a JPEG file and saved as
 ``.kra`` would no longer count as "opened from a JPEG file", and "Automatic" would give it the
-default model, which sharpens JPEG artefacts. So when a document is opened from a JPEG file, the
+default model, which sharpens JPEG artefacts. So when a document is opened from a file saved with lossy
+compression (JPEG, HEIC, AVIF, lossy WebP: ``model_choice.lossy_kind``), the
 plug-in notes that file's name in the document itself (a Krita annotation, saved inside the
 ``.kra``; the name only, not its folder, so a ``.kra`` passed on tells nothing of where it was made),
 and the choice goes by the note first.
@@ -17,18 +18,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .liif_common.model_choice import from_jpeg_file, origin
+from .liif_common.model_choice import LOSSY_WEBP_NAME, from_lossy_file, origin
 
 ANNOTATION = "liif-upscale-opened-from"
-DESCRIPTION = "LIIF Upscale: the name of the JPEG file this image was opened from (its model choice goes by it)"
+DESCRIPTION = ("LIIF Upscale: the name of the lossy file (JPEG, HEIC, AVIF or WebP) this image was opened from (its "
+               "model choice goes by it)")
 
 
 def remember(document: Any) -> None:
-    """Note in ``document`` the name of the JPEG file it was just opened from (nothing for any other
-    file, or a document that has its note already). A note, not an edit: an untouched document stays
+    """Note in ``document`` the name of the file saved with lossy compression (JPEG, HEIC, AVIF, lossy WebP:
+    ``model_choice.lossy_kind``) it was just opened from (nothing for any other file, or a document that has
+    its note already). A note, not an edit: an untouched document stays
     untouched."""
     name = document.fileName() if document is not None else ""
-    if not from_jpeg_file(name) or not hasattr(document, "setAnnotation") or ANNOTATION in document.annotationTypes():
+    if not from_lossy_file(name) or not hasattr(document, "setAnnotation") or ANNOTATION in document.annotationTypes():
         return
     modified = document.modified()
     document.setAnnotation(ANNOTATION, DESCRIPTION, os.path.basename(name).encode("utf-8"))
@@ -36,27 +39,29 @@ def remember(document: Any) -> None:
 
 
 def opened_from(document: Any) -> str:
-    """The file the model choice goes by: the JPEG file ``document`` was first opened from (its name), if
+    """The file the model choice goes by: the lossy file ``document`` was first opened from (its name), if
     noted, else its current file ('' for a document never saved)."""
     if hasattr(document, "annotationTypes") and ANNOTATION in document.annotationTypes():
         noted = bytes(document.annotation(ANNOTATION)).decode("utf-8", "replace")
-        if noted:
-            return noted
+        if noted:  # only a lossy file is noted, and a WebP file's name does not say it is one
+            return LOSSY_WEBP_NAME if noted.lower().endswith(".webp") and not from_lossy_file(noted) else noted
     return document.fileName() or ""
 
 
-def shows(node: Any) -> str:
-    """The path of the file ``node`` shows, for a file layer; '' for any other node."""
-    return str(node.path() or "") if node.type() == "filelayer" and hasattr(node, "path") else ""
+def shows(node: Any, document: Any) -> str:
+    """The path of the file ``node`` of ``document`` shows, for a file layer ('' for any other node): a
+    relative path is the document's folder's, as Krita keeps it."""
+    path = str(node.path() or "") if node.type() == "filelayer" and hasattr(node, "path") else ""
+    return os.path.join(os.path.dirname(document.fileName() or ""), path) if path else ""
 
 
 def of_layer(document: Any, node: Any) -> str:
     """The file the model choice goes by for a job on ``node`` of ``document`` (:func:`of_node`)."""
-    return of_node(opened_from(document), node)
+    return of_node(document, opened_from(document), node)
 
 
-def of_node(document_file: str, node: Any) -> str:
-    """The file the model choice goes by for a job on ``node`` of a document that goes by ``document_file``
+def of_node(document: Any, document_file: str, node: Any) -> str:
+    """The file the model choice goes by for a job on ``node`` of ``document``, which goes by ``document_file``
     (:func:`opened_from`, asked once by a dialog): the file a file layer shows, or the file the layer is named
     after, if it is; else ``document_file``."""
-    return origin(document_file, node.name(), shows(node))
+    return origin(document_file, node.name(), shows(node, document))

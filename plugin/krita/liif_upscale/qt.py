@@ -19,7 +19,7 @@ else:
 
 BINDING = QtCore.__name__.split(".")[0]
 
-Qt, QObject, QTimer = QtCore.Qt, QtCore.QObject, QtCore.QTimer
+Qt, QObject, QTimer, QEvent = QtCore.Qt, QtCore.QObject, QtCore.QTimer, QtCore.QEvent
 QIcon, QImage, QPixmap = QtGui.QIcon, QtGui.QImage, QtGui.QPixmap
 QApplication, QWidget, QDialog = QtWidgets.QApplication, QtWidgets.QWidget, QtWidgets.QDialog
 QMessageBox, QProgressDialog, QFileDialog = QtWidgets.QMessageBox, QtWidgets.QProgressDialog, QtWidgets.QFileDialog
