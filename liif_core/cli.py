@@ -147,9 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, help="output width (height keeps the aspect ratio unless given)")
     p.add_argument("--height", type=int, help="output height (width keeps the aspect ratio unless given)")
     p.add_argument("--model", default=AUTO, help=f"auto (the default): the model made for each input, "
-                   f"{(jpeg_models() or ['the JPEG model'])[0]} for JPEG and HEIC files and the default for the "
-                   f"others; or a bundled model, or a .safetensors/.pth file (bundled: "
-                   f"{', '.join(list_models()) or 'none'})")
+                   f"{(jpeg_models() or ['the JPEG model'])[0]} for files saved with lossy compression (JPEG, HEIC, "
+                   f"AVIF, lossy WebP) and the default for the others; or a bundled model, or a .safetensors/.pth "
+                   f"file (bundled: {', '.join(list_models()) or 'none'})")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda, cuda:N or mps")
     p.add_argument("--precision", choices=["auto", *PRECISIONS],
                    help="what the decoder computes in (default: LIIF_UPSCALE_PRECISION, else auto: bfloat16 "

@@ -575,8 +575,9 @@ def upscale_node(document: Any, node: Any, scale: Scale | None = None, size: Siz
       ``"selection"`` force one. With a selection, its bounding box is upscaled and its (upscaled) mask becomes
       the new layer's transparency.
     - ``model``: ``"auto"`` (the default) takes the bundled model made for the file the document was opened
-      from, or the file the layer is named after (as Import Layer names it): for a JPEG file ``liif-edsr-jpeg``
-      (better from JPEG quality 95 down), else the default model, which
+      from, or the file the layer is named after (as Import Layer names it): for a file saved with lossy
+      compression (JPEG, HEIC, AVIF, lossy WebP) ``liif-edsr-jpeg`` (better from JPEG quality 95 down), else the
+      default model, which
       ``None`` or ``"default"`` names; or a bundled model's name, or a ``.safetensors``/``.pth`` path;
       ``device``: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``; ``tile``: tile size in pixels
       (None: chosen from free memory).
