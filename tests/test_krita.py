@@ -1662,8 +1662,8 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     need("krita", "xvfb-run", "xauth")
     home = krita_profile(tmp_path_factory)
     out = tmp_path_factory.mktemp("krita_gui")
-    # a speed an earlier session measured (the jobs here are far too short to measure one): the dialogs
-    # tell the time from it
+    # a speed an earlier session measured (the jobs here are far too short to measure one; about what two
+    # Zen 4 cores do): the dialogs tell the time from it
     with pytest.MonkeyPatch.context() as mp:
         import torch
 
@@ -1673,7 +1673,7 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
         mp.setenv("XDG_CACHE_HOME", str(home / ".cache"))
         cpu = torch.device("cpu")
         precision = resolve_precision(None, cpu)  # the worker's: krita_env passes LIIF_UPSCALE_PRECISION on
-        speed_memory.remember(speed_memory.device_identity(cpu, precision), 1e8)
+        speed_memory.remember(speed_memory.device_identity(cpu, precision), 1e11)
     pykrita = home / ".local/share/krita/pykrita"
     (pykrita / "liif_test_harness").mkdir(exist_ok=True)
     (pykrita / "liif_test_harness" / "__init__.py").write_text(HARNESS)
@@ -1733,7 +1733,7 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     assert res["model_note"]["shown_for_a_file"] is False
     label = res["dialog"]["result_label"].replace("\u00a0", " ")
     # (the worker also tells the time, from the speed remembered in this home)
-    assert re.fullmatch(r"a 32 × 24 px layer \(×2\.00\); the image grows from 16 × 12 px to 32 × 24 px(; about \d+ s)?",
+    assert re.fullmatch(r"a 32 × 24 px layer \(×2\.00\); the image grows from 16 × 12 px to 32 × 24 px(; under 5 s)?",
                         label), label
     assert res["dialog"]["status_label"].startswith("Worker ready")
     assert res["runner"]["state"] == "done", res["runner"]
@@ -1763,7 +1763,7 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     # so the alpha's pass too (4 views each: the quality remembered from the first dialog), which the sizes
     # alone leave out
     second, state = res["cancel"]["dialog"]["result_label"].replace("\u00a0", " "), res["cancel"]["dialog"]
-    assert re.fullmatch(r"a 64 × 48 px layer \(×4\.00\); the image grows from 16 × 12 px to 64 × 48 px; about \d+ s",
+    assert re.fullmatch(r"a 64 × 48 px layer \(×4\.00\); the image grows from 16 × 12 px to 64 × 48 px; under 5 s",
                         second), second
     tiny = liif_core.load_model(tiny_model_path, device="cpu")
     work = liif_core.work(image, size=(64, 48), model=tiny, self_ensemble=4)

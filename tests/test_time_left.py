@@ -54,7 +54,8 @@ def test_a_job_that_starts_part_way_counts_only_its_own_progress():
 
 
 @pytest.mark.parametrize("seconds, text", [
-    (0.4, "about 5 s"), (12, "about 10 s"), (55, "about 55 s"), (58, "about 1 min"),
+    (0.1, "under 5 s"), (2.4, "under 5 s"), (2.6, "about 5 s"), (12, "about 10 s"),
+    (55, "about 55 s"), (58, "about 1 min"),
     (150, "about 2 min"), (3599, "about 1 h"), (4800, "about 1 h 20 min"),
 ])
 def test_format(seconds, text):

@@ -16,10 +16,13 @@ MIN_FRACTION = 0.03  # ... and done this much: early rates are noise
 
 
 def format_seconds(seconds: float) -> str:
-    """``"about 40 s"``, ``"about 3 min"``, ``"about 1 h 20 min"`` (rounded, not precise)."""
+    """``"about 40 s"``, ``"about 3 min"``, ``"about 1 h 20 min"`` (rounded, not precise); below 2.5 s,
+    ``"under 5 s"``: a small layer's job of a fraction of a second is not "about 5 s"."""
     fives = round(seconds / 5) * 5
+    if fives < 5:
+        return "under 5 s"
     if fives < 60:
-        return f"about {max(5, fives)} s"
+        return f"about {fives} s"
     minutes = round(seconds / 60)
     if minutes < 60:
         return f"about {minutes} min"
