@@ -304,11 +304,19 @@ class UpscaleDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         self.setMinimumWidth(460)
+        # the preview beside the fields, not under them: below, it made the dialog about 860 px tall, more than
+        # a 768-px laptop screen shows (its Upscale button out of reach); beside them it is about 890 px wide
+        preview_column = QVBoxLayout()
+        preview_column.addWidget(self.preview_label)
+        preview_column.addWidget(self.preview_status)
+        preview_column.addStretch(1)
+        self.preview_status.setFixedWidth(PREVIEW_SIZE[0])
+        columns = QHBoxLayout()
+        columns.addLayout(form, 1)
+        columns.addLayout(preview_column)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"Layer: <b>{_escape(self.node.name())}</b>"))
-        layout.addLayout(form)
-        layout.addWidget(self.preview_label)
-        layout.addWidget(self.preview_status)
+        layout.addLayout(columns)
         layout.addWidget(self.status_label)
         layout.addWidget(self.buttons)
 
@@ -666,7 +674,7 @@ class UpscaleDialog(QDialog):
             self._preview_delay.start(0 if self.info else PREVIEW_DELAY_MS)
         else:
             self._preview_generation += 1  # cancels a running one
-        self.adjustSize()
+        self.resize(self.sizeHint())  # (adjustSize would stop at 2/3 of the screen's width, cutting off fields)
 
     def _preview_dragged(self, dx: int, dy: int) -> None:
         """Move the window against the drag, like a picture pushed under a frame."""
