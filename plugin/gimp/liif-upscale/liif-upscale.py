@@ -111,7 +111,7 @@ def define_arguments(procedure: Gimp.Procedure) -> None:
     procedure.add_boolean_aux_argument(
         "preview", "_Preview: part of the result at 100%", "Compute only part of the result (up to "
         f"{PREVIEW_SIZE[0]} x {PREVIEW_SIZE[1]} pixels, the middle at first; drag it to look elsewhere) and show "
-        "it under the fields, so it takes seconds; it follows each change", False, rw)
+        "it beside the fields, so it takes seconds; it follows each change", False, rw)
     procedure.add_layer_return_value(
         "layer", "Layer", "The new layer (in the enlarged image, or in the new image)", False, rw)
 

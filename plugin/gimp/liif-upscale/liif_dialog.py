@@ -315,11 +315,19 @@ def run_dialog(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, job: Job
 
     config.connect("notify", changed)
     show_size()
-    dialog.fill(["scale", "width", "height", "result-size", "output", "model", "model-note", "device", "quality",
-                 "linear-render", "tile", "preview"])
-    area = dialog.get_content_area()
-    area.pack_start(frame, False, False, 0)
-    area.pack_start(status, False, False, 0)
+    # the preview beside the fields, not under them: below, it made the dialog about 860 px tall, more than a
+    # 768-px laptop screen shows (OK out of reach); beside them the dialog is about 800 px wide
+    fields = dialog.fill_box("fields", ["scale", "width", "height", "result-size", "output", "model", "model-note",
+                                        "device", "quality", "linear-render", "tile", "preview"])
+    side = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
+    side.pack_start(frame, False, False, 0)
+    side.pack_start(status, False, False, 0)
+    status.set_size_request(PREVIEW_SIZE[0], -1)
+    status.set_max_width_chars(1)  # wrapped to the preview's width, not widening the dialog
+    columns = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=12)
+    columns.pack_start(fields, True, True, 0)
+    columns.pack_start(side, False, False, 0)
+    dialog.get_content_area().pack_start(columns, True, True, 0)
     dialog.show_all()
     start.hide()
     preview.changed()  # hides the preview, or starts it when it was on last time
