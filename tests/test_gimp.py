@@ -1323,6 +1323,10 @@ def test_dialog_preview_shows_the_result_at_100_percent(gui_run, monkeypatch: py
     screen = _read_xwd(res["screenshot"])
     assert _find(screen, expected[40:280, 40:400]) is not None, "the preview is not on the screen"
     assert _find(screen, expected[40:280, 40:400][:, ::-1]) is None  # a mirrored one would not be found
+    # the preview sits beside the fields: with it, the dialog still fits a 1366 x 768 laptop screen (under them
+    # it made the dialog 857 px tall)
+    height, width = _read_xwd(res["dialog_screenshot"]).shape[:2]
+    assert height <= 700 and width <= 1300, (width, height)
     shot = os.environ.get(SCREENSHOT_ENV)
     if shot:  # the dialog's window alone
         from PIL import Image

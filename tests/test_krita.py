@@ -631,7 +631,9 @@ def run_in_krita(window: Any) -> int:
         dialog.preview_size = (20, 14)  # a window inside the 32 x 24 result
         dialog.preview_check.setChecked(True)
         shown = _pump(60, lambda: dialog.preview_image is not None)
-        res["preview"] = {"shown": shown, "status": dialog.preview_status.text()}
+        _pump(0.2)  # (the dialog takes its new size)
+        res["preview"] = {"shown": shown, "status": dialog.preview_status.text(),
+                          "dialog_size": [dialog.width(), dialog.height()]}
         if shown:
             image, window = dialog.preview_image, dialog.preview_window
             bits = image.constBits()
@@ -1748,6 +1750,10 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
         {"size": [16, 12], "layers": ["Background", "Icon"], "icon_restored": True}]
     # the preview: the middle 20 x 14 of the same result, as RGBA
     assert res["preview"]["shown"], res["preview"]
+    # the preview sits beside the fields: with it, the dialog still fits a 1366 x 768 laptop screen (under them it
+    # made the dialog about 860 px tall)
+    width, height = res["preview"]["dialog_size"]
+    assert height <= 700 and width <= 1300, res["preview"]
     assert res["preview"]["window"] == [6, 5, 20, 14] and res["preview"]["bytes_per_line"] == 80, res["preview"]
     assert res["preview"]["dragged_to"] == [10, 5, 20, 14], res["preview"]  # against the drag, as far
     assert res["prepared_after_preview"] == 0  # neither the drag nor OK read the layer again
