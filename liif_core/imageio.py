@@ -56,16 +56,16 @@ def lossy_compression(path: Path) -> str:
     identity colour matrix (lossless AV1 stores RGB so). A WebP file that cannot be read counts as lossless,
     an AVIF one as lossy (as most are)."""
     kind = LOSSY_SUFFIXES.get(path.suffix.lower(), "")
+    if kind not in ("lossy WebP", "AVIF"):
+        return kind
     try:
         with open(path, "rb") as f:
             if kind == "lossy WebP":
                 return kind if _webp_codec(f) == b"VP8 " else ""
-            if kind == "AVIF":
-                at = (head := f.read(65536)).find(b"colrnclx")  # the colour properties, in the first boxes
-                return "" if at >= 0 and head[at + 12:at + 14] == b"\x00\x00" else kind
+            at = (head := f.read(65536)).find(b"colrnclx")  # the colour properties, in the first boxes
+            return "" if at >= 0 and head[at + 12:at + 14] == b"\x00\x00" else kind
     except OSError:
         return "" if kind == "lossy WebP" else kind
-    return kind
 
 
 def _webp_codec(f: Any) -> bytes:
