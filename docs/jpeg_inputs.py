@@ -1,7 +1,7 @@
 """How models enlarge JPEG photographs: docs/eval/jpeg_inputs.md (and HEIC ones: docs/eval/heic_inputs.md).
 
     .venv/bin/python docs/jpeg_inputs.py [MODEL ...] [--qualities 100,98,95,90,75,50] [--scales 2,4] [--ui]
-        [--sets photos,Set5,Set14,ui,icons,docs] [--codec jpeg|heic|webp|avif] [--out FILE]
+        [--sets photos,Set5,Set14,ui,icons,docs] [--codec jpeg|heic|webp|avif|jxl] [--out FILE]
 
 A MODEL is ``default``, a bundled name or a ``.safetensors`` path, or ``NAME=MODEL`` to label it
 ``NAME`` (default: the shipped model).
@@ -26,8 +26,10 @@ writes it; 4:2:0 chroma, as phones save photographs): docs/eval/heic_inputs.md i
 ``--codec heic --qualities 100,95,90,75,50 --sets photos,Set5 liif-edsr liif-edsr-jpeg --out docs/eval/heic_inputs.md``
 (pillow-heif's 95 and 100 give the same file: its encoder's finest). ``--codec webp``: lossy WebP, as web
 pages serve pictures (docs/eval/webp_inputs.md); ``--codec avif``: AVIF (docs/eval/avif_inputs.md,
-``--codec avif --qualities 100,90,75,50 --sets photos,Set5 liif-edsr liif-edsr-jpeg``). ``auto`` reads such a
-file to tell lossy from lossless (``liif_core.imageio.lossy_compression``).
+``--codec avif --qualities 100,90,75,50 --sets photos,Set5 liif-edsr liif-edsr-jpeg``); ``--codec jxl``: lossy
+JPEG XL (docs/eval/jxl_inputs.md, ``--codec jxl --qualities 100,95,90,75,50 --sets photos,Set5 liif-edsr
+liif-edsr-jpeg --out docs/eval/jxl_inputs.md``). ``auto`` reads such a file to tell lossy from lossless
+(``liif_core.imageio.lossy_compression``).
 """
 
 from __future__ import annotations
@@ -98,10 +100,23 @@ def avif(lr: np.ndarray, quality: int | None) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(encoded.getvalue())).convert("RGB"))
 
 
+def jxl(lr: np.ndarray, quality: int | None) -> np.ndarray:
+    """``lr`` (uint8 RGB) saved as lossy JPEG XL at ``quality`` (libjxl through imagecodecs; cjxl's mapping of a
+    quality to a distance: 90 is distance 1.0, cjxl's default) and read back."""
+    if quality is None:
+        return lr
+    import imagecodecs
+
+    distance = 0.1 + (100 - quality) * 0.09 if quality >= 30 else 53 / 3000 * quality ** 2 - 23 / 20 * quality + 25
+    return imagecodecs.jpegxl_decode(imagecodecs.jpegxl_encode(lr, distance=distance, lossless=False))
+
+
 CODECS = {"jpeg": ("JPEG", "JPEG (Pillow, 4:2:0)", jpeg),
           "heic": ("HEIC", "HEIC (pillow-heif: libheif and x265, 4:2:0)", heic),
           "webp": ("WebP", "lossy WebP (Pillow: VP8, 4:2:0)", webp),
-          "avif": ("AVIF", "AVIF (Pillow: AV1 through libavif, 4:2:0)", avif)}
+          "avif": ("AVIF", "AVIF (Pillow: AV1 through libavif, 4:2:0)", avif),
+          "jxl": ("JPEG XL", "lossy JPEG XL (libjxl's VarDCT in XYB, as cjxl writes it; quality q is cjxl's: distance "
+                  "0.1 + (100 - q) x 0.09, so 90 is distance 1.0, the default of cjxl and of GIMP's export)", jxl)}
 
 
 def crop(ups: list[np.ndarray], hr: np.ndarray, scale: int) -> list[np.ndarray]:

@@ -41,7 +41,8 @@ AUTO = "auto"  # --model: the model made for each input
 class Models:
     """The model each input is upscaled with: the one ``--model`` names, or with ``auto`` the one
     made for the input's kind (the bundled model made for JPEG files, if there is one, for files saved with lossy
-    compression: JPEG, HEIC, AVIF, lossy WebP; the default for the others). Each is loaded once, when first needed."""
+    compression: JPEG, HEIC, AVIF, lossy WebP, lossy JPEG XL; the default for the others). Each is loaded once,
+    when first needed."""
 
     def __init__(self, name: str, device: str, precision: str | None):
         self.name, self.device, self.precision = name, device, precision
@@ -148,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=int, help="output height (width keeps the aspect ratio unless given)")
     p.add_argument("--model", default=AUTO, help=f"auto (the default): the model made for each input, "
                    f"{(jpeg_models() or ['the JPEG model'])[0]} for files saved with lossy compression (JPEG, HEIC, "
-                   f"AVIF, lossy WebP) and the default for the others; or a bundled model, or a .safetensors/.pth "
-                   f"file (bundled: {', '.join(list_models()) or 'none'})")
+                   f"AVIF, lossy WebP, lossy JPEG XL) and the default for the others; or a bundled model, or a "
+                   f".safetensors/.pth file (bundled: {', '.join(list_models()) or 'none'})")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda, cuda:N or mps")
     p.add_argument("--precision", choices=["auto", *PRECISIONS],
                    help="what the decoder computes in (default: LIIF_UPSCALE_PRECISION, else auto: bfloat16 "
@@ -277,12 +278,13 @@ def model_note(name: str, sources: list[Path]) -> str:
     for_jpeg, default = jpeg_models(), next(iter(list_models()), None)
     from_jpeg = [is_lossy(Path(src)) for src in sources]
     if for_jpeg and name not in for_jpeg and any(from_jpeg):
-        return (f"JPEG, HEIC, AVIF or lossy WebP inputs; --model {for_jpeg[0]} is made for images saved as JPEG and "
-                "scores higher on the others too (without --model, each input gets the model made for it)")
+        return (f"JPEG, HEIC, AVIF, lossy WebP or lossy JPEG XL inputs; --model {for_jpeg[0]} is made for images "
+                "saved as JPEG and scores higher on the others too (without --model, each input gets the model made "
+                "for it)")
     known = bool(sources) and STDIO not in sources
     if name in for_jpeg and default and default not in for_jpeg and known and not any(from_jpeg):
-        return (f"no JPEG, HEIC, AVIF or lossy WebP inputs; the default model ({default}, without --model) is "
-                "sharper on them")
+        return (f"no JPEG, HEIC, AVIF, lossy WebP or lossy JPEG XL inputs; the default model ({default}, without "
+                "--model) is sharper on them")
     return ""
 
 

@@ -27,19 +27,19 @@ import numpy as np
 import png
 from PIL import Image, ImageCms, UnidentifiedImageError
 
-from liif_core import deep_files
+from liif_core import deep_files, jpeg_xl
 from liif_core.errors import InputError
 
 WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".avif": "AVIF", ".heic": "HEIF",
                  ".heif": "HEIF", ".tif": "TIFF", ".tiff": "TIFF", ".exr": "EXR", ".hdr": "HDR"}
 FLOAT_FORMATS = ("EXR", "HDR")  # hold floats only: integer pixels are written as values 0..1
 HALF_MAX = 65504.0  # the largest half float
-READ_SUFFIXES = tuple(WRITE_FORMATS) + (".bmp", ".gif", ".tga", ".ppm", ".pgm")
+READ_SUFFIXES = tuple(WRITE_FORMATS) + (".jxl", ".bmp", ".gif", ".tga", ".ppm", ".pgm")
 EIGHT_BIT_FORMATS = ("JPEG", "WEBP", "AVIF", "HEIF")  # 8 bits per sample as written here
 # The lossy compression each suffix stands for, as notes name it; WebP and AVIF files are read to tell lossless ones
 # (lossy_compression). As plugin/common/model_choice.py (the plug-ins cannot import this; a test holds them equal).
 LOSSY_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG", ".heic": "HEIC", ".heif": "HEIC",
-                  ".avif": "AVIF", ".webp": "lossy WebP"}
+                  ".avif": "AVIF", ".webp": "lossy WebP", ".jxl": "lossy JPEG XL"}
 
 try:  # HEIC/HEIF, the photographs of phones (iPhones save them by default): read and written through Pillow
     import pillow_heif
@@ -50,22 +50,26 @@ else:
 
 
 def lossy_compression(path: Path) -> str:
-    """The lossy compression the file at ``path`` was saved with ("JPEG", "HEIC", "AVIF", "lossy WebP"), or ''
-    for a file saved without loss: what model ``auto`` goes by. Told by the suffix, and for WebP and AVIF by the
-    file itself: a WebP file is lossy by its ``VP8`` chunk (``VP8L`` is lossless), an AVIF file lossless by its
-    identity colour matrix (lossless AV1 stores RGB so). A WebP file that cannot be read counts as lossless,
-    an AVIF one as lossy (as most are)."""
+    """The lossy compression the file at ``path`` was saved with ("JPEG", "HEIC", "AVIF", "lossy WebP", "lossy
+    JPEG XL", "recompressed JPEG"), or '' for a file saved without loss: what model ``auto`` goes by. Told by the
+    suffix, and for WebP, AVIF and JPEG XL by the file itself: a WebP file is lossy by its ``VP8`` chunk (``VP8L``
+    is lossless), an AVIF file lossless by its identity colour matrix (lossless AV1 stores RGB so), a JPEG XL file
+    lossy by its header's XYB flag, or "recompressed JPEG" when it holds a JPEG recompressed without loss
+    (:func:`jpeg_xl.lossy_kind`).
+    A WebP or JPEG XL file that cannot be read counts as lossless, an AVIF one as lossy (as most are)."""
     kind = LOSSY_SUFFIXES.get(path.suffix.lower(), "")
-    if kind not in ("lossy WebP", "AVIF"):
+    if kind not in ("lossy WebP", "AVIF", "lossy JPEG XL"):
         return kind
     try:
         with open(path, "rb") as f:
+            if kind == "lossy JPEG XL":
+                return jpeg_xl.lossy_kind(f.read(jpeg_xl.HEADER_BYTES))
             if kind == "lossy WebP":
                 return kind if _webp_codec(f) == b"VP8 " else ""
             at = (head := f.read(65536)).find(b"colrnclx")  # the colour properties, in the first boxes
             return "" if at >= 0 and head[at + 12:at + 14] == b"\x00\x00" else kind
     except OSError:
-        return "" if kind == "lossy WebP" else kind
+        return "" if kind != "AVIF" else kind
 
 
 def _webp_codec(f: Any) -> bytes:
@@ -138,10 +142,16 @@ def _read_png16(path: Path) -> np.ndarray | None:
     return arr.reshape(height, width, info["planes"])
 
 
+def _sniff(head: bytes) -> str | None:
+    """The suffix of a format Pillow does not read as stored (``".tif"``, ``".exr"``, ``".hdr"``, ``".jxl"``)
+    for a file's first 16 bytes, else ``None``."""
+    return ".jxl" if jpeg_xl.is_jpeg_xl(head) else deep_files.sniff(head)
+
+
 def suffix_of(data: bytes) -> str | None:
     """The file suffix of the format that an image file's bytes are in (``".png"``, ``".exr"``...),
     or ``None`` when no reader here knows them."""
-    kind = deep_files.sniff(data[:16])
+    kind = _sniff(data[:16])
     if kind is None:
         try:
             with Image.open(io.BytesIO(data)) as im:
@@ -171,8 +181,15 @@ def read_image_and_metadata(path: str | Path) -> tuple[np.ndarray, Metadata]:
         raise InputError(f"{path}: no such file")
     with open(path, "rb") as f:
         head = f.read(16)
-    kind = deep_files.sniff(head)
+    kind = _sniff(head)
+    source: Path | io.BytesIO = path  # what Pillow opens
     try:
+        if kind == ".jxl":
+            data = path.read_bytes()
+            jpeg = jpeg_xl.reconstructed_jpeg(data)
+            if jpeg is None:
+                return _jpeg_xl(path, data)
+            source = io.BytesIO(jpeg)  # a JPEG recompressed without loss: read as that JPEG, its metadata too
         if kind == ".exr":
             arr, attributes, half = deep_files.read_exr(path)
             return arr, Metadata(attributes=attributes, half=half)
@@ -186,7 +203,7 @@ def read_image_and_metadata(path: str | Path) -> tuple[np.ndarray, Metadata]:
         elif path.suffix.lower() == ".png":
             deep = _read_png16(path)
         try:
-            with Image.open(path) as im:
+            with Image.open(source) as im:
                 exif = im.getexif()
                 icc = im.info.get("icc_profile") or None
                 dpi = im.info.get("dpi")
@@ -205,18 +222,35 @@ def read_image_and_metadata(path: str | Path) -> tuple[np.ndarray, Metadata]:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, png.FormatError,
             deep_files.TiffFileError) as e:
         raise InputError(f"{path}: cannot read this image ({e})") from None
-    if icc is not None:
-        space = _profile_space(icc)
-        if space != ("GRAY" if arr.shape[2] <= 2 else "RGB"):
-            warnings.warn(f"{path}: its colour profile ({space or 'unreadable'}) does not fit the "
-                          "pixels; the result is written without one", stacklevel=2)
-            icc = None
     orientation = exif.get(ORIENTATION, 1)
     half = arr.dtype == np.float16  # a half-float TIFF: computed in float32, written back in half floats
     arr = _orient(arr, orientation if isinstance(orientation, int) else 1)
     arr = np.ascontiguousarray(arr, dtype=np.float32 if half else arr.dtype)
     dpi = tuple(float(d) for d in dpi) if isinstance(dpi, tuple) and len(dpi) == 2 and all(dpi) else None
-    return arr, Metadata(icc_profile=icc, exif=_kept_exif(exif), dpi=dpi, half=half)
+    return arr, Metadata(icc_profile=_fitting_profile(path, icc, arr), exif=_kept_exif(exif), dpi=dpi, half=half)
+
+
+def _fitting_profile(path: Path, icc: bytes | None, arr: np.ndarray) -> bytes | None:
+    """``icc`` if it describes pixels of ``arr``'s kind (RGB, grey), else ``None``, with a warning."""
+    if icc is not None:
+        space = _profile_space(icc)
+        if space != ("GRAY" if arr.shape[2] <= 2 else "RGB"):
+            warnings.warn(f"{path}: its colour profile ({space or 'unreadable'}) does not fit the "
+                          "pixels; the result is written without one", stacklevel=3)
+            return None
+    return icc
+
+
+def _jpeg_xl(path: Path, data: bytes) -> tuple[np.ndarray, Metadata]:
+    """A JPEG XL file's pixels (upright: the decoder applies the file's orientation) and metadata."""
+    arr, icc, exif_data = jpeg_xl.read(path, data)
+    exif = Image.Exif()
+    if exif_data:
+        try:
+            exif.load(exif_data)
+        except (OSError, ValueError, SyntaxError, struct.error):
+            warnings.warn(f"{path}: its EXIF cannot be read; the result is written without it", stacklevel=3)
+    return arr, Metadata(icc_profile=_fitting_profile(path, icc, arr), exif=_kept_exif(exif))
 
 
 def _kept_exif(exif: Image.Exif) -> dict[int, Any] | None:

@@ -541,8 +541,8 @@ def test_the_jpeg_model_on_other_inputs_gets_a_note_naming_the_default(tiny_mode
 
     monkeypatch.setattr(cli, "jpeg_models", lambda: [tiny_model_path.stem])  # the model chosen is made for JPEG
     monkeypatch.setattr(cli, "list_models", lambda: ["liif-edsr", tiny_model_path.stem])
-    note = ("no JPEG, HEIC, AVIF or lossy WebP inputs; the default model (liif-edsr, without --model) is sharper "
-            "on them")
+    note = ("no JPEG, HEIC, AVIF, lossy WebP or lossy JPEG XL inputs; the default model (liif-edsr, without --model) "
+            "is sharper on them")
     args = ["--scale", "2", "--model", str(tiny_model_path)]
     assert main([str(images / "rgb.png"), "-o", str(tmp_path / "a.png"), *args]) == 0
     assert note in capsys.readouterr().err

@@ -53,9 +53,11 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
+import imagecodecs
 import numpy as np
 import pytest
 import torch
@@ -922,8 +924,13 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     webp, lossless = gimp.work / "inputs" / "web.webp", gimp.work / "inputs" / "shot.webp"
     Image.open(photo).save(webp, quality=80)
     Image.open(mockup).save(lossless, lossless=True)
+    # and JPEG XL files: lossy (coded in XYB, as GIMP's exporter and cjxl write them by default) or not
+    jxl, jxl_lossless = gimp.work / "inputs" / "web.jxl", gimp.work / "inputs" / "shot.jxl"
+    jxl.write_bytes(imagecodecs.jpegxl_encode(np.asarray(Image.open(photo).convert("RGB")), distance=1.0))
+    jxl_lossless.write_bytes(imagecodecs.jpegxl_encode(np.asarray(Image.open(mockup).convert("RGB")), lossless=True))
     for name, opened in (("auto_jpeg", photo), ("auto_png", mockup), ("auto_xcf_from_jpeg", saved),
-                         ("auto_webp", webp), ("auto_webp_lossless", lossless)):
+                         ("auto_webp", webp), ("auto_webp_lossless", lossless), ("auto_jxl", jxl),
+                         ("auto_jxl_lossless", jxl_lossless)):
         cases.append({"name": name, "image": {"opened": str(opened), "width": 32, "height": 24}, "layers": [],
                       "source": 0, "select": None, "args": {"device": "cpu", "output": "image", "scale": 2.0}})
     # the JPEG photograph brought into a PNG's image with File > Open as Layers (named after its file, on top):
@@ -981,7 +988,8 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                   "select": None, "args": {},
                   "interactive": {"respond": "cancel", "keys": ["alt+w", "ctrl+a"], "type": "24",
                                   "labels": {"until": "Result: ", "timeout": 20}, "then": size_steps}})
-    code, log, results = gimp.run("gui", cases, gui=True, files=(photo, mockup, saved, collage, webp, lossless))
+    code, log, results = gimp.run("gui", cases, gui=True,
+                                  files=(photo, mockup, saved, collage, webp, lossless, jxl, jxl_lossless))
     assert code == 0 and results.get("cases"), gimp_failed("gimp-3.0", code, log)
     return cases_by_name(results, log), {"image": image, "wide": wide, "noisy": noisy, "log": log,
                                                       "in_place": {spec["name"]: spec for spec in in_place}}
@@ -1190,8 +1198,8 @@ def test_dialog_points_back_to_the_default_when_the_jpeg_model_is_chosen_for_a_p
     assert res["status"] == "cancel" and res["before"] == res["after"]
     assert res["files"]["imported"].endswith("mockup.png"), res["files"]
     default = list_models()[0]
-    note = (f"{summaries[suggested[0]]}\nThis image was not opened from a JPEG, HEIC, AVIF or lossy WebP file: "
-            f"the default model, {shown_name(default)}, is sharper on it.\n{others(suggested[0])}")
+    note = (f"{summaries[suggested[0]]}\nThis image was not opened from a JPEG, HEIC, AVIF, lossy WebP or lossy "
+            f"JPEG XL file: the default model, {shown_name(default)}, is sharper on it.\n{others(suggested[0])}")
     assert note in (res["labels"] or []), str((res["labels"], res["files"]))
     followed, auto = res["then"]
     assert f"{summaries[default]}\n{others('default')}" in (followed or []), followed
@@ -1208,18 +1216,22 @@ def test_model_auto_takes_the_jpeg_model_for_an_image_opened_from_a_jpeg_file(
     JPEG file is upscaled by the bundled model made for those, a picture opened from a PNG file by the
     default model (each the same pixels as ``liif_core.upscale`` with that model on what GIMP loaded); so is
     the photograph saved as XCF after it was opened from its JPEG file (GIMP keeps its JPEG loader's settings).
-    A lossy WebP file gets the JPEG model too, a lossless one the default (told by the file, not its name)."""
+    A lossy WebP file gets the JPEG model too, a lossless one the default (told by the file, not its name), and so
+    do lossy and lossless JPEG XL files."""
     from liif_core.weights import jpeg_models
 
     monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)  # as the worker in GIMP: the same pixels
     jpeg = (jpeg_models() or ["default"])[0]
     for name, model in (("auto_jpeg", jpeg), ("auto_png", "default"), ("auto_xcf_from_jpeg", jpeg), ("auto_webp", jpeg),
-                        ("auto_webp_lossless", "default")):
+                        ("auto_webp_lossless", "default"), ("auto_jxl", jpeg), ("auto_jxl_lossless", "default")):
         res = gui_run[0][name]
         assert res["status"] == "success", (name, res["message"])
         assert res["result"]["new_image"] and res["before"] == res["after"], name
-        source = np.fromfile(res["tree_before"][0]["file"], np.uint8).reshape(24, 32, -1)
-        got = read_result(res, np.uint8)
+        # GIMP 3.0 loads a lossy JPEG XL file, even an 8-bit one, as 32-bit float (sRGB-encoded)
+        dtype = np.float32 if res["before"]["geometry"]["precision"] == "float-non-linear" else np.uint8
+        assert (dtype == np.float32) == (name == "auto_jxl"), (name, res["before"]["geometry"])
+        source = np.fromfile(res["tree_before"][0]["file"], dtype).reshape(24, 32, -1)
+        got = read_result(res, dtype)
         assert got.shape == (48, 64, source.shape[2]), (name, got.shape)
         expected = liif_core.upscale(source, scale=2, model=model, device="cpu")
         assert np.array_equal(got, expected), name
@@ -1377,13 +1389,16 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
     hdr[..., 3] = _pixels((5, 8), np.float32, 33)
     light = np.abs(hdr[..., :3])  # Radiance holds no colour below 0
     half = hdr.astype(np.float16).astype(np.float32)
-    tiff, exr, rgbe = "file-tiff-export", "file-exr-export", "file-rgbe-export"
+    tiff, exr, rgbe, jxl = "file-tiff-export", "file-exr-export", "file-rgbe-export", "file-jpegxl-export"
     made = {"g_u16_lzw.tif": (deep, "U16_NON_LINEAR", tiff, {"compression": "lzw"}),
             "g_u16_deflate.tif": (deep[..., :3], "U16_NON_LINEAR", tiff, {"compression": "adobe_deflate"}),
             "g_float_lzw.tif": (hdr[..., :3], "FLOAT_NON_LINEAR", tiff, {"compression": "lzw"}),
             "g_half.exr": (half, "HALF_LINEAR", exr, {}),
             "g_float.exr": (hdr[..., :3], "FLOAT_LINEAR", exr, {}),
-            "g_rgbe.hdr": (light, "FLOAT_LINEAR", rgbe, {})}
+            "g_rgbe.hdr": (light, "FLOAT_LINEAR", rgbe, {}),
+            # JPEG XL without loss, as GIMP's exporter writes it (libjxl 0.11): 16 bits, and 8 with alpha
+            "g_u16.jxl": (deep[..., :3], "U16_NON_LINEAR", jxl, {"lossless": True, "save-bit-depth": 16}),
+            "g_u8_alpha.jxl": (_pixels((6, 7, 4), np.uint8, 35), "U8_NON_LINEAR", jxl, {"lossless": True})}
     exports = []
     for name, (array, precision, procedure, options) in made.items():
         raw = folder / f"{name}.raw"
@@ -1422,7 +1437,9 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
             assert got.dtype == want.dtype and np.array_equal(got, want), name
 
     for name, (array, precision, _, _) in made.items():
-        got, metadata = read_image_and_metadata(folder / name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # nothing left out: GIMP's JPEG XL files say sRGB in their header
+            got, metadata = read_image_and_metadata(folder / name)
         same(got, array, name)
         assert metadata.half == precision.startswith("HALF"), name
     for (name, (array, _, sample)), res in zip(ours.items(), results["loads"]):

@@ -1425,7 +1425,9 @@ def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_f
     is upscaled by the bundled model made for those, a picture opened from a PNG file by the default
     (each the same pixels as ``liif_core.upscale`` with that model on what Krita loaded, and the JPEG
     one unlike the default's); so is the photograph saved as .kra after it was opened from its JPEG file
-    (the plug-in's note of that file, kept in the .kra)."""
+    (the plug-in's note of that file, kept in the .kra). A lossy JPEG XL file gets the JPEG model too, a
+    lossless one the default."""
+    import imagecodecs
     from PIL import Image
 
     import liif_core
@@ -1444,8 +1446,12 @@ def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_f
     # also a layer brought in from a JPEG file into the PNG's document, and one from the PNG into the JPEG's:
     # each by the file it is named after
     # and a file layer showing the JPEG file in the PNG's document, and the reverse: each by the file it shows
+    # and JPEG XL files, lossy (coded in XYB, as cjxl and GIMP write them by default) or not: the file is read
+    (folder / "web.jxl").write_bytes(imagecodecs.jpegxl_encode(picture, distance=1.0))
+    (folder / "shot.jxl").write_bytes(imagecodecs.jpegxl_encode(picture, lossless=True))
     files = {"holiday.jpg": jpeg, "mockup.png": "default", "holiday.kra": jpeg, "mockup.png+holiday.jpg": jpeg,
-             "holiday.jpg+mockup.png": "default", "mockup.png@holiday.jpg": jpeg, "holiday.jpg@mockup.png": "default"}
+             "holiday.jpg+mockup.png": "default", "mockup.png@holiday.jpg": jpeg, "holiday.jpg@mockup.png": "default",
+             "web.jxl": jpeg, "shot.jxl": "default"}
     (folder / "spec.json").write_text(json.dumps({"files": list(files)}))
     pythonpath = os.pathsep.join([str(Path(__file__).parent), str(home / ".local/share/krita/pykrita")])
     env = krita_env(home, QT_QPA_PLATFORM="offscreen", PYTHONPATH=pythonpath)
@@ -1806,8 +1812,8 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
                                 "entries": entries}, jpeg
     png = res["png"]  # the JPEG model chosen for a PNG: the note links back to the default, which the link chooses
     assert "error" not in png and png["file_name"] == str(out / "mockup.png") and png["no_job"], png
-    back = (f"{chosen[:-len('</small>')]}<br>This image was not opened from a JPEG, HEIC, AVIF or lossy WebP file: "
-            f'the default model, <a href="default">{shown_name(default)}</a>, is sharper on it.</small>')
+    back = (f"{chosen[:-len('</small>')]}<br>This image was not opened from a JPEG, HEIC, AVIF, lossy WebP or lossy "
+            f'JPEG XL file: the default model, <a href="default">{shown_name(default)}</a>, is sharper on it.</small>')
     assert png["before"] == {"text": back, "shown": True}, png
     assert png["auto"] == {"entry": f"Automatic ({default})", "runs": None,
                            "text": f"<small>{html.escape(summaries[default], quote=False)}<br>"

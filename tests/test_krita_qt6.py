@@ -280,7 +280,7 @@ SCRIPT = textwrap.dedent('''
     d.model_combo.setCurrentIndex(d.model_combo.findData("liif-edsr-jpeg"))
     back = f'<a href="default">{shown_name("liif-edsr")}</a>, is sharper on it'
     note = d.model_note.text()
-    assert "not opened from a JPEG, HEIC, AVIF or lossy WebP file" in note and back in note, note
+    assert "not opened from a JPEG, HEIC, AVIF, lossy WebP or lossy JPEG XL file" in note and back in note, note
     assert d.model_note.focusPolicy() == qt.Qt.FocusPolicy.StrongFocus
     follow_link(d)
     assert d.model_combo.currentIndex() == 1 and d.model_combo.currentData() is None, d.model_combo.currentData()

@@ -8,17 +8,19 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import imagecodecs
 import numpy as np
 
 from plugin.common import model_choice as plugin_choice
 from plugin.common.model_choice import AUTO_CLEAN, AUTO_JPEG, chosen_model, model_note, shown_name
 
+JXL_DATA = Path(__file__).resolve().parent / "data" / "jxl"
 INFO = {"models": ["liif-edsr", "liif-edsr-jpeg", "mine"], "jpeg_models": ["liif-edsr-jpeg"],
         "summaries": {"liif-edsr": "For clean images.", "liif-edsr-jpeg": "For JPEG <photos> & scans.", "mine": ""}}
 JPEG_MODEL, DEFAULT = "liif\u2011edsr\u2011jpeg", "liif\u2011edsr"  # as shown: hyphens that do not break
 HINT = f"This image was opened from a JPEG file: the model {JPEG_MODEL} is made for lossy compression."
-BACK = (f"This image was not opened from a JPEG, HEIC, AVIF or lossy WebP file: the default model, {DEFAULT}, is "
-        "sharper on it.")
+BACK = (f"This image was not opened from a JPEG, HEIC, AVIF, lossy WebP or lossy JPEG XL file: the default model, "
+        f"{DEFAULT}, is sharper on it.")
 
 
 def as_read(markup: str) -> str:
@@ -119,6 +121,25 @@ def lossy_and_lossless_files(folder: Path) -> dict[str, str]:
     (folder / "cut.webp").write_bytes((folder / "photo.webp").read_bytes()[:15])  # cut in the first chunk's name
     kinds["cut.webp"] = ""
     kinds["missing.webp"], kinds["missing.avif"], kinds["missing.jpg"] = "", "AVIF", "JPEG"  # not there
+    # JPEG XL: cjxl's files (tests/data/jxl: a recompressed JPEG, lossy and lossless ones with an ICC profile, an
+    # orientation, 12 bits, an animation) and libjxl's through imagecodecs (lossless and lossy, alpha, grey, float)
+    jxl = {"jpeg.jxl": "recompressed JPEG", "icc_lossy.jxl": "lossy JPEG XL", "turned_lossy.jxl": "lossy JPEG XL",
+           "icc.jxl": "", "p3.jxl": "", "gamma_grey.jxl": "", "pq.jxl": "", "twelve_bits.jxl": "", "animation.jxl": ""}
+    for name, kind in jxl.items():
+        (folder / name).write_bytes((JXL_DATA / name).read_bytes())
+        kinds[name] = kind
+    pixels = np.asarray(rgb)
+    rgba_pixels = np.dstack([pixels, pixels[..., :1]])
+    for name, arr, options, kind in (("rgba.jxl", rgba_pixels, {"lossless": True}, ""),
+                                     ("rgba-lossy.jxl", rgba_pixels, {"distance": 1.0}, "lossy JPEG XL"),
+                                     ("grey-lossy.jxl", pixels[..., 0], {"distance": 2.0}, "lossy JPEG XL"),
+                                     ("float.jxl", pixels.astype(np.float32) / 255, {"lossless": True}, ""),
+                                     ("float-lossy.jxl", pixels.astype(np.float32) / 255, {"distance": 1.0},
+                                      "lossy JPEG XL")):
+        (folder / name).write_bytes(imagecodecs.jpegxl_encode(arr, **options))
+        kinds[name] = kind
+    (folder / "cut.jxl").write_bytes((JXL_DATA / "p3.jxl").read_bytes()[:5])
+    kinds["cut.jxl"] = kinds["missing.jxl"] = ""
     return kinds
 
 
@@ -147,6 +168,10 @@ def test_a_webp_file_known_by_name_only_counts_as_lossless(tmp_path, monkeypatch
     assert plugin_choice.lossy_kind("photo.webp") == "" and plugin_choice.lossy_kind(str(tmp_path / "photo.webp"))
     assert plugin_choice.lossy_kind("lossless.avif") == "AVIF"
     assert plugin_choice.lossy_kind(plugin_choice.LOSSY_WEBP_NAME) == "lossy WebP"
+    # JPEG XL alike: a name is not read (the file beside it is lossy), Krita's note stands for a lossy one
+    assert plugin_choice.lossy_kind("turned_lossy.jxl") == ""
+    assert plugin_choice.lossy_kind(str(tmp_path / "turned_lossy.jxl")) == "lossy JPEG XL"
+    assert plugin_choice.lossy_kind(plugin_choice.LOSSY_NAMES[".jxl"]) == "lossy JPEG XL"
     assert chosen_model("auto", INFO, plugin_choice.origin("/a/shot.png", "photo.webp copy")) is None
     # GIMP names an opened file's layer after it: such a layer goes by the image's file, which is read
     image_file = str(tmp_path / "photo.webp")

@@ -18,11 +18,12 @@ from typing import Any
 AUTO = "auto"  # the model made for the file the image was opened from
 # files saved with lossy compression, for which the JPEG model is made (docs/eval/jpeg_inputs.md), and on which it
 # scored higher too: HEIC (what phones save photographs as), AVIF and lossy WebP (docs/eval/heic_inputs.md,
-# avif_inputs.md, webp_inputs.md); the kind each suffix stands for, as the notes name it. A WebP file is lossy or
-# lossless whatever its name, and so is an AVIF file: lossy_kind reads which (when the file can be read).
+# avif_inputs.md, webp_inputs.md, jxl_inputs.md); the kind each suffix stands for, as the notes name it. A WebP
+# file is lossy or lossless whatever its name, and so are AVIF and JPEG XL files: lossy_kind reads which (when the
+# file can be read).
 LOSSY_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG", ".heic": "HEIC", ".heif": "HEIC",
-                  ".avif": "AVIF", ".webp": "lossy WebP"}
-LOSSY = "JPEG, HEIC, AVIF or lossy WebP"  # the notes' name for them all
+                  ".avif": "AVIF", ".webp": "lossy WebP", ".jxl": "lossy JPEG XL"}
+LOSSY = "JPEG, HEIC, AVIF, lossy WebP or lossy JPEG XL"  # the notes' name for them all
 # files a layer may be named after: GIMP's Open as Layers and drops, and Krita's Import Layer, name the layer
 # after its file ("photo.jpg"); copies keep that name with a word added ("photo.jpg copy")
 IMAGE_SUFFIXES = tuple(LOSSY_SUFFIXES) + (
@@ -35,9 +36,10 @@ CLEAN_HINT = f"This image was not opened from a {LOSSY} file: the default model,
 # The file name that stands for a JPEG file whose name is gone: GIMP's JPEG loader leaves its settings
 # on the image (the "jpeg-settings" parasite, kept in an XCF saved from it), not the file's name.
 JPEG_NAME_UNKNOWN = "(a JPEG file).jpg"
-# The same for a lossy WebP file known by its name only (Krita's note of the file a document was opened from):
-# a WebP file's name does not say lossy, so this one does.
+# The same for a lossy WebP or JPEG XL file known by its name only (Krita's note of the file a document was opened
+# from): such a file's name does not say lossy, so these do.
 LOSSY_WEBP_NAME = "(a lossy WebP file).webp"
+LOSSY_NAMES = {".webp": LOSSY_WEBP_NAME, ".jxl": "(a lossy JPEG XL file).jxl"}
 AUTO_TIP = ("The model made for the file this image was opened from (a layer named after a file, as imported layers "
             f"are, and a file layer go by that file): for a {LOSSY} file {{}}, for any other file (or an image not "
             "saved yet) the default")
@@ -69,15 +71,21 @@ LAYERS_LISTED = 3  # layer names listed in such a line; more are counted
 
 def lossy_kind(file_name: str | None) -> str:
     """The lossy compression the file ``file_name`` was saved with, as the notes name it (a value of
-    :data:`LOSSY_SUFFIXES`), or '' for a file saved without loss. Told by the file's name, and for WebP and
-    AVIF by the file itself where it can be read: a WebP file is lossy by its ``VP8`` chunk (``VP8L`` is
-    lossless; one that cannot be read counts as lossless), an AVIF file lossless by its identity colour
-    matrix (lossless AV1 stores RGB so; one that cannot be read counts as lossy, as most are). Only an absolute
-    path is read: a name (a layer's) says nothing of where its file is."""
+    :data:`LOSSY_SUFFIXES`, or "recompressed JPEG"), or '' for a file saved without loss. Told by the file's name,
+    and for WebP, AVIF and JPEG XL by the file itself where it can be read: a WebP file is lossy by its ``VP8``
+    chunk (``VP8L`` is lossless; one that cannot be read counts as lossless), an AVIF file lossless by its
+    identity colour matrix (lossless AV1 stores RGB so; one that cannot be read counts as lossy, as most are), a
+    JPEG XL file lossy by its header's XYB flag, and a JPEG recompressed by one (its ``jbrd`` box) is a JPEG (one
+    that cannot be read counts as lossless). Only an absolute path is read: a name (a layer's) says nothing of
+    where its file is."""
     kind = LOSSY_SUFFIXES.get(os.path.splitext(file_name or "")[1].lower(), "")
     readable = file_name if file_name and os.path.isabs(file_name) else ""  # a layer's name is no path to read
+    if file_name in LOSSY_NAMES.values():
+        return kind
     if kind == "lossy WebP":
-        return kind if file_name == LOSSY_WEBP_NAME or _webp_codec(readable) == b"VP8 " else ""
+        return kind if _webp_codec(readable) == b"VP8 " else ""
+    if kind == "lossy JPEG XL":
+        return _jpeg_xl_kind(readable)
     if kind == "AVIF":
         return "" if _avif_identity_matrix(readable) else kind
     return kind
@@ -115,6 +123,85 @@ def _avif_identity_matrix(path: str) -> bool:
         return False
     at = head.find(b"colrnclx")
     return at >= 0 and head[at + 12:at + 14] == b"\x00\x00"
+
+
+def _jpeg_xl_kind(path: str) -> str:
+    """"recompressed JPEG" for a JPEG XL file holding a JPEG (a ``jbrd`` box), "lossy JPEG XL" for one coded in
+    XYB (its image header's flag, after the fields before it), else '' (also where it cannot be read)."""
+    if not path:
+        return ""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(65536)
+    except OSError:
+        return ""
+    stream, at = [], 0
+    if data.startswith(b"\0\0\0\x0cJXL \r\n\x87\n"):  # a container: the codestream is in boxes
+        while at + 8 <= len(data):
+            size, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
+            start = at + (16 if size == 1 else 8)
+            size = int.from_bytes(data[at + 8:at + 16], "big") if size == 1 else size
+            end = len(data) if size == 0 else min(at + size, len(data))
+            if kind == b"jbrd":
+                return "recompressed JPEG"
+            if kind in (b"jxlc", b"jxlp"):
+                stream.append(data[start + (4 if kind == b"jxlp" else 0):end])
+            if end <= at:
+                break
+            at = end
+        data = b"".join(stream)
+    if not data.startswith(b"\xff\x0a"):
+        return ""
+    bits, at = int.from_bytes(data[2:], "little"), 0
+
+    def u(n: int) -> int:
+        nonlocal at
+        at += n
+        return (bits >> (at - n)) & ((1 << n) - 1)
+
+    def u32(*choices: tuple[int, int]) -> int:
+        offset, n = choices[u(2)]
+        return offset + u(n)
+
+    def size() -> None:
+        small = u(1)
+        u(5) if small else u32((0, 9), (0, 13), (0, 18), (0, 30))
+        if not u(3):
+            u(5) if small else u32((0, 9), (0, 13), (0, 18), (0, 30))
+
+    def bit_depth() -> None:
+        if u(1):
+            u32((32, 0), (16, 0), (24, 0), (1, 6))
+            u(4)
+        else:
+            u32((8, 0), (10, 0), (12, 0), (1, 6))
+
+    size()
+    if u(1):  # all default: coded in XYB
+        return "lossy JPEG XL"
+    if u(1):  # extra fields: orientation, intrinsic size, preview, animation
+        u(3)
+        if u(1):
+            size()
+        if u(1):
+            preview = ((16, 0), (32, 0), (1, 5), (33, 9)) if u(1) else ((1, 6), (65, 8), (321, 10), (1345, 12))
+            u32(*preview)
+            if not u(3):
+                u32(*preview)
+        if u(1):
+            u32((100, 0), (1000, 0), (1, 10), (1, 30)), u32((1, 0), (1001, 0), (1, 8), (1, 10))
+            u32((0, 0), (0, 3), (0, 16), (0, 32)), u(1)
+    bit_depth()
+    u(1)
+    for _ in range(u32((0, 0), (1, 0), (2, 4), (1, 12))):  # extra channels
+        if u(1):
+            continue
+        kind = u32((0, 0), (1, 0), (2, 4), (18, 6))
+        bit_depth()
+        u32((0, 0), (3, 0), (4, 0), (1, 3))
+        u(8 * u32((0, 0), (0, 4), (16, 5), (48, 10)))
+        u(1) if kind == 0 else u(64) if kind == 2 else u32((1, 0), (0, 2), (3, 4), (19, 8)) if kind == 5 else 0
+    return "lossy JPEG XL" if at < len(data) * 8 - 16 and u(1) else ""
 
 
 def from_lossy_file(file_name: str | None) -> bool:

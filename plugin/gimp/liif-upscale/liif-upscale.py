@@ -83,8 +83,8 @@ def define_arguments(procedure: Gimp.Procedure) -> None:
     procedure.add_string_argument(
         "model", "_Model", "'auto': the model made for the file the image came from, or the layer (a layer named "
         "after a file, as Open as Layers names it, goes by that file): for a file saved with lossy compression "
-        "(JPEG, HEIC, AVIF, lossy WebP) the bundled JPEG model, else the default; 'default', another bundled "
-        "model's name, or the path of a .safetensors or .pth file", "auto", rw)
+        "(JPEG, HEIC, AVIF, lossy WebP, lossy JPEG XL) the bundled JPEG model, else the default; 'default', "
+        "another bundled model's name, or the path of a .safetensors or .pth file", "auto", rw)
     procedure.add_choice_argument(
         "device", "_Device", "Where the model runs",
         _choice(("auto", "Automatic", "A GPU when there is one, else the CPU"),

@@ -576,8 +576,8 @@ def upscale_node(document: Any, node: Any, scale: Scale | None = None, size: Siz
       the new layer's transparency.
     - ``model``: ``"auto"`` (the default) takes the bundled model made for the file the document was opened
       from, or the file the layer is named after (as Import Layer names it): for a file saved with lossy
-      compression (JPEG, HEIC, AVIF, lossy WebP) ``liif-edsr-jpeg`` (better from JPEG quality 95 down), else the
-      default model, which
+      compression (JPEG, HEIC, AVIF, lossy WebP, lossy JPEG XL) ``liif-edsr-jpeg`` (better from JPEG quality 95
+      down), else the default model, which
       ``None`` or ``"default"`` names; or a bundled model's name, or a ``.safetensors``/``.pth`` path;
       ``device``: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``; ``tile``: tile size in pixels
       (None: chosen from free memory).

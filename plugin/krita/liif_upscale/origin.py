@@ -3,7 +3,7 @@
 Krita knows only a document's current file: a photograph opened from a JPEG file and saved as
 ``.kra`` would no longer count as "opened from a JPEG file", and "Automatic" would give it the
 default model, which sharpens JPEG artefacts. So when a document is opened from a file saved with lossy
-compression (JPEG, HEIC, AVIF, lossy WebP: ``model_choice.lossy_kind``), the
+compression (JPEG, HEIC, AVIF, lossy WebP, lossy JPEG XL: ``model_choice.lossy_kind``), the
 plug-in notes that file's name in the document itself (a Krita annotation, saved inside the
 ``.kra``; the name only, not its folder, so a ``.kra`` passed on tells nothing of where it was made),
 and the choice goes by the note first.
@@ -18,16 +18,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .liif_common.model_choice import LOSSY_WEBP_NAME, from_lossy_file, origin
+from .liif_common.model_choice import LOSSY_NAMES, from_lossy_file, origin
 
 ANNOTATION = "liif-upscale-opened-from"
-DESCRIPTION = ("LIIF Upscale: the name of the lossy file (JPEG, HEIC, AVIF or WebP) this image was opened from (its "
-               "model choice goes by it)")
+DESCRIPTION = ("LIIF Upscale: the name of the lossy file (JPEG, HEIC, AVIF, WebP or JPEG XL) this image was opened "
+               "from (its model choice goes by it)")
 
 
 def remember(document: Any) -> None:
-    """Note in ``document`` the name of the file saved with lossy compression (JPEG, HEIC, AVIF, lossy WebP:
-    ``model_choice.lossy_kind``) it was just opened from (nothing for any other file, or a document that has
+    """Note in ``document`` the name of the file saved with lossy compression (JPEG, HEIC, AVIF, lossy WebP, lossy
+    JPEG XL: ``model_choice.lossy_kind``) it was just opened from (nothing for any other file, or a document that has
     its note already). A note, not an edit: an untouched document stays
     untouched."""
     name = document.fileName() if document is not None else ""
@@ -43,8 +43,9 @@ def opened_from(document: Any) -> str:
     noted, else its current file ('' for a document never saved)."""
     if hasattr(document, "annotationTypes") and ANNOTATION in document.annotationTypes():
         noted = bytes(document.annotation(ANNOTATION)).decode("utf-8", "replace")
-        if noted:  # only a lossy file is noted, and a WebP file's name does not say it is one
-            return LOSSY_WEBP_NAME if noted.lower().endswith(".webp") and not from_lossy_file(noted) else noted
+        if noted:  # only a lossy file is noted, and a WebP or JPEG XL file's name does not say it is one
+            stand_in = LOSSY_NAMES.get(os.path.splitext(noted)[1].lower())
+            return stand_in if stand_in and not from_lossy_file(noted) else noted
     return document.fileName() or ""
 
 

@@ -1,0 +1,359 @@
+"""JPEG XL files (``.jxl``): what their pixels mean, read from the file's own header.
+
+libjxl (through ``imagecodecs``, already a dependency for TIFF and Radiance files) decodes the
+pixels, turned upright and at their depth (16 bits, floats), but its call hands over nothing else: not
+the colour space, not the EXIF, not whether the file is a JPEG recompressed without loss. This module
+reads those from the file: the ISO BMFF boxes of the container (``Exif``, ``jbrd``, the codestream in
+``jxlc`` or ``jxlp`` boxes) and the codestream's image header (ISO/IEC 18181-1: its bundles of bit
+fields, least significant bit first), as far as the colour encoding. An ICC profile embedded there is
+entropy-coded: ``pillow-jxl-plugin`` (libjxl again, whose pixels come in 8 bits only) gives it.
+
+What the decoder's pixels mean, measured against libjxl's ``djxl`` (which writes the profile beside
+them): a file stored without loss gives its samples as stored, in the colour space the header
+names; a lossy one (coded in XYB) is converted back to that colour space when the header names it
+with its enumerated fields, and to linear sRGB when it carries an ICC profile instead (even in 8 bits:
+:func:`read` encodes those as sRGB again, the form the model learned on).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from liif_core.errors import InputError
+from liif_core.pixels import srgb_decode, srgb_encode
+
+CODESTREAM = b"\xff\x0a"
+CONTAINER = b"\0\0\0\x0cJXL \r\n\x87\n"
+HEADER_BYTES = 65536  # ample for the image header: an extra channel's name is at most 1071 bytes
+# The enumerated values of the header's colour encoding (ISO/IEC 18181-1, ColourEncoding)
+RGB, GREY, XYB = 0, 1, 2
+D65 = 1
+SRGB_PRIMARIES = 1
+TRANSFERS = {1: "BT.709", 2: "unknown", 8: "linear", 13: "sRGB", 16: "PQ", 17: "DCI", 18: "HLG"}
+WHITE_POINTS = {1: (0.3127, 0.3290), 10: (1 / 3, 1 / 3), 11: (0.314, 0.351)}  # D65, E, DCI
+PRIMARIES = {1: ((0.64, 0.33), (0.30, 0.60), (0.15, 0.06)),  # sRGB / BT.709
+             9: ((0.708, 0.292), (0.170, 0.797), (0.131, 0.046)),  # BT.2100 / BT.2020
+             11: ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060))}  # P3
+ALPHA_CHANNEL, SPOT_CHANNEL, CFA_CHANNEL = 0, 2, 5
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a JPEG XL codestream's image header says (the fields :func:`read` needs).
+
+    ``transfer``: a gamma (the exponent that encodes linear values, as 1/2.2) or a name of
+    :data:`TRANSFERS`; ``white`` and ``primaries``: CIE xy chromaticities, ``None`` where the file
+    carries an ICC profile (``icc``) or is grey (primaries).
+    """
+
+    width: int
+    height: int
+    orientation: int = 1
+    bits: int = 8
+    float_samples: bool = False
+    alpha: bool = False
+    xyb: bool = True
+    icc: bool = False
+    colour_space: int = RGB
+    white: tuple[float, float] | None = WHITE_POINTS[D65]
+    primaries: tuple[tuple[float, float], ...] | None = PRIMARIES[SRGB_PRIMARIES]
+    transfer: float | str = "sRGB"
+    animation: bool = False
+
+    @property
+    def srgb(self) -> bool:
+        """The pixels as decoded are sRGB (or grey with sRGB's curve): they need no profile."""
+        return (not self.icc and self.transfer == "sRGB" and self.white == WHITE_POINTS[D65]
+                and (self.colour_space == GREY or self.primaries == PRIMARIES[SRGB_PRIMARIES]))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The parts of a JPEG XL file: the start of its codestream, its EXIF (a TIFF structure, as
+    Pillow loads it) and whether it holds a JPEG file recompressed without loss (a ``jbrd`` box)."""
+
+    codestream: bytes
+    exif: bytes | None = None
+    jpeg: bool = False
+
+
+def is_jpeg_xl(head: bytes) -> bool:
+    """Whether a file starting with ``head`` (12 bytes or more) is JPEG XL: a bare codestream or a container."""
+    return head.startswith(CODESTREAM) or head.startswith(CONTAINER)
+
+
+def layout(data: bytes, whole: bool = True) -> Layout:
+    """Split a JPEG XL file's bytes into its parts; raises ``ValueError`` for a broken container. Not
+    ``whole``: ``data`` is the file's start, and a box it cuts off gives what it holds of it."""
+    if data.startswith(CODESTREAM):
+        return Layout(data)
+    codestream, exif, jpeg, at = [], None, False, 0
+    while at + 8 <= len(data):
+        size, kind, start = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8], at + 8
+        if size == 1:
+            size, start = int.from_bytes(data[at + 8:at + 16], "big"), at + 16
+        end = len(data) if size == 0 or (not whole and at + size > len(data)) else at + size
+        if end < start or end > len(data):
+            raise ValueError(f"a broken {kind.decode('latin-1')!r} box")
+        if kind == b"jxlc":
+            codestream.append(data[start:end])
+        elif kind == b"jxlp":
+            codestream.append(data[start + 4:end])  # after the part's index
+        elif kind == b"Exif" and exif is None:
+            offset = int.from_bytes(data[start:start + 4], "big")  # where the TIFF header starts
+            exif = data[start + 4 + offset:end]
+        elif kind == b"jbrd":
+            jpeg = True
+        at = end
+    if not codestream:
+        raise ValueError("no codestream")
+    return Layout(b"".join(codestream), exif, jpeg)
+
+
+class _Bits:
+    """The codestream's bits, least significant first, and the header's field types."""
+
+    def __init__(self, data: bytes) -> None:
+        self.value = int.from_bytes(data, "little")
+        self.length = len(data) * 8
+        self.at = 0
+
+    def u(self, n: int) -> int:
+        if self.at + n > self.length:
+            raise ValueError("the header is cut off")
+        value = (self.value >> self.at) & ((1 << n) - 1)
+        self.at += n
+        return value
+
+    def bool(self) -> bool:
+        return self.u(1) == 1
+
+    def u32(self, *choices: tuple[int, int]) -> int:
+        """One of four (offset, bits) distributions, chosen by two bits."""
+        offset, bits = choices[self.u(2)]
+        return offset + self.u(bits)
+
+    def enum(self) -> int:
+        return self.u32((0, 0), (1, 0), (2, 4), (18, 6))
+
+    def f16(self) -> None:
+        self.u(16)
+
+    def size(self) -> tuple[int, int]:
+        """A SizeHeader: (width, height)."""
+        small = self.bool()
+        height = (self.u(5) + 1) * 8 if small else 1 + self.u32((0, 9), (0, 13), (0, 18), (0, 30))
+        ratio = self.u(3)
+        if ratio:
+            num, den = ((1, 1), (12, 10), (4, 3), (3, 2), (16, 9), (5, 4), (2, 1))[ratio - 1]
+            return height * num // den, height
+        return ((self.u(5) + 1) * 8 if small else 1 + self.u32((0, 9), (0, 13), (0, 18), (0, 30))), height
+
+    def bit_depth(self) -> tuple[int, bool]:
+        """A BitDepth: (bits per sample, float)."""
+        if self.bool():
+            bits = self.u32((32, 0), (16, 0), (24, 0), (1, 6))
+            self.u(4)  # the exponent's bits
+            return bits, True
+        return self.u32((8, 0), (10, 0), (12, 0), (1, 6)), False
+
+    def xy(self) -> tuple[float, float]:
+        """A custom chromaticity: two signed numbers in millionths."""
+        def signed() -> float:
+            v = self.u32((0, 19), (524288, 19), (1048576, 20), (2097152, 21))
+            return (-(v + 1) // 2 if v & 1 else v // 2) / 1e6
+        x = signed()
+        return x, signed()
+
+
+def header(codestream: bytes) -> Header:
+    """The image header of a codestream (as far as its colour encoding); ``ValueError`` when it is not one."""
+    if not codestream.startswith(CODESTREAM):
+        raise ValueError("not a JPEG XL codestream")
+    b = _Bits(codestream[2:HEADER_BYTES])
+    width, height = b.size()
+    if b.bool():  # all default: 8-bit sRGB, coded in XYB
+        return Header(width, height)
+    orientation, animation = 1, False
+    if b.bool():  # extra fields
+        orientation = 1 + b.u(3)
+        if b.bool():
+            b.size()  # intrinsic size
+        if b.bool():  # a preview
+            if b.bool():
+                b.u32((16, 0), (32, 0), (1, 5), (33, 9))
+                if not b.u(3):
+                    b.u32((16, 0), (32, 0), (1, 5), (33, 9))
+            else:
+                b.u32((1, 6), (65, 8), (321, 10), (1345, 12))
+                if not b.u(3):
+                    b.u32((1, 6), (65, 8), (321, 10), (1345, 12))
+        animation = b.bool()
+        if animation:
+            b.u32((100, 0), (1000, 0), (1, 10), (1, 30))  # ticks per second: numerator,
+            b.u32((1, 0), (1001, 0), (1, 8), (1, 10))  # denominator
+            b.u32((0, 0), (0, 3), (0, 16), (0, 32))  # loops
+            b.bool()  # timecodes
+    bits, float_samples = b.bit_depth()
+    b.bool()  # modular 16-bit buffers
+    alpha = False
+    for _ in range(b.u32((0, 0), (1, 0), (2, 4), (1, 12))):  # extra channels
+        if b.bool():  # all default: an alpha channel
+            alpha = True
+            continue
+        kind = b.enum()
+        b.bit_depth()
+        b.u32((0, 0), (3, 0), (4, 0), (1, 3))  # dimension shift
+        b.u(8 * b.u32((0, 0), (0, 4), (16, 5), (48, 10)))  # name
+        if kind == ALPHA_CHANNEL:
+            b.bool()  # premultiplied
+            alpha = True
+        elif kind == SPOT_CHANNEL:
+            for _ in range(4):
+                b.f16()
+        elif kind == CFA_CHANNEL:
+            b.u32((1, 0), (0, 2), (3, 4), (19, 8))
+    xyb = b.bool()
+    common = dict(width=width, height=height, orientation=orientation, bits=bits, float_samples=float_samples,
+                  alpha=alpha, xyb=xyb, animation=animation)
+    if b.bool():  # the colour encoding's defaults: sRGB
+        return Header(**common)
+    icc = b.bool()
+    space = b.enum()
+    if icc:
+        return Header(**common, icc=True, colour_space=space, white=None, primaries=None, transfer="unknown")
+    white, primaries = None, None
+    if space != XYB:
+        w = b.enum()
+        white = b.xy() if w == 2 else WHITE_POINTS.get(w)
+        if space != GREY:
+            p = b.enum()
+            primaries = (b.xy(), b.xy(), b.xy()) if p == 2 else PRIMARIES.get(p)
+    transfer: float | str = b.u(24) / 1e7 if b.bool() else TRANSFERS.get(b.enum(), "unknown")
+    return Header(**common, colour_space=space, white=white, primaries=primaries, transfer=transfer)
+
+
+def lossy_kind(head: bytes) -> str:
+    """The lossy compression of the JPEG XL file starting with ``head`` (its first 64 KiB), as
+    :func:`liif_core.imageio.lossy_compression` names it: "recompressed JPEG" for a JPEG recompressed without
+    loss (its pixels are that JPEG's), "lossy JPEG XL" for one coded in XYB (libjxl's lossy mode), else ''."""
+    try:
+        parts = layout(head, whole=False)
+        if parts.jpeg:
+            return "recompressed JPEG"
+        return "lossy JPEG XL" if header(parts.codestream).xyb else ""
+    except ValueError:
+        return ""
+
+
+def reconstructed_jpeg(data: bytes) -> bytes | None:
+    """The JPEG file a JPEG XL file recompressed, byte for byte, or ``None`` if it holds none."""
+    import imagecodecs
+
+    try:
+        if not layout(data).jpeg:
+            return None
+        return bytes(imagecodecs.jpegxl_decode_jpeg(data, numthreads=1))
+    except (ValueError, imagecodecs.JpegxlError):
+        return None
+
+
+def read(path: Path, data: bytes) -> tuple[np.ndarray, bytes | None, bytes | None]:
+    """The pixels of the JPEG XL file ``data`` (read from ``path``) upright, as H x W x C ``uint8``, ``uint16``
+    or ``float32``; the ICC profile that describes them (``None`` for sRGB); its EXIF (a TIFF structure)."""
+    import imagecodecs
+
+    try:
+        parts = layout(data)
+        head = header(parts.codestream)
+        arr = imagecodecs.jpegxl_decode(data, index=0 if head.animation else None, numthreads=1)
+    except (ValueError, imagecodecs.JpegxlError) as e:
+        raise InputError(f"{path}: cannot read this JPEG XL file ({e})") from None
+    if head.animation:
+        warnings.warn(f"{path}: is an animation; only the first frame is upscaled", stacklevel=3)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.dtype == np.float16:
+        arr = arr.astype(np.float32)
+    if arr.dtype.kind == "u" and head.bits not in (8, 16):  # given as stored, 0..2**bits - 1
+        arr = np.round(arr * (np.iinfo(arr.dtype).max / ((1 << head.bits) - 1))).astype(arr.dtype)
+    if head.icc and head.xyb:  # decoded to linear sRGB
+        head = replace(head, icc=False, white=WHITE_POINTS[D65], primaries=PRIMARIES[SRGB_PRIMARIES], transfer="linear")
+        if arr.dtype.kind == "u":
+            arr, head = _srgb_encoded(arr), replace(head, transfer="sRGB")
+    return arr, _profile(path, head, data), parts.exif
+
+
+def _srgb_encoded(arr: np.ndarray) -> np.ndarray:
+    """Integer linear-light colour (alpha as it is) encoded with sRGB's curve, in the same sample type."""
+    top = float(np.iinfo(arr.dtype).max)
+    colour = 1 if arr.shape[2] <= 2 else 3
+    encoded = srgb_encode(torch.from_numpy(arr[..., :colour] / top)).numpy()
+    out = arr.copy()
+    out[..., :colour] = np.round(encoded * top).astype(arr.dtype)
+    return out
+
+
+def _embedded_profile(data: bytes) -> bytes | None:
+    """The ICC profile a JPEG XL file embeds in its header (entropy-coded there), through libjxl as the package
+    ``pillow-jxl-plugin`` binds it (which decodes the pixels again, in 8 bits: only the profile is kept);
+    ``None`` without that package."""
+    try:
+        from pillow_jxl import Decoder
+    except ImportError:
+        return None
+    try:
+        return bytes(Decoder(num_threads=1)(data)[3] or b"") or None
+    except RuntimeError:
+        return None
+
+
+def _profile(path: Path, head: Header, data: bytes) -> bytes | None:
+    """An ICC profile for what the decoded pixels of the JPEG XL file ``data`` hold: the file's own for one stored
+    without loss, one made from the colour space its header names, ``None`` for sRGB or where none can be made
+    (with a warning that says what the result lacks)."""
+    import imagecodecs
+
+    if head.srgb:
+        return None
+    if head.icc:
+        embedded = _embedded_profile(data)
+        if embedded is None:
+            warnings.warn(f"{path}: its colour profile cannot be read (it needs the package pillow-jxl-plugin: run "
+                          "install.py again); the result is written without one (viewers will show its colours as "
+                          "sRGB)", stacklevel=4)
+        return embedded
+    curve = _curve(head.transfer)
+    if curve is None or head.white is None or (head.colour_space != GREY and head.primaries is None):
+        what = "HDR" if head.transfer in ("PQ", "HLG") else "a curve"
+        warnings.warn(f"{path}: its colours are encoded for {head.transfer} ({what}), which an ICC profile here "
+                      "cannot describe; the result is written without one, its values as stored", stacklevel=4)
+        return None
+    white = [*head.white, 1.0]
+    if head.colour_space == GREY:
+        return imagecodecs.cms_profile("gray", whitepoint=white, **curve)
+    primaries = [v for xy in head.primaries for v in (*xy, 1.0)]
+    return imagecodecs.cms_profile("rgb", whitepoint=white, primaries=primaries, **curve)
+
+
+def _curve(transfer: float | str) -> dict | None:
+    """``cms_profile``'s arguments for a transfer function: encoded values to linear light."""
+    if isinstance(transfer, float):
+        return {"gamma": 1 / transfer}
+    if transfer == "linear":
+        return {"gamma": 1.0}
+    x = np.linspace(0, 1, 1024)
+    if transfer == "sRGB":
+        linear = srgb_decode(torch.from_numpy(x)).numpy()
+    elif transfer == "BT.709":
+        linear = np.where(x < 0.081, x / 4.5, ((x + 0.099) / 1.099) ** (1 / 0.45))
+    elif transfer == "DCI":
+        linear = x ** 2.6
+    else:
+        return None
+    return {"transferfunction": linear.astype(np.float32)}

@@ -1,0 +1,206 @@
+"""JPEG XL inputs: pixels as libjxl decodes them, the colour space and metadata from the file itself.
+
+The files in tests/data/jxl were written by libjxl's own encoder (cjxl, ``tests/data/jxl/make.py``) from
+:func:`pattern`; others here by libjxl through imagecodecs.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import warnings
+from pathlib import Path
+
+import imagecodecs
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from liif_core import jpeg_xl
+from liif_core.cli import main
+from liif_core.errors import InputError
+from liif_core.imageio import lossy_compression, read_image, read_image_and_metadata, suffix_of
+
+DATA = Path(__file__).resolve().parent / "data" / "jxl"
+EXIF_TAGS = {0x010F: "Camera maker", 0x0132: "2026:01:02 03:04:05"}
+P3_GAMMA = [0.680, 0.320, 1.0, 0.265, 0.690, 1.0, 0.150, 0.060, 1.0]  # the primaries of icc.png's profile
+
+
+def pattern(dtype: type = np.uint8) -> np.ndarray:
+    """The 24 x 16 RGB picture the files in tests/data/jxl hold."""
+    values = np.random.default_rng(7).integers(0, 65536, (16, 24, 3))
+    return (values >> 8).astype(np.uint8) if dtype == np.uint8 else values.astype(np.uint16)
+
+
+def smooth() -> np.ndarray:
+    """The 24 x 16 RGB picture of the lossy files in tests/data/jxl: gradients, which lossy coding keeps close."""
+    y, x = np.mgrid[0:16, 0:24]
+    return np.stack([x * 10 + 10, y * 14 + 20, 240 - x * 4 - y * 6], axis=-1).astype(np.uint8)
+
+
+def read(name: str | Path) -> tuple[np.ndarray, object, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        arr, metadata = read_image_and_metadata(DATA / name)
+    return arr, metadata, [str(w.message) for w in caught]
+
+
+def srgb_from(linear_rgb: np.ndarray) -> np.ndarray:
+    """Linear sRGB values (0..1) as 8-bit sRGB."""
+    v = np.clip(linear_rgb, 0, 1)
+    return np.round(255 * np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055))
+
+
+def linear_from_srgb(encoded: np.ndarray) -> np.ndarray:
+    v = encoded / 255.0
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def xyz_matrix(primaries: list[tuple[float, float]], white: tuple[float, float]) -> np.ndarray:
+    """RGB to XYZ for these chromaticities (the textbook construction)."""
+    xyz = np.array([[x / y, 1.0, (1 - x - y) / y] for x, y in primaries]).T
+    w = np.array([white[0] / white[1], 1.0, (1 - white[0] - white[1]) / white[1]])
+    return xyz * np.linalg.solve(xyz, w)
+
+
+def in_srgb(arr: np.ndarray, icc: bytes) -> np.ndarray:
+    """``arr`` (8-bit) converted from ``icc`` to sRGB by LittleCMS, as a colour-managed viewer shows it."""
+    im = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
+    srgb = ImageCms.createProfile("sRGB")
+    return np.asarray(ImageCms.profileToProfile(im, io.BytesIO(icc), srgb, outputMode="RGB")).astype(float)
+
+
+def test_a_wide_gamut_file_keeps_its_colours_through_a_profile_made_from_its_header() -> None:
+    """A Display P3 file names its colour space in its header; the result carries an ICC profile of it, so
+    a viewer shows the same colours: converted to sRGB, they are the textbook P3 -> sRGB conversion."""
+    arr, metadata, caught = read("p3.jxl")
+    assert caught == []
+    assert np.array_equal(arr, pattern())  # stored without loss: the samples as they were
+    p3 = xyz_matrix([(0.680, 0.320), (0.265, 0.690), (0.150, 0.060)], (0.3127, 0.3290))
+    srgb = xyz_matrix([(0.64, 0.33), (0.30, 0.60), (0.15, 0.06)], (0.3127, 0.3290))
+    expected = srgb_from(linear_from_srgb(arr.astype(float)) @ (np.linalg.inv(srgb) @ p3).T)
+    shown = in_srgb(arr, metadata.icc_profile)
+    assert np.abs(shown - expected).max() <= 2
+    assert np.abs(shown - arr).max() > 20  # P3's numbers are not sRGB's: without the profile they would look wrong
+
+
+def test_a_grey_file_with_a_gamma_gets_a_grey_profile_of_that_gamma() -> None:
+    arr, metadata, caught = read("gamma_grey.jxl")
+    assert caught == [] and np.array_equal(arr, pattern()[..., :1])
+    shown = in_srgb(arr, metadata.icc_profile)[..., 0]
+    expected = srgb_from((arr[..., 0] / 255.0) ** 2.2)
+    assert np.abs(shown - expected).max() <= 2
+
+
+def test_an_embedded_icc_profile_lossless_and_lossy() -> None:
+    """Stored without loss, the samples are in the file's embedded ICC profile, which the result keeps (the very
+    profile the PNG given to cjxl held, made again here). Coded lossy (in XYB), libjxl converts them to linear
+    sRGB itself, which reading encodes as sRGB: no profile needed, the colours as in the original."""
+    original = imagecodecs.cms_profile("rgb", whitepoint=[0.3127, 0.3290, 1.0], primaries=P3_GAMMA, gamma=2.2)
+    arr, metadata, caught = read("icc.jxl")
+    assert caught == [] and np.array_equal(arr, pattern())
+    assert np.array_equal(in_srgb(arr, metadata.icc_profile), in_srgb(arr, original))  # (its date is another)
+    lossy, metadata, caught = read("icc_lossy.jxl")
+    assert caught == [] and metadata.icc_profile is None
+    assert np.abs(lossy - in_srgb(smooth(), original)).mean() < 2
+    assert np.abs(lossy.astype(float) - smooth()).mean() > 5  # the P3 numbers differ from sRGB's
+
+
+def test_a_recompressed_jpeg_reads_as_that_jpeg_with_its_exif() -> None:
+    """cjxl recompresses a JPEG without loss; the file gives that JPEG back byte for byte, read as a JPEG
+    file is: its EXIF kept, turned upright by its orientation (6: the pixels stored turned)."""
+    arr, metadata, caught = read("jpeg.jxl")
+    assert caught == []
+    jpeg = Image.open(io.BytesIO(jpeg_xl.reconstructed_jpeg((DATA / "jpeg.jxl").read_bytes())))
+    assert jpeg.format == "JPEG" and jpeg.getexif()[0x0112] == 6
+    assert np.array_equal(arr, np.rot90(np.asarray(jpeg), -1))
+    assert np.abs(arr.astype(int) - np.rot90(smooth(), -1)).mean() < 3  # the JPEG of the picture, turned
+    assert {tag: metadata.exif[tag] for tag in EXIF_TAGS} == EXIF_TAGS and 0x0112 not in metadata.exif
+    assert lossy_compression(DATA / "jpeg.jxl") == "recompressed JPEG"  # auto: the model made for JPEG
+
+
+def test_the_orientation_in_the_image_header_turns_the_pixels() -> None:
+    arr, metadata, caught = read("turned_lossy.jxl")
+    assert caught == [] and arr.shape == (24, 16, 3)
+    assert np.abs(arr.astype(int) - np.rot90(smooth(), -1)).mean() < 4  # turned a quarter clockwise,
+    assert np.abs(arr.astype(int) - np.rot90(smooth(), 1)).mean() > 20  # not anticlockwise
+    assert lossy_compression(DATA / "turned_lossy.jxl") == "lossy JPEG XL"
+
+
+def test_twelve_bits_fill_the_sixteen_bit_range_as_other_deep_files() -> None:
+    arr, _, caught = read("twelve_bits.jxl")
+    assert caught == [] and arr.dtype == np.uint16
+    twelve = np.round(pattern(np.uint16) * (4095 / 65535))  # what cjxl kept of the 16-bit samples
+    assert np.abs(arr.astype(int) - np.round(twelve * 65535 / 4095)).max() <= 1
+
+
+def test_without_pillow_jxl_plugin_an_embedded_profile_is_left_out_with_a_warning(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An environment made before the package was a dependency: the pixels still read, the profile says what to do."""
+    monkeypatch.setitem(sys.modules, "pillow_jxl", None)  # as if not installed: importing it fails
+    arr, metadata, caught = read("icc.jxl")
+    assert np.array_equal(arr, pattern()) and metadata.icc_profile is None
+    assert len(caught) == 1 and "pillow-jxl-plugin" in caught[0] and "install.py" in caught[0]
+
+
+def test_an_animation_gives_its_first_frame_and_hdr_says_what_it_lacks() -> None:
+    arr, _, caught = read("animation.jxl")
+    assert arr.shape[:2] == (16, 24) and caught == [f"{DATA / 'animation.jxl'}: is an animation; only the first "
+                                                    "frame is upscaled"]
+    arr, metadata, caught = read("pq.jxl")
+    assert np.array_equal(arr, pattern()) and metadata.icc_profile is None
+    assert len(caught) == 1 and "PQ" in caught[0]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_what_libjxl_writes_reads_back_as_stored(tmp_path: Path, dtype: type, channels: int) -> None:
+    """imagecodecs tags 8-bit files sRGB and deeper ones linear sRGB: the linear ones get a linear profile."""
+    rgb = pattern(np.uint16 if dtype != np.uint8 else np.uint8)
+    arr = np.dstack([rgb, rgb[..., :1]])[..., :channels] if channels != 1 else rgb[..., :1]
+    arr = arr.astype(np.float32) / 65535 if dtype == np.float32 else arr
+    path = tmp_path / "x.jxl"
+    path.write_bytes(imagecodecs.jpegxl_encode(arr[..., 0] if channels == 1 else arr, lossless=True))
+    got, metadata = read_image_and_metadata(path)
+    assert got.dtype == np.dtype(dtype) and np.array_equal(got, arr)
+    head = jpeg_xl.header(jpeg_xl.layout(path.read_bytes()).codestream)
+    assert (head.alpha, head.xyb, head.transfer) == (channels == 4, False, "sRGB" if dtype == np.uint8 else "linear")
+    if dtype == np.uint8:
+        assert metadata.icc_profile is None
+    else:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(metadata.icc_profile)).profile
+        assert profile.xcolor_space.strip() == ("GRAY" if channels == 1 else "RGB")
+        grey = np.full((1, 1, min(channels, 3)), 128, np.uint8)  # linear light's half is sRGB's 188
+        assert np.abs(in_srgb(grey, metadata.icc_profile) - srgb_from(np.full(3, 128 / 255))).max() <= 1
+    assert lossy_compression(path) == ""
+
+
+def test_the_cli_reads_jpeg_xl_files_and_piped_ones(tiny_model_path: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsysbinary: pytest.CaptureFixture) -> None:
+    """A folder's .jxl files are inputs; the results are PNGs (nothing here writes JPEG XL with its colour
+    space), the P3 one with its profile."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("p3.jxl", "jpeg.jxl"):
+        (folder / name).write_bytes((DATA / name).read_bytes())
+    assert main([str(folder), "--out-dir", str(tmp_path / "out"), "--scale", "2", "--model", str(tiny_model_path),
+                 "-q"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["jpeg.png", "p3.png"]
+    big = Image.open(tmp_path / "out" / "p3.png")
+    assert big.size == (48, 32) and big.info["icc_profile"] == read_image_and_metadata(DATA / "p3.jxl")[1].icc_profile
+    assert Image.open(tmp_path / "out" / "jpeg.png").size == (32, 48)  # upright
+    assert suffix_of((DATA / "p3.jxl").read_bytes()) == ".jxl"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((DATA / "p3.jxl").read_bytes())))
+    capsysbinary.readouterr()
+    assert main(["-", "-o", "-", "--scale", "2", "--model", str(tiny_model_path), "-q"]) == 0
+    assert Image.open(io.BytesIO(capsysbinary.readouterr().out)).size == (48, 32)
+
+
+@pytest.mark.parametrize("cut", [0, 14, 40])
+def test_a_damaged_file_says_so(tmp_path: Path, cut: int) -> None:
+    data = (DATA / "jpeg.jxl").read_bytes()
+    path = tmp_path / "broken.jxl"
+    path.write_bytes(data[:cut] if cut else data[:12] + b"\0\0\0\x08jxlc")  # cut; an empty codestream box
+    with pytest.raises(InputError, match="broken.jxl: cannot read this"):
+        read_image(path)
