@@ -254,6 +254,12 @@ DTYPES = {"U8_NON_LINEAR": np.uint8, "U16_NON_LINEAR": np.uint16, "FLOAT_NON_LIN
           "U16_LINEAR": np.uint16, "FLOAT_LINEAR": np.float32}
 
 
+def _smooth_dark() -> np.ndarray:
+    """A 24 x 32 RGB picture of gentle gradients in the shadows (sRGB levels 4 to 60)."""
+    y, x = np.mgrid[0:24, 0:32]
+    return np.stack([4 + x * 1.5, 8 + y * 2, 60 - x - y * 0.6], axis=-1).round().astype(np.uint8)
+
+
 def _pixels(shape: tuple[int, ...], dtype: Any, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     if dtype == np.float32:
@@ -1398,7 +1404,9 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
             "g_rgbe.hdr": (light, "FLOAT_LINEAR", rgbe, {}),
             # JPEG XL without loss, as GIMP's exporter writes it (libjxl 0.11): 16 bits, and 8 with alpha
             "g_u16.jxl": (deep[..., :3], "U16_NON_LINEAR", jxl, {"lossless": True, "save-bit-depth": 16}),
-            "g_u8_alpha.jxl": (_pixels((6, 7, 4), np.uint8, 35), "U8_NON_LINEAR", jxl, {"lossless": True})}
+            "g_u8_alpha.jxl": (_pixels((6, 7, 4), np.uint8, 35), "U8_NON_LINEAR", jxl, {"lossless": True}),
+            # and lossy, GIMP's default (distance 1.0), of a smooth picture (dark, where 8 bits of linear light fail)
+            "g_u8_lossy.jxl": (_smooth_dark(), "U8_NON_LINEAR", jxl, {"lossless": False})}
     exports = []
     for name, (array, precision, procedure, options) in made.items():
         raw = folder / f"{name}.raw"
@@ -1431,6 +1439,9 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
             assert np.all(np.abs(got - want) <= want.max(axis=-1, keepdims=True) / 128 + 1e-6), name
         elif name.endswith(".avif"):  # two decoders' YUV to RGB rounding
             assert np.abs(got.astype(int) - want).max() <= 2, name
+        elif name.endswith("lossy.jxl"):  # coded lossy (distance 1): close, the shadows' levels kept
+            assert got.dtype == want.dtype and np.abs(got.astype(int) - want).mean() < 1.5, name
+            assert len(np.unique(got[..., 1])) >= len(np.unique(want[..., 1])) - 2, name
         elif name.endswith(".exr"):
             np.testing.assert_allclose(got, want, rtol=2e-3 if "half" in name else 1e-6, atol=1e-6, err_msg=name)
         else:

@@ -1,7 +1,7 @@
 """JPEG XL inputs: pixels as libjxl decodes them, the colour space and metadata from the file itself.
 
 The files in tests/data/jxl were written by libjxl's own encoder (cjxl, ``tests/data/jxl/make.py``) from
-:func:`pattern`; others here by libjxl through imagecodecs.
+:func:`pattern` (the lossy ones from :func:`smooth` and :func:`dark`); others here by libjxl through imagecodecs.
 """
 
 from __future__ import annotations
@@ -36,6 +36,13 @@ def smooth() -> np.ndarray:
     """The 24 x 16 RGB picture of the lossy files in tests/data/jxl: gradients, which lossy coding keeps close."""
     y, x = np.mgrid[0:16, 0:24]
     return np.stack([x * 10 + 10, y * 14 + 20, 240 - x * 4 - y * 6], axis=-1).astype(np.uint8)
+
+
+def dark() -> np.ndarray:
+    """A 64 x 96 RGBA picture of gentle gradients in the shadows (sRGB levels 4 to 54) behind a ramp of alpha."""
+    y, x = np.mgrid[0:64, 0:96]
+    rgb = np.stack([4 + x * 0.5, 8 + y * 0.6, 50 - x * 0.3 - y * 0.2], axis=-1)
+    return np.dstack([rgb, 255 - x * 2]).round().astype(np.uint8)
 
 
 def read(name: str | Path) -> tuple[np.ndarray, object, list[str]]:
@@ -104,6 +111,19 @@ def test_an_embedded_icc_profile_lossless_and_lossy() -> None:
     assert caught == [] and metadata.icc_profile is None
     assert np.abs(lossy - in_srgb(smooth(), original)).mean() < 2
     assert np.abs(lossy.astype(float) - smooth()).mean() > 5  # the P3 numbers differ from sRGB's
+
+
+def test_a_lossy_file_with_a_profile_keeps_the_levels_of_its_shadows() -> None:
+    """libjxl gives such a file's pixels as linear light, in as many bits as its header says: 8 bits of linear
+    light would leave 8 levels of this gradient's green where the original, shown in sRGB, has 44. Read with
+    12, every level is there; the alpha ramp (stored without loss) within a level."""
+    arr, metadata, caught = read("icc_lossy_dark.jxl")
+    assert caught == [] and metadata.icc_profile is None and arr.dtype == np.uint8
+    original = imagecodecs.cms_profile("rgb", whitepoint=[0.3127, 0.3290, 1.0], primaries=P3_GAMMA, gamma=2.2)
+    shown = in_srgb(dark()[..., :3], original)
+    assert len(np.unique(arr[..., 1])) >= len(np.unique(shown[..., 1])) - 2
+    assert np.abs(arr[..., :3] - shown).mean() < 1 and np.abs(arr[..., :3] - shown).max() <= 6
+    assert np.abs(arr[..., 3].astype(int) - dark()[..., 3]).max() <= 1
 
 
 def test_a_recompressed_jpeg_reads_as_that_jpeg_with_its_exif() -> None:

@@ -124,6 +124,7 @@ def lossy_and_lossless_files(folder: Path) -> dict[str, str]:
     # JPEG XL: cjxl's files (tests/data/jxl: a recompressed JPEG, lossy and lossless ones with an ICC profile, an
     # orientation, 12 bits, an animation) and libjxl's through imagecodecs (lossless and lossy, alpha, grey, float)
     jxl = {"jpeg.jxl": "recompressed JPEG", "icc_lossy.jxl": "lossy JPEG XL", "turned_lossy.jxl": "lossy JPEG XL",
+           "icc_lossy_dark.jxl": "lossy JPEG XL",
            "icc.jxl": "", "p3.jxl": "", "gamma_grey.jxl": "", "pq.jxl": "", "twelve_bits.jxl": "", "animation.jxl": ""}
     for name, kind in jxl.items():
         (folder / name).write_bytes((JXL_DATA / name).read_bytes())

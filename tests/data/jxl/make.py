@@ -16,7 +16,7 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
-from test_jpeg_xl import EXIF_TAGS, P3_GAMMA, pattern, smooth  # noqa: E402
+from test_jpeg_xl import EXIF_TAGS, P3_GAMMA, dark, pattern, smooth  # noqa: E402
 
 
 def cjxl(src: Path, name: str, *options: str) -> None:
@@ -38,6 +38,9 @@ def main() -> None:
         Image.fromarray(smooth()).save(tmp / "icc_smooth.png", icc_profile=imagecodecs.cms_profile(
             "rgb", whitepoint=[0.3127, 0.3290, 1.0], primaries=P3_GAMMA, gamma=2.2))
         cjxl(tmp / "icc_smooth.png", "icc_lossy.jxl", "-d", "1")
+        Image.fromarray(dark()).save(tmp / "dark.png", icc_profile=imagecodecs.cms_profile(
+            "rgb", whitepoint=[0.3127, 0.3290, 1.0], primaries=P3_GAMMA, gamma=2.2))
+        cjxl(tmp / "dark.png", "icc_lossy_dark.jxl", "-d", "1")
         exif = Image.Exif()
         exif.update({0x0112: 6, **EXIF_TAGS})
         Image.fromarray(smooth()).save(tmp / "photo.jpg", quality=90, exif=exif)
