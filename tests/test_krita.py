@@ -35,6 +35,7 @@ import subprocess
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -1380,13 +1381,17 @@ def test_deep_and_hdr_files_pass_between_krita_and_the_engine(tmp_path_factory: 
     hdr[..., 3] = rng.random((5, 7), dtype=np.float32)
     made = {"k_u16.tif": (random_layer(rng, 6, 5, 4, "U16"), "U16"),
             "k_f16.exr": (hdr.astype(np.float16).astype(np.float32), "F16"),
-            "k_f32.exr": (hdr, "F32"), "k_f32.tif": (hdr, "F32")}
+            "k_f32.exr": (hdr, "F32"), "k_f32.tif": (hdr, "F32"),
+            # JPEG XL without loss, 16 and 8 bits with alpha
+            "k_u16.jxl": (random_layer(rng, 6, 5, 4, "U16"), "U16"),
+            "k_u8.jxl": (random_layer(rng, 6, 5, 4, "U8"), "U8")}
     exports = []
     for name, (image, depth) in made.items():
         (folder / f"{name}.raw").write_bytes(krita_bytes(image, depth))
         exports.append({"raw": str(folder / f"{name}.raw"), "w": image.shape[1], "h": image.shape[0],
                         "depth": depth, "path": str(folder / name),
-                        "options": {"alpha": True, "compressiontype": 3} if name.endswith(".tif") else {}})
+                        "options": {"alpha": True, "compressiontype": 3} if name.endswith(".tif")
+                        else {"lossless": True} if name.endswith(".jxl") else {}})
     ours = {"o_u16.tif": (random_layer(rng, 4, 6, 4, "U16"), Metadata(), "U16"),
             "o_f16.exr": (hdr.astype(np.float16).astype(np.float32), Metadata(half=True), "F16"),
             "o_f32.tif": (hdr, Metadata(), "F32")}
@@ -1409,8 +1414,12 @@ def test_deep_and_hdr_files_pass_between_krita_and_the_engine(tmp_path_factory: 
             assert np.array_equal(got, want), name
 
     for name, (image, depth) in made.items():
-        got, metadata = read_image_and_metadata(folder / name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # nothing left out
+            got, metadata = read_image_and_metadata(folder / name)
         assert got.shape == image.shape and got.dtype == image.dtype, name
+        if name.endswith(".jxl"):  # Krita's 16-bit documents are linear sRGB (its default profile), and say so
+            assert (metadata.icc_profile is not None) == (depth == "U16"), name
         same(got, image, name, depth)
         assert metadata.half == (depth == "F16"), name
     for (name, (image, _, depth)), res in zip(ours.items(), results["loads"]):
