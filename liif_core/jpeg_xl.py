@@ -261,7 +261,7 @@ def reconstructed_jpeg(data: bytes) -> bytes | None:
         if not layout(data).jpeg:
             return None
         return bytes(imagecodecs.jpegxl_decode_jpeg(data, numthreads=1))
-    except (ValueError, imagecodecs.JpegxlError):
+    except (ValueError, RuntimeError):
         return None
 
 
@@ -275,7 +275,7 @@ def read(path: Path, data: bytes) -> tuple[np.ndarray, bytes | None, bytes | Non
         head = header(parts.codestream)
         finer = _twelve_bits(parts.codestream, head) if head.icc and head.xyb else None
         arr = imagecodecs.jpegxl_decode(finer or data, index=0 if head.animation else None, numthreads=1)
-    except (ValueError, imagecodecs.JpegxlError) as e:
+    except (ValueError, RuntimeError) as e:  # imagecodecs.JpegxlError is a RuntimeError, not its only one
         raise InputError(f"{path}: cannot read this JPEG XL file ({e})") from None
     if head.animation:
         warnings.warn(f"{path}: is an animation; only the first frame is upscaled", stacklevel=3)
