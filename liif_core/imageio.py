@@ -220,8 +220,10 @@ def read_image_and_metadata(path: str | Path) -> tuple[np.ndarray, Metadata]:
     except InputError:  # already says what is wrong with the file
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, png.FormatError,
-            deep_files.TiffFileError, RuntimeError) as e:  # RuntimeError: a Pillow plug-in's (pillow-jxl-plugin's)
+            deep_files.TiffFileError, struct.error, RuntimeError) as e:  # RuntimeError: pillow-jxl-plugin's
         raise InputError(f"{path}: cannot read this image ({e})") from None
+    except (Image.DecompressionBombError, MemoryError) as e:  # a header that says billions of pixels
+        raise InputError(f"{path}: cannot read this image: it is too large ({e})") from None
     orientation = exif.get(ORIENTATION, 1)
     half = arr.dtype == np.float16  # a half-float TIFF: computed in float32, written back in half floats
     arr = _orient(arr, orientation if isinstance(orientation, int) else 1)

@@ -330,3 +330,29 @@ def test_damaged_deep_files_say_so_once(tmp_path: Path, name: str, head: bytes,
         read_image(tmp_path / name)
     assert str(e.value).count(str(tmp_path / name)) == 1 and "cannot read this" in str(e.value)
     assert capsys.readouterr().err == ""
+
+
+def test_a_header_that_says_billions_of_pixels_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A damaged (or hostile) header: a BMP that says 100000 x 100000 (Pillow's decompression-bomb guard), a
+    16-bit TIFF that says 2**31 pixels wide (tifffile asks for 240 GiB). Each is one line a batch goes on
+    from, not a traceback that ends it."""
+    import struct
+
+    import tifffile
+
+    from liif_core.errors import InputError
+
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "big.bmp")
+    data = bytearray((tmp_path / "big.bmp").read_bytes())
+    data[18:26] = struct.pack("<ii", 100000, 100000)  # width, height
+    (tmp_path / "big.bmp").write_bytes(data)
+    tifffile.imwrite(tmp_path / "wide.tif", np.zeros((20, 30, 3), np.uint16), photometric="rgb")
+    data = bytearray((tmp_path / "wide.tif").read_bytes())
+    ifd = int.from_bytes(data[4:8], "little")
+    for entry in range(ifd + 2, ifd + 2 + 12 * int.from_bytes(data[ifd:ifd + 2], "little"), 12):
+        if data[entry:entry + 2] == struct.pack("<H", 256):  # ImageWidth, made a LONG of 2**31 - 1
+            data[entry + 2:entry + 4], data[entry + 8:entry + 12] = struct.pack("<H", 4), struct.pack("<I", 2**31 - 1)
+    (tmp_path / "wide.tif").write_bytes(data)
+    for name in ("big.bmp", "wide.tif"):
+        with pytest.raises(InputError, match=f"{name}: cannot read this image: it is too large"):
+            read_image(tmp_path / name)
