@@ -150,13 +150,14 @@ def _sniff(head: bytes) -> str | None:
 
 def suffix_of(data: bytes) -> str | None:
     """The file suffix of the format that an image file's bytes are in (``".png"``, ``".exr"``...),
-    or ``None`` when no reader here knows them."""
+    or ``None`` when no reader here knows them (or their header cannot be read: too large, damaged)."""
     kind = _sniff(data[:16])
     if kind is None:
         try:
             with Image.open(io.BytesIO(data)) as im:
                 kind = f".{im.format.lower()}"
-        except (UnidentifiedImageError, OSError):
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error, RuntimeError,
+                Image.DecompressionBombError):
             return None
     return kind
 

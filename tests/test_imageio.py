@@ -356,3 +356,6 @@ def test_a_header_that_says_billions_of_pixels_is_refused_in_one_line(tmp_path: 
     for name in ("big.bmp", "wide.tif"):
         with pytest.raises(InputError, match=f"{name}: cannot read this image: it is too large"):
             read_image(tmp_path / name)
+    from liif_core.imageio import suffix_of
+
+    assert suffix_of((tmp_path / "big.bmp").read_bytes()) is None  # piped in: "no image that can be read"
