@@ -322,18 +322,18 @@ def _srgb_encoded(arr: np.ndarray, top: int, dtype: np.dtype) -> np.ndarray:
     return out
 
 
-def _embedded_profile(data: bytes) -> bytes | None:
+def _embedded_profile(data: bytes) -> tuple[bytes | None, str]:
     """The ICC profile a JPEG XL file embeds in its header (entropy-coded there), through libjxl as the package
-    ``pillow-jxl-plugin`` binds it (which decodes the pixels again, in 8 bits: only the profile is kept);
-    ``None`` without that package."""
+    ``pillow-jxl-plugin`` binds it (which decodes the pixels again, in 8 bits: only the profile is kept); or
+    ``None`` and why not."""
     try:
         from pillow_jxl import Decoder
     except ImportError:
-        return None
+        return None, "it needs the package pillow-jxl-plugin: run install.py again"
     try:
-        return bytes(Decoder(num_threads=1)(data)[3] or b"") or None
-    except RuntimeError:
-        return None
+        return bytes(Decoder(num_threads=1)(data)[3] or b"") or None, "the file holds none"
+    except RuntimeError as e:
+        return None, f"pillow-jxl-plugin could not read it: {e}"
 
 
 def _profile(path: Path, head: Header, data: bytes) -> bytes | None:
@@ -345,17 +345,17 @@ def _profile(path: Path, head: Header, data: bytes) -> bytes | None:
     if head.srgb:
         return None
     if head.icc:
-        embedded = _embedded_profile(data)
+        embedded, why = _embedded_profile(data)
         if embedded is None:
-            warnings.warn(f"{path}: its colour profile cannot be read (it needs the package pillow-jxl-plugin: run "
-                          "install.py again); the result is written without one (viewers will show its colours as "
-                          "sRGB)", stacklevel=4)
+            warnings.warn(f"{path}: its colour profile cannot be read ({why}); the result is written without one "
+                          "(viewers will show its colours as sRGB)", stacklevel=4)
         return embedded
     curve = _curve(head.transfer)
     if curve is None or head.white is None or (head.colour_space != GREY and head.primaries is None):
-        what = "HDR" if head.transfer in ("PQ", "HLG") else "a curve"
-        warnings.warn(f"{path}: its colours are encoded for {head.transfer} ({what}), which an ICC profile here "
-                      "cannot describe; the result is written without one, its values as stored", stacklevel=4)
+        hdr = " (HDR video's)" if head.transfer in ("PQ", "HLG") else ""
+        warnings.warn(f"{path}: its colours are encoded with the {head.transfer} transfer curve{hdr}, which an ICC "
+                      "profile here cannot describe; the result is written without one, its values as stored",
+                      stacklevel=4)
         return None
     white = [*head.white, 1.0]
     if head.colour_space == GREY:
