@@ -36,8 +36,9 @@ FLOAT_FORMATS = ("EXR", "HDR")  # hold floats only: integer pixels are written a
 HALF_MAX = 65504.0  # the largest half float
 READ_SUFFIXES = tuple(WRITE_FORMATS) + (".jxl", ".bmp", ".gif", ".tga", ".ppm", ".pgm")
 EIGHT_BIT_FORMATS = ("JPEG", "WEBP", "AVIF", "HEIF")  # 8 bits per sample as written here
-# The lossy compression each suffix stands for, as notes name it; WebP and AVIF files are read to tell lossless ones
-# (lossy_compression). As plugin/common/model_choice.py (the plug-ins cannot import this; a test holds them equal).
+# The lossy compression each suffix stands for, as notes name it; WebP, AVIF and JPEG XL files are read to tell
+# lossless ones (lossy_compression). As plugin/common/model_choice.py (the plug-ins cannot import this; a test
+# holds them equal).
 LOSSY_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG", ".heic": "HEIC", ".heif": "HEIC",
                   ".avif": "AVIF", ".webp": "lossy WebP", ".jxl": "lossy JPEG XL"}
 
