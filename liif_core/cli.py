@@ -104,10 +104,23 @@ def parse_pair(text: str, kind: type, what: str) -> tuple:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{what} must look like 3, 2.5 or 1920x1080, got {text!r}") from None
     if len(values) == 1:
-        return values * 2
+        values *= 2
     if len(values) != 2:
         raise argparse.ArgumentTypeError(f"{what} must be one number or two joined by x, got {text!r}")
+    if kind is int and min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{what} is in pixels, 1 or more, got {text!r}")
     return values
+
+
+def pixels(text: str, what: str) -> int:
+    """A length in pixels from the command line: a whole number, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{what} is a whole number of pixels, 1 or more, got {text!r}")
+    return value
 
 
 def target(args: argparse.Namespace, hw: tuple[int, int]) -> dict:
@@ -145,8 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     size = p.add_mutually_exclusive_group()
     size.add_argument("-s", "--scale", type=lambda t: parse_pair(t, float, "--scale"), help="factor, e.g. 3 or 2x1.5")
     size.add_argument("--size", type=lambda t: parse_pair(t, int, "--size"), help="exact WIDTHxHEIGHT")
-    p.add_argument("--width", type=int, help="output width (height keeps the aspect ratio unless given)")
-    p.add_argument("--height", type=int, help="output height (width keeps the aspect ratio unless given)")
+    p.add_argument("--width", type=lambda t: pixels(t, "--width"),
+                   help="output width (height keeps the aspect ratio unless given)")
+    p.add_argument("--height", type=lambda t: pixels(t, "--height"),
+                   help="output height (width keeps the aspect ratio unless given)")
     p.add_argument("--model", default=AUTO, help=f"auto (the default): the model made for each input, "
                    f"{(jpeg_models() or ['the JPEG model'])[0]} for files saved with lossy compression (JPEG, HEIC, "
                    f"AVIF, lossy WebP, lossy JPEG XL) and the default for the others; or a bundled model, or a "

@@ -46,6 +46,20 @@ def test_sizes(tiny_model_path, images, tmp_path, args, size):
     assert Image.open(out).size == size
 
 
+@pytest.mark.parametrize("args, says", [
+    (["--width", "0"], "--width is a whole number of pixels, 1 or more, got '0'"),
+    (["--width", "0", "--height", "10"], "--width is a whole number"),  # was: 0 taken for "not given"
+    (["--height", "-3"], "--height is a whole number of pixels, 1 or more, got '-3'"),
+    (["--width", "12.5"], "--width is a whole number"),
+    (["--size", "0x10"], "--size is in pixels, 1 or more, got '0x10'"),
+])
+def test_sizes_that_are_no_sizes_say_so(tiny_model_path, images, tmp_path, args, says, capsys):
+    with pytest.raises(SystemExit) as e:
+        run(tiny_model_path, str(images / "rgb.png"), "-o", str(tmp_path / "out.png"), *args)
+    assert e.value.code == 2 and says in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_batch_keeps_alpha_and_16_bits(tiny_model_path, images, tmp_path):
     out = tmp_path / "out"
     assert run(tiny_model_path, str(images), "--out-dir", str(out), "--scale", "2") == 0
