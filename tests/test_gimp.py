@@ -994,6 +994,11 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                   "select": None, "args": {},
                   "interactive": {"respond": "cancel", "keys": ["alt+w", "ctrl+a"], "type": "24",
                                   "labels": {"until": "Result: ", "timeout": 20}, "then": size_steps}})
+    # last (the preview is on, remembered from dialog_preview): switched off with its mnemonic, then cancelled
+    cases.append({"name": "dialog_preview_off", "image": {"base": "rgb", "precision": "U8_NON_LINEAR",
+                                                           "width": 220, "height": 160},
+                  "layers": [_layer(gimp.work, "dialog-preview-off", wide) | {"name": "photo"}], "source": 0,
+                  "select": None, "args": {}, "interactive": {"respond": "cancel", "keys": ["alt+p"], "wait": 3}})
     code, log, results = gimp.run("gui", cases, gui=True,
                                   files=(photo, mockup, saved, collage, webp, lossless, jxl, jxl_lossless))
     assert code == 0 and results.get("cases"), gimp_failed("gimp-3.0", code, log)
@@ -1350,6 +1355,16 @@ def test_dialog_preview_shows_the_result_at_100_percent(gui_run, monkeypatch: py
         from PIL import Image
 
         Image.fromarray(_read_xwd(res["dialog_screenshot"])).save(shot, optimize=True)
+
+
+@requires_gimp
+def test_dialog_fits_the_fields_again_once_the_preview_is_off(gui_run) -> None:
+    """Switched off, the preview's room goes too (a GTK window keeps its size when a part is hidden: the dialog
+    stayed about 800 px wide): as narrow as the dialog that never showed it, within a wider Result line."""
+    on = _read_xwd(gui_run[0]["dialog_preview"]["dialog_screenshot"]).shape[1]
+    never = _read_xwd(gui_run[0]["dialog_ok"]["dialog_screenshot"]).shape[1]
+    off = _read_xwd(gui_run[0]["dialog_preview_off"]["dialog_screenshot"]).shape[1]
+    assert off <= never + 40 and off < on - 200, (on, never, off)
 
 
 @requires_gimp

@@ -86,12 +86,23 @@ class Preview(WorkerRequest):
     def changed(self) -> None:
         """The fields changed: compute again a moment after the last change (or hide the preview)."""
         shown = bool(self.job.config.get_property("preview"))
+        side = self.frame.get_parent()  # the preview's column, beside the fields
+        width = side.get_allocated_width() if self.frame.get_visible() and side is not None else 1
         self.frame.set_visible(shown)
         self.status.set_visible(shown)
         if shown:
             self.later()
         else:
             self.stop()
+        if not shown and width > 1:  # was on the screen: a window keeps its size when a part goes
+            GLib.idle_add(self.narrower, width + side.get_parent().get_spacing())
+
+    def narrower(self, by: int) -> bool:
+        """Give back the preview column's width ``by`` (the fields keep theirs; the height follows them)."""
+        window = self.frame.get_toplevel()
+        width, _height = window.get_size()
+        window.resize(max(1, width - by), 1)
+        return False
 
     def start(self) -> bool:
         """Read what the request needs here (GIMP's calls belong to this thread), then ask the worker."""
