@@ -17,10 +17,10 @@ from typing import Any
 
 AUTO = "auto"  # the model made for the file the image was opened from
 # files saved with lossy compression, for which the JPEG model is made (docs/eval/jpeg_inputs.md), and on which it
-# scored higher too: HEIC (what phones save photographs as), AVIF and lossy WebP (docs/eval/heic_inputs.md,
-# avif_inputs.md, webp_inputs.md, jxl_inputs.md); the kind each suffix stands for, as the notes name it. A WebP
-# file is lossy or lossless whatever its name, and so are AVIF and JPEG XL files: lossy_kind reads which (when the
-# file can be read).
+# scored higher too: HEIC (what phones save photographs as), AVIF, lossy WebP and lossy JPEG XL
+# (docs/eval/heic_inputs.md, avif_inputs.md, webp_inputs.md, jxl_inputs.md); the kind each suffix stands for, as
+# the notes name it. A WebP file is lossy or lossless whatever its name, and so are AVIF and JPEG XL files:
+# lossy_kind reads which (when the file can be read).
 LOSSY_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG", ".heic": "HEIC", ".heif": "HEIC",
                   ".avif": "AVIF", ".webp": "lossy WebP", ".jxl": "lossy JPEG XL"}
 LOSSY = "JPEG, HEIC, AVIF, lossy WebP or lossy JPEG XL"  # the notes' name for them all
