@@ -110,6 +110,27 @@ def gimp_targets() -> list[Path]:
     return found
 
 
+FLATPAK_APPS = {"org.kde.krita", "org.gimp.GIMP"}  # Flathub's ids, the folders under ~/.var/app
+FLATPAK_TALK = "org.freedesktop.Flatpak"  # what flatpak-spawn --host calls (plugin/common/client.py)
+
+
+def flatpak_app_of(path: Path) -> str | None:
+    """The Flatpak app whose folder under ``~/.var/app`` holds ``path``, or None."""
+    apps = home() / ".var" / "app"
+    try:
+        app = path.relative_to(apps).parts[0]
+    except (ValueError, IndexError):
+        return None
+    return app if app in FLATPAK_APPS else None
+
+
+def flatpak_overrides_file(app: str) -> Path:
+    """Where ``flatpak override --user`` keeps an app's permissions."""
+    user_dir = os.environ.get("FLATPAK_USER_DIR")
+    data = Path(os.environ.get("XDG_DATA_HOME") or home() / ".local" / "share")
+    return (Path(user_dir) if user_dir else data / "flatpak") / "overrides" / app
+
+
 def venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
@@ -125,6 +146,7 @@ class Installer:
         self.placed: list[str] = []  # files created outside the repo
         self.made_dirs: list[str] = []  # folders that did not exist before
         self.kritarc_edits: dict[str, dict] = {}  # kritarc path -> what was added to it
+        self.flatpak_allowed: list[str] = []  # Flatpak apps given the talk-name here
         self.changed = False
 
     def say(self, text: str) -> None:
@@ -318,6 +340,56 @@ def disable_in_kritarc(inst: Installer, kritarc: Path, added: dict) -> None:
         kritarc.write_text("\n".join(kept) + "\n")
 
 
+def allow_host_worker(inst: Installer, app: str) -> None:
+    """Let the Flatpak ``app`` start the worker outside its sandbox (``flatpak-spawn --host``): a user override
+    that adds ``--talk-name=org.freedesktop.Flatpak``, which uninstall takes back. Flathub's Krita and GIMP
+    already see the whole file system (``--filesystem=host``); this lets them run the worker's Python, which
+    the sandbox's own ``/usr`` cannot."""
+    command = ["flatpak", "override", "--user", f"--talk-name={FLATPAK_TALK}", app]
+    flatpak = shutil.which("flatpak")
+    if flatpak is None:
+        inst.say(f"{app} is a Flatpak, but no flatpak command was found: run `{' '.join(command)}` "
+                 "so that it can start the worker")
+        return
+    shown = subprocess.run([flatpak, "override", "--user", "--show", app], capture_output=True, text=True)
+    if shown.returncode == 0 and f"{FLATPAK_TALK}=talk" in shown.stdout.split():
+        return
+    inst.say(f"let the Flatpak {app} start the worker outside its sandbox: {' '.join(command)} "
+             "(restart it if it is running)")
+    inst.flatpak_allowed.append(app)
+    inst.changed = True
+    if not inst.dry_run and subprocess.run([flatpak, *command[1:]]).returncode != 0:
+        raise InstallError(f"`{' '.join(command)}` failed; see the message above")
+
+
+def disallow_host_worker(inst: Installer, app: str) -> None:
+    """Take back what :func:`allow_host_worker` added, leaving the app's other overrides as they are."""
+    path = flatpak_overrides_file(app)
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines()
+    kept, section = [], None
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped
+        elif section == "[Session Bus Policy]" and stripped.replace(" ", "") == f"{FLATPAK_TALK}=talk":
+            continue
+        kept.append(line)
+    def emptied(i: int) -> bool:  # the section header at i, with nothing left under it
+        rest = [line.strip() for line in kept[i + 1:] if line.strip()]
+        return kept[i].strip() == "[Session Bus Policy]" and (not rest or rest[0].startswith("["))
+
+    kept = [line for i, line in enumerate(kept) if not emptied(i)]
+    inst.say(f"remove the talk-name {FLATPAK_TALK} from {app}'s Flatpak overrides ({path})")
+    if inst.dry_run:
+        return
+    if any(line.strip() for line in kept):
+        path.write_text("\n".join(kept) + "\n")
+    else:
+        path.unlink()
+
+
 def install_gimp(inst: Installer, gimp_dir: Path) -> None:
     src = REPO / "plugin" / "gimp" / GIMP_PLUGIN
     dst = gimp_dir / "plug-ins" / GIMP_PLUGIN
@@ -359,6 +431,9 @@ def save_manifest(inst: Installer) -> None:
     made = inst.made_dirs + ([str(manifest_path().parent)] if not manifest_path().parent.exists() else [])
     dirs = sorted(set(old.get("dirs", [])) | set(made))
     data = {"files": files, "dirs": dirs, "kritarc": {**old.get("kritarc", {}), **inst.kritarc_edits}}
+    flatpak = sorted(set(old.get("flatpak", [])) | set(inst.flatpak_allowed))
+    if flatpak:
+        data["flatpak"] = flatpak
     text = json.dumps(data, indent=2) + "\n"
     if not inst.dry_run and (not manifest_path().is_file() or manifest_path().read_text() != text):
         manifest_path().parent.mkdir(parents=True, exist_ok=True)
@@ -379,6 +454,8 @@ def uninstall(inst: Installer) -> None:
                 path.unlink()
     for kritarc, added in manifest.get("kritarc", {}).items():
         disable_in_kritarc(inst, Path(kritarc), added)
+    for app in manifest.get("flatpak", []):
+        disallow_host_worker(inst, app)
     for name in sorted(manifest.get("dirs", []), key=len, reverse=True):
         path = Path(name)
         for cache in (path / "__pycache__",):  # Python writes these beside our modules
@@ -430,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
                          "plug-in, or --no-krita")
             for krita_dir, kritarc in targets:
                 install_krita(inst, krita_dir, kritarc)
+                if flatpak_app_of(krita_dir):
+                    allow_host_worker(inst, flatpak_app_of(krita_dir))
         if not args.no_gimp:
             targets = [args.gimp_dir] if args.gimp_dir else gimp_targets()
             if not targets:
@@ -437,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
                          "plug-in, or --no-gimp")
             for gimp_dir in targets:
                 install_gimp(inst, gimp_dir)
+                if flatpak_app_of(gimp_dir):
+                    allow_host_worker(inst, flatpak_app_of(gimp_dir))
         save_manifest(inst)
         if not args.no_example:
             run_example(inst, py)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -39,7 +40,8 @@ def fake_home(tmp_path):
 def install(home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
     env["HOME"] = str(home)
-    env["PATH"] = str(home.parent / "no-bin")  # no krita/gimp found through PATH: detection by profile folders
+    # no krita/gimp found through PATH: detection by profile folders; flatpak, where a test put it there
+    env["PATH"] = str(home.parent / "bin")
     cmd = [sys.executable, str(REPO / "install.py"), "--no-venv", "--python", sys.executable, "--no-example", *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True)
 
@@ -120,6 +122,42 @@ def test_flatpak_locations_are_found(tmp_path):
     assert (home / ".var/app/org.kde.krita/data/krita/pykrita/liif_upscale.desktop").is_file()
     assert "enable_liif_upscale=true" in (home / ".var/app/org.kde.krita/config/kritarc").read_text()
     assert (home / ".var/app/org.gimp.GIMP/config/GIMP/3.0/plug-ins/liif-upscale/liif-upscale.py").is_file()
+    proc = install(home)  # no flatpak command on this PATH: the command to run instead is named
+    assert "run `flatpak override --user --talk-name=org.freedesktop.Flatpak org.gimp.GIMP`" in proc.stdout
+
+
+def _overrides(home: Path, app: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    return subprocess.run(["flatpak", "override", "--user", "--show", app], env={**env, "HOME": str(home)},
+                          capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.skipif(shutil.which("flatpak") is None, reason="needs the flatpak command (tests/hosts/setup_hosts.sh)")
+def test_flatpak_apps_may_start_the_worker_and_uninstall_takes_back_only_that(tmp_path):
+    """Flathub's Krita and GIMP run the worker through flatpak-spawn --host, which needs a talk-name the
+    installer adds as a user override; the user's own overrides stay, also one that already allowed it."""
+    home = tmp_path / "home"
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "flatpak").symlink_to(shutil.which("flatpak"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    (home / ".var/app/org.kde.krita").mkdir(parents=True)
+    (home / ".var/app/org.gimp.GIMP").mkdir(parents=True)
+    subprocess.run(["flatpak", "override", "--user", "--filesystem=~/Art", "org.kde.krita"], check=True,
+                   env={**env, "HOME": str(home)})
+    subprocess.run(["flatpak", "override", "--user", "--talk-name=org.freedesktop.Flatpak", "org.gimp.GIMP"],
+                   check=True, env={**env, "HOME": str(home)})
+    proc = install(home)
+    assert proc.returncode == 0, proc.stderr
+    assert "flatpak override --user --talk-name=org.freedesktop.Flatpak org.kde.krita" in proc.stdout
+    assert "let the Flatpak org.kde.krita start the worker" in proc.stdout
+    assert "let the Flatpak org.gimp.GIMP" not in proc.stdout  # allowed already: nothing to do
+    for app in ("org.kde.krita", "org.gimp.GIMP"):
+        assert "org.freedesktop.Flatpak=talk" in _overrides(home, app)
+    assert install(home).stdout.strip().endswith("nothing changed")
+    assert install(home, "--uninstall").returncode == 0
+    krita = _overrides(home, "org.kde.krita")
+    assert "org.freedesktop.Flatpak" not in krita and "~/Art" in krita
+    assert "org.freedesktop.Flatpak=talk" in _overrides(home, "org.gimp.GIMP")  # the user's, not ours
 
 
 def test_release_archives(tmp_path):

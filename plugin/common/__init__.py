@@ -2,6 +2,7 @@
 
 from .client import (
     LiifClientError,
+    SandboxBlocked,
     WorkerCancelled,
     WorkerClient,
     WorkerCrashed,
@@ -14,6 +15,7 @@ from .client import (
 
 __all__ = [
     "LiifClientError",
+    "SandboxBlocked",
     "WorkerCancelled",
     "WorkerClient",
     "WorkerCrashed",

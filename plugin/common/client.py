@@ -14,6 +14,13 @@ Where the interpreter comes from, first match wins:
    ``${XDG_CONFIG_HOME:-~/.config}/liif-upscale/config.json``, with keys ``"python"`` and
    optionally ``"repo"`` (a folder put on the worker's ``PYTHONPATH`` so ``liif_core`` imports).
 
+In a Flatpak sandbox (Flathub's Krita and GIMP) the worker runs outside it, on the host, through
+``flatpak-spawn --host``: the sandbox's ``/usr`` is the runtime's, not the one the worker's Python
+was made from. The configuration is then the host's (``~/.config``, not the app's own
+``XDG_CONFIG_HOME``), and the app needs ``--talk-name=org.freedesktop.Flatpak``, a user override
+``install.py`` adds; without it, starting the worker raises :class:`SandboxBlocked`, which names
+the command that adds it.
+
 With the installer's configuration, ``PYTHONHOME`` and ``PYTHONPATH`` inherited from the editor
 (which point at the editor's own Python) are removed from the worker's environment. When the
 interpreter is given explicitly (arguments or ``LIIF_UPSCALE_PYTHON``) the caller owns the
@@ -63,6 +70,11 @@ class WorkerNotConfigured(LiifClientError):
     """No usable Python for the worker: install.py has not run, or its configuration is stale."""
 
 
+class SandboxBlocked(WorkerNotConfigured):
+    """The editor runs as a Flatpak that may not start programs on the host; the message says how to allow it
+    (the editor must be restarted after: a sandbox's permissions are fixed when it starts)."""
+
+
 class WorkerCrashed(LiifClientError):
     """The worker exited or could not start; the message ends with the last lines of its stderr."""
 
@@ -93,6 +105,29 @@ class WorkerCancelled(WorkerError):
 # finding the interpreter
 
 
+FLATPAK_INFO = "/.flatpak-info"  # present in every Flatpak sandbox, and only there
+FLATPAK_TALK = "org.freedesktop.Flatpak"  # the D-Bus name flatpak-spawn --host calls
+
+
+def flatpak_app() -> str | None:
+    """The Flatpak application this editor runs as (``org.gimp.GIMP``), or None outside a Flatpak sandbox."""
+    if not os.path.isfile(FLATPAK_INFO):
+        return None
+    app = os.environ.get("FLATPAK_ID")
+    if not app:
+        try:
+            with open(FLATPAK_INFO, "r", encoding="utf-8") as f:
+                app = next((line.split("=", 1)[1].strip() for line in f if line.startswith("name=")), "")
+        except OSError:
+            app = ""
+    return app or "this Flatpak"
+
+
+def flatpak_allow_command(app: str) -> str:
+    """The command that lets the Flatpak ``app`` start the worker on the host (what install.py runs)."""
+    return f"flatpak override --user --talk-name={FLATPAK_TALK} {app}"
+
+
 def config_path() -> str:
     """Where install.py writes the configuration on this platform (``$LIIF_UPSCALE_CONFIG`` wins)."""
     explicit = os.environ.get("LIIF_UPSCALE_CONFIG")
@@ -102,6 +137,8 @@ def config_path() -> str:
         base = os.environ.get("APPDATA") or os.path.join(os.path.expanduser("~"), "AppData", "Roaming")
     elif sys.platform == "darwin":
         base = os.path.join(os.path.expanduser("~"), "Library", "Application Support")
+    elif flatpak_app():  # the sandbox points XDG_CONFIG_HOME at the app's own folder; install.py ran outside
+        base = os.environ.get("HOST_XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     else:
         base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return os.path.join(base, "liif-upscale", "config.json")
@@ -109,7 +146,10 @@ def config_path() -> str:
 
 def _resolve_executable(python: str, origin: str) -> str:
     found = python if os.path.dirname(python) else shutil.which(python)
-    if not found or not os.path.isfile(found):
+    # In a Flatpak the worker's Python runs on the host: a venv's link to the host's /usr/bin/python3
+    # leads, in the sandbox, into the runtime's /usr, so only the link itself can be checked.
+    exists = os.path.lexists if flatpak_app() and found else os.path.isfile
+    if not found or not exists(found):
         raise WorkerNotConfigured(
             f"The worker's Python {python!r} (from {origin}) does not exist. Run install.py again, or set "
             "LIIF_UPSCALE_PYTHON to a Python that can import liif_core.")
@@ -151,6 +191,20 @@ def worker_env(repo: str | None, keep_pythonpath: bool) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
     return env
+
+
+def host_command(command: Sequence[str], env: dict[str, str]) -> list[str]:
+    """``command`` run on the host from a Flatpak sandbox, with the variables of ``env`` that concern the
+    worker (the host process starts from the session's environment, not the sandbox's). The worker
+    ends with the editor: ``--watch-bus`` stops it when ``flatpak-spawn`` ends, killed or not."""
+    spawn = shutil.which("flatpak-spawn")
+    if spawn is None:
+        raise WorkerNotConfigured(
+            f"This editor runs as a Flatpak ({flatpak_app()}) without flatpak-spawn, which starts the LIIF Upscale "
+            "worker outside its sandbox. Install the editor from Flathub, or as a package of your system.")
+    passed = [f"--env={k}={v}" for k, v in sorted(env.items())
+              if k in ("PYTHONPATH", "PYTHONUNBUFFERED", "PYTHONIOENCODING") or k.startswith("LIIF_UPSCALE_")]
+    return [spawn, "--host", "--watch-bus", *passed, *command]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,8 +422,11 @@ class WorkerClient:
         else:
             python, repo, explicit = find_python()
             repo = self._repo or repo
+        command, env = [python] + self._args, worker_env(repo, keep_pythonpath=explicit)
+        if flatpak_app():
+            command = host_command(command, env)
         try:
-            self._proc = _Process([python] + self._args, worker_env(repo, keep_pythonpath=explicit))
+            self._proc = _Process(command, env)
         except OSError as exc:
             raise WorkerNotConfigured(
                 f"Cannot start the worker's Python {python!r}: {exc}. Run install.py again, or set "
@@ -543,7 +600,7 @@ class WorkerClient:
             self._proc.kill()
             self._proc = None
 
-    def _crashed(self) -> WorkerCrashed:
+    def _crashed(self) -> LiifClientError:
         proc = self._proc
         self._proc = None
         try:
@@ -554,6 +611,14 @@ class WorkerClient:
         stderr = proc.stderr_text()
         proc.kill()
         tail = "\n".join(stderr.splitlines()[-20:])
+        app = flatpak_app()
+        if app and code == 1 and FLATPAK_TALK in stderr:  # flatpak-spawn: "Portal call failed: ... ServiceUnknown"
+            return SandboxBlocked(
+                f"This editor runs as a Flatpak ({app}), which may not start the LIIF Upscale worker outside its "
+                f"sandbox. Run install.py again (it allows that), or run: {flatpak_allow_command(app)}\n"
+                "Then restart the editor.")
+        if app and code is not None and code > 128:  # flatpak-spawn exits 128 + N when the worker died of signal N
+            code = 128 - code
         if code is not None and code < 0:
             name = {9: "SIGKILL", 15: "SIGTERM", 11: "SIGSEGV", 6: "SIGABRT"}.get(-code, "signal %d" % -code)
             message = ("The LIIF Upscale worker was killed by %s. If the image is large, the system may have run "

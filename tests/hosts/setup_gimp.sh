@@ -15,9 +15,10 @@ R=${1:-${LIIF_GIMP_CHROOT:-/tmp/liif-hosts/trixie}}
 MIRROR=${MIRROR:-$(grep -h -m1 -oP '^URIs:\s*\K\S+' /etc/apt/sources.list.d/debian.sources 2>/dev/null \
         || awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list)}
 # GIMP with Python plug-in support; Xvfb, xdotool and xwd for the dialog test (gimp-3.0 on a virtual display),
-# a D-Bus session and AT-SPI with its Python binding, which read the dialog's text as a screen reader does
+# a D-Bus session and AT-SPI with its Python binding, which read the dialog's text as a screen reader does;
+# flatpak-spawn, for the Flatpak made from this chroot (setup_flatpak.sh)
 PKGS="gimp python3-gi gir1.2-gimp-3.0 gir1.2-gegl-0.4 gir1.2-babl-0.1 xvfb xauth xdotool x11-apps dbus-daemon \
-at-spi2-core gir1.2-atspi-2.0"
+at-spi2-core gir1.2-atspi-2.0 flatpak-xdg-utils"
 # the marker holds the package list, so a chroot built by an older version of this script gets the new ones
 if [ -x "$R/usr/bin/gimp-console-3.0" ] && [ "$(cat "$R/.liif-setup-done" 2>/dev/null)" = "$PKGS" ]; then
     echo "chroot ready: $R"; exit 0

@@ -2,7 +2,7 @@
 # Install the real editors the host tests drive: Debian's Krita 5.1 (with PyQt5, Xvfb, xdotool)
 # and GIMP 3 in a Debian trixie chroot (tests/hosts/setup_gimp.sh), plus the Debian material the
 # `icons` and `docs` evaluation sets are drawn from, and a CMYK colour profile (libgs-common) for the
-# CLI's CMYK test. Idempotent; needs root and the Debian mirror.
+# CLI's CMYK test; Flatpak, and a Flatpak of that GIMP (tests/hosts/setup_flatpak.sh). Idempotent; needs root and the Debian mirror.
 # Without root it says so and the editor tests skip with their reason.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,16 +11,17 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     exit 0
 fi
 need=""
-for cmd in kritarunner Xvfb xdotool xauth; do command -v "$cmd" >/dev/null || need=1; done
+for cmd in kritarunner Xvfb xdotool xauth flatpak bwrap; do command -v "$cmd" >/dev/null || need=1; done
 python3 -c "import PyQt5" 2>/dev/null || [ -f /usr/lib/python3/dist-packages/PyQt5/__init__.py ] || need=1
 for dir in /usr/share/icons/breeze /usr/share/icons/Papirus /usr/share/debian-reference; do
     [ -d "$dir" ] || need=1
 done
 [ -f /usr/share/color/icc/ghostscript/default_cmyk.icc ] || need=1
 if [ -n "$need" ]; then
-    packages="krita python3-pyqt5 xvfb xauth xdotool x11-apps breeze-icon-theme papirus-icon-theme debian-reference-en libgs-common"
+    packages="krita python3-pyqt5 xvfb xauth xdotool x11-apps breeze-icon-theme papirus-icon-theme debian-reference-en libgs-common flatpak bubblewrap"
     apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=900 "$@"; }
     # shellcheck disable=SC2086
     apt_get install $packages || { apt_get update && apt_get install $packages; }
 fi
 "$here/setup_gimp.sh"
+"$here/setup_flatpak.sh" || echo "setup_hosts.sh: the Flatpak of GIMP could not be built: tests/test_flatpak.py will be skipped" >&2

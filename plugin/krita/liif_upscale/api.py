@@ -44,6 +44,7 @@ from . import origin
 from .geometry import GeometryError, Plan, Rect, Scale, Size, factor_label, outside, plan
 from .liif_common.client import (
     LiifClientError,
+    SandboxBlocked,
     WorkerCancelled,
     WorkerClient,
     WorkerCrashed,
@@ -630,6 +631,8 @@ def upscale_image(document: Any, scale: Scale | None = None, size: Size | None =
 
 def explain(exc: BaseException) -> str:
     """A message for the user: what went wrong and what to do about it."""
+    if isinstance(exc, SandboxBlocked):
+        return f"{exc}\n\nNothing was changed."
     if isinstance(exc, WorkerNotConfigured):
         return (f"{exc}\n\nNothing was changed. install.py is in the LIIF Upscale folder (python3 install.py); "
                 "once it has run, try again (Krita need not be restarted).")

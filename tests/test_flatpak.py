@@ -1,0 +1,227 @@
+"""The GIMP plug-in inside a real Flatpak sandbox, as Flathub's GIMP runs it, against a real worker on the host.
+
+Flathub cannot be reached from the project's machines, so ``tests/hosts/setup_flatpak.sh`` makes the
+Flatpak from the trixie chroot of the GIMP tests: runtime ``org.liif.TestPlatform//test`` (the
+chroot's ``/usr``), app ``org.gimp.GIMP//test`` with Flathub GIMP's permissions (the host's files
+and ``/tmp``, no talk-name of ``org.freedesktop.Flatpak``). ``flatpak run`` starts it in
+bubblewrap, with the runtime as ``/usr``, its own ``XDG_CONFIG_HOME`` under
+``~/.var/app/org.gimp.GIMP`` and a D-Bus proxy; nothing of it is imitated here.
+
+A fresh home per module: ``~/.var/app/org.gimp.GIMP`` made as GIMP's first start makes it, then
+``install.py`` exactly as a user runs it (it installs into that profile and adds the user override
+that lets the app call ``flatpak-spawn --host``). GIMP runs ``tests/hosts/gimp_batch.py`` in a
+D-Bus session of its own (``dbus-run-session``), where ``flatpak-session-helper`` starts the
+worker on the host. About 40 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from test_gimp import BATCH, _layer, _pixels, _processes, cases_by_name, gimp_failed, read_result
+
+import liif_core
+
+REPO = Path(__file__).resolve().parents[1]
+APP = "org.gimp.GIMP"
+TIMEOUT_S = 300
+THREADS = "1"  # as in test_gimp: the worker and the expected result each on one thread
+ALLOW = "org.freedesktop.Flatpak=talk"
+
+
+def _why_not() -> str | None:
+    if sys.platform != "linux" or os.geteuid() != 0:
+        return "the test Flatpak is installed system-wide by tests/hosts/setup_flatpak.sh, as root on Linux"
+    if not (shutil.which("flatpak") and shutil.which("dbus-run-session")):
+        return "needs flatpak and dbus-run-session: run tests/hosts/setup_hosts.sh"
+    if subprocess.run(["flatpak", "--system", "info", f"{APP}//test"], capture_output=True).returncode != 0:
+        return f"no Flatpak {APP}//test: run tests/hosts/setup_flatpak.sh (after setup_gimp.sh)"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_why_not() is not None, reason=str(_why_not()))
+
+
+class FlatpakGimp:
+    """A fresh home holding Flatpak GIMP's profile, and batch runs of that GIMP in its sandbox."""
+
+    def __init__(self, work: Path, model: Path):
+        self.work, self.model = work, model
+        self.home = work / "home"
+        self.app_dir = self.home / ".var" / "app" / APP
+        self.plugin = self.app_dir / "config" / "GIMP" / "3.0" / "plug-ins" / "liif-upscale"
+        self.app_dir.mkdir(parents=True)  # what GIMP's first start leaves
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The host's environment with this home and nothing of the user's own folders."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("XDG_", "LIIF_UPSCALE_", "DBUS_", "FLATPAK_"))}
+        return {**env, "HOME": str(self.home), **extra}
+
+    def install_py(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(REPO / "install.py"), "--no-venv", "--python", sys.executable,
+                               "--no-krita", "--no-example", *args], env=self.env(), capture_output=True,
+                              text=True, timeout=120)
+
+    def overrides(self) -> str:
+        return subprocess.run(["flatpak", "override", "--user", "--show", APP], env=self.env(),
+                              capture_output=True, text=True, check=True).stdout
+
+    def run(self, name: str, cases: list[dict[str, Any]], during: Any = None) -> tuple[int, str, dict[str, Any]]:
+        out = self.work / name
+        job = self.work / f"{name}.json"
+        job.write_text(json.dumps({"cases": cases, "out": str(out), "plugin_dir": str(self.plugin),
+                                   "labels_script": str(BATCH.parent / "dialog_labels.py")}))
+        command = ["dbus-run-session", "--", "flatpak", "run", f"{APP}//test", "-i", "-d", "-f",
+                   "--batch-interpreter=python-fu-eval", "-b", f"exec(open({str(BATCH)!r}).read())", "--quit"]
+        env = self.env(LIIF_GIMP_JOB=str(job), LIIF_UPSCALE_THREADS=THREADS,
+                       LIIF_UPSCALE_PRECISION=os.environ["LIIF_UPSCALE_PRECISION"])
+        log_path = self.work / f"{name}.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            record: dict[str, Any] = {}
+            if during:
+                during(out, record, lambda: proc.poll() is None)
+            try:
+                code = proc.wait(TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                code = proc.wait()
+        results_path = out / "results.json"
+        results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+        results["record"] = record
+        (self.work / f"{name}.record.json").write_text(json.dumps(record))  # for a look after a failure
+        return code, log_path.read_text(errors="replace"), results
+
+
+def _case(flatpak: FlatpakGimp, name: str, pixels: np.ndarray, **args: Any) -> dict[str, Any]:
+    spec = _layer(flatpak.work, name, pixels)
+    spec["name"] = "src"
+    height, width = pixels.shape[:2]
+    return {"name": name, "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": width, "height": height},
+            "layers": [spec], "source": 0, "select": None,
+            "args": {"model": str(flatpak.model), "device": "cpu", "output": "layer", "tile": 0, "scale": 2.0,
+                     "width": 0, "height": 0, "quality": "one-pass", **args}}
+
+
+def _parents(pid: int, procs: dict[int, tuple[int, str]]) -> list[str]:
+    """The command lines of ``pid``'s ancestors, nearest first."""
+    chain = []
+    while pid in procs and procs[pid][0] in procs:
+        pid = procs[pid][0]
+        chain.append(procs[pid][1])
+    return chain
+
+
+def watch_and_kill(out: Path, record: dict[str, Any], running: Any) -> None:
+    """Note who started each worker; once the long case's worker is busy, SIGKILL its plug-in (GIMP's cancel)
+    and time the worker's exit. Returns early if GIMP ends (``running()`` false)."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline and running() and not (out / "cancel.started").exists():
+        for pid, (_, cmd) in (procs := _processes()).items():
+            if "liif_core.worker" in cmd and "flatpak-spawn" not in cmd:
+                record.setdefault("worker_parents", _parents(pid, procs))
+        time.sleep(0.1)
+    worker = plugin = None
+    while time.monotonic() < deadline and running() and worker is None:
+        procs = _processes()
+        workers = [pid for pid, (_, cmd) in procs.items() if "liif_core.worker" in cmd and "flatpak-spawn" not in cmd]
+        plugins = [pid for pid, (_, cmd) in procs.items() if "liif-upscale.py" in cmd]
+        if workers and plugins:
+            worker, plugin = workers[0], plugins[0]
+        time.sleep(0.1)
+    if worker is None:
+        return
+    time.sleep(3.0)  # importing torch and the first tiles
+    record["worker_alive_at_kill"] = Path(f"/proc/{worker}").exists()
+    os.kill(plugin, signal.SIGKILL)
+    t0 = time.monotonic()
+    while Path(f"/proc/{worker}").exists() and time.monotonic() - t0 < 10:
+        time.sleep(0.05)
+    record["worker_exit_s"] = time.monotonic() - t0
+
+
+@pytest.fixture(scope="module")
+def flatpak(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path) -> FlatpakGimp:
+    work = tmp_path_factory.mktemp("flatpak")
+    model = work / "tiny.safetensors"
+    shutil.copy(tiny_model_path, model)
+    return FlatpakGimp(work, model)
+
+
+@pytest.fixture(scope="module")
+def installed(flatpak: FlatpakGimp) -> subprocess.CompletedProcess:
+    proc = flatpak.install_py()
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def main_run(flatpak: FlatpakGimp, installed) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]]:
+    pixels = _pixels((5, 7, 4), np.uint8, 1)
+    cases = [_case(flatpak, "rgba8", pixels, scale=2.5),
+             dict(_case(flatpak, "cancel", _pixels((96, 96, 4), np.uint8, 9), scale=30.0, tile=8), marker=True)]
+    code, log, results = flatpak.run("main", cases, during=watch_and_kill)
+    assert code == 0 and results.get("cases"), gimp_failed("flatpak run org.gimp.GIMP", code, log)
+    return results, cases_by_name(results, log), {"pixels": pixels, "log": log}
+
+
+def test_install_py_puts_the_plugin_in_the_flatpak_profile_and_allows_the_host_worker(flatpak, installed) -> None:
+    assert (flatpak.plugin / "liif-upscale.py").is_file()
+    assert ALLOW in flatpak.overrides()
+    assert "flatpak override --user --talk-name=org.freedesktop.Flatpak org.gimp.GIMP" in installed.stdout
+
+
+def test_the_plugin_in_the_sandbox_upscales_with_the_worker_on_the_host(flatpak, main_run, monkeypatch) -> None:
+    results, by_name, extra = main_run
+    res = by_name["rgba8"]
+    assert res["status"] == "success", res["message"]
+    monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)
+    expected = liif_core.upscale(extra["pixels"], size=(res["result"]["width"], res["result"]["height"]),
+                                 model=str(flatpak.model), device="cpu")
+    got = read_result(res, np.uint8).reshape(expected.shape)
+    assert np.array_equal(got, expected)
+    # the worker ran outside the sandbox: flatpak's session helper on the host started it
+    parents = results["record"].get("worker_parents", [])
+    assert parents and "flatpak-session-helper" in parents[0], parents
+
+
+def test_killing_the_plugin_in_the_sandbox_stops_the_worker_on_the_host(main_run) -> None:
+    record, res = main_run[0]["record"], main_run[1]["cancel"]
+    assert record.get("worker_alive_at_kill"), record
+    assert record["worker_exit_s"] < 3.0, record
+    assert res["status"] != "success"
+
+
+def test_without_the_override_the_error_says_how_to_allow_it(flatpak, main_run) -> None:
+    subprocess.run(["flatpak", "override", "--user", "--reset", APP], env=flatpak.env(), check=True)
+    try:
+        code, log, results = flatpak.run("blocked", [_case(flatpak, "blocked", _pixels((4, 4, 4), np.uint8, 2))])
+        assert code == 0 and results.get("cases"), gimp_failed("flatpak run org.gimp.GIMP", code, log)
+        res = cases_by_name(results, log)["blocked"]
+        assert res["status"] == "execution-error"
+        assert "flatpak override --user --talk-name=org.freedesktop.Flatpak org.gimp.GIMP" in res["message"]
+        assert "restart" in res["message"]
+        assert res["before"] == res["after"]
+    finally:
+        assert flatpak.install_py("-q").returncode == 0  # puts the override back
+
+
+def test_uninstall_takes_back_the_override_and_the_plugin(flatpak, main_run) -> None:
+    subprocess.run(["flatpak", "override", "--user", "--filesystem=~/Pictures", APP], env=flatpak.env(), check=True)
+    proc = flatpak.install_py("--uninstall")
+    assert proc.returncode == 0, proc.stderr
+    left = flatpak.overrides()
+    assert ALLOW not in left and "~/Pictures" in left  # the user's own override stays
+    assert not flatpak.plugin.exists()
