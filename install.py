@@ -83,31 +83,35 @@ def default_gimp_dir() -> Path:
 
 
 def krita_targets() -> list[tuple[Path, Path]]:
-    """(resource folder, kritarc) of each Krita found: the native one, Flatpak, Snap."""
+    """(resource folder, kritarc) of each Krita found: the native one, Flatpak (see :func:`snap_note` for Snap)."""
     found = []
     if default_krita_dir().exists() or shutil.which("krita"):
         found.append((default_krita_dir(), default_kritarc()))
     flatpak = home() / ".var" / "app" / "org.kde.krita"
     if flatpak.is_dir():
         found.append((flatpak / "data" / "krita", flatpak / "config" / "kritarc"))
-    snap = home() / "snap" / "krita" / "current"
-    if snap.is_dir():
-        found.append((snap / ".local" / "share" / "krita", snap / ".config" / "kritarc"))
     return found
 
 
 def gimp_targets() -> list[Path]:
-    """Profile folders of each GIMP 3 found: the native one, Flatpak, Snap."""
+    """Profile folders of each GIMP 3 found: the native one, Flatpak (see :func:`snap_note` for Snap)."""
     found = []
     if default_gimp_dir().exists() or shutil.which("gimp-3.0") or shutil.which("gimp"):
         found.append(default_gimp_dir())
     flatpak = home() / ".var" / "app" / "org.gimp.GIMP"
     if flatpak.is_dir():
         found.append(flatpak / "config" / "GIMP" / "3.0")
-    snap = home() / "snap" / "gimp"
-    if snap.is_dir():
-        found.append(snap / "current" / ".config" / "GIMP" / "3.0")
     return found
+
+
+def snap_note(editor: str) -> str | None:
+    """Why the plug-in is not installed into ``editor``'s Snap (``krita``, ``gimp``), if one was found."""
+    if not (home() / "snap" / editor).is_dir():
+        return None
+    name = {"krita": "Krita", "gimp": "GIMP"}[editor]
+    return (f"{name} from Snap found: not installed there. A Snap's confinement keeps its plug-ins from starting "
+            "programs of your system, such as the worker's Python (GIMP's Snap loads plug-ins only from snaps of "
+            "their own); use the editor from Flathub or from your system's packages")
 
 
 FLATPAK_APPS = {"org.kde.krita", "org.gimp.GIMP"}  # Flathub's ids, the folders under ~/.var/app
@@ -500,6 +504,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             py = setup_venv(inst, args.venv, args.torch, args.torch_index_url, not args.no_dev)
         write_config(inst, py)
+        for editor, skipped in (("krita", args.no_krita), ("gimp", args.no_gimp)):
+            note = None if skipped else snap_note(editor)
+            if note:
+                inst.say(note)
         if not args.no_krita:
             targets = ([(args.krita_dir, args.kritarc or default_kritarc())] if args.krita_dir else krita_targets())
             if not targets:

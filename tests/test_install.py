@@ -126,6 +126,17 @@ def test_flatpak_locations_are_found(tmp_path):
     assert "run `flatpak override --user --talk-name=org.freedesktop.Flatpak org.gimp.GIMP`" in proc.stdout
 
 
+def test_snap_editors_are_named_and_left_alone(tmp_path):
+    home = tmp_path / "home"
+    (home / "snap/krita/current").mkdir(parents=True)
+    (home / "snap/gimp/current/.config/GIMP/3.0").mkdir(parents=True)
+    proc = install(home)
+    assert proc.returncode == 0, proc.stderr
+    assert "Krita from Snap found: not installed there" in proc.stdout
+    assert "GIMP from Snap found: not installed there" in proc.stdout and "Flathub" in proc.stdout
+    assert not list((home / "snap").rglob("*.py"))
+
+
 def _overrides(home: Path, app: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
     return subprocess.run(["flatpak", "override", "--user", "--show", app], env={**env, "HOME": str(home)},
