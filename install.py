@@ -87,8 +87,8 @@ def krita_targets() -> list[tuple[Path, Path]]:
     found = []
     if default_krita_dir().exists() or shutil.which("krita"):
         found.append((default_krita_dir(), default_kritarc()))
-    flatpak = home() / ".var" / "app" / "org.kde.krita"
-    if flatpak.is_dir():
+    if flatpak_has("org.kde.krita"):
+        flatpak = home() / ".var" / "app" / "org.kde.krita"
         found.append((flatpak / "data" / "krita", flatpak / "config" / "kritarc"))
     return found
 
@@ -98,10 +98,18 @@ def gimp_targets() -> list[Path]:
     found = []
     if default_gimp_dir().exists() or shutil.which("gimp-3.0") or shutil.which("gimp"):
         found.append(default_gimp_dir())
-    flatpak = home() / ".var" / "app" / "org.gimp.GIMP"
-    if flatpak.is_dir():
-        found.append(flatpak / "config" / "GIMP" / "3.0")
+    if flatpak_has("org.gimp.GIMP"):
+        found.append(home() / ".var" / "app" / "org.gimp.GIMP" / "config" / "GIMP" / "3.0")
     return found
+
+
+def flatpak_has(app: str) -> bool:
+    """Whether the Flatpak ``app`` has run here (its folder under ``~/.var/app``) or is installed (for the user
+    or system-wide): its profile folders are then made for it, as its first start would."""
+    if (home() / ".var" / "app" / app).is_dir():
+        return True
+    flatpak = shutil.which("flatpak")
+    return flatpak is not None and subprocess.run([flatpak, "info", app], capture_output=True).returncode == 0
 
 
 def snap_note(editor: str) -> str | None:

@@ -7,9 +7,10 @@ and ``/tmp``, no talk-name of ``org.freedesktop.Flatpak``). ``flatpak run`` star
 bubblewrap, with the runtime as ``/usr``, its own ``XDG_CONFIG_HOME`` under
 ``~/.var/app/org.gimp.GIMP`` and a D-Bus proxy; nothing of it is imitated here.
 
-A fresh home per module: ``~/.var/app/org.gimp.GIMP`` made as GIMP's first start makes it, then
-``install.py`` exactly as a user runs it (it installs into that profile and adds the user override
-that lets the app call ``flatpak-spawn --host``). GIMP runs ``tests/hosts/gimp_batch.py`` in a
+A fresh home per module, where GIMP has not run yet; ``install.py`` exactly as a user runs it finds
+the installed Flatpak, installs into the profile its first start then takes
+(``~/.var/app/org.gimp.GIMP/config/GIMP/3.0``) and adds the user override that lets the app call
+``flatpak-spawn --host``. GIMP runs ``tests/hosts/gimp_batch.py`` in a
 D-Bus session of its own (``dbus-run-session``), where ``flatpak-session-helper`` starts the
 worker on the host. About 40 s on 2 cores.
 """
@@ -60,7 +61,7 @@ class FlatpakGimp:
         self.home = work / "home"
         self.app_dir = self.home / ".var" / "app" / APP
         self.plugin = self.app_dir / "config" / "GIMP" / "3.0" / "plug-ins" / "liif-upscale"
-        self.app_dir.mkdir(parents=True)  # what GIMP's first start leaves
+        self.home.mkdir()  # GIMP has not run yet: install.py finds the installed Flatpak
 
     def env(self, **extra: str) -> dict[str, str]:
         """The host's environment with this home and nothing of the user's own folders."""
