@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -677,6 +678,39 @@ def test_config_file_starts_the_worker(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("PYTHONHOME", str(tmp_path / "editor-python"))  # would break any other Python
     with WorkerClient() as client:
         assert client.ping() >= 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or shutil.which("cc") is None,
+                    reason="builds a preloadable library with the C compiler (Linux)")
+def test_an_appimages_preloaded_libraries_stay_out_of_the_worker(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    """GIMP's AppImage starts plug-ins with every library it bundles in ``LD_PRELOAD`` (its ``AppRun``); a
+    library of the AppImage's that cannot live in the worker's process (here: one that ends any process
+    it is loaded into) must not reach the worker. One of the system's stays."""
+    appdir = tmp_path / "GIMP.AppDir"
+    (appdir / "usr" / "lib").mkdir(parents=True)
+    source = tmp_path / "ends.c"
+    source.write_text("#include <unistd.h>\n__attribute__((constructor)) static void ends(void) { _exit(42); }\n")
+    lib = appdir / "usr" / "lib" / "libends.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(lib), str(source)], check=True)
+    outside = tmp_path / "system" / "libkept.so"  # a harmless library outside the AppImage
+    outside.parent.mkdir()
+    (tmp_path / "kept.c").write_text("int kept(void) { return 1; }\n")
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(outside), str(tmp_path / "kept.c")], check=True)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"python": sys.executable, "repo": REPO}))
+    monkeypatch.delenv("LIIF_UPSCALE_PYTHON", raising=False)
+    monkeypatch.setenv("LIIF_UPSCALE_CONFIG", str(config))
+    assert subprocess.run([sys.executable, "-c", "pass"], env=dict(os.environ, LD_PRELOAD=str(lib))).returncode == 42
+    monkeypatch.setenv("APPDIR", str(appdir))
+    monkeypatch.setenv("LD_PRELOAD", f"{lib} {outside}")
+    monkeypatch.setenv("LD_LIBRARY_PATH", f"{appdir / 'usr' / 'lib'}:{outside.parent}")
+    with WorkerClient() as client:
+        assert client.ping() >= 0
+        maps = Path(f"/proc/{client.pid}/maps").read_text()
+        environ = Path(f"/proc/{client.pid}/environ").read_bytes().split(b"\0")
+    assert "libkept.so" in maps and "libends.so" not in maps
+    assert f"LD_LIBRARY_PATH={outside.parent}".encode() in environ
 
 
 def test_config_path_per_platform(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

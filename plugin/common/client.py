@@ -181,7 +181,11 @@ def find_python() -> tuple[str, str | None, bool]:
 
 
 def worker_env(repo: str | None, keep_pythonpath: bool) -> dict[str, str]:
-    """The worker's environment: ours, minus the editor's Python settings, plus ``repo`` on the path."""
+    """The worker's environment: ours, minus the editor's Python settings, plus ``repo`` on the path.
+
+    An AppImage's libraries are left out of ``LD_PRELOAD`` and ``LD_LIBRARY_PATH``: GIMP's AppImage
+    preloads every library it bundles into each program it starts (its ``AppRun``), which the
+    worker's Python and PyTorch, built for the system's, must not get."""
     env = dict(os.environ)
     env.pop("PYTHONHOME", None)
     inherited = env.pop("PYTHONPATH", None) if not keep_pythonpath else env.get("PYTHONPATH")
@@ -190,7 +194,19 @@ def worker_env(repo: str | None, keep_pythonpath: bool) -> dict[str, str]:
         env["PYTHONPATH"] = os.pathsep.join(parts)
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
+    appdir = env.get("APPDIR")
+    if appdir and os.path.isabs(appdir):  # an AppImage (GIMP's, Krita's) points the loader at its own libraries
+        for name in ("LD_PRELOAD", "LD_LIBRARY_PATH"):
+            kept = [p for p in env.get(name, "").replace(" ", ":").split(":") if p and not _inside(p, appdir)]
+            if kept:
+                env[name] = ":".join(kept)
+            else:
+                env.pop(name, None)
     return env
+
+
+def _inside(path: str, folder: str) -> bool:
+    return os.path.normpath(path).startswith(os.path.normpath(folder).rstrip(os.sep) + os.sep)
 
 
 def host_command(command: Sequence[str], env: dict[str, str]) -> list[str]:
