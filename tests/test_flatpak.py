@@ -1,9 +1,11 @@
-"""The GIMP plug-in inside a real Flatpak sandbox, as Flathub's GIMP runs it, against a real worker on the host.
+"""The GIMP and Krita plug-ins inside real Flatpak sandboxes, as Flathub's editors run them, against a real
+worker on the host.
 
 Flathub cannot be reached from the project's machines, so ``tests/hosts/setup_flatpak.sh`` makes the
-Flatpak from the trixie chroot of the GIMP tests: runtime ``org.liif.TestPlatform//test`` (the
-chroot's ``/usr``), app ``org.gimp.GIMP//test`` with Flathub GIMP's permissions (the host's files
-and ``/tmp``, no talk-name of ``org.freedesktop.Flatpak``). ``flatpak run`` starts it in
+Flatpaks from the trixie chroot of the GIMP tests: runtime ``org.liif.TestPlatform//test`` (the
+chroot's ``/usr``), apps ``org.gimp.GIMP//test`` (GIMP 3.0) and ``org.kde.krita//test`` (Krita 5.2) with
+their Flathub permissions (the host's files, no talk-name of ``org.freedesktop.Flatpak``; ``/tmp`` too,
+which Flathub's Krita does not see, for the tests' files). ``flatpak run`` starts it in
 bubblewrap, with the runtime as ``/usr``, its own ``XDG_CONFIG_HOME`` under
 ``~/.var/app/org.gimp.GIMP`` and a D-Bus proxy; nothing of it is imitated here.
 
@@ -12,7 +14,8 @@ the installed Flatpak, installs into the profile its first start then takes
 (``~/.var/app/org.gimp.GIMP/config/GIMP/3.0``) and adds the user override that lets the app call
 ``flatpak-spawn --host``. GIMP runs ``tests/hosts/gimp_batch.py`` in a
 D-Bus session of its own (``dbus-run-session``), where ``flatpak-session-helper`` starts the
-worker on the host. About 40 s on 2 cores.
+worker on the host. Krita runs ``tests/hosts/krita_flatpak_job.py`` in its ``kritarunner`` (no window) the same
+way, from a fresh home of its own. About 40 s on 2 cores.
 """
 
 from __future__ import annotations
@@ -40,17 +43,32 @@ THREADS = "1"  # as in test_gimp: the worker and the expected result each on one
 ALLOW = "org.freedesktop.Flatpak=talk"
 
 
-def _why_not() -> str | None:
+def _why_not(app: str) -> str | None:
     if sys.platform != "linux" or os.geteuid() != 0:
-        return "the test Flatpak is installed system-wide by tests/hosts/setup_flatpak.sh, as root on Linux"
+        return "the test Flatpaks are installed system-wide by tests/hosts/setup_flatpak.sh, as root on Linux"
     if not (shutil.which("flatpak") and shutil.which("dbus-run-session")):
         return "needs flatpak and dbus-run-session: run tests/hosts/setup_hosts.sh"
-    if subprocess.run(["flatpak", "--system", "info", f"{APP}//test"], capture_output=True).returncode != 0:
-        return f"no Flatpak {APP}//test: run tests/hosts/setup_flatpak.sh (after setup_gimp.sh)"
+    if subprocess.run(["flatpak", "--system", "info", f"{app}//test"], capture_output=True).returncode != 0:
+        return f"no Flatpak {app}//test: run tests/hosts/setup_flatpak.sh (after setup_gimp.sh)"
     return None
 
 
-pytestmark = pytest.mark.skipif(_why_not() is not None, reason=str(_why_not()))
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    """The host's environment with ``home`` and nothing of the user's own folders or settings."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("XDG_", "LIIF_UPSCALE_", "DBUS_", "FLATPAK_", "QT_", "PYTHON"))}
+    return {**env, "HOME": str(home), **extra}
+
+
+def _install_py(home: Path, *args: str) -> subprocess.CompletedProcess:
+    """install.py as a user runs it, with this Python as the worker's."""
+    return subprocess.run([sys.executable, str(REPO / "install.py"), "--no-venv", "--python", sys.executable,
+                           "--no-example", *args], env=_env(home), capture_output=True, text=True, timeout=120)
+
+
+def _overrides(home: Path, app: str) -> str:
+    return subprocess.run(["flatpak", "override", "--user", "--show", app], env=_env(home),
+                          capture_output=True, text=True, check=True).stdout
 
 
 class FlatpakGimp:
@@ -64,19 +82,13 @@ class FlatpakGimp:
         self.home.mkdir()  # GIMP has not run yet: install.py finds the installed Flatpak
 
     def env(self, **extra: str) -> dict[str, str]:
-        """The host's environment with this home and nothing of the user's own folders."""
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("XDG_", "LIIF_UPSCALE_", "DBUS_", "FLATPAK_"))}
-        return {**env, "HOME": str(self.home), **extra}
+        return _env(self.home, **extra)
 
     def install_py(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(REPO / "install.py"), "--no-venv", "--python", sys.executable,
-                               "--no-krita", "--no-example", *args], env=self.env(), capture_output=True,
-                              text=True, timeout=120)
+        return _install_py(self.home, "--no-krita", *args)
 
     def overrides(self) -> str:
-        return subprocess.run(["flatpak", "override", "--user", "--show", APP], env=self.env(),
-                              capture_output=True, text=True, check=True).stdout
+        return _overrides(self.home, APP)
 
     def run(self, name: str, cases: list[dict[str, Any]], during: Any = None) -> tuple[int, str, dict[str, Any]]:
         out = self.work / name
@@ -155,6 +167,8 @@ def watch_and_kill(out: Path, record: dict[str, Any], running: Any) -> None:
 
 @pytest.fixture(scope="module")
 def flatpak(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path) -> FlatpakGimp:
+    if _why_not(APP):
+        pytest.skip(_why_not(APP))
     work = tmp_path_factory.mktemp("flatpak")
     model = work / "tiny.safetensors"
     shutil.copy(tiny_model_path, model)
@@ -226,3 +240,88 @@ def test_uninstall_takes_back_the_override_and_the_plugin(flatpak, main_run) -> 
     left = flatpak.overrides()
     assert ALLOW not in left and "~/Pictures" in left  # the user's own override stays
     assert not flatpak.plugin.exists()
+
+
+# ============================================================================================= Krita
+
+KRITA = "org.kde.krita"
+KRITA_JOB = REPO / "tests" / "hosts" / "krita_flatpak_job.py"
+
+
+@pytest.fixture(scope="module")
+def krita_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh home where the Flatpak Krita has not run, the plug-in installed by install.py."""
+    if _why_not(KRITA):
+        pytest.skip(_why_not(KRITA))
+    home = tmp_path_factory.mktemp("krita-flatpak") / "home"
+    home.mkdir()
+    proc = _install_py(home, "--no-gimp")
+    assert proc.returncode == 0, proc.stderr
+    return home
+
+
+def run_krita(home: Path, work: Path, pixels: np.ndarray, model: Path, scale: float) -> tuple[str, dict[str, Any]]:
+    """``krita_flatpak_job`` in ``kritarunner`` in the Flatpak Krita; (its output, its result), and meanwhile who
+    started each worker (``result["worker_parents"]``)."""
+    work.mkdir()
+    (work / "pixels.raw").write_bytes(np.ascontiguousarray(pixels[..., [2, 1, 0, 3]]).tobytes())  # Krita's B,G,R,A
+    spec = {"pixels": str(work / "pixels.raw"), "width": pixels.shape[1], "height": pixels.shape[0],
+            "scale": scale, "model": str(model)}
+    (work / "spec.json").write_text(json.dumps(spec))
+    pykrita = home / ".var" / "app" / KRITA / "data" / "krita" / "pykrita"
+    command = ["dbus-run-session", "--", "flatpak", "run", "--command=kritarunner",
+               f"--env=PYTHONPATH={KRITA_JOB.parent}:{pykrita}:/app/lib/python3/dist-packages", f"{KRITA}//test",
+               "-s", KRITA_JOB.stem, "-f", "main", str(work / "spec.json")]
+    env = _env(home, QT_QPA_PLATFORM="offscreen", LIIF_UPSCALE_THREADS=THREADS,
+               LIIF_UPSCALE_PRECISION=os.environ["LIIF_UPSCALE_PRECISION"])
+    parents: list[str] = []
+    with open(work / "krita.log", "wb") as log:
+        proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        deadline = time.monotonic() + TIMEOUT_S
+        while proc.poll() is None and time.monotonic() < deadline:
+            procs = _processes()
+            for pid, (_, cmd) in procs.items():
+                if "liif_core.worker" in cmd and "flatpak-spawn" not in cmd and not parents:
+                    parents = _parents(pid, procs)
+            time.sleep(0.1)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    output = (work / "krita.log").read_text(errors="replace")
+    assert proc.returncode == 0 and (work / "result.json").is_file(), f"kritarunner exited {proc.returncode}:\n{output}"
+    return output, {**json.loads((work / "result.json").read_text()), "worker_parents": parents}
+
+
+def test_install_py_puts_the_krita_plugin_in_its_flatpak_and_allows_the_host_worker(krita_home: Path) -> None:
+    app = krita_home / ".var" / "app" / KRITA
+    assert (app / "data" / "krita" / "pykrita" / "liif_upscale" / "__init__.py").is_file()
+    assert "enable_liif_upscale=true" in (app / "config" / "kritarc").read_text()
+    assert ALLOW in _overrides(krita_home, KRITA)
+
+
+def test_krita_in_the_sandbox_upscales_with_the_worker_on_the_host(krita_home: Path, tiny_model_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    pixels = _pixels((6, 9, 4), np.uint8, 3)
+    work = krita_home.parent / "job"
+    output, result = run_krita(krita_home, work, pixels, tiny_model_path, 2.0)
+    assert "width" in result, f"{result}\n{output[-3000:]}"
+    monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)
+    expected = liif_core.upscale(pixels, size=(result["width"], result["height"]), model=str(tiny_model_path),
+                                 device="cpu")
+    got = np.frombuffer((work / "result.raw").read_bytes(), np.uint8).reshape(expected.shape)[..., [2, 1, 0, 3]]
+    assert (result["width"], result["height"]) == (18, 12)
+    assert np.array_equal(got, expected)
+    assert result["worker_parents"] and "flatpak-session-helper" in result["worker_parents"][0], result
+
+
+def test_krita_without_the_override_says_how_to_allow_it(krita_home: Path, tiny_model_path: Path) -> None:
+    subprocess.run(["flatpak", "override", "--user", "--reset", KRITA], env=_env(krita_home), check=True)
+    try:
+        output, result = run_krita(krita_home, krita_home.parent / "blocked", _pixels((4, 4, 4), np.uint8, 4),
+                                   tiny_model_path, 2.0)
+        assert result.get("error") == "SandboxBlocked", f"{result}\n{output[-3000:]}"
+        assert "flatpak override --user --talk-name=org.freedesktop.Flatpak org.kde.krita" in result["message"]
+        assert "restart" in result["message"] and "Nothing was changed" in result["message"]
+    finally:
+        assert _install_py(krita_home, "--no-gimp", "-q").returncode == 0

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Build (idempotently) a Debian trixie chroot holding GIMP 3.0 with Python plug-in support.
+# Build (idempotently) a Debian trixie chroot holding GIMP 3.0 with Python plug-in support (and Krita 5.2,
+# for the Flatpak tests only).
 #
 # usage: tests/hosts/setup_gimp.sh [ROOT]
 #   ROOT defaults to $LIIF_GIMP_CHROOT, else /tmp/liif-hosts/trixie (the path tests/test_gimp.py looks at).
@@ -16,9 +17,9 @@ MIRROR=${MIRROR:-$(grep -h -m1 -oP '^URIs:\s*\K\S+' /etc/apt/sources.list.d/debi
         || awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list)}
 # GIMP with Python plug-in support; Xvfb, xdotool and xwd for the dialog test (gimp-3.0 on a virtual display),
 # a D-Bus session and AT-SPI with its Python binding, which read the dialog's text as a screen reader does;
-# flatpak-spawn, for the Flatpak made from this chroot (setup_flatpak.sh)
+# for the Flatpaks made from this chroot (setup_flatpak.sh): flatpak-spawn, and Krita 5.2 with its Python
 PKGS="gimp python3-gi gir1.2-gimp-3.0 gir1.2-gegl-0.4 gir1.2-babl-0.1 xvfb xauth xdotool x11-apps dbus-daemon \
-at-spi2-core gir1.2-atspi-2.0 flatpak-xdg-utils"
+at-spi2-core gir1.2-atspi-2.0 flatpak-xdg-utils krita python3-pyqt5"
 # the marker holds the package list, so a chroot built by an older version of this script gets the new ones
 if [ -x "$R/usr/bin/gimp-console-3.0" ] && [ "$(cat "$R/.liif-setup-done" 2>/dev/null)" = "$PKGS" ]; then
     echo "chroot ready: $R"; exit 0
