@@ -325,24 +325,37 @@ def enable_in_kritarc(inst: Installer, kritarc: Path) -> None:
         kritarc.write_text("\n".join(lines) + "\n")
 
 
+def without_key(lines: list[str], section: str, key: str, value: str | None = None,
+                drop_empty_section: bool = False) -> list[str]:
+    """The lines of an INI-style file (kritarc, a Flatpak override) without ``key`` (only with ``value``, if
+    given) in ``[section]``; with ``drop_empty_section``, also without that section's header if nothing is
+    left under it. Every other line stays as it was."""
+    kept, current = [], None
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            current = stripped
+        elif current == f"[{section}]" and "=" in stripped:
+            k, v = (part.strip() for part in stripped.split("=", 1))
+            if k == key and (value is None or v == value):
+                continue
+        kept.append(line)
+    if not drop_empty_section:
+        return kept
+
+    def emptied(i: int) -> bool:
+        rest = [line.strip() for line in kept[i + 1:] if line.strip()]
+        return kept[i].strip() == f"[{section}]" and (not rest or rest[0].startswith("["))
+
+    return [line for i, line in enumerate(kept) if not emptied(i)]
+
+
 def disable_in_kritarc(inst: Installer, kritarc: Path, added: dict) -> None:
     """Take back what :func:`enable_in_kritarc` added, leaving lines Krita wrote since."""
     if not kritarc.is_file():
         return
-    lines = kritarc.read_text().splitlines()
-    kept, section = [], None
-    for line in lines:
-        stripped = line.strip()
-        if stripped.startswith("[") and stripped.endswith("]"):
-            section = stripped
-        if section == "[python]" and stripped.split("=", 1)[0].strip() == added["key"]:
-            continue
-        kept.append(line)
-    if added.get("section"):
-        idx = [i for i, line in enumerate(kept) if line.strip() == "[python]"]
-        end = idx[-1] + 1 if idx else None
-        if idx and (end == len(kept) or kept[end].strip().startswith("[")):  # our section, left empty
-            del kept[idx[-1]]
+    kept = without_key(kritarc.read_text().splitlines(), "python", added["key"],
+                       drop_empty_section=bool(added.get("section")))  # our section, left empty
     inst.say(f"remove {added['key']} from {kritarc}")
     if inst.dry_run:
         return
@@ -379,20 +392,8 @@ def disallow_host_worker(inst: Installer, app: str) -> None:
     path = flatpak_overrides_file(app)
     if not path.is_file():
         return
-    lines = path.read_text().splitlines()
-    kept, section = [], None
-    for line in lines:
-        stripped = line.strip()
-        if stripped.startswith("[") and stripped.endswith("]"):
-            section = stripped
-        elif section == "[Session Bus Policy]" and stripped.replace(" ", "") == f"{FLATPAK_TALK}=talk":
-            continue
-        kept.append(line)
-    def emptied(i: int) -> bool:  # the section header at i, with nothing left under it
-        rest = [line.strip() for line in kept[i + 1:] if line.strip()]
-        return kept[i].strip() == "[Session Bus Policy]" and (not rest or rest[0].startswith("["))
-
-    kept = [line for i, line in enumerate(kept) if not emptied(i)]
+    kept = without_key(path.read_text().splitlines(), "Session Bus Policy", FLATPAK_TALK, "talk",
+                       drop_empty_section=True)
     inst.say(f"remove the talk-name {FLATPAK_TALK} from {app}'s Flatpak overrides ({path})")
     if inst.dry_run:
         return

@@ -5,9 +5,9 @@ Flathub cannot be reached from the project's machines, so ``tests/hosts/setup_fl
 Flatpaks from the trixie chroot of the GIMP tests: runtime ``org.liif.TestPlatform//test`` (the
 chroot's ``/usr``), apps ``org.gimp.GIMP//test`` (GIMP 3.0) and ``org.kde.krita//test`` (Krita 5.2) with
 their Flathub permissions (the host's files, no talk-name of ``org.freedesktop.Flatpak``; ``/tmp`` too,
-which Flathub's Krita does not see, for the tests' files). ``flatpak run`` starts it in
-bubblewrap, with the runtime as ``/usr``, its own ``XDG_CONFIG_HOME`` under
-``~/.var/app/org.gimp.GIMP`` and a D-Bus proxy; nothing of it is imitated here.
+which Flathub's Krita does not see, for the tests' files). ``flatpak run`` starts each in
+bubblewrap, with the runtime as ``/usr``, its own ``XDG_CONFIG_HOME`` under ``~/.var/app/<id>``
+and a D-Bus proxy; nothing of it is imitated here.
 
 A fresh home per module, where GIMP has not run yet; ``install.py`` exactly as a user runs it finds
 the installed Flatpak, installs into the profile its first start then takes
