@@ -21,8 +21,8 @@ W=${LIIF_FLATPAK_BUILD:-/tmp/liif-hosts/flatpak}
 [ -x "$R/usr/libexec/flatpak-xdg-utils/flatpak-spawn" ] || {
     echo "setup_flatpak.sh: the chroot lacks flatpak-spawn: run setup_gimp.sh again" >&2; exit 2; }
 [ -x "$R/usr/bin/kritarunner" ] || { echo "setup_flatpak.sh: the chroot lacks Krita: run setup_gimp.sh again" >&2; exit 2; }
-# the marker: what the chroot holds and how the apps are made (this script); anything else rebuilds
-marker="$(cat "$R/.liif-setup-done") | $(sha256sum "$0" | cut -c1-16)"
+# the marker: what the chroot holds (its packages and versions) and how the apps are made (this script)
+marker="$(sha256sum "$R/var/lib/dpkg/status" | cut -c1-16) $(sha256sum "$0" | cut -c1-16)"
 if [ "$(cat "$W/.done" 2>/dev/null)" = "$marker" ] && flatpak --system info org.gimp.GIMP//test >/dev/null 2>&1 \
         && flatpak --system info org.kde.krita//test >/dev/null 2>&1; then
     echo "flatpak ready: org.gimp.GIMP//test, org.kde.krita//test"; exit 0

@@ -6,9 +6,10 @@
 #   ROOT defaults to $LIIF_GIMP_CHROOT, else /tmp/liif-hosts/trixie (the path tests/test_gimp.py looks at).
 #
 # Why a chroot: the project's machines run Debian 12 (bookworm), which has no GIMP 3; trixie has
-# GIMP 3.0.4. Needs root, network access to the Debian mirror the host's apt uses, ~1 GB of disk.
+# GIMP 3.0.4. Needs root, network access to the Debian mirror the host's apt uses, ~2 GB of disk.
 # A second run returns at once ("chroot ready"). Measured on a 2-core machine: ~2 min from nothing
-# (debootstrap ~1 min, apt ~1.5 min), ~31 MB + ~130 MB download, ~800 MB on disk.
+# (debootstrap ~1 min, apt ~1.5 min), ~31 MB + ~130 MB download, ~800 MB on disk; with Krita (added for the
+# Flatpak tests, 2026-12-07): debootstrap 22 s, apt 48 s on a fast mirror, 395 MB download, 1.6 GB on disk.
 # Recipe and pitfalls: shared/docs/hosts.md, part B.
 set -euo pipefail
 R=${1:-${LIIF_GIMP_CHROOT:-/tmp/liif-hosts/trixie}}
