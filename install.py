@@ -18,6 +18,7 @@ Standard library only: it runs with Python 3.8 or newer (the environment it make
 from __future__ import annotations
 
 import argparse
+import configparser
 import json
 import os
 import platform
@@ -105,11 +106,11 @@ def gimp_targets() -> list[Path]:
 
 def flatpak_has(app: str) -> bool:
     """Whether the Flatpak ``app`` has run here (its folder under ``~/.var/app``) or is installed (for the user
-    or system-wide): its profile folders are then made for it, as its first start would."""
-    if (home() / ".var" / "app" / app).is_dir():
-        return True
-    flatpak = shutil.which("flatpak")
-    return flatpak is not None and subprocess.run([flatpak, "info", app], capture_output=True).returncode == 0
+    or system-wide): its profile folders are then made for it, as its first start would. Looks at the
+    folders (``flatpak info`` would make a user installation where there is none)."""
+    system = Path(os.environ.get("FLATPAK_SYSTEM_DIR") or "/var/lib/flatpak")
+    return any(path.is_dir() for path in (home() / ".var" / "app" / app, flatpak_user_dir() / "app" / app,
+                                          system / "app" / app))
 
 
 def snap_note(editor: str) -> str | None:
@@ -136,11 +137,16 @@ def flatpak_app_of(path: Path) -> str | None:
     return app if app in FLATPAK_APPS else None
 
 
-def flatpak_overrides_file(app: str) -> Path:
-    """Where ``flatpak override --user`` keeps an app's permissions."""
+def flatpak_user_dir() -> Path:
+    """The user's Flatpak installation (apps, overrides)."""
     user_dir = os.environ.get("FLATPAK_USER_DIR")
     data = Path(os.environ.get("XDG_DATA_HOME") or home() / ".local" / "share")
-    return (Path(user_dir) if user_dir else data / "flatpak") / "overrides" / app
+    return Path(user_dir) if user_dir else data / "flatpak"
+
+
+def flatpak_overrides_file(app: str) -> Path:
+    """Where ``flatpak override --user`` keeps an app's permissions."""
+    return flatpak_user_dir() / "overrides" / app
 
 
 def venv_python(venv: Path) -> Path:
@@ -376,8 +382,13 @@ def allow_host_worker(inst: Installer, app: str) -> None:
         inst.say(f"{app} is a Flatpak, but no flatpak command was found: run `{' '.join(command)}` "
                  "so that it can start the worker")
         return
-    shown = subprocess.run([flatpak, "override", "--user", "--show", app], capture_output=True, text=True)
-    if shown.returncode == 0 and f"{FLATPAK_TALK}=talk" in shown.stdout.split():
+    overrides = configparser.ConfigParser(interpolation=None, strict=False)
+    overrides.optionxform = str  # keys are D-Bus names, case and all
+    try:
+        overrides.read(flatpak_overrides_file(app), encoding="utf-8")
+    except configparser.Error:
+        pass
+    if overrides.get("Session Bus Policy", FLATPAK_TALK, fallback=None) == "talk":
         return
     inst.say(f"let the Flatpak {app} start the worker outside its sandbox: {' '.join(command)} "
              "(restart it if it is running)")

@@ -42,6 +42,7 @@ def install(home: Path, *args: str) -> subprocess.CompletedProcess:
     env["HOME"] = str(home)
     # no krita/gimp found through PATH: detection by profile folders; flatpak, where a test put it there
     env["PATH"] = str(home.parent / "bin")
+    env["FLATPAK_SYSTEM_DIR"] = str(home.parent / "no-system-flatpaks")  # the machine's own stay out of it
     cmd = [sys.executable, str(REPO / "install.py"), "--no-venv", "--python", sys.executable, "--no-example", *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True)
 
