@@ -8,6 +8,9 @@ How Krita is driven:
   and runs :func:`krita_api_main`. It builds documents from the pixels pytest wrote, calls
   ``liif_upscale.upscale_node`` (the real worker, the tiny test model) and writes back what came out. pytest then
   compares every new layer's size, position and pixels with ``liif_core.upscale`` run here on the same input.
+  Every API test runs twice (``api_host``): with this machine's Krita (Debian 12: 5.1.5), and with Krita 5.2
+  (Debian trixie's) in the Flatpak ``tests/hosts/setup_flatpak.sh`` makes, where the plug-in's worker runs on the
+  host through ``flatpak-spawn --host`` (skipped, saying why, without that Flatpak).
 * GUI: once, the full ``krita`` under ``xvfb-run`` with a test-only harness plug-in that calls
   :func:`run_in_krita` when the main window exists and ends Krita with its status. It checks that the plug-in is
   loaded, the action sits in Filter > Enhance, and that triggering it with the dialog's values set here produces
@@ -1095,7 +1098,18 @@ if pytest is not None:
                                     LIIF_UPSCALE_PRECISION=os.environ["LIIF_UPSCALE_PRECISION"], **extra)
 
     _PROFILE: dict[str, Path] = {}
-    _API: dict[str, Any] = {}
+    _API: dict[str, dict[str, Any]] = {}  # per Krita: "host" or "flatpak" (see api_host)
+    _MODEL: dict[str, Any] = {}
+    FLATPAK_KRITA = "org.kde.krita//test"  # Debian's Krita 5.2 as a Flatpak: tests/hosts/setup_flatpak.sh
+
+    @pytest.fixture(params=["host", "flatpak"])
+    def api_host(request: pytest.FixtureRequest) -> str:
+        """Which Krita runs the API cases: this machine's (Debian 12: 5.1.5), or Krita 5.2 (Debian trixie's) in
+        the test Flatpak, where the plug-in starts the worker outside the sandbox (``flatpak-spawn --host``)."""
+        if request.param == "flatpak" and (shutil.which("flatpak") is None or subprocess.run(
+                ["flatpak", "--system", "info", FLATPAK_KRITA], capture_output=True).returncode != 0):
+            pytest.skip(f"no Flatpak {FLATPAK_KRITA}: tests/hosts/setup_flatpak.sh makes it (as root)")
+        return request.param
 
     def krita_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
         """A throw-away home with the plug-in installed by install.py (once per test session)."""
@@ -1117,12 +1131,14 @@ if pytest is not None:
             pytest.skip(f"{', '.join(missing)} not installed: the Krita tests need Debian's krita, python3-pyqt5, "
                         "xvfb and xauth (apt-get install krita python3-pyqt5 xvfb xauth)")
 
-    def run_api(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-        """Run every API case in one kritarunner process (cached for the session)."""
-        need("kritarunner")
-        if "failure" in _API:  # one failed run is reported by every test that needs it, without rerunning it
-            pytest.fail(_API["failure"], pytrace=False)
-        if "results" not in _API:
+    def run_api(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory, host: str) -> dict[str, Any]:
+        """Run every API case in one kritarunner process of ``host``'s Krita (cached for the session)."""
+        if host == "host":
+            need("kritarunner")
+        api = _API.setdefault(host, {})
+        if "failure" in api:  # one failed run is reported by every test that needs it, without rerunning it
+            pytest.fail(api["failure"], pytrace=False)
+        if "results" not in api:
             home = krita_profile(tmp_path_factory)
             folder = tmp_path_factory.mktemp("krita_api")
             cases, expect = api_cases(folder)
@@ -1131,6 +1147,9 @@ if pytest is not None:
             env = krita_env(home, QT_QPA_PLATFORM="offscreen", PYTHONPATH=pythonpath)
             t0 = time.monotonic()
             cmd = ["kritarunner", "-s", "test_krita", "-f", "krita_api_main", str(folder / "spec.json")]
+            if host == "flatpak":  # the talk-name install.py grants (tested in test_flatpak.py), given here
+                cmd = ["dbus-run-session", "--", "flatpak", "run", "--command=kritarunner",
+                       "--talk-name=org.freedesktop.Flatpak", f"--env=PYTHONPATH={pythonpath}", FLATPAK_KRITA, *cmd[1:]]
             try:
                 proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=RUNNER_TIMEOUT_S,
                                       cwd=folder)
@@ -1138,20 +1157,20 @@ if pytest is not None:
             except subprocess.TimeoutExpired as exc:
                 status, log = f"nothing: killed after {RUNNER_TIMEOUT_S} s", str(exc.stdout)[-6000:]
             if status != 0 or not (folder / "result.json").is_file():
-                _API["failure"] = f"kritarunner exited {status}:\n{log}"
-                pytest.fail(_API["failure"], pytrace=False)
-            _API.update(results=json.loads((folder / "result.json").read_text()), expect=expect, folder=folder,
-                        seconds=time.monotonic() - t0, log=log)
-        return _API
+                api["failure"] = f"kritarunner ({host}) exited {status}:\n{log}"
+                pytest.fail(api["failure"], pytrace=False)
+            api.update(results=json.loads((folder / "result.json").read_text()), expect=expect, folder=folder,
+                       seconds=time.monotonic() - t0, log=log)
+        return api
 
     def liif(image: np.ndarray, size: tuple[int, int], model_path: Path, self_ensemble: bool | int = False,
              linear: bool = False) -> np.ndarray:
         """What ``liif_core.upscale`` makes of ``image`` at ``size`` with the test model (the reference)."""
         import liif_core
 
-        if "model" not in _API:
-            _API["model"] = liif_core.load_model(model_path, device="cpu")
-        return liif_core.upscale(image, size=size, model=_API["model"], device="cpu", self_ensemble=self_ensemble,
+        if "model" not in _MODEL:
+            _MODEL["model"] = liif_core.load_model(model_path, device="cpu")
+        return liif_core.upscale(image, size=size, model=_MODEL["model"], device="cpu", self_ensemble=self_ensemble,
                                  linear=linear)
 
     def expected_canvas(exp: dict[str, Any], model_path: Path, linear: bool = False) -> np.ndarray:
@@ -1189,8 +1208,9 @@ if pytest is not None:
         worst = np.unravel_index((diff - tolerance).argmax(), diff.shape)
         assert (diff <= tolerance).all(), f"difference {diff[worst]} at {worst}"
 
-    def check_result(name: str, tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-        api = run_api(tiny_model_path, tmp_path_factory)
+    def check_result(name: str, tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                     host: str) -> dict[str, Any]:
+        api = run_api(tiny_model_path, tmp_path_factory, host)
         got, exp = api["results"][name], api["expect"][name]
         assert "crash" not in got and "error" not in got, got
         cw, ch = exp["canvas"]
@@ -1342,25 +1362,29 @@ def test_geometry_outside_a_hole_covers_the_rest_once() -> None:
 # --------------------------------------------------------------------------------------- kritarunner
 
 
-def test_api_rgba_u8(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    check_result("rgba_u8", tiny_model_path, tmp_path_factory)
+def test_api_rgba_u8(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                     api_host: str) -> None:
+    check_result("rgba_u8", tiny_model_path, tmp_path_factory, api_host)
 
 
-def test_api_rgba_u16_non_integer_scale(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    check_result("rgba_u16", tiny_model_path, tmp_path_factory)
+def test_api_rgba_u16_non_integer_scale(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                                        api_host: str) -> None:
+    check_result("rgba_u16", tiny_model_path, tmp_path_factory, api_host)
 
 
-def test_api_rgba_float_depths(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    check_result("rgba_f16", tiny_model_path, tmp_path_factory)
-    check_result("rgba_f32", tiny_model_path, tmp_path_factory)
+def test_api_rgba_float_depths(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                               api_host: str) -> None:
+    check_result("rgba_f16", tiny_model_path, tmp_path_factory, api_host)
+    check_result("rgba_f32", tiny_model_path, tmp_path_factory, api_host)
 
 
 def test_api_hdr_float_layer_keeps_colour_beyond_0_1(tiny_model_path: Path,
-                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
+                                                     tmp_path_factory: pytest.TempPathFactory,
+                                                     api_host: str) -> None:
     """A half-float layer with highlights up to 8 and colour below 0 (Krita's HDR painting) comes back
     with that range, as ``liif_core.upscale`` makes it, not clipped to 0..1."""
-    check_result("rgba_f16_hdr", tiny_model_path, tmp_path_factory)
-    api = run_api(tiny_model_path, tmp_path_factory)
+    check_result("rgba_f16_hdr", tiny_model_path, tmp_path_factory, api_host)
+    api = run_api(tiny_model_path, tmp_path_factory, api_host)
     pixels = from_krita_bytes((api["folder"] / "rgba_f16_hdr.out").read_bytes(), (12, 14, 4), "F16")
     assert pixels[..., :3].max() > 4 and pixels[..., :3].min() < -0.1
 
@@ -1493,10 +1517,11 @@ def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_f
 
 
 def test_api_linear_render_upscales_the_values_as_stored(tiny_model_path: Path,
-                                                         tmp_path_factory: pytest.TempPathFactory) -> None:
-    got = check_result("rgba_f32_linear_render", tiny_model_path, tmp_path_factory)
+                                                         tmp_path_factory: pytest.TempPathFactory,
+                                                         api_host: str) -> None:
+    got = check_result("rgba_f32_linear_render", tiny_model_path, tmp_path_factory, api_host)
     assert _load("pixels").is_linear_profile(got["profile"])  # else the flag would change nothing
-    api = run_api(tiny_model_path, tmp_path_factory)
+    api = run_api(tiny_model_path, tmp_path_factory, api_host)
     exp = api["expect"]["rgba_f32_linear_render"]
     pixels = from_krita_bytes((api["folder"] / "rgba_f32_linear_render.out").read_bytes(), (10, 14, 4), "F32")
     srgb_form = expected_canvas(exp, tiny_model_path, linear=True)  # what the layer gets without the flag
@@ -1504,11 +1529,12 @@ def test_api_linear_render_upscales_the_values_as_stored(tiny_model_path: Path,
 
 
 def test_preview_of_a_linear_float_layer_is_srgb_encoded(tiny_model_path: Path,
-                                                         tmp_path_factory: pytest.TempPathFactory) -> None:
+                                                         tmp_path_factory: pytest.TempPathFactory,
+                                                         api_host: str) -> None:
     """Krita gives new 16-bit and float images a linear profile (8-bit ones sRGB's curve); the
     preview shows such a layer's result with the sRGB curve, as the canvas does, not darker."""
     pixels = _load("pixels")
-    api = run_api(tiny_model_path, tmp_path_factory)
+    api = run_api(tiny_model_path, tmp_path_factory, api_host)
     results = api["results"]
     assert [pixels.is_linear_profile(results[n]["profile"]) for n in ("rgba_f16", "rgba_f32", "rgba_u16", "rgba_u8")
             ] == [True, True, True, False], {n: results[n]["profile"] for n in results}
@@ -1523,35 +1549,40 @@ def test_preview_of_a_linear_float_layer_is_srgb_encoded(tiny_model_path: Path,
     assert (shown[..., :3].astype(int) - np.round(linear * 255)).mean() > 20  # not the values as they are
 
 
-def test_api_graya_and_per_axis_size(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    check_result("graya_u8_per_axis_size", tiny_model_path, tmp_path_factory)
-    check_result("graya_u16", tiny_model_path, tmp_path_factory)
+def test_api_graya_and_per_axis_size(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                                     api_host: str) -> None:
+    check_result("graya_u8_per_axis_size", tiny_model_path, tmp_path_factory, api_host)
+    check_result("graya_u16", tiny_model_path, tmp_path_factory, api_host)
 
 
 def test_api_group_and_layer_with_own_colour_space(tiny_model_path: Path,
-                                                   tmp_path_factory: pytest.TempPathFactory) -> None:
-    check_result("group_layer", tiny_model_path, tmp_path_factory)
-    check_result("layer_in_its_own_colour_space", tiny_model_path, tmp_path_factory)
+                                                   tmp_path_factory: pytest.TempPathFactory,
+                                                   api_host: str) -> None:
+    check_result("group_layer", tiny_model_path, tmp_path_factory, api_host)
+    check_result("layer_in_its_own_colour_space", tiny_model_path, tmp_path_factory, api_host)
 
 
-def test_api_layer_with_transparent_edges(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    got = check_result("transparent_edges", tiny_model_path, tmp_path_factory)
+def test_api_layer_with_transparent_edges(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                                          api_host: str) -> None:
+    got = check_result("transparent_edges", tiny_model_path, tmp_path_factory, api_host)
     assert got["bounds"][:2] >= [8, 5]
 
 
 def test_api_selection_mask_becomes_transparency(tiny_model_path: Path,
-                                                 tmp_path_factory: pytest.TempPathFactory) -> None:
-    check_result("selection", tiny_model_path, tmp_path_factory)
-    got = check_result("selection_document", tiny_model_path, tmp_path_factory)
+                                                 tmp_path_factory: pytest.TempPathFactory,
+                                                 api_host: str) -> None:
+    check_result("selection", tiny_model_path, tmp_path_factory, api_host)
+    got = check_result("selection_document", tiny_model_path, tmp_path_factory, api_host)
     assert got["source_unchanged"] and got["layers"] == ["Icon x3.00 (LIIF)"]
 
 
 def test_api_a_layers_masks_shape_its_result_and_a_mask_stands_for_its_layer(
-        tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+        tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
+        api_host: str) -> None:
     """A paint layer under a filter mask (Invert through a soft ellipse) is upscaled as it shows, not as its
     own pixels; with the mask as the active node, its layer is upscaled all the same; a local selection mask
     active (before: refused as "not a layer"), its layer, from its own pixels (such a mask changes no pixel)."""
-    api = run_api(tiny_model_path, tmp_path_factory)
+    api = run_api(tiny_model_path, tmp_path_factory, api_host)
     for name in ("filter_mask", "filter_mask_node"):
         got, exp = api["results"][name], api["expect"][name]
         assert "crash" not in got and "error" not in got, got
@@ -1562,43 +1593,48 @@ def test_api_a_layers_masks_shape_its_result_and_a_mask_stands_for_its_layer(
         result = from_krita_bytes((api["folder"] / f"{name}.out").read_bytes(), (14, 20, 4), "U8")
         assert_pixels_match(result, liif(shown, (20, 14), tiny_model_path), "U8")
         assert not np.array_equal(result, liif(raw, (20, 14), tiny_model_path))
-    check_result("mask_node", tiny_model_path, tmp_path_factory)
+    check_result("mask_node", tiny_model_path, tmp_path_factory, api_host)
 
 
 def test_api_the_new_layer_takes_its_sources_look(tiny_model_path: Path,
-                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
+                                                  tmp_path_factory: pytest.TempPathFactory,
+                                                  api_host: str) -> None:
     """Opacity, blending mode and inherit alpha of the source go to the LIIF layer above it (with the source
     hidden, the image looks as it did, enlarged); a plain source gives a plain layer."""
-    got = check_result("layer_look", tiny_model_path, tmp_path_factory)
+    got = check_result("layer_look", tiny_model_path, tmp_path_factory, api_host)
     assert got["look"] == {"opacity": 153, "blend": "multiply", "inherit_alpha": True}, got["look"]
-    plain = check_result("rgba_u8", tiny_model_path, tmp_path_factory)
+    plain = check_result("rgba_u8", tiny_model_path, tmp_path_factory, api_host)
     assert plain["look"] == {"opacity": 255, "blend": "normal", "inherit_alpha": False}, plain["look"]
 
 
-def test_api_self_ensemble(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    check_result("selection_self_ensemble", tiny_model_path, tmp_path_factory)
-    exp = dict(run_api(tiny_model_path, tmp_path_factory)["expect"]["selection_self_ensemble"], self_ensemble=False)
+def test_api_self_ensemble(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                           api_host: str) -> None:
+    check_result("selection_self_ensemble", tiny_model_path, tmp_path_factory, api_host)
+    exp = run_api(tiny_model_path, tmp_path_factory, api_host)["expect"]["selection_self_ensemble"]
+    exp = dict(exp, self_ensemble=False)
     single = expected_canvas(exp, tiny_model_path).astype(int)  # one pass must not have passed the check above
     assert np.abs(single - expected_canvas(dict(exp, self_ensemble=True), tiny_model_path).astype(int)).max() > 1
 
 
 def test_api_document_output_leaves_source_alone(tiny_model_path: Path,
-                                                 tmp_path_factory: pytest.TempPathFactory) -> None:
+                                                 tmp_path_factory: pytest.TempPathFactory,
+                                                 api_host: str) -> None:
     from PIL import Image
 
-    got = check_result("document_per_axis", tiny_model_path, tmp_path_factory)
+    got = check_result("document_per_axis", tiny_model_path, tmp_path_factory, api_host)
     assert got["source_unchanged"] and got["layers"] == ["Icon x3.00×2.00 (LIIF)"]
     assert got["name"] == "document_per_axis x3.00×2.00 (LIIF)"
     # Krita's own PNG export of the new document: the colour order is right end to end
     assert got["exported"]
-    api = _API
+    api = run_api(tiny_model_path, tmp_path_factory, api_host)
     exported = np.asarray(Image.open(api["folder"] / "document_per_axis.png").convert("RGBA"))
     assert_pixels_match(exported, expected_canvas(api["expect"]["document_per_axis"], tiny_model_path), "U8")
 
 
 def test_api_cancel_and_errors_leave_the_document_as_it_was(tiny_model_path: Path,
-                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
-    results = run_api(tiny_model_path, tmp_path_factory)["results"]
+                                                            tmp_path_factory: pytest.TempPathFactory,
+                                                            api_host: str) -> None:
+    results = run_api(tiny_model_path, tmp_path_factory, api_host)["results"]
     expected = {"cancel": "WorkerCancelled", "no_worker": "WorkerNotConfigured", "worker_crash": "WorkerCrashed",
                 "out_of_memory_limit": "WorkerError", "cmyk": "UpscaleError", "shrink": "UpscaleError",
                 "no_selection": "UpscaleError", "file_layer_missing": "UpscaleError",
@@ -1616,12 +1652,13 @@ def test_api_cancel_and_errors_leave_the_document_as_it_was(tiny_model_path: Pat
 
 
 def test_api_whole_image_redraws_every_paint_layer(tiny_model_path: Path,
-                                                   tmp_path_factory: pytest.TempPathFactory) -> None:
+                                                   tmp_path_factory: pytest.TempPathFactory,
+                                                   api_host: str) -> None:
     """upscale_image: a new document, the layer stack as it was, each paint layer (in a group, hidden and
     locked, partly off the canvas, the Background) exactly its own LIIF result and transparent elsewhere (a
     layer's masks stay on it: its own pixels are redrawn, not as the filter mask shows them)."""
     geometry = _load("geometry")
-    api = run_api(tiny_model_path, tmp_path_factory)
+    api = run_api(tiny_model_path, tmp_path_factory, api_host)
     got, exp = api["results"]["image"], api["expect"]["image"]
     assert "crash" not in got and "error" not in got, got
     assert got["size"] == [25, 20] and got["resolution"] == [72.0, 72.0]
@@ -1650,8 +1687,9 @@ def test_api_whole_image_redraws_every_paint_layer(tiny_model_path: Path,
 
 
 def test_api_whole_image_cancel_and_errors_leave_it_as_it_was(tiny_model_path: Path,
-                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
-    results = run_api(tiny_model_path, tmp_path_factory)["results"]
+                                                            tmp_path_factory: pytest.TempPathFactory,
+                                                            api_host: str) -> None:
+    results = run_api(tiny_model_path, tmp_path_factory, api_host)["results"]
     for name, error in (("image_cancelled", "WorkerCancelled"), ("image_with_a_cmyk_layer", "UpscaleError")):
         got = results[name]
         assert got.get("error") == error, (name, got)
@@ -1660,8 +1698,9 @@ def test_api_whole_image_cancel_and_errors_leave_it_as_it_was(tiny_model_path: P
     assert "'Print'" in message and "CMYK" in message, message
 
 
-def test_api_worker_restarts_after_a_crash(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    results = run_api(tiny_model_path, tmp_path_factory)["results"]
+def test_api_worker_restarts_after_a_crash(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                                           api_host: str) -> None:
+    results = run_api(tiny_model_path, tmp_path_factory, api_host)["results"]
     names = list(results)
     assert names[0] == "worker_crash" and results["worker_crash"]["error"] == "WorkerCrashed"
     assert "rgba_u8" in names[1:] and "error" not in results["rgba_u8"]  # the same client, its worker restarted

@@ -419,7 +419,8 @@ class WorkerClient:
     # lifetime ----------------------------------------------------------------------------
     @property
     def pid(self) -> int | None:
-        """The worker's process id, or None when none is running."""
+        """The worker's process id, or None when none is running (in a Flatpak, that of ``flatpak-spawn``
+        in the sandbox, whose end ends the worker on the host)."""
         return self._proc.popen.pid if self._proc is not None and self._proc.alive() else None
 
     def start(self) -> None:
