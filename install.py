@@ -108,6 +108,8 @@ def flatpak_has(app: str) -> bool:
     """Whether the Flatpak ``app`` has run here (its folder under ``~/.var/app``) or is installed (for the user
     or system-wide): its profile folders are then made for it, as its first start would. Looks at the
     folders (``flatpak info`` would make a user installation where there is none)."""
+    if not sys.platform.startswith("linux"):
+        return False
     system = Path(os.environ.get("FLATPAK_SYSTEM_DIR") or "/var/lib/flatpak")
     return any(path.is_dir() for path in (home() / ".var" / "app" / app, flatpak_user_dir() / "app" / app,
                                           system / "app" / app))
@@ -115,7 +117,7 @@ def flatpak_has(app: str) -> bool:
 
 def snap_note(editor: str) -> str | None:
     """Why the plug-in is not installed into ``editor``'s Snap (``krita``, ``gimp``), if one was found."""
-    if not (home() / "snap" / editor).is_dir():
+    if not sys.platform.startswith("linux") or not (home() / "snap" / editor).is_dir():
         return None
     name = {"krita": "Krita", "gimp": "GIMP"}[editor]
     return (f"{name} from Snap found: not installed there. A Snap's confinement keeps its plug-ins from starting "

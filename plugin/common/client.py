@@ -634,7 +634,7 @@ class WorkerClient:
                 f"This editor runs as a Flatpak ({app}), which may not start the LIIF Upscale worker outside its "
                 f"sandbox. Run install.py again (it allows that), or run: {flatpak_allow_command(app)}\n"
                 "Then restart the editor.")
-        if app and code is not None and code > 128:  # flatpak-spawn exits 128 + N when the worker died of signal N
+        if app and code is not None and 128 < code <= 128 + 64:  # flatpak-spawn: 128 + N, the worker died of signal N
             code = 128 - code
         if code is not None and code < 0:
             name = {9: "SIGKILL", 15: "SIGTERM", 11: "SIGSEGV", 6: "SIGABRT"}.get(-code, "signal %d" % -code)
