@@ -537,8 +537,8 @@ def main(argv: list[str] | None = None) -> int:
                          "plug-in, or --no-krita")
             for krita_dir, kritarc in targets:
                 install_krita(inst, krita_dir, kritarc)
-                if flatpak_app_of(krita_dir):
-                    allow_host_worker(inst, flatpak_app_of(krita_dir))
+                if app := flatpak_app_of(krita_dir):
+                    allow_host_worker(inst, app)
         if not args.no_gimp:
             targets = [args.gimp_dir] if args.gimp_dir else gimp_targets()
             if not targets:
@@ -546,8 +546,8 @@ def main(argv: list[str] | None = None) -> int:
                          "plug-in, or --no-gimp")
             for gimp_dir in targets:
                 install_gimp(inst, gimp_dir)
-                if flatpak_app_of(gimp_dir):
-                    allow_host_worker(inst, flatpak_app_of(gimp_dir))
+                if app := flatpak_app_of(gimp_dir):
+                    allow_host_worker(inst, app)
         save_manifest(inst)
         if not args.no_example:
             run_example(inst, py)

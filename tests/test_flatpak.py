@@ -137,22 +137,26 @@ def _parents(pid: int, procs: dict[int, tuple[int, str]]) -> list[str]:
     return chain
 
 
+def _host_worker(procs: dict[int, tuple[int, str]]) -> int | None:
+    """The worker's process on the host (not the sandbox's flatpak-spawn, which names it in its arguments)."""
+    return next((pid for pid, (_, cmd) in procs.items() if "liif_core.worker" in cmd and "flatpak-spawn" not in cmd),
+                None)
+
+
 def watch_and_kill(out: Path, record: dict[str, Any], running: Any) -> None:
     """Note who started each worker; once the long case's worker is busy, SIGKILL its plug-in (GIMP's cancel)
     and time the worker's exit. Returns early if GIMP ends (``running()`` false)."""
     deadline = time.monotonic() + TIMEOUT_S
     while time.monotonic() < deadline and running() and not (out / "cancel.started").exists():
-        for pid, (_, cmd) in (procs := _processes()).items():
-            if "liif_core.worker" in cmd and "flatpak-spawn" not in cmd:
-                record.setdefault("worker_parents", _parents(pid, procs))
+        if (worker := _host_worker(procs := _processes())) is not None:
+            record.setdefault("worker_parents", _parents(worker, procs))
         time.sleep(0.1)
     worker = plugin = None
     while time.monotonic() < deadline and running() and worker is None:
         procs = _processes()
-        workers = [pid for pid, (_, cmd) in procs.items() if "liif_core.worker" in cmd and "flatpak-spawn" not in cmd]
         plugins = [pid for pid, (_, cmd) in procs.items() if "liif-upscale.py" in cmd]
-        if workers and plugins:
-            worker, plugin = workers[0], plugins[0]
+        if plugins and (found := _host_worker(procs)) is not None:
+            worker, plugin = found, plugins[0]
         time.sleep(0.1)
     if worker is None:
         return
@@ -280,10 +284,8 @@ def run_krita(home: Path, work: Path, pixels: np.ndarray, model: Path, scale: fl
                                 start_new_session=True)
         deadline = time.monotonic() + TIMEOUT_S
         while proc.poll() is None and time.monotonic() < deadline:
-            procs = _processes()
-            for pid, (_, cmd) in procs.items():
-                if "liif_core.worker" in cmd and "flatpak-spawn" not in cmd and not parents:
-                    parents = _parents(pid, procs)
+            if not parents and (worker := _host_worker(procs := _processes())) is not None:
+                parents = _parents(worker, procs)
             time.sleep(0.1)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

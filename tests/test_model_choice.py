@@ -168,7 +168,7 @@ def test_a_webp_file_known_by_name_only_counts_as_lossless(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     assert plugin_choice.lossy_kind("photo.webp") == "" and plugin_choice.lossy_kind(str(tmp_path / "photo.webp"))
     assert plugin_choice.lossy_kind("lossless.avif") == "AVIF"
-    assert plugin_choice.lossy_kind(plugin_choice.LOSSY_WEBP_NAME) == "lossy WebP"
+    assert plugin_choice.lossy_kind(plugin_choice.LOSSY_NAMES[".webp"]) == "lossy WebP"
     # JPEG XL alike: a name is not read (the file beside it is lossy), Krita's note stands for a lossy one
     assert plugin_choice.lossy_kind("turned_lossy.jxl") == ""
     assert plugin_choice.lossy_kind(str(tmp_path / "turned_lossy.jxl")) == "lossy JPEG XL"

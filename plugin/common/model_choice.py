@@ -38,8 +38,7 @@ CLEAN_HINT = f"This image was not opened from a {LOSSY} file: the default model,
 JPEG_NAME_UNKNOWN = "(a JPEG file).jpg"
 # The same for a lossy WebP or JPEG XL file known by its name only (Krita's note of the file a document was opened
 # from): such a file's name does not say lossy, so these do.
-LOSSY_WEBP_NAME = "(a lossy WebP file).webp"
-LOSSY_NAMES = {".webp": LOSSY_WEBP_NAME, ".jxl": "(a lossy JPEG XL file).jxl"}
+LOSSY_NAMES = {".webp": "(a lossy WebP file).webp", ".jxl": "(a lossy JPEG XL file).jxl"}
 AUTO_TIP = ("The model made for the file this image was opened from (a layer named after a file, as imported layers "
             f"are, and a file layer go by that file): for a {LOSSY} file {{}}, for any other file (or an image not "
             "saved yet) the default")
