@@ -8,15 +8,16 @@ How Krita is driven:
   and runs :func:`krita_api_main`. It builds documents from the pixels pytest wrote, calls
   ``liif_upscale.upscale_node`` (the real worker, the tiny test model) and writes back what came out. pytest then
   compares every new layer's size, position and pixels with ``liif_core.upscale`` run here on the same input.
-  Every API test runs twice (``api_host``): with this machine's Krita (Debian 12: 5.1.5), and with Krita 5.2
+  Every API test runs twice (``krita_host``): with this machine's Krita (Debian 12: 5.1.5), and with Krita 5.2
   (Debian trixie's) in the Flatpak ``tests/hosts/setup_flatpak.sh`` makes, where the plug-in's worker runs on the
   host through ``flatpak-spawn --host`` (skipped, saying why, without that Flatpak).
-* GUI: once, the full ``krita`` under ``xvfb-run`` with a test-only harness plug-in that calls
-  :func:`run_in_krita` when the main window exists and ends Krita with its status. It checks that the plug-in is
-  loaded, the action sits in Filter > Enhance, and that triggering it with the dialog's values set here produces
-  the layer; then the remembered values, the two undo steps, a cancelled run (document unchanged), the error
-  message box (no worker), and the model note of a document opened from a JPEG file. It saves a screenshot of
-  the dialog.
+* GUI: the full ``krita`` under ``xvfb-run`` (Krita 5.1.5 here and Krita 5.2 in the Flatpak, as above) with a
+  test-only harness plug-in that runs :func:`run_in_krita` when the main window exists, step by step from Krita's
+  own event loop (Krita 5.2 shows a script's active layer only from there), and ends Krita with its status. It
+  checks that the plug-in is loaded, the action sits in Filter > Enhance, and that triggering it with the
+  dialog's values set here produces the layer; then the remembered values, the two undo steps, a cancelled run
+  (document unchanged), the error message box (no worker), and the model note of a document opened from a JPEG
+  file. It saves a screenshot of the dialog.
 
 Krita's own Python imports this module as well; it has neither pytest nor numpy, so everything that runs inside
 Krita uses the standard library only and everything pytest-specific is guarded.
@@ -39,6 +40,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -453,8 +455,8 @@ def krita_auto_main(args: list[str]) -> None:
 
 HARNESS = '''"""Test-only plug-in written by tests/test_krita.py (never shipped).
 
-Once Krita's main window exists it calls test_krita.run_in_krita(window) and ends Krita with its status;
-LIIF_KRITA_TEST_TIMEOUT (seconds) guards hangs with status 124.
+Once Krita's main window exists it runs test_krita.run_in_krita(window), a generator, step by step from
+Krita's event loop and ends Krita with its status; LIIF_KRITA_TEST_TIMEOUT (seconds) guards hangs with status 124.
 """
 import os
 import sys
@@ -487,13 +489,28 @@ class LiifTestHarness(Extension):
             QTimer.singleShot(1000, self._run)  # let Krita finish its menus first
 
     def _run(self):
-        code = 1
         try:
             import test_krita
             window = Krita.instance().activeWindow() or Krita.instance().windows()[0]
-            code = int(test_krita.run_in_krita(window) or 0)
+            self.steps = test_krita.run_in_krita(window)
         except Exception:
             traceback.print_exc()
+            self._exit(1)
+        self._step()
+
+    def _step(self):
+        """One step of the test's generator; Krita's event loop runs between steps, for as long as it asks."""
+        try:
+            wait = next(self.steps)
+        except StopIteration as done:
+            self._exit(int(done.value or 0))
+        except Exception:
+            traceback.print_exc()
+            self._exit(1)
+        else:
+            QTimer.singleShot(int(wait * 1000), self._step)
+
+    def _exit(self, code):
         print("HARNESS: exit", code, flush=True)
         _finish(code)
 
@@ -512,6 +529,20 @@ def _pump(seconds: float, until: Any = None) -> bool:
         if until is not None and until():
             return True
         time.sleep(0.02)
+    return bool(until()) if until is not None else True
+
+
+def _wait(seconds: float, until: Any = None) -> Iterator[float]:
+    """Wait in Krita's own event loop (the harness resumes the generator) for up to ``seconds``, or until
+    ``until()`` is true; returns ``until()``'s last value. Krita 5.2 applies a document's changes to its view
+    (the Layers docker, the active layer) only from its top-level event loop: after ``setActiveNode`` in a
+    nested one (``_pump``, or a ``QEventLoop``) the document's active layer stayed None (checked with Krita
+    5.2.9); Krita 5.1 did either."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if until is not None and until():
+            return True
+        yield 0.02
     return bool(until()) if until is not None else True
 
 
@@ -576,8 +607,9 @@ def _message_box_closer(state: dict[str, Any], deadline: float) -> None:
         QTimer.singleShot(100, lambda: _message_box_closer(state, deadline))
 
 
-def run_in_krita(window: Any) -> int:
-    """Called by the harness plug-in in the full Krita: the plug-in's action, menu, dialog and job."""
+def run_in_krita(window: Any) -> Iterator[float]:
+    """Called by the harness plug-in in the full Krita: the plug-in's action, menu, dialog and job. A generator:
+    it yields the seconds to spend in Krita's own event loop (see ``_wait``) and returns the exit status."""
     from krita import Krita
     from PyQt5.QtCore import QTimer
 
@@ -607,8 +639,12 @@ def run_in_krita(window: Any) -> int:
     window.addView(doc)
     krita.setActiveDocument(doc)
     doc.setActiveNode(node)
-    _pump(1.0)
+    yield from _wait(1.0)
     res["enabled_with_layer"] = action.isEnabled() if action is not None else None
+    res["active_layer"] = doc.activeNode().name() if doc.activeNode() is not None else None
+    if res["active_layer"] is None:  # the action would only say "select the layer to upscale"
+        (out / "gui_result.json").write_text(json.dumps(res, indent=1))
+        return 0
     krita.writeSetting("liif_upscale", "output", "document")  # the dialog must show (and we then change) these
     krita.writeSetting("liif_upscale", "scale", "3.00")
 
@@ -667,7 +703,7 @@ def run_in_krita(window: Any) -> int:
     ext = extensions[0] if extensions else None
     runner = ext.runner if ext is not None else None
     if runner is not None:
-        _pump(120, lambda: runner.state != "running")
+        yield from _wait(120, lambda: runner.state != "running")
         res["runner"] = {"state": runner.state, "error": str(runner.error) if runner.error else None,
                          "seconds": runner.seconds}
     res["size"] = [doc.width(), doc.height()]
@@ -687,7 +723,7 @@ def run_in_krita(window: Any) -> int:
     for _ in range(2):
         undo.trigger()
         doc.waitForDone()
-        _pump(0.5)
+        yield from _wait(0.5)
         icon = [n for n in doc.rootNode().childNodes() if n.name() == "Icon"]
         data = bytes(icon[0].pixelData(0, 0, 16, 12)) if icon else b""
         steps.append({"size": [doc.width(), doc.height()], "layers": [n.name() for n in doc.rootNode().childNodes()],
@@ -713,7 +749,7 @@ def run_in_krita(window: Any) -> int:
     def forgotten() -> list[int]:
         return [r[0]["released"] for r in list(replies) if isinstance(r, tuple) and r[0].get("event") == "forgotten"]
 
-    _pump(20, lambda: bool(forgotten()))
+    yield from _wait(20, lambda: bool(forgotten()))
     res["dialog_closed"] = {"dialog": closed_state, "released": forgotten(), "unchanged": _snapshot(doc) == before,
                             "no_job": ext.runner is runner}
 
@@ -734,8 +770,8 @@ def run_in_krita(window: Any) -> int:
         from PyQt5.QtWidgets import QPushButton
 
         runner.progress.findChild(QPushButton).click()  # the progress dialog's Cancel button
-    _pump(2.0, lambda: runner.state != "running")
-    _pump(1.0)
+    yield from _wait(2.0, lambda: runner.state != "running")
+    yield from _wait(1.0)
     res["cancel"] = {"state": runner.state, "unchanged": _snapshot(doc) == before, "dialog": cancel_state}
 
     # an error (here: no worker) ends in a message box saying what to do, and the document stays as it was
@@ -749,7 +785,7 @@ def run_in_krita(window: Any) -> int:
     QTimer.singleShot(300, lambda: _message_box_closer(box, time.monotonic() + 60))
     action.trigger()
     runner = ext.runner
-    _pump(60, lambda: runner.state != "running" and "text" in box)
+    yield from _wait(60, lambda: runner.state != "running" and "text" in box)
     api._client = saved
     res["error"] = {"state": runner.state, "message": box.get("text"), "unchanged": _snapshot(doc) == before,
                     "dialog_status": error_state.get("status_label")}
@@ -769,13 +805,13 @@ def run_in_krita(window: Any) -> int:
     shapes.addShapesFromSvg('<svg xmlns="http://www.w3.org/2000/svg" width="16" height="12">'
                             '<rect x="2" y="2" width="8" height="6" fill="#f00"/></svg>')
     doc.waitForDone()
-    _pump(1.0)  # the shape is drawn into the layer's pixels in the background
+    yield from _wait(1.0)  # the shape is drawn into the layer's pixels in the background
     before, views = _snapshot(doc), len(window.views())
     QTimer.singleShot(200, lambda: _dialog_driver(image_state, whole_image, time.monotonic() + 60))
     action.trigger()
     runner = ext.runner
-    _pump(60, lambda: runner.state != "running")
-    _pump(0.5)
+    yield from _wait(60, lambda: runner.state != "running")
+    yield from _wait(0.5)
     made = [d for d in krita.documents() if d.name().endswith("(LIIF)")]
     res["image"] = {"state": runner.state, "error": str(runner.error) if runner.error else None,
                     "dialog": image_state, "unchanged": dict(_snapshot(doc), documents=None) == dict(
@@ -791,7 +827,7 @@ def run_in_krita(window: Any) -> int:
             data = bytes(icon[0].pixelData(0, 0, 32, 24))
             undo.trigger()  # the new document's history is empty: nothing to take back
             made[0].waitForDone()
-            _pump(0.5)
+            yield from _wait(0.5)
             res["image"]["after_undo"] = {"size": [made[0].width(), made[0].height()],
                                           "same": bytes(icon[0].pixelData(0, 0, 32, 24)) == data}
     doc.setModified(False)
@@ -799,7 +835,7 @@ def run_in_krita(window: Any) -> int:
     # the note under the model list suits the file a document was opened from: for a photograph from a JPEG
     # file it names the model made for those; for a PNG with that model chosen, the default; either name is a
     # link that chooses its model (the dialog reads the document's file name; cancelled: no job)
-    def note_case(path: Path, choose: str | None) -> dict[str, Any]:
+    def note_case(path: Path, choose: str | None) -> Iterator[float]:
         opened = krita.openDocument(str(path))
         state: dict[str, Any] = {}
 
@@ -830,15 +866,15 @@ def run_in_krita(window: Any) -> int:
             window.addView(opened)
             krita.setActiveDocument(opened)
             opened.setActiveNode(opened.topLevelNodes()[0])
-            _pump(1.0)
+            yield from _wait(1.0)
             runner = ext.runner
             QTimer.singleShot(200, lambda: _dialog_driver(state, follow_link, time.monotonic() + 60, "Cancel"))
             action.trigger()
             state["no_job"] = ext.runner is runner
         return state
 
-    res["jpeg"] = note_case(out / "photo.jpg", None)
-    res["png"] = note_case(out / "mockup.png", "liif-edsr-jpeg")
+    res["jpeg"] = yield from note_case(out / "photo.jpg", None)
+    res["png"] = yield from note_case(out / "mockup.png", "liif-edsr-jpeg")
 
     # a photograph brought into the PNG's document as a layer named after its JPEG file (as Import Layer names
     # it): "Automatic" goes by that layer's file, and with "The whole image" by each layer's (cancelled)
@@ -870,7 +906,7 @@ def run_in_krita(window: Any) -> int:
         window.addView(mixed)
         krita.setActiveDocument(mixed)
         mixed.setActiveNode(photo)
-        _pump(1.0)
+        yield from _wait(1.0)
         QTimer.singleShot(200, lambda: _dialog_driver(layer_state, layer_case, time.monotonic() + 60, "Cancel"))
         action.trigger()
         mixed.setModified(False)
@@ -896,7 +932,7 @@ def run_in_krita(window: Any) -> int:
         window.addView(shown)
         krita.setActiveDocument(shown)
         shown.setActiveNode(file_layer)
-        _pump(1.0)
+        yield from _wait(1.0)
         QTimer.singleShot(200, lambda: _dialog_driver(file_layer_state, file_layer_case, time.monotonic() + 60,
                                                       "Cancel"))
         action.trigger()
@@ -912,7 +948,7 @@ def run_in_krita(window: Any) -> int:
     photo.setBatchmode(True)
     res["kra"]["saved"] = photo.saveAs(str(out / "web.kra"))
     photo.close()
-    res["kra"].update(note_case(out / "web.kra", None))
+    res["kra"].update((yield from note_case(out / "web.kra", None)))
     (out / "gui_result.json").write_text(json.dumps(res, indent=1))
     print("GUI-RESULT", json.dumps(res), flush=True)
     return 0
@@ -1098,14 +1134,15 @@ if pytest is not None:
                                     LIIF_UPSCALE_PRECISION=os.environ["LIIF_UPSCALE_PRECISION"], **extra)
 
     _PROFILE: dict[str, Path] = {}
-    _API: dict[str, dict[str, Any]] = {}  # per Krita: "host" or "flatpak" (see api_host)
+    _API: dict[str, dict[str, Any]] = {}  # per Krita: "host" or "flatpak" (see krita_host)
     _MODEL: dict[str, Any] = {}
     FLATPAK_KRITA = "org.kde.krita//test"  # Debian's Krita 5.2 as a Flatpak: tests/hosts/setup_flatpak.sh
 
     @pytest.fixture(params=["host", "flatpak"])
-    def api_host(request: pytest.FixtureRequest) -> str:
-        """Which Krita runs the API cases: this machine's (Debian 12: 5.1.5), or Krita 5.2 (Debian trixie's) in
-        the test Flatpak, where the plug-in starts the worker outside the sandbox (``flatpak-spawn --host``)."""
+    def krita_host(request: pytest.FixtureRequest) -> str:
+        """Which Krita runs the API cases and the GUI test: this machine's (Debian 12: 5.1.5), or Krita 5.2
+        (Debian trixie's) in the test Flatpak, where the plug-in starts the worker outside the sandbox
+        (``flatpak-spawn --host``)."""
         if request.param == "flatpak" and (shutil.which("flatpak") is None or subprocess.run(
                 ["flatpak", "--system", "info", FLATPAK_KRITA], capture_output=True).returncode != 0):
             pytest.skip(f"no Flatpak {FLATPAK_KRITA}: tests/hosts/setup_flatpak.sh makes it (as root)")
@@ -1116,14 +1153,16 @@ if pytest is not None:
         if "home" not in _PROFILE:
             home = tmp_path_factory.mktemp("krita") / "home"
             home.mkdir()
-            env = krita_env(home)
-            cmd = [sys.executable, str(REPO / "install.py"), "--no-venv", "--python", sys.executable,
-                   "--krita-dir", str(home / ".local/share/krita"), "--kritarc", str(home / ".config/kritarc"),
-                   "--no-gimp", "--no-example", "-q"]
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-            assert proc.returncode == 0, proc.stdout + proc.stderr
+            install_for_krita(home, home / ".local/share/krita", home / ".config/kritarc")
             _PROFILE["home"] = home
         return _PROFILE["home"]
+
+    def install_for_krita(home: Path, krita_dir: Path, kritarc: Path) -> None:
+        """install.py without a venv (the worker runs this Python), into ``krita_dir`` and ``kritarc``."""
+        cmd = [sys.executable, str(REPO / "install.py"), "--no-venv", "--python", sys.executable,
+               "--krita-dir", str(krita_dir), "--kritarc", str(kritarc), "--no-gimp", "--no-example", "-q"]
+        proc = subprocess.run(cmd, env=krita_env(home), capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
 
     def need(*programs: str) -> None:
         missing = [p for p in programs if shutil.which(p) is None]
@@ -1363,28 +1402,28 @@ def test_geometry_outside_a_hole_covers_the_rest_once() -> None:
 
 
 def test_api_rgba_u8(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
-                     api_host: str) -> None:
-    check_result("rgba_u8", tiny_model_path, tmp_path_factory, api_host)
+                     krita_host: str) -> None:
+    check_result("rgba_u8", tiny_model_path, tmp_path_factory, krita_host)
 
 
 def test_api_rgba_u16_non_integer_scale(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
-                                        api_host: str) -> None:
-    check_result("rgba_u16", tiny_model_path, tmp_path_factory, api_host)
+                                        krita_host: str) -> None:
+    check_result("rgba_u16", tiny_model_path, tmp_path_factory, krita_host)
 
 
 def test_api_rgba_float_depths(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
-                               api_host: str) -> None:
-    check_result("rgba_f16", tiny_model_path, tmp_path_factory, api_host)
-    check_result("rgba_f32", tiny_model_path, tmp_path_factory, api_host)
+                               krita_host: str) -> None:
+    check_result("rgba_f16", tiny_model_path, tmp_path_factory, krita_host)
+    check_result("rgba_f32", tiny_model_path, tmp_path_factory, krita_host)
 
 
 def test_api_hdr_float_layer_keeps_colour_beyond_0_1(tiny_model_path: Path,
                                                      tmp_path_factory: pytest.TempPathFactory,
-                                                     api_host: str) -> None:
+                                                     krita_host: str) -> None:
     """A half-float layer with highlights up to 8 and colour below 0 (Krita's HDR painting) comes back
     with that range, as ``liif_core.upscale`` makes it, not clipped to 0..1."""
-    check_result("rgba_f16_hdr", tiny_model_path, tmp_path_factory, api_host)
-    api = run_api(tiny_model_path, tmp_path_factory, api_host)
+    check_result("rgba_f16_hdr", tiny_model_path, tmp_path_factory, krita_host)
+    api = run_api(tiny_model_path, tmp_path_factory, krita_host)
     pixels = from_krita_bytes((api["folder"] / "rgba_f16_hdr.out").read_bytes(), (12, 14, 4), "F16")
     assert pixels[..., :3].max() > 4 and pixels[..., :3].min() < -0.1
 
@@ -1518,10 +1557,10 @@ def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_f
 
 def test_api_linear_render_upscales_the_values_as_stored(tiny_model_path: Path,
                                                          tmp_path_factory: pytest.TempPathFactory,
-                                                         api_host: str) -> None:
-    got = check_result("rgba_f32_linear_render", tiny_model_path, tmp_path_factory, api_host)
+                                                         krita_host: str) -> None:
+    got = check_result("rgba_f32_linear_render", tiny_model_path, tmp_path_factory, krita_host)
     assert _load("pixels").is_linear_profile(got["profile"])  # else the flag would change nothing
-    api = run_api(tiny_model_path, tmp_path_factory, api_host)
+    api = run_api(tiny_model_path, tmp_path_factory, krita_host)
     exp = api["expect"]["rgba_f32_linear_render"]
     pixels = from_krita_bytes((api["folder"] / "rgba_f32_linear_render.out").read_bytes(), (10, 14, 4), "F32")
     srgb_form = expected_canvas(exp, tiny_model_path, linear=True)  # what the layer gets without the flag
@@ -1530,11 +1569,11 @@ def test_api_linear_render_upscales_the_values_as_stored(tiny_model_path: Path,
 
 def test_preview_of_a_linear_float_layer_is_srgb_encoded(tiny_model_path: Path,
                                                          tmp_path_factory: pytest.TempPathFactory,
-                                                         api_host: str) -> None:
+                                                         krita_host: str) -> None:
     """Krita gives new 16-bit and float images a linear profile (8-bit ones sRGB's curve); the
     preview shows such a layer's result with the sRGB curve, as the canvas does, not darker."""
     pixels = _load("pixels")
-    api = run_api(tiny_model_path, tmp_path_factory, api_host)
+    api = run_api(tiny_model_path, tmp_path_factory, krita_host)
     results = api["results"]
     assert [pixels.is_linear_profile(results[n]["profile"]) for n in ("rgba_f16", "rgba_f32", "rgba_u16", "rgba_u8")
             ] == [True, True, True, False], {n: results[n]["profile"] for n in results}
@@ -1550,39 +1589,39 @@ def test_preview_of_a_linear_float_layer_is_srgb_encoded(tiny_model_path: Path,
 
 
 def test_api_graya_and_per_axis_size(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
-                                     api_host: str) -> None:
-    check_result("graya_u8_per_axis_size", tiny_model_path, tmp_path_factory, api_host)
-    check_result("graya_u16", tiny_model_path, tmp_path_factory, api_host)
+                                     krita_host: str) -> None:
+    check_result("graya_u8_per_axis_size", tiny_model_path, tmp_path_factory, krita_host)
+    check_result("graya_u16", tiny_model_path, tmp_path_factory, krita_host)
 
 
 def test_api_group_and_layer_with_own_colour_space(tiny_model_path: Path,
                                                    tmp_path_factory: pytest.TempPathFactory,
-                                                   api_host: str) -> None:
-    check_result("group_layer", tiny_model_path, tmp_path_factory, api_host)
-    check_result("layer_in_its_own_colour_space", tiny_model_path, tmp_path_factory, api_host)
+                                                   krita_host: str) -> None:
+    check_result("group_layer", tiny_model_path, tmp_path_factory, krita_host)
+    check_result("layer_in_its_own_colour_space", tiny_model_path, tmp_path_factory, krita_host)
 
 
 def test_api_layer_with_transparent_edges(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
-                                          api_host: str) -> None:
-    got = check_result("transparent_edges", tiny_model_path, tmp_path_factory, api_host)
+                                          krita_host: str) -> None:
+    got = check_result("transparent_edges", tiny_model_path, tmp_path_factory, krita_host)
     assert got["bounds"][:2] >= [8, 5]
 
 
 def test_api_selection_mask_becomes_transparency(tiny_model_path: Path,
                                                  tmp_path_factory: pytest.TempPathFactory,
-                                                 api_host: str) -> None:
-    check_result("selection", tiny_model_path, tmp_path_factory, api_host)
-    got = check_result("selection_document", tiny_model_path, tmp_path_factory, api_host)
+                                                 krita_host: str) -> None:
+    check_result("selection", tiny_model_path, tmp_path_factory, krita_host)
+    got = check_result("selection_document", tiny_model_path, tmp_path_factory, krita_host)
     assert got["source_unchanged"] and got["layers"] == ["Icon x3.00 (LIIF)"]
 
 
 def test_api_a_layers_masks_shape_its_result_and_a_mask_stands_for_its_layer(
         tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
-        api_host: str) -> None:
+        krita_host: str) -> None:
     """A paint layer under a filter mask (Invert through a soft ellipse) is upscaled as it shows, not as its
     own pixels; with the mask as the active node, its layer is upscaled all the same; a local selection mask
     active (before: refused as "not a layer"), its layer, from its own pixels (such a mask changes no pixel)."""
-    api = run_api(tiny_model_path, tmp_path_factory, api_host)
+    api = run_api(tiny_model_path, tmp_path_factory, krita_host)
     for name in ("filter_mask", "filter_mask_node"):
         got, exp = api["results"][name], api["expect"][name]
         assert "crash" not in got and "error" not in got, got
@@ -1593,24 +1632,24 @@ def test_api_a_layers_masks_shape_its_result_and_a_mask_stands_for_its_layer(
         result = from_krita_bytes((api["folder"] / f"{name}.out").read_bytes(), (14, 20, 4), "U8")
         assert_pixels_match(result, liif(shown, (20, 14), tiny_model_path), "U8")
         assert not np.array_equal(result, liif(raw, (20, 14), tiny_model_path))
-    check_result("mask_node", tiny_model_path, tmp_path_factory, api_host)
+    check_result("mask_node", tiny_model_path, tmp_path_factory, krita_host)
 
 
 def test_api_the_new_layer_takes_its_sources_look(tiny_model_path: Path,
                                                   tmp_path_factory: pytest.TempPathFactory,
-                                                  api_host: str) -> None:
+                                                  krita_host: str) -> None:
     """Opacity, blending mode and inherit alpha of the source go to the LIIF layer above it (with the source
     hidden, the image looks as it did, enlarged); a plain source gives a plain layer."""
-    got = check_result("layer_look", tiny_model_path, tmp_path_factory, api_host)
+    got = check_result("layer_look", tiny_model_path, tmp_path_factory, krita_host)
     assert got["look"] == {"opacity": 153, "blend": "multiply", "inherit_alpha": True}, got["look"]
-    plain = check_result("rgba_u8", tiny_model_path, tmp_path_factory, api_host)
+    plain = check_result("rgba_u8", tiny_model_path, tmp_path_factory, krita_host)
     assert plain["look"] == {"opacity": 255, "blend": "normal", "inherit_alpha": False}, plain["look"]
 
 
 def test_api_self_ensemble(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
-                           api_host: str) -> None:
-    check_result("selection_self_ensemble", tiny_model_path, tmp_path_factory, api_host)
-    exp = run_api(tiny_model_path, tmp_path_factory, api_host)["expect"]["selection_self_ensemble"]
+                           krita_host: str) -> None:
+    check_result("selection_self_ensemble", tiny_model_path, tmp_path_factory, krita_host)
+    exp = run_api(tiny_model_path, tmp_path_factory, krita_host)["expect"]["selection_self_ensemble"]
     exp = dict(exp, self_ensemble=False)
     single = expected_canvas(exp, tiny_model_path).astype(int)  # one pass must not have passed the check above
     assert np.abs(single - expected_canvas(dict(exp, self_ensemble=True), tiny_model_path).astype(int)).max() > 1
@@ -1618,23 +1657,23 @@ def test_api_self_ensemble(tiny_model_path: Path, tmp_path_factory: pytest.TempP
 
 def test_api_document_output_leaves_source_alone(tiny_model_path: Path,
                                                  tmp_path_factory: pytest.TempPathFactory,
-                                                 api_host: str) -> None:
+                                                 krita_host: str) -> None:
     from PIL import Image
 
-    got = check_result("document_per_axis", tiny_model_path, tmp_path_factory, api_host)
+    got = check_result("document_per_axis", tiny_model_path, tmp_path_factory, krita_host)
     assert got["source_unchanged"] and got["layers"] == ["Icon x3.00×2.00 (LIIF)"]
     assert got["name"] == "document_per_axis x3.00×2.00 (LIIF)"
     # Krita's own PNG export of the new document: the colour order is right end to end
     assert got["exported"]
-    api = run_api(tiny_model_path, tmp_path_factory, api_host)
+    api = run_api(tiny_model_path, tmp_path_factory, krita_host)
     exported = np.asarray(Image.open(api["folder"] / "document_per_axis.png").convert("RGBA"))
     assert_pixels_match(exported, expected_canvas(api["expect"]["document_per_axis"], tiny_model_path), "U8")
 
 
 def test_api_cancel_and_errors_leave_the_document_as_it_was(tiny_model_path: Path,
                                                             tmp_path_factory: pytest.TempPathFactory,
-                                                            api_host: str) -> None:
-    results = run_api(tiny_model_path, tmp_path_factory, api_host)["results"]
+                                                            krita_host: str) -> None:
+    results = run_api(tiny_model_path, tmp_path_factory, krita_host)["results"]
     expected = {"cancel": "WorkerCancelled", "no_worker": "WorkerNotConfigured", "worker_crash": "WorkerCrashed",
                 "out_of_memory_limit": "WorkerError", "cmyk": "UpscaleError", "shrink": "UpscaleError",
                 "no_selection": "UpscaleError", "file_layer_missing": "UpscaleError",
@@ -1653,12 +1692,12 @@ def test_api_cancel_and_errors_leave_the_document_as_it_was(tiny_model_path: Pat
 
 def test_api_whole_image_redraws_every_paint_layer(tiny_model_path: Path,
                                                    tmp_path_factory: pytest.TempPathFactory,
-                                                   api_host: str) -> None:
+                                                   krita_host: str) -> None:
     """upscale_image: a new document, the layer stack as it was, each paint layer (in a group, hidden and
     locked, partly off the canvas, the Background) exactly its own LIIF result and transparent elsewhere (a
     layer's masks stay on it: its own pixels are redrawn, not as the filter mask shows them)."""
     geometry = _load("geometry")
-    api = run_api(tiny_model_path, tmp_path_factory, api_host)
+    api = run_api(tiny_model_path, tmp_path_factory, krita_host)
     got, exp = api["results"]["image"], api["expect"]["image"]
     assert "crash" not in got and "error" not in got, got
     assert got["size"] == [25, 20] and got["resolution"] == [72.0, 72.0]
@@ -1688,8 +1727,8 @@ def test_api_whole_image_redraws_every_paint_layer(tiny_model_path: Path,
 
 def test_api_whole_image_cancel_and_errors_leave_it_as_it_was(tiny_model_path: Path,
                                                             tmp_path_factory: pytest.TempPathFactory,
-                                                            api_host: str) -> None:
-    results = run_api(tiny_model_path, tmp_path_factory, api_host)["results"]
+                                                            krita_host: str) -> None:
+    results = run_api(tiny_model_path, tmp_path_factory, krita_host)["results"]
     for name, error in (("image_cancelled", "WorkerCancelled"), ("image_with_a_cmyk_layer", "UpscaleError")):
         got = results[name]
         assert got.get("error") == error, (name, got)
@@ -1699,8 +1738,8 @@ def test_api_whole_image_cancel_and_errors_leave_it_as_it_was(tiny_model_path: P
 
 
 def test_api_worker_restarts_after_a_crash(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
-                                           api_host: str) -> None:
-    results = run_api(tiny_model_path, tmp_path_factory, api_host)["results"]
+                                           krita_host: str) -> None:
+    results = run_api(tiny_model_path, tmp_path_factory, krita_host)["results"]
     names = list(results)
     assert names[0] == "worker_crash" and results["worker_crash"]["error"] == "WorkerCrashed"
     assert "rgba_u8" in names[1:] and "error" not in results["rgba_u8"]  # the same client, its worker restarted
@@ -1709,15 +1748,15 @@ def test_api_worker_restarts_after_a_crash(tiny_model_path: Path, tmp_path_facto
 # --------------------------------------------------------------------------------------- the full Krita
 
 
-def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
-                                                      tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                                                      krita_host: str) -> None:
     import liif_core
     from liif_core.query import work_per_pixel
     from plugin.common.time_left import format_seconds
 
-    need("krita", "xvfb-run", "xauth")
+    need("xvfb-run", "xauth", *(["krita"] if krita_host == "host" else []))
     home = krita_profile(tmp_path_factory)
-    out = tmp_path_factory.mktemp("krita_gui")
+    out = tmp_path_factory.mktemp(f"krita_gui_{krita_host}")
     # a speed an earlier session measured (the jobs here are far too short to measure one; about what two
     # Zen 4 cores do): the dialogs tell the time from it
     with pytest.MonkeyPatch.context() as mp:
@@ -1730,13 +1769,18 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
         cpu = torch.device("cpu")
         precision = resolve_precision(None, cpu)  # the worker's: krita_env passes LIIF_UPSCALE_PRECISION on
         speed_memory.remember(speed_memory.device_identity(cpu, precision), 1e11)
-    pykrita = home / ".local/share/krita/pykrita"
+    krita_dir, kritarc = home / ".local/share/krita", home / ".config/kritarc"
+    if krita_host == "flatpak":  # the sandbox's own folders for this app (install.py finds them for users)
+        app = home / ".var/app" / FLATPAK_KRITA.split("//")[0]
+        krita_dir, kritarc = app / "data/krita", app / "config/kritarc"
+        if not kritarc.is_file():
+            install_for_krita(home, krita_dir, kritarc)
+    pykrita = krita_dir / "pykrita"
     (pykrita / "liif_test_harness").mkdir(exist_ok=True)
     (pykrita / "liif_test_harness" / "__init__.py").write_text(HARNESS)
     (pykrita / "liif_test_harness.desktop").write_text(
         "[Desktop Entry]\nType=Service\nServiceTypes=Krita/PythonPlugin\nX-KDE-Library=liif_test_harness\n"
         "X-Python-2-Compatible=false\nName=LIIF test harness\nComment=Test-only\n")
-    kritarc = home / ".config/kritarc"
     text = kritarc.read_text()
     if "enable_liif_test_harness=true" not in text:
         kritarc.write_text(text.replace("[python]\n", "[python]\nenable_liif_test_harness=true\n", 1))
@@ -1749,14 +1793,18 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
     Image.fromarray(image[..., :3]).save(out / "mockup.png")
     env = krita_env(home, PYTHONPATH=str(Path(__file__).parent), LIIF_KRITA_TEST_OUT=str(out),
                     LIIF_KRITA_TEST_MODEL=str(tiny_model_path), LIIF_KRITA_TEST_TIMEOUT=str(GUI_TIMEOUT_S - 20))
-    cmd = ["timeout", "-k", "10", str(GUI_TIMEOUT_S), "xvfb-run", "-a", "-s", "-screen 0 1280x1024x24",
-           "krita", "--nosplash"]
+    krita = ["krita", "--nosplash"]
+    if krita_host == "flatpak":  # with the talk-name install.py grants (tested in test_flatpak.py)
+        krita = ["dbus-run-session", "--", "flatpak", "run", "--talk-name=org.freedesktop.Flatpak",
+                 f"--env=PYTHONPATH={env['PYTHONPATH']}", FLATPAK_KRITA, "--nosplash"]
+    cmd = ["timeout", "-k", "10", str(GUI_TIMEOUT_S), "xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", *krita]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=GUI_TIMEOUT_S + 30, cwd=out)
     log = (proc.stdout + proc.stderr)[-6000:]
     assert proc.returncode == 0 and (out / "gui_result.json").is_file(), f"krita exited {proc.returncode}:\n{log}"
     res = json.loads((out / "gui_result.json").read_text())
 
     assert res["loaded"] and res["extension"] == 1
+    assert res["active_layer"] == "Icon", res  # the harness made it the active layer
     assert res["action_text"] == "LIIF Upscale..."
     assert [m["path"].lower() for m in res["menu"]] == ["filter/enhance_filters/liif_upscale"], res["menu"]
     assert res["menu"][0]["labels"] == "Filter > Enhance > LIIF Upscale..."
@@ -1891,5 +1939,5 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path,
                                "shown": True, "dialog_open": True, "entries": entries}, png  # no entry added
     assert res["screenshot"]
     shot = os.environ.get(SCREENSHOT_ENV)
-    if shot:
+    if shot and krita_host == "host":  # one picture: the one the README has always shown
         shutil.copyfile(out / "dialog.png", shot)
