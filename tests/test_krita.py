@@ -707,6 +707,7 @@ def run_in_krita(window: Any) -> Iterator[float]:
         res["runner"] = {"state": runner.state, "error": str(runner.error) if runner.error else None,
                          "seconds": runner.seconds}
     res["size"] = [doc.width(), doc.height()]
+    res["active_after_job"] = doc.activeNode().name() if doc.activeNode() is not None else None
     res["layers"] = [n.name() for n in doc.rootNode().childNodes()]
     new = [n for n in doc.rootNode().childNodes() if n.name().endswith("(LIIF)")]
     if new:
@@ -1842,6 +1843,7 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path, tmp
     assert res["dialog"]["status_label"].startswith("Worker ready")
     assert res["runner"]["state"] == "done", res["runner"]
     assert res["size"] == [32, 24] and res["layers"] == ["Background", "Icon", "Icon x2.00 (LIIF)"]
+    assert res["active_after_job"] == "Icon x2.00 (LIIF)"  # the new layer is the one to work on next
     got = from_krita_bytes((out / "gui.out").read_bytes(), (24, 32, 4), "U8")
     assert_pixels_match(got, liif(image, (32, 24), tiny_model_path, self_ensemble=4), "U8")
     assert res["remembered"] == {"scale": "2.00", "output": "layer", "model": str(tiny_model_path), "device": "cpu",
