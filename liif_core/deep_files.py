@@ -29,6 +29,9 @@ __all__ = ["TiffFileError", "read_exr", "read_pnm", "read_radiance", "read_tiff"
 
 TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF, either byte order
 ICC_TAG, X_RESOLUTION, Y_RESOLUTION, RESOLUTION_UNIT = 34675, 282, 283, 296  # TIFF tags
+# NewSubfileType's bit for a reduced-resolution copy of another image: the thumbnail GIMP 3.2 adds to the TIFFs
+# it exports (a second directory, 256 px JPEG), which is no picture of its own
+REDUCED = 1
 PNM_MAGIC = (b"P5", b"P6")  # binary PGM and PPM
 EXR_MAGIC = b"v/1\x01"
 RADIANCE_MAGIC = (b"#?RADIANCE", b"#?RGBE")
@@ -74,8 +77,9 @@ def _read_tiff(path: Path) -> np.ndarray | None:
         photometric = int(page.photometric)
         if page.bitspersample <= 8 or photometric not in (0, 1, 2) or page.sampleformat not in (1, 3):
             return None  # 8-bit, palette, CMYK, YCbCr, signed: Pillow's
-        if len(tif.pages) > 1:
-            warnings.warn(f"{path}: has {len(tif.pages)} pages; only the first is upscaled", stacklevel=4)
+        pages = sum(1 for each in tif.pages if not each.subfiletype & REDUCED)  # a thumbnail is no page
+        if pages > 1:
+            warnings.warn(f"{path}: has {pages} pages; only the first is upscaled", stacklevel=4)
         arr = page.asarray()
         arr = arr[..., None] if "S" not in page.axes else np.moveaxis(arr, page.axes.index("S"), -1)
         colour = 3 if photometric == 2 else 1

@@ -270,11 +270,25 @@ def _kept_exif(exif: Image.Exif) -> dict[int, Any] | None:
     return kept or None
 
 
+def _picture_count(im: Image.Image) -> int:
+    """How many pictures an opened file holds (frames, pages), leaving it at the first: a TIFF's
+    reduced-resolution copies (a thumbnail) are not counted."""
+    frames = getattr(im, "n_frames", 1)
+    if frames > 1 and im.format == "TIFF":
+        full = 0
+        for index in range(frames):
+            im.seek(index)
+            full += not int(im.tag_v2.get(254, 0)) & deep_files.REDUCED  # 254: NewSubfileType
+        im.seek(0)
+        return full
+    return frames
+
+
 def _pixels(path: Path, im: Image.Image, icc: bytes | None) -> tuple[np.ndarray, bytes | None]:
     """An opened Pillow image's pixels as :func:`read_image` gives them, and the profile that
     still describes them (``None`` once a CMYK image is converted to sRGB)."""
+    frames = _picture_count(im)
     im.load()
-    frames = getattr(im, "n_frames", 1)
     if frames > 1:
         warnings.warn(f"{path}: has {frames} frames; only the first is upscaled", stacklevel=3)
     mode = im.mode

@@ -164,6 +164,28 @@ def test_deep_tiffs_as_other_programs_write_them(tmp_path: Path) -> None:
     assert np.array_equal(read_image(tmp_path / "half.tif"), got)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_tiffs_thumbnail_is_no_page_of_its_own(tmp_path: Path, dtype: type) -> None:
+    """GIMP 3.2 exports TIFFs with a second directory holding a 256 px thumbnail, marked as a reduced-resolution
+    copy (NewSubfileType 1): read without a word about pages (8 bits through Pillow, 16 through tifffile)."""
+    import tifffile
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, np.iinfo(dtype).max, (6, 7, 3), dtype=dtype, endpoint=True)
+    with tifffile.TiffWriter(tmp_path / "gimp.tif") as tif:
+        tif.write(image, photometric="rgb")
+        tif.write(np.zeros((219, 256, 3), np.uint8), photometric="rgb", subfiletype=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = read_image(tmp_path / "gimp.tif")
+    assert got.dtype == dtype and np.array_equal(got, image)
+    with tifffile.TiffWriter(tmp_path / "pages.tif") as tif:  # two full pictures: still said
+        tif.write(image, photometric="rgb")
+        tif.write(image[::-1], photometric="rgb")
+    with pytest.warns(UserWarning, match="has 2 (pages|frames); only the first"):
+        assert np.array_equal(read_image(tmp_path / "pages.tif"), image)
+
+
 def test_a_float_colour_tiff_pillow_cannot_open_keeps_its_metadata(tmp_path: Path) -> None:
     """Turned upright by its orientation tag; its profile and resolution (in centimetres) kept."""
     import tifffile

@@ -19,7 +19,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 CHROOT = Path(os.environ.get("LIIF_GIMP_CHROOT", "/tmp/liif-hosts/trixie"))
-GIMP = "/usr/bin/gimp-console-3.0"
+
+
+def _newest(program: str) -> str:
+    """The chroot's newest GIMP 3 ``program`` (``gimp-console``, ``gimp``): ``-3.0`` in trixie, ``-3.2`` in forky."""
+    found = sorted(CHROOT.glob(f"usr/bin/{program}-3.[0-9]*"), key=lambda path: int(path.name.rsplit(".", 1)[1]))
+    return f"/usr/bin/{found[-1].name}" if found else f"/usr/bin/{program}-3.0"
+
+
+GIMP = _newest("gimp-console")
+GIMP_GUI = _newest("gimp")
 BASE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
