@@ -22,6 +22,7 @@ import configparser
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -74,13 +75,40 @@ def default_kritarc() -> Path:
     return Path(os.environ.get("XDG_CONFIG_HOME") or home() / ".config") / "kritarc"
 
 
-def default_gimp_dir() -> Path:
-    """GIMP 3's profile folder (its ``plug-ins/`` is where Python plug-ins are found)."""
+def gimp_root() -> Path:
+    """The folder of GIMP's profiles, one per version (``3.0``, ``3.2``; a profile's ``plug-ins/`` is where
+    Python plug-ins are found)."""
     if sys.platform == "win32":
-        return Path(os.environ.get("APPDATA", home() / "AppData" / "Roaming")) / "GIMP" / "3.0"
+        return Path(os.environ.get("APPDATA", home() / "AppData" / "Roaming")) / "GIMP"
     if sys.platform == "darwin":
-        return home() / "Library" / "Application Support" / "GIMP" / "3.0"
-    return Path(os.environ.get("XDG_CONFIG_HOME") or home() / ".config") / "GIMP" / "3.0"
+        return home() / "Library" / "Application Support" / "GIMP"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or home() / ".config") / "GIMP"
+
+
+def gimp_minor(name: str) -> int | None:
+    """3.N's N, of a profile folder's name or of a program named after its version (``gimp-console-3.2``)."""
+    match = re.fullmatch(r"(?:gimp(?:-console)?-)?3\.(\d+)(?:\.exe)?", name)
+    return int(match.group(1)) if match else None
+
+
+def gimp_profiles(root: Path, programs: list[Path]) -> list[Path]:
+    """The profiles of a GIMP 3 under ``root`` the plug-in goes into: every 3.N there is; where there is
+    none yet, the one of the newest version among ``programs`` (its executables), else ``3.0``. GIMP 3.2
+    keeps its profile in ``3.2`` and, on its first start, copies the newest older one, plug-ins included."""
+    existing = [path for path in root.glob("3.*") if path.is_dir() and gimp_minor(path.name) is not None]
+    if existing:
+        return sorted(existing, key=lambda path: gimp_minor(path.name))
+    minors = [minor for minor in map(gimp_minor, (path.name for path in programs)) if minor is not None]
+    return [root / f"3.{max(minors, default=0)}"]
+
+
+def gimp_programs() -> list[Path]:
+    """GIMP 3's executables on the ``PATH`` (``gimp-3.2``, ``gimp-console-3.0``): they name its version."""
+    found = []
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        if folder and Path(folder).is_dir():
+            found += [path for path in Path(folder).glob("gimp*-3.*") if gimp_minor(path.name) is not None]
+    return found
 
 
 def krita_targets() -> list[tuple[Path, Path]]:
@@ -97,10 +125,12 @@ def krita_targets() -> list[tuple[Path, Path]]:
 def gimp_targets() -> list[Path]:
     """Profile folders of each GIMP 3 found: the native one, Flatpak (see :func:`snap_note` for Snap)."""
     found = []
-    if default_gimp_dir().exists() or shutil.which("gimp-3.0") or shutil.which("gimp"):
-        found.append(default_gimp_dir())
+    programs = gimp_programs()
+    if programs or shutil.which("gimp") or any(gimp_minor(path.name) is not None for path in gimp_root().glob("3.*")):
+        found += gimp_profiles(gimp_root(), programs)
     if flatpak_has("org.gimp.GIMP"):
-        found.append(home() / ".var" / "app" / "org.gimp.GIMP" / "config" / "GIMP" / "3.0")
+        found += gimp_profiles(home() / ".var" / "app" / "org.gimp.GIMP" / "config" / "GIMP",
+                               flatpak_files("org.gimp.GIMP", "bin/gimp*-3.*"))
     return found
 
 
@@ -110,9 +140,15 @@ def flatpak_has(app: str) -> bool:
     folders (``flatpak info`` would make a user installation where there is none)."""
     if not sys.platform.startswith("linux"):
         return False
-    system = Path(os.environ.get("FLATPAK_SYSTEM_DIR") or "/var/lib/flatpak")
     return any(path.is_dir() for path in (home() / ".var" / "app" / app, flatpak_user_dir() / "app" / app,
-                                          system / "app" / app))
+                                          flatpak_system_dir() / "app" / app))
+
+
+def flatpak_files(app: str, pattern: str) -> list[Path]:
+    """Files matching ``pattern`` in the installed ``app``'s own folder (``/app`` in its sandbox), for the user
+    or system-wide: every architecture and branch."""
+    return [path for installation in (flatpak_user_dir(), flatpak_system_dir())
+            for path in (installation / "app" / app).glob(f"*/*/active/files/{pattern}")]
 
 
 def snap_note(editor: str) -> str | None:
@@ -144,6 +180,11 @@ def flatpak_user_dir() -> Path:
     user_dir = os.environ.get("FLATPAK_USER_DIR")
     data = Path(os.environ.get("XDG_DATA_HOME") or home() / ".local" / "share")
     return Path(user_dir) if user_dir else data / "flatpak"
+
+
+def flatpak_system_dir() -> Path:
+    """The system-wide Flatpak installation."""
+    return Path(os.environ.get("FLATPAK_SYSTEM_DIR") or "/var/lib/flatpak")
 
 
 def flatpak_overrides_file(app: str) -> Path:
@@ -504,7 +545,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-dev", action="store_true", help="skip the test tools (pytest, ruff, PyQt5/6)")
     p.add_argument("--krita-dir", type=Path, help=f"Krita resource folder (default {default_krita_dir()})")
     p.add_argument("--kritarc", type=Path, help=f"Krita's settings file (default {default_kritarc()})")
-    p.add_argument("--gimp-dir", type=Path, help=f"GIMP 3 profile folder (default {default_gimp_dir()})")
+    p.add_argument("--gimp-dir", type=Path, help=f"GIMP 3 profile folder (default: each 3.N in {gimp_root()}, "
+                   "else the one of the GIMP installed)")
     p.add_argument("--no-krita", action="store_true", help="do not install the Krita plug-in")
     p.add_argument("--no-gimp", action="store_true", help="do not install the GIMP plug-in")
     p.add_argument("--no-example", action="store_true", help="skip the example upscale")

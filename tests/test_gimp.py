@@ -1,14 +1,15 @@
-"""The GIMP 3 plug-in, in a real GIMP 3.0 running headless, against a real worker.
+"""The GIMP 3 plug-in, in a real GIMP running headless (3.0 and 3.2: each test that runs GIMP runs in
+both), against a real worker.
 
 How GIMP is reached
 -------------------
-The project's machines run Debian 12, which has no GIMP 3; Debian trixie has GIMP 3.0.4.
-``tests/hosts/setup_gimp.sh`` builds a trixie chroot with it (debootstrap + apt, about 2 to 4
-minutes, idempotent) at ``$LIIF_GIMP_CHROOT`` (default ``/tmp/liif-hosts/trixie``). The GIMP tests
-are skipped, saying why, when that chroot is missing or the tests do not run as root (chroot and
-bind mounts need root).
+The project's machines run Debian 12, which has no GIMP 3; Debian trixie has GIMP 3.0.4, Debian testing
+(forky) GIMP 3.2.6. ``tests/hosts/setup_gimp.sh`` builds a chroot of each (debootstrap + apt, about a
+minute each, idempotent) at ``$LIIF_GIMP_CHROOT`` (default ``/tmp/liif-hosts/trixie``) and
+``$LIIF_GIMP_FORKY_CHROOT`` (``/tmp/liif-hosts/forky``). The GIMP tests are skipped, saying why, when a
+chroot is missing or the tests do not run as root (chroot and bind mounts need root).
 
-Each GIMP run is ``unshare --mount`` + ``chroot`` + ``gimp-console-3.0 -i -d -f
+Each GIMP run is ``unshare --mount`` + ``chroot`` + ``gimp-console-3.x -i -d -f
 --batch-interpreter=python-fu-eval -b "exec(open('tests/hosts/gimp_batch.py').read())" --quit``.
 The private mount namespace holds these bind mounts, all at the same path as on the host, and
 they vanish with the process (nothing can be left mounted into the chroot):
@@ -29,13 +30,13 @@ these tests compare it with ``liif_core.upscale`` on the same input.
 One GIMP process runs all the batch cases (the first start with a fresh profile costs ~10-15 s,
 each call ~3-5 s: a new plug-in process and a new worker importing torch). Cancel is GIMP killing
 the plug-in process: the test does the same (SIGKILL once the worker is busy) and checks that the
-worker exits. The dialog runs in the full ``gimp-3.0`` on Xvfb inside the chroot (``xvfb-run``, in a
+worker exits. The dialog runs in the full ``gimp-3.x`` on Xvfb inside the chroot (``xvfb-run``, in a
 D-Bus session: ``dbus-run-session``); the batch code starts ``xdotool`` to wait for the "LIIF Upscale"
 window, press the case's keys, read the dialog's text as a screen reader does (AT-SPI:
 ``hosts/dialog_labels.py``), screenshot it (``xwd``, beside the results; :func:`_read_xwd` reads it)
 and press Return (OK), Escape (Cancel) or the OK button's mnemonic Alt+O (after choosing in a combo
 box, which takes Return itself). The README's batch command is run exactly as written. Whole
-module: about 3.5 minutes on 2 cores.
+module: about 8 minutes on 2 cores (both GIMPs).
 """
 
 from __future__ import annotations
@@ -70,7 +71,6 @@ import gimp_chroot  # noqa: E402  (tests/hosts: how the GIMP chroot is run)
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = REPO / "plugin" / "gimp" / "liif-upscale"
 BATCH = REPO / "tests" / "hosts" / "gimp_batch.py"
-CHROOT, GIMP, GIMP_GUI = gimp_chroot.CHROOT, gimp_chroot.GIMP, gimp_chroot.GIMP_GUI
 XVFB = ["dbus-run-session", "--", "xvfb-run", "-a", "-s", shlex.quote("-screen 0 1280x1024x24")]
 GIMP_TIMEOUT_S = 420
 # The engine picks its CPU thread count from the machine's load, and float sums may round
@@ -197,9 +197,11 @@ def _mount_points(work: Path) -> tuple[list[Path], list[Path]]:
 class Gimp:
     """A fresh GIMP profile with the plug-in installed by install.py, and a way to run batch jobs in GIMP."""
 
-    def __init__(self, work: Path, model: Path):
+    def __init__(self, work: Path, model: Path, chroot: Path):
         self.work = work
         self.model = model
+        self.chroot = chroot  # which GIMP: see gimp_chroot.CHROOTS
+        self.console, self.gui = gimp_chroot.programs(chroot)
         self.profile = work / "gimpdir"
         self.config_home = work / "config"
         self.plugin = self.profile / "plug-ins" / "liif-upscale"
@@ -214,7 +216,7 @@ class Gimp:
             gui: bool = False, fonts: bool = False, files: tuple[Path, ...] = ()) -> tuple[int, str, dict[str, Any]]:
         """Run ``gimp_batch.py`` on ``cases`` in a fresh GIMP process; ``(exit code, log, results)``.
 
-        ``gui``: the full GIMP (``gimp-3.0``) on a virtual X display (``xvfb-run``), for dialogs.
+        ``gui``: the full GIMP (``gimp-3.x``) on a virtual X display (``xvfb-run``), for dialogs.
         ``fonts``: load the fonts, which text layers need (else ``--no-fonts``: a faster start).
         ``files``: images GIMP opens from its command line, as a user's double click does (a case's
         ``{"opened": path}`` takes one).
@@ -224,14 +226,17 @@ class Gimp:
         job = self.work / f"{name}.json"
         job.write_text(json.dumps({"cases": cases, "out": str(out), "plugin_dir": str(self.plugin),
                                    "labels_script": str(BATCH.parent / "dialog_labels.py")}))
-        batch = f"exec(open({str(BATCH)!r}).read())"
-        command = " ".join(["exec"] + (XVFB + [GIMP_GUI] if gui else [GIMP, "-i"]) + ["-d"] + ([] if fonts else ["-f"])
-                           + ["--batch-interpreter=python-fu-eval", "-b", shlex.quote(batch), "--quit"]
-                           + [shlex.quote(str(path)) for path in files])
+        command = self.batch_command(f"exec(open({str(BATCH)!r}).read())", gui, fonts, files)
         code, log = self.shell(name, command, {"LIIF_GIMP_JOB": str(job)}, lambda: during(out) if during else None)
         results_path = out / "results.json"
         results = json.loads(results_path.read_text()) if results_path.is_file() else {}
         return code, log, results
+
+    def batch_command(self, code: str, gui: bool = False, fonts: bool = False, files: tuple[Path, ...] = ()) -> str:
+        """The shell command that runs the Python ``code`` in this GIMP (see :meth:`run`) and quits."""
+        return " ".join(["exec"] + (XVFB + [self.gui] if gui else [self.console, "-i"]) + ["-d"]
+                        + ([] if fonts else ["-f"]) + ["--batch-interpreter=python-fu-eval", "-b", shlex.quote(code),
+                                                       "--quit"] + [shlex.quote(str(path)) for path in files])
 
     def shell(self, name: str, command: str, env: dict[str, str] | None = None,
               during: Any = None) -> tuple[int, str]:
@@ -243,7 +248,7 @@ class Gimp:
                **(env or {})}  # one thread and the precision of the expected results made here
         ro, rw = _mount_points(self.work)
         log_path = self.work / f"{name}.log"
-        code = gimp_chroot.run(command, env, ro, rw, log_path, GIMP_TIMEOUT_S, during)
+        code = gimp_chroot.run(command, env, ro, rw, log_path, GIMP_TIMEOUT_S, during, self.chroot)
         return code, log_path.read_text(errors="replace")
 
 
@@ -477,17 +482,19 @@ def read_result(res: dict[str, Any], dtype: Any) -> np.ndarray:
 # --------------------------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def gimp(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path) -> Gimp:
-    reason = _why_no_gimp()
+@pytest.fixture(scope="module", params=list(gimp_chroot.CHROOTS), ids=["gimp3.0", "gimp3.2"])
+def gimp(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path) -> Gimp:
+    """GIMP 3.0 (Debian trixie) and GIMP 3.2 (forky), each in its chroot: every test that runs GIMP runs in both."""
+    chroot = gimp_chroot.CHROOTS[request.param]
+    reason = _why_no_gimp() or gimp_chroot.why_not_usable(chroot)
     if reason:
         pytest.skip(reason)
     if subprocess.run(["unshare", "--mount", "--propagation", "private", "true"]).returncode != 0:
         pytest.skip("unshare --mount is not permitted here (needs CAP_SYS_ADMIN)")
-    work = tmp_path_factory.mktemp("gimp")
+    work = tmp_path_factory.mktemp(f"gimp_{request.param}")
     model = work / "tiny.safetensors"
     shutil.copy(tiny_model_path, model)
-    host = Gimp(work, model)
+    host = Gimp(work, model, chroot)
     host.install()
     return host
 
@@ -853,12 +860,12 @@ XCF_FROM_JPEG = ("from gi.repository import Gimp, Gio; "
                  "image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path({0!r})); "
                  "Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image, Gio.File.new_for_path({1!r}), None)")
 GUI_TOOLS = ("usr/bin/xvfb-run", "usr/bin/xdotool", "usr/bin/xwd", "usr/bin/dbus-run-session",
-             "usr/libexec/at-spi-bus-launcher", GIMP_GUI.lstrip("/"))
+             "usr/libexec/at-spi-bus-launcher")
 
 
 @pytest.fixture(scope="module")
 def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    missing = [tool for tool in GUI_TOOLS if not (CHROOT / tool).exists()]
+    missing = [tool for tool in (*GUI_TOOLS, gimp.gui.lstrip("/")) if not (gimp.chroot / tool).exists()]
     if missing:
         pytest.skip(f"the chroot lacks {', '.join(missing)}: run tests/hosts/setup_gimp.sh again to add them")
     image = _pixels((4, 6, 3), np.uint8, 11)
@@ -922,8 +929,7 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     # the photograph saved as XCF by GIMP after it was opened from its JPEG file, opened again: the JPEG file's name
     # is gone, GIMP's JPEG settings are kept (the "jpeg-settings" parasite), and auto still takes the JPEG model
     saved = gimp.work / "inputs" / "holiday.xcf"
-    script = shlex.quote(XCF_FROM_JPEG.format(str(photo), str(saved)))
-    code, log = gimp.shell("xcf_from_jpeg", f"{GIMP} -i -d -f --batch-interpreter=python-fu-eval -b {script} --quit")
+    code, log = gimp.shell("xcf_from_jpeg", gimp.batch_command(XCF_FROM_JPEG.format(str(photo), str(saved))))
     assert code == 0 and saved.is_file(), gimp_failed("gimp-console (saving the XCF)", code, log)
     # and WebP files, whose name does not say lossy or lossless: GIMP gives the plug-in the file's path, which
     # is read (a lossy one gets the JPEG model)
@@ -1439,8 +1445,7 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
     job = folder / "job.json"
     job.write_text(json.dumps({"out": str(folder), "exports": exports, "loads": loads}))
     batch = f"exec(open({str(BATCH.parent / 'gimp_files.py')!r}).read())"
-    code, log = gimp.shell("files", f"exec {GIMP} -i -d -f --batch-interpreter=python-fu-eval -b {shlex.quote(batch)} "
-                           "--quit", {"LIIF_GIMP_JOB": str(job)})
+    code, log = gimp.shell("files", gimp.batch_command(batch), {"LIIF_GIMP_JOB": str(job)})
     results = json.loads((folder / "results.json").read_text()) if (folder / "results.json").is_file() else {}
     assert code == 0 and results, gimp_failed("gimp-console", code, log)
     assert [res.get("status") for res in results["exports"]] == ["success"] * len(exports), results["exports"]

@@ -127,6 +127,51 @@ def test_flatpak_locations_are_found(tmp_path):
     assert "run `flatpak override --user --talk-name=org.freedesktop.Flatpak org.gimp.GIMP`" in proc.stdout
 
 
+def _executable(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+
+
+GIMP_SCRIPT = "plug-ins/liif-upscale/liif-upscale.py"
+
+
+def test_each_gimp_version_gets_the_plug_in_in_its_own_profile(tmp_path):
+    """GIMP 3.2 keeps its profile in GIMP/3.2 (and copies 3.0's, plug-ins included, on its first start only):
+    every 3.N profile there is gets the plug-in; with none yet, the one of the GIMP installed (named by its
+    programs, ``gimp-3.2``; ``gimp`` alone: 3.0); the same inside GIMP's Flatpak (its programs in the
+    installation's ``files/bin``)."""
+    home = tmp_path / "home"
+    for name in ("3.0", "3.2", "2.10"):
+        (home / ".config/GIMP" / name).mkdir(parents=True)
+    assert install(home, "--no-krita").returncode == 0
+    profiles = home / ".config/GIMP"
+    assert sorted(p.parent.parent.parent.name for p in profiles.glob(f"*/{GIMP_SCRIPT}")) == ["3.0", "3.2"]
+    assert install(home, "--uninstall").returncode == 0 and not list(profiles.glob(f"*/{GIMP_SCRIPT}"))
+
+    home = tmp_path / "only-3.2"
+    (home / ".config/GIMP/3.2").mkdir(parents=True)  # GIMP 3.2 has run; 3.0 never did
+    assert install(home, "--no-krita").returncode == 0
+    assert (home / ".config/GIMP/3.2" / GIMP_SCRIPT).is_file() and not (home / ".config/GIMP/3.0").exists()
+
+    home = tmp_path / "not-run-yet"
+    home.mkdir()
+    _executable(tmp_path / "bin" / "gimp-console-3.2")
+    _executable(tmp_path / "bin" / "gimp")
+    system = tmp_path / "no-system-flatpaks"
+    _executable(system / "app/org.gimp.GIMP/x86_64/stable/active/files/bin/gimp-3.2")
+    assert install(home, "--no-krita").returncode == 0
+    assert (home / ".config/GIMP/3.2" / GIMP_SCRIPT).is_file() and not (home / ".config/GIMP/3.0").exists()
+    assert (home / ".var/app/org.gimp.GIMP/config/GIMP/3.2" / GIMP_SCRIPT).is_file()
+
+    home = tmp_path / "plain-gimp"
+    home.mkdir()
+    (tmp_path / "bin" / "gimp-console-3.2").unlink()
+    shutil.rmtree(system)
+    assert install(home, "--no-krita").returncode == 0
+    assert [p.name for p in (home / ".config/GIMP").iterdir()] == ["3.0"]
+
+
 def test_snap_editors_are_named_and_left_alone(tmp_path):
     home = tmp_path / "home"
     (home / "snap/krita/current").mkdir(parents=True)

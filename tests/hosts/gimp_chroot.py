@@ -1,4 +1,4 @@
-"""Running a command in the GIMP 3 chroot that ``setup_gimp.sh`` builds (Debian trixie, GIMP 3.0).
+"""Running a command in a GIMP 3 chroot that ``setup_gimp.sh`` builds (Debian trixie: GIMP 3.0, forky: 3.2).
 
 Used by tests/test_gimp.py and by docs/editor_scaling.py. The project's machines run Debian 12,
 which has no GIMP 3: each command runs in a private mount namespace (``unshare --mount``) holding
@@ -18,27 +18,32 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-CHROOT = Path(os.environ.get("LIIF_GIMP_CHROOT", "/tmp/liif-hosts/trixie"))
-
-
-def _newest(program: str) -> str:
-    """The chroot's newest GIMP 3 ``program`` (``gimp-console``, ``gimp``): ``-3.0`` in trixie, ``-3.2`` in forky."""
-    found = sorted(CHROOT.glob(f"usr/bin/{program}-3.[0-9]*"), key=lambda path: int(path.name.rsplit(".", 1)[1]))
-    return f"/usr/bin/{found[-1].name}" if found else f"/usr/bin/{program}-3.0"
-
-
-GIMP = _newest("gimp-console")
-GIMP_GUI = _newest("gimp")
+# Debian suites and the GIMP each has: trixie (stable) GIMP 3.0, forky (testing) GIMP 3.2; built by setup_gimp.sh
+CHROOTS = {"trixie": Path(os.environ.get("LIIF_GIMP_CHROOT", "/tmp/liif-hosts/trixie")),
+           "forky": Path(os.environ.get("LIIF_GIMP_FORKY_CHROOT", "/tmp/liif-hosts/forky"))}
+CHROOT = CHROOTS["trixie"]  # the default: docs/editor_scaling.py, the Flatpaks (setup_flatpak.sh)
 BASE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
-def why_not_usable() -> str | None:
-    """Why GIMP cannot be run from here (``None``: it can)."""
+def programs(chroot: Path = CHROOT) -> tuple[str, str]:
+    """The chroot's GIMP, newest version: its console program and its full one (``gimp-console-3.0`` and
+    ``gimp-3.0`` in trixie, ``-3.2`` in forky)."""
+    def newest(program: str) -> str:
+        found = sorted(chroot.glob(f"usr/bin/{program}-3.[0-9]*"), key=lambda path: int(path.name.rsplit(".", 1)[1]))
+        return f"/usr/bin/{found[-1].name}" if found else f"/usr/bin/{program}-3.0"
+    return newest("gimp-console"), newest("gimp")
+
+
+GIMP = programs()[0]
+
+
+def why_not_usable(chroot: Path = CHROOT) -> str | None:
+    """Why GIMP cannot be run from ``chroot`` (``None``: it can)."""
     if sys.platform != "linux":
-        return "GIMP 3 runs in a Debian trixie chroot, Linux only"
-    if not (CHROOT / GIMP.lstrip("/")).exists():
-        return (f"no GIMP 3 chroot at {CHROOT}: run tests/hosts/setup_gimp.sh (as root, ~2-4 min) "
-                "or set LIIF_GIMP_CHROOT")
+        return "GIMP 3 runs in a Debian chroot, Linux only"
+    if not (chroot / programs(chroot)[0].lstrip("/")).exists():
+        suite = next((name for name, path in CHROOTS.items() if path == chroot), "trixie")
+        return (f"no GIMP 3 chroot at {chroot}: run tests/hosts/setup_gimp.sh {chroot} {suite} (as root, ~2 min)")
     if os.geteuid() != 0:
         return "running GIMP in its chroot needs root (chroot and bind mounts)"
     if not (shutil.which("unshare") and shutil.which("chroot")):
@@ -53,14 +58,14 @@ def outermost(paths: Sequence[Path]) -> list[Path]:
 
 
 def run(command: str, env: dict[str, str], read_only: Sequence[Path], read_write: Sequence[Path], log_path: Path,
-        timeout: float, during: Callable[[], None] | None = None) -> int:
-    """Run the shell ``command`` in the chroot with only ``env`` (and a plain ``PATH``) as its environment,
+        timeout: float, during: Callable[[], None] | None = None, chroot: Path = CHROOT) -> int:
+    """Run the shell ``command`` in ``chroot`` with only ``env`` (and a plain ``PATH``) as its environment,
     the host folders given bound at their own paths; its output goes to ``log_path``; its exit status
     (killed, with everything it started, after ``timeout`` seconds). ``during()`` runs in a thread meanwhile."""
-    root = shlex.quote(str(CHROOT))
+    root = shlex.quote(str(chroot))
     lines = ["set -e", f"mount -t proc proc {root}/proc"]
     for path in [*read_only, *read_write]:
-        q, inside = shlex.quote(str(path)), shlex.quote(f"{CHROOT}{path}")
+        q, inside = shlex.quote(str(path)), shlex.quote(f"{chroot}{path}")
         lines += [f"mkdir -p {inside}", f"mount --bind {q} {inside}"]
         if path in read_only:
             lines.append(f"mount -o remount,bind,ro {inside}")

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Install the real editors the host tests drive: Debian's Krita 5.1 (with PyQt5, Xvfb, xdotool)
-# and GIMP 3 in a Debian trixie chroot (tests/hosts/setup_gimp.sh), plus the Debian material the
+# and GIMP 3.0 and 3.2 in Debian trixie and forky chroots (tests/hosts/setup_gimp.sh), plus the Debian material the
 # `icons` and `docs` evaluation sets are drawn from, and a CMYK colour profile (libgs-common) for the
 # CLI's CMYK test; Flatpak, and a Flatpak of that GIMP (tests/hosts/setup_flatpak.sh). Idempotent; needs root and the Debian mirror.
 # Without root it says so and the editor tests skip with their reason.
@@ -24,4 +24,5 @@ if [ -n "$need" ]; then
     apt_get install $packages || { apt_get update && apt_get install $packages; }
 fi
 "$here/setup_gimp.sh"
+"$here/setup_gimp.sh" "" forky  # GIMP 3.2 (Debian testing): tests/test_gimp.py runs in both
 "$here/setup_flatpak.sh" || echo "setup_hosts.sh: the Flatpak of GIMP could not be built: tests/test_flatpak.py will be skipped" >&2
