@@ -13,7 +13,7 @@ How Krita is driven:
   host through ``flatpak-spawn --host``; and with Krita 5.3 (Debian testing's) in the forky chroot that
   ``tests/hosts/setup_gimp.sh "" forky`` builds, run as GIMP is there (``gimp_chroot``), the worker this venv's
   Python bound in. Each Krita has a profile of its own; one that is missing is skipped, saying why.
-* GUI: the full ``krita`` under ``xvfb-run`` (Krita 5.1.5 and 5.2; 5.3.4 skipped, saying why) with a
+* GUI: the full ``krita`` under ``xvfb-run`` (in each of the three Kritas, as above) with a
   test-only harness plug-in that runs :func:`run_in_krita` when the main window exists, step by step from Krita's
   own event loop (Krita 5.2 shows a script's active layer only from there), and ends Krita with its status. It
   checks that the plug-in is loaded, the action sits in Filter > Enhance, and that triggering it with the
@@ -1801,11 +1801,8 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path, tmp
     from liif_core.query import work_per_pixel
     from plugin.common.time_left import format_seconds
 
-    if krita_host == "chroot":
-        pytest.skip("Krita 5.3.4 (Debian testing) under Xvfb crashed in about half the runs while opening a .kra "
-                    "(in KoProgressUpdater's nested event processing: the plug-in's new document of the whole image, "
-                    "or the test's own .kra), not in 12 plain opens of the same file; the API tests cover 5.3")
-    need("xvfb-run", "xauth", *(["krita"] if krita_host == "host" else []))
+    if krita_host != "chroot":
+        need("xvfb-run", "xauth", *(["krita"] if krita_host == "host" else []))
     home = krita_profile(tmp_path_factory, krita_host)
     out = tmp_path_factory.mktemp(f"krita_gui_{krita_host}")
     # a speed an earlier session measured (the jobs here are far too short to measure one; about what two

@@ -545,7 +545,8 @@ def _apply_image(job: ImageJob, results: list[bytes]) -> Any:
         if not copy.exportImage(path, InfoObject()):
             raise UpscaleError(f"Krita could not write the upscaled image to {path} (is the disk full?); nothing "
                                "was changed.")
-        del copy
+        # the copy lives on until the new document is open: deleted just before, Krita 5.3.4 crashed in
+        # openDocument (in the events it processes while loading) in 2 of 3 GUI runs; kept, in none of 6
         doc = krita.openDocument(path)
     finally:
         os.remove(path)
