@@ -1,9 +1,9 @@
 """Running a command in a GIMP 3 chroot that ``setup_gimp.sh`` builds (Debian trixie: GIMP 3.0, forky: 3.2).
 
-Used by tests/test_gimp.py and by docs/editor_scaling.py. The project's machines run Debian 12,
-which has no GIMP 3: each command runs in a private mount namespace (``unshare --mount``) holding
-bind mounts of host folders at the same paths inside the chroot, so nothing stays mounted after
-the process ends. Needs root, ``unshare`` and ``chroot``.
+Used by tests/test_gimp.py, by docs/editor_scaling.py, and by tests/test_krita.py for forky's Krita 5.3.
+The project's machines run Debian 12, which has no GIMP 3: each command runs in a private mount namespace
+(``unshare --mount``) holding bind mounts of host folders at the same paths inside the chroot, so nothing
+stays mounted after the process ends. Needs root, ``unshare`` and ``chroot``.
 """
 
 from __future__ import annotations

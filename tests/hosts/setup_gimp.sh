@@ -1,6 +1,6 @@
 #!/bin/bash
-# Build (idempotently) a Debian chroot holding GIMP 3 with Python plug-in support (and Krita, for the Flatpak
-# tests only).
+# Build (idempotently) a Debian chroot holding GIMP 3 with Python plug-in support, and Krita (trixie's 5.2 for the
+# Flatpak tests, forky's 5.3 for tests/test_krita.py).
 #
 # usage: tests/hosts/setup_gimp.sh [ROOT [SUITE]]
 #   SUITE: trixie (default; Debian 13: GIMP 3.0.4, Krita 5.2.9) or forky (Debian testing: GIMP 3.2, Krita 5.3)
