@@ -91,15 +91,18 @@ def gimp_minor(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def existing_gimp_profiles(root: Path) -> list[Path]:
+    """The GIMP 3.N profile folders under ``root``, oldest version first."""
+    existing = [path for path in root.glob("3.*") if path.is_dir() and gimp_minor(path.name) is not None]
+    return sorted(existing, key=lambda path: gimp_minor(path.name))
+
+
 def gimp_profiles(root: Path, programs: list[Path]) -> list[Path]:
     """The profiles of a GIMP 3 under ``root`` the plug-in goes into: every 3.N there is; where there is
     none yet, the one of the newest version among ``programs`` (its executables), else ``3.0``. GIMP 3.2
     keeps its profile in ``3.2`` and, on its first start, copies the newest older one, plug-ins included."""
-    existing = [path for path in root.glob("3.*") if path.is_dir() and gimp_minor(path.name) is not None]
-    if existing:
-        return sorted(existing, key=lambda path: gimp_minor(path.name))
     minors = [minor for minor in map(gimp_minor, (path.name for path in programs)) if minor is not None]
-    return [root / f"3.{max(minors, default=0)}"]
+    return existing_gimp_profiles(root) or [root / f"3.{max(minors, default=0)}"]
 
 
 def gimp_programs() -> list[Path]:
@@ -126,7 +129,7 @@ def gimp_targets() -> list[Path]:
     """Profile folders of each GIMP 3 found: the native one, Flatpak (see :func:`snap_note` for Snap)."""
     found = []
     programs = gimp_programs()
-    if programs or shutil.which("gimp") or any(gimp_minor(path.name) is not None for path in gimp_root().glob("3.*")):
+    if programs or shutil.which("gimp") or existing_gimp_profiles(gimp_root()):
         found += gimp_profiles(gimp_root(), programs)
     if flatpak_has("org.gimp.GIMP"):
         found += gimp_profiles(home() / ".var" / "app" / "org.gimp.GIMP" / "config" / "GIMP",

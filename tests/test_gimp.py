@@ -178,12 +178,7 @@ def test_plugin_imports_only_what_gimp_has(name: str) -> None:
 
 
 def _why_no_gimp() -> str | None:
-    if (why := gimp_chroot.why_not_usable()) is not None:
-        return why
-    if Path(sys.base_prefix).resolve() in (Path("/"), Path("/usr")):
-        return ("this Python is the system's (/usr); it cannot be bind-mounted into the chroot without hiding the "
-                "chroot's own: run the tests from a venv made with a pyenv or standalone Python")
-    return None
+    return gimp_chroot.why_not_usable() or gimp_chroot.why_not_this_python()
 
 
 requires_gimp = pytest.mark.skipif(_why_no_gimp() is not None, reason=str(_why_no_gimp()))
@@ -191,7 +186,7 @@ requires_gimp = pytest.mark.skipif(_why_no_gimp() is not None, reason=str(_why_n
 
 def _mount_points(work: Path) -> tuple[list[Path], list[Path]]:
     """Host folders the chroot needs (read-only: code and Pythons; read-write: ``work``), outermost only."""
-    return gimp_chroot.outermost([REPO, Path(sys.prefix), Path(sys.base_prefix)]), [work]
+    return gimp_chroot.with_this_python(REPO), [work]
 
 
 class Gimp:

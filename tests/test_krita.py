@@ -1175,8 +1175,7 @@ if pytest is not None:
             why = gimp_chroot.why_not_usable(KRITA_CHROOT)
             if why is None and not (KRITA_CHROOT / "usr/bin/kritarunner").exists():
                 why = f"no Krita in {KRITA_CHROOT}: run tests/hosts/setup_gimp.sh \"\" forky again"
-            if why is None and Path(sys.base_prefix).resolve() in (Path("/"), Path("/usr")):
-                why = "this Python is the system's (/usr): it cannot be bound into the chroot without hiding its own"
+            why = why or gimp_chroot.why_not_this_python()
             if why is not None:
                 pytest.skip(why)
         return request.param
@@ -1189,8 +1188,8 @@ if pytest is not None:
         if host == "chroot":
             log = cwd / "krita_chroot.log"
             kept = {k: v for k, v in env.items() if k == "HOME" or k.startswith(("XDG_", "QT_", "PYTHON", "LIIF_"))}
-            read_only = gimp_chroot.outermost([REPO, Path(sys.prefix), Path(sys.base_prefix)])
-            status = gimp_chroot.run(f"cd {shlex.quote(str(cwd))} && exec {shlex.join(cmd)}", kept, read_only,
+            status = gimp_chroot.run(f"cd {shlex.quote(str(cwd))} && exec {shlex.join(cmd)}", kept,
+                                     gimp_chroot.with_this_python(REPO),
                                      [tmp_path_factory.getbasetemp()], log, timeout, chroot=KRITA_CHROOT)
             return status, log.read_text(errors="replace")[-6000:]
         try:

@@ -51,6 +51,19 @@ def why_not_usable(chroot: Path = CHROOT) -> str | None:
     return None
 
 
+def why_not_this_python() -> str | None:
+    """Why this Python cannot run in a chroot, bound in at its own path (``None``: it can): the worker runs it."""
+    if Path(sys.base_prefix).resolve() in (Path("/"), Path("/usr")):
+        return ("this Python is the system's (/usr); it cannot be bind-mounted into the chroot without hiding the "
+                "chroot's own: run the tests from a venv made with a pyenv or standalone Python")
+    return None
+
+
+def with_this_python(*folders: Path) -> list[Path]:
+    """``folders`` and this Python (its venv and the Python it was made from): the folders to bind, outermost."""
+    return outermost([*folders, Path(sys.prefix), Path(sys.base_prefix)])
+
+
 def outermost(paths: Sequence[Path]) -> list[Path]:
     """``paths`` (and what they resolve to) without those inside another one: the folders to bind."""
     wanted = set(paths) | {p.resolve() for p in paths}
