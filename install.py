@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent
 TORCH_VERSION = "2.13.0"
@@ -114,6 +115,43 @@ def gimp_programs() -> list[Path]:
     return found
 
 
+class GimpTarget(NamedTuple):
+    """A GIMP 3 profile the plug-in goes into; the Flatpak apps that use it (none: a GIMP of the system); and
+    the command that has GIMP make it, where it does not exist yet (None: no GIMP of its version to run)."""
+
+    profile: Path
+    apps: tuple[str, ...]
+    first_start: list[str] | None
+
+
+GIMP_APP = "org.gimp.GIMP"
+# GIMP's first start without its window, data or fonts: it makes its profile and quits
+GIMP_FIRST_START = ["-i", "-d", "-f", "--quit"]
+
+
+def gimp_first_start(profile: Path, programs: list[Path], app: str | None) -> list[str] | None:
+    """The command that starts the GIMP whose profile ``profile`` is (one of ``programs``, its console program
+    first), in the Flatpak ``app`` if given; None where none of them is of that version."""
+    ours = [path for path in programs if gimp_minor(path.name) == gimp_minor(profile.name)]
+    ours.sort(key=lambda path: "console" not in path.name)
+    if not ours:
+        return None
+    if app is None:
+        return [str(ours[0]), *GIMP_FIRST_START]
+    flatpak = shutil.which("flatpak")
+    return [flatpak, "run", f"--command={ours[0].name}", app, *GIMP_FIRST_START] if flatpak else None
+
+
+def gimp_flatpak_root() -> Path:
+    """Where the Flatpak GIMP keeps its profiles: the host's own GIMP folder (``~/.config/GIMP``), which Flatpak
+    mounts over the app's per-app one when the app may use it (``--filesystem=xdg-config/GIMP``, which every
+    GIMP on Flathub has had, ``:create`` since GIMP 3); else the app's ``~/.var/app/org.gimp.GIMP/config/GIMP``."""
+    granted = flatpak_filesystems(GIMP_APP)
+    if granted is None or "xdg-config/GIMP" in granted:
+        return gimp_root()
+    return home() / ".var" / "app" / GIMP_APP / "config" / "GIMP"
+
+
 def krita_targets() -> list[tuple[Path, Path]]:
     """(resource folder, kritarc) of each Krita found: the native one, Flatpak (see :func:`snap_note` for Snap)."""
     found = []
@@ -125,16 +163,23 @@ def krita_targets() -> list[tuple[Path, Path]]:
     return found
 
 
-def gimp_targets() -> list[Path]:
-    """Profile folders of each GIMP 3 found: the native one, Flatpak (see :func:`snap_note` for Snap)."""
-    found = []
+def gimp_targets() -> list[GimpTarget]:
+    """The profiles of each GIMP 3 found, the native one and Flatpak's (see :func:`snap_note` for Snap); a
+    profile both use (the Flatpak's is the host's, see :func:`gimp_flatpak_root`) once."""
+    found: list[tuple[Path, list[Path], str | None]] = []  # (folder of the profiles, programs, Flatpak app)
     programs = gimp_programs()
     if programs or shutil.which("gimp") or existing_gimp_profiles(gimp_root()):
-        found += gimp_profiles(gimp_root(), programs)
-    if flatpak_has("org.gimp.GIMP"):
-        found += gimp_profiles(home() / ".var" / "app" / "org.gimp.GIMP" / "config" / "GIMP",
-                               flatpak_files("org.gimp.GIMP", "bin/gimp*-3.*"))
-    return found
+        found.append((gimp_root(), programs, None))
+    if flatpak_has(GIMP_APP):
+        found.append((gimp_flatpak_root(), flatpak_files(GIMP_APP, "bin/gimp*-3.*"), GIMP_APP))
+    targets: list[GimpTarget] = []
+    for root in dict.fromkeys(root for root, _, _ in found):
+        gimps = [(programs, app) for where, programs, app in found if where == root]
+        for profile in gimp_profiles(root, [path for programs, _ in gimps for path in programs]):
+            starts = (gimp_first_start(profile, programs, app) for programs, app in gimps)
+            targets.append(GimpTarget(profile, tuple(app for _, app in gimps if app),
+                                      next((start for start in starts if start), None)))
+    return targets
 
 
 def flatpak_has(app: str) -> bool:
@@ -152,6 +197,34 @@ def flatpak_files(app: str, pattern: str) -> list[Path]:
     or system-wide: every architecture and branch."""
     return [path for installation in (flatpak_user_dir(), flatpak_system_dir())
             for path in (installation / "app" / app).glob(f"*/*/active/files/{pattern}")]
+
+
+def flatpak_filesystems(app: str) -> set[str] | None:
+    """The file system permissions of the installed Flatpak ``app`` (``xdg-config/GIMP``, without ``:create``
+    and the like), its overrides applied (system-wide, then the user's); None where it is not installed here."""
+    installations = (flatpak_user_dir(), flatpak_system_dir())
+    metadata = [installation / "app" / app / "current" / "active" / "metadata" for installation in installations]
+    metadata += [path for installation in installations
+                 for path in (installation / "app" / app).glob("*/*/active/metadata")]
+    found = next((path for path in metadata if path.is_file()), None)
+    if found is None:
+        return None
+    granted: set[str] = set()
+    for path in (found, *(installation / "overrides" / name for installation in reversed(installations)
+                          for name in ("global", app))):
+        keyfile = configparser.ConfigParser(interpolation=None, strict=False)
+        keyfile.optionxform = str
+        try:
+            keyfile.read(path, encoding="utf-8")
+        except (configparser.Error, OSError, UnicodeDecodeError):
+            continue
+        for entry in keyfile.get("Context", "filesystems", fallback="").split(";"):
+            name = re.sub(r":(ro|rw|create)$", "", entry.strip())
+            if name.startswith("!"):
+                granted.discard(name[1:])
+            elif name:
+                granted.add(name)
+    return granted
 
 
 def snap_note(editor: str) -> str | None:
@@ -460,6 +533,45 @@ def disallow_host_worker(inst: Installer, app: str) -> None:
         path.unlink()
 
 
+def make_gimp_profile(inst: Installer, target: GimpTarget) -> bool:
+    """Have GIMP make its profile where it does not exist yet, by starting it once without its window; whether
+    the plug-in may go in. GIMP sets a profile up (its folders; an older GIMP's settings, brushes and the rest
+    brought over) only on a start that finds no profile folder: a plug-in folder made first would keep it from
+    that. Where no GIMP of that version can be run, the folder is made, unless an older GIMP's profile would
+    be left behind: then the plug-in waits for GIMP's first start."""
+    profile = target.profile
+    if profile.is_dir():
+        return True
+    older = sorted((path.name for path in profile.parent.glob("2.*") if re.fullmatch(r"2\.\d+", path.name)
+                    and path.is_dir()), key=lambda name: int(name[2:]))  # GIMP 2.10's, 2.8's: GIMP takes the newest
+    if target.first_start is None:
+        if older:
+            inst.say(f"GIMP {profile.name} has not run yet, and it brings the settings of GIMP {older[-1]} over "
+                     f"only into a profile it makes itself: start GIMP {profile.name} once, then run install.py "
+                     f"again to install the plug-in into {profile}")
+            return False
+        return True
+    inst.say(f"start GIMP {profile.name} once without its window, so that it makes its profile {profile}"
+             + (f" and brings over the settings of GIMP {older[-1]}" if older else "")
+             + f": {' '.join(target.first_start)}")
+    if inst.dry_run:
+        return True
+    try:
+        proc = subprocess.run(target.first_start, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              errors="replace", timeout=600)
+        why = f"exit code {proc.returncode}; the end of its messages: {proc.stderr.strip()[-500:]}"
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = str(e)
+    if profile.is_dir():
+        return True
+    if older:
+        inst.say(f"GIMP {profile.name} did not make its profile {profile} ({why}): start GIMP {profile.name} "
+                 "once, then run install.py again to install the plug-in there")
+        return False
+    inst.say(f"GIMP {profile.name} did not make its profile ({why}); the plug-in's folder is made instead")
+    return True
+
+
 def install_gimp(inst: Installer, gimp_dir: Path) -> None:
     src = REPO / "plugin" / "gimp" / GIMP_PLUGIN
     dst = gimp_dir / "plug-ins" / GIMP_PLUGIN
@@ -585,13 +697,17 @@ def main(argv: list[str] | None = None) -> int:
                 if app := flatpak_app_of(krita_dir):
                     allow_host_worker(inst, app)
         if not args.no_gimp:
-            targets = [args.gimp_dir] if args.gimp_dir else gimp_targets()
+            if args.gimp_dir:  # the user's choice: installed as it is
+                targets = [GimpTarget(args.gimp_dir, tuple(filter(None, [flatpak_app_of(args.gimp_dir)])), None)]
+            else:
+                targets = gimp_targets()
             if not targets:
                 inst.say("GIMP 3 not found (no profile folder, no gimp on PATH): pass --gimp-dir to install its "
                          "plug-in, or --no-gimp")
-            for gimp_dir in targets:
-                install_gimp(inst, gimp_dir)
-                if app := flatpak_app_of(gimp_dir):
+            for target in targets:
+                if args.gimp_dir or make_gimp_profile(inst, target):
+                    install_gimp(inst, target.profile)
+                for app in target.apps:
                     allow_host_worker(inst, app)
         save_manifest(inst)
         if not args.no_example:

@@ -2,20 +2,20 @@
 worker on the host.
 
 Flathub cannot be reached from the project's machines, so ``tests/hosts/setup_flatpak.sh`` makes the
-Flatpaks from the trixie chroot of the GIMP tests: runtime ``org.liif.TestPlatform//test`` (the
-chroot's ``/usr``), apps ``org.gimp.GIMP//test`` (GIMP 3.0) and ``org.kde.krita//test`` (Krita 5.2) with
-their Flathub permissions (the host's files, no talk-name of ``org.freedesktop.Flatpak``; ``/tmp`` too,
-which Flathub's Krita does not see, for the tests' files). ``flatpak run`` starts each in
-bubblewrap, with the runtime as ``/usr``, its own ``XDG_CONFIG_HOME`` under ``~/.var/app/<id>``
-and a D-Bus proxy; nothing of it is imitated here.
+Flatpaks from the Debian chroots of the GIMP tests, each suite in a Flatpak installation of its own
+(``FLATPAK_SYSTEM_DIR``): trixie's GIMP 3.0 and Krita 5.2, forky's GIMP 3.2 and Krita 5.3. Runtime
+``org.liif.TestPlatform`` (the chroot's ``/usr``), apps ``org.gimp.GIMP`` and ``org.kde.krita`` with their
+Flathub permissions (the host's files; GIMP's ``xdg-config/GIMP:create``, so its profiles are the host's
+``~/.config/GIMP``; no talk-name of ``org.freedesktop.Flatpak``; ``/tmp`` too, which Flathub's Krita does
+not see, for the tests' files). ``flatpak run`` starts each in bubblewrap, with the runtime as ``/usr``, its
+own ``XDG_CONFIG_HOME`` under ``~/.var/app/<id>`` and a D-Bus proxy; nothing of it is imitated here.
 
-A fresh home per module, where GIMP has not run yet; ``install.py`` exactly as a user runs it finds
-the installed Flatpak, installs into the profile its first start then takes
-(``~/.var/app/org.gimp.GIMP/config/GIMP/3.0``) and adds the user override that lets the app call
-``flatpak-spawn --host``. GIMP runs ``tests/hosts/gimp_batch.py`` in a
-D-Bus session of its own (``dbus-run-session``), where ``flatpak-session-helper`` starts the
-worker on the host. Krita runs ``tests/hosts/krita_flatpak_job.py`` in its ``kritarunner`` (no window) the same
-way, from a fresh home of its own. About 40 s on 2 cores.
+A fresh home per module and suite, where GIMP has not run yet; ``install.py`` exactly as a user runs it finds
+the installed Flatpak, has GIMP make its profile (``~/.config/GIMP/3.N``, GIMP's first start without its
+window), installs into it and adds the user override that lets the app call ``flatpak-spawn --host``. GIMP
+runs ``tests/hosts/gimp_batch.py`` in a D-Bus session of its own (``dbus-run-session``), where
+``flatpak-session-helper`` starts the worker on the host. Krita runs ``tests/hosts/krita_flatpak_job.py`` in its
+``kritarunner`` (no window) the same way, from a fresh home of its own. About 1.5 min per suite on 2 cores.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_gimp import BATCH, _layer, _pixels, _processes, cases_by_name, gimp_failed, read_result
+from test_gimp import BATCH, _layer, _pixels, _processes, cases_by_name, gimp_chroot, gimp_failed, read_result
 
 import liif_core
 
@@ -41,61 +41,82 @@ APP = "org.gimp.GIMP"
 TIMEOUT_S = 300
 THREADS = "1"  # as in test_gimp: the worker and the expected result each on one thread
 ALLOW = "org.freedesktop.Flatpak=talk"
+PLUGIN = Path("plug-ins") / "liif-upscale"
 
 
-def _why_not(app: str) -> str | None:
+def installation(suite: str) -> Path:
+    """The Flatpak installation setup_flatpak.sh made for ``suite`` (FLATPAK_SYSTEM_DIR selects it)."""
+    return gimp_chroot.FLATPAKS[suite]
+
+
+def _why_not(app: str, suite: str) -> str | None:
     if sys.platform != "linux" or os.geteuid() != 0:
-        return "the test Flatpaks are installed system-wide by tests/hosts/setup_flatpak.sh, as root on Linux"
+        return "the test Flatpaks are installed by tests/hosts/setup_flatpak.sh, as root on Linux"
     if not (shutil.which("flatpak") and shutil.which("dbus-run-session")):
         return "needs flatpak and dbus-run-session: run tests/hosts/setup_hosts.sh"
-    if subprocess.run(["flatpak", "--system", "info", f"{app}//test"], capture_output=True).returncode != 0:
-        return f"no Flatpak {app}//test: run tests/hosts/setup_flatpak.sh (after setup_gimp.sh)"
+    if not (installation(suite) / "app" / app / "current").exists():
+        return f"no Flatpak {app} in {installation(suite)}: run tests/hosts/setup_flatpak.sh {suite}"
     return None
 
 
-def _env(home: Path, **extra: str) -> dict[str, str]:
-    """The host's environment with ``home`` and nothing of the user's own folders or settings."""
+def _env(home: Path, suite: str, **extra: str) -> dict[str, str]:
+    """The host's environment with ``home``, ``suite``'s Flatpak installation and nothing of the user's own
+    folders or settings."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("XDG_", "LIIF_UPSCALE_", "DBUS_", "FLATPAK_", "QT_", "PYTHON"))}
-    return {**env, "HOME": str(home), **extra}
+    return {**env, "HOME": str(home), "FLATPAK_SYSTEM_DIR": str(installation(suite)), **extra}
 
 
-def _install_py(home: Path, *args: str) -> subprocess.CompletedProcess:
+def _install_py(home: Path, suite: str, *args: str) -> subprocess.CompletedProcess:
     """install.py as a user runs it, with this Python as the worker's."""
     return subprocess.run([sys.executable, str(REPO / "install.py"), "--no-venv", "--python", sys.executable,
-                           "--no-example", *args], env=_env(home), capture_output=True, text=True, timeout=120)
+                           "--no-example", *args], env=_env(home, suite), capture_output=True, text=True,
+                          timeout=TIMEOUT_S)
 
 
-def _overrides(home: Path, app: str) -> str:
-    return subprocess.run(["flatpak", "override", "--user", "--show", app], env=_env(home),
+def _overrides(home: Path, suite: str, app: str) -> str:
+    return subprocess.run(["flatpak", "override", "--user", "--show", app], env=_env(home, suite),
                           capture_output=True, text=True, check=True).stdout
 
 
-class FlatpakGimp:
-    """A fresh home holding Flatpak GIMP's profile, and batch runs of that GIMP in its sandbox."""
+def gimp_version(suite: str) -> str:
+    """The version of ``suite``'s Flatpak GIMP (``3.2``), as its programs name it."""
+    programs = (installation(suite) / "app" / APP / "current" / "active" / "files" / "bin").glob("gimp-console-3.*")
+    return next(programs).name.removeprefix("gimp-console-")
 
-    def __init__(self, work: Path, model: Path):
-        self.work, self.model = work, model
+
+@pytest.fixture(scope="module", params=list(gimp_chroot.FLATPAKS))  # GIMP 3.0, Krita 5.2; GIMP 3.2, Krita 5.3
+def suite(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+class FlatpakGimp:
+    """A fresh home where the Flatpak GIMP has not run yet, and batch runs of that GIMP in its sandbox."""
+
+    def __init__(self, work: Path, model: Path, suite: str):
+        self.work, self.model, self.suite = work, model, suite
         self.home = work / "home"
-        self.app_dir = self.home / ".var" / "app" / APP
-        self.plugin = self.app_dir / "config" / "GIMP" / "3.0" / "plug-ins" / "liif-upscale"
-        self.home.mkdir()  # GIMP has not run yet: install.py finds the installed Flatpak
+        self.version = gimp_version(suite)
+        self.profile = self.home / ".config" / "GIMP" / self.version  # the host's: Flathub's xdg-config/GIMP:create
+        self.plugin = self.profile / PLUGIN
+        self.home.mkdir(parents=True)
 
     def env(self, **extra: str) -> dict[str, str]:
-        return _env(self.home, **extra)
+        return _env(self.home, self.suite, **extra)
 
     def install_py(self, *args: str) -> subprocess.CompletedProcess:
-        return _install_py(self.home, "--no-krita", *args)
+        return _install_py(self.home, self.suite, "--no-krita", *args)
 
     def overrides(self) -> str:
-        return _overrides(self.home, APP)
+        return _overrides(self.home, self.suite, APP)
 
     def run(self, name: str, cases: list[dict[str, Any]], during: Any = None) -> tuple[int, str, dict[str, Any]]:
         out = self.work / name
         job = self.work / f"{name}.json"
         job.write_text(json.dumps({"cases": cases, "out": str(out), "plugin_dir": str(self.plugin),
                                    "labels_script": str(BATCH.parent / "dialog_labels.py")}))
-        command = ["dbus-run-session", "--", "flatpak", "run", f"{APP}//test", "-i", "-d", "-f",
+        command = ["dbus-run-session", "--", "flatpak", "run", f"--command=gimp-console-{self.version}", APP,
+                   "-i", "-d", "-f",
                    "--batch-interpreter=python-fu-eval", "-b", f"exec(open({str(BATCH)!r}).read())", "--quit"]
         env = self.env(LIIF_GIMP_JOB=str(job), LIIF_UPSCALE_THREADS=THREADS,
                        LIIF_UPSCALE_PRECISION=os.environ["LIIF_UPSCALE_PRECISION"])
@@ -170,13 +191,13 @@ def watch_and_kill(out: Path, record: dict[str, Any], running: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def flatpak(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path) -> FlatpakGimp:
-    if _why_not(APP):
-        pytest.skip(_why_not(APP))
-    work = tmp_path_factory.mktemp("flatpak")
+def flatpak(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path, suite: str) -> FlatpakGimp:
+    if why := _why_not(APP, suite):
+        pytest.skip(why)
+    work = tmp_path_factory.mktemp(f"flatpak-{suite}")
     model = work / "tiny.safetensors"
     shutil.copy(tiny_model_path, model)
-    return FlatpakGimp(work, model)
+    return FlatpakGimp(work, model, suite)
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +219,9 @@ def main_run(flatpak: FlatpakGimp, installed) -> tuple[dict[str, Any], dict[str,
 
 def test_install_py_puts_the_plugin_in_the_flatpak_profile_and_allows_the_host_worker(flatpak, installed) -> None:
     assert (flatpak.plugin / "liif-upscale.py").is_file()
+    assert (flatpak.profile / "brushes").is_dir()  # GIMP made the profile: its first start, by install.py
+    assert f"start GIMP {flatpak.version} once without its window" in installed.stdout
+    assert not list((flatpak.home / ".var" / "app" / APP).rglob("liif-upscale.py"))  # where GIMP never looks
     assert ALLOW in flatpak.overrides()
     assert "flatpak override --user --talk-name=org.freedesktop.Flatpak org.gimp.GIMP" in installed.stdout
 
@@ -246,6 +270,41 @@ def test_uninstall_takes_back_the_override_and_the_plugin(flatpak, main_run) -> 
     assert not flatpak.plugin.exists()
 
 
+def test_gimp_brings_an_older_profile_over_before_the_plugin_goes_in(flatpak) -> None:
+    """A user of GIMP 2.10 (its profile in ~/.config/GIMP/2.10) runs install.py before GIMP 3's first start:
+    GIMP itself makes the new profile (a plug-in folder made first would keep it from bringing the old one over),
+    then the plug-in goes in."""
+    home = flatpak.work / "from-2.10"
+    old = home / ".config" / "GIMP" / "2.10"
+    (old / "brushes").mkdir(parents=True)
+    (old / "brushes" / "mine.gbr").write_bytes(b"a brush of the user's")
+    (old / "gimprc").write_text("(default-image (width 1234) (height 777))\n")
+    proc = _install_py(home, flatpak.suite, "--no-krita")
+    assert proc.returncode == 0, proc.stderr
+    assert "brings over the settings of GIMP 2.10" in proc.stdout
+    new = home / ".config" / "GIMP" / flatpak.version
+    assert (new / "brushes" / "mine.gbr").read_bytes() == b"a brush of the user's"
+    assert "(width 1234)" in (new / "gimprc").read_text()
+    assert (new / PLUGIN / "liif-upscale.py").is_file()
+
+
+def test_a_newer_gimp_takes_the_plugin_over_from_the_older_profile(flatpak, tiny_model_path) -> None:
+    """GIMP 3.0's profile is there, 3.2 has not run: the plug-in goes into 3.0's profile (a 3.2 folder made
+    first would keep GIMP 3.2 from bringing 3.0's over), and GIMP 3.2's first start takes it over with the rest."""
+    if flatpak.version == "3.0":
+        pytest.skip("GIMP 3.0 has no older GIMP 3 to take over from")
+    gimp = FlatpakGimp(flatpak.work / "from-3.0", flatpak.model, flatpak.suite)
+    (gimp.home / ".config" / "GIMP" / "3.0").mkdir(parents=True)
+    proc = gimp.install_py()
+    assert proc.returncode == 0, proc.stderr
+    assert (gimp.home / ".config" / "GIMP" / "3.0" / PLUGIN / "liif-upscale.py").is_file()
+    assert not gimp.profile.exists() and "once without its window" not in proc.stdout
+    code, log, results = gimp.run("upgraded", [_case(gimp, "upgraded", _pixels((4, 5, 4), np.uint8, 5))])
+    assert code == 0 and results.get("cases"), gimp_failed("flatpak run org.gimp.GIMP", code, log)
+    assert cases_by_name(results, log)["upgraded"]["status"] == "success"
+    assert (gimp.plugin / "liif-upscale.py").is_file()
+
+
 # ============================================================================================= Krita
 
 KRITA = "org.kde.krita"
@@ -253,20 +312,21 @@ KRITA_JOB = REPO / "tests" / "hosts" / "krita_flatpak_job.py"
 
 
 @pytest.fixture(scope="module")
-def krita_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh home where the Flatpak Krita has not run, the plug-in installed by install.py."""
-    if _why_not(KRITA):
-        pytest.skip(_why_not(KRITA))
-    home = tmp_path_factory.mktemp("krita-flatpak") / "home"
+def krita_home(tmp_path_factory: pytest.TempPathFactory, suite: str) -> Path:
+    """A fresh home where ``suite``'s Flatpak Krita has not run, the plug-in installed by install.py."""
+    if why := _why_not(KRITA, suite):
+        pytest.skip(why)
+    home = tmp_path_factory.mktemp(f"krita-flatpak-{suite}") / "home"
     home.mkdir()
-    proc = _install_py(home, "--no-gimp")
+    proc = _install_py(home, suite, "--no-gimp")
     assert proc.returncode == 0, proc.stderr
     return home
 
 
-def run_krita(home: Path, work: Path, pixels: np.ndarray, model: Path, scale: float) -> tuple[str, dict[str, Any]]:
-    """``krita_flatpak_job`` in ``kritarunner`` in the Flatpak Krita; (its output, its result), and meanwhile who
-    started each worker (``result["worker_parents"]``)."""
+def run_krita(home: Path, suite: str, work: Path, pixels: np.ndarray, model: Path,
+              scale: float) -> tuple[str, dict[str, Any]]:
+    """``krita_flatpak_job`` in ``kritarunner`` in ``suite``'s Flatpak Krita; (its output, its result), and
+    meanwhile who started each worker (``result["worker_parents"]``)."""
     work.mkdir()
     (work / "pixels.raw").write_bytes(np.ascontiguousarray(pixels[..., [2, 1, 0, 3]]).tobytes())  # Krita's B,G,R,A
     spec = {"pixels": str(work / "pixels.raw"), "width": pixels.shape[1], "height": pixels.shape[0],
@@ -274,9 +334,9 @@ def run_krita(home: Path, work: Path, pixels: np.ndarray, model: Path, scale: fl
     (work / "spec.json").write_text(json.dumps(spec))
     pykrita = home / ".var" / "app" / KRITA / "data" / "krita" / "pykrita"
     command = ["dbus-run-session", "--", "flatpak", "run", "--command=kritarunner",
-               f"--env=PYTHONPATH={KRITA_JOB.parent}:{pykrita}:/app/lib/python3/dist-packages", f"{KRITA}//test",
+               f"--env=PYTHONPATH={KRITA_JOB.parent}:{pykrita}:/app/lib/python3/dist-packages", KRITA,
                "-s", KRITA_JOB.stem, "-f", "main", str(work / "spec.json")]
-    env = _env(home, QT_QPA_PLATFORM="offscreen", LIIF_UPSCALE_THREADS=THREADS,
+    env = _env(home, suite, QT_QPA_PLATFORM="offscreen", LIIF_UPSCALE_THREADS=THREADS,
                LIIF_UPSCALE_PRECISION=os.environ["LIIF_UPSCALE_PRECISION"])
     parents: list[str] = []
     with open(work / "krita.log", "wb") as log:
@@ -295,18 +355,20 @@ def run_krita(home: Path, work: Path, pixels: np.ndarray, model: Path, scale: fl
     return output, {**json.loads((work / "result.json").read_text()), "worker_parents": parents}
 
 
-def test_install_py_puts_the_krita_plugin_in_its_flatpak_and_allows_the_host_worker(krita_home: Path) -> None:
+def test_install_py_puts_the_krita_plugin_in_its_flatpak_and_allows_the_host_worker(krita_home: Path,
+                                                                                     suite: str) -> None:
     app = krita_home / ".var" / "app" / KRITA
     assert (app / "data" / "krita" / "pykrita" / "liif_upscale" / "__init__.py").is_file()
     assert "enable_liif_upscale=true" in (app / "config" / "kritarc").read_text()
-    assert ALLOW in _overrides(krita_home, KRITA)
+    assert ALLOW in _overrides(krita_home, suite, KRITA)
 
 
-def test_krita_in_the_sandbox_upscales_with_the_worker_on_the_host(krita_home: Path, tiny_model_path: Path,
+def test_krita_in_the_sandbox_upscales_with_the_worker_on_the_host(krita_home: Path, suite: str,
+                                                                    tiny_model_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     pixels = _pixels((6, 9, 4), np.uint8, 3)
     work = krita_home.parent / "job"
-    output, result = run_krita(krita_home, work, pixels, tiny_model_path, 2.0)
+    output, result = run_krita(krita_home, suite, work, pixels, tiny_model_path, 2.0)
     assert "width" in result, f"{result}\n{output[-3000:]}"
     monkeypatch.setenv("LIIF_UPSCALE_THREADS", THREADS)
     expected = liif_core.upscale(pixels, size=(result["width"], result["height"]), model=str(tiny_model_path),
@@ -317,13 +379,13 @@ def test_krita_in_the_sandbox_upscales_with_the_worker_on_the_host(krita_home: P
     assert result["worker_parents"] and "flatpak-session-helper" in result["worker_parents"][0], result
 
 
-def test_krita_without_the_override_says_how_to_allow_it(krita_home: Path, tiny_model_path: Path) -> None:
-    subprocess.run(["flatpak", "override", "--user", "--reset", KRITA], env=_env(krita_home), check=True)
+def test_krita_without_the_override_says_how_to_allow_it(krita_home: Path, suite: str, tiny_model_path: Path) -> None:
+    subprocess.run(["flatpak", "override", "--user", "--reset", KRITA], env=_env(krita_home, suite), check=True)
     try:
-        output, result = run_krita(krita_home, krita_home.parent / "blocked", _pixels((4, 4, 4), np.uint8, 4),
-                                   tiny_model_path, 2.0)
+        output, result = run_krita(krita_home, suite, krita_home.parent / "blocked",
+                                   _pixels((4, 4, 4), np.uint8, 4), tiny_model_path, 2.0)
         assert result.get("error") == "SandboxBlocked", f"{result}\n{output[-3000:]}"
         assert "flatpak override --user --talk-name=org.freedesktop.Flatpak org.kde.krita" in result["message"]
         assert "restart" in result["message"] and "Nothing was changed" in result["message"]
     finally:
-        assert _install_py(krita_home, "--no-gimp", "-q").returncode == 0
+        assert _install_py(krita_home, suite, "--no-gimp", "-q").returncode == 0

@@ -116,15 +116,84 @@ def test_missing_editors_are_reported_with_what_to_do(tmp_path):
 
 
 def test_flatpak_locations_are_found(tmp_path):
+    """Flathub's Krita keeps its profile in its own folder under ~/.var/app; Flathub's GIMP uses the host's
+    ~/.config/GIMP (its permission xdg-config/GIMP:create mounts that over its own), also where the app is
+    not installed here to tell (only its folder under ~/.var/app)."""
     home = tmp_path / "home"
     (home / ".var/app/org.kde.krita").mkdir(parents=True)
     (home / ".var/app/org.gimp.GIMP").mkdir(parents=True)
     assert install(home).returncode == 0
     assert (home / ".var/app/org.kde.krita/data/krita/pykrita/liif_upscale.desktop").is_file()
     assert "enable_liif_upscale=true" in (home / ".var/app/org.kde.krita/config/kritarc").read_text()
-    assert (home / ".var/app/org.gimp.GIMP/config/GIMP/3.0/plug-ins/liif-upscale/liif-upscale.py").is_file()
+    assert (home / ".config/GIMP/3.0" / GIMP_SCRIPT).is_file()
+    assert not (home / ".var/app/org.gimp.GIMP/config").exists()
     proc = install(home)  # no flatpak command on this PATH: the command to run instead is named
+    assert "run `flatpak override --user --talk-name=org.freedesktop.Flatpak org.kde.krita`" in proc.stdout
     assert "run `flatpak override --user --talk-name=org.freedesktop.Flatpak org.gimp.GIMP`" in proc.stdout
+
+
+def _flatpak_gimp(system: Path, filesystems: str, program: str = "gimp-3.2") -> None:
+    """An installed Flatpak GIMP (system-wide, under ``system``) with these file system permissions."""
+    deploy = system / "app/org.gimp.GIMP/x86_64/stable/active"
+    _executable(deploy / "files/bin" / program)
+    (deploy / "metadata").write_text(f"[Application]\nname=org.gimp.GIMP\n\n[Context]\nfilesystems={filesystems}\n")
+
+
+@pytest.mark.parametrize("filesystems, override, shares", [
+    ("host;xdg-config/GIMP:create;/tmp;", "", True),  # Flathub's GIMP 3
+    ("host;xdg-config/GIMP;", "", True),  # GIMP 2.10's: mounted once the host's folder exists, as it then does
+    ("host;/tmp;", "", False),
+    ("host;xdg-config/GIMP:create;", "!xdg-config/GIMP;", False),  # taken back by the user's override
+])
+def test_the_flatpak_gimp_profile_is_where_its_permissions_put_it(tmp_path, filesystems, override, shares):
+    home = tmp_path / "home"
+    _flatpak_gimp(tmp_path / "no-system-flatpaks", filesystems)
+    if override:
+        (home / ".local/share/flatpak/overrides").mkdir(parents=True)
+        (home / ".local/share/flatpak/overrides/org.gimp.GIMP").write_text(f"[Context]\nfilesystems={override}\n")
+    home.mkdir(exist_ok=True)
+    proc = install(home, "--no-krita")
+    assert proc.returncode == 0, proc.stderr
+    shared, own = home / ".config/GIMP/3.2" / GIMP_SCRIPT, home / ".var/app/org.gimp.GIMP/config/GIMP/3.2" / GIMP_SCRIPT
+    assert (shared.is_file(), own.is_file()) == (shares, not shares)
+    assert "flatpak override --user --talk-name=org.freedesktop.Flatpak org.gimp.GIMP" in proc.stdout
+
+
+def test_gimp_makes_its_own_profile_before_the_plug_in_goes_in(tmp_path):
+    """A profile folder made before GIMP's first start keeps GIMP from setting it up (and from bringing over an
+    older GIMP's settings): install.py starts that GIMP once, without its window, to make it; where no GIMP of
+    that version can be started and an older profile is there, the plug-in waits for GIMP's first start.
+    (GIMP here is a stand-in that records its arguments; the real one is in test_flatpak.py.)"""
+    home = tmp_path / "home"
+    for name in ("2.8", "2.10"):
+        (home / ".config/GIMP" / name).mkdir(parents=True)
+    _executable(tmp_path / "bin" / "gimp")  # a GIMP whose version no program names: none to run
+    proc = install(home, "--no-krita")  # nothing placed, and the user is told what to do
+    assert proc.returncode == 0, proc.stderr
+    assert "start GIMP 3.0 once, then run install.py again" in proc.stdout
+    assert not (home / ".config/GIMP/3.0").exists()
+
+    log = tmp_path / "args.txt"
+    console = tmp_path / "bin" / "gimp-console-3.2"
+    _executable(console)
+    console.write_text(f'#!/bin/sh\necho "$@" > {log}\n/bin/mkdir -p "$HOME/.config/GIMP/3.2/brushes"\n')
+    _executable(tmp_path / "bin" / "gimp-3.2")
+    proc = install(home, "--no-krita")
+    assert proc.returncode == 0, proc.stderr
+    assert f"start GIMP 3.2 once without its window, so that it makes its profile {home}/.config/GIMP/3.2 and " \
+           "brings over the settings of GIMP 2.10" in proc.stdout
+    assert log.read_text().split() == ["-i", "-d", "-f", "--quit"]
+    assert (home / ".config/GIMP/3.2/brushes").is_dir() and (home / ".config/GIMP/3.2" / GIMP_SCRIPT).is_file()
+    log.unlink()
+    assert install(home, "--no-krita").stdout.strip().endswith("nothing changed") and not log.exists()
+
+    home = tmp_path / "gimp-fails"
+    (home / ".config/GIMP/2.10").mkdir(parents=True)
+    console.write_text("#!/bin/sh\necho cannot open display >&2\nexit 3\n")
+    proc = install(home, "--no-krita")
+    assert proc.returncode == 0, proc.stderr
+    assert "did not make its profile" in proc.stdout and "exit code 3" in proc.stdout
+    assert "cannot open display" in proc.stdout and not (home / ".config/GIMP/3.2").exists()
 
 
 def _executable(path: Path) -> None:
@@ -159,10 +228,10 @@ def test_each_gimp_version_gets_the_plug_in_in_its_own_profile(tmp_path):
     _executable(tmp_path / "bin" / "gimp-console-3.2")
     _executable(tmp_path / "bin" / "gimp")
     system = tmp_path / "no-system-flatpaks"
-    _executable(system / "app/org.gimp.GIMP/x86_64/stable/active/files/bin/gimp-3.2")
+    _flatpak_gimp(system, "host;", "gimp-3.4")  # a Flatpak GIMP 3.4 in its own folder
     assert install(home, "--no-krita").returncode == 0
     assert (home / ".config/GIMP/3.2" / GIMP_SCRIPT).is_file() and not (home / ".config/GIMP/3.0").exists()
-    assert (home / ".var/app/org.gimp.GIMP/config/GIMP/3.2" / GIMP_SCRIPT).is_file()
+    assert (home / ".var/app/org.gimp.GIMP/config/GIMP/3.4" / GIMP_SCRIPT).is_file()
 
     home = tmp_path / "plain-gimp"
     home.mkdir()

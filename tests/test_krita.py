@@ -1152,14 +1152,15 @@ if pytest is not None:
 
     def krita_env(home: Path, **extra: str) -> dict[str, str]:
         """A Krita environment whose profile, settings and worker configuration all live under ``home``;
-        the worker computes in the reference's precision (conftest)."""
-        return krita_home.krita_env(home, home.parent / "runtime",
+        the worker computes in the reference's precision (conftest); ``flatpak`` finds the test Flatpak."""
+        return krita_home.krita_env(home, home.parent / "runtime", FLATPAK_SYSTEM_DIR=str(FLATPAK_SYSTEM_DIR),
                                     LIIF_UPSCALE_PRECISION=os.environ["LIIF_UPSCALE_PRECISION"], **extra)
 
     _PROFILE: dict[str, Path] = {}
     _API: dict[str, dict[str, Any]] = {}  # per Krita: "host", "flatpak" or "chroot" (see krita_host)
     _MODEL: dict[str, Any] = {}
-    FLATPAK_KRITA = "org.kde.krita//test"  # Debian's Krita 5.2 as a Flatpak: tests/hosts/setup_flatpak.sh
+    FLATPAK_KRITA = "org.kde.krita"  # Debian trixie's Krita 5.2 as a Flatpak: tests/hosts/setup_flatpak.sh
+    FLATPAK_SYSTEM_DIR = gimp_chroot.FLATPAKS["trixie"]  # the installation holding it
     KRITA_CHROOT = gimp_chroot.CHROOTS["forky"]  # Debian testing, Krita 5.3: tests/hosts/setup_gimp.sh "" forky
 
     @pytest.fixture(params=["host", "flatpak", "chroot"], ids=["krita5.1", "krita5.2-flatpak", "krita5.3"])
@@ -1168,9 +1169,10 @@ if pytest is not None:
         (Debian trixie's) in the test Flatpak, where the plug-in starts the worker outside the sandbox
         (``flatpak-spawn --host``); or Krita 5.3 (Debian testing's) in its chroot, as GIMP runs there (the
         worker: this venv's Python, bound in)."""
-        if request.param == "flatpak" and (shutil.which("flatpak") is None or subprocess.run(
-                ["flatpak", "--system", "info", FLATPAK_KRITA], capture_output=True).returncode != 0):
-            pytest.skip(f"no Flatpak {FLATPAK_KRITA}: tests/hosts/setup_flatpak.sh makes it (as root)")
+        if request.param == "flatpak" and (shutil.which("flatpak") is None
+                                           or not (FLATPAK_SYSTEM_DIR / "app" / FLATPAK_KRITA / "current").exists()):
+            pytest.skip(f"no Flatpak {FLATPAK_KRITA} in {FLATPAK_SYSTEM_DIR}: tests/hosts/setup_flatpak.sh makes it "
+                        "(as root)")
         if request.param == "chroot":
             why = gimp_chroot.why_not_usable(KRITA_CHROOT)
             if why is None and not (KRITA_CHROOT / "usr/bin/kritarunner").exists():
@@ -1818,7 +1820,7 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path, tmp
         speed_memory.remember(speed_memory.device_identity(cpu, precision), 1e11)
     krita_dir, kritarc = home / ".local/share/krita", home / ".config/kritarc"
     if krita_host == "flatpak":  # the sandbox's own folders for this app (install.py finds them for users)
-        app = home / ".var/app" / FLATPAK_KRITA.split("//")[0]
+        app = home / ".var/app" / FLATPAK_KRITA
         krita_dir, kritarc = app / "data/krita", app / "config/kritarc"
         if not kritarc.is_file():
             install_for_krita(home, krita_dir, kritarc)

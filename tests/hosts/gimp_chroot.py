@@ -21,7 +21,10 @@ from pathlib import Path
 # Debian suites and the GIMP each has: trixie (stable) GIMP 3.0, forky (testing) GIMP 3.2; built by setup_gimp.sh
 CHROOTS = {"trixie": Path(os.environ.get("LIIF_GIMP_CHROOT", "/tmp/liif-hosts/trixie")),
            "forky": Path(os.environ.get("LIIF_GIMP_FORKY_CHROOT", "/tmp/liif-hosts/forky"))}
-CHROOT = CHROOTS["trixie"]  # the default: docs/editor_scaling.py, the Flatpaks (setup_flatpak.sh)
+CHROOT = CHROOTS["trixie"]  # the default: docs/editor_scaling.py
+# the Flatpak installation setup_flatpak.sh makes from each chroot (FLATPAK_SYSTEM_DIR selects it): its GIMP and Krita
+FLATPAKS = {suite: Path(os.environ.get("LIIF_FLATPAK_BUILD") or "/tmp/liif-hosts/flatpak") / suite / "system"
+            for suite in CHROOTS}
 BASE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 

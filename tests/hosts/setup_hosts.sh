@@ -2,7 +2,7 @@
 # Install the real editors the host tests drive: Debian's Krita 5.1 (with PyQt5, Xvfb, xdotool)
 # and GIMP 3.0 and 3.2 in Debian trixie and forky chroots (tests/hosts/setup_gimp.sh), plus the Debian material the
 # `icons` and `docs` evaluation sets are drawn from, and a CMYK colour profile (libgs-common) for the
-# CLI's CMYK test; Flatpak, and a Flatpak of that GIMP (tests/hosts/setup_flatpak.sh). Idempotent; needs root and the Debian mirror.
+# CLI's CMYK test; Flatpak, and Flatpaks of both GIMPs and Kritas (tests/hosts/setup_flatpak.sh). Idempotent; needs root and the Debian mirror.
 # Without root it says so and the editor tests skip with their reason.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,4 +25,7 @@ if [ -n "$need" ]; then
 fi
 "$here/setup_gimp.sh"
 "$here/setup_gimp.sh" "" forky  # GIMP 3.2 (Debian testing): tests/test_gimp.py runs in both
-"$here/setup_flatpak.sh" || echo "setup_hosts.sh: the Flatpak of GIMP could not be built: tests/test_flatpak.py will be skipped" >&2
+for suite in trixie forky; do  # Flatpaks of GIMP 3.0 and Krita 5.2, of GIMP 3.2 and Krita 5.3
+    "$here/setup_flatpak.sh" "$suite" || echo "setup_hosts.sh: the $suite Flatpaks of GIMP and Krita could not be built:" \
+        "tests/test_flatpak.py will skip them" >&2
+done
