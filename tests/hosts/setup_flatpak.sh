@@ -14,7 +14,8 @@
 # (org.gimp.GIMP, org.kde.krita: install.py and the plug-ins go by the id), on Flathub's branch (stable), with
 # Flathub's permissions: GIMP's --filesystem=xdg-config/GIMP:create (Flatpak mounts the host's ~/.config/GIMP over
 # the app's own config/GIMP: the Flatpak GIMP's profiles are the host's), host, /tmp, ipc, x11; Krita's host,
-# PYTHONPATH=/app/lib/python3/dist-packages; neither has talk-name=org.freedesktop.Flatpak, which install.py adds
+# PYTHONPATH=/app/lib/python3/dist-packages, TMPDIR=/var/tmp (the app's own cache/tmp: a temporary file of the
+# plug-in is not where the host's /var/tmp is); neither has talk-name=org.freedesktop.Flatpak, which install.py adds
 # as a user override. One deviation: Krita also gets --filesystem=/tmp, where the tests' files are. Each app's
 # /app/bin holds GIMP's or Krita's programs under their own names (gimp-3.2 names GIMP's version, as in
 # Flathub's app), linked to the runtime's. From a local repository (no GPG).
@@ -70,7 +71,8 @@ console=$(basename "$console")  # gimp-console-3.0, gimp-console-3.2
 app org.gimp.GIMP "$console ${console/-console/} gimp gimp-console" --filesystem=host --filesystem=/tmp \
     --filesystem=xdg-config/GIMP:create --filesystem=xdg-config/gtk-3.0 --share=ipc --socket=x11
 app org.kde.krita "krita kritarunner" --filesystem=host --filesystem=/tmp --share=ipc --socket=x11 \
-    --env=PYTHONPATH=/app/lib/python3/dist-packages --env=FLATPAK=1
+    --filesystem=xdg-config/kdeglobals:ro --env=PYTHONPATH=/app/lib/python3/dist-packages --env=TMPDIR=/var/tmp \
+    --env=FLATPAK=1
 rm -rf --one-file-system "$W/runtime" "$W/app"
 echo "$marker" > "$W/.done"
 echo "flatpak ready: $FLATPAK_SYSTEM_DIR ($(($(date +%s) - t0)) s): org.gimp.GIMP ($console), org.kde.krita"
