@@ -507,6 +507,43 @@ def main_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dic
     return results, by_name, sources, {"cases": {c["name"]: c for c in cases}, "killed": killed, "log": log}
 
 
+def test_install_py_has_this_gimp_make_its_profile_then_installs_there(gimp: Gimp, tmp_path: Path) -> None:
+    """A user of GIMP 2.10 (its profile in ~/.config/GIMP/2.10) runs install.py, no folder given, before GIMP 3's
+    first start: it finds this GIMP by its programs on the PATH and starts it once without its window, so that
+    GIMP makes its profile and brings 2.10's over (a plug-in folder made first would keep it from that); the
+    plug-in goes into that profile and GIMP runs it from there."""
+    home = tmp_path / "home"
+    old = home / ".config" / "GIMP" / "2.10"
+    (old / "brushes").mkdir(parents=True)
+    (old / "brushes" / "mine.gbr").write_bytes(b"a brush of the user's")
+    (old / "gimprc").write_text("(default-image (width 1234) (height 777))\n")
+    install = shlex.join([sys.executable, str(REPO / "install.py"), "--no-venv", "--python", sys.executable,
+                          "--no-krita", "--no-example"])
+    ro, rw = _mount_points(tmp_path)
+    log = tmp_path / "install.log"
+    code = gimp_chroot.run(f"exec {install}", {"HOME": str(home)}, ro, rw, log, GIMP_TIMEOUT_S, chroot=gimp.chroot)
+    output = log.read_text(errors="replace")
+    version = Path(gimp.console).name.removeprefix("gimp-console-")
+    profile = home / ".config" / "GIMP" / version
+    assert code == 0, output
+    assert f"start GIMP {version} once without its window" in output and "settings of GIMP 2.10" in output, output
+    assert (profile / "brushes" / "mine.gbr").read_bytes() == b"a brush of the user's"
+    assert "(width 1234)" in (profile / "gimprc").read_text()
+
+    model = Path(shutil.copy(gimp.model, tmp_path))  # inside what the chroot sees
+    user = Gimp(tmp_path, model, gimp.chroot)  # HOME is tmp_path / "home": the user's
+    user.profile, user.config_home, user.plugin = profile, home / ".config", profile / "plug-ins" / "liif-upscale"
+    spec = _layer(tmp_path, "src", _pixels((4, 5, 4), np.uint8, 7))
+    case = {"name": "installed", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 5, "height": 4},
+            "layers": [spec], "source": 0, "select": None,
+            "args": {"model": str(model), "device": "cpu", "output": "layer", "tile": 0, "scale": 2.0,
+                     "width": 0, "height": 0, "quality": "one-pass"}}
+    code, log_text, results = user.run("installed", [case])
+    assert code == 0 and results.get("cases"), gimp_failed("gimp-console", code, log_text)
+    res = cases_by_name(results, log_text)["installed"]
+    assert res["status"] == "success", res["message"]
+
+
 # --------------------------------------------------------------------------------------------- cancel
 
 
