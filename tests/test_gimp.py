@@ -840,6 +840,63 @@ def test_every_layer_in_place_redraws_the_image_itself(main_run) -> None:
 
 
 @requires_gimp
+def test_vector_layers_are_left_to_gimp_and_link_layers_keep_liif_pixels(gimp: Gimp) -> None:
+    """GIMP 3.2's vector layers (drawn from a path) and link layers (drawn from a file), with the whole image
+    upscaled x2, in a copy and in place: a vector layer is left to GIMP, which draws it anew at the new size
+    (exact; pixels written into it would be gone once the image is opened again); a link layer to a PNG is
+    rasterized and redrawn by LIIF, which the saved image keeps; the pixel layer is redrawn by LIIF as ever."""
+    if not gimp.console.endswith("3.2"):
+        pytest.skip("GIMP 3.0 has no vector or link layers")
+    from PIL import Image
+
+    linked = _pixels((4, 5, 4), np.uint8, 31)
+    Image.fromarray(linked, "RGBA").save(gimp.work / "linked.png")
+    paint = _pixels((10, 12, 4), np.uint8, 32)
+    cases = []
+    for name, output in (("vector_link_copy", "layers"), ("vector_link_in_place", "layers-in-place")):
+        layers = [{"name": "shape", "kind": "vector", "box": [2, 2, 8, 7]},
+                  {"name": "linked", "kind": "link", "link": str(gimp.work / "linked.png"), "x": 6, "y": 5},
+                  _layer(gimp.work, f"{name}-paint", paint) | {"name": "paint"}]
+        cases.append({"name": name, "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 12, "height": 10},
+                      "layers": layers, "source": 2, "select": None, "reload": output == "layers-in-place",
+                      "args": {"model": str(gimp.model), "device": "cpu", "output": output, "tile": 0, "scale": 2.0,
+                               "width": 0, "height": 0, "quality": "one-pass"}})
+    code, log, results = gimp.run("vector_link", cases)
+    assert code == 0 and results.get("cases"), gimp_failed("gimp-console", code, log)
+    by_name = cases_by_name(results, log)
+
+    def pixels(entry: dict[str, Any]) -> np.ndarray:
+        return np.fromfile(entry["file"], np.uint8).reshape(entry["height"], entry["width"], 4)
+
+    for name in ("vector_link_copy", "vector_link_in_place"):
+        res = by_name[name]
+        assert res["status"] == "success", res["message"]
+        before = {entry["name"]: entry for entry in res["tree_before"]}
+        after = {entry["name"]: entry for entry in res["result"]["tree"]}
+        assert before["shape"]["kind"] == "vector" and before["linked"]["kind"] == "link"
+        assert not before["linked"]["rasterized"] and np.array_equal(pixels(before["linked"]), linked)
+        shape = after["shape"]  # GIMP's own drawing at the new size, still a vector layer
+        assert shape["kind"] == "vector" and not shape["rasterized"] and pixels(shape)[..., 3].any()
+        for layer, source in (("linked", linked), ("paint", paint)):
+            entry = before[layer]
+            plan = liif_plan.scaled_item(12, 10, 24, 20, entry["x"], entry["y"], entry["width"], entry["height"])
+            assert (after[layer]["x"], after[layer]["y"], after[layer]["width"], after[layer]["height"]) == \
+                tuple(plan)[2:], layer
+            expected = liif_core.upscale(source, size=(plan.width, plan.height), model=str(gimp.model), device="cpu")
+            assert np.array_equal(pixels(after[layer]), expected), layer
+        assert after["linked"]["rasterized"]  # a pixel layer now: LIIF's pixels are what it holds
+        if name == "vector_link_copy":
+            assert unchanged(res["tree_before"], res["tree_after"]), "the source image changed"
+        else:  # the saved image keeps LIIF's pixels and GIMP's vector layer as they were
+            # (by place: GIMP 3.2.6 opens the link layer named after its file, "linked.png")
+            reloaded = dict(zip(("shape", "linked", "paint"), res["result"]["tree_reloaded"], strict=True))
+            for layer in ("shape", "linked", "paint"):
+                assert np.array_equal(pixels(reloaded[layer]), pixels(after[layer])), layer
+            assert reloaded["shape"]["kind"] == "vector" and not reloaded["shape"]["rasterized"]
+            assert reloaded["linked"]["kind"] == "link" and reloaded["linked"]["rasterized"]
+
+
+@requires_gimp
 def test_linear_hdr_image_keeps_colour_beyond_0_1(main_run, monkeypatch: pytest.MonkeyPatch) -> None:
     """A float linear-light image with highlights up to 8 and colour below 0: Babl's conversions to
     the perceptual form the plug-in reads and back keep that range, and so does the upscale."""
@@ -1003,6 +1060,18 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                   "layers": in_place, "source": 1, "select": None, "args": {},
                   "interactive": {"respond": "ok", "keys": ["alt+u", "End"], "answer": "alt+o",
                                   "labels": {"until": "redrawn in place; (about|under) ", "timeout": 90}}})
+    if gimp.console.endswith("3.2"):  # GIMP 3.2's vector and link layers: the Result line says what becomes of them
+        from PIL import Image
+
+        Image.fromarray(_pixels((3, 4, 4), np.uint8, 33), "RGBA").save(gimp.work / "dialog-linked.png")
+        layers = [{"name": "shape", "kind": "vector", "box": [1, 1, 6, 5]},
+                  {"name": "linked", "kind": "link", "link": str(gimp.work / "dialog-linked.png"), "x": 2, "y": 1},
+                  _layer(gimp.work, "dialog-paint", _pixels((6, 8, 3), np.uint8, 34), 0, 0) | {"name": "paint"}]
+        cases.append({"name": "dialog_vector_link", "image": {"base": "rgb", "precision": "U8_NON_LINEAR", "width": 8,
+                                                              "height": 6},
+                      "layers": layers, "source": 2, "select": None, "args": {},
+                      "interactive": {"respond": "cancel", "keys": ["alt+u", "End"],
+                                      "labels": {"until": "redrawn in place", "timeout": 60}}})
     # undo and redo in GIMP's window (Ctrl+Z, Ctrl+Y) after output "layer" and "layers-in-place" (no dialog)
     args = {"model": str(gimp.model), "device": "cpu", "tile": 0, "scale": 2.0, "width": 0, "height": 0}
     layers = [_layer(gimp.work, "undo-top", _pixels((4, 5, 4), np.uint8, 16), 3, 2) | {"name": "top", "parent": "G"},
@@ -1172,6 +1241,20 @@ def test_dialog_a_scale_typed_after_a_width_counts(gui_run) -> None:
 
     assert size(width_typed) == "Result: 6 x 4 → 24 x 16 px (×4)", width_typed
     assert size(scale_typed) == "Result: 6 x 4 → 18 x 12 px (×3)", scale_typed
+    assert res["status"] == "cancel" and res["before"] == res["after"]
+
+
+@requires_gimp
+def test_dialog_result_line_counts_vector_and_link_layers(gimp, gui_run) -> None:
+    """GIMP 3.2: with the whole image chosen, the Result line says that the link layer is rasterized (and redrawn)
+    and that GIMP draws the vector layer anew; cancelled, nothing changes."""
+    if not gimp.console.endswith("3.2"):
+        pytest.skip("GIMP 3.0 has no vector or link layers")
+    res = gui_run[0]["dialog_vector_link"]
+    assert res["responder"] == 0, "the dialog did not appear"
+    line = next((text.split(";")[0] for text in res["labels"] or [] if text.startswith("Result: ")), None)
+    assert line == ("Result: 8 x 6 → 16 x 12 px (×2), 2 layers redrawn in place (1 link layer rasterized), "
+                    "1 vector layer drawn anew by GIMP"), res["labels"]
     assert res["status"] == "cancel" and res["before"] == res["after"]
 
 

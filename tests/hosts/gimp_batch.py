@@ -58,6 +58,9 @@ def tree(image, out_dir=None, stem=""):
             if layer.is_text_layer():
                 size, _unit = layer.get_font_size()
                 entry.update(text=layer.get_text(), font_size=round(size, 3))
+            if hasattr(layer, "is_rasterized"):  # GIMP 3.2: a text, vector or link layer, and whether rasterized
+                entry.update(kind="vector" if layer.is_vector_layer() else "link" if layer.is_link_layer()
+                             else "text", rasterized=layer.is_rasterized())
             if layer.is_group_layer():
                 entry["children"] = walk(layer.get_children())
             if out_dir:
@@ -117,6 +120,23 @@ def build(case):
                 image.insert_layer(group, None, 0)
             group.set_opacity(layer_spec.get("opacity", 100.0))
             group.set_mode(getattr(Gimp.LayerMode, layer_spec.get("mode", "NORMAL")))
+            continue
+        if layer_spec.get("kind") == "vector":  # GIMP 3.2: a rectangle path filled (the vector layer's default)
+            path = Gimp.Path.new(image, layer_spec["name"])
+            image.insert_path(path, None, 0)
+            x0, y0, x1, y1 = layer_spec["box"]
+            corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+            path.stroke_new_from_points(Gimp.PathStrokeType.BEZIER, [v for c in corners for v in c * 3], True)
+            vector = Gimp.VectorLayer.new(image, path)
+            vector.set_name(layer_spec["name"])
+            image.insert_layer(vector, None, 0)
+            vector.refresh()
+            continue
+        if layer_spec.get("kind") == "link":  # GIMP 3.2: a layer showing an image file, drawn from it
+            link = Gimp.LinkLayer.new(image, Gio.File.new_for_path(layer_spec["link"]))
+            link.set_name(layer_spec["name"])
+            image.insert_layer(link, None, 0)
+            link.set_offsets(layer_spec["x"], layer_spec["y"])
             continue
         if layer_spec.get("kind") == "text":  # an editable text layer: the plug-in leaves it to GIMP
             font = Gimp.Font.get_by_name(layer_spec["font"]) or Gimp.context_get_font()
@@ -289,7 +309,25 @@ def displays():
     return {i for i in range(1, 200) if Gimp.Display.id_is_valid(i)}
 
 
+def plugin_processes():
+    """The pids of the plug-in's processes now running (its script's name in their command line)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if entry.isdigit() and b"liif-upscale.py" in f.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
 def run_case(case, proc, out_dir):
+    # the last case's plug-in process gone first: GIMP 3.2.6 once crashed (SIGSEGV) making the next case's image
+    # while a plug-in whose dialog was cancelled was still ending
+    deadline = time.time() + 10
+    while plugin_processes() and time.time() < deadline:
+        time.sleep(0.1)
     res = {"name": case["name"]}
     image = build(case)
     source = image.get_layers()[case.get("source", 0)]
@@ -358,6 +396,12 @@ def run_case(case, proc, out_dir):
                          "file_name": target.get_file().get_path() if target.get_file() else None}
         if case["args"].get("output") in ("layers", "layers-in-place"):
             res["result"]["tree"] = tree(target, out_dir, case["name"])
+        if case.get("reload"):  # saved as XCF and opened again: what of the result GIMP keeps
+            saved = Gio.File.new_for_path(os.path.join(out_dir, case["name"] + ".xcf"))
+            Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, target, saved, None)
+            again = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, saved)
+            res["result"]["tree_reloaded"] = tree(again, out_dir, case["name"] + ".reloaded")
+            again.delete()
         *_, found, x0, y0, x1, y1 = Gimp.Selection.bounds(target)  # (success,) non-empty, box
         res["result"]["selection_bounds"] = [x0, y0, x1, y1] if found else None
         res["result"]["selection"] = hashlib.sha256(read_all(target.get_selection(), "Y u8")).hexdigest()

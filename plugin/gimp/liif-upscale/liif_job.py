@@ -19,7 +19,7 @@ from gi.repository import Gegl, Gimp  # noqa: E402
 from liif_common.client import WorkerClient  # noqa: E402
 from liif_common.model_choice import JPEG_NAME_UNKNOWN, from_lossy_file, origin  # noqa: E402
 from liif_common.time_left import TimeLeft, measured_speed  # noqa: E402
-from liif_pixels import checked, drawable_format, new_layer, pixel_layers, read_region  # noqa: E402
+from liif_pixels import checked, drawable_format, gimp_drawn_layers, linked_pixels, new_layer, pixel_layers, read_region  # noqa: E402
 from liif_plan import PixelFormat, UserError  # noqa: E402
 
 PULSE_S = 0.25  # progress-bar pulse while the worker starts (importing torch takes seconds)
@@ -62,6 +62,9 @@ def redraw(image: Gimp.Image, layers: list[Gimp.Layer], pieces: list[Piece], pla
     is an undo step of its own and updates the canvas, as plug-ins are meant to change pixels: through
     the shadow buffer. GIMP merges that only inside the selection, so a selection is set aside
     meanwhile and then restored."""
+    for layer in layers:
+        if linked_pixels(layer):  # a link layer holds LIIF's pixels only as a pixel layer (GIMP's undo step)
+            layer.rasterize()
     if not image.scale(*size):
         raise UserError(f"GIMP could not scale the image to {size[0]} x {size[1]}.")
     for layer, plan in zip(layers, plans):
@@ -209,7 +212,8 @@ class Job:
         new_w, new_h = self.size()
         layers = pixel_layers(image)
         if not layers:
-            raise UserError("This image has no pixel layer for LIIF to redraw; use Image > Scale Image.")
+            raise UserError("This image has no pixel layer for LIIF to redraw (GIMP draws vector layers anew at "
+                            "any size); use Image > Scale Image.")
         pieces, plans = [], []
         for layer in layers:
             fmt = drawable_format(image, layer, layer.has_alpha(), linear_render)
@@ -255,7 +259,11 @@ class Job:
             count = len(pixel_layers(self.image)) if count is None else count
             text = liif_plan.size_summary(self.image.get_width(), self.image.get_height(), ow, oh)
             where = " in place" if self.config.get_property("output") == "layers-in-place" else ""
-            return f"{text}, {count} layer{'s' * (count != 1)} redrawn{where}"
+            vector = len(gimp_drawn_layers(self.image))
+            linked = sum(map(linked_pixels, pixel_layers(self.image)))
+            return (f"{text}, {count} layer{'s' * (count != 1)} redrawn{where}"
+                    + (f" ({linked} link layer{'s' * (linked != 1)} rasterized)" if linked else "")
+                    + (f", {vector} vector layer{'s' * (vector != 1)} drawn anew by GIMP" if vector else ""))
         _, _, w, h = self.rect
         return liif_plan.size_summary(w, h, ow, oh)
 

@@ -74,11 +74,30 @@ def new_layer(image: Gimp.Image, name: str, fmt: PixelFormat, gray: bool, alpha:
     return layer
 
 
-def pixel_layers(image: Gimp.Image, copy: Gimp.Image | None = None) -> list[Gimp.Layer]:
-    """The layers output "layers" redraws: every layer with pixels of its own, also in groups (not groups
-    themselves, which show their children). Text layers count: GIMP's scaling turns them into scaled pixels
-    (a text layer marked as modified, as Image > Scale Image leaves it), so LIIF redraws those pixels. With
-    ``copy``, a duplicate of ``image``, the layers at the same places in it."""
+# the files a GIMP 3.2 link layer draws anew at any size (as GIMP opens them: rendered, not scaled pixels)
+VECTOR_FILES = {"image/svg+xml", "application/pdf", "application/postscript", "image/x-eps"}
+
+
+def drawn_by_gimp(layer: Gimp.Layer) -> bool:
+    """Whether GIMP draws ``layer`` anew from its source when it scales the image, exact at any size: a vector
+    layer (GIMP 3.2: from its path) or a link layer to a vector file (SVG, PDF), not rasterized. LIIF leaves
+    these to GIMP: it could only do worse, and GIMP would draw them from their source again anyway (pixels
+    written into them are gone once the image is saved and opened again)."""
+    if not getattr(layer, "is_rasterized", None) or layer.is_rasterized():  # GIMP 3.0 has neither kind
+        return False
+    return layer.is_vector_layer() or (layer.is_link_layer() and layer.get_mime_type() in VECTOR_FILES)
+
+
+def linked_pixels(layer: Gimp.Layer) -> bool:
+    """Whether ``layer`` is a link layer to a raster file (GIMP 3.2), not rasterized: GIMP draws it from its
+    file again when the image is opened, so LIIF's pixels stay only once it is rasterized."""
+    rasterized = getattr(layer, "is_rasterized", None)
+    return bool(rasterized) and layer.is_link_layer() and not rasterized() and not drawn_by_gimp(layer)
+
+
+def _leaves(image: Gimp.Image, copy: Gimp.Image | None = None) -> list[tuple[Gimp.Layer, Gimp.Layer]]:
+    """Every layer of ``image`` that is not a group (groups show their children), also in groups, paired with
+    the layer at the same place in ``copy``, a duplicate of ``image`` (or with itself)."""
     found = []
 
     def walk(layers: list[Gimp.Layer], twins: list[Gimp.Layer]) -> None:
@@ -88,10 +107,23 @@ def pixel_layers(image: Gimp.Image, copy: Gimp.Image | None = None) -> list[Gimp
             if layer.is_group_layer():
                 walk(layer.get_children(), twin.get_children())
             else:
-                found.append(twin)
+                found.append((layer, twin))
 
     walk(image.get_layers(), (copy or image).get_layers())
     return found
+
+
+def pixel_layers(image: Gimp.Image, copy: Gimp.Image | None = None) -> list[Gimp.Layer]:
+    """The layers output "layers" redraws: every layer with pixels of its own, also in groups, but none GIMP
+    draws anew when it scales (:func:`drawn_by_gimp`). Text layers count: GIMP's scaling turns them into scaled
+    pixels (a text layer marked as modified, as Image > Scale Image leaves it), so LIIF redraws those pixels.
+    With ``copy``, a duplicate of ``image``, the layers at the same places in it."""
+    return [twin for layer, twin in _leaves(image, copy) if not drawn_by_gimp(layer)]
+
+
+def gimp_drawn_layers(image: Gimp.Image) -> list[Gimp.Layer]:
+    """The layers of ``image`` GIMP draws anew when it scales it (:func:`drawn_by_gimp`), which LIIF leaves."""
+    return [layer for layer, _ in _leaves(image) if drawn_by_gimp(layer)]
 
 
 def checked(result: bytes, shape: tuple[int, ...], dtype: str, fmt: PixelFormat, hw: tuple[int, int]) -> bytes:
