@@ -844,7 +844,8 @@ def test_vector_layers_are_left_to_gimp_and_link_layers_keep_liif_pixels(gimp: G
     """GIMP 3.2's vector layers (drawn from a path) and link layers (drawn from a file), with the whole image
     upscaled x2, in a copy and in place: a vector layer is left to GIMP, which draws it anew at the new size
     (exact; pixels written into it would be gone once the image is opened again); a link layer to a PNG is
-    rasterized and redrawn by LIIF, which the saved image keeps; the pixel layer is redrawn by LIIF as ever."""
+    rasterized and redrawn by LIIF, which the saved image keeps; the pixel layer is redrawn by LIIF as ever.
+    A vector layer chosen as the source of output "layer": LIIF's new layer from what GIMP drew of it."""
     if not gimp.console.endswith("3.2"):
         pytest.skip("GIMP 3.0 has no vector or link layers")
     from PIL import Image
@@ -861,9 +862,20 @@ def test_vector_layers_are_left_to_gimp_and_link_layers_keep_liif_pixels(gimp: G
                       "layers": layers, "source": 2, "select": None, "reload": output == "layers-in-place",
                       "args": {"model": str(gimp.model), "device": "cpu", "output": output, "tile": 0, "scale": 2.0,
                                "width": 0, "height": 0, "quality": "one-pass"}})
+    # a vector layer as the source of output "layer": LIIF redraws what GIMP drew of it into a new pixel layer
+    cases.append(dict(cases[0], name="vector_source", source=0, reload=False,
+                      args=dict(cases[0]["args"], output="layer")))
     code, log, results = gimp.run("vector_link", cases)
     assert code == 0 and results.get("cases"), gimp_failed("gimp-console", code, log)
     by_name = cases_by_name(results, log)
+    res = by_name["vector_source"]
+    assert res["status"] == "success", res["message"]
+    shape = next(entry for entry in res["tree_before"] if entry["name"] == "shape")
+    expected = liif_core.upscale(np.fromfile(shape["file"], np.uint8).reshape(shape["height"], shape["width"], 4),
+                                 size=(res["result"]["width"], res["result"]["height"]), model=str(gimp.model),
+                                 device="cpu")
+    assert (res["result"]["width"], res["result"]["height"]) == (2 * shape["width"], 2 * shape["height"])
+    assert np.array_equal(read_result(res, np.uint8).reshape(expected.shape), expected)
 
     def pixels(entry: dict[str, Any]) -> np.ndarray:
         return np.fromfile(entry["file"], np.uint8).reshape(entry["height"], entry["width"], 4)
