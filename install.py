@@ -563,6 +563,7 @@ def make_gimp_profile(inst: Installer, target: GimpTarget) -> bool:
     except (OSError, subprocess.TimeoutExpired) as e:
         why = str(e)
     if profile.is_dir():
+        forget_version(profile / "gimprc")
         return True
     if older:
         inst.say(f"GIMP {profile.name} did not make its profile {profile} ({why}): start GIMP {profile.name} "
@@ -570,6 +571,19 @@ def make_gimp_profile(inst: Installer, target: GimpTarget) -> bool:
         return False
     inst.say(f"GIMP {profile.name} did not make its profile ({why}); the plug-in's folder is made instead")
     return True
+
+
+def forget_version(gimprc: Path) -> None:
+    """Take out the version the first start wrote into ``gimprc`` (``config-version``): GIMP greets a version's
+    first start with its welcome dialog (what is new) where none is written, and the user's first start with a
+    window is to be that one."""
+    try:
+        lines = gimprc.read_text(encoding="utf-8").splitlines(keepends=True)
+    except (OSError, UnicodeDecodeError):
+        return
+    kept = [line for line in lines if not re.fullmatch(r'\(config-version "[^"]*"\)\s*', line)]
+    if len(kept) != len(lines):
+        gimprc.write_text("".join(kept), encoding="utf-8")
 
 
 def install_gimp(inst: Installer, gimp_dir: Path) -> None:

@@ -285,6 +285,7 @@ def test_gimp_brings_an_older_profile_over_before_the_plugin_goes_in(flatpak) ->
     new = home / ".config" / "GIMP" / flatpak.version
     assert (new / "brushes" / "mine.gbr").read_bytes() == b"a brush of the user's"
     assert "(width 1234)" in (new / "gimprc").read_text()
+    assert "config-version" not in (new / "gimprc").read_text()  # GIMP's welcome is for the user's first start
     assert (new / PLUGIN / "liif-upscale.py").is_file()
 
 

@@ -529,6 +529,7 @@ def test_install_py_has_this_gimp_make_its_profile_then_installs_there(gimp: Gim
     assert f"start GIMP {version} once without its window" in output and "settings of GIMP 2.10" in output, output
     assert (profile / "brushes" / "mine.gbr").read_bytes() == b"a brush of the user's"
     assert "(width 1234)" in (profile / "gimprc").read_text()
+    assert "config-version" not in (profile / "gimprc").read_text()  # the user's first start is still to come
 
     model = Path(shutil.copy(gimp.model, tmp_path))  # inside what the chroot sees
     user = Gimp(tmp_path, model, gimp.chroot)  # HOME is tmp_path / "home": the user's
@@ -542,6 +543,8 @@ def test_install_py_has_this_gimp_make_its_profile_then_installs_there(gimp: Gim
     assert code == 0 and results.get("cases"), gimp_failed("gimp-console", code, log_text)
     res = cases_by_name(results, log_text)["installed"]
     assert res["status"] == "success", res["message"]
+    # GIMP greeted this start as the version's first (its welcome dialog; the console version says it)
+    assert f"Welcome to GIMP {version}." in log_text, log_text[-3000:]
 
 
 # --------------------------------------------------------------------------------------------- cancel
