@@ -289,7 +289,7 @@ def test_gimp_brings_an_older_profile_over_before_the_plugin_goes_in(flatpak) ->
     assert (new / PLUGIN / "liif-upscale.py").is_file()
 
 
-def test_a_newer_gimp_takes_the_plugin_over_from_the_older_profile(flatpak, tiny_model_path) -> None:
+def test_a_newer_gimp_takes_the_plugin_over_from_the_older_profile(flatpak) -> None:
     """GIMP 3.0's profile is there, 3.2 has not run: the plug-in goes into 3.0's profile (a 3.2 folder made
     first would keep GIMP 3.2 from bringing 3.0's over), and GIMP 3.2's first start takes it over with the rest."""
     if flatpak.version == "3.0":
