@@ -199,6 +199,18 @@ def flatpak_files(app: str, pattern: str) -> list[Path]:
             for path in (installation / "app" / app).glob(f"*/*/active/files/{pattern}")]
 
 
+def flatpak_keyfile(path: Path) -> configparser.ConfigParser:
+    """A Flatpak metadata or overrides file (a keyfile; keys such as D-Bus names kept as written); empty where
+    it is missing or unreadable."""
+    keyfile = configparser.ConfigParser(interpolation=None, strict=False)
+    keyfile.optionxform = str
+    try:
+        keyfile.read(path, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return configparser.ConfigParser(interpolation=None, strict=False)
+    return keyfile
+
+
 def flatpak_filesystems(app: str) -> set[str] | None:
     """The file system permissions of the installed Flatpak ``app`` (``xdg-config/GIMP``, without ``:create``
     and the like), its overrides applied (system-wide, then the user's); None where it is not installed here."""
@@ -212,13 +224,7 @@ def flatpak_filesystems(app: str) -> set[str] | None:
     granted: set[str] = set()
     for path in (found, *(installation / "overrides" / name for installation in reversed(installations)
                           for name in ("global", app))):
-        keyfile = configparser.ConfigParser(interpolation=None, strict=False)
-        keyfile.optionxform = str
-        try:
-            keyfile.read(path, encoding="utf-8")
-        except (configparser.Error, OSError, UnicodeDecodeError):
-            continue
-        for entry in keyfile.get("Context", "filesystems", fallback="").split(";"):
+        for entry in flatpak_keyfile(path).get("Context", "filesystems", fallback="").split(";"):
             name = re.sub(r":(ro|rw|create)$", "", entry.strip())
             if name.startswith("!"):
                 granted.discard(name[1:])
@@ -501,13 +507,7 @@ def allow_host_worker(inst: Installer, app: str) -> None:
         inst.say(f"{app} is a Flatpak, but no flatpak command was found: run `{' '.join(command)}` "
                  "so that it can start the worker")
         return
-    overrides = configparser.ConfigParser(interpolation=None, strict=False)
-    overrides.optionxform = str  # keys are D-Bus names, case and all
-    try:
-        overrides.read(flatpak_overrides_file(app), encoding="utf-8")
-    except configparser.Error:
-        pass
-    if overrides.get("Session Bus Policy", FLATPAK_TALK, fallback=None) == "talk":
+    if flatpak_keyfile(flatpak_overrides_file(app)).get("Session Bus Policy", FLATPAK_TALK, fallback=None) == "talk":
         return
     inst.say(f"let the Flatpak {app} start the worker outside its sandbox: {' '.join(command)} "
              "(restart it if it is running)")

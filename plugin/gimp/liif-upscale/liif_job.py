@@ -251,16 +251,16 @@ class Job:
             plan = liif_plan.layer_plan(width, height, *self.image_xy, w, h, ow, oh)
         return (plan.width, plan.height), plan
 
-    def summary(self, count: int | None = None) -> str:
-        """The dialog's line about the result (raises :class:`PlanError`); ``count``: the number of pixel
-        layers the whole image has, when the caller has them already."""
+    def summary(self, layers: list[Gimp.Layer] | None = None) -> str:
+        """The dialog's line about the result (raises :class:`PlanError`); ``layers``: the pixel layers of the
+        whole image (:func:`pixel_layers`), when the caller has them already."""
         ow, oh = self.size()
         if self.whole:
-            count = len(pixel_layers(self.image)) if count is None else count
+            layers = pixel_layers(self.image) if layers is None else layers
+            count, linked = len(layers), sum(map(linked_pixels, layers))
             text = liif_plan.size_summary(self.image.get_width(), self.image.get_height(), ow, oh)
             where = " in place" if self.config.get_property("output") == "layers-in-place" else ""
             vector = len(gimp_drawn_layers(self.image))
-            linked = sum(map(linked_pixels, pixel_layers(self.image)))
             return (f"{text}, {count} layer{'s' * (count != 1)} redrawn{where}"
                     + (f" ({linked} link layer{'s' * (linked != 1)} rasterized)" if linked else "")
                     + (f", {vector} vector layer{'s' * (vector != 1)} drawn anew by GIMP" if vector else ""))
@@ -314,7 +314,7 @@ class Job:
         if in_place and locked:
             raise UserError(f"The pixels of the layer {locked[0]!r} are locked, so LIIF cannot redraw them in "
                             "place; unlock them (Layers dialog), or choose the output New image, every layer.")
-        label = f"LIIF Upscale: {self.summary(len(layers))}"
+        label = f"LIIF Upscale: {self.summary(layers)}"
         Gimp.progress_init(label)
         results = self.upscale(client, pieces, label)
         if in_place:

@@ -78,21 +78,26 @@ def new_layer(image: Gimp.Image, name: str, fmt: PixelFormat, gray: bool, alpha:
 VECTOR_FILES = {"image/svg+xml", "application/pdf", "application/postscript", "image/x-eps"}
 
 
+def _from_source(layer: Gimp.Layer) -> bool:
+    """Whether GIMP 3.2 still draws ``layer`` from its source (a text, vector or link layer not rasterized);
+    GIMP 3.0 has no such layers."""
+    rasterized = getattr(layer, "is_rasterized", None)
+    return rasterized is not None and not rasterized()
+
+
 def drawn_by_gimp(layer: Gimp.Layer) -> bool:
     """Whether GIMP draws ``layer`` anew from its source when it scales the image, exact at any size: a vector
     layer (GIMP 3.2: from its path) or a link layer to a vector file (SVG, PDF), not rasterized. LIIF leaves
     these to GIMP: it could only do worse, and GIMP would draw them from their source again anyway (pixels
     written into them are gone once the image is saved and opened again)."""
-    if not getattr(layer, "is_rasterized", None) or layer.is_rasterized():  # GIMP 3.0 has neither kind
-        return False
-    return layer.is_vector_layer() or (layer.is_link_layer() and layer.get_mime_type() in VECTOR_FILES)
+    return _from_source(layer) and (layer.is_vector_layer()
+                                    or (layer.is_link_layer() and layer.get_mime_type() in VECTOR_FILES))
 
 
 def linked_pixels(layer: Gimp.Layer) -> bool:
     """Whether ``layer`` is a link layer to a raster file (GIMP 3.2), not rasterized: GIMP draws it from its
     file again when the image is opened, so LIIF's pixels stay only once it is rasterized."""
-    rasterized = getattr(layer, "is_rasterized", None)
-    return bool(rasterized) and layer.is_link_layer() and not rasterized() and not drawn_by_gimp(layer)
+    return _from_source(layer) and layer.is_link_layer() and layer.get_mime_type() not in VECTOR_FILES
 
 
 def _leaves(image: Gimp.Image, copy: Gimp.Image | None = None) -> list[tuple[Gimp.Layer, Gimp.Layer]]:
