@@ -1121,8 +1121,24 @@ def gui_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                                                            "width": 220, "height": 160},
                   "layers": [_layer(gimp.work, "dialog-preview-off", wide) | {"name": "photo"}], "source": 0,
                   "select": None, "args": {}, "interactive": {"respond": "cancel", "keys": ["alt+p"], "wait": 3}})
-    code, log, results = gimp.run("gui", cases, gui=True,
-                                  files=(photo, mockup, saved, collage, webp, lossless, jxl, jxl_lossless))
+    # GIMP 3.2.6 itself crashes now and then (SIGSEGV in GIMP, not the plug-in) as a dialog is cancelled after the
+    # typed sizes of dialog_scale_after_width: seen in 4 of about 10 GUI runs on 2026-12-07, also at 23d806c, before
+    # that day's changes. Such a run is made once more from the same start (the profile, settings and caches as
+    # they were), and the crash is reported as a warning; a second crash fails.
+    state = ["home", "gimpdir", "config", "cache", "data"]
+    for name in state:
+        if (gimp.work / name).is_dir():
+            shutil.copytree(gimp.work / name, gimp.work / "before-gui" / name, symlinks=True)
+    files = (photo, mockup, saved, collage, webp, lossless, jxl, jxl_lossless)
+    code, log, results = gimp.run("gui", cases, gui=True, files=files)
+    if code != 0 and "fatal error: Segmentation fault" in log:
+        warnings.warn(f"GIMP ({gimp.gui}) crashed in the GUI run; it runs once more:\n{log[-1500:]}", stacklevel=1)
+        for name in state:
+            shutil.rmtree(gimp.work / name, ignore_errors=True)
+            if (gimp.work / "before-gui" / name).is_dir():
+                shutil.copytree(gimp.work / "before-gui" / name, gimp.work / name, symlinks=True)
+        shutil.rmtree(gimp.work / "gui", ignore_errors=True)
+        code, log, results = gimp.run("gui", cases, gui=True, files=files)
     assert code == 0 and results.get("cases"), gimp_failed("gimp-3.0", code, log)
     return cases_by_name(results, log), {"image": image, "wide": wide, "noisy": noisy, "log": log,
                                                       "in_place": {spec["name"]: spec for spec in in_place}}
