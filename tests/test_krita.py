@@ -194,7 +194,14 @@ def _run_image_case(case: dict[str, Any], spec: dict[str, Any], folder: Path) ->
     for layer in case["layers"]:
         parent = made[layer["parent"]] if layer.get("parent") else doc.rootNode()
         kind = layer["kind"]
-        node = doc.createGroupLayer(layer["name"]) if kind == "grouplayer" else doc.createNode(layer["name"], kind)
+        if kind == "grouplayer":
+            node = doc.createGroupLayer(layer["name"])
+        elif kind == "filelayer":  # showing a PNG file at its own size
+            node = doc.createFileLayer(layer["name"], str(folder / layer["png"]), "None")
+        elif kind == "clonelayer":
+            node = doc.createCloneLayer(layer["name"], made[layer["source"]])
+        else:
+            node = doc.createNode(layer["name"], kind)
         parent.addChildNode(node, None)
         if layer.get("model"):  # a layer in another colour model than the image's
             assert node.setColorSpace(layer["model"], "U8", Krita.instance().profiles(layer["model"], "U8")[0])
@@ -228,13 +235,19 @@ def _run_image_case(case: dict[str, Any], spec: dict[str, Any], folder: Path) ->
     if result is not None:
         w, h = result.width(), result.height()
         out.update(size=[w, h], name=result.name(), file_name=result.fileName(), modified=result.modified(),
-                   same_tree=_layer_tree(result) == tree, tree=_layer_tree(result),
+                   same_tree=_layer_tree(result) == tree, tree=_layer_tree(result), source_tree=tree,
                    resolution=[result.xRes(), result.yRes()])
-        for node in liif_upscale.api.paint_layers(result) + [n for n in result.rootNode().childNodes()
+        for node in liif_upscale.api.redrawn_layers(result) + [n for n in result.rootNode().childNodes()
                                                              if n.name() == "Off canvas"]:
             b = node.bounds()
             out.setdefault("bounds", {})[node.name()] = [b.x(), b.y(), b.width(), b.height()]
             (folder / f"{case['name']}.{node.name()}.out").write_bytes(bytes(node.pixelData(0, 0, w, h)))
+        for node in result.rootNode().childNodes():  # a clone layer: what it shows, and what it is a clone of
+            if node.type() == "clonelayer" and hasattr(node, "sourceNode"):
+                shown = node.sourceNode()
+                out.setdefault("clones", {})[node.name()] = [
+                    shown.name(), bytes(node.projectionPixelData(0, 0, w, h)) == bytes(shown.projectionPixelData(
+                        0, 0, w, h))]
         result.close()
     doc.close()
     return out
@@ -912,7 +925,7 @@ def run_in_krita(window: Any) -> Iterator[float]:
         _pump(0.5)
         note = dialog.model_note  # a line longer: the dialog grows, so that no line of it is cut off
         layer_state["image"] = {"entry": combo.currentText(), "text": note.text(),
-                                "runs": [dialog.job_model(layer) for layer in dialog.paint_layers],
+                                "runs": [dialog.job_model(layer) for layer in dialog.layers_redrawn],
                                 "fits": note.height() >= note.heightForWidth(note.width())}
         dialog.scope_layer.setChecked(True)
         _pump(0.2)
@@ -944,6 +957,10 @@ def run_in_krita(window: Any) -> Iterator[float]:
         dialog.scope_layer.setChecked(True)
         _pump(0.2)
         file_layer_state.update(entry=combo.currentText(), text=dialog.model_note.text(), runs=dialog.job_model())
+        dialog.scope_image.setChecked(True)  # the whole image makes the file layer a paint layer: the dialog says so
+        _pump(0.2)
+        file_layer_state.update(scope=dialog.scope_image.text().replace("&", ""), result=dialog.result_label.text())
+        dialog.scope_layer.setChecked(True)
 
     shown = krita.openDocument(str(out / "mockup.png"))
     if shown is not None:
@@ -1025,6 +1042,8 @@ if pytest is not None:
 
     # --- the cases run in kritarunner: (case for Krita, what pytest needs to compute the expected result)
     def api_cases(folder: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        from PIL import Image
+
         rng = np.random.default_rng(5)
         cases: list[dict[str, Any]] = []
         expect: dict[str, dict[str, Any]] = {}
@@ -1132,6 +1151,11 @@ if pytest is not None:
                     images[layer["name"]] = random_layer(rng, h, w, 4, "U8")
                     (folder / f"{name}.{layer['name']}.in").write_bytes(krita_bytes(images[layer["name"]], "U8"))
                     layer.update(x=x, y=y, w=w, h=h, file=f"{name}.{layer['name']}.in")
+                if layer["kind"] == "filelayer":  # its PNG file: at the top left, its own size
+                    w, h = layer.pop("size")
+                    images[layer["name"]] = random_layer(rng, h, w, 4, "U8")
+                    Image.fromarray(images[layer["name"]]).save(folder / f"{name}.{layer['name']}.png")
+                    layer.update(x=0, y=0, w=w, h=h, png=f"{name}.{layer['name']}.png")
             cases.append({"name": name, "doc": {"w": 10, "h": 8, "model": "RGBA", "depth": "U8"}, "call": call,
                           "layers": layers, **extra})
             expect[name] = {"images": images, "layers": layers}
@@ -1143,6 +1167,11 @@ if pytest is not None:
             {"name": "Empty", "kind": "paintlayer"},
             {"name": "Off canvas", "kind": "paintlayer", "rect": (12, 0, 3, 3)},
             {"name": "Edge", "kind": "paintlayer", "rect": (7, 5, 5, 4), "visible": False, "locked": True}])
+        # a file layer, which Krita leaves at its file's size: LIIF redraws it into a paint layer in its place
+        add_image("image_file_layer", {"scale": 2.5}, [
+            {"name": "File Layer 1", "kind": "filelayer", "size": (7, 5), "opacity": 180, "blend": "multiply",
+             "locked": True, "filter_mask": True},
+            {"name": "Clone", "kind": "clonelayer", "source": "File Layer 1"}])
         add_image("image_cancelled", {"size": [20, None]}, [
             {"name": "Inner", "kind": "paintlayer", "rect": (1, 1, 6, 4)}], cancel=True)
         add_image("image_with_a_cmyk_layer", {"scale": 2}, [
@@ -1773,6 +1802,34 @@ def test_api_whole_image_redraws_every_paint_layer(tiny_model_path: Path,
     assert not (api["folder"] / "image.Off canvas.out").read_bytes().strip(b"\x00")
 
 
+def test_api_whole_image_makes_a_file_layer_a_paint_layer_redrawn_by_liif(
+        tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory, krita_host: str) -> None:
+    """upscale_image on a file layer (which Krita's scaling leaves at its file's size): in the new document a
+    paint layer in its place, with its look, locks and filter mask, holding the LIIF result of the file it
+    showed (its own pixels, not as the mask shows them); a clone layer of it goes on showing it (Krita 5.2
+    and later; Krita 5.1 makes the clone a paint layer when its source goes)."""
+    geometry = _load("geometry")
+    api = run_api(tiny_model_path, tmp_path_factory, krita_host)
+    got, exp = api["results"]["image_file_layer"], api["expect"]["image_file_layer"]
+    assert "error" not in got, got
+    assert got["size"] == [25, 20] and got["source_unchanged"] and got["documents"] == 2, got
+    clone = "paintlayer" if krita_host == "host" else "clonelayer"
+    background, file_layer, clone_layer = got["source_tree"]
+    assert file_layer[:2] == ["File Layer 1", "filelayer"] and file_layer[2:6] == [180, "multiply", True, True]
+    assert [mask[:2] for mask in file_layer[-1]] == [["Invert", "filtermask"]]
+    assert got["tree"] == [background, ["File Layer 1", "paintlayer", *file_layer[2:]],
+                           ["Clone", clone, *clone_layer[2:]]], got["tree"]
+    if clone == "clonelayer":
+        assert got["clones"] == {"Clone": ["File Layer 1", True]}, got
+    where = geometry.plan((10, 8), geometry.Rect(0, 0, 10, 8), geometry.Rect(0, 0, 7, 5), scale=2.5)
+    tx, ty, tw, th = where.target
+    want = np.zeros((20, 25, 4), np.uint8)
+    want[ty:ty + th, tx:tx + tw] = liif(exp["images"]["File Layer 1"], (tw, th), tiny_model_path)
+    pixels = from_krita_bytes((api["folder"] / "image_file_layer.File Layer 1.out").read_bytes(), (20, 25, 4), "U8")
+    assert (tw, th) == (18, 13)  # 7 x 5 at x2.5, where Krita's scaling leaves it at 7 x 5
+    assert_pixels_match(pixels, want, "U8")
+
+
 def test_api_whole_image_cancel_and_errors_leave_it_as_it_was(tiny_model_path: Path,
                                                             tmp_path_factory: pytest.TempPathFactory,
                                                             krita_host: str) -> None:
@@ -1979,6 +2036,8 @@ def test_gui_action_in_filter_enhance_runs_the_dialog(tiny_model_path: Path, tmp
         "entry": "Automatic (liif-edsr-jpeg)", "runs": "liif-edsr-jpeg",
         "text": f"<small>{html.escape(summaries['liif-edsr-jpeg'], quote=False)}<br>"
                 f"{FILE_LAYER_AUTO_JPEG.format(shown_name('liif-edsr-jpeg'), kind='lossy WebP')}</small>"}, file_layer
+    assert file_layer["scope"] == "The whole image: every paint and file layer (2), into a new document", file_layer
+    assert ", 2 layers redrawn (1 file layer made a paint layer)" in file_layer["result"], file_layer
     kra = res["kra"]  # opened from a lossy WebP file, saved as .kra, opened again
     assert kra["noted"] and not kra["modified"] and kra["saved"] and kra["file_name"] == str(out / "web.kra"), kra
     assert kra["auto"]["entry"] == "Automatic (liif-edsr-jpeg)" and kra["auto"]["runs"] == "liif-edsr-jpeg", kra

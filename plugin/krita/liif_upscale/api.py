@@ -18,7 +18,8 @@ responsive; Krita's own API (``Document``, ``Node``) is only touched on the call
 
 :func:`upscale_image` does the same for every paint layer of a document at once (:func:`prepare_image`
 makes an :class:`ImageJob`, which :func:`compute` and :func:`apply` take as well): the result is a new
-document, a copy of the image in which Krita scaled everything and LIIF redrew each paint layer.
+document, a copy of the image in which Krita scaled everything and LIIF redrew each paint layer
+(and each file layer, made a paint layer: Krita does not scale a file layer with the image).
 
 Undo: with ``output="layer"`` the upscale is two steps in Krita's history, "Scale Image" (every
 layer resampled by Krita, the canvas enlarged) and "Add Layer" (the LIIF layer, already filled);
@@ -122,7 +123,7 @@ class UpscaleJob:
 
 @dataclass
 class ImageJob:
-    """Every paint layer of a document, checked and read (one ``"layer"`` :class:`UpscaleJob` each): the input
+    """Every paint and file layer of a document, checked and read (one ``"layer"`` :class:`UpscaleJob` each): the input
     of :func:`compute` and :func:`apply` for :func:`upscale_image`."""
 
     document: Any  # krita.Document
@@ -249,11 +250,18 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
     except GeometryError as exc:
         raise UpscaleError(f"{node.name()}: {_missing_file(document, node) or exc}") from None
     src = where.source
-    # a paint layer's own pixels, unless masks change how it shows; any other layer as Krita composes it
-    shown = kind != "paintlayer" or (as_shown and shows_masks(node))
-    read = node.projectionPixelData if shown else node.pixelData
-    pixels = _read(cache, (node.uniqueId().toString(), shown, tuple(src)), lambda: read(src.x, src.y, src.width,
-                                                                                         src.height))
+    # a paint layer's own pixels, unless masks change how it shows; any other layer as Krita composes it, for a
+    # file layer redrawn in place without the masks it keeps (Krita holds no pixels of its own for it)
+    masked = as_shown and shows_masks(node)
+    if kind == "paintlayer" and not masked:
+        read = node.pixelData
+    elif masked or not shows_masks(node):
+        read = node.projectionPixelData
+    else:
+        def read(*rect: int) -> bytes:
+            return _without_masks(document, node, *rect)
+    pixels = _read(cache, (node.uniqueId().toString(), masked, tuple(src)), lambda: read(src.x, src.y, src.width,
+                                                                                          src.height))
     if len(pixels) != src.width * src.height * fmt.pixel_bytes:
         raise UpscaleError(f"Krita returned no pixels for the {kind} {node.name()!r}; convert it to a paint layer "
                            "(Layer > Convert > to Paint Layer) and try again.")
@@ -267,6 +275,21 @@ def prepare(document: Any, node: Any, scale: Scale | None = None, size: Size | N
     name = f"{node.name()} {factor_label(where.factors)} (LIIF)"
     return UpscaleJob(document, node, where, fmt, pixels, mask, output, model, device, tile, name, resampler,
                       self_ensemble, linear_render, origin.of_layer(document, node))
+
+
+def _without_masks(document: Any, node: Any, x: int, y: int, width: int, height: int) -> bytes:
+    """The pixels ``node`` shows with its masks hidden (a file layer: its file), read from a copy of ``document``:
+    hiding them in the user's image would show on the canvas and count as a change to it."""
+    copy = document.clone()
+    if copy is None:
+        raise UpscaleError("Krita could not copy the image (not enough memory?); nothing was changed.")
+    copy.setBatchmode(True)
+    twin = next(n for n in _descendants(copy.rootNode()) if n.uniqueId() == node.uniqueId())
+    for mask in twin.childNodes():
+        mask.setVisible(False)
+    copy.refreshProjection()
+    copy.waitForDone()
+    return bytes(twin.projectionPixelData(x, y, width, height))
 
 
 def _missing_file(document: Any, node: Any) -> str:
@@ -308,29 +331,32 @@ def _descendants(node: Any) -> list[Any]:
     return out
 
 
-def paint_layers(document: Any) -> list[Any]:
-    """The paint layers :func:`upscale_image` redraws: those with pixels on the canvas, also in groups."""
+REDRAWN = ("paintlayer", "filelayer")  # the kinds of layer upscale_image has LIIF redraw
+
+
+def redrawn_layers(document: Any) -> list[Any]:
+    """The layers :func:`upscale_image` redraws: paint and file layers with pixels on the canvas, also in groups."""
     canvas = Rect(0, 0, document.width(), document.height())
     return [node for node in _descendants(document.rootNode())
-            if node.type() == "paintlayer" and not canvas.intersected(_rect(node.bounds())).is_empty()]
+            if node.type() in REDRAWN and not canvas.intersected(_rect(node.bounds())).is_empty()]
 
 
 def prepare_image(document: Any, scale: Scale | None = None, size: Size | None = None, model: str | None = AUTO,
                   device: str = "auto", tile: int | None = None, resampler: str = RESAMPLER,
                   self_ensemble: bool | int = False, linear_render: bool = False,
                   cache: dict[tuple[Any, ...], bytes] | None = None) -> ImageJob:
-    """Check a whole-image request and read every paint layer's pixels; raises :class:`UpscaleError`. Changes
-    nothing. ``cache`` as for :func:`prepare`.
+    """Check a whole-image request and read the pixels of every paint and file layer; raises
+    :class:`UpscaleError`. Changes nothing. ``cache`` as for :func:`prepare`.
 
-    Paint layers (also inside groups, hidden or locked ones) are what LIIF redraws; an empty one, or one
-    with no pixels on the canvas, is left to Krita's scaling like every other kind of node. An animated
+    Paint and file layers (also inside groups, hidden or locked ones) are what LIIF redraws; an empty one, or
+    one with no pixels on the canvas, is left to Krita's scaling like every other kind of node. An animated
     paint layer is refused: only one frame could be redrawn."""
     if document is None:
         raise UpscaleError("Open an image to upscale.")
     _check_options(tile, self_ensemble, linear_render)
     document.waitForDone()
     parts = []
-    for node in paint_layers(document):
+    for node in redrawn_layers(document):
         if node.animated():
             raise UpscaleError(f"The layer {node.name()!r} is animated, and LIIF Upscale redraws one frame only. "
                                "Upscale a copy without animation, or its frames one by one as layers.")
@@ -524,10 +550,14 @@ def _apply_image(job: ImageJob, results: list[bytes]) -> Any:
         raise UpscaleError("Krita could not copy the image (not enough memory?); nothing was changed.")
     copy.setBatchmode(True)
     copy.setName(job.title)
+    nodes = {node.uniqueId(): node for node in _descendants(copy.rootNode())}
+    for part in job.parts:  # a file layer keeps its file's size when Krita scales the image: LIIF redraws it
+        node = nodes.get(part.node.uniqueId())
+        if node is not None and node.type() == "filelayer":
+            nodes[part.node.uniqueId()] = _as_paint_layer(copy, node, list(nodes.values()))
     width, height = job.plan.canvas_size
     copy.scaleImage(width, height, round(source.xRes()), round(source.yRes()), job.resampler)
     copy.waitForDone()
-    nodes = {node.uniqueId(): node for node in _descendants(copy.rootNode())}
     canvas = Rect(0, 0, width, height)
     for part, pixels in zip(job.parts, results):
         node, target = nodes.get(part.node.uniqueId()), part.plan.target
@@ -557,6 +587,33 @@ def _apply_image(job: ImageJob, results: list[bytes]) -> Any:
     doc.setModified(True)  # and closing it asks before the result is lost
     _show(doc)
     return doc
+
+
+def _as_paint_layer(document: Any, layer: Any, others: list[Any]) -> Any:
+    """Put an empty paint layer in the place of ``layer`` (a file layer), as Layer > Convert > to Paint Layer
+    does: its name, look, locks, layer style and masks; its pixels come later. Clone layers of it (in
+    ``others``) show the new layer where Krita lets a script say so (5.2 and later); Krita 5.1 turns them
+    into paint layers holding what they showed when ``layer`` goes."""
+    paint = document.createNode(layer.name(), "paintlayer")
+    if not _same_space(paint, layer):
+        paint.setColorSpace(layer.colorModel(), layer.colorDepth(), layer.colorProfile())
+    for prop in ("Opacity", "BlendingMode", "Visible", "InheritAlpha", "AlphaLocked", "ColorLabel", "Collapsed"):
+        getattr(paint, f"set{prop}")(getattr(layer, prop[0].lower() + prop[1:])())
+    if layer.layerStyleToAsl():
+        paint.setLayerStyleFromAsl(layer.layerStyleToAsl())
+    for mine, theirs in zip(paint.channels(), layer.channels()):
+        mine.setVisible(theirs.visible())
+    layer.parentNode().addChildNode(paint, layer)
+    for mask in layer.childNodes():  # bottom first, each put on top: their order stays
+        mask.remove()
+        paint.addChildNode(mask, None)
+    for clone in others:
+        shown = clone.sourceNode() if clone.type() == "clonelayer" and hasattr(clone, "setSourceNode") else None
+        if shown is not None and shown.uniqueId() == layer.uniqueId():
+            clone.setSourceNode(paint)
+    layer.remove()
+    paint.setLocked(layer.locked())
+    return paint
 
 
 def upscale_node(document: Any, node: Any, scale: Scale | None = None, size: Size | None = None,
@@ -614,8 +671,10 @@ def upscale_image(document: Any, scale: Scale | None = None, size: Size | None =
     The new document is a copy of the image that Krita scaled (every layer, mask and vector shape, with
     ``resampler``), with each paint layer redrawn by LIIF from its own pixels: its name, place in the layer
     stack, opacity, blending mode, visibility, masks and colour space stay as they were. Paint layers inside
-    groups count too; other layers (vector, fill, filter, file, clone layers) keep Krita's scaling, which suits
-    them, and groups show their upscaled children. It has no file yet (saving asks where).
+    groups count too. A file layer, which Krita would leave at its file's size, becomes a paint layer holding
+    the LIIF result of the file it shows (what Layer > Convert > to Paint Layer keeps of it stays: name, look,
+    masks). Other layers (vector, fill, filter, clone layers) keep Krita's scaling, which suits them, and
+    groups show their upscaled children. It has no file yet (saving asks where).
 
     ``scale``/``size`` refer to the canvas; the other arguments mean what they mean for :func:`upscale_node`
     (``linear_render`` applies to each paint layer with a linear profile). The job takes as long as upscaling

@@ -123,10 +123,10 @@ class UpscaleDialog(QDialog):
         sel = document.selection()
         self.selection = self.canvas.intersected(Rect(sel.x(), sel.y(), sel.width(), sel.height())) if sel else None
         self.settings = load_settings()
-        self.paint_layers = api.paint_layers(document)  # what "The whole image" redraws
+        self.layers_redrawn = api.redrawn_layers(document)  # what "The whole image" redraws
         self.opened_from = origin.opened_from(document)  # asked once: the dialog is modal
         self.linear = self._is_linear(node)  # the Colour choice is for this layer, or any the whole image has
-        self.any_linear = self.linear or any(self._is_linear(layer) for layer in self.paint_layers)
+        self.any_linear = self.linear or any(self._is_linear(layer) for layer in self.layers_redrawn)
         self.info: dict[str, Any] | None = None  # the worker's info() once it arrived
         self.info_error: str | None = None  # or why it could not be had
         self._fx = self._fy = 2.0
@@ -261,10 +261,12 @@ class UpscaleDialog(QDialog):
         self.scope_selection.setEnabled(self.selection is not None)
         if self.selection is None:
             self.scope_selection.setToolTip("There is no selection in this image")
-        count = len(self.paint_layers)
-        self.scope_image = QRadioButton(f"The whole image: every paint layer ({count}), into a new document")
-        self.scope_image.setToolTip("A copy of the image that Krita scales, with each paint layer redrawn by LIIF; "
-                                    "the layer stack, masks, vector and other layers as they were")
+        count, files = len(self.layers_redrawn), self._file_layers()
+        kinds = "paint and file layer" if files else "paint layer"
+        self.scope_image = QRadioButton(f"The whole image: every {kinds} ({count}), into a new document")
+        self.scope_image.setToolTip("A copy of the image that Krita scales, with each paint layer redrawn by LIIF "
+                                    "(and each file layer, made a paint layer); the layer stack, masks, vector and "
+                                    "other layers as they were")
         self.scope_image.setEnabled(count > 0)
         self._group(form, "Upscale:", self.scope_layer, self.scope_selection, self.scope_image)
         self.scope_layer.toggled.connect(self._scope_changed)
@@ -333,7 +335,7 @@ class UpscaleDialog(QDialog):
         self._updating = True
         self.keep_aspect.setChecked(s["keep_aspect"] == "true")
         self.scope_selection.setChecked(self.selection is not None and s["scope"] == "selection")
-        self.scope_image.setChecked(bool(self.paint_layers) and s["scope"] == "image")
+        self.scope_image.setChecked(bool(self.layers_redrawn) and s["scope"] == "image")
         self.scope_layer.setChecked(not self.scope_selection.isChecked() and not self.scope_image.isChecked())
         self.output_document.setChecked(s["output"] == "document")
         self.output_layer.setChecked(s["output"] != "document")
@@ -392,7 +394,7 @@ class UpscaleDialog(QDialog):
         or the image came from, if not that one (model_note). With "The whole image", the layers that
         Automatic gives another model are named."""
         whole = self.scope_image.isChecked()
-        layers = ({"layers": [layer.name() for layer in self.paint_layers]} if whole
+        layers = ({"layers": [layer.name() for layer in self.layers_redrawn]} if whole
                   else {"layer": self.node.name(), "shows": origin.shows(self.node, self.document)})
         note = model_note(self.model_combo.currentData(), self.info or {}, self.opened_from, "<br>", **layers)
         self.model_note.setText(f"<small>{note}</small>")
@@ -422,7 +424,7 @@ class UpscaleDialog(QDialog):
         models = list((self.info or {}).get("models", []))
         if not models:
             return
-        layers = self.paint_layers if self.scope_image.isChecked() else [self.node]
+        layers = self.layers_redrawn if self.scope_image.isChecked() else [self.node]
         automatic: list[str] = []
         for layer in layers:
             source = origin.of_node(self.document, self.opened_from, layer)
@@ -557,6 +559,10 @@ class UpscaleDialog(QDialog):
         if self.exact_estimate() is None and self.info and measured_speed(self.info, self.request()["device"]):
             self._estimate_delay.start(PREVIEW_DELAY_MS)  # the worker can tell the time, for any model
 
+    def _file_layers(self) -> int:
+        """How many of the layers "The whole image" redraws are file layers (each becomes a paint layer)."""
+        return sum(layer.type() == "filelayer" for layer in self.layers_redrawn)
+
     def _show_result(self, where: Plan) -> None:
         """The Result line: what the job makes, and how long it takes once the worker's speed is known."""
         output = "document" if self.output_document.isChecked() else "layer"
@@ -564,8 +570,12 @@ class UpscaleDialog(QDialog):
         fx, fy = where.factors
         factor = f"×{fx:.2f}" if f"{fx:.2f}" == f"{fy:.2f}" else f"×{fx:.2f} × {fy:.2f}"
         if self.scope_image.isChecked():
-            count = len(self.paint_layers)
-            text = f"a new {_px(cw, ch)} document ({factor}), {count} paint layer{'s' * (count != 1)} redrawn"
+            count, files = len(self.layers_redrawn), self._file_layers()
+            layers = f"{count} {'' if files else 'paint '}layer{'s' * (count != 1)}"
+            text = f"a new {_px(cw, ch)} document ({factor}), {layers} redrawn"
+            if files:
+                made = "1 file layer made a paint layer" if files == 1 else f"{files} file layers made paint layers"
+                text += f" ({made})"
         elif output == "document":
             text = f"a new {_px(cw, ch)} document ({factor})"
         elif (cw, ch) == (self.canvas.width, self.canvas.height):
@@ -616,7 +626,7 @@ class UpscaleDialog(QDialog):
             return estimate_seconds(self.info, self.job_model(), req["device"], ref.width * ref.height,
                                     target.width * target.height, req["self_ensemble"])
         total = 0.0
-        for layer in self.paint_layers:  # the whole image: as long as each paint layer on its own
+        for layer in self.layers_redrawn:  # the whole image: as long as each paint layer on its own
             b = layer.bounds()
             where = self._plan(Rect(b.x(), b.y(), b.width(), b.height()))
             seconds = estimate_seconds(self.info, self.job_model(layer), req["device"],
