@@ -86,6 +86,15 @@ def gimp_root() -> Path:
     return Path(os.environ.get("XDG_CONFIG_HOME") or home() / ".config") / "GIMP"
 
 
+def gimp_directory() -> Path | None:
+    """The profile folder every GIMP 3 of this system is told to use instead of its own (``GIMP3_DIRECTORY``, a
+    path relative to the home folder as GIMP takes it); None where it is not set."""
+    value = os.environ.get("GIMP3_DIRECTORY")
+    if not value:
+        return None
+    return Path(value) if Path(value).is_absolute() else home() / value
+
+
 def gimp_minor(name: str) -> int | None:
     """3.N's N, of a profile folder's name or of a program named after its version (``gimp-console-3.2``)."""
     match = re.fullmatch(r"(?:gimp(?:-console)?-)?3\.(\d+)(?:\.exe)?", name)
@@ -129,10 +138,13 @@ GIMP_APP = "org.gimp.GIMP"
 GIMP_FIRST_START = ["-i", "-d", "-f", "--quit"]
 
 
-def gimp_first_start(profile: Path, programs: list[Path], app: str | None) -> list[str] | None:
+def gimp_first_start(profile: Path, programs: list[Path], app: str | None,
+                     minor: int | None = None) -> list[str] | None:
     """The command that starts the GIMP whose profile ``profile`` is (one of ``programs``, its console program
-    first), in the Flatpak ``app`` if given; None where none of them is of that version."""
-    ours = [path for path in programs if gimp_minor(path.name) == gimp_minor(profile.name)]
+    first; the version ``minor``, else the one ``profile`` is named after), in the Flatpak ``app`` if given; None
+    where none of them is of that version."""
+    minor = gimp_minor(profile.name) if minor is None else minor
+    ours = [path for path in programs if gimp_minor(path.name) == minor]
     ours.sort(key=lambda path: "console" not in path.name)
     if not ours:
         return None
@@ -164,15 +176,21 @@ def krita_targets() -> list[tuple[Path, Path]]:
 
 
 def gimp_targets() -> list[GimpTarget]:
-    """The profiles of each GIMP 3 found, the native one and Flatpak's (see :func:`snap_note` for Snap); a
-    profile both use (the Flatpak's is the host's, see :func:`gimp_flatpak_root`) once."""
+    """The profiles of each GIMP 3 found, the native one (the folder ``GIMP3_DIRECTORY`` names, where set) and
+    Flatpak's (see :func:`snap_note` for Snap); a profile both use (the Flatpak's is the host's, see
+    :func:`gimp_flatpak_root`) once."""
     found: list[tuple[Path, list[Path], str | None]] = []  # (folder of the profiles, programs, Flatpak app)
     programs = gimp_programs()
-    if programs or shutil.which("gimp") or existing_gimp_profiles(gimp_root()):
+    targets: list[GimpTarget] = []
+    told = gimp_directory()
+    if told is not None:  # the system's GIMP, every version, keeps its profile there (made by the newest)
+        newest = max(map(gimp_minor, (path.name for path in programs)), default=None)
+        targets.append(GimpTarget(told, (), None if newest is None else gimp_first_start(told, programs, None,
+                                                                                            newest)))
+    elif programs or shutil.which("gimp") or existing_gimp_profiles(gimp_root()):
         found.append((gimp_root(), programs, None))
     if flatpak_has(GIMP_APP):
         found.append((gimp_flatpak_root(), flatpak_files(GIMP_APP, "bin/gimp*-3.*"), GIMP_APP))
-    targets: list[GimpTarget] = []
     for root in dict.fromkeys(root for root, _, _ in found):
         gimps = [(programs, app) for where, programs, app in found if where == root]
         for profile in gimp_profiles(root, [path for programs, _ in gimps for path in programs]):
@@ -542,16 +560,20 @@ def make_gimp_profile(inst: Installer, target: GimpTarget) -> bool:
     profile = target.profile
     if profile.is_dir():
         return True
-    older = sorted((path.name for path in profile.parent.glob("2.*") if re.fullmatch(r"2\.\d+", path.name)
-                    and path.is_dir()), key=lambda name: int(name[2:]))  # GIMP 2.10's, 2.8's: GIMP takes the newest
+    # GIMP 2.10's, 2.8's profile (GIMP takes the newest), beside a profile named after its version (GIMP brings
+    # nothing into one named otherwise, as GIMP3_DIRECTORY may name it)
+    versioned = gimp_minor(profile.name) is not None
+    older = sorted((path.name for path in profile.parent.glob("2.*") if versioned and path.is_dir()
+                    and re.fullmatch(r"2\.\d+", path.name)), key=lambda name: int(name[2:]))
+    gimp = f"GIMP {profile.name}" if versioned else "GIMP 3"
     if target.first_start is None:
         if older:
-            inst.say(f"GIMP {profile.name} has not run yet, and it brings the settings of GIMP {older[-1]} over "
-                     f"only into a profile it makes itself: start GIMP {profile.name} once, then run install.py "
+            inst.say(f"{gimp} has not run yet, and it brings the settings of GIMP {older[-1]} over "
+                     f"only into a profile it makes itself: start {gimp} once, then run install.py "
                      f"again to install the plug-in into {profile}")
             return False
         return True
-    inst.say(f"start GIMP {profile.name} once without its window, so that it makes its profile {profile}"
+    inst.say(f"start {gimp} once without its window, so that it makes its profile {profile}"
              + (f" and brings over the settings of GIMP {older[-1]}" if older else "")
              + f": {' '.join(target.first_start)}")
     if inst.dry_run:
@@ -566,10 +588,10 @@ def make_gimp_profile(inst: Installer, target: GimpTarget) -> bool:
         forget_version(profile / "gimprc")
         return True
     if older:
-        inst.say(f"GIMP {profile.name} did not make its profile {profile} ({why}): start GIMP {profile.name} "
+        inst.say(f"{gimp} did not make its profile {profile} ({why}): start {gimp} "
                  "once, then run install.py again to install the plug-in there")
         return False
-    inst.say(f"GIMP {profile.name} did not make its profile ({why}); the plug-in's folder is made instead")
+    inst.say(f"{gimp} did not make its profile ({why}); the plug-in's folder is made instead")
     return True
 
 
@@ -674,8 +696,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-dev", action="store_true", help="skip the test tools (pytest, ruff, PyQt5/6)")
     p.add_argument("--krita-dir", type=Path, help=f"Krita resource folder (default {default_krita_dir()})")
     p.add_argument("--kritarc", type=Path, help=f"Krita's settings file (default {default_kritarc()})")
-    p.add_argument("--gimp-dir", type=Path, help=f"GIMP 3 profile folder (default: each 3.N in {gimp_root()}, "
-                   "else the one of the GIMP installed)")
+    p.add_argument("--gimp-dir", type=Path, help="GIMP 3 profile folder (default: the one GIMP3_DIRECTORY names, "
+                   f"else each 3.N in {gimp_root()}, else the one of the GIMP installed)")
     p.add_argument("--no-krita", action="store_true", help="do not install the Krita plug-in")
     p.add_argument("--no-gimp", action="store_true", help="do not install the GIMP plug-in")
     p.add_argument("--no-example", action="store_true", help="skip the example upscale")

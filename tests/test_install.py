@@ -37,8 +37,8 @@ def fake_home(tmp_path):
     return home
 
 
-def install(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+def install(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "GIMP3_"))}, **(env or {})}
     env["HOME"] = str(home)
     # no krita/gimp found through PATH: detection by profile folders; flatpak, where a test put it there
     env["PATH"] = str(home.parent / "bin")
@@ -194,6 +194,35 @@ def test_gimp_makes_its_own_profile_before_the_plug_in_goes_in(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "did not make its profile" in proc.stdout and "exit code 3" in proc.stdout
     assert "cannot open display" in proc.stdout and not (home / ".config/GIMP/3.2").exists()
+
+
+def test_gimp3_directory_is_where_the_plug_in_goes(tmp_path):
+    """GIMP3_DIRECTORY tells every GIMP 3 of the system to keep its profile in that folder (relative: under the
+    home folder) instead of ~/.config/GIMP/3.N: install.py installs there, having the newest GIMP make it first
+    where it is missing; ~/.config/GIMP is left alone. (GIMP is a stand-in here; the real ones in test_gimp.py.)"""
+    home = tmp_path / "home"
+    (home / ".config/GIMP/2.10").mkdir(parents=True)  # not brought into a folder not named after a version
+    (home / ".config/GIMP/3.0").mkdir(parents=True)
+    log = tmp_path / "args.txt"
+    for name in ("gimp-console-3.0", "gimp-console-3.2", "gimp-3.2"):
+        _executable(tmp_path / "bin" / name)
+    (tmp_path / "bin" / "gimp-console-3.2").write_text(
+        f'#!/bin/sh\necho "$0 $@" > {log}\n/bin/mkdir -p "$HOME/$GIMP3_DIRECTORY/brushes"\n')
+    proc = install(home, "--no-krita", env={"GIMP3_DIRECTORY": "portable/gimp"})
+    assert proc.returncode == 0, proc.stderr
+    assert f"start GIMP 3 once without its window, so that it makes its profile {home}/portable/gimp: " \
+           f"{tmp_path}/bin/gimp-console-3.2 -i -d -f --quit" in proc.stdout, proc.stdout
+    assert "settings of GIMP 2.10" not in proc.stdout
+    assert (home / "portable/gimp/brushes").is_dir() and (home / "portable/gimp" / GIMP_SCRIPT).is_file()
+    assert not (home / ".config/GIMP/3.0/plug-ins").exists() and not (home / ".config/GIMP/3.2").exists()
+    assert install(home, "--uninstall", env={"GIMP3_DIRECTORY": "portable/gimp"}).returncode == 0
+    assert not (home / "portable/gimp" / GIMP_SCRIPT).exists()
+
+    told = tmp_path / "elsewhere" / "profile"  # an absolute path, no GIMP to run: the folder is made
+    shutil.rmtree(tmp_path / "bin")
+    proc = install(home, "--no-krita", env={"GIMP3_DIRECTORY": str(told)})
+    assert proc.returncode == 0, proc.stderr
+    assert (told / GIMP_SCRIPT).is_file() and not (home / ".config/GIMP/3.0/plug-ins").exists()
 
 
 def _executable(path: Path) -> None:

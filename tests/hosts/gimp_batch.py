@@ -255,16 +255,7 @@ def answer_dialog(interactive, stem):
         if step.get("type"):
             then += f"; xdotool type --clearmodifiers -- {shlex.quote(step['type'])}"
         then += "; " + read_labels(step["labels"], f".then{i}.json")
-    # a screen reader's client held from before the dialog until after it closed (dialog_labels.py --hold
-    # says why): the label readers then never leave the bridge without clients while a key is pressed
-    hold = release = "true"
-    if "labels" in interactive:  # released once the dialog's window is gone
-        hold = f"python3 {shlex.quote(JOB['labels_script'])} --hold & H=$!; trap 'kill $H' EXIT"
-        release = """for i in $(seq 60); do
-            xdotool search --onlyvisible --name '^LIIF Upscale$' > /dev/null 2>&1 || break
-            sleep 0.5
-        done"""
-    script = hold + find_window("^LIIF Upscale$", 240) + f"""
+    script = find_window("^LIIF Upscale$", 240) + f"""
         sleep 2
         xdotool windowfocus --sync "$W" || true
         {press}
@@ -277,7 +268,6 @@ def answer_dialog(interactive, stem):
         xwd -id "$W" -silent -out '{stem}.dialog.xwd' || true
         xdotool windowfocus --sync "$W" || true
         xdotool key --clearmodifiers {key}
-        {release}
     """
     return subprocess.Popen(["/bin/sh", "-c", script])
 
@@ -435,11 +425,19 @@ def main():
         results["image_types"] = proc.get_image_types()
         results["arguments"] = [spec.name for spec in proc.get_arguments()]
         results["return_values"] = [spec.name for spec in proc.get_return_values()]
+        # where dialogs' labels are read: a screen reader's client held for the whole run, from before the
+        # first dialog until after the last (dialog_labels.py --hold says why)
+        reads = any("labels" in (case.get("interactive") or {}) for case in JOB["cases"])
+        holder = subprocess.Popen(["python3", JOB["labels_script"], "--hold"]) if reads else None
         for case in JOB["cases"]:
             try:
                 results["cases"].append(run_case(case, proc, out_dir))
             except Exception:  # a broken case: recorded (the test shows it), and the next case runs
                 results["cases"].append({"name": case["name"], "harness_error": traceback.format_exc()})
+        if holder is not None:
+            time.sleep(1)  # the last key's events handled first
+            holder.terminate()
+            holder.wait()
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
 
