@@ -176,21 +176,23 @@ def krita_targets() -> list[tuple[Path, Path]]:
 
 
 def gimp_targets() -> list[GimpTarget]:
-    """The profiles of each GIMP 3 found, the native one (the folder ``GIMP3_DIRECTORY`` names, where set) and
-    Flatpak's (see :func:`snap_note` for Snap); a profile both use (the Flatpak's is the host's, see
-    :func:`gimp_flatpak_root`) once."""
+    """The profiles of each GIMP 3 found, the native one and Flatpak's (see :func:`snap_note` for Snap); a
+    profile both use (the Flatpak's is the host's, see :func:`gimp_flatpak_root`) once. Where
+    ``GIMP3_DIRECTORY`` is set, the one folder it names."""
     found: list[tuple[Path, list[Path], str | None]] = []  # (folder of the profiles, programs, Flatpak app)
     programs = gimp_programs()
-    targets: list[GimpTarget] = []
-    told = gimp_directory()
-    if told is not None:  # the system's GIMP, every version, keeps its profile there (made by the newest)
-        newest = max(map(gimp_minor, (path.name for path in programs)), default=None)
-        targets.append(GimpTarget(told, (), None if newest is None else gimp_first_start(told, programs, None,
-                                                                                            newest)))
-    elif programs or shutil.which("gimp") or existing_gimp_profiles(gimp_root()):
+    if programs or shutil.which("gimp") or existing_gimp_profiles(gimp_root()):
         found.append((gimp_root(), programs, None))
     if flatpak_has(GIMP_APP):
         found.append((gimp_flatpak_root(), flatpak_files(GIMP_APP, "bin/gimp*-3.*"), GIMP_APP))
+    told = gimp_directory()
+    if told is not None:  # every GIMP 3 keeps its profile there, in Flatpak's sandbox too (which passes the
+        # variable on; Flathub's GIMP may use the whole file system): made by the newest GIMP of the system,
+        # else of the Flatpak
+        starts = [gimp_first_start(told, programs, app, max(map(gimp_minor, (path.name for path in programs))))
+                  for _, programs, app in found if programs]
+        return [GimpTarget(told, tuple(app for _, _, app in found if app), next(filter(None, starts), None))]
+    targets: list[GimpTarget] = []
     for root in dict.fromkeys(root for root, _, _ in found):
         gimps = [(programs, app) for where, programs, app in found if where == root]
         for profile in gimp_profiles(root, [path for programs, _ in gimps for path in programs]):

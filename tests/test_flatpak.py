@@ -67,10 +67,10 @@ def _env(home: Path, suite: str, **extra: str) -> dict[str, str]:
     return {**env, "HOME": str(home), "FLATPAK_SYSTEM_DIR": str(installation(suite)), **extra}
 
 
-def _install_py(home: Path, suite: str, *args: str) -> subprocess.CompletedProcess:
-    """install.py as a user runs it, with this Python as the worker's."""
+def _install_py(home: Path, suite: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """install.py as a user runs it, with this Python as the worker's (and ``env`` set)."""
     return subprocess.run([sys.executable, str(REPO / "install.py"), "--no-venv", "--python", sys.executable,
-                           "--no-example", *args], env=_env(home, suite), capture_output=True, text=True,
+                           "--no-example", *args], env=_env(home, suite, **env), capture_output=True, text=True,
                           timeout=TIMEOUT_S)
 
 
@@ -93,19 +93,22 @@ def suite(request: pytest.FixtureRequest) -> str:
 class FlatpakGimp:
     """A fresh home where the Flatpak GIMP has not run yet, and batch runs of that GIMP in its sandbox."""
 
-    def __init__(self, work: Path, model: Path, suite: str):
+    def __init__(self, work: Path, model: Path, suite: str, gimp3_directory: str | None = None):
         self.work, self.model, self.suite = work, model, suite
         self.home = work / "home"
         self.version = gimp_version(suite)
         self.profile = self.home / ".config" / "GIMP" / self.version  # the host's: Flathub's xdg-config/GIMP:create
+        self.told = {"GIMP3_DIRECTORY": gimp3_directory} if gimp3_directory else {}  # the user's session has it
+        if gimp3_directory:
+            self.profile = self.home / gimp3_directory
         self.plugin = self.profile / PLUGIN
         self.home.mkdir(parents=True)
 
     def env(self, **extra: str) -> dict[str, str]:
-        return _env(self.home, self.suite, **extra)
+        return _env(self.home, self.suite, **self.told, **extra)
 
     def install_py(self, *args: str) -> subprocess.CompletedProcess:
-        return _install_py(self.home, self.suite, "--no-krita", *args)
+        return _install_py(self.home, self.suite, "--no-krita", *args, **self.told)
 
     def overrides(self) -> str:
         return _overrides(self.home, self.suite, APP)
@@ -304,6 +307,22 @@ def test_a_newer_gimp_takes_the_plugin_over_from_the_older_profile(flatpak) -> N
     assert code == 0 and results.get("cases"), gimp_failed("flatpak run org.gimp.GIMP", code, log)
     assert cases_by_name(results, log)["upgraded"]["status"] == "success"
     assert (gimp.plugin / "liif-upscale.py").is_file()
+
+
+def test_gimp3_directory_is_where_the_sandboxed_gimp_looks_too(flatpak) -> None:
+    """GIMP3_DIRECTORY set in the user's session (relative: under the home folder): GIMP in the sandbox keeps its
+    profile there too (Flatpak passes the variable on; Flathub's GIMP may use the whole file system). install.py
+    has this GIMP make that folder, installs the plug-in there and allows the host worker; GIMP runs it."""
+    gimp = FlatpakGimp(flatpak.work / "told", flatpak.model, flatpak.suite, gimp3_directory="portable/gimp")
+    proc = gimp.install_py()
+    assert proc.returncode == 0, proc.stderr
+    assert f"start GIMP 3 once without its window, so that it makes its profile {gimp.profile}" in proc.stdout
+    assert (gimp.profile / "gimprc").is_file() and (gimp.plugin / "liif-upscale.py").is_file()
+    # (Flatpak makes ~/.config/GIMP itself, Flathub's xdg-config/GIMP:create, but no profile goes in)
+    assert not list((gimp.home / ".config" / "GIMP").glob("*")) and ALLOW in gimp.overrides()
+    code, log, results = gimp.run("told", [_case(gimp, "told", _pixels((4, 5, 4), np.uint8, 6))])
+    assert code == 0 and results.get("cases"), gimp_failed("flatpak run org.gimp.GIMP", code, log)
+    assert cases_by_name(results, log)["told"]["status"] == "success"
 
 
 # ============================================================================================= Krita

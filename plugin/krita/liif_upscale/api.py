@@ -595,15 +595,19 @@ def _as_paint_layer(document: Any, layer: Any, others: list[Any]) -> Any:
     ``others``) show the new layer where Krita lets a script say so (5.2 and later); Krita 5.1 turns them
     into paint layers holding what they showed when ``layer`` goes."""
     paint = document.createNode(layer.name(), "paintlayer")
-    if not _same_space(paint, layer):
-        paint.setColorSpace(layer.colorModel(), layer.colorDepth(), layer.colorProfile())
+    if not _same_space(paint, layer) and not paint.setColorSpace(layer.colorModel(), layer.colorDepth(),
+                                                                  layer.colorProfile()):
+        raise UpscaleError(f"Krita could not make a paint layer in the colour space of the file layer "
+                           f"{layer.name()!r}; convert it to a paint layer and try again. Nothing was changed.")
     for prop in ("Opacity", "BlendingMode", "Visible", "InheritAlpha", "AlphaLocked", "ColorLabel", "Collapsed"):
         getattr(paint, f"set{prop}")(getattr(layer, prop[0].lower() + prop[1:])())
     if layer.layerStyleToAsl():
         paint.setLayerStyleFromAsl(layer.layerStyleToAsl())
     for mine, theirs in zip(paint.channels(), layer.channels()):
         mine.setVisible(theirs.visible())
-    layer.parentNode().addChildNode(paint, layer)
+    if not layer.parentNode().addChildNode(paint, layer):
+        raise UpscaleError(f"Krita refused to put a paint layer in the place of the file layer {layer.name()!r} (is "
+                           "its group locked?); convert it to a paint layer and try again. Nothing was changed.")
     for mask in layer.childNodes():  # bottom first, each put on top: their order stays
         mask.remove()
         paint.addChildNode(mask, None)
