@@ -189,8 +189,9 @@ def gimp_targets() -> list[GimpTarget]:
     if told is not None:  # every GIMP 3 keeps its profile there, in Flatpak's sandbox too (which passes the
         # variable on; Flathub's GIMP may use the whole file system): made by the newest GIMP of the system,
         # else of the Flatpak
-        starts = [gimp_first_start(told, programs, app, max(map(gimp_minor, (path.name for path in programs))))
-                  for _, programs, app in found if programs]
+        versions = [(programs, app, [m for m in map(gimp_minor, (path.name for path in programs)) if m is not None])
+                    for _, programs, app in found]
+        starts = [gimp_first_start(told, programs, app, max(minors)) for programs, app, minors in versions if minors]
         return [GimpTarget(told, tuple(app for _, _, app in found if app), next(filter(None, starts), None))]
     targets: list[GimpTarget] = []
     for root in dict.fromkeys(root for root, _, _ in found):

@@ -224,6 +224,15 @@ def test_gimp3_directory_is_where_the_plug_in_goes(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (told / GIMP_SCRIPT).is_file() and not (home / ".config/GIMP/3.0/plug-ins").exists()
 
+    # a Flatpak GIMP alone (a program of its own beside GIMP's named after its version): it makes the folder
+    flatpaks = tmp_path / "no-system-flatpaks"
+    _flatpak_gimp(flatpaks, "host;xdg-config/GIMP:create;", "gimp-debug-tool-3.0")
+    _executable(next(flatpaks.glob("app/*/*/*/active/files/bin")) / "gimp-console-3.2")
+    _executable(tmp_path / "bin" / "flatpak")
+    proc = install(home, "--no-krita", "--dry-run", env={"GIMP3_DIRECTORY": "flatpak/gimp"})
+    assert proc.returncode == 0, proc.stderr
+    assert "run --command=gimp-console-3.2 org.gimp.GIMP -i -d -f --quit" in proc.stdout, proc.stdout
+
 
 def _executable(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
