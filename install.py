@@ -111,8 +111,12 @@ def gimp_profiles(root: Path, programs: list[Path]) -> list[Path]:
     """The profiles of a GIMP 3 under ``root`` the plug-in goes into: every 3.N there is; where there is
     none yet, the one of the newest version among ``programs`` (its executables), else ``3.0``. GIMP 3.2
     keeps its profile in ``3.2`` and, on its first start, copies the newest older one, plug-ins included."""
-    minors = [minor for minor in map(gimp_minor, (path.name for path in programs)) if minor is not None]
-    return existing_gimp_profiles(root) or [root / f"3.{max(minors, default=0)}"]
+    return existing_gimp_profiles(root) or [root / f"3.{max(gimp_minors(programs), default=0)}"]
+
+
+def gimp_minors(programs: list[Path]) -> list[int]:
+    """The 3.N versions (N) that ``programs`` are named after; a program named after none is left out."""
+    return [minor for minor in map(gimp_minor, (path.name for path in programs)) if minor is not None]
 
 
 def gimp_programs() -> list[Path]:
@@ -189,9 +193,8 @@ def gimp_targets() -> list[GimpTarget]:
     if told is not None:  # every GIMP 3 keeps its profile there, in Flatpak's sandbox too (which passes the
         # variable on; Flathub's GIMP may use the whole file system): made by the newest GIMP of the system,
         # else of the Flatpak
-        versions = [(programs, app, [m for m in map(gimp_minor, (path.name for path in programs)) if m is not None])
-                    for _, programs, app in found]
-        starts = [gimp_first_start(told, programs, app, max(minors)) for programs, app, minors in versions if minors]
+        starts = [gimp_first_start(told, programs, app, max(minors))
+                  for _, programs, app in found if (minors := gimp_minors(programs))]
         return [GimpTarget(told, tuple(app for _, _, app in found if app), next(filter(None, starts), None))]
     targets: list[GimpTarget] = []
     for root in dict.fromkeys(root for root, _, _ in found):

@@ -299,25 +299,7 @@ def displays():
     return {i for i in range(1, 200) if Gimp.Display.id_is_valid(i)}
 
 
-def plugin_processes():
-    """The pids of the plug-in's processes now running (its script's name in their command line)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if entry.isdigit() and b"liif-upscale.py" in f.read():
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
-
-
 def run_case(case, proc, out_dir):
-    # the last case's plug-in process gone first: GIMP 3.2.6 once crashed (SIGSEGV) making the next case's image
-    # while a plug-in whose dialog was cancelled was still ending
-    deadline = time.time() + 10
-    while plugin_processes() and time.time() < deadline:
-        time.sleep(0.1)
     res = {"name": case["name"]}
     image = build(case)
     source = image.get_layers()[case.get("source", 0)]
