@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_gimp import BATCH, _layer, _pixels, _processes, cases_by_name, gimp_chroot, gimp_failed, read_result
+from test_gimp import BATCH, _at_home, _layer, _pixels, _processes, cases_by_name, gimp_chroot, gimp_failed, read_result
 
 import liif_core
 
@@ -129,7 +129,7 @@ class FlatpakGimp:
                                     start_new_session=True)
             record: dict[str, Any] = {}
             if during:
-                during(out, record, lambda: proc.poll() is None)
+                during(out, record, lambda: proc.poll() is None, self.home)
             try:
                 code = proc.wait(TIMEOUT_S)
             except subprocess.TimeoutExpired:
@@ -167,17 +167,18 @@ def _host_worker(procs: dict[int, tuple[int, str]]) -> int | None:
                 None)
 
 
-def watch_and_kill(out: Path, record: dict[str, Any], running: Any) -> None:
+def watch_and_kill(out: Path, record: dict[str, Any], running: Any, home: Path) -> None:
     """Note who started each worker; once the long case's worker is busy, SIGKILL its plug-in (GIMP's cancel)
-    and time the worker's exit. Returns early if GIMP ends (``running()`` false)."""
+    and time the worker's exit: of the GIMP whose ``HOME`` is ``home``. Returns early if GIMP ends
+    (``running()`` false)."""
     deadline = time.monotonic() + TIMEOUT_S
     while time.monotonic() < deadline and running() and not (out / "cancel.started").exists():
-        if (worker := _host_worker(procs := _processes())) is not None:
+        if (worker := _host_worker(_at_home(procs := _processes(), home))) is not None:
             record.setdefault("worker_parents", _parents(worker, procs))
         time.sleep(0.1)
     worker = plugin = None
     while time.monotonic() < deadline and running() and worker is None:
-        procs = _processes()
+        procs = _at_home(_processes(), home)
         plugins = [pid for pid, (_, cmd) in procs.items() if "liif-upscale.py" in cmd]
         if plugins and (found := _host_worker(procs)) is not None:
             worker, plugin = found, plugins[0]
@@ -364,7 +365,7 @@ def run_krita(home: Path, suite: str, work: Path, pixels: np.ndarray, model: Pat
                                 start_new_session=True)
         deadline = time.monotonic() + TIMEOUT_S
         while proc.poll() is None and time.monotonic() < deadline:
-            if not parents and (worker := _host_worker(procs := _processes())) is not None:
+            if not parents and (worker := _host_worker(_at_home(procs := _processes(), home))) is not None:
                 parents = _parents(worker, procs)
             time.sleep(0.1)
         if proc.poll() is None:

@@ -199,10 +199,11 @@ class Gimp:
         self.console, self.gui = gimp_chroot.programs(chroot)
         self.profile = work / "gimpdir"
         self.config_home = work / "config"
+        self.home = work / "home"
         self.plugin = self.profile / "plug-ins" / "liif-upscale"
 
     def install(self) -> None:
-        env = dict(os.environ, HOME=str(self.work / "home"), XDG_CONFIG_HOME=str(self.config_home))
+        env = dict(os.environ, HOME=str(self.home), XDG_CONFIG_HOME=str(self.config_home))
         subprocess.run([sys.executable, str(REPO / "install.py"), "--no-venv", "--python", sys.executable,
                         "--gimp-dir", str(self.profile), "--no-krita", "--no-example", "-q"],
                        env=env, check=True, timeout=120)
@@ -236,7 +237,7 @@ class Gimp:
     def shell(self, name: str, command: str, env: dict[str, str] | None = None,
               during: Any = None) -> tuple[int, str]:
         """Run the shell ``command`` in the chroot, with the profile's environment; ``(exit code, output)``."""
-        env = {"HOME": str(self.work / "home"), "GIMP3_DIRECTORY": str(self.profile),
+        env = {"HOME": str(self.home), "GIMP3_DIRECTORY": str(self.profile),
                "XDG_CONFIG_HOME": str(self.config_home),
                "XDG_CACHE_HOME": str(self.work / "cache"), "XDG_DATA_HOME": str(self.work / "data"),
                "LIIF_UPSCALE_THREADS": THREADS, "LIIF_UPSCALE_PRECISION": os.environ["LIIF_UPSCALE_PRECISION"],
@@ -499,7 +500,7 @@ def main_run(gimp: Gimp) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dic
     cases, sources = make_cases(gimp.work, gimp.model)
     cases.append(cancel_case(gimp))
     killed: dict[str, Any] = {}
-    code, log, results = gimp.run("main", cases, during=lambda out: kill_plugin_mid_job(out, killed),
+    code, log, results = gimp.run("main", cases, during=lambda out: kill_plugin_mid_job(out, killed, gimp.home),
                                   fonts=True)  # a text layer in case every_layer
     (gimp.work / "cancel.json").write_text(json.dumps(killed))  # for a look after a failure
     assert code == 0 and results.get("cases"), gimp_failed("gimp-console", code, log)
@@ -607,6 +608,21 @@ def _processes() -> dict[int, tuple[int, str]]:
     return found
 
 
+def _at_home(procs: dict[int, tuple[int, str]], home: Path) -> dict[int, tuple[int, str]]:
+    """Those of ``procs`` whose ``HOME`` is ``home``: this test's editor, its plug-ins and the workers they start
+    (Flatpak's session helper, started by the run's own D-Bus, passes that on to a host worker), where another
+    test's, run beside, have another."""
+    ours = {}
+    for pid, proc in procs.items():
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"HOME={home}".encode() in env:
+            ours[pid] = proc
+    return ours
+
+
 def _gone(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
@@ -622,8 +638,9 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def kill_plugin_mid_job(out: Path, record: dict[str, Any]) -> None:
-    """Wait for the cancel case's worker to be busy, SIGKILL its plug-in, and time the worker's exit."""
+def kill_plugin_mid_job(out: Path, record: dict[str, Any], home: Path) -> None:
+    """Wait for the cancel case's worker to be busy, SIGKILL its plug-in (of the GIMP whose ``HOME`` is ``home``),
+    and time the worker's exit."""
     marker = out / "cancel_kills_worker.started"
     deadline = time.monotonic() + GIMP_TIMEOUT_S
     while not marker.exists():
@@ -632,7 +649,7 @@ def kill_plugin_mid_job(out: Path, record: dict[str, Any]) -> None:
         time.sleep(0.1)
     worker = plugin = None
     while time.monotonic() < deadline and worker is None:
-        procs = _processes()
+        procs = _at_home(_processes(), home)
         for pid, (ppid, cmd) in procs.items():
             if "liif_core.worker" in cmd and "liif-upscale.py" in procs.get(ppid, (0, ""))[1]:
                 worker, plugin = pid, ppid
