@@ -119,12 +119,29 @@ def gimp_minors(programs: list[Path]) -> list[int]:
     return [minor for minor in map(gimp_minor, (path.name for path in programs)) if minor is not None]
 
 
+def gimp_install_folders() -> list[Path]:
+    """Where GIMP 3's own installers put its programs, off the ``PATH``: on Windows ``GIMP 3\\bin`` under Program
+    Files (for all users) or the user's ``AppData\\Local\\Programs`` (for one); on macOS the app bundle's
+    ``Contents/MacOS``, in the system's or the user's Applications folder."""
+    if sys.platform == "win32":
+        local = Path(os.environ.get("LOCALAPPDATA") or home() / "AppData" / "Local") / "Programs"
+        roots = [Path(root) for name in ("ProgramFiles", "ProgramW6432") if (root := os.environ.get(name))]
+        return [root / "GIMP 3" / "bin" for root in [*roots, local]]
+    if sys.platform == "darwin":
+        return [bundle / "Contents" / "MacOS" for apps in (Path("/Applications"), home() / "Applications")
+                for bundle in sorted(apps.glob("GIMP*.app"))]
+    return []
+
+
 def gimp_programs() -> list[Path]:
-    """GIMP 3's executables on the ``PATH`` (``gimp-3.2``, ``gimp-console-3.0``): they name its version."""
-    found = []
-    for folder in os.environ.get("PATH", "").split(os.pathsep):
-        if folder and Path(folder).is_dir():
-            found += [path for path in Path(folder).glob("gimp*-3.*") if gimp_minor(path.name) is not None]
+    """GIMP 3's executables (``gimp-3.2``, ``gimp-console-3.0.exe``: they name its version) on the ``PATH`` and
+    where its installers put them (:func:`gimp_install_folders`)."""
+    found: list[Path] = []
+    folders = [Path(folder) for folder in os.environ.get("PATH", "").split(os.pathsep) if folder]
+    for folder in dict.fromkeys([*folders, *gimp_install_folders()]):
+        if folder.is_dir():
+            found += [path for path in sorted(folder.glob("gimp*-3.*")) if gimp_minor(path.name) is not None
+                      and path not in found]
     return found
 
 

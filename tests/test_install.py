@@ -234,6 +234,52 @@ def test_gimp3_directory_is_where_the_plug_in_goes(tmp_path):
     assert "run --command=gimp-console-3.2 org.gimp.GIMP -i -d -f --quit" in proc.stdout, proc.stdout
 
 
+@pytest.mark.parametrize("platform", ["win32", "darwin"])
+def test_gimp_is_found_where_its_installers_put_it(tmp_path, monkeypatch, platform):
+    """GIMP 3's installers for Windows and macOS leave its programs off the PATH: where GIMP has not run yet
+    (no profile), install.py still finds it there and has it make its profile, through its console program."""
+    inst = _install_module()
+    home = tmp_path / "home"
+    monkeypatch.setattr(inst.sys, "platform", platform)
+    monkeypatch.setattr(inst, "flatpak_has", lambda app: False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.setenv("APPDATA", str(home / "AppData" / "Roaming"))
+    monkeypatch.setenv("LOCALAPPDATA", str(home / "AppData" / "Local"))
+    monkeypatch.setenv("ProgramFiles", str(tmp_path / "Program Files"))
+    monkeypatch.delenv("ProgramW6432", raising=False)
+    monkeypatch.delenv("GIMP3_DIRECTORY", raising=False)
+    assert inst.gimp_targets() == []
+    if platform == "win32":  # for all users, and GIMP 3.2 for this user alone
+        bins = [tmp_path / "Program Files/GIMP 3/bin", home / "AppData/Local/Programs/GIMP 3/bin"]
+        names = [["gimp-3.0.exe", "gimp-console-3.0.exe", "gimp-3.exe"], ["gimp-3.2.exe", "gimp-console-3.2.exe"]]
+        root = home / "AppData/Roaming/GIMP"
+    else:  # an app bundle in the user's Applications folder (/Applications is the machine's own here)
+        bins = [home / "Applications/GIMP.app/Contents/MacOS"]
+        names = [["gimp", "gimp-console", "gimp-3.2", "gimp-console-3.2", "gimp-console-2.10"]]
+        root = home / "Library/Application Support/GIMP"
+    for folder, programs in zip(bins, names):
+        for name in programs:
+            _executable(folder / name)
+    [target] = inst.gimp_targets()
+    assert target.profile == root / "3.2" and target.apps == ()
+    console = bins[-1] / ("gimp-console-3.2.exe" if platform == "win32" else "gimp-console-3.2")
+    assert target.first_start == [str(console), "-i", "-d", "-f", "--quit"]
+    if platform == "win32":
+        assert {path.name for path in inst.gimp_programs()} == {"gimp-3.0.exe", "gimp-console-3.0.exe",
+                                                                 "gimp-3.2.exe", "gimp-console-3.2.exe"}
+
+
+def _install_module():
+    """install.py imported, for a test that changes what it sees of the platform."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("install_under_test", REPO / "install.py")
+    inst = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(inst)
+    return inst
+
+
 def _executable(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("#!/bin/sh\n")
@@ -348,11 +394,7 @@ def test_the_pytorch_build_fits_the_machine(monkeypatch):
     """auto: the CUDA build where an NVIDIA driver answers; else, on Linux, the CPU build (PyPI's Linux torch
     is the CUDA one, several GB of libraries no such machine can use), unless pip's find-links hold the wheel
     (this project's machines); Windows and macOS take PyPI's own (CPU, MPS)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("install_under_test", REPO / "install.py")
-    inst = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(inst)
+    inst = _install_module()
     py, cpu = Path("/venv/bin/python"), "https://download.pytorch.org/whl/cpu"
 
     def index(choice, platform, nvidia, local_wheel, url=None):
@@ -375,11 +417,7 @@ def test_the_pytorch_build_fits_the_machine(monkeypatch):
 
 def test_a_local_torch_wheel_is_found_where_pip_is_told_to_look(tmp_path, monkeypatch):
     """find-links from the environment or from pip's own configuration file (as a user's pip.conf)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("install_under_test", REPO / "install.py")
-    inst = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(inst)
+    inst = _install_module()
     wheels, empty = tmp_path / "wheels", tmp_path / "empty"
     wheels.mkdir(), empty.mkdir()
     (wheels / f"torch-{inst.TORCH_VERSION}+cpu-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"")
