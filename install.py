@@ -185,10 +185,22 @@ def gimp_flatpak_root() -> Path:
     return home() / ".var" / "app" / GIMP_APP / "config" / "GIMP"
 
 
+def krita_programs() -> list[Path]:
+    """Where Krita's own installers put it, off the ``PATH``: ``Krita (x64)\\bin\\krita.exe`` under Program Files
+    on Windows, ``krita.app`` in the system's or the user's Applications folder on macOS."""
+    if sys.platform == "win32":
+        roots = [Path(root) for name in ("ProgramFiles", "ProgramW6432") if (root := os.environ.get(name))]
+        return [root / "Krita (x64)" / "bin" / "krita.exe" for root in roots]
+    if sys.platform == "darwin":
+        return [apps / "krita.app" for apps in (Path("/Applications"), home() / "Applications")]
+    return []
+
+
 def krita_targets() -> list[tuple[Path, Path]]:
-    """(resource folder, kritarc) of each Krita found: the native one, Flatpak (see :func:`snap_note` for Snap)."""
+    """(resource folder, kritarc) of each Krita found: the native one (run before, on the ``PATH`` or where its
+    installer puts it), Flatpak (see :func:`snap_note` for Snap)."""
     found = []
-    if default_krita_dir().exists() or shutil.which("krita"):
+    if default_krita_dir().exists() or shutil.which("krita") or any(path.exists() for path in krita_programs()):
         found.append((default_krita_dir(), default_kritarc()))
     if flatpak_has("org.kde.krita"):
         flatpak = home() / ".var" / "app" / "org.kde.krita"

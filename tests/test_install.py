@@ -235,9 +235,10 @@ def test_gimp3_directory_is_where_the_plug_in_goes(tmp_path):
 
 
 @pytest.mark.parametrize("platform", ["win32", "darwin"])
-def test_gimp_is_found_where_its_installers_put_it(tmp_path, monkeypatch, platform):
-    """GIMP 3's installers for Windows and macOS leave its programs off the PATH: where GIMP has not run yet
-    (no profile), install.py still finds it there and has it make its profile, through its console program."""
+def test_editors_are_found_where_their_installers_put_them(tmp_path, monkeypatch, platform):
+    """The installers of GIMP 3 and Krita for Windows and macOS leave their programs off the PATH: where an editor
+    has not run yet (no profile), install.py still finds it there; GIMP is had make its profile, through its
+    console program."""
     inst = _install_module()
     home = tmp_path / "home"
     monkeypatch.setattr(inst.sys, "platform", platform)
@@ -249,7 +250,12 @@ def test_gimp_is_found_where_its_installers_put_it(tmp_path, monkeypatch, platfo
     monkeypatch.setenv("ProgramFiles", str(tmp_path / "Program Files"))
     monkeypatch.delenv("ProgramW6432", raising=False)
     monkeypatch.delenv("GIMP3_DIRECTORY", raising=False)
-    assert inst.gimp_targets() == []
+    assert inst.gimp_targets() == [] and inst.krita_targets() == []
+    _executable(tmp_path / "Program Files/Krita (x64)/bin/krita.exe" if platform == "win32"
+                else home / "Applications/krita.app")
+    krita = ("AppData/Roaming/krita", "AppData/Local/kritarc") if platform == "win32" else \
+        ("Library/Application Support/krita", "Library/Preferences/kritarc")
+    assert inst.krita_targets() == [(home / krita[0], home / krita[1])]
     if platform == "win32":  # for all users, and GIMP 3.2 for this user alone
         bins = [tmp_path / "Program Files/GIMP 3/bin", home / "AppData/Local/Programs/GIMP 3/bin"]
         names = [["gimp-3.0.exe", "gimp-console-3.0.exe", "gimp-3.exe"], ["gimp-3.2.exe", "gimp-console-3.2.exe"]]
