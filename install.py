@@ -761,7 +761,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_krita:
             targets = ([(args.krita_dir, args.kritarc or default_kritarc())] if args.krita_dir else krita_targets())
             if not targets:
-                inst.say("Krita not found (no profile folder, no krita on PATH): pass --krita-dir to install its "
+                inst.say("Krita not found (no profile folder, no krita program): pass --krita-dir to install its "
                          "plug-in, or --no-krita")
             for krita_dir, kritarc in targets:
                 install_krita(inst, krita_dir, kritarc)
@@ -773,7 +773,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 targets = gimp_targets()
             if not targets:
-                inst.say("GIMP 3 not found (no profile folder, no gimp on PATH): pass --gimp-dir to install its "
+                inst.say("GIMP 3 not found (no profile folder, no GIMP 3 program): pass --gimp-dir to install its "
                          "plug-in, or --no-gimp")
             for target in targets:
                 if args.gimp_dir or make_gimp_profile(inst, target):

@@ -45,6 +45,7 @@ import torch
 from PIL import Image
 
 from liif_core import eval as ev
+from liif_core import jpeg_xl
 from liif_core.training.data import jpeg_round_trip
 from liif_core.training.train import _source_images as source_images
 from liif_core.training.train import load_config
@@ -107,8 +108,7 @@ def jxl(lr: np.ndarray, quality: int | None) -> np.ndarray:
         return lr
     import imagecodecs
 
-    distance = 0.1 + (100 - quality) * 0.09 if quality >= 30 else 53 / 3000 * quality ** 2 - 23 / 20 * quality + 25
-    return imagecodecs.jpegxl_decode(imagecodecs.jpegxl_encode(lr, distance=distance, lossless=False))
+    return imagecodecs.jpegxl_decode(imagecodecs.jpegxl_encode(lr, distance=jpeg_xl.distance(quality), lossless=False))
 
 
 CODECS = {"jpeg": ("JPEG", "JPEG (Pillow, 4:2:0)", jpeg),

@@ -140,10 +140,11 @@ def target(args: argparse.Namespace, hw: tuple[int, int]) -> dict:
 def output_path(args: argparse.Namespace, src: Path, rel: Path) -> Path:
     """``-o``, or ``rel`` (the input's name, or its path below a folder given with --recursive) in
     ``--out-dir`` with ``--format``'s suffix, else its own when it can be written (a .gif or .bmp
-    becomes a .png)."""
+    becomes a .png; so does a .jxl, which may be in a colour space a JPEG XL file written here cannot say)."""
     if args.output:
         return Path(args.output)
-    suffix = args.format or (src.suffix if src.suffix.lower() in WRITE_FORMATS else ".png")
+    own = src.suffix.lower() in WRITE_FORMATS and src.suffix.lower() != ".jxl"
+    suffix = args.format or (src.suffix if own else ".png")
     return Path(args.out_dir) / rel.parent / (src.stem + suffix)
 
 
@@ -184,12 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "the form the model learned on. Leave it off for a render made in linear light: its values "
                         "upscale best as they are")
     p.add_argument("--format", help="output format when writing to --out-dir or to standard output: png, jpg, webp, "
-                                    "avif, heic, tif, exr or hdr")
+                                    "avif, heic, jxl, tif, exr or hdr")
     p.add_argument("-r", "--recursive", action="store_true",
                    help="take the images of a folder's subfolders too; --out-dir repeats the subfolders")
     p.add_argument("--quality", type=int, metavar="1-100",
-                   help="JPEG, AVIF and HEIC quality (default 95, 90, 90), or lossy WebP at this quality (default: "
-                        "lossless WebP); PNG, TIFF and OpenEXR are always lossless")
+                   help="JPEG, AVIF and HEIC quality (default 95, 90, 90), or lossy WebP and JPEG XL at this quality "
+                        "(default: lossless WebP and JPEG XL); PNG, TIFF and OpenEXR are always lossless")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--list-models", action="store_true",
                    help="print the bundled models, each with what it is for, and exit")
@@ -263,7 +264,7 @@ def _upscale(args: argparse.Namespace, src: Path, dst: Path, models: Models, src
     try:
         with warnings_as_lines():
             image, metadata = read_image_and_metadata(src)
-        stored_dtype(dst, image.shape[2], image.dtype)
+        stored_dtype(dst, image.shape[2], image.dtype, metadata)
     except (LiifError, OSError) as e:  # the temporary file of standard input or output: say which stream
         raise type(e)(str(e).replace(str(src), src_name).replace(str(dst), dst_name)) from None
     model = models.for_file(src)  # standard input's temporary file has its format's suffix

@@ -31,10 +31,10 @@ from liif_core import deep_files, jpeg_xl
 from liif_core.errors import InputError
 
 WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".avif": "AVIF", ".heic": "HEIF",
-                 ".heif": "HEIF", ".tif": "TIFF", ".tiff": "TIFF", ".exr": "EXR", ".hdr": "HDR"}
+                 ".heif": "HEIF", ".tif": "TIFF", ".tiff": "TIFF", ".exr": "EXR", ".hdr": "HDR", ".jxl": "JXL"}
 FLOAT_FORMATS = ("EXR", "HDR")  # hold floats only: integer pixels are written as values 0..1
 HALF_MAX = 65504.0  # the largest half float
-READ_SUFFIXES = tuple(WRITE_FORMATS) + (".jxl", ".bmp", ".gif", ".tga", ".ppm", ".pgm")
+READ_SUFFIXES = tuple(WRITE_FORMATS) + (".bmp", ".gif", ".tga", ".ppm", ".pgm")
 EIGHT_BIT_FORMATS = ("JPEG", "WEBP", "AVIF", "HEIF")  # 8 bits per sample as written here
 # The lossy compression each suffix stands for, as notes name it; WebP, AVIF and JPEG XL files are read to tell
 # lossless ones (lossy_compression). As plugin/common/model_choice.py (the plug-ins cannot import this; a test
@@ -311,13 +311,18 @@ def _pixels(path: Path, im: Image.Image, icc: bytes | None) -> tuple[np.ndarray,
     return np.asarray(im.convert("RGBA" if has_alpha else "RGB")), icc
 
 
-def stored_dtype(path: str | Path, channels: int, dtype: np.dtype) -> np.dtype:
-    """The sample type ``path``'s format will hold for such an image; raises if it cannot hold it.
+def stored_dtype(path: str | Path, channels: int, dtype: np.dtype, metadata: Metadata | None = None) -> np.dtype:
+    """The sample type ``path``'s format will hold for such an image (with ``metadata``: its colour profile);
+    raises if it cannot hold it.
 
     Called before the work as well as by :func:`write_image`, so that a batch learns that an output
     cannot be written before it spends minutes upscaling the input.
     """
     fmt = WRITE_FORMATS.get(Path(path).suffix.lower())
+    if fmt == "JXL" and metadata is not None and jpeg_xl.transfer_of(metadata.icc_profile, channels <= 2) is None:
+        raise InputError(f"{path}: a JPEG XL file written here says sRGB or linear sRGB, and this image's colour "
+                         f"profile{_profile_name(metadata.icc_profile)} is neither; write .png, .tif, .webp or .avif "
+                         "to keep it")
     if fmt is None:
         raise InputError(f"{path}: unknown output format; use one of {', '.join(WRITE_FORMATS)}")
     if fmt == "HEIF" and pillow_heif is None:
@@ -329,7 +334,7 @@ def stored_dtype(path: str | Path, channels: int, dtype: np.dtype) -> np.dtype:
     if fmt in FLOAT_FORMATS:
         return np.dtype(np.float32)
     dtype = np.dtype(dtype)
-    if dtype == np.uint8:
+    if dtype == np.uint8 or fmt == "JXL":  # JPEG XL holds each as it is
         return dtype
     if fmt in EIGHT_BIT_FORMATS:  # 8-bit here by nature: asked for, so given (write_image warns)
         return np.dtype(np.uint8)
@@ -341,12 +346,13 @@ def write_image(path: str | Path, image: np.ndarray, metadata: Metadata | None =
     """Write an H x W x C array at the deepest precision the format holds here, with ``metadata``
     (a colour profile, EXIF with the new size, print resolution) where the format holds it.
 
-    16-bit data stays 16-bit in PNG and TIFF; float32 becomes float TIFF or OpenEXR (values beyond
-    0..1 kept; half floats where the input had them), Radiance HDR (no colour below 0), 16-bit PNG,
+    16-bit data stays 16-bit in PNG, TIFF and JPEG XL; float32 becomes float TIFF, OpenEXR or JPEG XL (values
+    beyond 0..1 kept; half floats where the input had them), Radiance HDR (no colour below 0), 16-bit PNG,
     and 8 bits in JPEG, WebP, AVIF and HEIC; integers in OpenEXR and Radiance HDR become floats 0..1.
-    ``quality`` (1-100) is JPEG's (default 95), AVIF's and HEIC's (default 90) and makes WebP lossy
-    (default lossless); JPEG, AVIF and HEIC keep full colour resolution (4:4:4), so coloured edges stay
-    as crisp as the upscale drew them.
+    ``quality`` (1-100) is JPEG's (default 95), AVIF's and HEIC's (default 90) and makes WebP and JPEG XL
+    lossy (default lossless); JPEG, AVIF and HEIC keep full colour resolution (4:4:4), so coloured edges stay
+    as crisp as the upscale drew them. A JPEG XL file says sRGB or linear sRGB (from the profile), no other
+    colour space: with another profile it is refused (:func:`stored_dtype`).
     """
     path = Path(path)
     arr = image if image.ndim == 3 else image[..., None]
@@ -355,7 +361,7 @@ def write_image(path: str | Path, image: np.ndarray, metadata: Metadata | None =
     if arr.dtype not in (np.uint8, np.uint16, np.float32):
         raise InputError(f"{path}: cannot write {arr.dtype} pixels; give uint8, uint16 or float values in 0..1")
     h, w, c = arr.shape
-    stored = stored_dtype(path, c, arr.dtype)
+    stored = stored_dtype(path, c, arr.dtype, metadata)
     fmt = WRITE_FORMATS[path.suffix.lower()]
     if stored == np.uint8 and arr.dtype != np.uint8:
         warnings.warn(f"{path}: {fmt} holds 8 bits per channel, so the "
@@ -405,6 +411,10 @@ def _write(path: Path, arr: np.ndarray, fmt: str, extra: dict, quality: int | No
     if fmt == "HDR":
         deep_files.write_radiance(path, arr if c == 3 else np.repeat(arr, 3, axis=2))
         return
+    if fmt == "JXL":
+        transfer = jpeg_xl.transfer_of(extra.get("icc_profile"), c <= 2) or "sRGB"  # stored_dtype refused others
+        path.write_bytes(jpeg_xl.encode(arr, quality, extra.get("exif"), transfer))
+        return
     if fmt == "TIFF" and arr.dtype != np.uint8:
         exif = Image.Exif()
         if "exif" in extra:
@@ -452,9 +462,19 @@ def _save_options(metadata: Metadata, fmt: str, size: tuple[int, int]) -> dict:
                     sub[tag] = value
             exif[EXIF_IFD] = sub
         extra["exif"] = exif.tobytes()
-    if metadata.dpi and fmt not in ("WEBP", "AVIF", "HEIF"):
+    if metadata.dpi and fmt not in ("WEBP", "AVIF", "HEIF", "JXL"):
         extra["dpi"] = metadata.dpi
     return extra
+
+
+def _profile_name(icc: bytes | None) -> str:
+    """An ICC profile's own description in parentheses (" (Display P3)"), or '' where it has no telling one
+    (LittleCMS's "RGB built-in", as :mod:`liif_core.jpeg_xl` makes them from a JPEG XL header)."""
+    try:
+        name = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return ""
+    return f" ({name})" if name and not name.endswith("built-in") else ""
 
 
 def _write_png16(path: Path, arr: np.ndarray, extra: dict) -> None:

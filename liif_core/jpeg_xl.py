@@ -1,4 +1,4 @@
-"""JPEG XL files (``.jxl``): what their pixels mean, read from the file's own header.
+"""JPEG XL files (``.jxl``): what their pixels mean, read from the file's own header; and writing them.
 
 libjxl (through ``imagecodecs``, already a dependency for TIFF and Radiance files) decodes the
 pixels, turned upright and at their depth (16 bits, floats), but its call hands over nothing else: not
@@ -13,6 +13,12 @@ them): a file stored without loss gives its samples as stored, in the colour spa
 names; a lossy one (coded in XYB) is converted back to that colour space when the header names it
 with its enumerated fields, and to linear sRGB when it carries an ICC profile instead (even in 8 bits:
 :func:`read` encodes those as sRGB again, the form the model learned on).
+
+Writing (:func:`encode`) goes through libjxl too, which names the colour space after the sample type: sRGB for
+8 bits, linear sRGB for 16 bits and floats, whatever they hold. A file written without loss keeps its samples as
+given, so the header's transfer field is rewritten in place where it names the wrong curve; a lossy one is handed
+linear light where it is not 8-bit sRGB, as its header then says. Other colour spaces would need an ICC profile
+or colour fields libjxl's call here cannot write: :func:`transfer_of` says which profiles a file can stand for.
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ class Header:
     transfer: float | str = "sRGB"
     animation: bool = False
     depth_at: int = 0  # where the image's BitDepth bundle starts, in bits from the codestream's first (0: none)
+    transfer_at: int = 0  # where the enumerated transfer function starts, likewise (0: none, or a gamma)
 
     @property
     def srgb(self) -> bool:
@@ -236,8 +243,14 @@ def header(codestream: bytes) -> Header:
         if space != GREY:
             p = b.enum()
             primaries = (b.xy(), b.xy(), b.xy()) if p == 2 else PRIMARIES.get(p)
-    transfer: float | str = b.u(24) / 1e7 if b.bool() else TRANSFERS.get(b.enum(), "unknown")
-    return Header(**common, colour_space=space, white=white, primaries=primaries, transfer=transfer)
+    transfer_at = 0
+    if b.bool():  # a gamma
+        transfer: float | str = b.u(24) / 1e7
+    else:
+        transfer_at = 16 + b.at
+        transfer = TRANSFERS.get(b.enum(), "unknown")
+    return Header(**common, colour_space=space, white=white, primaries=primaries, transfer=transfer,
+                  transfer_at=transfer_at)
 
 
 def lossy_kind(head: bytes) -> str:
@@ -380,3 +393,149 @@ def _curve(transfer: float | str) -> dict | None:
     else:
         return None
     return {"transferfunction": linear.astype(np.float32)}
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+
+SAME_COLOURS = 0.002  # the largest difference (0..1) a profile may make to count as sRGB or linear sRGB
+
+
+def distance(quality: int) -> float:
+    """libjxl's distance for a quality of 1-100, as cjxl maps it: 90 is distance 1.0 (the default of cjxl and
+    of GIMP's export), 100 is 0.1."""
+    return 0.1 + (100 - quality) * 0.09 if quality >= 30 else 53 / 3000 * quality ** 2 - 23 / 20 * quality + 25
+
+
+def transfer_of(icc: bytes | None, grey: bool) -> str | None:
+    """The transfer curve a JPEG XL file written by :func:`encode` names for pixels the ICC profile ``icc``
+    describes: "sRGB" for none or one that makes the colours of sRGB (grey: of sRGB's curve), "linear" for
+    linear-light sRGB; ``None`` for any other (Display P3, Adobe RGB, a gamma 2.2 grey...), which such a file
+    cannot describe."""
+    import imagecodecs
+
+    if icc is None:
+        return "sRGB"
+    white = [*WHITE_POINTS[D65], 1.0]
+    if grey:
+        samples = np.linspace(0, 1, 33, dtype=np.float32).reshape(1, -1)
+        curve = {"sRGB": _curve("sRGB"), "linear": _curve("linear")}
+        targets = {name: imagecodecs.cms_profile("gray", whitepoint=white, **args) for name, args in curve.items()}
+        space = "gray"
+    else:
+        steps = np.linspace(0, 1, 9, dtype=np.float32)
+        samples = np.stack(np.meshgrid(steps, steps, steps), axis=-1).reshape(1, -1, 3)
+        primaries = [v for xy in PRIMARIES[SRGB_PRIMARIES] for v in (*xy, 1.0)]
+        targets = {"sRGB": imagecodecs.cms_profile("srgb"),
+                   "linear": imagecodecs.cms_profile("rgb", whitepoint=white, primaries=primaries, gamma=1.0)}
+        space = "rgb"
+    for name, target in targets.items():
+        try:
+            got = imagecodecs.cms_transform(samples, icc, target, colorspace=space, outcolorspace=space)
+        except (RuntimeError, ValueError):  # not a profile of this kind of pixels, or not one at all
+            return None
+        if float(np.abs(got - samples).max()) <= SAME_COLOURS:
+            return name
+    return None
+
+
+def encode(arr: np.ndarray, quality: int | None = None, exif: bytes | None = None,
+           transfer: str = "sRGB") -> bytes:
+    """A JPEG XL file of ``arr`` (H x W x C: grey, grey and alpha, RGB, RGBA; ``uint8``, ``uint16`` or
+    ``float32``, floats beyond 0..1 kept), its colour in the form ``transfer`` names ("sRGB": as images are
+    stored; "linear": linear light), with sRGB's primaries and white.
+
+    ``quality`` None: without loss, every sample as given (8-bit linear light as 16 bits, the only way the
+    header can say linear there); else lossy (libjxl's VarDCT) at cjxl's quality, 1-100 (:func:`distance`).
+    ``exif``: a TIFF structure (as Pillow's ``Exif.tobytes()`` gives it, with or without ``Exif\\0\\0``), put in
+    the container's ``Exif`` box."""
+    import imagecodecs
+
+    if transfer not in ("sRGB", "linear"):
+        raise ValueError(f"transfer {transfer!r}: a JPEG XL file written here is sRGB or linear sRGB")
+    if quality is None:
+        if arr.dtype == np.uint8 and transfer == "linear":
+            arr = arr.astype(np.uint16) * 257
+        file = imagecodecs.jpegxl_encode(_planes(arr), lossless=True, numthreads=_threads())
+        want = transfer
+    else:
+        if arr.dtype != np.uint8 or transfer != "sRGB":  # libjxl takes these for linear light
+            arr = _linear_floats(arr, transfer)
+        file = imagecodecs.jpegxl_encode(_planes(arr), lossless=False, distance=distance(quality),
+                                         numthreads=_threads())
+        want = "sRGB" if arr.dtype == np.uint8 else "linear"
+    parts = layout(file)
+    codestream = parts.codestream
+    head = header(codestream)
+    if head.transfer != want:
+        codestream = _with_transfer(codestream, head, want)
+    if codestream is parts.codestream and not exif:
+        return bytes(file)
+    return _container(codestream, exif, _box(file, b"jxll"))
+
+
+def _planes(arr: np.ndarray) -> np.ndarray:
+    """``arr`` as libjxl's call takes it: grey without its channel axis."""
+    return arr[..., 0] if arr.shape[2] == 1 else np.ascontiguousarray(arr)
+
+
+def _threads() -> int:
+    return max(1, torch.get_num_threads())
+
+
+def _linear_floats(arr: np.ndarray, transfer: str) -> np.ndarray:
+    """``arr`` as float32 linear light 0..1 (alpha alike, 0..1)."""
+    out = arr.astype(np.float32)
+    if arr.dtype.kind == "u":
+        out /= np.iinfo(arr.dtype).max
+    if transfer == "sRGB":
+        colour = 1 if arr.shape[2] <= 2 else 3
+        out[..., :colour] = srgb_decode(torch.from_numpy(out[..., :colour])).numpy()
+    return out
+
+
+def _with_transfer(codestream: bytes, head: Header, name: str) -> bytes:
+    """``codestream`` with its enumerated transfer function rewritten in place to ``name``'s: an Enum of the
+    same length (sRGB, 13, and linear, 8, take the same two choice bits and four bits of value)."""
+    wanted = {v: k for k, v in TRANSFERS.items()}[name]
+    at = head.transfer_at
+    if not at or not 2 <= wanted < 18:
+        raise ValueError(f"libjxl's header names no transfer function to rewrite to {name}")
+    bits = bytearray(codestream)
+
+    def read(offset: int, n: int) -> int:
+        return sum(((bits[(offset + i) // 8] >> (offset + i) % 8) & 1) << i for i in range(n))
+
+    if read(at, 2) != 2:  # the choice of 2 + four bits
+        raise ValueError("libjxl's header names its transfer function in a form not rewritten here")
+    for i in range(4):
+        bit, offset = ((wanted - 2) >> i) & 1, at + 2 + i
+        bits[offset // 8] = bits[offset // 8] & ~(1 << offset % 8) | bit << offset % 8
+    return bytes(bits)
+
+
+def _box(file: bytes, kind: bytes) -> bytes | None:
+    """The whole box ``kind`` of a container file (its size and type included), or ``None``."""
+    at = 0
+    while file.startswith(CONTAINER) and at + 8 <= len(file):
+        size = int.from_bytes(file[at:at + 4], "big")
+        if file[at + 4:at + 8] == kind:
+            return file[at:at + size]
+        if size < 8:
+            return None
+        at += size
+    return None
+
+
+def _container(codestream: bytes, exif: bytes | None, level: bytes | None) -> bytes:
+    """A JPEG XL container: the signature, the file type, the codestream's level (``jxll``, as libjxl wrote it,
+    where it did), the EXIF and the codestream."""
+    def box(kind: bytes, payload: bytes) -> bytes:
+        return (8 + len(payload)).to_bytes(4, "big") + kind + payload
+
+    parts = [CONTAINER, box(b"ftyp", b"jxl \0\0\0\0jxl "), level or b""]
+    if exif:
+        tiff = exif[6:] if exif.startswith(b"Exif\0\0") else exif
+        parts.append(box(b"Exif", b"\0\0\0\0" + tiff))  # the TIFF header's offset, then the TIFF structure
+    parts.append(box(b"jxlc", codestream))
+    return b"".join(parts)

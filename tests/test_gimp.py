@@ -1599,7 +1599,8 @@ def test_dialog_preview_follows_a_drag(gimp: Gimp, gui_run, monkeypatch: pytest.
 def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None:
     """What GIMP's *Export* writes for print and HDR work (16-bit and float TIFF with LZW or Deflate,
     half and full float OpenEXR, Radiance HDR) reads as GIMP held it, HDR values included, and what
-    ``write_image`` writes (the CLI's outputs, an AVIF too) loads in GIMP with the same values.
+    ``write_image`` writes (the CLI's outputs, an AVIF and JPEG XL too) loads in GIMP with the same values
+    (JPEG XL: in the precision its header names, sRGB's curve or linear light).
     Pillow alone reads a 16-bit colour TIFF as 8 bits and none of the other deep files at all."""
     from liif_core.imageio import Metadata, read_image, read_image_and_metadata, write_image
 
@@ -1632,7 +1633,10 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
     ours = {"o_u16.tif": (deep, Metadata(), "u16"), "o_u16_rgb.tif": (deep[..., :3], Metadata(), "u16"),
             "o_float.tif": (hdr[..., :3], Metadata(), "float"), "o_half.exr": (half, Metadata(half=True), "half"),
             "o_float.exr": (hdr[..., :3], Metadata(), "float"), "o_rgbe.hdr": (light, Metadata(), "float"),
-            "o_rgba.avif": (np.kron(_pixels((4, 4, 4), np.uint8, 34), np.ones((4, 4, 1), np.uint8)), Metadata(), "u8")}
+            "o_rgba.avif": (np.kron(_pixels((4, 4, 4), np.uint8, 34), np.ones((4, 4, 1), np.uint8)), Metadata(), "u8"),
+            # JPEG XL without loss: libjxl alone would name these linear light, GIMP would then load them so
+            "o_u16.jxl": (deep, Metadata(), "u16-non-linear"), "o_float.jxl": (hdr, Metadata(), "float-non-linear"),
+            "o_u16_linear.jxl": (deep[..., :3], Metadata(icc_profile=_linear_srgb()), "u16-linear")}
     for name, (array, metadata, _) in ours.items():
         write_image(folder / name, array, metadata)
     loads = [{"path": str(folder / name), "raw": str(folder / f"{name}.out")} for name in ours]
@@ -1670,8 +1674,8 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
     for (name, (array, _, sample)), res in zip(ours.items(), results["loads"]):
         assert "error" not in res, res["error"]
         assert (res["height"], res["width"]) == array.shape[:2] and res["alpha"] >= (array.shape[2] == 4), res
-        assert res["precision"].split("-")[0] == sample, (name, res)
-        dtype = {"u8": np.uint8, "u16": np.uint16, "half": np.float16, "float": np.float32}[sample]
+        assert sample in (res["precision"], res["precision"].split("-")[0]), (name, res)  # the whole, or the type
+        dtype = {"u8": np.uint8, "u16": np.uint16, "half": np.float16, "float": np.float32}[sample.split("-")[0]]
         got = np.fromfile(folder / f"{name}.out", dtype=dtype).reshape(*array.shape[:2], 3 + res["alpha"])
         got = got.astype(array.dtype)
         if got.shape[2] > array.shape[2]:  # GIMP's OpenEXR loader gives every image an alpha channel
@@ -1684,6 +1688,14 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
             # above, premultiplies; Krita's loader divides, as the OpenEXR format means it)
             array = np.concatenate([array[..., :3] * array[..., 3:], array[..., 3:]], axis=2)
         same(got, array, name)
+
+
+def _linear_srgb() -> bytes:
+    """An ICC profile of linear-light sRGB (as Krita's sRGB-elle-V2-g10)."""
+    import imagecodecs
+
+    return imagecodecs.cms_profile("rgb", whitepoint=[0.3127, 0.3290, 1.0], gamma=1.0,
+                                   primaries=[0.64, 0.33, 1.0, 0.30, 0.60, 1.0, 0.15, 0.06, 1.0])
 
 
 # --------------------------------------------------------------------------------------------- the README

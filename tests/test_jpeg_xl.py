@@ -1,4 +1,5 @@
-"""JPEG XL inputs: pixels as libjxl decodes them, the colour space and metadata from the file itself.
+"""JPEG XL inputs: pixels as libjxl decodes them, the colour space and metadata from the file itself; and the
+JPEG XL files written here (``write_image``, the CLI's ``.jxl`` outputs).
 
 The files in tests/data/jxl were written by libjxl's own encoder (cjxl, ``tests/data/jxl/make.py``) from
 :func:`pattern` (the lossy ones from :func:`smooth` and :func:`dark`); others here by libjxl through imagecodecs.
@@ -19,7 +20,17 @@ from PIL import Image, ImageCms
 from liif_core import jpeg_xl
 from liif_core.cli import main
 from liif_core.errors import InputError
-from liif_core.imageio import lossy_compression, read_image, read_image_and_metadata, suffix_of
+from liif_core.imageio import (
+    EXIF_IFD,
+    PIXEL_X,
+    PIXEL_Y,
+    Metadata,
+    lossy_compression,
+    read_image,
+    read_image_and_metadata,
+    suffix_of,
+    write_image,
+)
 
 DATA = Path(__file__).resolve().parent / "data" / "jxl"
 EXIF_TAGS = {0x010F: "Camera maker", 0x0132: "2026:01:02 03:04:05"}
@@ -198,8 +209,8 @@ def test_what_libjxl_writes_reads_back_as_stored(tmp_path: Path, dtype: type, ch
 def test_the_cli_reads_jpeg_xl_files_and_piped_ones(tiny_model_path: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch,
                                                     capsysbinary: pytest.CaptureFixture) -> None:
-    """A folder's .jxl files are inputs; the results are PNGs (nothing here writes JPEG XL with its colour
-    space), the P3 one with its profile."""
+    """A folder's .jxl files are inputs; the results are PNGs (a JPEG XL file written here says sRGB or linear
+    sRGB only: see below), the P3 one with its profile."""
     folder = tmp_path / "in"
     folder.mkdir()
     for name in ("p3.jxl", "jpeg.jxl"):
@@ -215,6 +226,109 @@ def test_the_cli_reads_jpeg_xl_files_and_piped_ones(tiny_model_path: Path, tmp_p
     capsysbinary.readouterr()
     assert main(["-", "-o", "-", "--scale", "2", "--model", str(tiny_model_path), "-q"]) == 0
     assert Image.open(io.BytesIO(capsysbinary.readouterr().out)).size == (48, 32)
+
+
+def linear_profile(grey: bool) -> bytes:
+    """An ICC profile of linear-light sRGB (grey: of linear light), as Krita's -g10 profiles are."""
+    white = [0.3127, 0.3290, 1.0]
+    if grey:
+        return imagecodecs.cms_profile("gray", whitepoint=white, gamma=1.0)
+    return imagecodecs.cms_profile("rgb", whitepoint=white, primaries=[0.64, 0.33, 1, 0.30, 0.60, 1, 0.15, 0.06, 1],
+                                   gamma=1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("linear", [False, True], ids=["srgb", "linear"])
+def test_written_files_hold_every_sample_and_name_their_colour_space(tmp_path: Path, dtype: type, channels: int,
+                                                                     linear: bool) -> None:
+    """Without loss (no quality): every sample as given, HDR floats too; the header names sRGB (libjxl alone
+    names every 16-bit and float file linear light, seen above), or linear light for pixels a linear profile
+    describes (8-bit linear light is stored in 16 bits: the header says linear only there); libjxl's own reader
+    (pillow-jxl-plugin, 8-bit) takes the files."""
+    rgb = pattern(np.uint16 if dtype != np.uint8 else np.uint8)
+    arr = np.dstack([rgb, rgb[..., :1]])[..., :channels] if channels != 2 else np.dstack([rgb[..., :1], rgb[..., 1:2]])
+    arr = arr.astype(np.float32) / 65535 * 3 - 1 if dtype == np.float32 else arr  # -1..2
+    path = tmp_path / "x.jxl"
+    write_image(path, arr, Metadata(icc_profile=linear_profile(channels <= 2) if linear else None))
+    got, metadata = read_image_and_metadata(path)
+    want = arr.astype(np.uint16) * 257 if linear and dtype == np.uint8 else arr
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+    head = jpeg_xl.header(jpeg_xl.layout(path.read_bytes()).codestream)
+    assert (head.transfer, head.xyb, head.alpha) == ("linear" if linear else "sRGB", False, channels in (2, 4))
+    if linear:  # linear light's half is sRGB's 188
+        grey = np.full((1, 1, 1 if channels <= 2 else 3), 128, np.uint8)
+        assert np.abs(in_srgb(grey, metadata.icc_profile) - 188).max() <= 1
+    else:
+        assert metadata.icc_profile is None
+    if dtype == np.uint8 and not linear:
+        with Image.open(path) as im:  # pillow-jxl-plugin, registered by liif_core.jpeg_xl's reading
+            assert np.array_equal(np.asarray(im).reshape(want.shape), want)
+
+
+def test_lossy_files_keep_the_picture_at_every_depth(tmp_path: Path) -> None:
+    """With a quality: libjxl's lossy coding, handed linear light where the samples are not 8-bit sRGB. A 16-bit
+    and a float picture come back as close as the 8-bit one (in sRGB levels); libjxl handed the 16-bit samples
+    as they are would take them for linear light, and they would come back far off."""
+    picture = dark()
+    deep = {"uint8": picture, "uint16": picture.astype(np.uint16) * 257,
+            "float32": picture.astype(np.float32) / 255}
+    for name, arr in deep.items():
+        path = tmp_path / f"{name}.jxl"
+        write_image(path, arr, Metadata(), quality=90)
+        assert lossy_compression(path) == "lossy JPEG XL"
+        got, metadata = read_image_and_metadata(path)
+        if name == "uint8":
+            shown = got.astype(float)
+            assert metadata.icc_profile is None
+        else:  # linear light, with a profile that says so
+            shown = np.dstack([srgb_from(got[..., :3]), got[..., 3:] * 255])
+            assert np.abs(in_srgb(np.full((1, 1, 3), 128, np.uint8), metadata.icc_profile) - 188).max() <= 1
+        assert np.abs(shown - picture).mean() < 1.0, name
+    naive = imagecodecs.jpegxl_decode(imagecodecs.jpegxl_encode(deep["uint16"], lossless=False, distance=1.0))
+    assert np.abs(srgb_from(naive[..., :3] / 65535) - picture[..., :3]).mean() > 20
+    hdr = np.full((16, 16, 3), [2.0, 0.5, -0.25], np.float32)
+    write_image(tmp_path / "hdr.jxl", hdr, Metadata(icc_profile=linear_profile(False)), quality=90)
+    assert np.abs(read_image(tmp_path / "hdr.jxl") - hdr).max() < 0.02
+
+
+def test_a_written_file_keeps_the_exif_with_the_new_size(tmp_path: Path) -> None:
+    """EXIF goes into the container's Exif box, the image size in it updated; libjxl's own reader sees it."""
+    metadata = Metadata(exif={0x010F: "Camera maker", EXIF_IFD: {PIXEL_X: 24, PIXEL_Y: 16, 0x829A: (1, 200)}})
+    big = np.repeat(np.repeat(pattern(), 2, axis=0), 2, axis=1)
+    path = tmp_path / "photo.jxl"
+    write_image(path, big, metadata)
+    got, read_back = read_image_and_metadata(path)
+    assert np.array_equal(got, big)
+    assert read_back.exif[0x010F] == "Camera maker"
+    assert (read_back.exif[EXIF_IFD][PIXEL_X], read_back.exif[EXIF_IFD][PIXEL_Y]) == (48, 32)
+    with Image.open(path) as im:
+        assert im.getexif()[0x010F] == "Camera maker" and np.array_equal(np.asarray(im), big)
+
+
+def test_a_colour_space_a_written_file_cannot_name_is_refused_before_the_work(
+        tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A JPEG XL file written here names sRGB or linear sRGB, nothing else: an image with another profile
+    (Display P3 here) is refused with a message before it is upscaled, where an sRGB profile is as good as none.
+    --format jxl with --quality writes lossy files."""
+    p3 = imagecodecs.cms_profile("rgb", whitepoint=[0.3127, 0.3290, 1.0], primaries=P3_GAMMA, gamma=2.2)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(pattern()).save(folder / "wide.png", icc_profile=p3)
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(pattern()).save(folder / "plain.png", icc_profile=srgb)
+    args = ["--scale", "2", "--model", str(tiny_model_path), "-q"]
+    assert main([str(folder / "wide.png"), "-o", str(tmp_path / "wide.jxl"), *args]) == 1
+    err = capsys.readouterr().err
+    assert "wide.jxl: a JPEG XL file written here says sRGB or linear sRGB" in err and ".png" in err, err
+    assert not (tmp_path / "wide.jxl").exists()
+    with pytest.raises(InputError, match="is neither"):
+        write_image(tmp_path / "direct.jxl", pattern(), Metadata(icc_profile=p3))
+    assert main([str(folder), "--out-dir", str(tmp_path / "out"), "--format", "jxl", "--quality", "80", *args]) == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["plain.jxl"]
+    got, metadata = read_image_and_metadata(tmp_path / "out" / "plain.jxl")
+    assert got.shape == (32, 48, 3) and metadata.icc_profile is None
+    assert lossy_compression(tmp_path / "out" / "plain.jxl") == "lossy JPEG XL"
 
 
 @pytest.mark.parametrize("cut", [0, 14, 40])
