@@ -379,7 +379,7 @@ def krita_files_main(args: list[str]) -> None:
                 node = doc.topLevelNodes()[0]
                 Path(item["raw"]).write_bytes(bytes(node.pixelData(0, 0, doc.width(), doc.height())))
                 results["loads"].append({"w": doc.width(), "h": doc.height(), "model": node.colorModel(),
-                                         "depth": node.colorDepth()})
+                                         "depth": node.colorDepth(), "profile": node.colorProfile()})
                 doc.close()
             except Exception:  # noqa: BLE001
                 results["loads"].append({"crash": traceback.format_exc()})
@@ -1508,9 +1508,12 @@ def test_api_hdr_float_layer_keeps_colour_beyond_0_1(tiny_model_path: Path,
 def test_deep_and_hdr_files_pass_between_krita_and_the_engine(tmp_path_factory: pytest.TempPathFactory) -> None:
     """What Krita exports for print and HDR work (16-bit TIFF, half and full float OpenEXR, float TIFF)
     reads as Krita held it, HDR values included, and what ``write_image`` writes (the CLI's outputs:
-    16-bit and float TIFF, half-float OpenEXR) opens in Krita at that depth with the same values.
+    16-bit and float TIFF, half-float OpenEXR, JPEG XL) opens in Krita at that depth with the same values
+    (JPEG XL: in the profile its header names).
     Pillow alone could read none of these as stored. (Krita 5.1.5 here takes a Radiance ``.hdr``
     for a camera raw file and cannot open it.)"""
+    from test_jpeg_xl import linear_profile
+
     from liif_core.imageio import Metadata, read_image_and_metadata, write_image
 
     need("kritarunner")
@@ -1534,7 +1537,11 @@ def test_deep_and_hdr_files_pass_between_krita_and_the_engine(tmp_path_factory: 
                         else {"lossless": True} if name.endswith(".jxl") else {}})
     ours = {"o_u16.tif": (random_layer(rng, 4, 6, 4, "U16"), Metadata(), "U16"),
             "o_f16.exr": (hdr.astype(np.float16).astype(np.float32), Metadata(half=True), "F16"),
-            "o_f32.tif": (hdr, Metadata(), "F32")}
+            "o_f32.tif": (hdr, Metadata(), "F32"),
+            # JPEG XL without loss: sRGB's curve in 16 bits (libjxl alone would name it linear light) and linear light
+            "o_u16.jxl": (random_layer(rng, 4, 6, 4, "U16"), Metadata(), "U16"),
+            "o_u16_linear.jxl": (random_layer(rng, 4, 6, 4, "U16"), Metadata(icc_profile=linear_profile(False)), "U16"),
+            "o_f32.jxl": (hdr, Metadata(), "F32")}
     for name, (image, metadata, _) in ours.items():
         write_image(folder / name, image, metadata)
     loads = [{"path": str(folder / name), "raw": str(folder / f"{name}.out")} for name in ours]
@@ -1566,6 +1573,8 @@ def test_deep_and_hdr_files_pass_between_krita_and_the_engine(tmp_path_factory: 
         assert "crash" not in res, res["crash"]
         assert (res["model"], res["depth"], res["h"], res["w"]) == ("RGBA", depth, *image.shape[:2]), (name, res)
         same(from_krita_bytes((folder / f"{name}.out").read_bytes(), image.shape, depth), image, name, depth)
+        if name.endswith(".jxl"):  # in the profile its header names: sRGB's curve, or linear light (-g10)
+            assert ("-g10" in res["profile"]) == ("linear" in name), (name, res)
 
 
 def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_file(
