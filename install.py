@@ -119,18 +119,25 @@ def gimp_minors(programs: list[Path]) -> list[int]:
     return [minor for minor in map(gimp_minor, (path.name for path in programs)) if minor is not None]
 
 
+def program_folders() -> list[Path]:
+    """Where installers put programs off the ``PATH``: Program Files on Windows (``ProgramW6432`` is its 64-bit
+    one where this Python is a 32-bit program), the system's and the user's Applications folders on macOS."""
+    if sys.platform == "win32":
+        return list(dict.fromkeys(Path(root) for name in ("ProgramFiles", "ProgramW6432")
+                                  if (root := os.environ.get(name))))
+    if sys.platform == "darwin":
+        return [Path("/Applications"), home() / "Applications"]
+    return []
+
+
 def gimp_install_folders() -> list[Path]:
     """Where GIMP 3's own installers put its programs, off the ``PATH``: on Windows ``GIMP 3\\bin`` under Program
     Files (for all users) or the user's ``AppData\\Local\\Programs`` (for one); on macOS the app bundle's
     ``Contents/MacOS``, in the system's or the user's Applications folder."""
     if sys.platform == "win32":
         local = Path(os.environ.get("LOCALAPPDATA") or home() / "AppData" / "Local") / "Programs"
-        roots = [Path(root) for name in ("ProgramFiles", "ProgramW6432") if (root := os.environ.get(name))]
-        return [root / "GIMP 3" / "bin" for root in [*roots, local]]
-    if sys.platform == "darwin":
-        return [bundle / "Contents" / "MacOS" for apps in (Path("/Applications"), home() / "Applications")
-                for bundle in sorted(apps.glob("GIMP*.app"))]
-    return []
+        return [root / "GIMP 3" / "bin" for root in [*program_folders(), local]]
+    return [bundle / "Contents" / "MacOS" for apps in program_folders() for bundle in sorted(apps.glob("GIMP*.app"))]
 
 
 def gimp_programs() -> list[Path]:
@@ -188,12 +195,8 @@ def gimp_flatpak_root() -> Path:
 def krita_programs() -> list[Path]:
     """Where Krita's own installers put it, off the ``PATH``: ``Krita (x64)\\bin\\krita.exe`` under Program Files
     on Windows, ``krita.app`` in the system's or the user's Applications folder on macOS."""
-    if sys.platform == "win32":
-        roots = [Path(root) for name in ("ProgramFiles", "ProgramW6432") if (root := os.environ.get(name))]
-        return [root / "Krita (x64)" / "bin" / "krita.exe" for root in roots]
-    if sys.platform == "darwin":
-        return [apps / "krita.app" for apps in (Path("/Applications"), home() / "Applications")]
-    return []
+    program = Path("Krita (x64)", "bin", "krita.exe") if sys.platform == "win32" else Path("krita.app")
+    return [folder / program for folder in program_folders()]
 
 
 def krita_targets() -> list[tuple[Path, Path]]:
