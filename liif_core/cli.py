@@ -140,7 +140,7 @@ def target(args: argparse.Namespace, hw: tuple[int, int]) -> dict:
 def output_path(args: argparse.Namespace, src: Path, rel: Path) -> Path:
     """``-o``, or ``rel`` (the input's name, or its path below a folder given with --recursive) in
     ``--out-dir`` with ``--format``'s suffix, else its own when it can be written (a .gif or .bmp
-    becomes a .png; so does a .jxl, which may be in a colour space a JPEG XL file written here cannot say)."""
+    becomes a .png; so does a .jxl, which may hold what a JPEG XL file written here cannot name: PQ, an ICC profile)."""
     if args.output:
         return Path(args.output)
     own = src.suffix.lower() in WRITE_FORMATS and src.suffix.lower() != ".jxl"

@@ -319,10 +319,10 @@ def stored_dtype(path: str | Path, channels: int, dtype: np.dtype, metadata: Met
     cannot be written before it spends minutes upscaling the input.
     """
     fmt = WRITE_FORMATS.get(Path(path).suffix.lower())
-    if fmt == "JXL" and metadata is not None and jpeg_xl.transfer_of(metadata.icc_profile, channels <= 2) is None:
-        raise InputError(f"{path}: a JPEG XL file written here says sRGB or linear sRGB, and this image's colour "
-                         f"profile{_profile_name(metadata.icc_profile)} is neither; write .png, .tif, .webp or .avif "
-                         "to keep it")
+    if fmt == "JXL" and metadata is not None and jpeg_xl.colours_of(metadata.icc_profile, channels <= 2) is None:
+        raise InputError(f"{path}: a JPEG XL file names its colour space in its header here, and this image's colour "
+                         f"profile{_profile_name(metadata.icc_profile)} is none it can name (sRGB, Display P3, Adobe "
+                         "RGB, ProPhoto, Rec. 2020...); write .png, .tif, .webp or .avif to keep it")
     if fmt is None:
         raise InputError(f"{path}: unknown output format; use one of {', '.join(WRITE_FORMATS)}")
     if fmt == "HEIF" and pillow_heif is None:
@@ -351,8 +351,8 @@ def write_image(path: str | Path, image: np.ndarray, metadata: Metadata | None =
     and 8 bits in JPEG, WebP, AVIF and HEIC; integers in OpenEXR and Radiance HDR become floats 0..1.
     ``quality`` (1-100) is JPEG's (default 95), AVIF's and HEIC's (default 90) and makes WebP and JPEG XL
     lossy (default lossless); JPEG, AVIF and HEIC keep full colour resolution (4:4:4), so coloured edges stay
-    as crisp as the upscale drew them. A JPEG XL file says sRGB or linear sRGB (from the profile), no other
-    colour space: with another profile it is refused (:func:`stored_dtype`).
+    as crisp as the upscale drew them. A JPEG XL file names its colour space in its header, from the profile
+    (:func:`jpeg_xl.colours_of`): one it cannot name is refused (:func:`stored_dtype`).
     """
     path = Path(path)
     arr = image if image.ndim == 3 else image[..., None]
@@ -411,9 +411,9 @@ def _write(path: Path, arr: np.ndarray, fmt: str, extra: dict, quality: int | No
     if fmt == "HDR":
         deep_files.write_radiance(path, arr if c == 3 else np.repeat(arr, 3, axis=2))
         return
-    if fmt == "JXL":
-        transfer = jpeg_xl.transfer_of(extra.get("icc_profile"), c <= 2) or "sRGB"  # stored_dtype refused others
-        path.write_bytes(jpeg_xl.encode(arr, quality, extra.get("exif"), transfer))
+    if fmt == "JXL":  # its colour space named in the header (stored_dtype refused a profile it cannot name)
+        path.write_bytes(jpeg_xl.encode(arr, quality, extra.get("exif"), jpeg_xl.colours_of(extra.get("icc_profile"),
+                                                                                             c <= 2)))
         return
     if fmt == "TIFF" and arr.dtype != np.uint8:
         exif = Image.Exif()

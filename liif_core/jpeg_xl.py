@@ -14,11 +14,11 @@ names; a lossy one (coded in XYB) is converted back to that colour space when th
 with its enumerated fields, and to linear sRGB when it carries an ICC profile instead (even in 8 bits:
 :func:`read` encodes those as sRGB again, the form the model learned on).
 
-Writing (:func:`encode`) goes through libjxl too, which names the colour space after the sample type: sRGB for
-8 bits, linear sRGB for 16 bits and floats, whatever they hold. A file written without loss keeps its samples as
-given, so the header's transfer field is rewritten in place where it names the wrong curve; a lossy one is handed
-linear light where it is not 8-bit sRGB, as its header then says. Other colour spaces would need an ICC profile
-or colour fields libjxl's call here cannot write: :func:`transfer_of` says which profiles a file can stand for.
+Writing (:func:`encode`) goes through libjxl too, whose call here names the colour space after the sample type:
+sRGB for 8 bits, linear sRGB for 16 bits and floats, whatever they hold. So the header's colour encoding is
+rewritten to the image's (:func:`colours_of`: the colour spaces a header can name without an ICC profile, which
+libjxl's call cannot embed), the frames after it moved to the next whole byte. A file written without loss keeps
+its samples as given; a lossy one is handed linear-light sRGB, which decoders turn back into the named space.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -71,13 +72,26 @@ class Header:
     transfer: float | str = "sRGB"
     animation: bool = False
     depth_at: int = 0  # where the image's BitDepth bundle starts, in bits from the codestream's first (0: none)
-    transfer_at: int = 0  # where the enumerated transfer function starts, likewise (0: none, or a gamma)
+    # where the colour encoding starts and ends and the image header's last bundle ends, likewise (0: not read,
+    # as for a header that embeds an ICC profile); the first frame starts at the next whole byte
+    colour_at: int = 0
+    colour_end: int = 0
+    end: int = 0
 
     @property
     def srgb(self) -> bool:
         """The pixels as decoded are sRGB (or grey with sRGB's curve): they need no profile."""
         return (not self.icc and self.transfer == "sRGB" and self.white == WHITE_POINTS[D65]
                 and (self.colour_space == GREY or self.primaries == PRIMARIES[SRGB_PRIMARIES]))
+
+
+class Colours(NamedTuple):
+    """A colour space as a JPEG XL header names it without an ICC profile: white and primaries as CIE xy
+    (``primaries`` None: grey), the transfer function as :class:`Header`'s (a name or a gamma)."""
+
+    white: tuple[float, float]
+    primaries: tuple[tuple[float, float], ...] | None
+    transfer: float | str
 
 
 @dataclass(frozen=True)
@@ -170,6 +184,37 @@ class _Bits:
             return bits, True
         return self.u32((8, 0), (10, 0), (12, 0), (1, 6)), False
 
+    def u64(self) -> int:
+        """A U64: two bits choose 0, 1-16, 17-272 or a longer number in 12 + 8-bit steps."""
+        choice = self.u(2)
+        if choice < 3:
+            return (0, 1, 17)[choice] + self.u((0, 4, 8)[choice])
+        value, shift = self.u(12), 12
+        while self.bool():
+            if shift == 60:
+                return value | self.u(4) << shift
+            value |= self.u(8) << shift
+            shift += 8
+        return value
+
+    def tail(self, extra_fields: bool, xyb: bool) -> None:
+        """The image header after the colour encoding: tone mapping, extensions, the custom transform data."""
+        if extra_fields and not self.bool():  # tone mapping, not its defaults
+            self.f16(), self.f16(), self.bool(), self.f16()
+        extensions = self.u64()
+        sizes = [self.u64() for i in range(64) if extensions >> i & 1]
+        for size in sizes:
+            self.u(size)
+        if not self.bool():  # the transform data, not its defaults
+            if xyb and not self.bool():  # the opsin inverse matrix, not its defaults
+                for _ in range(16):
+                    self.f16()
+            weights = self.u(3)  # the custom upsampling weights given
+            for flag, count in ((1, 15), (2, 55), (4, 210)):
+                if weights & flag:
+                    for _ in range(count):
+                        self.f16()
+
     def xy(self) -> tuple[float, float]:
         """A custom chromaticity: two signed numbers in millionths."""
         def signed() -> float:
@@ -188,7 +233,8 @@ def header(codestream: bytes) -> Header:
     if b.bool():  # all default: 8-bit sRGB, coded in XYB
         return Header(width, height)
     orientation, animation = 1, False
-    if b.bool():  # extra fields
+    extra_fields = b.bool()
+    if extra_fields:
         orientation = 1 + b.u(3)
         if b.bool():
             b.size()  # intrinsic size
@@ -230,27 +276,26 @@ def header(codestream: bytes) -> Header:
     xyb = b.bool()
     common = dict(width=width, height=height, orientation=orientation, bits=bits, float_samples=float_samples,
                   alpha=alpha, xyb=xyb, animation=animation, depth_at=depth_at)
-    if b.bool():  # the colour encoding's defaults: sRGB
-        return Header(**common)
-    icc = b.bool()
-    space = b.enum()
-    if icc:
-        return Header(**common, icc=True, colour_space=space, white=None, primaries=None, transfer="unknown")
-    white, primaries = None, None
-    if space != XYB:
-        w = b.enum()
-        white = b.xy() if w == 2 else WHITE_POINTS.get(w)
-        if space != GREY:
-            p = b.enum()
-            primaries = (b.xy(), b.xy(), b.xy()) if p == 2 else PRIMARIES.get(p)
-    transfer_at = 0
-    if b.bool():  # a gamma
-        transfer: float | str = b.u(24) / 1e7
-    else:
-        transfer_at = 16 + b.at
-        transfer = TRANSFERS.get(b.enum(), "unknown")
-    return Header(**common, colour_space=space, white=white, primaries=primaries, transfer=transfer,
-                  transfer_at=transfer_at)
+    colour_at = 16 + b.at
+    colours: dict = {}
+    if not b.bool():  # not the colour encoding's defaults (sRGB)
+        icc = b.bool()
+        space = b.enum()
+        if icc:  # the ICC profile follows the header
+            return Header(**common, icc=True, colour_space=space, white=None, primaries=None, transfer="unknown")
+        white, primaries = None, None
+        if space != XYB:
+            w = b.enum()
+            white = b.xy() if w == 2 else WHITE_POINTS.get(w)
+            if space != GREY:
+                p = b.enum()
+                primaries = (b.xy(), b.xy(), b.xy()) if p == 2 else PRIMARIES.get(p)
+        transfer: float | str = b.u(24) / 1e7 if b.bool() else TRANSFERS.get(b.enum(), "unknown")
+        b.enum()  # rendering intent
+        colours = dict(colour_space=space, white=white, primaries=primaries, transfer=transfer)
+    colour_end = 16 + b.at
+    b.tail(extra_fields, xyb)
+    return Header(**common, **colours, colour_at=colour_at, colour_end=colour_end, end=16 + b.at)
 
 
 def lossy_kind(head: bytes) -> str:
@@ -353,8 +398,6 @@ def _profile(path: Path, head: Header, data: bytes) -> bytes | None:
     """An ICC profile for what the decoded pixels of the JPEG XL file ``data`` hold: the file's own for one stored
     without loss, one made from the colour space its header names, ``None`` for sRGB or where none can be made
     (with a warning that says what the result lacks)."""
-    import imagecodecs
-
     if head.srgb:
         return None
     if head.icc:
@@ -370,10 +413,18 @@ def _profile(path: Path, head: Header, data: bytes) -> bytes | None:
                       "profile here cannot describe; the result is written without one, its values as stored",
                       stacklevel=4)
         return None
-    white = [*head.white, 1.0]
-    if head.colour_space == GREY:
+    primaries = None if head.colour_space == GREY else head.primaries
+    return colour_profile(Colours(head.white, primaries, head.transfer))
+
+
+def colour_profile(colours: Colours) -> bytes:
+    """An ICC profile (LittleCMS's) of ``colours``, a colour space a JPEG XL header can name."""
+    import imagecodecs
+
+    white, curve = [*colours.white, 1.0], _curve(colours.transfer)
+    if colours.primaries is None:
         return imagecodecs.cms_profile("gray", whitepoint=white, **curve)
-    primaries = [v for xy in head.primaries for v in (*xy, 1.0)]
+    primaries = [v for xy in colours.primaries for v in (*xy, 1.0)]
     return imagecodecs.cms_profile("rgb", whitepoint=white, primaries=primaries, **curve)
 
 
@@ -398,7 +449,21 @@ def _curve(transfer: float | str) -> dict | None:
 # ---------------------------------------------------------------------------------------------
 # writing
 
-SAME_COLOURS = 0.002  # the largest difference (0..1) a profile may make to count as sRGB or linear sRGB
+SAME_COLOURS = 0.002  # the largest difference (0..1) a profile may make from a header's colour space to be it
+D50 = (0.3457, 0.3585)
+# The colour spaces images are made in (primaries, white), and their transfer curves: a profile is named by the
+# first pair and curve that make its colours (Display P3, Adobe RGB, ProPhoto, Rec. 2020, ACEScg, Krita's "elle"
+# profiles)
+KNOWN_SPACES = (
+    (PRIMARIES[SRGB_PRIMARIES], WHITE_POINTS[D65]),
+    (PRIMARIES[11], WHITE_POINTS[D65]),  # Display P3
+    (((0.64, 0.33), (0.21, 0.71), (0.15, 0.06)), WHITE_POINTS[D65]),  # Adobe RGB (1998), ClayRGB
+    (PRIMARIES[9], WHITE_POINTS[D65]),  # Rec. 2020
+    (((0.7347, 0.2653), (0.1596, 0.8404), (0.0366, 0.0001)), D50),  # ProPhoto (ROMM RGB)
+    (((0.7347, 0.2653), (0.1152, 0.8264), (0.1566, 0.0177)), D50),  # Wide Gamut RGB
+    (((0.713, 0.293), (0.165, 0.830), (0.128, 0.044)), (0.32168, 0.33767)),  # ACEScg
+)
+KNOWN_TRANSFERS: tuple[float | str, ...] = ("sRGB", "linear", 1 / 2.2, 256 / 563, 1 / 1.8, "BT.709")
 
 
 def distance(quality: int) -> float:
@@ -407,68 +472,66 @@ def distance(quality: int) -> float:
     return 0.1 + (100 - quality) * 0.09 if quality >= 30 else 53 / 3000 * quality ** 2 - 23 / 20 * quality + 25
 
 
-def transfer_of(icc: bytes | None, grey: bool) -> str | None:
-    """The transfer curve a JPEG XL file written by :func:`encode` names for pixels the ICC profile ``icc``
-    describes: "sRGB" for none or one that makes the colours of sRGB (grey: of sRGB's curve), "linear" for
-    linear-light sRGB; ``None`` for any other (Display P3, Adobe RGB, a gamma 2.2 grey...), which such a file
-    cannot describe."""
+def srgb(grey: bool) -> Colours:
+    """sRGB (grey: its white and curve), what an image without a profile holds."""
+    return Colours(WHITE_POINTS[D65], None if grey else PRIMARIES[SRGB_PRIMARIES], "sRGB")
+
+
+def colours_of(icc: bytes | None, grey: bool) -> Colours | None:
+    """The colour space a JPEG XL header names for pixels the ICC profile ``icc`` describes (``None``: sRGB's):
+    the first of :data:`KNOWN_SPACES` with one of :data:`KNOWN_TRANSFERS` whose colours it makes to within
+    :data:`SAME_COLOURS`; ``None`` for any other profile (a printer's, a camera's measured one...)."""
     import imagecodecs
 
     if icc is None:
-        return "sRGB"
-    white = [*WHITE_POINTS[D65], 1.0]
+        return srgb(grey)
     if grey:
         samples = np.linspace(0, 1, 33, dtype=np.float32).reshape(1, -1)
-        curve = {"sRGB": _curve("sRGB"), "linear": _curve("linear")}
-        targets = {name: imagecodecs.cms_profile("gray", whitepoint=white, **args) for name, args in curve.items()}
-        space = "gray"
+        spaces = [(None, white) for white in dict.fromkeys(white for _, white in KNOWN_SPACES)]
     else:
         steps = np.linspace(0, 1, 9, dtype=np.float32)
         samples = np.stack(np.meshgrid(steps, steps, steps), axis=-1).reshape(1, -1, 3)
-        primaries = [v for xy in PRIMARIES[SRGB_PRIMARIES] for v in (*xy, 1.0)]
-        targets = {"sRGB": imagecodecs.cms_profile("srgb"),
-                   "linear": imagecodecs.cms_profile("rgb", whitepoint=white, primaries=primaries, gamma=1.0)}
-        space = "rgb"
-    for name, target in targets.items():
-        try:
-            got = imagecodecs.cms_transform(samples, icc, target, colorspace=space, outcolorspace=space)
-        except (RuntimeError, ValueError):  # not a profile of this kind of pixels, or not one at all
-            return None
-        if float(np.abs(got - samples).max()) <= SAME_COLOURS:
-            return name
+        spaces = list(KNOWN_SPACES)
+    space = "gray" if grey else "rgb"
+    for primaries, white in spaces:
+        for transfer in KNOWN_TRANSFERS:
+            colours = Colours(white, primaries, transfer)
+            try:
+                got = imagecodecs.cms_transform(samples, icc, colour_profile(colours), colorspace=space,
+                                                outcolorspace=space)
+            except (RuntimeError, ValueError):  # not a profile of this kind of pixels, or not one at all
+                return None
+            if float(np.abs(got - samples).max()) <= SAME_COLOURS:
+                return colours
     return None
 
 
 def encode(arr: np.ndarray, quality: int | None = None, exif: bytes | None = None,
-           transfer: str = "sRGB") -> bytes:
+           colours: Colours | None = None) -> bytes:
     """A JPEG XL file of ``arr`` (H x W x C: grey, grey and alpha, RGB, RGBA; ``uint8``, ``uint16`` or
-    ``float32``, floats beyond 0..1 kept), its colour in the form ``transfer`` names ("sRGB": as images are
-    stored; "linear": linear light), with sRGB's primaries and white.
+    ``float32``, floats beyond 0..1 kept) whose header names ``colours`` (default: sRGB), the colour space its
+    pixels are in (:func:`colours_of`).
 
-    ``quality`` None: without loss, every sample as given (8-bit linear light as 16 bits, the only way the
-    header can say linear there); else lossy (libjxl's VarDCT) at cjxl's quality, 1-100 (:func:`distance`).
-    ``exif``: a TIFF structure (as Pillow's ``Exif.tobytes()`` gives it, with or without ``Exif\\0\\0``), put in
-    the container's ``Exif`` box."""
+    ``quality`` None: without loss, every sample as given; else lossy (libjxl's VarDCT, at cjxl's quality 1-100:
+    :func:`distance`), from the pixels as linear-light sRGB (colours beyond sRGB's as values beyond 0..1), which
+    decoders turn back into ``colours``. ``exif``: a TIFF structure (as Pillow's ``Exif.tobytes()`` gives it,
+    with or without ``Exif\\0\\0``), put in the container's ``Exif`` box."""
     import imagecodecs
 
-    if transfer not in ("sRGB", "linear"):
-        raise ValueError(f"transfer {transfer!r}: a JPEG XL file written here is sRGB or linear sRGB")
+    grey = arr.shape[2] <= 2
+    colours = colours or srgb(grey)
     if quality is None:
-        if arr.dtype == np.uint8 and transfer == "linear":
-            arr = arr.astype(np.uint16) * 257
         file = imagecodecs.jpegxl_encode(_planes(arr), lossless=True, numthreads=_threads())
-        want = transfer
     else:
-        if arr.dtype != np.uint8 or transfer != "sRGB":  # libjxl takes these for linear light
-            arr = _linear_floats(arr, transfer)
+        if arr.dtype != np.uint8 or colours != srgb(grey):  # else libjxl takes it for linear sRGB
+            arr = _linear_srgb(arr, colours)
         file = imagecodecs.jpegxl_encode(_planes(arr), lossless=False, distance=distance(quality),
                                          numthreads=_threads())
-        want = "sRGB" if arr.dtype == np.uint8 else "linear"
     parts = layout(file)
     codestream = parts.codestream
     head = header(codestream)
-    if head.transfer != want:
-        codestream = _with_transfer(codestream, head, want)
+    if Colours(head.white, None if grey else head.primaries, head.transfer) != colours:
+        codestream = _with_colours(codestream, head, colours)
     if codestream is parts.codestream and not exif:
         return bytes(file)
     return _container(codestream, exif, _box(file, b"jxll"))
@@ -483,35 +546,83 @@ def _threads() -> int:
     return max(1, torch.get_num_threads())
 
 
-def _linear_floats(arr: np.ndarray, transfer: str) -> np.ndarray:
-    """``arr`` as float32 linear light 0..1 (alpha alike, 0..1)."""
+def _linear_srgb(arr: np.ndarray, colours: Colours) -> np.ndarray:
+    """``arr``'s colour in ``colours`` as float32 linear-light sRGB (grey: linear light), unbounded; alpha as
+    0..1."""
+    import imagecodecs
+
     out = arr.astype(np.float32)
     if arr.dtype.kind == "u":
         out /= np.iinfo(arr.dtype).max
-    if transfer == "sRGB":
-        colour = 1 if arr.shape[2] <= 2 else 3
-        out[..., :colour] = srgb_decode(torch.from_numpy(out[..., :colour])).numpy()
+    grey = arr.shape[2] <= 2
+    linear = Colours(WHITE_POINTS[D65], None if grey else PRIMARIES[SRGB_PRIMARIES], "linear")
+    colour = 1 if grey else 3
+    plane = out[..., 0] if grey else np.ascontiguousarray(out[..., :3])
+    space = "gray" if grey else "rgb"
+    converted = imagecodecs.cms_transform(plane, colour_profile(colours), colour_profile(linear), colorspace=space,
+                                          outcolorspace=space, outdtype=np.float32)
+    out[..., :colour] = converted.reshape(*arr.shape[:2], colour)
     return out
 
 
-def _with_transfer(codestream: bytes, head: Header, name: str) -> bytes:
-    """``codestream`` with its enumerated transfer function rewritten in place to ``name``'s: an Enum of the
-    same length (sRGB, 13, and linear, 8, take the same two choice bits and four bits of value)."""
-    wanted = {v: k for k, v in TRANSFERS.items()}[name]
-    at = head.transfer_at
-    if not at or not 2 <= wanted < 18:
-        raise ValueError(f"libjxl's header names no transfer function to rewrite to {name}")
-    bits = bytearray(codestream)
+class _BitWriter:
+    """Header fields as bits, least significant first (as :class:`_Bits` reads them)."""
 
-    def read(offset: int, n: int) -> int:
-        return sum(((bits[(offset + i) // 8] >> (offset + i) % 8) & 1) << i for i in range(n))
+    def __init__(self) -> None:
+        self.value = 0
+        self.length = 0
 
-    if read(at, 2) != 2:  # the choice of 2 + four bits
-        raise ValueError("libjxl's header names its transfer function in a form not rewritten here")
-    for i in range(4):
-        bit, offset = ((wanted - 2) >> i) & 1, at + 2 + i
-        bits[offset // 8] = bits[offset // 8] & ~(1 << offset % 8) | bit << offset % 8
-    return bytes(bits)
+    def u(self, n: int, value: int) -> None:
+        self.value |= value << self.length
+        self.length += n
+
+    def u32(self, value: int, *choices: tuple[int, int]) -> None:
+        for choice, (offset, bits) in enumerate(choices):
+            if 0 <= value - offset < 1 << bits:
+                self.u(2, choice)
+                self.u(bits, value - offset)
+                return
+        raise ValueError(f"{value} does not fit the field")
+
+    def enum(self, value: int) -> None:
+        self.u32(value, (0, 0), (1, 0), (2, 4), (18, 6))
+
+    def xy(self, xy: tuple[float, float]) -> None:
+        for v in (round(c * 1e6) for c in xy):
+            self.u32(2 * v if v >= 0 else -2 * v - 1, (0, 19), (524288, 19), (1048576, 20), (2097152, 21))
+
+
+def _with_colours(codestream: bytes, head: Header, colours: Colours) -> bytes:
+    """``codestream`` (as libjxl wrote it: no ICC profile, no preview) with its colour encoding naming
+    ``colours``: the header's bits before and after it kept, the frames moved to the next whole byte."""
+    if not head.end:
+        raise ValueError("libjxl's header was not read to its end")
+    out = _BitWriter()
+    out.u(2, 0)  # not the defaults; no ICC profile
+    out.enum(GREY if colours.primaries is None else RGB)
+    white = {xy: key for key, xy in WHITE_POINTS.items()}.get(colours.white)
+    out.enum(white or 2)
+    if white is None:
+        out.xy(colours.white)
+    if colours.primaries is not None:
+        primaries = {xy: key for key, xy in PRIMARIES.items()}.get(colours.primaries)
+        out.enum(primaries or 2)
+        if primaries is None:
+            for xy in colours.primaries:
+                out.xy(xy)
+    if isinstance(colours.transfer, float):
+        out.u(1, 1)
+        out.u(24, round(colours.transfer * 1e7))
+    else:
+        out.u(1, 0)
+        out.enum({name: key for key, name in TRANSFERS.items()}[colours.transfer])
+    out.enum(1)  # rendering intent: relative, as libjxl writes it
+    old = int.from_bytes(codestream[:(head.end + 7) // 8], "little")
+    before = old & ((1 << head.colour_at) - 1)
+    after = old >> head.colour_end & ((1 << (head.end - head.colour_end)) - 1)
+    bits = before | out.value << head.colour_at | after << (head.colour_at + out.length)
+    length = head.colour_at + out.length + head.end - head.colour_end
+    return bits.to_bytes((length + 7) // 8, "little") + codestream[(head.end + 7) // 8:]
 
 
 def _box(file: bytes, kind: bytes) -> bytes | None:

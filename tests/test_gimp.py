@@ -1602,7 +1602,7 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
     ``write_image`` writes (the CLI's outputs, an AVIF and JPEG XL too) loads in GIMP with the same values
     (JPEG XL: in the precision its header names, sRGB's curve or linear light).
     Pillow alone reads a 16-bit colour TIFF as 8 bits and none of the other deep files at all."""
-    from test_jpeg_xl import linear_profile
+    from test_jpeg_xl import linear_profile, same_colours, space_profile
 
     from liif_core.imageio import Metadata, read_image, read_image_and_metadata, write_image
 
@@ -1638,10 +1638,17 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
             "o_rgba.avif": (np.kron(_pixels((4, 4, 4), np.uint8, 34), np.ones((4, 4, 1), np.uint8)), Metadata(), "u8"),
             # JPEG XL without loss: libjxl alone would name these linear light, GIMP would then load them so
             "o_u16.jxl": (deep, Metadata(), "u16-non-linear"), "o_float.jxl": (hdr, Metadata(), "float-non-linear"),
-            "o_u16_linear.jxl": (deep[..., :3], Metadata(icc_profile=linear_profile(False)), "u16-linear")}
+            "o_u16_linear.jxl": (deep[..., :3], Metadata(icc_profile=linear_profile(False)), "u16-linear"),
+            # and in the wide colour spaces of photographs: GIMP takes the header's for the image's profile (not
+            # Display P3's, below)
+            "o_p3.jxl": (deep, Metadata(icc_profile=space_profile("display-p3", False)), "u16-non-linear"),
+            "o_adobe_rgb.jxl": (_pixels((6, 7, 3), np.uint8, 36),
+                                Metadata(icc_profile=space_profile("adobe-rgb", False)), "u8-non-linear")}
+    wide = ("o_adobe_rgb.jxl",)
     for name, (array, metadata, _) in ours.items():
         write_image(folder / name, array, metadata)
-    loads = [{"path": str(folder / name), "raw": str(folder / f"{name}.out")} for name in ours]
+    shutil.copy(REPO / "tests" / "data" / "jxl" / "p3.jxl", folder / "cjxl_p3.jxl")  # libjxl's own encoder's P3
+    loads = [{"path": str(folder / name), "raw": str(folder / f"{name}.out")} for name in [*ours, "cjxl_p3.jxl"]]
     job = folder / "job.json"
     job.write_text(json.dumps({"out": str(folder), "exports": exports, "loads": loads}))
     batch = f"exec(open({str(BATCH.parent / 'gimp_files.py')!r}).read())"
@@ -1673,10 +1680,15 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
             got, metadata = read_image_and_metadata(folder / name)
         same(got, array, name)
         assert metadata.half == precision.startswith("HALF"), name
-    for (name, (array, _, sample)), res in zip(ours.items(), results["loads"]):
+    for (name, (array, metadata, sample)), res in zip(ours.items(), results["loads"]):
         assert "error" not in res, res["error"]
         assert (res["height"], res["width"]) == array.shape[:2] and res["alpha"] >= (array.shape[2] == 4), res
         assert sample in (res["precision"], res["precision"].split("-")[0]), (name, res)  # the whole, or the type
+        if name.endswith(".jxl"):  # in the colour space the header names: sRGB and linear sRGB are GIMP's own (by
+            # the precision), the others the image's profile
+            assert res["profile"] == (name in wide), (name, res)
+            if name in wide:
+                assert same_colours((folder / f"{name}.out.icc").read_bytes(), metadata.icc_profile, False), name
         dtype = {"u8": np.uint8, "u16": np.uint16, "half": np.float16, "float": np.float32}[sample.split("-")[0]]
         got = np.fromfile(folder / f"{name}.out", dtype=dtype).reshape(*array.shape[:2], 3 + res["alpha"])
         got = got.astype(array.dtype)
@@ -1689,7 +1701,16 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
             # GIMP 3.0's OpenEXR loader keeps the colour premultiplied as the file stores it (its exporter,
             # above, premultiplies; Krita's loader divides, as the OpenEXR format means it)
             array = np.concatenate([array[..., :3] * array[..., 3:], array[..., 3:]], axis=2)
+        if name in wide:  # read as sRGB (gimp_files.py asks for sRGB's format): the colours GIMP shows
+            import imagecodecs
+
+            shown = imagecodecs.cms_transform(array, metadata.icc_profile, imagecodecs.cms_profile("srgb"),
+                                              colorspace="rgb", outcolorspace="rgb")
+            assert np.abs(got.astype(int) - shown).max() <= 2, name
+            continue
         same(got, array, name)
+    # GIMP (3.0.4 and 3.2.6) gives a Display P3 file no profile, one of libjxl's own encoder as ours
+    assert results["loads"][-1]["profile"] == results["loads"][list(ours).index("o_p3.jxl")]["profile"]
 
 
 # --------------------------------------------------------------------------------------------- the README

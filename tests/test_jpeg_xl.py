@@ -209,8 +209,8 @@ def test_what_libjxl_writes_reads_back_as_stored(tmp_path: Path, dtype: type, ch
 def test_the_cli_reads_jpeg_xl_files_and_piped_ones(tiny_model_path: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch,
                                                     capsysbinary: pytest.CaptureFixture) -> None:
-    """A folder's .jxl files are inputs; the results are PNGs (a JPEG XL file written here says sRGB or linear
-    sRGB only: see below), the P3 one with its profile."""
+    """A folder's .jxl files are inputs; the results are PNGs unless --format says otherwise (a JPEG XL input may
+    hold what a written one cannot name: PQ, any ICC profile), the P3 one with its profile."""
     folder = tmp_path / "in"
     folder.mkdir()
     for name in ("p3.jxl", "jpeg.jxl"):
@@ -230,61 +230,80 @@ def test_the_cli_reads_jpeg_xl_files_and_piped_ones(tiny_model_path: Path, tmp_p
 
 def linear_profile(grey: bool) -> bytes:
     """An ICC profile of linear-light sRGB (grey: of linear light), as Krita's -g10 profiles are."""
-    white = [0.3127, 0.3290, 1.0]
-    if grey:
-        return imagecodecs.cms_profile("gray", whitepoint=white, gamma=1.0)
-    return imagecodecs.cms_profile("rgb", whitepoint=white, primaries=[0.64, 0.33, 1, 0.30, 0.60, 1, 0.15, 0.06, 1],
-                                   gamma=1.0)
+    return jpeg_xl.colour_profile(jpeg_xl.Colours(D65, None if grey else SRGB, 1.0))
+
+
+D65, D50 = (0.3127, 0.3290), (0.3457, 0.3585)
+SRGB = ((0.64, 0.33), (0.30, 0.60), (0.15, 0.06))
+# the profiles of the written files (grey images take their white and curve): their headers' colour spaces
+SPACES = {"none": None,
+          "linear": jpeg_xl.Colours(D65, SRGB, "linear"),
+          "display-p3": jpeg_xl.Colours(D65, ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060)), "sRGB"),
+          "adobe-rgb": jpeg_xl.Colours(D65, ((0.64, 0.33), (0.21, 0.71), (0.15, 0.06)), 256 / 563),
+          "prophoto": jpeg_xl.Colours(D50, ((0.7347, 0.2653), (0.1596, 0.8404), (0.0366, 0.0001)), 1 / 1.8)}
+
+
+def space_profile(space: str, grey: bool) -> bytes | None:
+    colours = SPACES[space]
+    return None if colours is None else jpeg_xl.colour_profile(colours._replace(primaries=None) if grey else colours)
+
+
+def same_colours(icc: bytes | None, other: bytes | None, grey: bool) -> bool:
+    """Whether two profiles (None: sRGB) make the same colours, within half an 8-bit level."""
+    srgb = jpeg_xl.colour_profile(jpeg_xl.srgb(grey))
+    steps = np.linspace(0, 1, 9, dtype=np.float32)
+    samples = steps.reshape(1, -1) if grey else np.stack(np.meshgrid(steps, steps, steps), axis=-1).reshape(1, -1, 3)
+    space = "gray" if grey else "rgb"
+    a, b = (imagecodecs.cms_transform(samples, p or srgb, srgb, colorspace=space, outcolorspace=space)
+            for p in (icc, other))
+    return float(np.abs(a - b).max()) <= 0.002
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
-@pytest.mark.parametrize("linear", [False, True], ids=["srgb", "linear"])
+@pytest.mark.parametrize("space", list(SPACES))
 def test_written_files_hold_every_sample_and_name_their_colour_space(tmp_path: Path, dtype: type, channels: int,
-                                                                     linear: bool) -> None:
-    """Without loss (no quality): every sample as given, HDR floats too; the header names sRGB (libjxl alone
-    names every 16-bit and float file linear light, seen above), or linear light for pixels a linear profile
-    describes (8-bit linear light is stored in 16 bits: the header says linear only there); libjxl's own reader
-    (pillow-jxl-plugin, 8-bit) takes the files."""
+                                                                     space: str) -> None:
+    """Without loss (no quality): every sample as given, HDR floats too; the header names the colour space of the
+    image's profile (sRGB without one; libjxl alone names every 8-bit file sRGB and every 16-bit and float one
+    linear sRGB, seen above): read back, its colours are the original's. libjxl's own reader (pillow-jxl-plugin,
+    8-bit) takes the files."""
     rgb = pattern(np.uint16 if dtype != np.uint8 else np.uint8)
     arr = np.dstack([rgb, rgb[..., :1]])[..., :channels] if channels != 2 else np.dstack([rgb[..., :1], rgb[..., 1:2]])
     arr = arr.astype(np.float32) / 65535 * 3 - 1 if dtype == np.float32 else arr  # -1..2
+    grey = channels <= 2
+    icc = space_profile(space, grey)
     path = tmp_path / "x.jxl"
-    write_image(path, arr, Metadata(icc_profile=linear_profile(channels <= 2) if linear else None))
+    write_image(path, arr, Metadata(icc_profile=icc))
     got, metadata = read_image_and_metadata(path)
-    want = arr.astype(np.uint16) * 257 if linear and dtype == np.uint8 else arr
-    assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert got.dtype == arr.dtype and np.array_equal(got, arr)
     head = jpeg_xl.header(jpeg_xl.layout(path.read_bytes()).codestream)
-    assert (head.transfer, head.xyb, head.alpha) == ("linear" if linear else "sRGB", False, channels in (2, 4))
-    if linear:  # linear light's half is sRGB's 188
-        grey = np.full((1, 1, 1 if channels <= 2 else 3), 128, np.uint8)
-        assert np.abs(in_srgb(grey, metadata.icc_profile) - 188).max() <= 1
-    else:
-        assert metadata.icc_profile is None
-    if dtype == np.uint8 and not linear:
+    assert (head.xyb, head.alpha, head.colour_space) == (False, channels in (2, 4), jpeg_xl.GREY if grey else 0)
+    assert (metadata.icc_profile is None) == (space == "none" or grey and space == "display-p3")  # grey: sRGB's
+    assert same_colours(metadata.icc_profile, icc, grey)
+    if dtype == np.uint8 and space == "none":
         with Image.open(path) as im:  # pillow-jxl-plugin, registered by liif_core.jpeg_xl's reading
-            assert np.array_equal(np.asarray(im).reshape(want.shape), want)
+            assert np.array_equal(np.asarray(im).reshape(arr.shape), arr)
 
 
-def test_lossy_files_keep_the_picture_at_every_depth(tmp_path: Path) -> None:
-    """With a quality: libjxl's lossy coding, handed linear light where the samples are not 8-bit sRGB. A 16-bit
-    and a float picture come back as close as the 8-bit one (in sRGB levels); libjxl handed the 16-bit samples
-    as they are would take them for linear light, and they would come back far off."""
+@pytest.mark.parametrize("space", ["none", "display-p3", "adobe-rgb"])
+def test_lossy_files_keep_the_picture_at_every_depth(tmp_path: Path, space: str) -> None:
+    """With a quality: libjxl's lossy coding, from the pixels as linear-light sRGB where they are not 8-bit sRGB,
+    the header naming the colour space they were in, which libjxl decodes them back to: a 16-bit and a float
+    picture come back as close as an 8-bit one, in any of these colour spaces. libjxl handed 16-bit samples as
+    they are would take them for linear sRGB, and they would come back far off."""
     picture = dark()
+    icc = space_profile(space, False)
     deep = {"uint8": picture, "uint16": picture.astype(np.uint16) * 257,
             "float32": picture.astype(np.float32) / 255}
     for name, arr in deep.items():
         path = tmp_path / f"{name}.jxl"
-        write_image(path, arr, Metadata(), quality=90)
+        write_image(path, arr, Metadata(icc_profile=icc), quality=90)
         assert lossy_compression(path) == "lossy JPEG XL"
         got, metadata = read_image_and_metadata(path)
-        if name == "uint8":
-            shown = got.astype(float)
-            assert metadata.icc_profile is None
-        else:  # linear light, with a profile that says so
-            shown = np.dstack([srgb_from(got[..., :3]), got[..., 3:] * 255])
-            assert np.abs(in_srgb(np.full((1, 1, 3), 128, np.uint8), metadata.icc_profile) - 188).max() <= 1
-        assert np.abs(shown - picture).mean() < 1.0, name
+        assert same_colours(metadata.icc_profile, icc, False) and (metadata.icc_profile is None) == (space == "none")
+        levels = got * 255 if got.dtype == np.float32 else got / (np.iinfo(got.dtype).max / 255)
+        assert np.abs(levels - picture).mean() < 1.0, name
     naive = imagecodecs.jpegxl_decode(imagecodecs.jpegxl_encode(deep["uint16"], lossless=False, distance=1.0))
     assert np.abs(srgb_from(naive[..., :3] / 65535) - picture[..., :3]).mean() > 20
     hdr = np.full((16, 16, 3), [2.0, 0.5, -0.25], np.float32)
@@ -308,27 +327,30 @@ def test_a_written_file_keeps_the_exif_with_the_new_size(tmp_path: Path) -> None
 
 def test_a_colour_space_a_written_file_cannot_name_is_refused_before_the_work(
         tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """A JPEG XL file written here names sRGB or linear sRGB, nothing else: an image with another profile
-    (Display P3 here) is refused with a message before it is upscaled, where an sRGB profile is as good as none.
-    --format jxl with --quality writes lossy files."""
-    p3 = imagecodecs.cms_profile("rgb", whitepoint=[0.3127, 0.3290, 1.0], primaries=P3_GAMMA, gamma=2.2)
+    """A JPEG XL file names its colour space in its header here: a profile it names none of (odd primaries) is
+    refused with a message before the image is upscaled, where an sRGB profile is as good as none and a Display
+    P3 one is named. --format jxl with --quality writes lossy files."""
+    odd = jpeg_xl.colour_profile(jpeg_xl.Colours(D65, ((0.66, 0.33), (0.28, 0.62), (0.14, 0.07)), 1 / 2.0))
     folder = tmp_path / "in"
     folder.mkdir()
-    Image.fromarray(pattern()).save(folder / "wide.png", icc_profile=p3)
+    Image.fromarray(pattern()).save(folder / "odd.png", icc_profile=odd)
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     Image.fromarray(pattern()).save(folder / "plain.png", icc_profile=srgb)
+    Image.fromarray(pattern()).save(folder / "wide.png", icc_profile=space_profile("display-p3", False))
     args = ["--scale", "2", "--model", str(tiny_model_path), "-q"]
-    assert main([str(folder / "wide.png"), "-o", str(tmp_path / "wide.jxl"), *args]) == 1
+    assert main([str(folder / "odd.png"), "-o", str(tmp_path / "odd.jxl"), *args]) == 1
     err = capsys.readouterr().err
-    assert "wide.jxl: a JPEG XL file written here says sRGB or linear sRGB" in err and ".png" in err, err
-    assert not (tmp_path / "wide.jxl").exists()
-    with pytest.raises(InputError, match="is neither"):
-        write_image(tmp_path / "direct.jxl", pattern(), Metadata(icc_profile=p3))
+    assert "odd.jxl: a JPEG XL file names its colour space" in err and ".png" in err, err
+    assert not (tmp_path / "odd.jxl").exists()
+    with pytest.raises(InputError, match="is none it can name"):
+        write_image(tmp_path / "direct.jxl", pattern(), Metadata(icc_profile=odd))
     assert main([str(folder), "--out-dir", str(tmp_path / "out"), "--format", "jxl", "--quality", "80", *args]) == 1
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["plain.jxl"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["plain.jxl", "wide.jxl"]
     got, metadata = read_image_and_metadata(tmp_path / "out" / "plain.jxl")
     assert got.shape == (32, 48, 3) and metadata.icc_profile is None
     assert lossy_compression(tmp_path / "out" / "plain.jxl") == "lossy JPEG XL"
+    head = jpeg_xl.header(jpeg_xl.layout((tmp_path / "out" / "wide.jxl").read_bytes()).codestream)
+    assert head.primaries == SPACES["display-p3"].primaries and head.transfer == "sRGB"
 
 
 @pytest.mark.parametrize("cut", [0, 14, 40])

@@ -1512,7 +1512,7 @@ def test_deep_and_hdr_files_pass_between_krita_and_the_engine(tmp_path_factory: 
     (JPEG XL: in the profile its header names).
     Pillow alone could read none of these as stored. (Krita 5.1.5 here takes a Radiance ``.hdr``
     for a camera raw file and cannot open it.)"""
-    from test_jpeg_xl import linear_profile
+    from test_jpeg_xl import linear_profile, space_profile
 
     from liif_core.imageio import Metadata, read_image_and_metadata, write_image
 
@@ -1541,7 +1541,11 @@ def test_deep_and_hdr_files_pass_between_krita_and_the_engine(tmp_path_factory: 
             # JPEG XL without loss: sRGB's curve in 16 bits (libjxl alone would name it linear light) and linear light
             "o_u16.jxl": (random_layer(rng, 4, 6, 4, "U16"), Metadata(), "U16"),
             "o_u16_linear.jxl": (random_layer(rng, 4, 6, 4, "U16"), Metadata(icc_profile=linear_profile(False)), "U16"),
-            "o_f32.jxl": (hdr, Metadata(), "F32")}
+            "o_f32.jxl": (hdr, Metadata(), "F32"),
+            "o_p3.jxl": (random_layer(rng, 4, 6, 4, "U16"),
+                         Metadata(icc_profile=space_profile("display-p3", False)), "U16"),
+            "o_adobe_rgb.jxl": (random_layer(rng, 4, 6, 4, "U8"),
+                                Metadata(icc_profile=space_profile("adobe-rgb", False)), "U8")}
     for name, (image, metadata, _) in ours.items():
         write_image(folder / name, image, metadata)
     loads = [{"path": str(folder / name), "raw": str(folder / f"{name}.out")} for name in ours]
@@ -1573,8 +1577,11 @@ def test_deep_and_hdr_files_pass_between_krita_and_the_engine(tmp_path_factory: 
         assert "crash" not in res, res["crash"]
         assert (res["model"], res["depth"], res["h"], res["w"]) == ("RGBA", depth, *image.shape[:2]), (name, res)
         same(from_krita_bytes((folder / f"{name}.out").read_bytes(), image.shape, depth), image, name, depth)
-        if name.endswith(".jxl"):  # in the profile its header names: sRGB's curve, or linear light (-g10)
+        if name.endswith(".jxl"):  # in the profile its header names: sRGB's curve, linear light (-g10), P3
             assert ("-g10" in res["profile"]) == ("linear" in name), (name, res)
+            assert ("P3" in res["profile"]) == ("p3" in name), (name, res)
+            # (Krita 5.1.5 gives a file of custom primaries and a gamma, Adobe RGB's, its "Rec. 709 sRGB trc"
+            # profile: GIMP reads them, test_gimp.py)
 
 
 def test_api_model_auto_takes_the_jpeg_model_for_a_document_opened_from_a_jpeg_file(

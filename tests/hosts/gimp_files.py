@@ -63,7 +63,12 @@ def load(spec):
                                   Gegl.AbyssPolicy.NONE)
     with open(spec["raw"], "wb") as f:
         f.write(bytes(data))
-    return {"width": w, "height": h, "alpha": layer.has_alpha(), "precision": precision}
+    profile = image.get_color_profile()  # None: GIMP's built-in sRGB (or linear sRGB, by the precision)
+    if profile is not None:
+        with open(spec["raw"] + ".icc", "wb") as f:
+            f.write(bytes(profile.get_icc_profile()))
+    return {"width": w, "height": h, "alpha": layer.has_alpha(), "precision": precision,
+            "profile": profile is not None}
 
 
 def main():
