@@ -51,7 +51,7 @@ ALPHA_CHANNEL, SPOT_CHANNEL, CFA_CHANNEL = 0, 2, 5
 
 @dataclass(frozen=True)
 class Header:
-    """What a JPEG XL codestream's image header says (the fields :func:`read` needs).
+    """What a JPEG XL codestream's image header says (the fields :func:`read` and :func:`encode` need).
 
     ``transfer``: a gamma (the exponent that encodes linear values, as 1/2.2) or a name of
     :data:`TRANSFERS`; ``white`` and ``primaries``: CIE xy chromaticities, ``None`` where the file
@@ -225,7 +225,8 @@ class _Bits:
 
 
 def header(codestream: bytes) -> Header:
-    """The image header of a codestream (as far as its colour encoding); ``ValueError`` when it is not one."""
+    """The image header of a codestream, read to its end where :func:`encode` may rewrite its colour encoding (not
+    in one that embeds an ICC profile or keeps every default); ``ValueError`` when it is not one."""
     if not codestream.startswith(CODESTREAM):
         raise ValueError("not a JPEG XL codestream")
     b = _Bits(codestream[2:HEADER_BYTES])
