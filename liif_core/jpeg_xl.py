@@ -524,7 +524,7 @@ def encode(arr: np.ndarray, quality: int | None = None, exif: bytes | None = Non
     if quality is None:
         file = imagecodecs.jpegxl_encode(_planes(arr), lossless=True, numthreads=_threads())
     else:
-        if arr.dtype != np.uint8 or colours != srgb(grey):  # else libjxl takes it for linear sRGB
+        if arr.dtype != np.uint8 or colours != srgb(grey):  # libjxl codes 8 bits as sRGB, the rest as linear sRGB
             arr = _linear_srgb(arr, colours)
         file = imagecodecs.jpegxl_encode(_planes(arr), lossless=False, distance=distance(quality),
                                          numthreads=_threads())
