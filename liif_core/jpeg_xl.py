@@ -72,6 +72,7 @@ class Header:
     transfer: float | str = "sRGB"
     animation: bool = False
     depth_at: int = 0  # where the image's BitDepth bundle starts, in bits from the codestream's first (0: none)
+    depth_end: int = 0  # and where it ends
     # where the colour encoding starts and ends and the image header's last bundle ends, likewise (0: not read,
     # as for a header that embeds an ICC profile); the first frame starts at the next whole byte
     colour_at: int = 0
@@ -256,6 +257,7 @@ def header(codestream: bytes) -> Header:
             b.bool()  # timecodes
     depth_at = 16 + b.at  # (after the signature's two bytes)
     bits, float_samples = b.bit_depth()
+    depth_end = 16 + b.at
     b.bool()  # modular 16-bit buffers
     alpha = False
     for _ in range(b.u32((0, 0), (1, 0), (2, 4), (1, 12))):  # extra channels
@@ -276,7 +278,7 @@ def header(codestream: bytes) -> Header:
             b.u32((1, 0), (0, 2), (3, 4), (19, 8))
     xyb = b.bool()
     common = dict(width=width, height=height, orientation=orientation, bits=bits, float_samples=float_samples,
-                  alpha=alpha, xyb=xyb, animation=animation, depth_at=depth_at)
+                  alpha=alpha, xyb=xyb, animation=animation, depth_at=depth_at, depth_end=depth_end)
     colour_at = 16 + b.at
     colours: dict = {}
     if not b.bool():  # not the colour encoding's defaults (sRGB)
@@ -521,18 +523,20 @@ def encode(arr: np.ndarray, quality: int | None = None, exif: bytes | None = Non
 
     grey = arr.shape[2] <= 2
     colours = colours or srgb(grey)
+    depth = None  # the bits per sample decoders are to hand over, where libjxl's header says others
     if quality is None:
         file = imagecodecs.jpegxl_encode(_planes(arr), lossless=True, numthreads=_threads())
     else:
         if arr.dtype != np.uint8 or colours != srgb(grey):  # libjxl codes 8 bits as sRGB, the rest as linear sRGB
+            depth = {np.dtype(np.uint8): 8, np.dtype(np.uint16): 16}.get(arr.dtype)  # (floats stay floats)
             arr = _linear_srgb(arr, colours)
         file = imagecodecs.jpegxl_encode(_planes(arr), lossless=False, distance=distance(quality),
                                          numthreads=_threads())
     parts = layout(file)
     codestream = parts.codestream
     head = header(codestream)
-    if Colours(head.white, None if grey else head.primaries, head.transfer) != colours:
-        codestream = _with_colours(codestream, head, colours)
+    if Colours(head.white, None if grey else head.primaries, head.transfer) != colours or depth:
+        codestream = _rewritten(codestream, head, colours, depth)
     if codestream is parts.codestream and not exif:
         return bytes(file)
     return _container(codestream, exif, _box(file, b"jxll"))
@@ -593,11 +597,31 @@ class _BitWriter:
             self.u32(2 * v if v >= 0 else -2 * v - 1, (0, 19), (524288, 19), (1048576, 20), (2097152, 21))
 
 
-def _with_colours(codestream: bytes, head: Header, colours: Colours) -> bytes:
-    """``codestream`` (as libjxl wrote it: no ICC profile, no preview) with its colour encoding naming
-    ``colours``: the header's bits before and after it kept, the frames moved to the next whole byte."""
+def _rewritten(codestream: bytes, head: Header, colours: Colours, depth: int | None = None) -> bytes:
+    """``codestream`` (as libjxl wrote it: no ICC profile, no preview) with its colour encoding naming ``colours``
+    and, given ``depth``, its samples' bit depth that many bits of integers (a lossy file's: how decoders hand its
+    pixels over). The header's other bits are kept; the frames move to the next whole byte after it."""
     if not head.end:
         raise ValueError("libjxl's header was not read to its end")
+    parts = [(head.colour_at, head.colour_end, _colour_bits(colours))]
+    if depth:
+        bits = _BitWriter()
+        bits.u(1, 0)  # integers
+        bits.u32(depth, (8, 0), (10, 0), (12, 0), (1, 6))
+        parts.insert(0, (head.depth_at, head.depth_end, bits))
+    old = int.from_bytes(codestream[:(head.end + 7) // 8], "little")
+    out = _BitWriter()
+    at = 0
+    for start, end, bits in parts:
+        out.u(start - at, old >> at & ((1 << (start - at)) - 1))
+        out.u(bits.length, bits.value)
+        at = end
+    out.u(head.end - at, old >> at & ((1 << (head.end - at)) - 1))
+    return out.value.to_bytes((out.length + 7) // 8, "little") + codestream[(head.end + 7) // 8:]
+
+
+def _colour_bits(colours: Colours) -> _BitWriter:
+    """A ColourEncoding bundle naming ``colours`` (no ICC profile; rendering intent relative, as libjxl's)."""
     out = _BitWriter()
     out.u(2, 0)  # not the defaults; no ICC profile
     out.enum(GREY if colours.primaries is None else RGB)
@@ -617,13 +641,8 @@ def _with_colours(codestream: bytes, head: Header, colours: Colours) -> bytes:
     else:
         out.u(1, 0)
         out.enum({name: key for key, name in TRANSFERS.items()}[colours.transfer])
-    out.enum(1)  # rendering intent: relative, as libjxl writes it
-    old = int.from_bytes(codestream[:(head.end + 7) // 8], "little")
-    before = old & ((1 << head.colour_at) - 1)
-    after = old >> head.colour_end & ((1 << (head.end - head.colour_end)) - 1)
-    bits = before | out.value << head.colour_at | after << (head.colour_at + out.length)
-    length = head.colour_at + out.length + head.end - head.colour_end
-    return bits.to_bytes((length + 7) // 8, "little") + codestream[(head.end + 7) // 8:]
+    out.enum(1)
+    return out
 
 
 def _box(file: bytes, kind: bytes) -> bytes | None:

@@ -289,9 +289,9 @@ def test_written_files_hold_every_sample_and_name_their_colour_space(tmp_path: P
 @pytest.mark.parametrize("space", ["none", "display-p3", "adobe-rgb"])
 def test_lossy_files_keep_the_picture_at_every_depth(tmp_path: Path, space: str) -> None:
     """With a quality: libjxl's lossy coding, from the pixels as linear-light sRGB where they are not 8-bit sRGB,
-    the header naming the colour space they were in, which libjxl decodes them back to: a 16-bit and a float
-    picture come back as close as an 8-bit one, in any of these colour spaces. libjxl handed 16-bit samples as
-    they are would take them for linear sRGB, and they would come back far off."""
+    the header naming the colour space they were in and their depth, which libjxl decodes them back to: a 16-bit
+    and a float picture come back as close as an 8-bit one, in any of these colour spaces, each at its depth.
+    libjxl handed 16-bit samples as they are would take them for linear sRGB, and they would come back far off."""
     picture = dark()
     icc = space_profile(space, False)
     deep = {"uint8": picture, "uint16": picture.astype(np.uint16) * 257,
@@ -302,6 +302,7 @@ def test_lossy_files_keep_the_picture_at_every_depth(tmp_path: Path, space: str)
         assert lossy_compression(path) == "lossy JPEG XL"
         got, metadata = read_image_and_metadata(path)
         assert same_colours(metadata.icc_profile, icc, False) and (metadata.icc_profile is None) == (space == "none")
+        assert got.dtype == arr.dtype, name  # the header says the depth it was written from
         levels = got * 255 if got.dtype == np.float32 else got / (np.iinfo(got.dtype).max / 255)
         assert np.abs(levels - picture).mean() < 1.0, name
     naive = imagecodecs.jpegxl_decode(imagecodecs.jpegxl_encode(deep["uint16"], lossless=False, distance=1.0))
