@@ -18,7 +18,8 @@ Writing (:func:`encode`) goes through libjxl too, whose call here names the colo
 sRGB for 8 bits, linear sRGB for 16 bits and floats, whatever they hold. So the header's colour encoding is
 rewritten to the image's (:func:`colours_of`: the colour spaces a header can name without an ICC profile, which
 libjxl's call cannot embed), the frames after it moved to the next whole byte. A file written without loss keeps
-its samples as given; a lossy one is handed linear-light sRGB, which decoders turn back into the named space.
+its samples as given; a lossy one is handed linear-light sRGB as floats, which decoders turn back into the named
+space at the depth the header then says (the image's).
 """
 
 from __future__ import annotations
