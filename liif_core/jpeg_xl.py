@@ -24,6 +24,7 @@ space at the depth the header then says (the image's).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,6 +49,11 @@ PRIMARIES = {1: ((0.64, 0.33), (0.30, 0.60), (0.15, 0.06)),  # sRGB / BT.709
              9: ((0.708, 0.292), (0.170, 0.797), (0.131, 0.046)),  # BT.2100 / BT.2020
              11: ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060))}  # P3
 ALPHA_CHANNEL, SPOT_CHANNEL, CFA_CHANNEL = 0, 2, 5
+# The (offset, bits) choices of header fields that both reading and writing use: an Enum, the bits of integer
+# samples, a custom chromaticity's packed millionths
+ENUM = ((0, 0), (1, 0), (2, 4), (18, 6))
+INTEGER_BITS = ((8, 0), (10, 0), (12, 0), (1, 6))
+CUSTOM_XY = ((0, 19), (524288, 19), (1048576, 20), (2097152, 21))
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,7 @@ class _Bits:
         return offset + self.u(bits)
 
     def enum(self) -> int:
-        return self.u32((0, 0), (1, 0), (2, 4), (18, 6))
+        return self.u32(*ENUM)
 
     def f16(self) -> None:
         self.u(16)
@@ -184,7 +190,7 @@ class _Bits:
             bits = self.u32((32, 0), (16, 0), (24, 0), (1, 6))
             self.u(4)  # the exponent's bits
             return bits, True
-        return self.u32((8, 0), (10, 0), (12, 0), (1, 6)), False
+        return self.u32(*INTEGER_BITS), False
 
     def u64(self) -> int:
         """A U64: two bits choose 0, 1-16, 17-272 or a longer number in 12 + 8-bit steps."""
@@ -220,7 +226,7 @@ class _Bits:
     def xy(self) -> tuple[float, float]:
         """A custom chromaticity: two signed numbers in millionths."""
         def signed() -> float:
-            v = self.u32((0, 19), (524288, 19), (1048576, 20), (2097152, 21))
+            v = self.u32(*CUSTOM_XY)
             return (-(v + 1) // 2 if v & 1 else v // 2) / 1e6
         x = signed()
         return x, signed()
@@ -481,6 +487,7 @@ def srgb(grey: bool) -> Colours:
     return Colours(WHITE_POINTS[D65], None if grey else PRIMARIES[SRGB_PRIMARIES], "sRGB")
 
 
+@functools.lru_cache(maxsize=16)  # asked before the work and when writing; a batch's photos share their profiles
 def colours_of(icc: bytes | None, grey: bool) -> Colours | None:
     """The colour space a JPEG XL header names for pixels the ICC profile ``icc`` describes (``None``: sRGB's):
     the first of :data:`KNOWN_SPACES` with one of :data:`KNOWN_TRANSFERS` whose colours it makes to within
@@ -561,7 +568,7 @@ def _linear_srgb(arr: np.ndarray, colours: Colours) -> np.ndarray:
     if arr.dtype.kind == "u":
         out /= np.iinfo(arr.dtype).max
     grey = arr.shape[2] <= 2
-    linear = Colours(WHITE_POINTS[D65], None if grey else PRIMARIES[SRGB_PRIMARIES], "linear")
+    linear = srgb(grey)._replace(transfer="linear")
     colour = 1 if grey else 3
     plane = out[..., 0] if grey else np.ascontiguousarray(out[..., :3])
     space = "gray" if grey else "rgb"
@@ -591,11 +598,11 @@ class _BitWriter:
         raise ValueError(f"{value} does not fit the field")
 
     def enum(self, value: int) -> None:
-        self.u32(value, (0, 0), (1, 0), (2, 4), (18, 6))
+        self.u32(value, *ENUM)
 
     def xy(self, xy: tuple[float, float]) -> None:
         for v in (round(c * 1e6) for c in xy):
-            self.u32(2 * v if v >= 0 else -2 * v - 1, (0, 19), (524288, 19), (1048576, 20), (2097152, 21))
+            self.u32(2 * v if v >= 0 else -2 * v - 1, *CUSTOM_XY)
 
 
 def _rewritten(codestream: bytes, head: Header, colours: Colours, depth: int | None = None) -> bytes:
@@ -608,7 +615,7 @@ def _rewritten(codestream: bytes, head: Header, colours: Colours, depth: int | N
     if depth:
         bits = _BitWriter()
         bits.u(1, 0)  # integers
-        bits.u32(depth, (8, 0), (10, 0), (12, 0), (1, 6))
+        bits.u32(depth, *INTEGER_BITS)
         parts.insert(0, (head.depth_at, head.depth_end, bits))
     old = int.from_bytes(codestream[:(head.end + 7) // 8], "little")
     out = _BitWriter()

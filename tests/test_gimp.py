@@ -1602,6 +1602,7 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
     ``write_image`` writes (the CLI's outputs, an AVIF and JPEG XL too) loads in GIMP with the same values
     (JPEG XL: in the precision its header names, sRGB's curve or linear light).
     Pillow alone reads a 16-bit colour TIFF as 8 bits and none of the other deep files at all."""
+    import imagecodecs
     from test_jpeg_xl import linear_profile, same_colours, space_profile
 
     from liif_core.imageio import Metadata, read_image, read_image_and_metadata, write_image
@@ -1702,8 +1703,6 @@ def test_deep_and_hdr_files_pass_between_gimp_and_the_engine(gimp: Gimp) -> None
             # above, premultiplies; Krita's loader divides, as the OpenEXR format means it)
             array = np.concatenate([array[..., :3] * array[..., 3:], array[..., 3:]], axis=2)
         if name in wide:  # read as sRGB (gimp_files.py asks for sRGB's format): the colours GIMP shows
-            import imagecodecs
-
             shown = imagecodecs.cms_transform(array, metadata.icc_profile, imagecodecs.cms_profile("srgb"),
                                               colorspace="rgb", outcolorspace="rgb")
             assert np.abs(got.astype(int) - shown).max() <= 2, name
